@@ -62,7 +62,7 @@ public ref struct StunMessageWriter
     }
 
     /// <summary>Appends an attribute with <paramref name="value"/> as its value.</summary>
-    public void WriteAttribute(StunAttributeType type, ReadOnlySpan<byte> value) => value.CopyTo(AppendAttribute((ushort)type, value.Length));
+    public void WriteAttribute(StunAttributeType type, scoped ReadOnlySpan<byte> value) => value.CopyTo(AppendAttribute((ushort)type, value.Length));
 
     /// <summary>Appends an attribute whose value is <paramref name="text"/> in UTF-8 (USERNAME, REALM, NONCE, SOFTWARE).</summary>
     public void WriteText(StunAttributeType type, string text)
@@ -112,7 +112,7 @@ public ref struct StunMessageWriter
 
     /// <summary>Appends ERROR-CODE (RFC 8489 section 14.8) with a UTF-8 reason phrase.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="code"/> is outside 300..699.</exception>
-    public void WriteErrorCode(int code, ReadOnlySpan<byte> reasonPhrase)
+    public void WriteErrorCode(int code, scoped ReadOnlySpan<byte> reasonPhrase)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(code, 300);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(code, 699);
@@ -137,7 +137,7 @@ public ref struct StunMessageWriter
     }
 
     /// <summary>Appends UNKNOWN-ATTRIBUTES (RFC 8489 section 14.9).</summary>
-    public void WriteUnknownAttributes(ReadOnlySpan<ushort> types)
+    public void WriteUnknownAttributes(scoped ReadOnlySpan<ushort> types)
     {
         Span<byte> v = AppendAttribute((ushort)StunAttributeType.UnknownAttributes, types.Length * 2);
         for (int i = 0; i < types.Length; i++)
@@ -147,10 +147,10 @@ public ref struct StunMessageWriter
     }
 
     /// <summary>Appends MESSAGE-INTEGRITY (HMAC-SHA1 with <paramref name="key"/>), RFC 8489 section 14.5.</summary>
-    public void WriteMessageIntegrity(ReadOnlySpan<byte> key) => WriteIntegrity(StunAttributeType.MessageIntegrity, StunConstants.MessageIntegrityLength, key, sha256: false);
+    public void WriteMessageIntegrity(scoped ReadOnlySpan<byte> key) => WriteIntegrity(StunAttributeType.MessageIntegrity, StunConstants.MessageIntegrityLength, key, sha256: false);
 
     /// <summary>Appends MESSAGE-INTEGRITY-SHA256 (full 32 bytes), RFC 8489 section 14.6.</summary>
-    public void WriteMessageIntegritySha256(ReadOnlySpan<byte> key) => WriteIntegrity(StunAttributeType.MessageIntegritySha256, StunConstants.MessageIntegritySha256Length, key, sha256: true);
+    public void WriteMessageIntegritySha256(scoped ReadOnlySpan<byte> key) => WriteIntegrity(StunAttributeType.MessageIntegritySha256, StunConstants.MessageIntegritySha256Length, key, sha256: true);
 
     /// <summary>Appends FINGERPRINT (RFC 8489 section 14.7); must be the last attribute.</summary>
     public void WriteFingerprint()
@@ -160,7 +160,7 @@ public ref struct StunMessageWriter
         BinaryPrimitives.WriteUInt32BigEndian(v, Fingerprint.Compute(_buffer[..start]));
     }
 
-    private void WriteIntegrity(StunAttributeType type, int length, ReadOnlySpan<byte> key, bool sha256)
+    private void WriteIntegrity(StunAttributeType type, int length, scoped ReadOnlySpan<byte> key, bool sha256)
     {
         int start = _position;
         Span<byte> v = AppendAttribute((ushort)type, length);

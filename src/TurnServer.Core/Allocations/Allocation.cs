@@ -1,0 +1,342 @@
+using System.Net;
+using System.Net.Sockets;
+using TurnServer.Core.Relay;
+using TurnServer.Stun;
+
+namespace TurnServer.Core.Allocations;
+
+/// <summary>
+/// An allocation (RFC 8656 section 2.2): the relayed transport address(es) a client got with Allocate, keyed by its
+/// 5-tuple, with its permissions, channel bindings, lifetime and traffic counters.
+/// Readers on the relay path take no lock: permissions and channels live in arrays that writers replace (copy on
+/// write, under the allocation's lock) and expiry times are volatile timestamps checked on use.
+/// Each traffic counter has a single writer (the client's receive loop or the relay socket's), so plain increments
+/// are exact.
+/// </summary>
+public sealed class Allocation
+{
+    /// <summary>
+    /// Bytes a relay receive buffer keeps free before the payload, so a Data indication header (20-byte STUN header,
+    /// XOR-PEER-ADDRESS of up to 24 bytes, DATA header of 4) or a ChannelData header is written in place.
+    /// </summary>
+    public const int PeerDataHeadroom = 48;
+
+    /// <summary>Bytes a relay receive buffer keeps free after the payload: padding (3) and FINGERPRINT (8), rounded up.</summary>
+    public const int PeerDataTailroom = 12;
+
+    private readonly Lock _sync = new();
+    private readonly TimeProvider _time;
+    private readonly bool _fingerprint;
+    private Permission[] _permissions = [];
+    private ChannelBinding[] _channels = [];
+    private long _expiresAt;
+    private int _released;
+
+    internal Allocation(
+        FiveTuple fiveTuple,
+        ClientConnection client,
+        string? username,
+        byte[]? key,
+        TimeProvider time,
+        bool fingerprint,
+        long expiresAt)
+    {
+        FiveTuple = fiveTuple;
+        Client = client;
+        Username = username;
+        Key = key;
+        _time = time;
+        _fingerprint = fingerprint;
+        _expiresAt = expiresAt;
+        CreatedAt = time.GetUtcNow();
+    }
+
+    /// <summary>The 5-tuple that names this allocation.</summary>
+    public FiveTuple FiveTuple { get; }
+
+    /// <summary>The path back to the client.</summary>
+    public ClientConnection Client { get; }
+
+    /// <summary>The authenticated username, or null under no-auth.</summary>
+    public string? Username { get; }
+
+    /// <summary>The long-term key the allocation was created with; signs responses and checks later requests.</summary>
+    internal byte[]? Key { get; }
+
+    /// <summary>When Allocate succeeded (wall clock).</summary>
+    public DateTimeOffset CreatedAt { get; }
+
+    /// <summary>The IPv4 relay, if this allocation has one.</summary>
+    public RelayEndpoint? RelayV4 { get; private set; }
+
+    /// <summary>The IPv6 relay, if this allocation has one.</summary>
+    public RelayEndpoint? RelayV6 { get; private set; }
+
+    /// <summary>The first relayed transport address, as advertised in XOR-RELAYED-ADDRESS.</summary>
+    public TransportAddress RelayedTransportAddress { get; private set; }
+
+    /// <summary>The second relayed transport address of a dual allocation (RFC 8656 section 7.1), else default.</summary>
+    public TransportAddress AdditionalRelayedTransportAddress { get; private set; }
+
+    /// <summary>Expiry as a <see cref="TimeProvider.GetTimestamp"/> value.</summary>
+    public long ExpiresAt
+    {
+        get => Volatile.Read(ref _expiresAt);
+        internal set => Volatile.Write(ref _expiresAt, value);
+    }
+
+    /// <summary>True once the allocation has been deleted and its relays closed.</summary>
+    public bool IsReleased => Volatile.Read(ref _released) != 0;
+
+    /// <summary>Packets received from the client for relaying (ChannelData and Send indications).</summary>
+    public long ClientPacketsReceived;
+
+    /// <summary>Payload bytes of <see cref="ClientPacketsReceived"/>.</summary>
+    public long ClientBytesReceived;
+
+    /// <summary>Frames sent to the client (ChannelData and Data indications).</summary>
+    public long ClientPacketsSent;
+
+    /// <summary>Bytes of <see cref="ClientPacketsSent"/>, framing included.</summary>
+    public long ClientBytesSent;
+
+    /// <summary>Datagrams received from peers on the relay sockets.</summary>
+    public long PeerPacketsReceived;
+
+    /// <summary>Bytes of <see cref="PeerPacketsReceived"/>.</summary>
+    public long PeerBytesReceived;
+
+    /// <summary>Datagrams sent to peers.</summary>
+    public long PeerPacketsSent;
+
+    /// <summary>Bytes of <see cref="PeerPacketsSent"/>.</summary>
+    public long PeerBytesSent;
+
+    /// <summary>Peer datagrams dropped for lack of a permission (RFC 8656 section 10.3) or after expiry.</summary>
+    public long PeerPacketsDropped;
+
+    /// <summary>The permissions currently held (some may have expired and await the sweeper).</summary>
+    public IReadOnlyList<Permission> Permissions => Volatile.Read(ref _permissions);
+
+    /// <summary>The channel bindings currently held, expired ones included until their 5-minute hold ends.</summary>
+    public IReadOnlyList<ChannelBinding> Channels => Volatile.Read(ref _channels);
+
+    /// <summary>The relay for peers of <paramref name="family"/>, or null when this allocation has none of it (answer 443).</summary>
+    public RelayEndpoint? GetRelay(AddressFamily family) => family == AddressFamily.InterNetwork ? RelayV4 : RelayV6;
+
+    internal void AttachRelay(RelayEndpoint relay, TransportAddress advertised)
+    {
+        if (relay.Family == AddressFamily.InterNetwork)
+        {
+            RelayV4 = relay;
+        }
+        else
+        {
+            RelayV6 = relay;
+        }
+
+        if (RelayedTransportAddress.Version == 0)
+        {
+            RelayedTransportAddress = advertised;
+        }
+        else
+        {
+            AdditionalRelayedTransportAddress = advertised;
+        }
+    }
+
+    /// <summary>True when a live permission exists for the IP of <paramref name="peer"/> at time <paramref name="now"/>.</summary>
+    public bool HasPermission(in TransportAddress peer, long now)
+    {
+        foreach (Permission permission in Volatile.Read(ref _permissions))
+        {
+            if (permission.PeerAddress.HasSameIPAddress(peer))
+            {
+                return now < permission.ExpiresAt;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The live binding for channel <paramref name="number"/>, or null.</summary>
+    public ChannelBinding? FindLiveChannel(ushort number, long now)
+    {
+        foreach (ChannelBinding channel in Volatile.Read(ref _channels))
+        {
+            if (channel.Number == number)
+            {
+                return now < channel.ExpiresAt ? channel : null;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The live binding for the exact peer transport address, or null.</summary>
+    public ChannelBinding? FindLiveChannel(in TransportAddress peer, long now)
+    {
+        foreach (ChannelBinding channel in Volatile.Read(ref _channels))
+        {
+            if (channel.PeerAddress.Equals(peer))
+            {
+                return now < channel.ExpiresAt ? channel : null;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Installs or refreshes the permission for the IP of <paramref name="peer"/> (RFC 8656 section 9.2).</summary>
+    internal void InstallPermission(in TransportAddress peer, long expiresAt)
+    {
+        lock (_sync)
+        {
+            foreach (Permission permission in _permissions)
+            {
+                if (permission.PeerAddress.HasSameIPAddress(peer))
+                {
+                    permission.ExpiresAt = expiresAt;
+                    return;
+                }
+            }
+
+            Volatile.Write(ref _permissions, [.. _permissions, new Permission(peer, expiresAt)]);
+        }
+    }
+
+    /// <summary>
+    /// Creates or refreshes a channel binding and the permission for its peer (RFC 8656 section 12.2).
+    /// Returns false, changing nothing, when the number is bound to another peer or the peer to another number,
+    /// live or within the 5 minutes after expiry during which neither may be rebound (section 12).
+    /// </summary>
+    internal bool TryBindChannel(ushort number, in TransportAddress peer, SocketAddress peerSocketAddress, long channelExpiresAt, long permissionExpiresAt, long now)
+    {
+        lock (_sync)
+        {
+            foreach (ChannelBinding channel in _channels)
+            {
+                bool sameNumber = channel.Number == number;
+                bool samePeer = channel.PeerAddress.Equals(peer);
+                if (sameNumber && samePeer)
+                {
+                    channel.ExpiresAt = channelExpiresAt;
+                    InstallPermission(peer, permissionExpiresAt);
+                    return true;
+                }
+
+                if (sameNumber || samePeer)
+                {
+                    return false;
+                }
+            }
+
+            Volatile.Write(ref _channels, [.. _channels, new ChannelBinding(number, peer, peerSocketAddress, channelExpiresAt)]);
+            InstallPermission(peer, permissionExpiresAt);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Drops permissions that have expired and channel bindings whose 5-minute hold after expiry has passed.
+    /// Called by the sweeper only.
+    /// </summary>
+    internal void RemoveExpired(long now, long channelHoldTicks)
+    {
+        lock (_sync)
+        {
+            Permission[] permissions = _permissions;
+            if (Array.Exists(permissions, p => now >= p.ExpiresAt))
+            {
+                Volatile.Write(ref _permissions, Array.FindAll(permissions, p => now < p.ExpiresAt));
+            }
+
+            ChannelBinding[] channels = _channels;
+            if (Array.Exists(channels, c => now >= c.ExpiresAt + channelHoldTicks))
+            {
+                Volatile.Write(ref _channels, Array.FindAll(channels, c => now < c.ExpiresAt + channelHoldTicks));
+            }
+        }
+    }
+
+    /// <summary>Marks the allocation released and closes its relays; true only for the first caller.</summary>
+    internal bool Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return false;
+        }
+
+        RelayV4?.Dispose();
+        RelayV6?.Dispose();
+        return true;
+    }
+
+    /// <summary>
+    /// Relays a datagram a relay socket received from a peer to the client (RFC 8656 sections 11.3 and 12.6):
+    /// drops it unless the peer's IP has a permission; sends ChannelData if the peer has a live channel, else a Data
+    /// indication. The payload sits in <paramref name="buffer"/> at <paramref name="payloadOffset"/>, which must be at
+    /// least <see cref="PeerDataHeadroom"/>, with <see cref="PeerDataTailroom"/> bytes free after it; the header is
+    /// written in front of it, so nothing is copied. Returns false when the datagram was dropped.
+    /// </summary>
+    public bool ForwardToClient(Span<byte> buffer, int payloadOffset, int payloadLength, in TransportAddress peer)
+    {
+        PeerPacketsReceived++;
+        PeerBytesReceived += payloadLength;
+        long now = _time.GetTimestamp();
+        if (now >= ExpiresAt || !HasPermission(peer, now))
+        {
+            PeerPacketsDropped++;
+            return false;
+        }
+
+        ReadOnlySpan<byte> frame;
+        ChannelBinding? channel = FindLiveChannel(peer, now);
+        if (channel is not null)
+        {
+            int start = payloadOffset - ChannelData.HeaderLength;
+            ChannelData.WriteHeader(buffer[start..], channel.Number, payloadLength);
+            int length = ChannelData.HeaderLength + payloadLength;
+            if (FiveTuple.IsStream)
+            {
+                int padded = ChannelData.GetStreamFrameLength(payloadLength);
+                buffer.Slice(start + length, padded - length).Clear();
+                length = padded;
+            }
+
+            frame = buffer.Slice(start, length);
+        }
+        else
+        {
+            int start = WriteDataIndication(buffer, payloadOffset, payloadLength, peer, out int length);
+            frame = buffer.Slice(start, length);
+        }
+
+        Client.Send(frame);
+        ClientPacketsSent++;
+        ClientBytesSent += frame.Length;
+        return true;
+    }
+
+    /// <summary>Writes a Data indication around the payload in place; returns where it starts and, in <paramref name="length"/>, its length.</summary>
+    private int WriteDataIndication(Span<byte> buffer, int payloadOffset, int payloadLength, in TransportAddress peer, out int length)
+    {
+        int headerLength = StunConstants.HeaderLength + StunConstants.AttributeHeaderLength + StunAddressCodec.GetValueLength(peer) + StunConstants.AttributeHeaderLength;
+        int start = payloadOffset - headerLength;
+
+        // The writer writes the header and XOR-PEER-ADDRESS, then the DATA attribute header right before the payload
+        // already in place; it only clears the padding after the payload.
+        Span<byte> transactionId = stackalloc byte[StunConstants.TransactionIdLength];
+        Random.Shared.NextBytes(transactionId);
+        var writer = new StunMessageWriter(buffer[start..], StunMethod.Data, StunMessageClass.Indication, TransactionId.Read(transactionId));
+        writer.WriteXorAddress(StunAttributeType.XorPeerAddress, peer);
+        writer.AppendAttribute((ushort)StunAttributeType.Data, payloadLength);
+        if (_fingerprint)
+        {
+            writer.WriteFingerprint();
+        }
+
+        length = writer.Length;
+        return start;
+    }
+}

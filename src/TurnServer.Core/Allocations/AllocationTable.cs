@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using TurnServer.Core.Relay;
+
+namespace TurnServer.Core.Allocations;
+
+/// <summary>Why an allocation ended.</summary>
+public enum AllocationEndReason
+{
+    /// <summary>Its lifetime ran out (RFC 8656 section 2.2).</summary>
+    Expired,
+
+    /// <summary>The client sent Refresh with LIFETIME 0 (section 7.3).</summary>
+    Deleted,
+
+    /// <summary>The client's TCP or TLS connection closed (section 3.1).</summary>
+    ConnectionClosed,
+
+    /// <summary>The server is shutting down.</summary>
+    Shutdown,
+}
+
+/// <summary>Observes allocations starting and ending, for logs and metrics. Calls must not throw.</summary>
+public interface IAllocationObserver
+{
+    /// <summary>An allocation was created.</summary>
+    void OnCreated(Allocation allocation);
+
+    /// <summary>An allocation ended; its counters are final.</summary>
+    void OnEnded(Allocation allocation, AllocationEndReason reason);
+}
+
+/// <summary>Result of <see cref="AllocationTable.TryReserveQuota"/>.</summary>
+public enum QuotaResult
+{
+    /// <summary>Counted against the quotas; call <see cref="AllocationTable.Add"/> or <see cref="AllocationTable.ReleaseQuota"/>.</summary>
+    Reserved,
+
+    /// <summary>The user already holds user-quota allocations, or the server total-quota (486).</summary>
+    QuotaReached,
+}
+
+/// <summary>
+/// All allocations, keyed by 5-tuple. Lookups are lock-free (the relay fast path does one per packet); creating and
+/// deleting allocations takes a lock only for the quota counts. Deleting returns the relay ports to the pool.
+/// </summary>
+public sealed class AllocationTable
+{
+    private readonly ConcurrentDictionary<FiveTuple, Allocation> _allocations = new();
+    private readonly Dictionary<string, int> _perUser = new(StringComparer.Ordinal);
+    private readonly Lock _quotaSync = new();
+    private readonly RelayPortPool _ports;
+    private readonly int _userQuota;
+    private readonly int _totalQuota;
+    private readonly IAllocationObserver? _observer;
+    private int _reserved;
+
+    /// <summary>Creates a table with quotas (0 = unlimited) whose deleted allocations return ports to <paramref name="ports"/>.</summary>
+    public AllocationTable(RelayPortPool ports, int userQuota, int totalQuota, IAllocationObserver? observer)
+    {
+        _ports = ports;
+        _userQuota = userQuota;
+        _totalQuota = totalQuota;
+        _observer = observer;
+    }
+
+    /// <summary>Live allocations.</summary>
+    public int Count => _allocations.Count;
+
+    /// <summary>A snapshot-free enumeration of live allocations (safe while they change).</summary>
+    public IEnumerable<Allocation> All => _allocations.Values;
+
+    /// <summary>Finds the allocation for <paramref name="fiveTuple"/>; lock-free.</summary>
+    public bool TryGet(in FiveTuple fiveTuple, out Allocation allocation) => _allocations.TryGetValue(fiveTuple, out allocation!);
+
+    /// <summary>Counts a coming allocation against user-quota and total-quota (RFC 8656 section 7.2 step 10, 486).</summary>
+    public QuotaResult TryReserveQuota(string? username)
+    {
+        lock (_quotaSync)
+        {
+            if (_totalQuota > 0 && _reserved >= _totalQuota)
+            {
+                return QuotaResult.QuotaReached;
+            }
+
+            if (username is not null)
+            {
+                _perUser.TryGetValue(username, out int held);
+                if (_userQuota > 0 && held >= _userQuota)
+                {
+                    return QuotaResult.QuotaReached;
+                }
+
+                _perUser[username] = held + 1;
+            }
+
+            _reserved++;
+            return QuotaResult.Reserved;
+        }
+    }
+
+    /// <summary>Gives back a quota reservation whose allocation was not made.</summary>
+    public void ReleaseQuota(string? username)
+    {
+        lock (_quotaSync)
+        {
+            _reserved--;
+            if (username is not null && _perUser.TryGetValue(username, out int held))
+            {
+                if (held <= 1)
+                {
+                    _perUser.Remove(username);
+                }
+                else
+                {
+                    _perUser[username] = held - 1;
+                }
+            }
+        }
+    }
+
+    /// <summary>Adds an allocation whose quota was reserved. False if the 5-tuple already has one.</summary>
+    public bool Add(Allocation allocation)
+    {
+        ArgumentNullException.ThrowIfNull(allocation);
+        if (!_allocations.TryAdd(allocation.FiveTuple, allocation))
+        {
+            return false;
+        }
+
+        _observer?.OnCreated(allocation);
+        return true;
+    }
+
+    /// <summary>
+    /// Deletes an allocation: removes it from the table, closes its relay sockets, returns their ports and its
+    /// quota. Only the first call for an allocation does anything; returns whether this call did.
+    /// </summary>
+    public bool Remove(Allocation allocation, AllocationEndReason reason)
+    {
+        ArgumentNullException.ThrowIfNull(allocation);
+        if (!_allocations.TryRemove(new KeyValuePair<FiveTuple, Allocation>(allocation.FiveTuple, allocation)) || !allocation.Release())
+        {
+            return false;
+        }
+
+        ReturnPorts(allocation);
+        ReleaseQuota(allocation.Username);
+        _observer?.OnEnded(allocation, reason);
+        return true;
+    }
+
+    /// <summary>Returns the relay ports of an allocation that never made it into the table.</summary>
+    internal void ReturnPorts(Allocation allocation)
+    {
+        if (allocation.RelayV4 is { } v4)
+        {
+            _ports.Release(v4.LocalAddress.Port);
+        }
+
+        if (allocation.RelayV6 is { } v6)
+        {
+            _ports.Release(v6.LocalAddress.Port);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using TurnServer.Stun;
+
+namespace TurnServer.Core.Allocations;
+
+/// <summary>
+/// Responses to recent authenticated requests, keyed by 5-tuple and transaction ID, so that a retransmitted request
+/// gets the same answer instead of being executed again (RFC 8489 section 6.3.4; RFC 8656 section 7.2 for Allocate).
+/// Entries live 40 s, a little longer than a UDP client retransmits (39.5 s, RFC 8489 section 6.2.1). The cache is
+/// bounded: past <see cref="MaxEntries"/> new responses are not cached, so a flood cannot exhaust memory.
+/// </summary>
+public sealed class TransactionCache
+{
+    /// <summary>How long a response is kept.</summary>
+    public static readonly TimeSpan Retention = TimeSpan.FromSeconds(40);
+
+    /// <summary>Most responses held at once.</summary>
+    public const int MaxEntries = 100_000;
+
+    private readonly ConcurrentDictionary<Key, Entry> _entries = new();
+    private readonly TimeProvider _time;
+    private readonly long _retentionTicks;
+
+    /// <summary>Creates an empty cache.</summary>
+    public TransactionCache(TimeProvider time)
+    {
+        _time = time;
+        _retentionTicks = (long)(Retention.TotalSeconds * time.TimestampFrequency);
+    }
+
+    /// <summary>Responses held now.</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>The cached response, if the request was seen within the retention time.</summary>
+    public bool TryGet(in FiveTuple fiveTuple, TransactionId transactionId, out byte[] response)
+    {
+        if (_entries.TryGetValue(new Key(fiveTuple, transactionId), out Entry entry) && _time.GetTimestamp() < entry.ExpiresAt)
+        {
+            response = entry.Response;
+            return true;
+        }
+
+        response = [];
+        return false;
+    }
+
+    /// <summary>Caches a copy of <paramref name="response"/>.</summary>
+    public void Add(in FiveTuple fiveTuple, TransactionId transactionId, ReadOnlySpan<byte> response)
+    {
+        if (_entries.Count < MaxEntries)
+        {
+            _entries[new Key(fiveTuple, transactionId)] = new Entry(response.ToArray(), _time.GetTimestamp() + _retentionTicks);
+        }
+    }
+
+    /// <summary>Drops entries older than the retention time.</summary>
+    public void RemoveExpired(long now)
+    {
+        foreach (KeyValuePair<Key, Entry> entry in _entries)
+        {
+            if (now >= entry.Value.ExpiresAt)
+            {
+                _entries.TryRemove(entry);
+            }
+        }
+    }
+
+    private readonly record struct Key(FiveTuple FiveTuple, TransactionId TransactionId);
+
+    private readonly record struct Entry(byte[] Response, long ExpiresAt);
+}

@@ -1,0 +1,146 @@
+using System.Text;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Stun;
+
+namespace TurnServer.Core.Auth;
+
+/// <summary>Outcome of authenticating one request.</summary>
+public readonly struct AuthenticationResult
+{
+    private AuthenticationResult(int errorCode, AuthFailureReason reason, string? username, byte[]? key, bool sha256)
+    {
+        ErrorCode = errorCode;
+        FailureReason = reason;
+        Username = username;
+        Key = key;
+        UseSha256 = sha256;
+    }
+
+    /// <summary>0 when authenticated; else 400, 401 or 438 to answer with.</summary>
+    public int ErrorCode { get; }
+
+    /// <summary>Why it failed, when <see cref="ErrorCode"/> is not 0.</summary>
+    public AuthFailureReason FailureReason { get; }
+
+    /// <summary>The authenticated username.</summary>
+    public string? Username { get; }
+
+    /// <summary>The key that verified; signs the response.</summary>
+    public byte[]? Key { get; }
+
+    /// <summary>The request carried only MESSAGE-INTEGRITY-SHA256, so the response does too (RFC 8489 section 9.2.4).</summary>
+    public bool UseSha256 { get; }
+
+    /// <summary>True when authenticated.</summary>
+    public bool Succeeded => ErrorCode == 0;
+
+    internal static AuthenticationResult Success(string username, byte[] key, bool sha256) => new(0, default, username, key, sha256);
+
+    internal static AuthenticationResult Failure(int code, AuthFailureReason reason) => new(code, reason, null, null, false);
+}
+
+/// <summary>
+/// The long-term credential mechanism, server side (RFC 8489 section 9.2.4), in the RFC's order:
+/// no integrity → 401 challenge; integrity without USERNAME, REALM or NONCE → 400; stale nonce → 438;
+/// unknown user or wrong realm → 401; integrity that does not verify → 401. Keys come from the configured
+/// <see cref="ICredentialSource"/>s, or from the allocation when the same user signs a later request.
+/// </summary>
+public sealed class LongTermCredentialAuthenticator
+{
+    [ThreadStatic]
+    private static List<byte[]>? t_keys;
+
+    private readonly string _realm;
+    private readonly byte[] _realmBytes;
+    private readonly NonceService _nonces;
+    private readonly IReadOnlyList<ICredentialSource> _sources;
+    private readonly ServerCounters _counters;
+
+    /// <summary>Creates an authenticator for <paramref name="realm"/>.</summary>
+    public LongTermCredentialAuthenticator(string realm, NonceService nonces, IReadOnlyList<ICredentialSource> sources, ServerCounters counters)
+    {
+        _realm = realm;
+        _realmBytes = Encoding.UTF8.GetBytes(realm);
+        _nonces = nonces;
+        _sources = sources;
+        _counters = counters;
+    }
+
+    /// <summary>The realm sent in challenges.</summary>
+    public string Realm => _realm;
+
+    /// <summary>Issues a nonce for a challenge to <paramref name="client"/>.</summary>
+    public string CreateNonce(in TransportAddress client) => _nonces.Create(client);
+
+    /// <summary>
+    /// Authenticates <paramref name="request"/> from <paramref name="client"/>. When the 5-tuple has an allocation,
+    /// pass its username and key: the same user is then checked against that key without a lookup.
+    /// </summary>
+    public AuthenticationResult Authenticate(in StunMessageReader request, in TransportAddress client, string? allocationUser, byte[]? allocationKey)
+    {
+        bool sha1 = request.HasMessageIntegrity;
+        bool sha256Only = !sha1 && request.HasMessageIntegritySha256;
+        if (!sha1 && !sha256Only)
+        {
+            return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.Challenge);
+        }
+
+        if (!request.TryGetAttribute(StunAttributeType.Username, out ReadOnlySpan<byte> usernameBytes)
+            || !request.TryGetAttribute(StunAttributeType.Realm, out ReadOnlySpan<byte> realm)
+            || !request.TryGetAttribute(StunAttributeType.Nonce, out ReadOnlySpan<byte> nonce))
+        {
+            return Fail(StunErrorCodes.BadRequest, AuthFailureReason.MissingAttributes);
+        }
+
+        if (_nonces.Validate(nonce, client) != NonceValidity.Valid)
+        {
+            return Fail(StunErrorCodes.StaleNonce, AuthFailureReason.StaleNonce);
+        }
+
+        if (!realm.SequenceEqual(_realmBytes))
+        {
+            return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.WrongRealm);
+        }
+
+        string username = Encoding.UTF8.GetString(usernameBytes);
+        if (allocationKey is not null && string.Equals(username, allocationUser, StringComparison.Ordinal))
+        {
+            return Verify(request, sha256Only, allocationKey)
+                ? AuthenticationResult.Success(username, allocationKey, sha256Only)
+                : Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadIntegrity);
+        }
+
+        List<byte[]> keys = t_keys ??= [];
+        keys.Clear();
+        foreach (ICredentialSource source in _sources)
+        {
+            source.Lookup(username, _realm, keys);
+        }
+
+        if (keys.Count == 0)
+        {
+            return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.UnknownUser);
+        }
+
+        foreach (byte[] key in keys)
+        {
+            if (Verify(request, sha256Only, key))
+            {
+                keys.Clear();
+                return AuthenticationResult.Success(username, key, sha256Only);
+            }
+        }
+
+        keys.Clear();
+        return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadIntegrity);
+    }
+
+    private static bool Verify(in StunMessageReader request, bool sha256Only, byte[] key) =>
+        sha256Only ? request.VerifyMessageIntegritySha256(key) : request.VerifyMessageIntegrity(key);
+
+    private AuthenticationResult Fail(int code, AuthFailureReason reason)
+    {
+        _counters.AuthFailed(reason);
+        return AuthenticationResult.Failure(code, reason);
+    }
+}

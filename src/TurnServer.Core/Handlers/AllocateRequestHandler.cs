@@ -1,0 +1,253 @@
+using System.Net.Sockets;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Relay;
+using TurnServer.Stun;
+
+namespace TurnServer.Core.Handlers;
+
+/// <summary>Allocate (RFC 8656 section 7.2; RFC 6156 and RFC 8656 section 7.1 for address families).</summary>
+internal static class AllocateRequestHandler
+{
+    private const byte ProtocolUdp = 17;
+    private const int BindAttempts = 8;
+
+    public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref StunMessageWriter response)
+    {
+        // Step 2: "the server checks if the 5-tuple is currently in use by an existing allocation. If yes, the server
+        // rejects the request with a 437 (Allocation Mismatch) error." (Retransmissions were answered from the
+        // transaction cache before this point.)
+        if (state.Allocation is not null)
+        {
+            return StunErrorCodes.AllocationMismatch;
+        }
+
+        // coTURN's alternate-server: send every Allocate elsewhere with 300 Try Alternate (RFC 8489 section 10).
+        if (ctx.Options.AlternateServers.Count > 0)
+        {
+            state.AlternateServer = ctx.NextAlternateServer();
+            return StunErrorCodes.TryAlternate;
+        }
+
+        // Step 3: "checks if the request contains a REQUESTED-TRANSPORT attribute. If the REQUESTED-TRANSPORT attribute
+        // is not included or is malformed, the server rejects the request with a 400 (Bad Request) error. Otherwise,
+        // if the attribute indicates an unsupported transport protocol, the server rejects the request with a 442".
+        if (!request.TryGetLeadingByte(StunAttributeType.RequestedTransport, out byte protocol))
+        {
+            return StunErrorCodes.BadRequest;
+        }
+
+        if (protocol != ProtocolUdp || !ctx.Options.AllowUdpRelay)
+        {
+            return StunErrorCodes.UnsupportedTransportProtocol;
+        }
+
+        // Step 4: DONT-FRAGMENT is supported: the relay socket gets the DF bit.
+        bool dontFragment = request.HasAttribute(StunAttributeType.DontFragment);
+
+        bool hasToken = request.HasAttribute(StunAttributeType.ReservationToken);
+        bool hasEvenPort = request.HasAttribute(StunAttributeType.EvenPort);
+        bool hasFamily = request.HasAttribute(StunAttributeType.RequestedAddressFamily);
+        bool hasAdditional = request.HasAttribute(StunAttributeType.AdditionalAddressFamily);
+
+        // Step 5: "If the request contains a RESERVATION-TOKEN attribute ... and an EVEN-PORT attribute ... 400";
+        // section 7.2 also forbids RESERVATION-TOKEN with REQUESTED-ADDRESS-FAMILY, and both family attributes at once.
+        if ((hasToken && (hasEvenPort || hasFamily || hasAdditional)) || (hasFamily && hasAdditional))
+        {
+            return StunErrorCodes.BadRequest;
+        }
+
+        AddressFamily family = AddressFamily.InterNetwork;
+        bool dual = false;
+        if (hasFamily)
+        {
+            // RFC 8656 section 7.2: "If the REQUESTED-ADDRESS-FAMILY attribute ... contains an unknown or unsupported
+            // address family, the server rejects the request with a 440 (Address Family not Supported)".
+            if (!request.TryGetLeadingByte(StunAttributeType.RequestedAddressFamily, out byte requested))
+            {
+                return StunErrorCodes.BadRequest;
+            }
+
+            family = requested switch
+            {
+                StunAddressCodec.FamilyIPv4 => AddressFamily.InterNetwork,
+                StunAddressCodec.FamilyIPv6 => AddressFamily.InterNetworkV6,
+                _ => AddressFamily.Unknown,
+            };
+            if (family == AddressFamily.Unknown)
+            {
+                return StunErrorCodes.AddressFamilyNotSupported;
+            }
+        }
+        else if (hasAdditional)
+        {
+            // Section 7.1: ADDITIONAL-ADDRESS-FAMILY asks for an IPv6 relay besides the IPv4 one; any other value is 400.
+            if (!request.TryGetLeadingByte(StunAttributeType.AdditionalAddressFamily, out byte additional) || additional != StunAddressCodec.FamilyIPv6)
+            {
+                return StunErrorCodes.BadRequest;
+            }
+
+            dual = true;
+        }
+
+        ulong token = 0;
+        bool reserveNext = false;
+        if (hasToken && !request.TryGetReservationToken(out token))
+        {
+            return StunErrorCodes.BadRequest;
+        }
+
+        if (hasEvenPort && !request.TryGetEvenPort(out reserveNext))
+        {
+            return StunErrorCodes.BadRequest;
+        }
+
+        int claimedPort = 0;
+        if (hasToken)
+        {
+            // Step 5: "If the token is not valid, the request is rejected with a 508 (Insufficient Capacity) error."
+            if (!ctx.Reservations.TryClaim(token, out claimedPort, out family))
+            {
+                return StunErrorCodes.InsufficientCapacity;
+            }
+        }
+
+        if (!ctx.RelayFactory.SupportsFamily(family, state.FiveTuple.ServerAddress))
+        {
+            ctx.Ports.Release(claimedPort);
+            return StunErrorCodes.AddressFamilyNotSupported;
+        }
+
+        // Step 10 (quota): "the server MAY reject the request with a 486 (Allocation Quota Reached)".
+        if (ctx.Allocations.TryReserveQuota(state.Username) != QuotaResult.Reserved)
+        {
+            ctx.Ports.Release(claimedPort);
+            return StunErrorCodes.AllocationQuotaReached;
+        }
+
+        RelayEndpoint? relay = hasToken
+            ? BindClaimed(ctx, family, state.FiveTuple.ServerAddress, claimedPort, dontFragment)
+            : BindFromPool(ctx, family, state.FiveTuple.ServerAddress, hasEvenPort, reserveNext, dontFragment, out token);
+        if (relay is null)
+        {
+            ctx.Allocations.ReleaseQuota(state.Username);
+            return StunErrorCodes.InsufficientCapacity;
+        }
+
+        RelayEndpoint? additionalRelay = null;
+        bool additionalFailed = false;
+        if (dual)
+        {
+            // Section 7.1: if the IPv6 relay cannot be had, the allocation goes ahead with IPv4 only and the response
+            // says why in ADDRESS-ERROR-CODE.
+            additionalRelay = ctx.RelayFactory.SupportsFamily(AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress)
+                ? BindFromPool(ctx, AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress, evenPort: false, reserveNext: false, dontFragment, out _)
+                : null;
+            additionalFailed = additionalRelay is null;
+        }
+
+        uint lifetime = Lifetimes.Desired(request, ctx.Options);
+        var allocation = new Allocation(
+            state.FiveTuple,
+            state.Connections.GetConnection(state.FiveTuple),
+            state.Username,
+            state.Auth.Key,
+            ctx.Time,
+            ctx.Options.Fingerprint,
+            ctx.Now + ctx.SecondsToTicks(lifetime));
+        allocation.AttachRelay(relay, ctx.Options.Advertise(relay.LocalAddress));
+        if (additionalRelay is not null)
+        {
+            allocation.AttachRelay(additionalRelay, ctx.Options.Advertise(additionalRelay.LocalAddress));
+        }
+
+        if (!ctx.Allocations.Add(allocation))
+        {
+            // Another Allocate on the same 5-tuple won a race.
+            allocation.Release();
+            ctx.Allocations.ReturnPorts(allocation);
+            ctx.Allocations.ReleaseQuota(state.Username);
+            if (token != 0)
+            {
+                ctx.Reservations.TryClaim(token, out int held, out _);
+                ctx.Ports.Release(held);
+            }
+
+            return StunErrorCodes.AllocationMismatch;
+        }
+
+        relay.Start(allocation);
+        additionalRelay?.Start(allocation);
+
+        // Section 7.2, success response: XOR-RELAYED-ADDRESS, LIFETIME, RESERVATION-TOKEN if one was made, and
+        // XOR-MAPPED-ADDRESS.
+        response.WriteXorAddress(StunAttributeType.XorRelayedAddress, allocation.RelayedTransportAddress);
+        if (additionalRelay is not null)
+        {
+            response.WriteXorAddress(StunAttributeType.XorRelayedAddress, allocation.AdditionalRelayedTransportAddress);
+        }
+        else if (additionalFailed)
+        {
+            response.WriteAddressErrorCode(StunAddressCodec.FamilyIPv6, StunErrorCodes.AddressFamilyNotSupported);
+        }
+
+        response.WriteUInt32(StunAttributeType.Lifetime, lifetime);
+        if (!hasToken && token != 0)
+        {
+            response.WriteUInt64(StunAttributeType.ReservationToken, token);
+        }
+
+        response.WriteXorAddress(StunAttributeType.XorMappedAddress, state.FiveTuple.ClientAddress);
+        return 0;
+    }
+
+    private static RelayEndpoint? BindClaimed(TurnContext ctx, AddressFamily family, in TransportAddress server, int port, bool dontFragment)
+    {
+        if (ctx.RelayFactory.TryBind(family, server, port, dontFragment, out RelayEndpoint? relay) == RelayBindError.None)
+        {
+            return relay;
+        }
+
+        ctx.Ports.Release(port);
+        return null;
+    }
+
+    /// <summary>Takes ports from the pool until one binds; ports held by other programs go back to the pool.</summary>
+    private static RelayEndpoint? BindFromPool(TurnContext ctx, AddressFamily family, in TransportAddress server, bool evenPort, bool reserveNext, bool dontFragment, out ulong token)
+    {
+        token = 0;
+        for (int attempt = 0; attempt < BindAttempts; attempt++)
+        {
+            // Step 6: EVEN-PORT "the server ... MUST allocate an even port"; with R set it "reserves the next higher
+            // port" and returns a RESERVATION-TOKEN for it.
+            bool taken = evenPort ? ctx.Ports.TryTakeEven(reserveNext, out int port) : ctx.Ports.TryTake(out port);
+            if (!taken)
+            {
+                return null;
+            }
+
+            RelayBindError error = ctx.RelayFactory.TryBind(family, server, port, dontFragment, out RelayEndpoint? relay);
+            if (error == RelayBindError.None && relay is not null)
+            {
+                if (evenPort && reserveNext)
+                {
+                    token = ctx.Reservations.Add(port + 1, family);
+                }
+
+                return relay;
+            }
+
+            ctx.Ports.Release(port);
+            if (evenPort && reserveNext)
+            {
+                ctx.Ports.Release(port + 1);
+            }
+
+            if (error == RelayBindError.FamilyNotSupported)
+            {
+                return null;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,45 @@
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Relay;
+using TurnServer.Stun;
+
+namespace TurnServer.Core.Handlers;
+
+/// <summary>ChannelBind (RFC 8656 section 12.2): binds a channel number to a peer transport address.</summary>
+internal static class ChannelBindRequestHandler
+{
+    public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request)
+    {
+        Allocation? allocation = state.Allocation;
+        if (allocation is null)
+        {
+            return StunErrorCodes.AllocationMismatch;
+        }
+
+        // "The request contains both a CHANNEL-NUMBER and an XOR-PEER-ADDRESS attribute" and "The channel number is in
+        // the range 0x4000 through 0x4FFF (inclusive)" (0x7FFF accepted, see ChannelData) — otherwise 400.
+        if (!request.TryGetChannelNumber(out ushort number) || !ChannelData.IsValidChannelNumber(number)
+            || !request.TryGetXorAddress(StunAttributeType.XorPeerAddress, out TransportAddress peer))
+        {
+            return StunErrorCodes.BadRequest;
+        }
+
+        int error = PeerChecks.Check(ctx, allocation, peer);
+        if (error != 0)
+        {
+            return error;
+        }
+
+        // "The channel number is not currently bound to a different transport address (same transport address is OK);
+        // the transport address is not currently bound to a different channel number." Else 400.
+        RelayEndpoint relay = allocation.GetRelay(peer.AddressFamily)!;
+        long now = ctx.Now;
+        bool bound = allocation.TryBindChannel(
+            number,
+            peer,
+            peer.ToSocketAddress(relay.Family),
+            now + ctx.SecondsToTicks(ctx.Options.ChannelLifetimeSeconds),
+            now + ctx.SecondsToTicks(ctx.Options.PermissionLifetimeSeconds),
+            now);
+        return bound ? 0 : StunErrorCodes.BadRequest;
+    }
+}

@@ -1,0 +1,31 @@
+using TurnServer.Stun;
+
+namespace TurnServer.Core.Handlers;
+
+/// <summary>The lifetime rules shared by Allocate and Refresh (RFC 8656 sections 7.2 and 7.3).</summary>
+internal static class Lifetimes
+{
+    /// <summary>
+    /// RFC 8656 section 7.3: "if the request contains a LIFETIME attribute ... the server computes the minimum of the
+    /// client's requested lifetime and the server's maximum allowed lifetime. If this computed value is greater than
+    /// the default lifetime, then the 'desired lifetime' is the computed value. Otherwise, the 'desired lifetime' is
+    /// the default lifetime." The configured maximum caps the result even if set below the default.
+    /// Returns 0 only for a Refresh that asks for 0 (delete).
+    /// </summary>
+    public static uint Desired(in StunMessageReader request, TurnOptions options)
+    {
+        uint max = (uint)options.MaxAllocationLifetimeSeconds;
+        uint fallback = Math.Min((uint)options.DefaultAllocationLifetimeSeconds, max);
+        if (!request.TryGetUInt32(StunAttributeType.Lifetime, out uint requested))
+        {
+            return fallback;
+        }
+
+        if (requested == 0)
+        {
+            return 0;
+        }
+
+        return Math.Max(Math.Min(requested, max), fallback);
+    }
+}

@@ -1,0 +1,50 @@
+using System.Net.Sockets;
+using TurnServer.Core.Allocations;
+using TurnServer.Stun;
+
+namespace TurnServer.Core.Handlers;
+
+/// <summary>Refresh (RFC 8656 section 7.3): extends or, with LIFETIME 0, deletes the allocation.</summary>
+internal static class RefreshRequestHandler
+{
+    public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref StunMessageWriter response)
+    {
+        Allocation? allocation = state.Allocation;
+        if (allocation is null)
+        {
+            return StunErrorCodes.AllocationMismatch;
+        }
+
+        // Section 7.3: "If the server receives a Refresh Request with a REQUESTED-ADDRESS-FAMILY attribute and the
+        // attribute value does not match the address family of the allocation, the server MUST reply with a 443".
+        if (request.HasAttribute(StunAttributeType.RequestedAddressFamily))
+        {
+            if (!request.TryGetLeadingByte(StunAttributeType.RequestedAddressFamily, out byte family))
+            {
+                return StunErrorCodes.BadRequest;
+            }
+
+            AddressFamily addressFamily = family == StunAddressCodec.FamilyIPv6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
+            if (family is not (StunAddressCodec.FamilyIPv4 or StunAddressCodec.FamilyIPv6) || allocation.GetRelay(addressFamily) is null)
+            {
+                return StunErrorCodes.PeerAddressFamilyMismatch;
+            }
+        }
+
+        uint lifetime = Lifetimes.Desired(request, ctx.Options);
+        if (lifetime == 0)
+        {
+            // "If the 'desired lifetime' is zero, then the request succeeds and the allocation is deleted."
+            ctx.Allocations.Remove(allocation, AllocationEndReason.Deleted);
+        }
+        else
+        {
+            // "the request succeeds and the allocation's time-to-expiry is set to the 'desired lifetime'."
+            allocation.ExpiresAt = ctx.Now + ctx.SecondsToTicks(lifetime);
+        }
+
+        // "the server MUST include a LIFETIME attribute with the value of the desired lifetime" in the success response.
+        response.WriteUInt32(StunAttributeType.Lifetime, lifetime);
+        return 0;
+    }
+}

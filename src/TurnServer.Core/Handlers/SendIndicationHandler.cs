@@ -1,0 +1,53 @@
+using System.Net;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Core.Relay;
+using TurnServer.Stun;
+
+namespace TurnServer.Core.Handlers;
+
+/// <summary>Send indication (RFC 8656 section 11.2): relays the DATA to the peer. Indications get no answer, so every failure is a counted drop.</summary>
+internal static class SendIndicationHandler
+{
+    public static void Handle(TurnContext ctx, in StunMessageReader indication, in FiveTuple fiveTuple, SendScratch scratch)
+    {
+        if (!ctx.Allocations.TryGet(fiveTuple, out Allocation allocation))
+        {
+            ctx.Counters.Drop(DropReason.NoAllocation);
+            return;
+        }
+
+        // "When the server receives a Send indication, it checks that the Send indication contains both an
+        // XOR-PEER-ADDRESS attribute and a DATA attribute. If one of these attributes is missing or invalid, then the
+        // message is discarded."
+        if (!indication.TryGetXorAddress(StunAttributeType.XorPeerAddress, out TransportAddress peer)
+            || !indication.TryGetAttribute(StunAttributeType.Data, out ReadOnlySpan<byte> data))
+        {
+            ctx.Counters.Drop(DropReason.SendIndicationMalformed);
+            return;
+        }
+
+        // "the server ... checks that the peer address ... has a permission ... If not, the message is discarded."
+        long now = ctx.Now;
+        RelayEndpoint? relay = allocation.GetRelay(peer.AddressFamily);
+        if (relay is null || now >= allocation.ExpiresAt || !allocation.HasPermission(peer, now))
+        {
+            ctx.Counters.Drop(DropReason.NoPermission);
+            return;
+        }
+
+        allocation.ClientPacketsReceived++;
+        allocation.ClientBytesReceived += data.Length;
+        SocketAddress destination = scratch.For(relay.Family);
+        peer.WriteTo(destination);
+        if (relay.SendTo(data, destination))
+        {
+            allocation.PeerPacketsSent++;
+            allocation.PeerBytesSent += data.Length;
+        }
+        else
+        {
+            ctx.Counters.Drop(DropReason.SendFailed);
+        }
+    }
+}

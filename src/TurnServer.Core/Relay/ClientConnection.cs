@@ -1,0 +1,26 @@
+using TurnServer.Core.Allocations;
+
+namespace TurnServer.Core.Relay;
+
+/// <summary>
+/// The path back to a client: a UDP listener socket plus the client's address, or a TCP/TLS connection.
+/// Implemented by the hosting layer; the protocol code only frames bytes and hands them over.
+/// </summary>
+public abstract class ClientConnection
+{
+    /// <summary>The transport this connection runs over.</summary>
+    public abstract TransportProtocol Protocol { get; }
+
+    /// <summary>
+    /// Sends one STUN message or ChannelData frame to the client. Stream transports receive frames already padded to
+    /// 4 bytes. Must not throw: a failed send is dropped and counted by the implementation.
+    /// </summary>
+    public abstract void Send(ReadOnlySpan<byte> frame);
+}
+
+/// <summary>Creates the <see cref="ClientConnection"/> an Allocate request needs, only when an allocation is made.</summary>
+public interface IClientConnectionSource
+{
+    /// <summary>The connection to reach the client named by <paramref name="fiveTuple"/>.</summary>
+    ClientConnection GetConnection(in FiveTuple fiveTuple);
+}

@@ -1,0 +1,344 @@
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Auth;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Core.Handlers;
+using TurnServer.Core.Relay;
+using TurnServer.Stun;
+
+namespace TurnServer.Core;
+
+/// <summary>
+/// The protocol engine: everything a listener does with a packet from a client, with no sockets of its own.
+/// <see cref="ProcessStun"/> answers STUN requests and relays Send indications; <see cref="ProcessChannelData"/>
+/// relays ChannelData. Both are safe to call from several receive loops at once and never throw for bad input:
+/// a malformed packet is dropped and counted in <see cref="Counters"/>.
+/// </summary>
+public sealed class TurnEngine
+{
+    /// <summary>Most comprehension-required unknown attributes listed in one 420 answer.</summary>
+    private const int MaxUnknownAttributes = 16;
+
+    private readonly TurnContext _ctx;
+
+    /// <summary>Creates the engine.</summary>
+    /// <param name="options">Protocol settings.</param>
+    /// <param name="relayFactory">Binds relay sockets.</param>
+    /// <param name="credentials">Where long-term keys come from (ignored when authentication is off).</param>
+    /// <param name="observer">Told when allocations start and end; may be null.</param>
+    /// <param name="time">The clock; <see cref="TimeProvider.System"/> in production.</param>
+    /// <param name="minPort">Lowest relay port (coTURN's <c>min-port</c>).</param>
+    /// <param name="maxPort">Highest relay port (coTURN's <c>max-port</c>).</param>
+    public TurnEngine(
+        TurnOptions options,
+        IRelayEndpointFactory relayFactory,
+        IReadOnlyList<ICredentialSource> credentials,
+        IAllocationObserver? observer,
+        TimeProvider time,
+        int minPort,
+        int maxPort)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Counters = new ServerCounters();
+        Ports = new RelayPortPool(minPort, maxPort);
+        Allocations = new AllocationTable(Ports, options.UserQuota, options.TotalQuota, observer);
+        Reservations = new ReservationTable(Ports, time);
+        Transactions = new TransactionCache(time);
+        LongTermCredentialAuthenticator? authenticator = options.RequireAuthentication
+            ? new LongTermCredentialAuthenticator(options.Realm, new NonceService(time, options.NonceLifetimeSeconds), credentials, Counters)
+            : null;
+        _ctx = new TurnContext(options, time, Allocations, Ports, Reservations, Transactions, authenticator, relayFactory, Counters);
+    }
+
+    /// <summary>The live allocations.</summary>
+    public AllocationTable Allocations { get; }
+
+    /// <summary>The relay port pool.</summary>
+    public RelayPortPool Ports { get; }
+
+    /// <summary>Ports held by RESERVATION-TOKEN.</summary>
+    public ReservationTable Reservations { get; }
+
+    /// <summary>Recent responses kept for retransmissions.</summary>
+    public TransactionCache Transactions { get; }
+
+    /// <summary>Drop, request and authentication counters.</summary>
+    public ServerCounters Counters { get; }
+
+    /// <summary>The settings the engine runs with.</summary>
+    public TurnOptions Options => _ctx.Options;
+
+    /// <summary>
+    /// Handles one STUN message from a client. Requests are answered in <paramref name="response"/> (size it for
+    /// at least 1,500 bytes); returns the answer's length, or 0 when nothing is to be sent (indications, drops).
+    /// </summary>
+    /// <param name="packet">Exactly one STUN message.</param>
+    /// <param name="fiveTuple">Where it came from and arrived.</param>
+    /// <param name="connections">Makes the path back to the client if an allocation is created.</param>
+    /// <param name="scratch">The calling loop's scratch addresses.</param>
+    /// <param name="response">Where to write the answer.</param>
+    public int ProcessStun(ReadOnlySpan<byte> packet, in FiveTuple fiveTuple, IClientConnectionSource connections, SendScratch scratch, Span<byte> response)
+    {
+        StunParseResult parsed = StunMessageReader.TryParse(packet, out StunMessageReader message);
+        if (parsed != StunParseResult.Success)
+        {
+            Counters.Drop(ToDropReason(parsed));
+            return 0;
+        }
+
+        Counters.Processed();
+        switch (message.Class)
+        {
+            case StunMessageClass.Request:
+                return HandleRequest(message, fiveTuple, connections, response);
+            case StunMessageClass.Indication when message.Method == StunMethod.Send && !_ctx.Options.StunOnly:
+                SendIndicationHandler.Handle(_ctx, message, fiveTuple, scratch);
+                return 0;
+            default:
+                Counters.Drop(DropReason.StunUnexpectedClass);
+                return 0;
+        }
+    }
+
+    /// <summary>
+    /// Relays one ChannelData message from a client to its peer (RFC 8656 section 12.6): finds the allocation by
+    /// 5-tuple and the binding by channel number, checks both are live and the peer has a permission, and sends the
+    /// payload from the relay socket. Returns false, counting why, when the message was dropped.
+    /// </summary>
+    public bool ProcessChannelData(ReadOnlySpan<byte> packet, in FiveTuple fiveTuple)
+    {
+        if (!ChannelData.TryParse(packet, out ushort number, out int length))
+        {
+            Counters.Drop(DropReason.ChannelDataMalformed);
+            return false;
+        }
+
+        if (!Allocations.TryGet(fiveTuple, out Allocation allocation))
+        {
+            Counters.Drop(DropReason.NoAllocation);
+            return false;
+        }
+
+        long now = _ctx.Now;
+        ChannelBinding? channel = allocation.FindLiveChannel(number, now);
+        if (channel is null || now >= allocation.ExpiresAt)
+        {
+            Counters.Drop(DropReason.ChannelNotBound);
+            return false;
+        }
+
+        if (!allocation.HasPermission(channel.PeerAddress, now))
+        {
+            Counters.Drop(DropReason.NoPermission);
+            return false;
+        }
+
+        ReadOnlySpan<byte> payload = packet.Slice(ChannelData.HeaderLength, length);
+        allocation.ClientPacketsReceived++;
+        allocation.ClientBytesReceived += length;
+        if (!allocation.GetRelay(channel.PeerSocketAddress.Family)!.SendTo(payload, channel.PeerSocketAddress))
+        {
+            Counters.Drop(DropReason.SendFailed);
+            return false;
+        }
+
+        allocation.PeerPacketsSent++;
+        allocation.PeerBytesSent += length;
+        return true;
+    }
+
+    /// <summary>
+    /// Frees what has expired: allocations past their lifetime (closing their relays and returning their ports),
+    /// permissions, channel bindings past their 5-minute hold, reservations and cached responses. Call about once
+    /// a second; no timer exists per object.
+    /// </summary>
+    public void Sweep()
+    {
+        long now = _ctx.Now;
+        long channelHold = _ctx.SecondsToTicks(300);
+        foreach (Allocation allocation in Allocations.All)
+        {
+            if (now >= allocation.ExpiresAt)
+            {
+                Allocations.Remove(allocation, AllocationEndReason.Expired);
+            }
+            else
+            {
+                allocation.RemoveExpired(now, channelHold);
+            }
+        }
+
+        Reservations.RemoveExpired(now);
+        Transactions.RemoveExpired(now);
+    }
+
+    /// <summary>Deletes every allocation and reservation (shutdown): sockets closed, ports returned.</summary>
+    public void Shutdown()
+    {
+        foreach (Allocation allocation in Allocations.All)
+        {
+            Allocations.Remove(allocation, AllocationEndReason.Shutdown);
+        }
+
+        Reservations.Clear();
+    }
+
+    private int HandleRequest(in StunMessageReader request, in FiveTuple fiveTuple, IClientConnectionSource connections, Span<byte> response)
+    {
+        Counters.Request();
+        bool binding = request.Method == StunMethod.Binding;
+        if (binding ? _ctx.Options.NoStun : _ctx.Options.StunOnly)
+        {
+            Counters.Drop(DropReason.StunIgnoredByConfiguration);
+            return 0;
+        }
+
+        if (binding)
+        {
+            Counters.BindingRequest();
+        }
+        else if (Transactions.TryGet(fiveTuple, request.TransactionId, out byte[] cached))
+        {
+            cached.CopyTo(response);
+            return cached.Length;
+        }
+
+        var state = new RequestState { FiveTuple = fiveTuple, Connections = connections };
+        if (Allocations.TryGet(fiveTuple, out Allocation existing))
+        {
+            state.Allocation = existing;
+        }
+
+        bool authenticate = _ctx.Authenticator is not null && (!binding || _ctx.Options.SecureStun);
+        if (authenticate)
+        {
+            state.Auth = _ctx.Authenticator!.Authenticate(request, fiveTuple.ClientAddress, existing?.Username, existing?.Key);
+            if (!state.Auth.Succeeded)
+            {
+                return Finish(request, state.Auth.ErrorCode, ref state, response, binding);
+            }
+
+            // RFC 8656 section 4: requests on an allocation must come from its user, else 441 Wrong Credentials.
+            if (existing is not null && !string.Equals(existing.Username, state.Auth.Username, StringComparison.Ordinal))
+            {
+                Counters.AuthFailed(AuthFailureReason.WrongCredentials);
+                return Finish(request, StunErrorCodes.WrongCredentials, ref state, response, binding);
+            }
+        }
+
+        // RFC 8489 section 6.3.1: "If the request contains one or more unknown comprehension-required attributes, the
+        // server replies with an error response with an error code of 420 (Unknown Attribute) and includes an
+        // UNKNOWN-ATTRIBUTES attribute".
+        Span<ushort> unknown = stackalloc ushort[MaxUnknownAttributes];
+        int unknownCount = request.GetUnknownComprehensionRequired(unknown);
+        if (unknownCount > 0)
+        {
+            return WriteResponse(request, StunErrorCodes.UnknownAttribute, ref state, response, unknown[..unknownCount], binding);
+        }
+
+        var writer = new StunMessageWriter(response, request.Method, StunMessageClass.SuccessResponse, request.TransactionId);
+        int error = request.Method switch
+        {
+            StunMethod.Binding => BindingRequestHandler.Handle(ref state, ref writer),
+            StunMethod.Allocate => AllocateRequestHandler.Handle(_ctx, ref state, request, ref writer),
+            StunMethod.Refresh => RefreshRequestHandler.Handle(_ctx, ref state, request, ref writer),
+            StunMethod.CreatePermission => CreatePermissionRequestHandler.Handle(_ctx, ref state, request),
+            StunMethod.ChannelBind => ChannelBindRequestHandler.Handle(_ctx, ref state, request),
+
+            // RFC 8489 section 6.3.1: a request of a method the server does not know draws 400.
+            _ => StunErrorCodes.BadRequest,
+        };
+
+        if (error == 0)
+        {
+            SignAndSeal(ref writer, request, state.Auth);
+            if (binding)
+            {
+                Counters.BindingAnswered(success: true);
+            }
+            else
+            {
+                Transactions.Add(fiveTuple, request.TransactionId, writer.Written);
+            }
+
+            return writer.Length;
+        }
+
+        return Finish(request, error, ref state, response, binding);
+    }
+
+    private int Finish(in StunMessageReader request, int error, ref RequestState state, Span<byte> response, bool binding)
+    {
+        int length = WriteResponse(request, error, ref state, response, [], binding);
+
+        // Errors to authenticated requests are cached too: a retransmitted Refresh(0) must not turn into a 437.
+        if (!binding && state.Auth.Succeeded && (_ctx.Authenticator is null || state.Auth.Key is not null))
+        {
+            Transactions.Add(state.FiveTuple, request.TransactionId, response[..length]);
+        }
+
+        return length;
+    }
+
+    private int WriteResponse(in StunMessageReader request, int error, ref RequestState state, Span<byte> response, scoped ReadOnlySpan<ushort> unknown, bool binding)
+    {
+        var writer = new StunMessageWriter(response, request.Method, StunMessageClass.ErrorResponse, request.TransactionId);
+        writer.WriteErrorCode(error);
+        switch (error)
+        {
+            case StunErrorCodes.Unauthenticated or StunErrorCodes.StaleNonce:
+                // RFC 8489 section 9.2.4: 401 and 438 carry REALM and a fresh NONCE so the client can (re)try.
+                writer.WriteText(StunAttributeType.Realm, _ctx.Authenticator!.Realm);
+                writer.WriteText(StunAttributeType.Nonce, _ctx.Authenticator.CreateNonce(state.FiveTuple.ClientAddress));
+                break;
+            case StunErrorCodes.UnknownAttribute:
+                writer.WriteUnknownAttributes(unknown);
+                break;
+            case StunErrorCodes.TryAlternate when state.AlternateServer is not null:
+                writer.WriteAddress(StunAttributeType.AlternateServer, TransportAddress.FromEndPoint(state.AlternateServer));
+                break;
+        }
+
+        SignAndSeal(ref writer, request, state.Auth);
+        if (binding)
+        {
+            Counters.BindingAnswered(success: false);
+        }
+
+        return writer.Length;
+    }
+
+    /// <summary>SOFTWARE, then MESSAGE-INTEGRITY(-SHA256) with the request's key, then FINGERPRINT (RFC 8489 section 14 order).</summary>
+    private void SignAndSeal(ref StunMessageWriter writer, in StunMessageReader request, in AuthenticationResult auth)
+    {
+        if (_ctx.Software is not null)
+        {
+            writer.WriteAttribute(StunAttributeType.Software, _ctx.Software);
+        }
+
+        if (auth.Key is not null)
+        {
+            if (auth.UseSha256)
+            {
+                writer.WriteMessageIntegritySha256(auth.Key);
+            }
+            else
+            {
+                writer.WriteMessageIntegrity(auth.Key);
+            }
+        }
+
+        if (_ctx.Options.Fingerprint || request.HasFingerprint)
+        {
+            writer.WriteFingerprint();
+        }
+    }
+
+    private static DropReason ToDropReason(StunParseResult result) => result switch
+    {
+        StunParseResult.TooShort => DropReason.StunTooShort,
+        StunParseResult.BadLength => DropReason.StunBadLength,
+        StunParseResult.BadAttribute or StunParseResult.AttributeAfterFingerprint => DropReason.StunBadAttribute,
+        StunParseResult.BadFingerprint => DropReason.StunBadFingerprint,
+        _ => DropReason.StunBadHeader,
+    };
+}

@@ -1,0 +1,94 @@
+using System.Net;
+using TurnServer.Core.Peers;
+using TurnServer.Stun;
+
+namespace TurnServer.Core;
+
+/// <summary>
+/// The protocol settings of the server: what the request handlers need to know, built once at start-up from the
+/// turnserver.conf options. Times are seconds, as in the configuration file.
+/// </summary>
+public sealed class TurnOptions
+{
+    /// <summary>The realm sent in REALM and used in every long-term key (coTURN's <c>realm</c>).</summary>
+    public string Realm { get; init; } = string.Empty;
+
+    /// <summary>
+    /// True when requests must carry long-term credentials (RFC 8489 section 9.2): coTURN's <c>lt-cred-mech</c>
+    /// or <c>use-auth-secret</c>. False is coTURN's <c>no-auth</c>.
+    /// </summary>
+    public bool RequireAuthentication { get; init; } = true;
+
+    /// <summary>Require credentials on Binding requests as well (coTURN's <c>secure-stun</c>).</summary>
+    public bool SecureStun { get; init; }
+
+    /// <summary>Answer only Binding requests; ignore TURN requests (coTURN's <c>stun-only</c>).</summary>
+    public bool StunOnly { get; init; }
+
+    /// <summary>Ignore Binding requests (coTURN's <c>no-stun</c>).</summary>
+    public bool NoStun { get; init; }
+
+    /// <summary>Add FINGERPRINT to every response (coTURN's <c>fingerprint</c>); responses to requests that carry one get one anyway.</summary>
+    public bool Fingerprint { get; init; }
+
+    /// <summary>The SOFTWARE attribute value, or null to send none (coTURN's <c>no-software-attribute</c>).</summary>
+    public string? Software { get; init; } = "TurnServer";
+
+    /// <summary>Seconds a NONCE stays valid; 0 means it never goes stale (coTURN's <c>stale-nonce</c>).</summary>
+    public int NonceLifetimeSeconds { get; init; } = 600;
+
+    /// <summary>Allocation lifetime when the client asks for less or nothing: 600 s (RFC 8656 section 3.2).</summary>
+    public int DefaultAllocationLifetimeSeconds { get; init; } = 600;
+
+    /// <summary>Upper bound on a requested allocation lifetime (coTURN's <c>max-allocate-lifetime</c>, default 3600 s).</summary>
+    public int MaxAllocationLifetimeSeconds { get; init; } = 3600;
+
+    /// <summary>Permission lifetime: 300 s (RFC 8656 section 9; coTURN's <c>permission-lifetime</c>).</summary>
+    public int PermissionLifetimeSeconds { get; init; } = 300;
+
+    /// <summary>Channel binding lifetime: 600 s (RFC 8656 section 12; coTURN's <c>channel-lifetime</c>).</summary>
+    public int ChannelLifetimeSeconds { get; init; } = 600;
+
+    /// <summary>Concurrent allocations one username may hold; 0 = unlimited (coTURN's <c>user-quota</c>).</summary>
+    public int UserQuota { get; init; }
+
+    /// <summary>Concurrent allocations on the whole server; 0 = unlimited (coTURN's <c>total-quota</c>).</summary>
+    public int TotalQuota { get; init; }
+
+    /// <summary>Whether UDP relaying (REQUESTED-TRANSPORT 17) is offered (coTURN's <c>no-udp-relay</c> turns it off).</summary>
+    public bool AllowUdpRelay { get; init; } = true;
+
+    /// <summary>Which peers a client may reach.</summary>
+    public PeerAddressPolicy PeerPolicy { get; init; } = new(allowLoopback: false, denyMulticast: true, allowed: [], denied: []);
+
+    /// <summary>
+    /// Servers to send Allocate requests to with 300 Try Alternate (coTURN's <c>alternate-server</c>), in turn.
+    /// Empty: this server allocates.
+    /// </summary>
+    public IReadOnlyList<IPEndPoint> AlternateServers { get; init; } = [];
+
+    /// <summary>
+    /// Addresses to advertise instead of a relay socket's own (coTURN's <c>external-ip</c>): maps a private relay IP to
+    /// its public one for servers behind a 1:1 NAT. A key of <see cref="IPAddress.Any"/> or
+    /// <see cref="IPAddress.IPv6Any"/> maps every relay IP of that family.
+    /// </summary>
+    public IReadOnlyDictionary<IPAddress, IPAddress> ExternalAddresses { get; init; } = new Dictionary<IPAddress, IPAddress>();
+
+    /// <summary>The address a relay bound at <paramref name="local"/> is advertised as in XOR-RELAYED-ADDRESS.</summary>
+    public TransportAddress Advertise(in TransportAddress local)
+    {
+        if (ExternalAddresses.Count == 0)
+        {
+            return local;
+        }
+
+        IPAddress ip = local.ToIPAddress();
+        if (ExternalAddresses.TryGetValue(ip, out IPAddress? mapped)
+            || ExternalAddresses.TryGetValue(local.IsIPv4 ? IPAddress.Any : IPAddress.IPv6Any, out mapped))
+        {
+            return new TransportAddress(mapped, local.Port);
+        }
+
+        return local;
+    }
+}

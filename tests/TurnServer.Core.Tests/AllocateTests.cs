@@ -1,0 +1,338 @@
+using System.Net;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Auth;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Stun;
+
+namespace TurnServer.Core.Tests;
+
+public class AllocateTests
+{
+    [Fact]
+    public void First_unauthenticated_allocate_gets_401_with_realm_and_nonce()
+    {
+        var harness = new TurnHarness();
+        Response response = harness.Client.Send(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 17)), TransactionId.NewRandom(), sign: false);
+
+        Assert.Equal(StunMessageClass.ErrorResponse, response.Message.Class);
+        Assert.Equal(401, response.ErrorCode);
+        Assert.Equal("example.org", response.Text(StunAttributeType.Realm));
+        Assert.Equal(NonceService.NonceLength, response.Text(StunAttributeType.Nonce).Length);
+        Assert.False(response.Message.HasMessageIntegrity);
+        Assert.Equal(0, harness.Engine.Allocations.Count);
+        Assert.Equal(1, harness.Engine.Counters.GetAuthFailures(AuthFailureReason.Challenge));
+    }
+
+    [Fact]
+    public void Authenticated_allocate_returns_relayed_mapped_lifetime_and_a_valid_integrity()
+    {
+        var harness = new TurnHarness();
+        Response response = harness.Client.Allocate();
+
+        Assert.True(response.IsSuccess);
+        StunMessageReader message = response.Message;
+        Assert.True(message.VerifyMessageIntegrity(harness.Client.Key));
+        TransportAddress relayed = response.XorAddress(StunAttributeType.XorRelayedAddress);
+        Assert.Equal(IPAddress.Parse("192.0.2.1"), relayed.ToIPAddress());
+        Assert.InRange(relayed.Port, 49152, 65535);
+        Assert.Equal(harness.Client.FiveTuple.ClientAddress, response.XorAddress(StunAttributeType.XorMappedAddress));
+        Assert.True(message.TryGetUInt32(StunAttributeType.Lifetime, out uint lifetime));
+        Assert.Equal(600u, lifetime);
+        Assert.Equal("TurnServer", response.Text(StunAttributeType.Software));
+
+        Assert.Equal(1, harness.Engine.Allocations.Count);
+        Assert.Single(harness.Observer.Created);
+        Assert.Same(harness.Observer.Created[0], harness.Relays.Bound[0].Owner);
+        Assert.Equal(65535 - 49152, harness.Engine.Ports.FreeCount);
+    }
+
+    [Fact]
+    public void Retransmitted_allocate_gets_the_same_bytes_and_no_second_allocation()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate(); // learn a nonce
+        harness.Client.Refresh(0);
+        var tid = TransactionId.NewRandom();
+        Action<StunMessageWriterBox> transport = w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 17));
+
+        Response first = harness.Client.Send(StunMethod.Allocate, transport, tid, sign: true);
+        Response again = harness.Client.Send(StunMethod.Allocate, transport, tid, sign: true);
+
+        Assert.True(first.IsSuccess);
+        Assert.Equal(first.Bytes, again.Bytes);
+        Assert.Equal(1, harness.Engine.Allocations.Count);
+        Assert.Equal(2, harness.Relays.Bound.Count); // one from the first Allocate (deleted), one now
+    }
+
+    [Fact]
+    public void Second_allocate_on_the_same_five_tuple_is_437()
+    {
+        var harness = new TurnHarness();
+        Assert.True(harness.Client.Allocate().IsSuccess);
+        Response second = harness.Client.Allocate();
+        Assert.Equal(StunErrorCodes.AllocationMismatch, second.ErrorCode);
+        Assert.True(second.Message.VerifyMessageIntegrity(harness.Client.Key));
+    }
+
+    [Theory]
+    [InlineData(null, 600)]
+    [InlineData(30u, 600)]
+    [InlineData(1200u, 1200)]
+    [InlineData(999999u, 3600)]
+    public void Lifetime_is_clamped_between_default_and_maximum(uint? requested, uint expected)
+    {
+        var harness = new TurnHarness();
+        Response response = harness.Client.Allocate(w =>
+        {
+            if (requested is uint value)
+            {
+                w.Add((ref StunMessageWriter x) => x.WriteUInt32(StunAttributeType.Lifetime, value));
+            }
+        });
+        Assert.True(response.Message.TryGetUInt32(StunAttributeType.Lifetime, out uint lifetime));
+        Assert.Equal(expected, lifetime);
+    }
+
+    [Fact]
+    public void Missing_requested_transport_is_400_and_tcp_on_udp_is_442()
+    {
+        var harness = new TurnHarness();
+        Assert.Equal(400, harness.Client.Request(StunMethod.Allocate).ErrorCode);
+        Assert.Equal(442, harness.Client.Request(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 6))).ErrorCode);
+        Assert.Equal(0, harness.Engine.Allocations.Count);
+    }
+
+    [Fact]
+    public void Unknown_comprehension_required_attribute_is_420_listing_it()
+    {
+        var harness = new TurnHarness();
+        Response response = harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.AppendAttribute(0x0077, 4).Clear()));
+        Assert.Equal(420, response.ErrorCode);
+        Assert.True(response.Message.TryGetAttribute(StunAttributeType.UnknownAttributes, out ReadOnlySpan<byte> list));
+        Assert.Equal("0077", Convert.ToHexString(list));
+        Assert.Equal(0, harness.Engine.Allocations.Count);
+    }
+
+    [Fact]
+    public void Unknown_comprehension_optional_attribute_is_ignored()
+    {
+        var harness = new TurnHarness();
+        Assert.True(harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.AppendAttribute(0x8077, 4).Clear())).IsSuccess);
+    }
+
+    [Fact]
+    public void Ports_run_out_with_508_and_come_back_after_refresh_zero()
+    {
+        var harness = new TurnHarness(minPort: 50000, maxPort: 50001);
+        var a = harness.NewClient("198.51.100.1", 1000);
+        var b = harness.NewClient("198.51.100.2", 1000);
+        var c = harness.NewClient("198.51.100.3", 1000);
+        Assert.True(a.Allocate().IsSuccess);
+        Assert.True(b.Allocate().IsSuccess);
+        Assert.Equal(508, c.Allocate().ErrorCode);
+        Assert.Equal(508, c.Allocate().ErrorCode);
+
+        Response deleted = a.Refresh(0);
+        Assert.True(deleted.IsSuccess);
+        Assert.True(deleted.Message.TryGetUInt32(StunAttributeType.Lifetime, out uint zero));
+        Assert.Equal(0u, zero);
+        Assert.True(harness.Relays.Bound[0].Disposed);
+        Assert.True(c.Allocate().IsSuccess);
+    }
+
+    [Fact]
+    public void A_port_held_by_another_program_is_skipped()
+    {
+        var harness = new TurnHarness(minPort: 50000, maxPort: 50001);
+        harness.Relays.Busy.Add(50000);
+        Response response = harness.Client.Allocate();
+        Assert.True(response.IsSuccess);
+        Assert.Equal(50001, response.XorAddress(StunAttributeType.XorRelayedAddress).Port);
+    }
+
+    [Fact]
+    public void User_quota_and_total_quota_answer_486()
+    {
+        var harness = new TurnHarness(
+            new TurnOptions { Realm = TurnHarness.Realm, UserQuota = 1, TotalQuota = 2 },
+            users: u => u.AddPassword("carol", "c"));
+        Assert.True(harness.NewClient("198.51.100.1", 1).Allocate().IsSuccess);
+        Assert.Equal(486, harness.NewClient("198.51.100.2", 1).Allocate().ErrorCode); // alice's user-quota
+        Assert.True(harness.NewClient("198.51.100.3", 1, "bob", "builder").Allocate().IsSuccess);
+        Assert.Equal(486, harness.NewClient("198.51.100.4", 1, "carol", "c").Allocate().ErrorCode); // total-quota
+        harness.NewClient("198.51.100.3", 1, "bob", "builder").Refresh(0);
+        Assert.True(harness.NewClient("198.51.100.4", 1, "carol", "c").Allocate().IsSuccess);
+    }
+
+    [Fact]
+    public void Even_port_with_reservation_and_claim_by_token()
+    {
+        var harness = new TurnHarness(minPort: 50000, maxPort: 50009);
+        Response first = harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.AppendAttribute((ushort)StunAttributeType.EvenPort, 1)[0] = 0x80));
+        Assert.True(first.IsSuccess);
+        int port = first.XorAddress(StunAttributeType.XorRelayedAddress).Port;
+        Assert.Equal(0, port % 2);
+        Assert.True(first.Message.TryGetReservationToken(out ulong token));
+        Assert.Equal(1, harness.Engine.Reservations.Count);
+
+        var other = harness.NewClient("198.51.100.9", 2000);
+        Assert.Equal(400, other.Allocate(w =>
+        {
+            w.Add((ref StunMessageWriter x) => x.WriteUInt64(StunAttributeType.ReservationToken, token));
+            w.Add((ref StunMessageWriter x) => x.AppendAttribute((ushort)StunAttributeType.EvenPort, 1)[0] = 0);
+        }).ErrorCode);
+        Assert.Equal(508, other.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteUInt64(StunAttributeType.ReservationToken, token + 1))).ErrorCode);
+
+        Response second = other.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteUInt64(StunAttributeType.ReservationToken, token)));
+        Assert.True(second.IsSuccess);
+        Assert.Equal(port + 1, second.XorAddress(StunAttributeType.XorRelayedAddress).Port);
+        Assert.Equal(0, harness.Engine.Reservations.Count);
+    }
+
+    [Fact]
+    public void Unclaimed_reservation_returns_its_port_after_30_seconds()
+    {
+        var harness = new TurnHarness(minPort: 50000, maxPort: 50001);
+        Assert.True(harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.AppendAttribute((ushort)StunAttributeType.EvenPort, 1)[0] = 0x80)).IsSuccess);
+        Assert.Equal(0, harness.Engine.Ports.FreeCount);
+        harness.Time.Advance(TimeSpan.FromSeconds(31));
+        harness.Engine.Sweep();
+        Assert.Equal(1, harness.Engine.Ports.FreeCount);
+    }
+
+    [Fact]
+    public void Requested_address_family_ipv6_is_honoured_and_unknown_family_is_440()
+    {
+        var harness = new TurnHarness();
+        Response six = harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedAddressFamily, 0x02)));
+        Assert.True(six.IsSuccess);
+        Assert.True(six.XorAddress(StunAttributeType.XorRelayedAddress).IsIPv6);
+
+        var other = harness.NewClient("198.51.100.8", 1);
+        Assert.Equal(440, other.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedAddressFamily, 0x03))).ErrorCode);
+        harness.Relays.SupportsIPv6 = false;
+        Assert.Equal(440, other.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedAddressFamily, 0x02))).ErrorCode);
+    }
+
+    [Fact]
+    public void Additional_address_family_gives_a_dual_allocation_or_an_address_error_code()
+    {
+        var harness = new TurnHarness();
+        Response dual = harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.AdditionalAddressFamily, 0x02)));
+        Assert.True(dual.IsSuccess);
+        var relayed = new List<TransportAddress>();
+        foreach (StunAttribute attribute in dual.Message.GetAttributes())
+        {
+            if (attribute.Type == (ushort)StunAttributeType.XorRelayedAddress && StunAddressCodec.TryDecode(attribute.Value, dual.Message.Header, out TransportAddress address))
+            {
+                relayed.Add(address);
+            }
+        }
+
+        Assert.Equal(2, relayed.Count);
+        Assert.True(relayed[0].IsIPv4);
+        Assert.True(relayed[1].IsIPv6);
+
+        harness.Relays.SupportsIPv6 = false;
+        Response single = harness.NewClient("198.51.100.8", 1).Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.AdditionalAddressFamily, 0x02)));
+        Assert.True(single.IsSuccess);
+        Assert.True(single.Message.TryGetAttribute(StunAttributeType.AddressErrorCode, out ReadOnlySpan<byte> error));
+        Assert.Equal(0x02, error[0]);
+        Assert.Equal(440, (error[2] * 100) + error[3]);
+    }
+
+    [Fact]
+    public void Alternate_server_answers_300_round_robin()
+    {
+        var harness = new TurnHarness(new TurnOptions
+        {
+            Realm = TurnHarness.Realm,
+            AlternateServers = [IPEndPoint.Parse("203.0.113.1:3478"), IPEndPoint.Parse("203.0.113.2:3478")],
+        });
+        Response first = harness.Client.Allocate();
+        Response second = harness.Client.Allocate();
+        Assert.Equal(300, first.ErrorCode);
+        Assert.True(first.Message.TryGetAddress(StunAttributeType.AlternateServer, out TransportAddress a));
+        Assert.True(second.Message.TryGetAddress(StunAttributeType.AlternateServer, out TransportAddress b));
+        Assert.NotEqual(a, b);
+        Assert.Equal(0, harness.Engine.Allocations.Count);
+    }
+
+    [Fact]
+    public void External_ip_is_advertised_in_xor_relayed_address()
+    {
+        var harness = new TurnHarness(new TurnOptions
+        {
+            Realm = TurnHarness.Realm,
+            ExternalAddresses = new Dictionary<IPAddress, IPAddress> { [IPAddress.Parse("192.0.2.1")] = IPAddress.Parse("203.0.113.50") },
+        });
+        Response response = harness.Client.Allocate();
+        Assert.Equal(IPAddress.Parse("203.0.113.50"), response.XorAddress(StunAttributeType.XorRelayedAddress).ToIPAddress());
+        Assert.Equal(IPAddress.Parse("192.0.2.1"), harness.Relays.Bound[0].LocalAddress.ToIPAddress());
+    }
+
+    [Fact]
+    public void Expired_allocation_is_swept_its_port_returned_and_its_end_observed()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        int free = harness.Engine.Ports.FreeCount;
+        harness.Time.Advance(TimeSpan.FromSeconds(599));
+        harness.Engine.Sweep();
+        Assert.Equal(1, harness.Engine.Allocations.Count);
+        harness.Time.Advance(TimeSpan.FromSeconds(2));
+        harness.Engine.Sweep();
+        Assert.Equal(0, harness.Engine.Allocations.Count);
+        Assert.Equal(free + 1, harness.Engine.Ports.FreeCount);
+        Assert.True(harness.Relays.Bound[0].Disposed);
+        Assert.Equal(AllocationEndReason.Expired, Assert.Single(harness.Observer.Ended).Reason);
+    }
+
+    [Fact]
+    public void Refresh_extends_lifetime_and_without_allocation_is_437()
+    {
+        var harness = new TurnHarness();
+        Assert.Equal(437, harness.Client.Refresh(600).ErrorCode);
+        harness.Client.Allocate();
+        harness.Time.Advance(TimeSpan.FromSeconds(500));
+        Response refreshed = harness.Client.Refresh(1000);
+        Assert.True(refreshed.Message.TryGetUInt32(StunAttributeType.Lifetime, out uint lifetime));
+        Assert.Equal(1000u, lifetime);
+        harness.Time.Advance(TimeSpan.FromSeconds(900));
+        harness.Engine.Sweep();
+        Assert.Equal(1, harness.Engine.Allocations.Count);
+    }
+
+    [Fact]
+    public void Retransmitted_refresh_zero_gets_the_same_success_not_437()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        var tid = TransactionId.NewRandom();
+        Action<StunMessageWriterBox> zero = w => w.Add((ref StunMessageWriter x) => x.WriteUInt32(StunAttributeType.Lifetime, 0));
+        Response first = harness.Client.Send(StunMethod.Refresh, zero, tid, sign: true);
+        Response again = harness.Client.Send(StunMethod.Refresh, zero, tid, sign: true);
+        Assert.True(first.IsSuccess);
+        Assert.Equal(first.Bytes, again.Bytes);
+    }
+
+    [Fact]
+    public void No_auth_allocates_without_integrity()
+    {
+        var harness = new TurnHarness(new TurnOptions { RequireAuthentication = false });
+        Response response = harness.Client.Request(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 17)), sign: false);
+        Assert.True(response.IsSuccess);
+        Assert.False(response.Message.HasMessageIntegrity);
+        Assert.Null(Assert.Single(harness.Observer.Created).Username);
+    }
+
+    [Fact]
+    public void Fingerprint_option_adds_a_valid_fingerprint_and_no_software_option_removes_software()
+    {
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, Fingerprint = true, Software = null });
+        Response response = harness.Client.Allocate();
+        Assert.True(response.Message.HasFingerprint);
+        Assert.False(response.Message.HasAttribute(StunAttributeType.Software));
+        Assert.True(response.Message.VerifyMessageIntegrity(harness.Client.Key));
+    }
+}

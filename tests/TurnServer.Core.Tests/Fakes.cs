@@ -1,0 +1,103 @@
+using System.Net;
+using System.Net.Sockets;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Relay;
+using TurnServer.Stun;
+
+namespace TurnServer.Core.Tests;
+
+/// <summary>A clock that moves only when told.</summary>
+internal sealed class ManualTimeProvider : TimeProvider
+{
+    private long _ticks = 1_000_000;
+    private DateTimeOffset _utc = new(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
+
+    public override long TimestampFrequency => 1000;
+
+    public override long GetTimestamp() => _ticks;
+
+    public override DateTimeOffset GetUtcNow() => _utc;
+
+    public void Advance(TimeSpan by)
+    {
+        _ticks += (long)by.TotalMilliseconds;
+        _utc += by;
+    }
+}
+
+/// <summary>Records what an allocation sends to its client.</summary>
+internal sealed class RecordingClient(TransportProtocol protocol) : ClientConnection, IClientConnectionSource
+{
+    public List<byte[]> Frames { get; } = [];
+
+    public override TransportProtocol Protocol => protocol;
+
+    public override void Send(ReadOnlySpan<byte> frame) => Frames.Add(frame.ToArray());
+
+    public ClientConnection GetConnection(in FiveTuple fiveTuple) => this;
+}
+
+/// <summary>A relay "socket" that records what it sends.</summary>
+internal sealed class FakeRelay(TransportAddress local) : RelayEndpoint(local)
+{
+    public List<(byte[] Payload, TransportAddress Peer)> Sent { get; } = [];
+
+    public Allocation? Owner { get; private set; }
+
+    public bool Disposed { get; private set; }
+
+    public override bool SendTo(ReadOnlySpan<byte> payload, SocketAddress peer)
+    {
+        Assert.True(TransportAddress.TryRead(peer, out TransportAddress address));
+        Sent.Add((payload.ToArray(), address));
+        return true;
+    }
+
+    public override void Start(Allocation allocation) => Owner = allocation;
+
+    public override void Dispose() => Disposed = true;
+}
+
+/// <summary>Binds fake relays on 192.0.2.1 / 2001:db8::1; ports listed in <see cref="Busy"/> fail as if taken by another program.</summary>
+internal sealed class FakeRelayFactory : IRelayEndpointFactory
+{
+    public bool SupportsIPv6 { get; set; } = true;
+
+    public HashSet<int> Busy { get; } = [];
+
+    public List<FakeRelay> Bound { get; } = [];
+
+    public bool SupportsFamily(AddressFamily family, in TransportAddress serverAddress) =>
+        family == AddressFamily.InterNetwork || SupportsIPv6;
+
+    public RelayBindError TryBind(AddressFamily family, in TransportAddress serverAddress, int port, bool dontFragment, out RelayEndpoint? endpoint)
+    {
+        endpoint = null;
+        if (!SupportsFamily(family, serverAddress))
+        {
+            return RelayBindError.FamilyNotSupported;
+        }
+
+        if (Busy.Contains(port))
+        {
+            return RelayBindError.PortInUse;
+        }
+
+        var relay = new FakeRelay(new TransportAddress(IPAddress.Parse(family == AddressFamily.InterNetwork ? "192.0.2.1" : "2001:db8::1"), port));
+        Bound.Add(relay);
+        endpoint = relay;
+        return RelayBindError.None;
+    }
+}
+
+/// <summary>Records allocation starts and ends.</summary>
+internal sealed class RecordingObserver : IAllocationObserver
+{
+    public List<Allocation> Created { get; } = [];
+
+    public List<(Allocation Allocation, AllocationEndReason Reason)> Ended { get; } = [];
+
+    public void OnCreated(Allocation allocation) => Created.Add(allocation);
+
+    public void OnEnded(Allocation allocation, AllocationEndReason reason) => Ended.Add((allocation, reason));
+}

@@ -1,0 +1,221 @@
+using System.Net;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Core.Peers;
+using TurnServer.Stun;
+
+namespace TurnServer.Core.Tests;
+
+public class PermissionAndChannelTests
+{
+    private const string Peer = "203.0.113.5:7000";
+
+    [Fact]
+    public void Create_permission_without_allocation_is_437_and_without_peer_is_400()
+    {
+        var harness = new TurnHarness();
+        Assert.Equal(437, harness.Client.CreatePermission(Peer).ErrorCode);
+        harness.Client.Allocate();
+        Assert.Equal(400, harness.Client.CreatePermission().ErrorCode);
+        Assert.True(harness.Client.CreatePermission(Peer, "203.0.113.6:1").IsSuccess);
+        Assert.Equal(2, harness.Engine.Allocations.All.Single().Permissions.Count);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:9")]
+    [InlineData("[::1]:9")]
+    [InlineData("[::ffff:127.0.0.1]:9")]
+    [InlineData("224.0.0.1:9")]
+    [InlineData("0.0.0.0:9")]
+    public void Loopback_multicast_and_unspecified_peers_are_403_by_default(string peer)
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.AdditionalAddressFamily, 0x02)));
+        Assert.Equal(403, harness.Client.CreatePermission(peer).ErrorCode);
+        Assert.Equal(403, harness.Client.ChannelBind(0x4000, peer).ErrorCode);
+        Assert.Empty(harness.Engine.Allocations.All.Single().Permissions);
+    }
+
+    [Fact]
+    public void One_forbidden_peer_refuses_the_whole_request()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        Assert.Equal(403, harness.Client.CreatePermission(Peer, "127.0.0.1:1").ErrorCode);
+        Assert.Empty(harness.Engine.Allocations.All.Single().Permissions);
+    }
+
+    [Fact]
+    public void Allow_loopback_peers_and_peer_ip_ranges_apply()
+    {
+        IPAddressRange.TryParse("203.0.113.0-203.0.113.255", out IPAddressRange denied);
+        IPAddressRange.TryParse("203.0.113.5", out IPAddressRange allowed);
+        var policy = new PeerAddressPolicy(allowLoopback: true, denyMulticast: true, [allowed], [denied]);
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, PeerPolicy = policy });
+        harness.Client.Allocate();
+        Assert.True(harness.Client.CreatePermission("127.0.0.1:5").IsSuccess);
+        Assert.True(harness.Client.CreatePermission(Peer).IsSuccess);
+        Assert.Equal(403, harness.Client.CreatePermission("203.0.113.6:5").ErrorCode);
+    }
+
+    [Fact]
+    public void Peer_of_a_family_the_allocation_lacks_is_443()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        Assert.Equal(443, harness.Client.CreatePermission("[2001:db8::99]:5").ErrorCode);
+        Assert.Equal(443, harness.Client.ChannelBind(0x4000, "[2001:db8::99]:5").ErrorCode);
+    }
+
+    [Theory]
+    [InlineData(0x3FFF)]
+    [InlineData(0x8000)]
+    public void Channel_number_out_of_range_is_400(int channel)
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        Assert.Equal(400, harness.Client.ChannelBind((ushort)channel, Peer).ErrorCode);
+    }
+
+    [Fact]
+    public void A_channel_binds_one_peer_and_a_peer_one_channel()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        Assert.True(harness.Client.ChannelBind(0x4000, Peer).IsSuccess);
+        Assert.True(harness.Client.ChannelBind(0x4000, Peer).IsSuccess); // refresh
+        Assert.Equal(400, harness.Client.ChannelBind(0x4000, "203.0.113.9:1").ErrorCode);
+        Assert.Equal(400, harness.Client.ChannelBind(0x4001, Peer).ErrorCode);
+        Assert.True(harness.Client.ChannelBind(0x7FFF, "203.0.113.9:1").IsSuccess);
+        Assert.Single(harness.Engine.Allocations.All.Single().Permissions, p => p.PeerAddress.ToIPAddress().Equals(IPAddress.Parse("203.0.113.5")));
+    }
+
+    [Fact]
+    public void An_expired_channel_cannot_be_rebound_to_another_peer_for_five_minutes()
+    {
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, MaxAllocationLifetimeSeconds = 3600 });
+        harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteUInt32(StunAttributeType.Lifetime, 3600)));
+        harness.Client.ChannelBind(0x4000, Peer);
+        harness.Time.Advance(TimeSpan.FromSeconds(601));
+        harness.Engine.Sweep();
+        Assert.Equal(400, harness.Client.ChannelBind(0x4000, "203.0.113.9:1").ErrorCode);
+        harness.Time.Advance(TimeSpan.FromSeconds(300));
+        harness.Engine.Sweep();
+        Assert.True(harness.Client.ChannelBind(0x4000, "203.0.113.9:1").IsSuccess);
+    }
+
+    [Fact]
+    public void ChannelData_reaches_the_bound_peer_from_the_relay()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        harness.Client.ChannelBind(0x4001, Peer);
+        FakeRelay relay = harness.Relays.Bound[0];
+
+        Assert.True(harness.Client.ChannelData(0x4001, [1, 2, 3, 4, 5]));
+
+        (byte[] payload, TransportAddress peer) = Assert.Single(relay.Sent);
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5 }, payload);
+        Assert.Equal(TransportAddress.FromEndPoint(IPEndPoint.Parse(Peer)), peer);
+        var allocation = harness.Engine.Allocations.All.Single();
+        Assert.Equal(1, allocation.PeerPacketsSent);
+        Assert.Equal(5, allocation.PeerBytesSent);
+    }
+
+    [Fact]
+    public void ChannelData_on_unbound_or_expired_channel_or_without_allocation_is_dropped_and_counted()
+    {
+        var harness = new TurnHarness();
+        Assert.False(harness.Client.ChannelData(0x4001, [1]));
+        Assert.Equal(1, harness.Engine.Counters.GetDropped(DropReason.NoAllocation));
+
+        harness.Client.Allocate();
+        Assert.False(harness.Client.ChannelData(0x4001, [1]));
+        Assert.Equal(1, harness.Engine.Counters.GetDropped(DropReason.ChannelNotBound));
+
+        harness.Client.ChannelBind(0x4001, Peer);
+        harness.Time.Advance(TimeSpan.FromSeconds(601));
+        harness.Client.Refresh(600);
+        Assert.False(harness.Client.ChannelData(0x4001, [1]));
+        Assert.Equal(2, harness.Engine.Counters.GetDropped(DropReason.ChannelNotBound));
+        Assert.Empty(harness.Relays.Bound[0].Sent);
+
+        Assert.False(harness.Engine.ProcessChannelData([0x40, 0x01, 0x00, 0x09, 1], harness.Client.FiveTuple));
+        Assert.Equal(1, harness.Engine.Counters.GetDropped(DropReason.ChannelDataMalformed));
+    }
+
+    [Fact]
+    public void ChannelData_stops_when_the_permission_lapses_even_if_the_channel_lives()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        harness.Client.ChannelBind(0x4001, Peer);
+        harness.Time.Advance(TimeSpan.FromSeconds(301));
+        Assert.False(harness.Client.ChannelData(0x4001, [1]));
+        Assert.Equal(1, harness.Engine.Counters.GetDropped(DropReason.NoPermission));
+    }
+
+    [Fact]
+    public void Send_indication_reaches_a_permitted_peer_only()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        TransportAddress peer = TransportAddress.FromEndPoint(IPEndPoint.Parse(Peer));
+        Action<StunMessageWriterBox> send = w =>
+        {
+            w.Add((ref StunMessageWriter x) => x.WriteXorAddress(StunAttributeType.XorPeerAddress, peer));
+            w.Add((ref StunMessageWriter x) => x.WriteAttribute(StunAttributeType.Data, [9, 8, 7]));
+        };
+
+        harness.Client.Indication(StunMethod.Send, send);
+        Assert.Empty(harness.Relays.Bound[0].Sent);
+        Assert.Equal(1, harness.Engine.Counters.GetDropped(DropReason.NoPermission));
+
+        harness.Client.CreatePermission("203.0.113.5:1"); // port is ignored
+        harness.Client.Indication(StunMethod.Send, send);
+        (byte[] payload, TransportAddress to) = Assert.Single(harness.Relays.Bound[0].Sent);
+        Assert.Equal(new byte[] { 9, 8, 7 }, payload);
+        Assert.Equal(peer, to);
+
+        harness.Client.Indication(StunMethod.Send, w => w.Add((ref StunMessageWriter x) => x.WriteXorAddress(StunAttributeType.XorPeerAddress, peer)));
+        Assert.Equal(1, harness.Engine.Counters.GetDropped(DropReason.SendIndicationMalformed));
+    }
+
+    [Fact]
+    public void Peer_data_becomes_channel_data_or_a_data_indication_written_in_place()
+    {
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, Fingerprint = true });
+        harness.Client.Allocate();
+        var allocation = harness.Engine.Allocations.All.Single();
+        TransportAddress peer = TransportAddress.FromEndPoint(IPEndPoint.Parse(Peer));
+        TransportAddress otherPort = peer.WithPort(7001);
+        byte[] payload = [0xDE, 0xAD, 0xBE, 0xEF, 0x01];
+
+        Assert.False(Deliver(allocation, payload, peer));
+        Assert.Equal(1, allocation.PeerPacketsDropped);
+
+        harness.Client.ChannelBind(0x4002, Peer);
+        Assert.True(Deliver(allocation, payload, peer));
+        byte[] channelFrame = harness.Client.Connection.Frames[^1];
+        Assert.Equal("40020005DEADBEEF01", Convert.ToHexString(channelFrame));
+
+        // Same IP, another port: permitted, but not the channel's peer, so a Data indication.
+        Assert.True(Deliver(allocation, payload, otherPort));
+        byte[] indication = harness.Client.Connection.Frames[^1];
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(indication, out StunMessageReader message));
+        Assert.Equal(StunMethod.Data, message.Method);
+        Assert.Equal(StunMessageClass.Indication, message.Class);
+        Assert.True(message.TryGetXorAddress(StunAttributeType.XorPeerAddress, out TransportAddress from));
+        Assert.Equal(otherPort, from);
+        Assert.True(message.TryGetAttribute(StunAttributeType.Data, out ReadOnlySpan<byte> data));
+        Assert.Equal(payload, data.ToArray());
+        Assert.True(message.HasFingerprint);
+        Assert.Equal(2, allocation.ClientPacketsSent);
+    }
+
+    private static bool Deliver(Allocations.Allocation allocation, byte[] payload, TransportAddress peer)
+    {
+        var buffer = new byte[Allocations.Allocation.PeerDataHeadroom + payload.Length + Allocations.Allocation.PeerDataTailroom];
+        payload.CopyTo(buffer, Allocations.Allocation.PeerDataHeadroom);
+        return allocation.ForwardToClient(buffer, Allocations.Allocation.PeerDataHeadroom, payload.Length, peer);
+    }
+}
