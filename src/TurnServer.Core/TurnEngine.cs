@@ -28,6 +28,7 @@ public sealed class TurnEngine
     /// <param name="time">The clock; <see cref="TimeProvider.System"/> in production.</param>
     /// <param name="minPort">Lowest relay port (coTURN's <c>min-port</c>).</param>
     /// <param name="maxPort">Highest relay port (coTURN's <c>max-port</c>).</param>
+    /// <param name="counters">Counters shared with the transports; a new set when null.</param>
     public TurnEngine(
         TurnOptions options,
         IRelayEndpointFactory relayFactory,
@@ -35,10 +36,11 @@ public sealed class TurnEngine
         IAllocationObserver? observer,
         TimeProvider time,
         int minPort,
-        int maxPort)
+        int maxPort,
+        ServerCounters? counters = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Counters = new ServerCounters();
+        Counters = counters ?? new ServerCounters();
         Ports = new RelayPortPool(minPort, maxPort);
         Allocations = new AllocationTable(Ports, options.UserQuota, options.TotalQuota, observer);
         Reservations = new ReservationTable(Ports, time);

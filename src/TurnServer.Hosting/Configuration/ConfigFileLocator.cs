@@ -1,0 +1,37 @@
+namespace TurnServer.Hosting.Configuration;
+
+/// <summary>Finds turnserver.conf as coTURN's <c>find_config_file</c> does.</summary>
+internal static class ConfigFileLocator
+{
+    public const string DefaultFileName = "turnserver.conf";
+
+    // coTURN's config_file_search_dirs, relative ones against the working directory. coTURN also tries
+    // <install prefix>/etc/..., which depends on how it was built; the absolute directories here cover the packages.
+    private static readonly string[] SearchDirectories =
+    [
+        "./", "./turnserver/", "./coturn/",
+        "./etc/", "./etc/turnserver/", "./etc/coturn/",
+        "../etc/", "../etc/turnserver/", "../etc/coturn/",
+        "/etc/", "/etc/turnserver/", "/etc/coturn/",
+        "/usr/local/etc/", "/usr/local/etc/turnserver/", "/usr/local/etc/coturn/",
+    ];
+
+    /// <summary>Where coTURN looks for a relative file name, in order.</summary>
+    public static IEnumerable<string> Candidates(string fileName) =>
+        SearchDirectories.Select(directory => Path.GetFullPath(Path.Combine(directory, fileName)));
+
+    /// <summary>
+    /// Resolves a <c>-c</c> name: a rooted path (or one starting with <c>~</c>, which coTURN also takes as given) is
+    /// used as is; a relative one is searched in coTURN's directories, then, if it starts with <c>etc/</c>, without that.
+    /// </summary>
+    public static string? Resolve(string fileName)
+    {
+        if (Path.IsPathRooted(fileName) || fileName.StartsWith('~'))
+        {
+            return File.Exists(fileName) ? fileName : null;
+        }
+
+        string? found = Candidates(fileName).FirstOrDefault(File.Exists);
+        return found ?? (fileName.StartsWith("etc/", StringComparison.Ordinal) ? Resolve(fileName[4..]) : null);
+    }
+}

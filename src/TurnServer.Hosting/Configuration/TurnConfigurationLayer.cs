@@ -1,0 +1,17 @@
+namespace TurnServer.Hosting.Configuration;
+
+/// <summary>One option occurrence, with the value as written ("" for a bare flag) and where it came from.</summary>
+/// <param name="Option">The option.</param>
+/// <param name="Value">The value, quotes and surrounding blanks removed; "" when none was given.</param>
+/// <param name="Origin">Where it was written, for messages: <c>path:line</c>, <c>environment variable NAME</c> or <c>command line (--name)</c>.</param>
+internal sealed record TurnConfigurationEntry(TurnOption Option, string Value, string Origin);
+
+/// <summary>The options one source (file, environment, command line) gave, in order, with what its parser found wrong.</summary>
+internal sealed class TurnConfigurationLayer
+{
+    public List<TurnConfigurationEntry> Entries { get; } = [];
+
+    public List<string> Warnings { get; } = [];
+
+    public List<string> Errors { get; } = [];
+}

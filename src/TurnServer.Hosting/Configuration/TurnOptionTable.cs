@@ -1,0 +1,194 @@
+using System.Collections.Frozen;
+using static TurnServer.Hosting.Configuration.TurnOptionSupport;
+
+namespace TurnServer.Hosting.Configuration;
+
+/// <summary>
+/// The key map: every option coTURN 4.6 knows (its <c>--help</c>, its example turnserver.conf and the option table
+/// in its mainrelay.c), plus the few that later coTURN releases added, in coTURN's order. Options TurnServer does
+/// not implement yet are still listed so that coTURN configurations load; they draw a warning naming them.
+/// </summary>
+public static class TurnOptionTable
+{
+    /// <summary>coTURN's default STUN/TURN port (RFC 8489 section 18.6), used for <c>listening-port</c> and <c>alternate-server</c>.</summary>
+    public const int DefaultPort = 3478;
+
+    /// <summary>coTURN's default TLS/DTLS port, used for <c>tls-listening-port</c> and <c>tls-alternate-server</c>.</summary>
+    public const int DefaultTlsPort = 5349;
+
+    /// <summary>All options, in the order help text lists them.</summary>
+    public static IReadOnlyList<TurnOption> All { get; } =
+    [
+        new() { ShortName = 'c', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Path, CommandLineOnly = true, DefaultValue = "turnserver.conf, searched in ./, ./etc/, ../etc/, /etc/, /etc/coturn/, /usr/local/etc/ and a few more", Description = "Configuration file to read." },
+        new() { ShortName = 'n', Argument = TurnOptionArgument.None, CommandLineOnly = true, Description = "Read no configuration file; take everything from the command line." },
+        Value("listening-device", TurnOptionValueKind.String, null, "Listener network interface (Linux only, not recommended).", NotYetImplemented, 'd'),
+        Value("listening-port", TurnOptionValueKind.Port, "3478", "TURN listener port for UDP and TCP.", Supported, 'p'),
+        Value("tls-listening-port", TurnOptionValueKind.Port, "5349", "TURN listener port for TLS and DTLS.", Supported),
+        Value("alt-listening-port", TurnOptionValueKind.Port, "0 (listening-port + 1)", "Alternative listening port for RFC 5780 CHANGE-REQUEST.", Supported),
+        Value("alt-tls-listening-port", TurnOptionValueKind.Port, "0 (tls-listening-port + 1)", "Alternative TLS/DTLS listening port.", Supported),
+        Value("tcp-proxy-port", TurnOptionValueKind.Port, null, "Port for connections from a TCP load balancer speaking the PROXY protocol.", NotYetImplemented),
+        Value("listening-ip", TurnOptionValueKind.IPAddress, "all addresses", "Listener IP address; may be repeated.", Supported, 'L', repeatable: true),
+        Value("relay-device", TurnOptionValueKind.String, null, "Relay network interface (Linux only, not recommended).", NotYetImplemented, 'i'),
+        Value("relay-ip", TurnOptionValueKind.IPAddress, "chosen from the listening addresses", "Local address for relay endpoints; may be repeated.", Supported, 'E', repeatable: true),
+        Value("external-ip", TurnOptionValueKind.ExternalIp, null, "Public address reported for relays behind NAT, optionally mapped to a private one; may be repeated.", Supported, 'X', repeatable: true),
+        new() { Name = "relay-threads", ShortName = 'm', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "number of CPUs", Description = "Number of relay threads (0: single-threaded; at most 128).", Support = Supported },
+        Value("min-port", TurnOptionValueKind.Port, "49152", "Lower bound of the relay port range.", Supported),
+        Value("max-port", TurnOptionValueKind.Port, "65535", "Upper bound of the relay port range.", Supported),
+        Flag("lt-cred-mech", "Use the long-term credential mechanism.", Supported, 'a'),
+        Flag("no-auth", "Use no credential mechanism: anonymous access.", Supported, 'z'),
+        Value("user", TurnOptionValueKind.User, null, "Long-term credential account, 'name:password' or 'name:0x<key>'; may be repeated.", Supported, 'u', repeatable: true),
+        new() { Name = "userdb", Aliases = ["db"], ShortName = 'b', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Path, DefaultValue = "/var/lib/turn/turndb", Description = "SQLite user database file.", Support = NotYetImplemented },
+        new() { Name = "psql-userdb", Aliases = ["sql-userdb"], ShortName = 'e', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.String, Description = "PostgreSQL user database connection string.", Support = NotYetImplemented },
+        Value("mysql-userdb", TurnOptionValueKind.String, null, "MySQL user database connection string.", NotYetImplemented, 'M'),
+        Value("mongo-userdb", TurnOptionValueKind.String, null, "MongoDB user database connection string.", NotYetImplemented, 'J'),
+        Value("redis-userdb", TurnOptionValueKind.String, null, "Redis user database connection string.", NotYetImplemented, 'N'),
+        Value("redis-statsdb", TurnOptionValueKind.String, null, "Redis status and statistics database connection string.", NotYetImplemented, 'O'),
+        Flag("prometheus", "Serve Prometheus metrics on /metrics.", NotYetImplemented),
+        OptionalValue("prometheus-port", TurnOptionValueKind.Port, "9641", "Prometheus metrics port."),
+        OptionalValue("prometheus-address", TurnOptionValueKind.String, "any address", "Prometheus listening address."),
+        Flag("prometheus-username-labels", "Label metrics with client user names.", NotYetImplemented),
+        Flag("use-auth-secret", "TURN REST API: authenticate with time-limited credentials derived from a shared secret.", Supported),
+        Value("static-auth-secret", TurnOptionValueKind.String, null, "Shared secret for the TURN REST API; may be repeated.", Supported, repeatable: true),
+        Flag("no-auth-pings", "Disable periodic health checks of the dynamic secret tables.", NotYetImplemented),
+        Flag("no-dynamic-ip-list", "Do not use the dynamic allowed/denied peer IP lists.", NotYetImplemented),
+        Flag("no-dynamic-realms", "Do not use dynamic realm assignment and options.", NotYetImplemented),
+        Value("realm", TurnOptionValueKind.String, "the system's domain name", "Default realm for users.", Supported, 'r'),
+        Value("server-name", TurnOptionValueKind.String, "the realm", "Server name, used for oAuth.", Supported),
+        Flag("oauth", "Support oAuth (third-party) authentication.", NotYetImplemented),
+        new() { Name = "user-quota", ShortName = 'q', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0 (unlimited)", Description = "Concurrent allocations one user may hold.", Support = Supported },
+        new() { Name = "total-quota", ShortName = 'Q', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0 (unlimited)", Description = "Concurrent allocations the whole server may hold.", Support = Supported },
+        new() { Name = "max-bps", ShortName = 's', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0 (unlimited)", Description = "Bandwidth limit of one session, in bytes per second.", Support = NotYetImplemented },
+        new() { Name = "bps-capacity", ShortName = 'B', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0 (unlimited)", Description = "Bandwidth limit of the whole server, in bytes per second.", Support = NotYetImplemented },
+        Flag("verbose", "Moderate verbose logging.", Supported, 'v'),
+        Flag("Verbose", "Extra verbose logging, for debugging.", Supported, 'V', configurationKey: "extra-verbose"),
+        Flag("daemon", "Detach from the shell and run as a daemon.", NotYetImplemented, 'o'),
+        Flag("no-software-attribute", "Do not send the SOFTWARE attribute (hide the server version).", Supported),
+        Flag("software-attribute", "Send the SOFTWARE attribute (coTURN 4.7 and later).", NotYetImplemented),
+        Flag("fingerprint", "Add FINGERPRINT to TURN messages.", Supported, 'f'),
+        Flag("check-origin-consistency", "Require the same ORIGIN throughout a session.", NotYetImplemented),
+        Flag("no-udp", "Start no UDP client listeners.", Supported),
+        Flag("no-tcp", "Start no TCP client listeners.", Supported),
+        Flag("no-tls", "Start no TLS client listeners.", Supported),
+        Flag("no-dtls", "Start no DTLS client listeners.", Supported),
+        Flag("no-udp-relay", "Allow no UDP relay endpoints.", Supported),
+        Flag("no-tcp-relay", "Allow no TCP relay endpoints (RFC 6062).", Supported),
+        new() { Name = "stale-nonce", Argument = TurnOptionArgument.Optional, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "600", Description = "Nonce lifetime in seconds; 0: nonces never expire; no value: 600.", Support = Supported },
+        new() { Name = "max-allocate-lifetime", Argument = TurnOptionArgument.Optional, ValueKind = TurnOptionValueKind.Integer, Minimum = 1, DefaultValue = "3600", Description = "Maximum allocation lifetime in seconds.", Support = Supported },
+        new() { Name = "channel-lifetime", Argument = TurnOptionArgument.Optional, ValueKind = TurnOptionValueKind.Integer, Minimum = 1, DefaultValue = "600", Description = "Channel binding lifetime in seconds (RFC value; change only for tests).", Support = Supported },
+        new() { Name = "permission-lifetime", Argument = TurnOptionArgument.Optional, ValueKind = TurnOptionValueKind.Integer, Minimum = 1, DefaultValue = "300", Description = "Permission lifetime in seconds (RFC value; change only for tests).", Support = Supported },
+        Flag("stun-only", "STUN only: ignore all TURN requests.", Supported, 'S'),
+        Flag("no-stun", "TURN only: ignore STUN Binding requests.", Supported),
+        Value("cert", TurnOptionValueKind.Path, "turn_server_cert.pem", "TLS certificate file, PEM.", Supported),
+        Flag("raw-public-keys", "Offer RFC 7250 raw public keys in TLS (coTURN 4.7 and later).", NotYetImplemented),
+        Value("pkey", TurnOptionValueKind.Path, "turn_server_pkey.pem", "TLS private key file, PEM.", Supported),
+        Value("pkey-pwd", TurnOptionValueKind.String, null, "Password of an encrypted private key.", Supported),
+        Value("log-file", TurnOptionValueKind.Path, "turn_<pid>_<date>.log in the first writable of /var/log/turnserver/, /var/log/, /var/tmp/, /tmp/, the working directory", "Log file; 'stdout' or '-' log to stdout, 'syslog' to syslog.", Supported, 'l'),
+        Flag("no-stdout-log", "Do not log to stdout as well as to the log file.", Supported),
+        Flag("syslog", "Log to syslog instead of a file.", NotYetImplemented),
+        Flag("simple-log", "Use the log file name as given, without PID and date, and no rollover.", Supported),
+        Flag("new-log-timestamp", "Use ISO-8601 timestamps in the log.", NotYetImplemented),
+        Value("new-log-timestamp-format", TurnOptionValueKind.String, null, "strftime format of log timestamps (needs new-log-timestamp).", NotYetImplemented),
+        Value("aux-server", TurnOptionValueKind.IPEndPoint, null, "Auxiliary STUN/TURN listening endpoint; may be repeated.", NotYetImplemented, repeatable: true),
+        Flag("udp-self-balance", "Balance UDP traffic over the auxiliary servers with ALTERNATE-SERVER.", NotYetImplemented),
+        Value("alternate-server", TurnOptionValueKind.IPEndPoint, null, "Server to redirect UDP/TCP allocations to (port default 3478); may be repeated.", Supported, repeatable: true),
+        Value("tls-alternate-server", TurnOptionValueKind.IPEndPoint, null, "Server to redirect TLS/DTLS allocations to (port default 5349); may be repeated.", Supported, repeatable: true),
+        Value("rest-api-separator", TurnOptionValueKind.Character, ":", "Separator of timestamp and user name in TURN REST API user names.", Supported, 'C'),
+        new() { Name = "max-allocate-timeout", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "60", Description = "Seconds allowed to complete an allocation.", Support = NotYetImplemented },
+        Flag("no-multicast-peers", "Refuse peers on multicast and broadcast addresses.", Supported),
+        Flag("allow-loopback-peers", "Allow peers on loopback addresses (not for production).", Supported),
+        Value("allowed-peer-ip", TurnOptionValueKind.IPAddressRange, null, "Peer address or range explicitly allowed; may be repeated.", Supported, repeatable: true),
+        Value("denied-peer-ip", TurnOptionValueKind.IPAddressRange, null, "Peer address or range refused; may be repeated.", Supported, repeatable: true),
+        Value("cipher-list", TurnOptionValueKind.String, "DEFAULT", "OpenSSL-style cipher list for TLS and DTLS.", Supported),
+        Value("pidfile", TurnOptionValueKind.Path, "/var/run/turnserver.pid", "File to write the process ID to.", Supported),
+        Flag("secure-stun", "Require authentication of STUN Binding requests.", Supported),
+        Value("CA-file", TurnOptionValueKind.Path, null, "CA certificates; makes TLS verify client certificates.", NotYetImplemented),
+        Value("dh-file", TurnOptionValueKind.Path, null, "Custom Diffie-Hellman parameters, PEM.", NotYetImplemented),
+        Value("proc-user", TurnOptionValueKind.String, null, "User to run as after start-up.", NotYetImplemented),
+        Value("proc-group", TurnOptionValueKind.String, null, "Group to run as after start-up.", NotYetImplemented),
+        Flag("mobility", "Support mobility with ICE (MICE).", NotYetImplemented),
+        Flag("no-cli", "Turn the telnet CLI off.", NotYetImplemented),
+        Value("cli-ip", TurnOptionValueKind.IPAddress, "127.0.0.1", "CLI listening address.", NotYetImplemented),
+        Value("cli-port", TurnOptionValueKind.Port, "5766", "CLI listening port.", NotYetImplemented),
+        Value("cli-password", TurnOptionValueKind.String, null, "CLI password (plain or turnadmin -P form).", NotYetImplemented),
+        Flag("web-admin", "Enable the web admin interface.", NotYetImplemented),
+        Value("web-admin-ip", TurnOptionValueKind.IPAddress, "127.0.0.1", "Web admin listening address.", NotYetImplemented),
+        Value("web-admin-port", TurnOptionValueKind.Port, "8080", "Web admin listening port.", NotYetImplemented),
+        Flag("web-admin-listen-on-workers", "Let the web admin listen on the STUN/TURN worker ports.", NotYetImplemented),
+        Flag("server-relay", "Skip permission checks on relay endpoints (non-standard, dangerous).", NotYetImplemented),
+        new() { Name = "cli-max-output-sessions", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "256", Description = "Sessions the CLI 'ps' command lists at most.", Support = NotYetImplemented },
+        Value("ec-curve-name", TurnOptionValueKind.String, "chosen by OpenSSL", "Elliptic curve for ECDHE.", NotYetImplemented),
+        Flag("dh566", "Use the predefined 566-bit DH key.", NotYetImplemented),
+        Flag("dh1066", "Use the predefined 1066-bit DH key.", NotYetImplemented),
+        new() { Name = "ne", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, Minimum = 1, Maximum = 3, Description = "coTURN network engine type (internal).", Support = NotYetImplemented },
+        Flag("no-tlsv1", "Refuse TLS 1.0 and DTLS 1.0.", Supported),
+        Flag("no-tlsv1_1", "Refuse TLS 1.1.", Supported),
+        Flag("no-tlsv1_2", "Refuse TLS 1.2 and DTLS 1.2.", Supported),
+        Value("secret-key-file", TurnOptionValueKind.Path, null, "AES key file for encrypted MySQL passwords.", NotYetImplemented),
+        new() { Name = "keep-address-family", ShortName = 'K', Argument = TurnOptionArgument.Optional, ShortNameTakesValue = true, ValueKind = TurnOptionValueKind.Boolean, DefaultValue = "off", Description = "Deprecated: relay in the client's address family.", Support = NotYetImplemented },
+        Value("allocation-default-address-family", TurnOptionValueKind.String, "ipv4", "Relay address family when the client asks for none: ipv4, ipv6 or keep.", NotYetImplemented, 'A'),
+        Value("acme-redirect", TurnOptionValueKind.String, null, "URL to redirect ACME HTTP challenges to.", NotYetImplemented),
+        Flag("log-binding", "Log STUN Binding requests.", Supported),
+        Flag("no-rfc5780", "Disable RFC 5780 NAT behaviour discovery.", NotYetImplemented),
+        Flag("no-stun-backward-compatibility", "Refuse old (RFC 3489) Binding requests; send only XOR-MAPPED-ADDRESS.", NotYetImplemented),
+        Flag("response-origin-only-with-rfc5780", "Send RESPONSE-ORIGIN only when RFC 5780 is enabled.", NotYetImplemented),
+        Flag("respond-http-unsupported", "Answer HTTP on non-HTTP ports with 400 (coTURN 4.7 and later).", NotYetImplemented),
+        Value("syslog-facility", TurnOptionValueKind.String, null, "Syslog facility.", NotYetImplemented),
+        new() { Name = "version", Argument = TurnOptionArgument.Optional, CommandLineOnly = true, Description = "Print the version and exit." },
+        new() { Name = "help", ShortName = 'h', Argument = TurnOptionArgument.None, CommandLineOnly = true, Description = "Print this help and exit." },
+    ];
+
+    private static readonly FrozenDictionary<string, TurnOption> ByLongName = All
+        .SelectMany(o => o.Name is null ? [] : o.Aliases.Prepend(o.Name).Select(n => KeyValuePair.Create(n, o)))
+        .ToFrozenDictionary(StringComparer.Ordinal);
+
+    private static readonly FrozenDictionary<char, TurnOption> ByShortName = All
+        .Where(o => o.ShortName is not null)
+        .ToFrozenDictionary(o => o.ShortName!.Value);
+
+    /// <summary>Every long name and alias, for prefix matching on the command line.</summary>
+    internal static IEnumerable<KeyValuePair<string, TurnOption>> LongNames => ByLongName;
+
+    /// <summary>Finds an option by its exact, case-sensitive long name or alias, as turnserver.conf and <c>--name</c> use them.</summary>
+    public static bool TryFindByName(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TurnOption? option) =>
+        ByLongName.TryGetValue(name, out option);
+
+    /// <summary>Finds an option by its single-letter form (<c>p</c> for <c>-p</c>).</summary>
+    public static bool TryFindByShortName(char shortName, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TurnOption? option) =>
+        ByShortName.TryGetValue(shortName, out option);
+
+    private static TurnOption Flag(string name, string description, TurnOptionSupport support, char? shortName = null, string? configurationKey = null) => new()
+    {
+        Name = name,
+        ShortName = shortName,
+        Argument = TurnOptionArgument.Optional,
+        ValueKind = TurnOptionValueKind.Boolean,
+        DefaultValue = "off",
+        Description = description,
+        Support = support,
+        ConfigurationKey = configurationKey,
+    };
+
+    private static TurnOption Value(
+        string name, TurnOptionValueKind kind, string? defaultValue, string description, TurnOptionSupport support, char? shortName = null, bool repeatable = false) => new()
+        {
+            Name = name,
+            ShortName = shortName,
+            Argument = TurnOptionArgument.Required,
+            ValueKind = kind,
+            DefaultValue = defaultValue,
+            Description = description,
+            Support = support,
+            Repeatable = repeatable,
+        };
+
+    // coTURN declares these with an optional argument although they carry a value; without one the default applies.
+    private static TurnOption OptionalValue(string name, TurnOptionValueKind kind, string defaultValue, string description) => new()
+    {
+        Name = name,
+        Argument = TurnOptionArgument.Optional,
+        ValueKind = kind,
+        DefaultValue = defaultValue,
+        Description = description,
+        Support = NotYetImplemented,
+    };
+}

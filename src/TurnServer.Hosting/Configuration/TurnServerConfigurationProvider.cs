@@ -1,0 +1,65 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+
+namespace TurnServer.Hosting.Configuration;
+
+/// <summary>
+/// Exposes one source's coTURN options as configuration keys (<see cref="TurnOption.ConfigurationKey"/>): the last
+/// value of a single-valued option, every value of a repeatable one as <c>key:0</c>, <c>key:1</c>, ...; a bare flag
+/// is the empty string. Keeps where each value came from, and what the source's parser found wrong.
+/// </summary>
+public sealed class TurnServerConfigurationProvider : ConfigurationProvider
+{
+    private readonly Func<TurnConfigurationLayer> _parse;
+    private readonly IReadOnlySet<string> _replacedLists;
+    private TurnConfigurationLayer? _layer;
+    private Dictionary<string, string> _origins = new(StringComparer.OrdinalIgnoreCase);
+
+    internal TurnServerConfigurationProvider(Func<TurnConfigurationLayer> parse, IReadOnlySet<string>? replacedLists)
+    {
+        _parse = parse;
+        _replacedLists = replacedLists ?? new HashSet<string>();
+    }
+
+    /// <summary>Where each key's value came from (<c>path:line</c>, <c>environment variable NAME</c>, <c>command line (-p)</c>), keyed like the data.</summary>
+    public IReadOnlyDictionary<string, string> Origins => _origins;
+
+    /// <summary>Warnings from parsing the source (unknown options, with their line).</summary>
+    public IReadOnlyList<string> Warnings => Layer.Warnings;
+
+    /// <summary>Errors from parsing the source (an unreadable file, a missing value).</summary>
+    public IReadOnlyList<string> Errors => Layer.Errors;
+
+    internal TurnConfigurationLayer Layer => _layer ??= _parse();
+
+    /// <inheritdoc />
+    public override void Load()
+    {
+        var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        var origins = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (IGrouping<TurnOption, TurnConfigurationEntry> occurrences in Layer.Entries.GroupBy(e => e.Option))
+        {
+            string key = occurrences.Key.ConfigurationKey!;
+            if (!occurrences.Key.Repeatable)
+            {
+                TurnConfigurationEntry last = occurrences.Last();
+                data[key] = last.Value;
+                origins[key] = last.Origin;
+            }
+            else if (!_replacedLists.Contains(key))
+            {
+                int index = 0;
+                foreach (TurnConfigurationEntry entry in occurrences)
+                {
+                    string itemKey = key + ConfigurationPath.KeyDelimiter + index.ToString(CultureInfo.InvariantCulture);
+                    data[itemKey] = entry.Value;
+                    origins[itemKey] = entry.Origin;
+                    index++;
+                }
+            }
+        }
+
+        Data = data;
+        _origins = origins;
+    }
+}

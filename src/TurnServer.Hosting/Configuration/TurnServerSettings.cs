@@ -1,0 +1,208 @@
+using System.Net;
+using TurnServer.Core.Peers;
+
+namespace TurnServer.Hosting.Configuration;
+
+/// <summary>
+/// The validated server configuration, one property per option TurnServer supports, plus raw values kept for
+/// features still to come (Prometheus, user databases). Built by <see cref="TurnServerConfigLoader.Load(IReadOnlyList{string}, IDictionary{string, string}, Func{IEnumerable{string}})"/>;
+/// defaults are coTURN's. Times are in seconds, ports are port numbers.
+/// </summary>
+public sealed class TurnServerSettings
+{
+    /// <summary>The turnserver.conf actually read, or null when none was (<c>-n</c>, or none found).</summary>
+    public string? ConfigFilePath { get; init; }
+
+    /// <summary><c>listening-port</c>: UDP and TCP listener port.</summary>
+    public int ListeningPort { get; init; } = TurnOptionTable.DefaultPort;
+
+    /// <summary><c>tls-listening-port</c>: TLS and DTLS listener port.</summary>
+    public int TlsListeningPort { get; init; } = TurnOptionTable.DefaultTlsPort;
+
+    /// <summary><c>alt-listening-port</c>: RFC 5780 alternative port; 0 means <see cref="ListeningPort"/> + 1.</summary>
+    public int AltListeningPort { get; init; }
+
+    /// <summary><c>alt-tls-listening-port</c>: alternative TLS/DTLS port; 0 means <see cref="TlsListeningPort"/> + 1.</summary>
+    public int AltTlsListeningPort { get; init; }
+
+    /// <summary><c>listening-ip</c>: addresses to listen on, duplicates removed; empty means all local addresses.</summary>
+    public IReadOnlyList<IPAddress> ListeningIps { get; init; } = [];
+
+    /// <summary><c>relay-ip</c>: local addresses for relay endpoints, duplicates removed; empty means coTURN's default choice.</summary>
+    public IReadOnlyList<IPAddress> RelayIps { get; init; } = [];
+
+    /// <summary><c>external-ip</c>: public addresses behind NAT; at most one entry has no private address.</summary>
+    public IReadOnlyList<ExternalIpMapping> ExternalIps { get; init; } = [];
+
+    /// <summary><c>min-port</c>: lowest relay port.</summary>
+    public int MinPort { get; init; } = 49152;
+
+    /// <summary><c>max-port</c>: highest relay port, at least <see cref="MinPort"/>.</summary>
+    public int MaxPort { get; init; } = 65535;
+
+    /// <summary><c>realm</c>: the default realm; when not given, the system's domain name as coTURN takes it, or empty.</summary>
+    public string Realm { get; init; } = "";
+
+    /// <summary><c>server-name</c>: server name for oAuth; null when not given (coTURN then uses the realm).</summary>
+    public string? ServerName { get; init; }
+
+    /// <summary>
+    /// True when the long-term credential mechanism is in force: given as <c>lt-cred-mech</c>, or implied, as coTURN
+    /// does, by <c>use-auth-secret</c>, <c>static-auth-secret</c> or <c>user</c> entries. Exactly one of this and
+    /// <see cref="NoAuth"/> is true.
+    /// </summary>
+    public bool LtCredMech { get; init; }
+
+    /// <summary><c>use-auth-secret</c>: TURN REST API time-limited credentials; implied by <c>static-auth-secret</c>.</summary>
+    public bool UseAuthSecret { get; init; }
+
+    /// <summary><c>static-auth-secret</c>: shared secrets for the TURN REST API, in the order given.</summary>
+    public IReadOnlyList<string> StaticAuthSecrets { get; init; } = [];
+
+    /// <summary><c>rest-api-separator</c>: separator between expiry timestamp and user name in REST API user names.</summary>
+    public char RestApiSeparator { get; init; } = ':';
+
+    /// <summary>
+    /// <c>user</c>: static accounts, one per name (a later entry for the same name replaces the earlier). Empty when
+    /// <see cref="UseAuthSecret"/> or <see cref="NoAuth"/> is set, because coTURN ignores static accounts then.
+    /// </summary>
+    public IReadOnlyList<UserEntry> Users { get; init; } = [];
+
+    /// <summary>
+    /// True when anonymous access is allowed: given as <c>no-auth</c>, or, as coTURN does, when no credential
+    /// mechanism is configured at all (the loader warns about that).
+    /// </summary>
+    public bool NoAuth { get; init; }
+
+    /// <summary><c>fingerprint</c>: add FINGERPRINT to responses.</summary>
+    public bool Fingerprint { get; init; }
+
+    /// <summary><c>stale-nonce</c>: nonce lifetime in seconds; 0 means nonces never expire. coTURN's default is 600, with or without the option.</summary>
+    public int StaleNonce { get; init; } = 600;
+
+    /// <summary><c>max-allocate-lifetime</c>: longest allocation lifetime a client may request, in seconds.</summary>
+    public int MaxAllocateLifetime { get; init; } = 3600;
+
+    /// <summary><c>channel-lifetime</c>: channel binding lifetime in seconds.</summary>
+    public int ChannelLifetime { get; init; } = 600;
+
+    /// <summary><c>permission-lifetime</c>: permission lifetime in seconds.</summary>
+    public int PermissionLifetime { get; init; } = 300;
+
+    /// <summary><c>user-quota</c>: concurrent allocations per user; 0 means unlimited.</summary>
+    public int UserQuota { get; init; }
+
+    /// <summary><c>total-quota</c>: concurrent allocations for the server; 0 means unlimited.</summary>
+    public int TotalQuota { get; init; }
+
+    /// <summary><c>denied-peer-ip</c>: peer address ranges refused.</summary>
+    public IReadOnlyList<IPAddressRange> DeniedPeerIps { get; init; } = [];
+
+    /// <summary><c>allowed-peer-ip</c>: peer address ranges allowed even when denied otherwise.</summary>
+    public IReadOnlyList<IPAddressRange> AllowedPeerIps { get; init; } = [];
+
+    /// <summary><c>allow-loopback-peers</c>: allow peers on 127.0.0.0/8 and ::1.</summary>
+    public bool AllowLoopbackPeers { get; init; }
+
+    /// <summary><c>no-multicast-peers</c>: refuse peers on multicast and broadcast addresses.</summary>
+    public bool NoMulticastPeers { get; init; }
+
+    /// <summary><c>no-udp</c>: start no UDP client listeners.</summary>
+    public bool NoUdp { get; init; }
+
+    /// <summary><c>no-tcp</c>: start no TCP client listeners.</summary>
+    public bool NoTcp { get; init; }
+
+    /// <summary><c>no-tls</c>: start no TLS client listeners.</summary>
+    public bool NoTls { get; init; }
+
+    /// <summary><c>no-dtls</c>: start no DTLS client listeners.</summary>
+    public bool NoDtls { get; init; }
+
+    /// <summary><c>no-udp-relay</c>: refuse UDP relay allocations.</summary>
+    public bool NoUdpRelay { get; init; }
+
+    /// <summary><c>no-tcp-relay</c>: refuse TCP relay allocations (RFC 6062).</summary>
+    public bool NoTcpRelay { get; init; }
+
+    /// <summary><c>no-software-attribute</c>: send no SOFTWARE attribute.</summary>
+    public bool NoSoftwareAttribute { get; init; }
+
+    /// <summary><c>log-file</c>: log file path, or coTURN's special names <c>stdout</c>, <c>-</c>, <c>syslog</c>; null for the default.</summary>
+    public string? LogFile { get; init; }
+
+    /// <summary><c>no-stdout-log</c>: do not also log to stdout.</summary>
+    public bool NoStdoutLog { get; init; }
+
+    /// <summary><c>simple-log</c>: use the log file name as given, without PID, date or rollover.</summary>
+    public bool SimpleLog { get; init; }
+
+    /// <summary><c>verbose</c> (<c>-v</c>): moderate verbose logging.</summary>
+    public bool Verbose { get; init; }
+
+    /// <summary><c>Verbose</c> (<c>-V</c>): extra verbose logging.</summary>
+    public bool ExtraVerbose { get; init; }
+
+    /// <summary><c>pidfile</c>: where to write the process ID; null when not given.</summary>
+    public string? PidFile { get; init; }
+
+    /// <summary><c>cert</c>: TLS certificate chain, PEM; null when not given (coTURN then looks for turn_server_cert.pem).</summary>
+    public string? Cert { get; init; }
+
+    /// <summary><c>pkey</c>: TLS private key, PEM; null when not given (coTURN then looks for turn_server_pkey.pem).</summary>
+    public string? PKey { get; init; }
+
+    /// <summary><c>pkey-pwd</c>: password of an encrypted private key.</summary>
+    public string? PKeyPassword { get; init; }
+
+    /// <summary><c>cipher-list</c>: OpenSSL-style cipher list; null for the default.</summary>
+    public string? CipherList { get; init; }
+
+    /// <summary><c>no-tlsv1</c>: refuse TLS 1.0.</summary>
+    public bool NoTlsV1 { get; init; }
+
+    /// <summary><c>no-tlsv1_1</c>: refuse TLS 1.1.</summary>
+    public bool NoTlsV1_1 { get; init; }
+
+    /// <summary><c>no-tlsv1_2</c>: refuse TLS 1.2.</summary>
+    public bool NoTlsV1_2 { get; init; }
+
+    /// <summary><c>secure-stun</c>: require authentication of Binding requests.</summary>
+    public bool SecureStun { get; init; }
+
+    /// <summary><c>stun-only</c>: answer STUN only and ignore TURN requests.</summary>
+    public bool StunOnly { get; init; }
+
+    /// <summary><c>no-stun</c>: answer TURN only and ignore Binding requests.</summary>
+    public bool NoStun { get; init; }
+
+    /// <summary><c>relay-threads</c>: relay thread count, 0..128 (0: single-threaded); null for the default (number of CPUs).</summary>
+    public int? RelayThreads { get; init; }
+
+    /// <summary><c>log-binding</c>: log Binding requests.</summary>
+    public bool LogBinding { get; init; }
+
+    /// <summary><c>alternate-server</c>: ALTERNATE-SERVER targets for UDP/TCP allocations (port 3478 when not given).</summary>
+    public IReadOnlyList<IPEndPoint> AlternateServers { get; init; } = [];
+
+    /// <summary><c>tls-alternate-server</c>: ALTERNATE-SERVER targets for TLS/DTLS allocations (port 5349 when not given, as coTURN does).</summary>
+    public IReadOnlyList<IPEndPoint> TlsAlternateServers { get; init; } = [];
+
+    /// <summary><c>prometheus</c> (not yet implemented): serve metrics.</summary>
+    public bool Prometheus { get; init; }
+
+    /// <summary><c>prometheus-port</c> (not yet implemented): metrics port.</summary>
+    public int PrometheusPort { get; init; } = 9641;
+
+    /// <summary><c>prometheus-address</c> (not yet implemented): metrics listening address; null for any.</summary>
+    public string? PrometheusAddress { get; init; }
+
+    /// <summary><c>prometheus-username-labels</c> (not yet implemented): label metrics with user names.</summary>
+    public bool PrometheusUsernameLabels { get; init; }
+
+    /// <summary><c>userdb</c> (not yet implemented): SQLite user database file.</summary>
+    public string? UserDb { get; init; }
+
+    /// <summary><c>psql-userdb</c> (not yet implemented): PostgreSQL connection string.</summary>
+    public string? PsqlUserDb { get; init; }
+}

@@ -1,0 +1,500 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using TurnServer.Core.Peers;
+
+namespace TurnServer.Hosting.Configuration;
+
+/// <summary>
+/// Turns the layered configuration into <see cref="TurnServerSettings"/>: validates every value of a supported
+/// option (and of the not-yet-implemented ones kept as raw settings), collects every error with the option, the
+/// value and where it came from, and applies coTURN's rules for what options imply and which cannot go together.
+/// </summary>
+internal sealed class TurnServerSettingsBinder
+{
+    private const int MaxRelayThreads = 128;
+
+    private readonly IConfiguration _configuration;
+    private readonly IReadOnlyDictionary<string, string> _origins;
+    private readonly List<string> _errors;
+    private readonly List<string> _warnings;
+
+    private TurnServerSettingsBinder(IConfiguration configuration, IReadOnlyDictionary<string, string> origins, List<string> errors, List<string> warnings)
+    {
+        _configuration = configuration;
+        _origins = origins;
+        _errors = errors;
+        _warnings = warnings;
+    }
+
+    /// <summary>Returns the settings; they are only valid when nothing was added to <paramref name="errors"/>.</summary>
+    public static TurnServerSettings Bind(
+        IConfiguration configuration,
+        IReadOnlyDictionary<string, string> origins,
+        string? configFilePath,
+        string? domainName,
+        List<string> errors,
+        List<string> warnings) =>
+        new TurnServerSettingsBinder(configuration, origins, errors, warnings).Bind(configFilePath, domainName);
+
+    /// <summary>coTURN's default realm is the system's (NIS) domain name; Linux reports "(none)" when there is none.</summary>
+    private static string DefaultRealm(string? domainName) =>
+        string.IsNullOrWhiteSpace(domainName) || domainName.Trim() == "(none)" ? "" : domainName.Trim();
+
+    private TurnServerSettings Bind(string? configFilePath, string? domainName)
+    {
+        int minPort = Port("min-port", 49152);
+        int maxPort = Port("max-port", 65535);
+        if (minPort > maxPort)
+        {
+            _errors.Add($"{OriginsOf("min-port", "max-port")}: option 'min-port' ({minPort}) is above 'max-port' ({maxPort})");
+        }
+
+        List<ExternalIpMapping> externalIps = List("external-ip", "not an external IP ('public-ip' or 'public-ip/private-ip')", (string s, out ExternalIpMapping m) => TurnValueParser.TryParseExternalIp(s, out m));
+        if (externalIps.Count(m => m.Private is null) > 1)
+        {
+            _errors.Add($"{OriginsOf("external-ip")}: option 'external-ip' may be given without a private address only once; map several addresses as 'public-ip/private-ip'");
+        }
+
+        int? relayThreads = Present("relay-threads") ? Integer("relay-threads", 0) : null;
+        if (relayThreads > MaxRelayThreads)
+        {
+            _warnings.Add($"{OriginsOf("relay-threads")}: option 'relay-threads' is limited to {MaxRelayThreads}, as in coTURN");
+            relayThreads = MaxRelayThreads;
+        }
+
+        string realm = Text("realm") ?? DefaultRealm(domainName);
+        (bool ltCredMech, bool useAuthSecret, bool noAuth, List<string> secrets, List<UserEntry> users) = Authentication(realm);
+
+        var settings = new TurnServerSettings
+        {
+            ConfigFilePath = configFilePath,
+            ListeningPort = Port("listening-port", TurnOptionTable.DefaultPort),
+            TlsListeningPort = Port("tls-listening-port", TurnOptionTable.DefaultTlsPort),
+            AltListeningPort = Port("alt-listening-port", 0),
+            AltTlsListeningPort = Port("alt-tls-listening-port", 0),
+            ListeningIps = Addresses("listening-ip"),
+            RelayIps = Addresses("relay-ip"),
+            ExternalIps = externalIps,
+            MinPort = minPort,
+            MaxPort = maxPort,
+            Realm = realm,
+            ServerName = Text("server-name"),
+            LtCredMech = ltCredMech,
+            UseAuthSecret = useAuthSecret,
+            StaticAuthSecrets = secrets,
+            RestApiSeparator = Character("rest-api-separator", ':'),
+            Users = users,
+            NoAuth = noAuth,
+            Fingerprint = Boolean("fingerprint"),
+            StaleNonce = Integer("stale-nonce", 600),
+            MaxAllocateLifetime = Integer("max-allocate-lifetime", 3600),
+            ChannelLifetime = Integer("channel-lifetime", 600),
+            PermissionLifetime = Integer("permission-lifetime", 300),
+            UserQuota = Integer("user-quota", 0),
+            TotalQuota = Integer("total-quota", 0),
+            DeniedPeerIps = List("denied-peer-ip", "not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')", (string s, out IPAddressRange r) => IPAddressRange.TryParse(s, out r)),
+            AllowedPeerIps = List("allowed-peer-ip", "not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')", (string s, out IPAddressRange r) => IPAddressRange.TryParse(s, out r)),
+            AllowLoopbackPeers = Boolean("allow-loopback-peers"),
+            NoMulticastPeers = Boolean("no-multicast-peers"),
+            NoUdp = Boolean("no-udp"),
+            NoTcp = Boolean("no-tcp"),
+            NoTls = Boolean("no-tls"),
+            NoDtls = Boolean("no-dtls"),
+            NoUdpRelay = Boolean("no-udp-relay"),
+            NoTcpRelay = Boolean("no-tcp-relay"),
+            NoSoftwareAttribute = Boolean("no-software-attribute"),
+            LogFile = Text("log-file"),
+            NoStdoutLog = Boolean("no-stdout-log"),
+            SimpleLog = Boolean("simple-log"),
+            Verbose = Boolean("verbose"),
+            ExtraVerbose = Boolean("Verbose"),
+            PidFile = Text("pidfile"),
+            Cert = Text("cert"),
+            PKey = Text("pkey"),
+            PKeyPassword = Text("pkey-pwd"),
+            CipherList = Text("cipher-list"),
+            NoTlsV1 = Boolean("no-tlsv1"),
+            NoTlsV1_1 = Boolean("no-tlsv1_1"),
+            NoTlsV1_2 = Boolean("no-tlsv1_2"),
+            SecureStun = Boolean("secure-stun"),
+            StunOnly = Boolean("stun-only"),
+            NoStun = Boolean("no-stun"),
+            RelayThreads = relayThreads,
+            LogBinding = Boolean("log-binding"),
+            AlternateServers = EndPoints("alternate-server", TurnOptionTable.DefaultPort),
+            TlsAlternateServers = EndPoints("tls-alternate-server", TurnOptionTable.DefaultTlsPort),
+            Prometheus = Boolean("prometheus"),
+            PrometheusPort = Port("prometheus-port", 9641),
+            PrometheusAddress = Text("prometheus-address"),
+            PrometheusUsernameLabels = Boolean("prometheus-username-labels"),
+            UserDb = Text("userdb"),
+            PsqlUserDb = Text("psql-userdb"),
+        };
+
+        Exclusive(settings.NoUdpRelay && settings.NoTcpRelay, "no-udp-relay", "no-tcp-relay", "no relay endpoint could be allocated");
+        Exclusive(settings.StunOnly && settings.NoStun, "stun-only", "no-stun", "the server would answer nothing");
+        if (settings is { NoUdp: true, NoTcp: true, NoTls: true, NoDtls: true })
+        {
+            _errors.Add($"{OriginsOf("no-udp", "no-tcp", "no-tls", "no-dtls")}: options 'no-udp', 'no-tcp', 'no-tls' and 'no-dtls' cannot all be used together: no client listener would be left");
+        }
+
+        if (settings.AllowLoopbackPeers)
+        {
+            _warnings.Add($"{OriginsOf("allow-loopback-peers")}: option 'allow-loopback-peers' lets clients reach services on this host; do not use it in production");
+        }
+
+        return settings;
+    }
+
+    /// <summary>
+    /// coTURN's rules (mainrelay.c, after reading all options): <c>use-auth-secret</c> and <c>static-auth-secret</c>
+    /// switch the long-term mechanism on; static users are ignored when a shared secret is in use; users without
+    /// <c>lt-cred-mech</c> switch it on with a warning; no mechanism at all means anonymous access; long-term
+    /// credentials and <c>no-auth</c> together are an error; <c>no-auth</c> with users ignores the users.
+    /// </summary>
+    private (bool LtCredMech, bool UseAuthSecret, bool NoAuth, List<string> Secrets, List<UserEntry> Users) Authentication(string realm)
+    {
+        bool ltCredMech = Boolean("lt-cred-mech");
+        bool noAuth = Boolean("no-auth");
+        bool useAuthSecretGiven = Boolean("use-auth-secret");
+        List<string> secrets = [];
+        foreach ((string value, string origin) in Items("static-auth-secret"))
+        {
+            if (value.Length == 0)
+            {
+                RequiresValue(origin, "static-auth-secret");
+            }
+            else
+            {
+                secrets.Add(value);
+            }
+        }
+
+        bool useAuthSecret = useAuthSecretGiven || secrets.Count > 0;
+        List<UserEntry> users = Users();
+
+        List<string> longTermOptions = [];
+        if (ltCredMech)
+        {
+            longTermOptions.Add("lt-cred-mech");
+        }
+
+        if (useAuthSecretGiven)
+        {
+            longTermOptions.Add("use-auth-secret");
+        }
+
+        if (secrets.Count > 0)
+        {
+            longTermOptions.Add("static-auth-secret");
+        }
+
+        if (noAuth && longTermOptions.Count > 0)
+        {
+            _errors.Add($"{OriginsOf(["no-auth", .. longTermOptions])}: option 'no-auth' cannot be used with '{string.Join("', '", longTermOptions)}'");
+        }
+
+        if (ltCredMech && useAuthSecret)
+        {
+            _warnings.Add($"{OriginsOf("lt-cred-mech", "use-auth-secret", "static-auth-secret")}: both 'lt-cred-mech' and 'use-auth-secret' are set; the shared secret takes over, as in coTURN");
+        }
+
+        if (useAuthSecret && users.Count > 0)
+        {
+            _warnings.Add($"{OriginsOf("user")}: option 'user' is ignored with 'use-auth-secret', as in coTURN");
+            users.Clear();
+        }
+
+        if (noAuth && users.Count > 0)
+        {
+            _warnings.Add($"{OriginsOf("user")}: option 'user' is ignored with 'no-auth', as in coTURN");
+            users.Clear();
+        }
+
+        ltCredMech |= useAuthSecret;
+        if (!ltCredMech && !noAuth)
+        {
+            if (users.Count > 0)
+            {
+                _warnings.Add($"{OriginsOf("user")}: user accounts given without 'lt-cred-mech'; turning 'lt-cred-mech' on, as coTURN does");
+                ltCredMech = true;
+            }
+            else
+            {
+                _warnings.Add("no credential mechanism configured (lt-cred-mech, use-auth-secret, user or no-auth): allowing anonymous access, as coTURN does; set 'no-auth' to say so, or configure credentials");
+                noAuth = true;
+            }
+        }
+
+        if (ltCredMech && !noAuth)
+        {
+            if (realm.Length == 0)
+            {
+                _warnings.Add("long-term credentials are in use but no realm is set (option 'realm') and the system has no domain name");
+            }
+
+            bool database = Present("userdb") || Present("psql-userdb") || Present("mysql-userdb") || Present("mongo-userdb") || Present("redis-userdb");
+            if (!useAuthSecret && users.Count == 0 && !database)
+            {
+                _warnings.Add("long-term credentials are in use but no 'user' is configured; coTURN would read users from its default SQLite database, which TurnServer does not support yet");
+            }
+
+            if (useAuthSecret && secrets.Count == 0 && !database)
+            {
+                _warnings.Add("'use-auth-secret' is set but no 'static-auth-secret'; coTURN would read secrets from its default SQLite database, which TurnServer does not support yet");
+            }
+        }
+
+        return (ltCredMech, useAuthSecret, noAuth, secrets, users);
+    }
+
+    private List<UserEntry> Users()
+    {
+        var users = new List<UserEntry>();
+        foreach ((string value, string origin) in Items("user"))
+        {
+            if (!TurnValueParser.TryParseUser(value, out UserEntry? user, out string reason))
+            {
+                int colon = value.IndexOf(':', StringComparison.Ordinal);
+                Invalid(origin, colon < 0 ? value : value[..(colon + 1)] + "***", "user", reason);
+                continue;
+            }
+
+            int existing = users.FindIndex(u => u.Name == user.Name);
+            if (existing < 0)
+            {
+                users.Add(user);
+            }
+            else
+            {
+                _warnings.Add($"{origin}: user '{user.Name}' is defined again; this entry replaces the earlier one");
+                users[existing] = user;
+            }
+        }
+
+        return users;
+    }
+
+    private List<IPAddress> Addresses(string name)
+    {
+        var addresses = new List<IPAddress>();
+        foreach ((string value, string origin) in Items(name))
+        {
+            if (!TurnValueParser.TryParseIPAddress(value, out IPAddress? address))
+            {
+                Invalid(origin, value, name, "not an IP address");
+            }
+            else if (addresses.Contains(address))
+            {
+                _warnings.Add($"{origin}: address {address} is already given for option '{name}'; ignored");
+            }
+            else
+            {
+                addresses.Add(address);
+            }
+        }
+
+        return addresses;
+    }
+
+    private List<IPEndPoint> EndPoints(string name, int defaultPort) =>
+        List(name, "not an address ('ip', 'ip:port' or '[ipv6]:port')", (string s, out IPEndPoint e) =>
+        {
+            bool ok = TurnValueParser.TryParseEndPoint(s, defaultPort, out IPEndPoint? parsed);
+            e = parsed!;
+            return ok;
+        });
+
+    private delegate bool TryParse<T>(string text, out T value);
+
+    private List<T> List<T>(string name, string reason, TryParse<T> parse)
+    {
+        var values = new List<T>();
+        foreach ((string value, string origin) in Items(name))
+        {
+            if (parse(value, out T parsed))
+            {
+                values.Add(parsed);
+            }
+            else
+            {
+                Invalid(origin, value, name, reason);
+            }
+        }
+
+        return values;
+    }
+
+    private IEnumerable<(string Value, string Origin)> Items(string name)
+    {
+        string key = Key(name);
+        foreach (IConfigurationSection item in _configuration.GetSection(key).GetChildren())
+        {
+            yield return (item.Value ?? "", Origin(key + ConfigurationPath.KeyDelimiter + item.Key));
+        }
+    }
+
+    private bool Boolean(string name)
+    {
+        if (!TryGet(name, out string value, out string origin))
+        {
+            return false;
+        }
+
+        if (TurnValueParser.TryParseBoolean(value, out bool result))
+        {
+            return result;
+        }
+
+        Invalid(origin, value, name, "not a boolean (1/0, yes/no, true/false, on/off)");
+        return false;
+    }
+
+    // Options with an optional value (stale-nonce, the lifetimes) take the default when given bare, as coTURN's get_int_value does.
+    private int Integer(string name, int fallback)
+    {
+        if (!TryGet(name, out string value, out string origin) || (value.Length == 0 && Option(name).Argument == TurnOptionArgument.Optional))
+        {
+            return fallback;
+        }
+
+        if (value.Length == 0)
+        {
+            RequiresValue(origin, name);
+            return fallback;
+        }
+
+        TurnOption option = Option(name);
+        if (!TurnValueParser.TryParseInteger(value, out long result))
+        {
+            Invalid(origin, value, name, "not an integer");
+        }
+        else if (result < option.Minimum || result > option.Maximum)
+        {
+            Invalid(origin, value, name, option.Maximum == int.MaxValue
+                ? $"must be at least {option.Minimum}"
+                : $"must be between {option.Minimum} and {option.Maximum}");
+        }
+        else
+        {
+            return (int)result;
+        }
+
+        return fallback;
+    }
+
+    private int Port(string name, int fallback)
+    {
+        if (!TryGet(name, out string value, out string origin) || (value.Length == 0 && Option(name).Argument == TurnOptionArgument.Optional))
+        {
+            return fallback;
+        }
+
+        if (TurnValueParser.TryParsePort(value, out int port))
+        {
+            return port;
+        }
+
+        if (value.Length == 0)
+        {
+            RequiresValue(origin, name);
+        }
+        else
+        {
+            Invalid(origin, value, name, "not a port number (0-65535)");
+        }
+
+        return fallback;
+    }
+
+    private char Character(string name, char fallback)
+    {
+        string? value = Text(name);
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (value.Length == 1)
+        {
+            return value[0];
+        }
+
+        Invalid(Origin(Key(name)), value, name, "must be a single character");
+        return fallback;
+    }
+
+    // A required value must not be empty; an optional one (prometheus-address) given bare means "not set".
+    private string? Text(string name)
+    {
+        if (!TryGet(name, out string value, out string origin))
+        {
+            return null;
+        }
+
+        if (value.Length == 0)
+        {
+            if (Option(name).Argument == TurnOptionArgument.Required)
+            {
+                RequiresValue(origin, name);
+            }
+
+            return null;
+        }
+
+        return value;
+    }
+
+    private bool TryGet(string name, out string value, out string origin)
+    {
+        string key = Key(name);
+        string? raw = _configuration[key];
+        value = raw ?? "";
+        origin = raw is null ? "" : Origin(key);
+        return raw is not null;
+    }
+
+    private bool Present(string name)
+    {
+        string key = Key(name);
+        return _configuration[key] is not null || _configuration.GetSection(key).GetChildren().Any();
+    }
+
+    private void Exclusive(bool conflict, string first, string second, string why)
+    {
+        if (conflict)
+        {
+            _errors.Add($"{OriginsOf(first, second)}: options '{first}' and '{second}' cannot be used together: {why}");
+        }
+    }
+
+    private void Invalid(string origin, string value, string name, string reason) =>
+        _errors.Add($"{origin}: invalid value '{value}' for option '{name}': {reason}");
+
+    private void RequiresValue(string origin, string name) =>
+        _errors.Add($"{origin}: option '{name}' requires a value");
+
+    /// <summary>Where the named options were given, for messages about them together: "turnserver.conf:3, command line (-z)".</summary>
+    private string OriginsOf(params string[] names)
+    {
+        var origins = new List<string>();
+        foreach (string name in names)
+        {
+            string key = Key(name);
+            origins.AddRange(_origins.Where(o => o.Key.Equals(key, StringComparison.OrdinalIgnoreCase)
+                    || o.Key.StartsWith(key + ConfigurationPath.KeyDelimiter, StringComparison.OrdinalIgnoreCase))
+                .OrderBy(o => o.Key.Length).ThenBy(o => o.Key, StringComparer.Ordinal)
+                .Select(o => o.Value));
+        }
+
+        return origins.Count == 0 ? "configuration" : string.Join(", ", origins.Distinct());
+    }
+
+    private string Origin(string key) => _origins.TryGetValue(key, out string? origin) ? origin : "configuration";
+
+    private static TurnOption Option(string name) =>
+        TurnOptionTable.TryFindByName(name, out TurnOption? option) ? option : throw new ArgumentException("Unknown option " + name, nameof(name));
+
+    private static string Key(string name) => Option(name).ConfigurationKey!;
+}

@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace TurnServer.Hosting.Configuration;
+
+/// <summary>Parses option values; each method returns false on malformed text and never throws.</summary>
+internal static class TurnValueParser
+{
+    /// <summary>coTURN's literals in any case; "" (a bare flag) is true.</summary>
+    public static bool TryParseBoolean(string text, out bool value)
+    {
+        switch (text.ToLowerInvariant())
+        {
+            case "" or "1" or "yes" or "y" or "true" or "t" or "on":
+                value = true;
+                return true;
+            case "0" or "no" or "n" or "false" or "f" or "off":
+                value = false;
+                return true;
+            default:
+                value = false;
+                return false;
+        }
+    }
+
+    public static bool TryParseInteger(string text, out long value) =>
+        long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+
+    public static bool TryParsePort(string text, out int port) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port <= IPEndPoint.MaxPort;
+
+    /// <summary>
+    /// An IPv6 literal, or an IPv4 literal in dotted-quad form without leading zeros, as <c>inet_pton</c> takes them.
+    /// <see cref="IPAddress.TryParse(string?, out IPAddress?)"/> alone would also take "10.1" or octal "010.0.0.1".
+    /// </summary>
+    public static bool TryParseIPAddress(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
+    {
+        address = null;
+        if (text.Contains(':', StringComparison.Ordinal))
+        {
+            return IPAddress.TryParse(text, out address) && address.AddressFamily == AddressFamily.InterNetworkV6;
+        }
+
+        string[] octets = text.Split('.');
+        if (octets.Length != 4)
+        {
+            return false;
+        }
+
+        foreach (string octet in octets)
+        {
+            if (octet.Length is 0 or > 3 || (octet.Length > 1 && octet[0] == '0') || !byte.TryParse(octet, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            {
+                return false;
+            }
+        }
+
+        return IPAddress.TryParse(text, out address);
+    }
+
+    /// <summary><c>public</c> or <c>public/private</c>, both of one address family.</summary>
+    public static bool TryParseExternalIp(string text, out ExternalIpMapping mapping)
+    {
+        mapping = default;
+        int slash = text.IndexOf('/', StringComparison.Ordinal);
+        string publicText = slash < 0 ? text : text[..slash];
+        if (!TryParseIPAddress(publicText, out IPAddress? publicAddress))
+        {
+            return false;
+        }
+
+        IPAddress? privateAddress = null;
+        if (slash >= 0 && (!TryParseIPAddress(text[(slash + 1)..], out privateAddress) || privateAddress.AddressFamily != publicAddress.AddressFamily))
+        {
+            return false;
+        }
+
+        mapping = new ExternalIpMapping(publicAddress, privateAddress);
+        return true;
+    }
+
+    /// <summary>
+    /// <c>ip</c>, <c>ip:port</c>, <c>[ipv6]</c>, <c>[ipv6]:port</c> or a bare IPv6 address. As in coTURN, a missing
+    /// port or port 0 means <paramref name="defaultPort"/>.
+    /// </summary>
+    public static bool TryParseEndPoint(string text, int defaultPort, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPEndPoint? endPoint)
+    {
+        endPoint = null;
+        string host = text;
+        string? portText = null;
+        if (text.StartsWith('['))
+        {
+            int close = text.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0)
+            {
+                return false;
+            }
+
+            host = text[1..close];
+            string rest = text[(close + 1)..];
+            if (rest.Length > 0)
+            {
+                if (rest[0] != ':')
+                {
+                    return false;
+                }
+
+                portText = rest[1..];
+            }
+        }
+        else if (text.IndexOf(':', StringComparison.Ordinal) is int colon and >= 0 && colon == text.LastIndexOf(':'))
+        {
+            host = text[..colon];
+            portText = text[(colon + 1)..];
+        }
+
+        int port = 0;
+        if (!TryParseIPAddress(host, out IPAddress? address) || (portText is not null && !TryParsePort(portText, out port)))
+        {
+            return false;
+        }
+
+        endPoint = new IPEndPoint(address, port == 0 ? defaultPort : port);
+        return true;
+    }
+
+    /// <summary>
+    /// <c>name:password</c> or <c>name:0x&lt;32 hex digits&gt;</c>, split at the first colon; blanks after the colon are
+    /// skipped, as coTURN does. <paramref name="reason"/> says what is wrong when false is returned.
+    /// </summary>
+    public static bool TryParseUser(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out UserEntry? user, out string reason)
+    {
+        user = null;
+        reason = "";
+        int colon = text.IndexOf(':', StringComparison.Ordinal);
+        string secret = colon < 0 ? "" : text[(colon + 1)..].TrimStart(' ', '\t');
+        if (colon <= 0 || secret.Length == 0)
+        {
+            reason = "not a user entry ('name:password' or 'name:0x' followed by 32 hex digits)";
+            return false;
+        }
+
+        string name = text[..colon];
+        if (!secret.StartsWith("0x", StringComparison.Ordinal))
+        {
+            user = new UserEntry(name, secret, null);
+            return true;
+        }
+
+        string hex = secret[2..];
+        if (hex.Length != 32 || !hex.All(char.IsAsciiHexDigit))
+        {
+            reason = "bad hex key (expected 0x followed by 32 hex digits, the MD5 key turnadmin -k prints)";
+            return false;
+        }
+
+        user = new UserEntry(name, null, Convert.FromHexString(hex));
+        return true;
+    }
+}

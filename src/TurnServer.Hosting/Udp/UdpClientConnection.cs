@@ -1,0 +1,39 @@
+using System.Net;
+using System.Net.Sockets;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Core.Relay;
+
+namespace TurnServer.Hosting.Udp;
+
+/// <summary>
+/// The way back to a UDP client: the listener socket it sent to, so replies leave from the exact address and port
+/// the client used (RFC 8656 section 3.1; browsers drop anything else), and its address as a reusable SocketAddress.
+/// </summary>
+internal sealed class UdpClientConnection : ClientConnection
+{
+    private readonly Socket _listener;
+    private readonly SocketAddress _client;
+    private readonly ServerCounters _counters;
+
+    public UdpClientConnection(Socket listener, SocketAddress client, ServerCounters counters)
+    {
+        _listener = listener;
+        _client = client;
+        _counters = counters;
+    }
+
+    public override TransportProtocol Protocol => TransportProtocol.Udp;
+
+    public override void Send(ReadOnlySpan<byte> frame)
+    {
+        try
+        {
+            _listener.SendTo(frame, SocketFlags.None, _client);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            _counters.Drop(DropReason.SendFailed);
+        }
+    }
+}

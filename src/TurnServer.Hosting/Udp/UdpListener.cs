@@ -1,0 +1,161 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using TurnServer.Core;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Core.Relay;
+using TurnServer.Stun;
+
+namespace TurnServer.Hosting.Udp;
+
+/// <summary>
+/// One UDP listening socket (a <c>listening-ip</c> and port) and its receive loop: each datagram is classified by its
+/// first byte (RFC 7983), ChannelData is relayed without a STUN decode, STUN goes to the engine and any answer is
+/// sent back from this socket. The loop owns a pinned receive buffer, a send buffer and one scratch
+/// <see cref="SocketAddress"/>, so steady-state relaying allocates nothing. Stopping closes the socket, which ends
+/// the loop; no exception escapes it.
+/// </summary>
+internal sealed partial class UdpListener : BackgroundService, IClientConnectionSource
+{
+    private const int ReceiveBufferSize = 65536;
+    private const int ResponseBufferSize = 2048;
+
+    private readonly TurnEngine _engine;
+    private readonly ILogger _logger;
+    private readonly Socket _socket;
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TransportAddress _local;
+
+    public UdpListener(IPEndPoint endPoint, TurnEngine engine, ILogger logger)
+    {
+        _engine = engine;
+        _logger = logger;
+        _socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            _socket.DualMode = false;
+        }
+
+        // Bigger kernel buffers absorb bursts while the loop is busy; the kernel caps them at net.core.*mem_max.
+        _socket.ReceiveBufferSize = 4 * 1024 * 1024;
+        _socket.SendBufferSize = 4 * 1024 * 1024;
+        EndPoint = endPoint;
+    }
+
+    /// <summary>The configured address; after start, <see cref="LocalEndPoint"/> has the bound port.</summary>
+    public IPEndPoint EndPoint { get; }
+
+    /// <summary>The bound address and port (useful when configured with port 0).</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
+
+    /// <summary>Completes once the socket is bound.</summary>
+    public Task Started => _started.Task;
+
+    public ClientConnection GetConnection(in FiveTuple fiveTuple) =>
+        new UdpClientConnection(_socket, fiveTuple.ClientAddress.ToSocketAddress(_socket.AddressFamily), _engine.Counters);
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Bind here, not in the loop, so a port that cannot be bound fails start-up with a clear error.
+        _socket.Bind(EndPoint);
+        _local = TransportAddress.FromEndPoint(LocalEndPoint);
+        LogListening(_logger, "UDP", LocalEndPoint.ToString());
+        _started.TrySetResult();
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _socket.Dispose();
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override void Dispose()
+    {
+        _socket.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        byte[] receive = GC.AllocateUninitializedArray<byte>(ReceiveBufferSize, pinned: true);
+        byte[] response = GC.AllocateUninitializedArray<byte>(ResponseBufferSize, pinned: true);
+        var from = new SocketAddress(_socket.AddressFamily);
+        var scratch = new SendScratch();
+        ServerCounters counters = _engine.Counters;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            int received;
+            try
+            {
+                received = await _socket.ReceiveFromAsync(receive, SocketFlags.None, from, stoppingToken).ConfigureAwait(false);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused or SocketError.MessageSize)
+            {
+                continue;
+            }
+            catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException or SocketException)
+            {
+                return;
+            }
+
+            try
+            {
+                Handle(receive.AsSpan(0, received), from, response, scratch, counters);
+            }
+            catch (Exception e)
+            {
+                // A bug must cost one datagram, never the listener.
+                LogHandlerFailed(_logger, e, LocalEndPoint.ToString());
+            }
+        }
+    }
+
+    private void Handle(ReadOnlySpan<byte> packet, SocketAddress from, byte[] response, SendScratch scratch, ServerCounters counters)
+    {
+        if (!TransportAddress.TryRead(from, out TransportAddress client))
+        {
+            counters.Drop(DropReason.UnknownPacket);
+            return;
+        }
+
+        var fiveTuple = new FiveTuple(client, _local, TransportProtocol.Udp);
+        switch (PacketClassifier.Classify(packet))
+        {
+            case PacketKind.ChannelData:
+                _engine.ProcessChannelData(packet, fiveTuple);
+                break;
+            case PacketKind.Stun:
+                int length = _engine.ProcessStun(packet, fiveTuple, this, scratch, response);
+                if (length > 0)
+                {
+                    SendResponse(response.AsSpan(0, length), from, counters);
+                }
+
+                break;
+            default:
+                counters.Drop(DropReason.UnknownPacket);
+                break;
+        }
+    }
+
+    private void SendResponse(ReadOnlySpan<byte> response, SocketAddress to, ServerCounters counters)
+    {
+        try
+        {
+            _socket.SendTo(response, SocketFlags.None, to);
+        }
+        catch (SocketException)
+        {
+            counters.Drop(DropReason.SendFailed);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Listening on {Transport} {EndPoint}")]
+    private static partial void LogListening(ILogger logger, string transport, string endPoint);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Handling a datagram on {EndPoint} failed")]
+    private static partial void LogHandlerFailed(ILogger logger, Exception exception, string endPoint);
+}

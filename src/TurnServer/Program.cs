@@ -1,0 +1,44 @@
+using System.Reflection;
+using Microsoft.Extensions.Hosting;
+using TurnServer.Hosting;
+using TurnServer.Hosting.Configuration;
+
+TurnServerConfigLoadResult config = TurnServerConfigLoader.Load(args);
+if (config.HelpRequested)
+{
+    TurnServerHelp.Write(Console.Out);
+    return 0;
+}
+
+if (config.VersionRequested)
+{
+    Console.Out.WriteLine(Assembly.GetExecutingAssembly().GetName().Version?.ToString(3));
+    return 0;
+}
+
+foreach (string warning in config.Warnings)
+{
+    Console.Error.WriteLine("WARNING: " + warning);
+}
+
+if (config.Settings is null)
+{
+    foreach (string error in config.Errors)
+    {
+        Console.Error.WriteLine("ERROR: " + error);
+    }
+
+    return ExitCodes.Configuration;
+}
+
+try
+{
+    using IHost host = TurnServerHostFactory.Create(config.Settings);
+    await host.RunAsync().ConfigureAwait(false);
+    return 0;
+}
+catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+{
+    Console.Error.WriteLine("ERROR: cannot start: " + e.Message);
+    return ExitCodes.CannotStart;
+}

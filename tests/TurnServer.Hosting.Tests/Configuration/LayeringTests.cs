@@ -1,0 +1,187 @@
+using TurnServer.Hosting.Configuration;
+
+namespace TurnServer.Hosting.Tests.Configuration;
+
+public class LayeringTests
+{
+    [Fact]
+    public void Command_line_overrides_environment_which_overrides_the_file()
+    {
+        var environment = new Dictionary<string, string?> { ["TURNSERVER_LISTENING_PORT"] = "3001", ["TURNSERVER_MIN_PORT"] = "50001" };
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("listening-port=3000\nmin-port=50000\nmax-port=60000\n", environment, "-p", "3002");
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(3002, result.Settings!.ListeningPort);
+        Assert.Equal(50001, result.Settings.MinPort);
+        Assert.Equal(60000, result.Settings.MaxPort);
+        Assert.Equal("3002", result.Configuration["listening-port"]);
+        Assert.Equal("command line (-p)", result.ValueOrigins["listening-port"]);
+        Assert.Equal("environment variable TURNSERVER_MIN_PORT", result.ValueOrigins["min-port"]);
+        Assert.EndsWith(".conf:3", result.ValueOrigins["max-port"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_list_in_a_later_layer_replaces_the_whole_list()
+    {
+        var environment = new Dictionary<string, string?> { ["TURNSERVER_RELAY_IP"] = "10.0.1.1" };
+        TurnServerConfigLoadResult result = TestLoader.LoadConf(
+            "listening-ip=10.0.0.1\nlistening-ip=10.0.0.2\nlistening-ip=10.0.0.3\nrelay-ip=10.0.0.4\nrelay-ip=10.0.0.5\nallowed-peer-ip=10.0.0.6\n",
+            environment,
+            "-L", "192.168.0.1");
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(["192.168.0.1"], result.Settings!.ListeningIps.Select(a => a.ToString()));
+        Assert.Equal(["10.0.1.1"], result.Settings.RelayIps.Select(a => a.ToString()));
+        Assert.Equal(["10.0.0.6"], result.Settings.AllowedPeerIps.Select(a => a.ToString()));
+        Assert.Equal(["0"], result.Configuration.GetSection("listening-ip").GetChildren().Select(c => c.Key));
+        Assert.Equal("command line (-L)", result.ValueOrigins["listening-ip:0"]);
+        Assert.False(result.ValueOrigins.ContainsKey("listening-ip:1"));
+    }
+
+    [Fact]
+    public void Repeated_options_become_indexed_configuration_children()
+    {
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("lt-cred-mech\nuser=alice:a\nuser=bob:b\nrealm=r\n");
+
+        Assert.Equal("alice:a", result.Configuration["user:0"]);
+        Assert.Equal("bob:b", result.Configuration["user:1"]);
+        Assert.Equal("", result.Configuration["lt-cred-mech"]);
+        Assert.EndsWith(".conf:3", result.ValueOrigins["user:1"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Verbose_and_extra_verbose_are_distinct_configuration_keys()
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-V", "--no-auth"]);
+
+        Assert.Null(result.Configuration["verbose"]);
+        Assert.Equal("", result.Configuration["extra-verbose"]);
+        Assert.True(result.Settings!.ExtraVerbose);
+        Assert.False(result.Settings.Verbose);
+    }
+
+    [Fact]
+    public void A_single_valued_option_repeated_in_one_layer_keeps_the_last_value_with_a_warning()
+    {
+        using var file = new TempConfFile("realm=one\nrealm=two\nno-auth\n");
+        TurnServerConfigLoadResult result = TestLoader.Load(["-c", file.Path]);
+
+        Assert.Equal("two", result.Settings!.Realm);
+        Assert.Contains($"{file.Path}:2: option 'realm' is given more than once (also at {file.Path}:1); this value wins", result.Warnings);
+    }
+
+    [Fact]
+    public void Flags_can_be_switched_off_by_a_later_layer()
+    {
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("fingerprint\nno-auth\n", new Dictionary<string, string?> { ["TURNSERVER_FINGERPRINT"] = "off" });
+
+        Assert.False(result.Settings!.Fingerprint);
+    }
+
+    [Fact]
+    public void Minus_n_reads_no_file_even_when_one_would_be_found()
+    {
+        using var file = new TempConfFile("listening-port=4000\n");
+        TurnServerConfigLoadResult result = TurnServerConfigLoader.Load(["-n", "-z"], new Dictionary<string, string?>(), () => [file.Path]);
+
+        Assert.Empty(result.Errors);
+        Assert.Null(result.Settings!.ConfigFilePath);
+        Assert.Equal(3478, result.Settings.ListeningPort);
+    }
+
+    [Fact]
+    public void Without_c_or_n_the_first_existing_search_path_is_read()
+    {
+        using var file = new TempConfFile("listening-port=4000\nno-auth\n");
+        string missing = file.Path + ".missing";
+        TurnServerConfigLoadResult result = TurnServerConfigLoader.Load([], new Dictionary<string, string?>(), () => [missing, file.Path]);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(file.Path, result.Settings!.ConfigFilePath);
+        Assert.Equal(4000, result.Settings.ListeningPort);
+    }
+
+    [Fact]
+    public void No_file_found_by_the_search_is_a_warning()
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-z"]);
+
+        Assert.Empty(result.Errors);
+        Assert.Null(result.Settings!.ConfigFilePath);
+        Assert.Contains("no turnserver.conf found; using defaults, the environment and the command line", result.Warnings);
+    }
+
+    [Fact]
+    public void A_missing_file_named_with_c_is_an_error()
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-c", "/nonexistent/turnserver.conf"]);
+
+        Assert.Null(result.Settings);
+        Assert.Equal(["command line (-c): configuration file '/nonexistent/turnserver.conf' not found"], result.Errors);
+    }
+
+    [Fact]
+    public void The_default_search_follows_coturns_directory_order()
+    {
+        string[] paths = [.. TurnServerConfigLoader.DefaultConfigSearchPaths()];
+
+        Assert.Equal(Path.GetFullPath("turnserver.conf"), paths[0]);
+        Assert.Equal(Path.GetFullPath("etc/turnserver.conf"), paths[3]);
+        Assert.Equal(
+            ["/etc/turnserver.conf", "/etc/turnserver/turnserver.conf", "/etc/coturn/turnserver.conf", "/usr/local/etc/turnserver.conf", "/usr/local/etc/turnserver/turnserver.conf", "/usr/local/etc/coturn/turnserver.conf"],
+            paths[^6..]);
+    }
+
+    [Theory]
+    [InlineData("-h")]
+    [InlineData("--help")]
+    public void Help_returns_at_once_without_reading_anything(string arg)
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-c", "/nonexistent.conf", arg]);
+
+        Assert.True(result.HelpRequested);
+        Assert.False(result.VersionRequested);
+        Assert.Null(result.Settings);
+        Assert.Empty(result.Errors);
+    }
+
+    [Fact]
+    public void Version_returns_at_once()
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["--version"]);
+
+        Assert.True(result.VersionRequested);
+        Assert.Null(result.Settings);
+    }
+
+    [Fact]
+    public void Unknown_options_everywhere_are_warnings_and_the_rest_still_loads()
+    {
+        var environment = new Dictionary<string, string?> { ["TURNSERVER_BOGUS"] = "1" };
+        using var file = new TempConfFile("no-auth\nbogus-option=7\n");
+        TurnServerConfigLoadResult result = TestLoader.Load(["-c", file.Path, "--bogus", "-p", "4000"], environment);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(4000, result.Settings!.ListeningPort);
+        Assert.Contains($"{file.Path}:2: unknown option 'bogus-option' ignored", result.Warnings);
+        Assert.Contains("environment variable TURNSERVER_BOGUS: unknown option ignored", result.Warnings);
+        Assert.Contains("command line: unknown option '--bogus' ignored", result.Warnings);
+    }
+
+    [Fact]
+    public void Sources_work_in_an_ordinary_configuration_builder()
+    {
+        using var file = new TempConfFile("listening-port=3000\nrealm=example.org\n");
+        Microsoft.Extensions.Configuration.IConfigurationRoot root = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .Add(new TurnServerConfFileConfigurationSource(file.Path))
+            .Add(new TurnServerEnvironmentConfigurationSource(new Dictionary<string, string?> { ["TURNSERVER_REALM"] = "env.org" }))
+            .Add(new TurnServerCommandLineConfigurationSource(["--listening-port=3001", "--bogus"]))
+            .Build();
+
+        Assert.Equal("3001", root["listening-port"]);
+        Assert.Equal("env.org", root["realm"]);
+        var commandLine = (TurnServerConfigurationProvider)root.Providers.Last();
+        Assert.Equal(["command line: unknown option '--bogus' ignored"], commandLine.Warnings);
+        Assert.Equal("command line (--listening-port)", commandLine.Origins["listening-port"]);
+    }
+}

@@ -1,0 +1,138 @@
+using TurnServer.Hosting.Configuration;
+
+namespace TurnServer.Hosting.Tests.Configuration;
+
+public class ValidationTests
+{
+    [Theory]
+    [InlineData("listening-port=abc", "turnserver.conf:2: invalid value 'abc' for option 'listening-port': not a port number (0-65535)")]
+    [InlineData("listening-port=70000", "turnserver.conf:2: invalid value '70000' for option 'listening-port': not a port number (0-65535)")]
+    [InlineData("listening-port=-1", "turnserver.conf:2: invalid value '-1' for option 'listening-port': not a port number (0-65535)")]
+    [InlineData("listening-port=3478 # udp", "turnserver.conf:2: invalid value '3478 # udp' for option 'listening-port': not a port number (0-65535)")]
+    [InlineData("tls-listening-port=5349x", "turnserver.conf:2: invalid value '5349x' for option 'tls-listening-port': not a port number (0-65535)")]
+    [InlineData("listening-port", "turnserver.conf:2: option 'listening-port' requires a value")]
+    [InlineData("listening-ip=10.0.0", "turnserver.conf:2: invalid value '10.0.0' for option 'listening-ip': not an IP address")]
+    [InlineData("listening-ip=010.0.0.1", "turnserver.conf:2: invalid value '010.0.0.1' for option 'listening-ip': not an IP address")]
+    [InlineData("relay-ip=turn.example.org", "turnserver.conf:2: invalid value 'turn.example.org' for option 'relay-ip': not an IP address")]
+    [InlineData("external-ip=1.2.3.4/", "turnserver.conf:2: invalid value '1.2.3.4/' for option 'external-ip': not an external IP ('public-ip' or 'public-ip/private-ip')")]
+    [InlineData("external-ip=203.0.113.1/fd00::1", "turnserver.conf:2: invalid value '203.0.113.1/fd00::1' for option 'external-ip': not an external IP ('public-ip' or 'public-ip/private-ip')")]
+    [InlineData("denied-peer-ip=10.0.0.9-10.0.0.1", "turnserver.conf:2: invalid value '10.0.0.9-10.0.0.1' for option 'denied-peer-ip': not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')")]
+    [InlineData("allowed-peer-ip=10.0.0.0/33", "turnserver.conf:2: invalid value '10.0.0.0/33' for option 'allowed-peer-ip': not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')")]
+    [InlineData("user=alice", "turnserver.conf:2: invalid value 'alice' for option 'user': not a user entry ('name:password' or 'name:0x' followed by 32 hex digits)")]
+    [InlineData("user=:pw", "turnserver.conf:2: invalid value ':***' for option 'user': not a user entry ('name:password' or 'name:0x' followed by 32 hex digits)")]
+    [InlineData("user=alice:", "turnserver.conf:2: invalid value 'alice:***' for option 'user': not a user entry ('name:password' or 'name:0x' followed by 32 hex digits)")]
+    [InlineData("user=alice:0xabc", "turnserver.conf:2: invalid value 'alice:***' for option 'user': bad hex key (expected 0x followed by 32 hex digits, the MD5 key turnadmin -k prints)")]
+    [InlineData("user=alice:0xzz807ee29df3c9ffa736523fb2c4e8ee", "turnserver.conf:2: invalid value 'alice:***' for option 'user': bad hex key (expected 0x followed by 32 hex digits, the MD5 key turnadmin -k prints)")]
+    [InlineData("max-allocate-lifetime=-5", "turnserver.conf:2: invalid value '-5' for option 'max-allocate-lifetime': must be at least 1")]
+    [InlineData("channel-lifetime=0", "turnserver.conf:2: invalid value '0' for option 'channel-lifetime': must be at least 1")]
+    [InlineData("stale-nonce=-1", "turnserver.conf:2: invalid value '-1' for option 'stale-nonce': must be at least 0")]
+    [InlineData("stale-nonce=ten", "turnserver.conf:2: invalid value 'ten' for option 'stale-nonce': not an integer")]
+    [InlineData("user-quota=-1", "turnserver.conf:2: invalid value '-1' for option 'user-quota': must be at least 0")]
+    [InlineData("relay-threads=many", "turnserver.conf:2: invalid value 'many' for option 'relay-threads': not an integer")]
+    [InlineData("fingerprint=maybe", "turnserver.conf:2: invalid value 'maybe' for option 'fingerprint': not a boolean (1/0, yes/no, true/false, on/off)")]
+    [InlineData("rest-api-separator=::", "turnserver.conf:2: invalid value '::' for option 'rest-api-separator': must be a single character")]
+    [InlineData("alternate-server=1.2.3.4:99999", "turnserver.conf:2: invalid value '1.2.3.4:99999' for option 'alternate-server': not an address ('ip', 'ip:port' or '[ipv6]:port')")]
+    [InlineData("tls-alternate-server=[2001:db8::1", "turnserver.conf:2: invalid value '[2001:db8::1' for option 'tls-alternate-server': not an address ('ip', 'ip:port' or '[ipv6]:port')")]
+    [InlineData("static-auth-secret", "turnserver.conf:2: option 'static-auth-secret' requires a value")]
+    [InlineData("prometheus-port=http", "turnserver.conf:2: invalid value 'http' for option 'prometheus-port': not a port number (0-65535)")]
+    [InlineData("realm=", "turnserver.conf:2: option 'realm' requires a value")]
+    public void A_bad_value_names_the_line_the_value_and_the_option(string line, string expected)
+    {
+        Assert.Equal(expected, TestLoader.SingleError("no-auth\n" + line + "\n"));
+    }
+
+    [Fact]
+    public void Command_line_and_environment_errors_name_their_origin()
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(
+            ["-n", "-z", "-p", "x", "--min-port=y"],
+            new Dictionary<string, string?> { ["TURNSERVER_MAX_PORT"] = "z" });
+
+        Assert.Null(result.Settings);
+        Assert.Equal(
+            [
+                "command line (--min-port): invalid value 'y' for option 'min-port': not a port number (0-65535)",
+                "environment variable TURNSERVER_MAX_PORT: invalid value 'z' for option 'max-port': not a port number (0-65535)",
+                "command line (-p): invalid value 'x' for option 'listening-port': not a port number (0-65535)",
+            ],
+            result.Errors);
+    }
+
+    [Fact]
+    public void Every_error_is_collected_not_only_the_first()
+    {
+        using var file = new TempConfFile("no-auth\nlistening-port=a\nmin-port=b\nuser-quota=c\nlistening-ip=d\n");
+        TurnServerConfigLoadResult result = TestLoader.Load(["-c", file.Path]);
+
+        Assert.Null(result.Settings);
+        Assert.Equal(
+            [
+                $"{file.Path}:3: invalid value 'b' for option 'min-port': not a port number (0-65535)",
+                $"{file.Path}:2: invalid value 'a' for option 'listening-port': not a port number (0-65535)",
+                $"{file.Path}:5: invalid value 'd' for option 'listening-ip': not an IP address",
+                $"{file.Path}:4: invalid value 'c' for option 'user-quota': not an integer",
+            ],
+            result.Errors);
+    }
+
+    [Fact]
+    public void Min_port_above_max_port_is_an_error()
+    {
+        Assert.Equal(
+            "turnserver.conf:2, turnserver.conf:3: option 'min-port' (60000) is above 'max-port' (50000)",
+            TestLoader.SingleError("no-auth\nmin-port=60000\nmax-port=50000\n"));
+    }
+
+    [Theory]
+    [InlineData("lt-cred-mech", "turnserver.conf:1, turnserver.conf:2: option 'no-auth' cannot be used with 'lt-cred-mech'")]
+    [InlineData("use-auth-secret", "turnserver.conf:1, turnserver.conf:2: option 'no-auth' cannot be used with 'use-auth-secret'")]
+    [InlineData("static-auth-secret=s", "turnserver.conf:1, turnserver.conf:2: option 'no-auth' cannot be used with 'static-auth-secret'")]
+    public void Long_term_credentials_and_no_auth_cannot_be_used_together_as_in_coturn(string line, string expected)
+    {
+        Assert.Equal(expected, TestLoader.SingleError("no-auth\n" + line + "\n"));
+    }
+
+    [Fact]
+    public void Conflicts_across_layers_name_both_origins()
+    {
+        Assert.Equal(
+            "command line (-z), turnserver.conf:1: option 'no-auth' cannot be used with 'lt-cred-mech'",
+            TestLoader.SingleError("lt-cred-mech\n", "-z"));
+    }
+
+    [Fact]
+    public void A_flag_switched_off_is_no_conflict()
+    {
+        Assert.Empty(TestLoader.LoadConf("no-auth\nlt-cred-mech=0\n").Errors);
+    }
+
+    [Theory]
+    [InlineData("no-udp-relay\nno-tcp-relay", "turnserver.conf:2, turnserver.conf:3: options 'no-udp-relay' and 'no-tcp-relay' cannot be used together: no relay endpoint could be allocated")]
+    [InlineData("stun-only\nno-stun", "turnserver.conf:2, turnserver.conf:3: options 'stun-only' and 'no-stun' cannot be used together: the server would answer nothing")]
+    [InlineData("no-udp\nno-tcp\nno-tls\nno-dtls", "turnserver.conf:2, turnserver.conf:3, turnserver.conf:4, turnserver.conf:5: options 'no-udp', 'no-tcp', 'no-tls' and 'no-dtls' cannot all be used together: no client listener would be left")]
+    [InlineData("external-ip=203.0.113.1\nexternal-ip=203.0.113.2", "turnserver.conf:2, turnserver.conf:3: option 'external-ip' may be given without a private address only once; map several addresses as 'public-ip/private-ip'")]
+    public void Options_that_leave_the_server_meaningless_are_errors(string lines, string expected)
+    {
+        Assert.Equal(expected, TestLoader.SingleError("no-auth\n" + lines + "\n"));
+    }
+
+    [Fact]
+    public void Long_term_credentials_without_users_or_secrets_are_warned_about()
+    {
+        TurnServerConfigLoadResult lt = TestLoader.LoadConf("lt-cred-mech\n");
+        TurnServerConfigLoadResult secret = TestLoader.LoadConf("use-auth-secret\nrealm=r\n");
+
+        Assert.Empty(lt.Errors);
+        Assert.Contains("long-term credentials are in use but no realm is set (option 'realm') and the system has no domain name", lt.Warnings);
+        Assert.Contains("long-term credentials are in use but no 'user' is configured; coTURN would read users from its default SQLite database, which TurnServer does not support yet", lt.Warnings);
+        Assert.Contains("'use-auth-secret' is set but no 'static-auth-secret'; coTURN would read secrets from its default SQLite database, which TurnServer does not support yet", secret.Warnings);
+    }
+
+    [Fact]
+    public void Loopback_peers_draw_coturns_warning()
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--allow-loopback-peers"]);
+
+        Assert.Contains("command line (--allow-loopback-peers): option 'allow-loopback-peers' lets clients reach services on this host; do not use it in production", result.Warnings);
+    }
+}
