@@ -42,7 +42,7 @@ public sealed class TurnEngine
         ArgumentNullException.ThrowIfNull(options);
         Counters = counters ?? new ServerCounters();
         Ports = new RelayPortPool(minPort, maxPort);
-        Allocations = new AllocationTable(Ports, options.UserQuota, options.TotalQuota, observer);
+        Allocations = new AllocationTable(Ports, options.UserQuota, options.TotalQuota, observer, Counters);
         Reservations = new ReservationTable(Ports, time);
         Transactions = new TransactionCache(time);
         LongTermCredentialAuthenticator? authenticator = options.RequireAuthentication
@@ -146,6 +146,18 @@ public sealed class TurnEngine
         allocation.PeerPacketsSent++;
         allocation.PeerBytesSent += length;
         return true;
+    }
+
+    /// <summary>Relay traffic of all allocations, ended and live, as of now.</summary>
+    public TrafficTotals GetTrafficTotals()
+    {
+        TrafficTotals totals = Counters.EndedTraffic;
+        foreach (Allocation allocation in Allocations.All)
+        {
+            totals += TrafficTotals.Of(allocation);
+        }
+
+        return totals;
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Relay;
 
 namespace TurnServer.Core.Allocations;
@@ -52,15 +53,20 @@ public sealed class AllocationTable
     private readonly int _userQuota;
     private readonly int _totalQuota;
     private readonly IAllocationObserver? _observer;
+    private readonly ServerCounters _counters;
     private int _reserved;
 
-    /// <summary>Creates a table with quotas (0 = unlimited) whose deleted allocations return ports to <paramref name="ports"/>.</summary>
-    public AllocationTable(RelayPortPool ports, int userQuota, int totalQuota, IAllocationObserver? observer)
+    /// <summary>
+    /// Creates a table with quotas (0 = unlimited) whose deleted allocations return ports to <paramref name="ports"/>
+    /// and add their traffic to <paramref name="counters"/>.
+    /// </summary>
+    public AllocationTable(RelayPortPool ports, int userQuota, int totalQuota, IAllocationObserver? observer, ServerCounters counters)
     {
         _ports = ports;
         _userQuota = userQuota;
         _totalQuota = totalQuota;
         _observer = observer;
+        _counters = counters;
     }
 
     /// <summary>Live allocations.</summary>
@@ -145,6 +151,7 @@ public sealed class AllocationTable
 
         ReturnPorts(allocation);
         ReleaseQuota(allocation.Username);
+        _counters.AllocationEnded(TrafficTotals.Of(allocation));
         _observer?.OnEnded(allocation, reason);
         return true;
     }

@@ -87,6 +87,8 @@ public sealed class ServerCounters
     private long _bindingErrors;
     private long _requests;
     private long _packetsProcessed;
+    private TrafficTotals _ended;
+    private readonly Lock _endedSync = new();
 
     /// <summary>Binding requests received.</summary>
     public long BindingRequests => Volatile.Read(ref _bindingRequests);
@@ -102,6 +104,18 @@ public sealed class ServerCounters
 
     /// <summary>STUN messages processed (parsed successfully), ChannelData excluded.</summary>
     public long PacketsProcessed => Volatile.Read(ref _packetsProcessed);
+
+    /// <summary>Traffic of allocations that have ended.</summary>
+    public TrafficTotals EndedTraffic
+    {
+        get
+        {
+            lock (_endedSync)
+            {
+                return _ended;
+            }
+        }
+    }
 
     /// <summary>Packets dropped for <paramref name="reason"/>.</summary>
     public long GetDropped(DropReason reason) => Volatile.Read(ref _drops[(int)reason]);
@@ -126,6 +140,14 @@ public sealed class ServerCounters
 
     /// <summary>Counts a dropped packet.</summary>
     public void Drop(DropReason reason) => Interlocked.Increment(ref _drops[(int)reason]);
+
+    internal void AllocationEnded(TrafficTotals traffic)
+    {
+        lock (_endedSync)
+        {
+            _ended += traffic;
+        }
+    }
 
     internal void AuthFailed(AuthFailureReason reason) => Interlocked.Increment(ref _authFailures[(int)reason]);
 

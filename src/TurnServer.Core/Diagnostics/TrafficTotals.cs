@@ -1,0 +1,45 @@
+using TurnServer.Core.Allocations;
+
+namespace TurnServer.Core.Diagnostics;
+
+/// <summary>
+/// Relay traffic summed over allocations, in coTURN's terms: rcv/sent with the client, and rcv/sent with peers.
+/// Packets are datagrams or frames; bytes are as counted by <see cref="Allocation"/> (client sent bytes include
+/// ChannelData and Data indication framing).
+/// </summary>
+public readonly record struct TrafficTotals(
+    long ClientPacketsReceived,
+    long ClientBytesReceived,
+    long ClientPacketsSent,
+    long ClientBytesSent,
+    long PeerPacketsReceived,
+    long PeerBytesReceived,
+    long PeerPacketsSent,
+    long PeerBytesSent)
+{
+    /// <summary>The counters of one allocation now.</summary>
+    public static TrafficTotals Of(Allocation allocation)
+    {
+        ArgumentNullException.ThrowIfNull(allocation);
+        return new(
+            Volatile.Read(ref allocation.ClientPacketsReceived),
+            Volatile.Read(ref allocation.ClientBytesReceived),
+            Volatile.Read(ref allocation.ClientPacketsSent),
+            Volatile.Read(ref allocation.ClientBytesSent),
+            Volatile.Read(ref allocation.PeerPacketsReceived),
+            Volatile.Read(ref allocation.PeerBytesReceived),
+            Volatile.Read(ref allocation.PeerPacketsSent),
+            Volatile.Read(ref allocation.PeerBytesSent));
+    }
+
+    /// <summary>Field-wise sum.</summary>
+    public static TrafficTotals operator +(TrafficTotals a, TrafficTotals b) => new(
+        a.ClientPacketsReceived + b.ClientPacketsReceived,
+        a.ClientBytesReceived + b.ClientBytesReceived,
+        a.ClientPacketsSent + b.ClientPacketsSent,
+        a.ClientBytesSent + b.ClientBytesSent,
+        a.PeerPacketsReceived + b.PeerPacketsReceived,
+        a.PeerBytesReceived + b.PeerBytesReceived,
+        a.PeerPacketsSent + b.PeerPacketsSent,
+        a.PeerBytesSent + b.PeerBytesSent);
+}

@@ -1,0 +1,102 @@
+using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Stun;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>The daemon as an operator runs it: a config file, a pidfile, SIGTERM, exit codes and messages.</summary>
+public sealed class DaemonProcessTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-test-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task Runs_on_a_config_file_writes_its_pidfile_and_exits_0_on_sigterm()
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        string pidFile = Path.Combine(_directory, "run", "turnserver.pid");
+        string config = DaemonProcess.WriteConfig(_directory, $"""
+            # a coTURN-style configuration
+            listening-ip=127.0.0.1
+            listening-port={port}
+            realm=example.org
+            lt-cred-mech
+            user=alice:secret
+            pidfile={pidFile}
+            """);
+
+        using DaemonProcess daemon = DaemonProcess.Start("-c", config);
+        await daemon.WaitUntilListeningAsync();
+        Assert.Equal(DaemonProcess.PortText(daemon.Id), File.ReadAllText(pidFile).Trim());
+
+        using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
+        {
+            Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding)));
+            await client.AllocateAsync();
+        }
+
+        Assert.Equal(0, await daemon.TerminateAsync());
+        Assert.False(File.Exists(pidFile));
+        Assert.Contains("reason=Shutdown", daemon.Output, StringComparison.Ordinal);
+        using var rebind = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        rebind.Bind(DaemonProcess.Loopback(port));
+    }
+
+    [Fact]
+    public async Task A_bad_value_stops_start_up_naming_option_value_and_line()
+    {
+        string config = DaemonProcess.WriteConfig(_directory, """
+            realm=example.org
+            lt-cred-mech
+
+            listening-port=34x78
+            """);
+
+        ToolResult result = await DaemonProcess.RunAsync("-c", config);
+
+        Assert.Equal(78, result.ExitCode);
+        Assert.Contains("turnserver.conf:4", result.Output, StringComparison.Ordinal);
+        Assert.Contains("listening-port", result.Output, StringComparison.Ordinal);
+        Assert.Contains("34x78", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Listening on", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Help_lists_every_option_with_its_default()
+    {
+        ToolResult result = await DaemonProcess.RunAsync("--help");
+        Assert.Equal(0, result.ExitCode);
+        foreach (string option in new[] { "--listening-port", "-p", "--lt-cred-mech", "--static-auth-secret", "--min-port", "--max-port", "--stale-nonce", "--prometheus", "--no-cli" })
+        {
+            Assert.Contains(option, result.Output, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("3478", result.Output, StringComparison.Ordinal);
+        Assert.Contains("49152", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Debians_own_example_config_starts_with_warnings_and_coturn_script_flags_are_accepted()
+    {
+        const string example = "/usr/share/doc/coturn/examples/etc/turnserver.conf";
+        Assert.True(File.Exists(example), "Debian's coturn package is needed (.ci/run installs it)");
+        int port = ExternalProcess.FreeUdpPort();
+
+        using DaemonProcess daemon = DaemonProcess.Start(
+            "-c", example, "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port),
+            "--no-cli", "--cli-password=qwerty", "--userdb=" + Path.Combine(_directory, "turndb"), "--prometheus");
+        await daemon.WaitUntilListeningAsync();
+        using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
+        {
+            Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding)));
+        }
+
+        Assert.Equal(0, await daemon.TerminateAsync());
+        foreach (string flag in new[] { "no-cli", "cli-password", "userdb", "prometheus" })
+        {
+            Assert.Contains("'" + flag + "'", daemon.Output, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("qwerty", daemon.Output, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,73 @@
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+
+namespace TurnServer.Integration.Tests.Infrastructure;
+
+/// <summary>The published <c>turnserver</c> entry point run as a child process, as an operator runs it.</summary>
+internal sealed partial class DaemonProcess : IDisposable
+{
+    private const int SigTerm = 15;
+    private readonly ExternalProcess _process;
+    private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private DaemonProcess(IEnumerable<string> args)
+    {
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        _process = ExternalProcess.Start(dotnet, [Path.Combine(AppContext.BaseDirectory, "turnserver.dll"), .. args]);
+        _process.LineReceived += line =>
+        {
+            if (line.Contains("Listening on UDP", StringComparison.Ordinal))
+            {
+                _listening.TrySetResult(line);
+            }
+        };
+        if (_process.Output.Contains("Listening on UDP", StringComparison.Ordinal))
+        {
+            _listening.TrySetResult("already");
+        }
+    }
+
+    public int Id => _process.Id;
+
+    public string Output => _process.Output;
+
+    public static DaemonProcess Start(params string[] args) => new(args);
+
+    /// <summary>Runs to completion (for --help and bad configurations).</summary>
+    public static async Task<ToolResult> RunAsync(params string[] args)
+    {
+        using var daemon = new DaemonProcess(args);
+        int code = await daemon._process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        return new ToolResult(code, daemon.Output);
+    }
+
+    public async Task WaitUntilListeningAsync()
+    {
+        Task finished = await Task.WhenAny(_listening.Task, Task.Delay(TimeSpan.FromSeconds(60)));
+        Assert.True(finished == _listening.Task, "the server did not start listening:\n" + Output);
+    }
+
+    /// <summary>Sends SIGTERM, as systemd does, and returns the exit code.</summary>
+    public async Task<int> TerminateAsync()
+    {
+        Assert.Equal(0, Kill(_process.Id, SigTerm));
+        return await _process.WaitForExitAsync(TimeSpan.FromSeconds(15));
+    }
+
+    public static string WriteConfig(string directory, string text)
+    {
+        string path = Path.Combine(directory, "turnserver.conf");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    public static string PortText(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    public static IPEndPoint Loopback(int port) => new(IPAddress.Loopback, port);
+
+    public void Dispose() => _process.Dispose();
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}

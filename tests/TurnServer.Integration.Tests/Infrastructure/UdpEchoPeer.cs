@@ -1,0 +1,48 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace TurnServer.Integration.Tests.Infrastructure;
+
+/// <summary>A UDP peer on 127.0.0.1 that echoes every datagram back to its sender and remembers what it got.</summary>
+internal sealed class UdpEchoPeer : IDisposable
+{
+    private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly Task _loop;
+
+    public UdpEchoPeer()
+    {
+        _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _loop = Task.Run(EchoAsync);
+    }
+
+    public IPEndPoint EndPoint => (IPEndPoint)_socket.LocalEndPoint!;
+
+    public System.Collections.Concurrent.ConcurrentQueue<(byte[] Data, IPEndPoint From)> Received { get; } = new();
+
+    public void Dispose()
+    {
+        _socket.Dispose();
+        _loop.Wait(TimeSpan.FromSeconds(5));
+    }
+
+    private async Task EchoAsync()
+    {
+        var buffer = new byte[65536];
+        while (true)
+        {
+            SocketReceiveFromResult result;
+            try
+            {
+                result = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0));
+            }
+            catch (Exception e) when (e is ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+
+            var from = (IPEndPoint)result.RemoteEndPoint;
+            Received.Enqueue((buffer[..result.ReceivedBytes], from));
+            await _socket.SendToAsync(buffer.AsMemory(0, result.ReceivedBytes), SocketFlags.None, from);
+        }
+    }
+}

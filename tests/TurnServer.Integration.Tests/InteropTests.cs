@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Integration.Tests.Infrastructure;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>
+/// Interop with clients nobody here wrote: Debian's turnutils_stunclient and turnutils_uclient, with turnutils_peer
+/// as the peer, relaying through the in-process server over UDP on loopback.
+/// </summary>
+public partial class InteropTests
+{
+    private const int Clients = 10;
+    private const int MessagesPerClient = 50;
+    private static readonly TimeSpan ToolTimeout = TimeSpan.FromSeconds(120);
+
+    [Fact]
+    public async Task Stunclient_gets_its_own_address_as_the_reflexive_address()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        ToolResult result = await ExternalProcess.RunAsync("turnutils_stunclient", ["-p", Port(server), "-L", "127.0.0.2", "127.0.0.1"], ToolTimeout);
+
+        Match reflexive = ReflexiveAddress().Match(result.Output);
+        Assert.True(reflexive.Success, result.Output);
+        Assert.Equal("127.0.0.2", reflexive.Groups[1].Value);
+        Assert.InRange(int.Parse(reflexive.Groups[2].Value, CultureInfo.InvariantCulture), 1, 65535);
+        Assert.True(server.Engine.Counters.BindingResponses >= 1);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Uclient_relays_with_long_term_credentials_without_loss(bool sendIndications)
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
+        string[] auth = ["-u", TestServer.User, "-w", TestServer.Password];
+        await RunUclientAndCheckAsync(server, peer, auth, sendIndications);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Uclient_relays_with_a_rest_api_secret_without_loss(bool sendIndications)
+    {
+        await using TestServer server = await TestServer.StartRawAsync(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--realm=" + TestServer.Realm, "--use-auth-secret",
+            "--static-auth-secret=an-older-secret", "--static-auth-secret=" + TestServer.RestSecret, "--allow-loopback-peers", "--no-stdout-log");
+        using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
+        await RunUclientAndCheckAsync(server, peer, ["-W", TestServer.RestSecret, "-u", "webrtc-user"], sendIndications);
+    }
+
+    [Fact]
+    public async Task Uclient_with_a_wrong_password_gets_no_allocation()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
+        ToolResult result = await ExternalProcess.RunAsync(
+            "turnutils_uclient",
+            ["-u", TestServer.User, "-w", "not-the-password", "-e", "127.0.0.1", "-r", peer.Port.ToString(CultureInfo.InvariantCulture), "-p", Port(server), "-n", "5", "-m", "1", "127.0.0.1"],
+            ToolTimeout);
+
+        Assert.Contains("Cannot complete Allocation", result.Output, StringComparison.Ordinal);
+        Assert.True(server.Engine.Counters.GetAuthFailures(AuthFailureReason.BadIntegrity) >= 1);
+        Assert.Equal(0, server.Engine.GetTrafficTotals().PeerPacketsSent);
+    }
+
+    private static async Task RunUclientAndCheckAsync(TestServer server, TurnutilsPeer peer, string[] auth, bool sendIndications)
+    {
+        string[] args =
+        [
+            .. auth,
+            .. sendIndications ? new[] { "-s" } : [],
+            "-e", "127.0.0.1", "-r", peer.Port.ToString(CultureInfo.InvariantCulture), "-p", Port(server),
+            "-n", MessagesPerClient.ToString(CultureInfo.InvariantCulture), "-m", Clients.ToString(CultureInfo.InvariantCulture), "-l", "170",
+            "127.0.0.1",
+        ];
+        ToolResult result = await ExternalProcess.RunAsync("turnutils_uclient", args, ToolTimeout);
+
+        Match lost = LostPackets().Match(result.Output);
+        Match totals = FinalTotals().Match(result.Output);
+        Assert.True(lost.Success && totals.Success, result.Output);
+        Assert.Equal("0", lost.Groups[1].Value);
+        const int expected = Clients * MessagesPerClient;
+        Assert.Equal(expected, int.Parse(totals.Groups[1].Value, CultureInfo.InvariantCulture));
+        Assert.Equal(expected, int.Parse(totals.Groups[2].Value, CultureInfo.InvariantCulture));
+
+        // The echoes came back through this server: every message went client -> relay -> peer and back.
+        TrafficTotals traffic = server.Engine.GetTrafficTotals();
+        Assert.True(traffic.PeerPacketsSent >= expected, $"relayed to peer: {traffic.PeerPacketsSent}");
+        Assert.True(traffic.ClientPacketsSent >= expected, $"relayed to client: {traffic.ClientPacketsSent}");
+        Assert.Equal(0, server.Engine.Counters.GetDropped(DropReason.SendFailed));
+    }
+
+    private static string Port(TestServer server) => server.Port.ToString(CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"UDP reflexive addr: (\d+\.\d+\.\d+\.\d+):(\d+)")]
+    private static partial Regex ReflexiveAddress();
+
+    [GeneratedRegex(@"Total lost packets (\d+)")]
+    private static partial Regex LostPackets();
+
+    [GeneratedRegex(@"start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)")]
+    private static partial Regex FinalTotals();
+}
