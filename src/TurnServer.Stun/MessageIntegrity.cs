@@ -39,6 +39,14 @@ public static class MessageIntegrity
         return SHA256.HashData(Encoding.UTF8.GetBytes(username + ":" + realm + ":" + password));
     }
 
+    /// <summary>USERHASH (RFC 8489 section 14.4): SHA-256 of <c>username ":" realm</c> in UTF-8, 32 bytes.</summary>
+    public static byte[] ComputeUserHash(string username, string realm)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(realm);
+        return SHA256.HashData(Encoding.UTF8.GetBytes(username + ":" + realm));
+    }
+
     /// <summary>
     /// Computes the HMAC for an integrity attribute about to be appended after <paramref name="messagePrefix"/>,
     /// whose header length field the caller has already set to include that attribute.

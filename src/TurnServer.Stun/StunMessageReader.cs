@@ -281,6 +281,69 @@ public readonly ref struct StunMessageReader
         return false;
     }
 
+    /// <summary>Reads PASSWORD-ALGORITHM (RFC 8489 section 14.12): the 16-bit algorithm (1 MD5, 2 SHA-256). False if absent or malformed.</summary>
+    public bool TryGetPasswordAlgorithm(out ushort algorithm)
+    {
+        if (TryGetAttribute(StunAttributeType.PasswordAlgorithm, out ReadOnlySpan<byte> value) && value.Length >= 4
+            && value.Length == 4 + BinaryPrimitives.ReadUInt16BigEndian(value[2..]))
+        {
+            algorithm = BinaryPrimitives.ReadUInt16BigEndian(value);
+            return true;
+        }
+
+        algorithm = 0;
+        return false;
+    }
+
+    /// <summary>
+    /// Copies the algorithms of PASSWORD-ALGORITHMS (RFC 8489 section 14.11) into <paramref name="destination"/>;
+    /// returns how many, or -1 when absent or malformed.
+    /// </summary>
+    public int GetPasswordAlgorithms(Span<ushort> destination)
+    {
+        if (!TryGetAttribute(StunAttributeType.PasswordAlgorithms, out ReadOnlySpan<byte> value))
+        {
+            return -1;
+        }
+
+        int count = 0;
+        while (value.Length >= 4)
+        {
+            int parameters = (BinaryPrimitives.ReadUInt16BigEndian(value[2..]) + 3) & ~3;
+            if (4 + parameters > value.Length)
+            {
+                return -1;
+            }
+
+            if (count < destination.Length)
+            {
+                destination[count] = BinaryPrimitives.ReadUInt16BigEndian(value);
+            }
+
+            count++;
+            value = value[(4 + parameters)..];
+        }
+
+        return value.IsEmpty ? Math.Min(count, destination.Length) : -1;
+    }
+
+    /// <summary>Reads ICMP (RFC 8656 section 18.13): type, code and error data. False if absent or not 8 bytes.</summary>
+    public bool TryGetIcmp(out byte type, out byte code, out uint errorData)
+    {
+        if (TryGetAttribute(StunAttributeType.Icmp, out ReadOnlySpan<byte> value) && value.Length == 8)
+        {
+            type = value[2];
+            code = value[3];
+            errorData = BinaryPrimitives.ReadUInt32BigEndian(value[4..]);
+            return true;
+        }
+
+        type = 0;
+        code = 0;
+        errorData = 0;
+        return false;
+    }
+
     /// <summary>
     /// Copies into <paramref name="destination"/> the types of comprehension-required attributes this codec does not
     /// understand (RFC 8489 section 6.3.1), each once, and returns how many were found (at most the destination length).

@@ -146,6 +146,39 @@ public ref struct StunMessageWriter
         }
     }
 
+    /// <summary>
+    /// Appends PASSWORD-ALGORITHMS (RFC 8489 section 14.11): each algorithm (0x0001 MD5, 0x0002 SHA-256) with empty
+    /// parameters.
+    /// </summary>
+    public void WritePasswordAlgorithms(scoped ReadOnlySpan<ushort> algorithms)
+    {
+        Span<byte> v = AppendAttribute((ushort)StunAttributeType.PasswordAlgorithms, algorithms.Length * 4);
+        for (int i = 0; i < algorithms.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(v[(i * 4)..], algorithms[i]);
+            BinaryPrimitives.WriteUInt16BigEndian(v[((i * 4) + 2)..], 0);
+        }
+    }
+
+    /// <summary>Appends PASSWORD-ALGORITHM (RFC 8489 section 14.12) with empty parameters.</summary>
+    public void WritePasswordAlgorithm(ushort algorithm)
+    {
+        Span<byte> v = AppendAttribute((ushort)StunAttributeType.PasswordAlgorithm, 4);
+        BinaryPrimitives.WriteUInt16BigEndian(v, algorithm);
+        BinaryPrimitives.WriteUInt16BigEndian(v[2..], 0);
+    }
+
+    /// <summary>Appends ICMP (RFC 8656 section 18.13): 2 reserved bytes, ICMP type, ICMP code, 4 bytes of error data.</summary>
+    public void WriteIcmp(byte type, byte code, uint errorData)
+    {
+        Span<byte> v = AppendAttribute((ushort)StunAttributeType.Icmp, 8);
+        v[0] = 0;
+        v[1] = 0;
+        v[2] = type;
+        v[3] = code;
+        BinaryPrimitives.WriteUInt32BigEndian(v[4..], errorData);
+    }
+
     /// <summary>Appends MESSAGE-INTEGRITY (HMAC-SHA1 with <paramref name="key"/>), RFC 8489 section 14.5.</summary>
     public void WriteMessageIntegrity(scoped ReadOnlySpan<byte> key) => WriteIntegrity(StunAttributeType.MessageIntegrity, StunConstants.MessageIntegrityLength, key, sha256: false);
 

@@ -30,9 +30,22 @@ internal sealed class RecordingClient(TransportProtocol protocol) : ClientConnec
 {
     public List<byte[]> Frames { get; } = [];
 
+    /// <summary>When set, frames go here instead of being recorded (allocation tests).</summary>
+    public ClientConnection? Forward { get; set; }
+
     public override TransportProtocol Protocol => protocol;
 
-    public override void Send(ReadOnlySpan<byte> frame) => Frames.Add(frame.ToArray());
+    public override void Send(ReadOnlySpan<byte> frame)
+    {
+        if (Forward is not null)
+        {
+            Forward.Send(frame);
+        }
+        else
+        {
+            Frames.Add(frame.ToArray());
+        }
+    }
 
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => this;
 }
@@ -42,14 +55,24 @@ internal sealed class FakeRelay(TransportAddress local) : RelayEndpoint(local)
 {
     public List<(byte[] Payload, TransportAddress Peer)> Sent { get; } = [];
 
+    /// <summary>False: only count sends (allocation tests).</summary>
+    public bool Recording { get; set; } = true;
+
+    public int SendCount { get; private set; }
+
     public Allocation? Owner { get; private set; }
 
     public bool Disposed { get; private set; }
 
     public override bool SendTo(ReadOnlySpan<byte> payload, SocketAddress peer)
     {
-        Assert.True(TransportAddress.TryRead(peer, out TransportAddress address));
-        Sent.Add((payload.ToArray(), address));
+        SendCount++;
+        if (Recording)
+        {
+            Assert.True(TransportAddress.TryRead(peer, out TransportAddress address));
+            Sent.Add((payload.ToArray(), address));
+        }
+
         return true;
     }
 

@@ -15,6 +15,7 @@ public sealed class DaemonProcessTests : IDisposable
     {
         int port = ExternalProcess.FreeUdpPort();
         string pidFile = Path.Combine(_directory, "run", "turnserver.pid");
+        string logFile = Path.Combine(_directory, "turn.log");
         string config = DaemonProcess.WriteConfig(_directory, $"""
             # a coTURN-style configuration
             listening-ip=127.0.0.1
@@ -23,6 +24,7 @@ public sealed class DaemonProcessTests : IDisposable
             lt-cred-mech
             user=alice:secret
             pidfile={pidFile}
+            log-file={logFile}
             """);
 
         using DaemonProcess daemon = DaemonProcess.Start("-c", config);
@@ -38,6 +40,11 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.Equal(0, await daemon.TerminateAsync());
         Assert.False(File.Exists(pidFile));
         Assert.Contains("reason=Shutdown", daemon.Output, StringComparison.Ordinal);
+        string log = File.ReadAllText(logFile);
+        Assert.Contains("Listening on UDP 127.0.0.1:" + DaemonProcess.PortText(port), log, StringComparison.Ordinal);
+        Assert.Contains("session closed: UDP", log, StringComparison.Ordinal);
+        Assert.Contains("username=alice", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", log, StringComparison.Ordinal);
         using var rebind = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
         rebind.Bind(DaemonProcess.Loopback(port));
     }

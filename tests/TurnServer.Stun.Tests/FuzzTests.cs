@@ -68,6 +68,9 @@ public class FuzzTests
         message.TryGetEvenPort(out _);
         message.TryGetReservationToken(out _);
         message.TryGetErrorCode(out _, out _);
+        message.TryGetPasswordAlgorithm(out _);
+        message.GetPasswordAlgorithms(stackalloc ushort[4]);
+        message.TryGetIcmp(out _, out _, out _);
         message.GetUnknownComprehensionRequired(stackalloc ushort[8]);
         message.VerifyMessageIntegrity([1, 2, 3]);
         message.VerifyMessageIntegritySha256([1, 2, 3]);

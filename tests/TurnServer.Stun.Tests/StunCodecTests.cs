@@ -317,3 +317,40 @@ public class StunCodecTests
         Assert.Equal("[2001:db8::1]:9", new TransportAddress(IPAddress.Parse("2001:db8::1"), 9).ToString());
     }
 }
+
+public class SecurityAttributeTests
+{
+    [Fact]
+    public void Password_algorithms_icmp_and_userhash_round_trip()
+    {
+        var buffer = new byte[256];
+        var writer = new StunMessageWriter(buffer, StunMethod.Data, StunMessageClass.Indication, TransactionId.NewRandom());
+        writer.WritePasswordAlgorithms([0x0002, 0x0001]);
+        writer.WritePasswordAlgorithm(0x0002);
+        writer.WriteIcmp(type: 3, code: 13, errorData: 0xA0B0C0D0);
+        writer.WriteAttribute(StunAttributeType.UserHash, MessageIntegrity.ComputeUserHash("alice", "example.org"));
+
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(writer.Written, out StunMessageReader message));
+        Span<ushort> algorithms = stackalloc ushort[4];
+        Assert.Equal(2, message.GetPasswordAlgorithms(algorithms));
+        Assert.Equal(0x0002, algorithms[0]);
+        Assert.Equal(0x0001, algorithms[1]);
+        Assert.True(message.TryGetPasswordAlgorithm(out ushort chosen));
+        Assert.Equal(0x0002, chosen);
+        Assert.True(message.TryGetIcmp(out byte type, out byte code, out uint data));
+        Assert.Equal((3, 13, 0xA0B0C0D0u), (type, code, data));
+        Assert.True(message.TryGetAttribute(StunAttributeType.UserHash, out ReadOnlySpan<byte> hash));
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData("alice:example.org"u8), hash.ToArray());
+    }
+
+    [Fact]
+    public void Malformed_password_algorithms_are_rejected()
+    {
+        var buffer = new byte[64];
+        var writer = new StunMessageWriter(buffer, StunMethod.Binding, StunMessageClass.Request, TransactionId.NewRandom());
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(writer.AppendAttribute((ushort)StunAttributeType.PasswordAlgorithms, 4), 0x0001_0010);
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(writer.Written, out StunMessageReader message));
+        Assert.Equal(-1, message.GetPasswordAlgorithms(stackalloc ushort[2]));
+        Assert.False(message.TryGetIcmp(out _, out _, out _));
+    }
+}
