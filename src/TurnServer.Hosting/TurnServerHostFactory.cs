@@ -11,6 +11,7 @@ using TurnServer.Hosting.Configuration;
 using TurnServer.Hosting.Logging;
 using TurnServer.Hosting.Services;
 using TurnServer.Hosting.Udp;
+using TurnServer.Hosting.Udp.Linux;
 
 namespace TurnServer.Hosting;
 
@@ -39,13 +40,23 @@ public static class TurnServerHostFactory
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
         builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm));
         builder.Services.AddSingleton<ServerCounters>();
+        bool linuxUdp = UdpEngineSelection.UseLinuxEngine;
+        if (linuxUdp)
+        {
+            // Registered before the listeners, so it starts before them and stops after them (closing every socket).
+            builder.Services.AddSingleton(sp => new LinuxUdpEngine(
+                sp.GetRequiredService<ServerCounters>(),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Udp")));
+            builder.Services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<LinuxUdpEngine>());
+        }
+
         builder.Services.AddSingleton(sp =>
         {
             ServerCounters counters = sp.GetRequiredService<ServerCounters>();
             ILogger relayLogger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Relay");
             return new TurnEngine(
                 TurnOptionsFactory.CreateOptions(settings),
-                new UdpRelayEndpointFactory(settings.RelayIps, listeningIps, counters, relayLogger),
+                new UdpRelayEndpointFactory(settings.RelayIps, listeningIps, counters, relayLogger, linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null),
                 TurnOptionsFactory.CreateCredentialSources(settings, time),
                 sp.GetRequiredService<IAllocationObserver>(),
                 time,
@@ -67,7 +78,8 @@ public static class TurnServerHostFactory
                 builder.Services.AddSingleton<IHostedService>(sp => new UdpListener(
                     endPoint,
                     sp.GetRequiredService<TurnEngine>(),
-                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Udp")));
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Udp"),
+                    linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null));
             }
         }
 

@@ -6,32 +6,44 @@ using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Udp.Linux;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Udp;
 
 /// <summary>
-/// One UDP listening socket (a <c>listening-ip</c> and port) and its receive loop: each datagram is classified by its
-/// first byte (RFC 7983), ChannelData is relayed without a STUN decode, STUN goes to the engine and any answer is
-/// sent back from this socket. The loop owns a pinned receive buffer, a send buffer and one scratch
-/// <see cref="SocketAddress"/>, so steady-state relaying allocates nothing. Stopping closes the socket, which ends
-/// the loop; no exception escapes it.
+/// One UDP listening address (a <c>listening-ip</c> and port). With the Linux engine it binds one SO_REUSEPORT socket
+/// per engine worker and hands them over; the workers receive and answer. Otherwise (the portable engine) it owns one
+/// socket and its receive loop: each datagram is classified by its first byte (RFC 7983), ChannelData is relayed
+/// without a STUN decode, STUN goes to the engine and any answer is sent back from this socket. The loop owns a
+/// pinned receive buffer, a send buffer and one scratch <see cref="SocketAddress"/>, so steady-state relaying
+/// allocates nothing. Stopping closes the socket(s), which ends the loop; no exception escapes it.
 /// </summary>
 internal sealed partial class UdpListener : BackgroundService, IClientConnectionSource
 {
     private const int ReceiveBufferSize = 65536;
     private const int ResponseBufferSize = 2048;
+    private const int KernelBufferBytes = 4 * 1024 * 1024;
 
     private readonly TurnEngine _engine;
     private readonly ILogger _logger;
-    private readonly Socket _socket;
+    private readonly LinuxUdpEngine? _linux;
+    private readonly Socket? _socket;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private LinuxUdpListenerGroup? _group;
     private TransportAddress _local;
 
-    public UdpListener(IPEndPoint endPoint, TurnEngine engine, ILogger logger)
+    public UdpListener(IPEndPoint endPoint, TurnEngine engine, ILogger logger, LinuxUdpEngine? linux = null)
     {
         _engine = engine;
         _logger = logger;
+        _linux = linux;
+        EndPoint = endPoint;
+        if (linux is not null)
+        {
+            return;
+        }
+
         _socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
         {
@@ -39,27 +51,35 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         }
 
         // Bigger kernel buffers absorb bursts while the loop is busy; the kernel caps them at net.core.*mem_max.
-        _socket.ReceiveBufferSize = 4 * 1024 * 1024;
-        _socket.SendBufferSize = 4 * 1024 * 1024;
-        EndPoint = endPoint;
+        _socket.ReceiveBufferSize = KernelBufferBytes;
+        _socket.SendBufferSize = KernelBufferBytes;
     }
 
     /// <summary>The configured address; after start, <see cref="LocalEndPoint"/> has the bound port.</summary>
     public IPEndPoint EndPoint { get; }
 
     /// <summary>The bound address and port (useful when configured with port 0).</summary>
-    public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
+    public IPEndPoint LocalEndPoint => _group?.LocalEndPoint ?? (IPEndPoint)_socket!.LocalEndPoint!;
 
     /// <summary>Completes once the socket is bound.</summary>
     public Task Started => _started.Task;
 
     public ClientConnection GetConnection(in FiveTuple fiveTuple) =>
-        new UdpClientConnection(_socket, fiveTuple.ClientAddress.ToSocketAddress(_socket.AddressFamily), _engine.Counters);
+        new UdpClientConnection(_socket!, fiveTuple.ClientAddress.ToSocketAddress(_socket!.AddressFamily), _engine.Counters);
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         // Bind here, not in the loop, so a port that cannot be bound fails start-up with a clear error.
-        _socket.Bind(EndPoint);
+        if (_linux is not null)
+        {
+            _group = LinuxUdpListenerGroup.Bind(_linux.NewGroupId(), _engine, EndPoint, _linux.WorkerCount, KernelBufferBytes);
+            _linux.AddListener(_group);
+        }
+        else
+        {
+            _socket!.Bind(EndPoint);
+        }
+
         _local = TransportAddress.FromEndPoint(LocalEndPoint);
         LogListening(_logger, "UDP", LocalEndPoint.ToString());
         _started.TrySetResult();
@@ -68,18 +88,28 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        _socket.Dispose();
+        if (_group is not null)
+        {
+            _linux!.RemoveListener(_group);
+        }
+
+        _socket?.Dispose();
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public override void Dispose()
     {
-        _socket.Dispose();
+        _socket?.Dispose();
         base.Dispose();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (_socket is null)
+        {
+            return; // the Linux engine's workers receive
+        }
+
         byte[] receive = GC.AllocateUninitializedArray<byte>(ReceiveBufferSize, pinned: true);
         byte[] response = GC.AllocateUninitializedArray<byte>(ResponseBufferSize, pinned: true);
         var from = new SocketAddress(_socket.AddressFamily);
@@ -145,7 +175,7 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
     {
         try
         {
-            _socket.SendTo(response, SocketFlags.None, to);
+            _socket!.SendTo(response, SocketFlags.None, to);
         }
         catch (SocketException)
         {

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Udp.Linux;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Udp;
@@ -10,7 +11,8 @@ namespace TurnServer.Hosting.Udp;
 /// <summary>
 /// Binds UDP relay sockets. The relay IP is coTURN's: the first <c>relay-ip</c> of the requested family if any are
 /// configured; otherwise the IP the client reached the server on, when the family matches, else the first listening IP
-/// of that family.
+/// of that family. With the Linux engine the sockets are bare descriptors polled by its workers; otherwise each is a
+/// <see cref="Socket"/> with its own receive loop.
 /// </summary>
 internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
 {
@@ -18,13 +20,15 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
     private readonly IReadOnlyList<IPAddress> _listeningIps;
     private readonly ServerCounters _counters;
     private readonly ILogger _logger;
+    private readonly LinuxUdpEngine? _linux;
 
-    public UdpRelayEndpointFactory(IReadOnlyList<IPAddress> relayIps, IReadOnlyList<IPAddress> listeningIps, ServerCounters counters, ILogger logger)
+    public UdpRelayEndpointFactory(IReadOnlyList<IPAddress> relayIps, IReadOnlyList<IPAddress> listeningIps, ServerCounters counters, ILogger logger, LinuxUdpEngine? linux = null)
     {
         _relayIps = relayIps;
         _listeningIps = listeningIps;
         _counters = counters;
         _logger = logger;
+        _linux = linux;
     }
 
     public bool SupportsFamily(AddressFamily family, in TransportAddress serverAddress) => ChooseIp(family, serverAddress) is not null;
@@ -36,6 +40,18 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
         if (ip is null)
         {
             return RelayBindError.FamilyNotSupported;
+        }
+
+        if (_linux is not null)
+        {
+            SocketFd? fd = SocketFd.TryOpen(new IPEndPoint(ip, port), reusePort: false, dontFragment, bufferBytes: 0, out _);
+            if (fd is null)
+            {
+                return RelayBindError.PortInUse;
+            }
+
+            endpoint = new LinuxRelayEndpoint(fd, new TransportAddress(ip, port), _linux);
+            return RelayBindError.None;
         }
 
         var socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);

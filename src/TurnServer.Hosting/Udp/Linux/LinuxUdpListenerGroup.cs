@@ -1,0 +1,106 @@
+using System.Net;
+using TurnServer.Core;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Relay;
+using TurnServer.Stun;
+
+namespace TurnServer.Hosting.Udp.Linux;
+
+/// <summary>
+/// One UDP listening address served by the Linux engine: one SO_REUSEPORT socket per worker, all bound to the same
+/// IP and port, so the kernel spreads clients over the workers by a hash of their address (a client always lands on
+/// the same worker, which keeps its datagrams in order).
+/// </summary>
+internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
+{
+    private LinuxUdpListenerGroup(int id, TurnEngine engine, SocketFd[] sockets, IPEndPoint localEndPoint)
+    {
+        Id = id;
+        Engine = engine;
+        Sockets = sockets;
+        LocalEndPoint = localEndPoint;
+        Local = TransportAddress.FromEndPoint(localEndPoint);
+        IsIPv6 = localEndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+    }
+
+    public int Id { get; }
+
+    public TurnEngine Engine { get; }
+
+    public SocketFd[] Sockets { get; }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>The server transport address of every 5-tuple on this listener.</summary>
+    public TransportAddress Local { get; }
+
+    public bool IsIPv6 { get; }
+
+    /// <summary>
+    /// Binds <paramref name="count"/> sockets to <paramref name="endPoint"/> (port 0: the first socket's port for all).
+    /// Throws <see cref="System.Net.Sockets.SocketException"/> when the address cannot be bound.
+    /// </summary>
+    public static LinuxUdpListenerGroup Bind(int id, TurnEngine engine, IPEndPoint endPoint, int count, int bufferBytes)
+    {
+        var sockets = new SocketFd[count];
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                sockets[i] = SocketFd.TryOpen(endPoint, reusePort: true, dontFragment: false, bufferBytes, out int error)
+                    ?? throw new System.Net.Sockets.SocketException(error);
+                if (endPoint.Port == 0)
+                {
+                    endPoint = new IPEndPoint(endPoint.Address, sockets[0].GetLocalPort());
+                }
+            }
+        }
+        catch
+        {
+            foreach (SocketFd? socket in sockets)
+            {
+                socket?.Dispose();
+            }
+
+            throw;
+        }
+
+        return new LinuxUdpListenerGroup(id, engine, sockets, endPoint);
+    }
+
+    public ClientConnection GetConnection(in FiveTuple fiveTuple) => new LinuxUdpClientConnection(this, fiveTuple.ClientAddress);
+}
+
+/// <summary>
+/// The way back to a UDP client of the Linux engine: queued on the calling worker's batch for this listener, so it
+/// leaves with the worker's next sendmmsg from the same IP and port the client sent to (any socket of the group
+/// has them).
+/// </summary>
+internal sealed class LinuxUdpClientConnection : ClientConnection
+{
+    private readonly LinuxUdpListenerGroup _group;
+    private readonly byte[] _name = new byte[DatagramBatch.NameSize];
+    private readonly int _nameLength;
+
+    public LinuxUdpClientConnection(LinuxUdpListenerGroup group, in TransportAddress client)
+    {
+        _group = group;
+        _nameLength = SockAddr.Write(client, group.IsIPv6, _name);
+    }
+
+    public override TransportProtocol Protocol => TransportProtocol.Udp;
+
+    public override void Send(ReadOnlySpan<byte> frame)
+    {
+        ReadOnlySpan<byte> name = _name.AsSpan(0, _nameLength);
+        LinuxUdpWorker? worker = LinuxUdpWorker.Current;
+        if (worker is not null)
+        {
+            worker.QueueToClient(_group, frame, name);
+        }
+        else if (!_group.Sockets[0].SendFromAnyThread(frame, name))
+        {
+            _group.Engine.Counters.Drop(Core.Diagnostics.DropReason.SendFailed);
+        }
+    }
+}

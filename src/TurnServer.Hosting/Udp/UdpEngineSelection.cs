@@ -1,0 +1,16 @@
+using TurnServer.Hosting.Udp.Linux;
+
+namespace TurnServer.Hosting.Udp;
+
+/// <summary>
+/// Which UDP engine runs: the Linux one (epoll, recvmmsg/sendmmsg, SO_REUSEPORT) where its system call layouts are
+/// known, else the portable one (a .NET Socket and an async receive loop per socket). The environment variable
+/// <c>TURN_UDP_ENGINE=portable</c> forces the portable engine, so the two can be compared on one machine.
+/// </summary>
+internal static class UdpEngineSelection
+{
+    public const string Variable = "TURN_UDP_ENGINE";
+
+    public static bool UseLinuxEngine =>
+        Libc.IsSupported && !string.Equals(Environment.GetEnvironmentVariable(Variable), "portable", StringComparison.OrdinalIgnoreCase);
+}
