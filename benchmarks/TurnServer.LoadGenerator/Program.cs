@@ -7,8 +7,10 @@ using TurnServer.LoadGenerator;
 //   relay: --clients N --size BYTES [--window K | --rate PACKETS_PER_S] --warmup S --seconds S
 //   alloc: --clients N --warmup S --seconds S           (Allocate 401, Allocate, Refresh 0 per cycle)
 //   hold:  --steps 1000,10000                            (allocations with a channel, RSS at each step)
+//   gc:    --server-pid PID --seconds S                  (garbage collections of a .NET server over S seconds)
+//   summarize FILE                                       (run.sh's results as a side-by-side table)
 // Common: --server IP:PORT --server-pid PID --user U --password P --realm R --client-ip IP --peer-ip IP
-Dictionary<string, string> options = ParseOptions(args);
+Dictionary<string, string> options = ParseOptions(args.Length > 0 && args[0] == "summarize" ? [] : args);
 string mode = args.Length > 0 ? args[0] : "relay";
 var server = IPEndPoint.Parse(Get("server", "127.0.0.1:3478"));
 int serverPid = int.Parse(Get("server-pid", "0"), CultureInfo.InvariantCulture);
@@ -21,6 +23,19 @@ int clients = int.Parse(Get("clients", "10"), CultureInfo.InvariantCulture);
 double warmup = double.Parse(Get("warmup", "2"), CultureInfo.InvariantCulture);
 double seconds = double.Parse(Get("seconds", "5"), CultureInfo.InvariantCulture);
 long setupDeadline = Stopwatch.GetTimestamp() + (60 * Stopwatch.Frequency);
+
+if (mode == "summarize")
+{
+    Console.Write(Summary.Format(File.ReadLines(args[1])));
+    return 0;
+}
+
+if (mode == "gc")
+{
+    (int gen0, int gen1, int gen2) = GcCounter.Count(serverPid, TimeSpan.FromSeconds(seconds));
+    Console.WriteLine(Format(("gc_seconds", seconds), ("gc_gen0", gen0), ("gc_gen1", gen1), ("gc_gen2", gen2), ("gc_total", gen0 + gen1 + gen2)));
+    return 0;
+}
 
 using var peer = new EchoPeer(peerIp);
 switch (mode)

@@ -42,6 +42,17 @@ internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
     /// </summary>
     public static LinuxUdpListenerGroup Bind(int id, TurnEngine engine, IPEndPoint endPoint, int count, int bufferBytes)
     {
+        // SO_REUSEPORT would let this group silently share a port with another process of the same user (another
+        // server instance) and split its clients. A plain bind first fails if anyone holds the port, as it should.
+        using (SocketFd probe = SocketFd.TryOpen(endPoint, reusePort: false, dontFragment: false, bufferBytes: 0, out int probeError)
+            ?? throw new System.Net.Sockets.SocketException(probeError))
+        {
+            if (endPoint.Port == 0)
+            {
+                endPoint = new IPEndPoint(endPoint.Address, probe.GetLocalPort());
+            }
+        }
+
         var sockets = new SocketFd[count];
         try
         {
@@ -49,10 +60,6 @@ internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
             {
                 sockets[i] = SocketFd.TryOpen(endPoint, reusePort: true, dontFragment: false, bufferBytes, out int error)
                     ?? throw new System.Net.Sockets.SocketException(error);
-                if (endPoint.Port == 0)
-                {
-                    endPoint = new IPEndPoint(endPoint.Address, sockets[0].GetLocalPort());
-                }
             }
         }
         catch

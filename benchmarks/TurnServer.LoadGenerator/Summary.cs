@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Text;
+
+namespace TurnServer.LoadGenerator;
+
+/// <summary>
+/// Turns run.sh's result lines (<c>server=ts scenario=relay-10-160 key=value ...</c>) into one side-by-side table:
+/// per scenario and metric, the median over runs for each server and their ratio (this server / coTURN).
+/// </summary>
+internal static class Summary
+{
+    private static readonly (string Scenario, string Metric, string Label, bool HigherIsBetter)[] Rows = BuildRows();
+
+    public static string Format(IEnumerable<string> lines)
+    {
+        var values = new Dictionary<(string Server, string Scenario, string Metric), List<double>>();
+        var gc = new List<string>();
+        foreach (string line in lines)
+        {
+            Dictionary<string, string> fields = Parse(line);
+            if (!fields.TryGetValue("server", out string? server) || !fields.TryGetValue("scenario", out string? scenario))
+            {
+                continue;
+            }
+
+            if (scenario == "gc")
+            {
+                gc.Add(line);
+                continue;
+            }
+
+            foreach ((string key, string value) in fields)
+            {
+                if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number))
+                {
+                    (string, string, string) id = (server, scenario, key);
+                    if (!values.TryGetValue(id, out List<double>? list))
+                    {
+                        values[id] = list = [];
+                    }
+
+                    list.Add(number);
+                }
+            }
+        }
+
+        var table = new StringBuilder();
+        table.AppendLine("| Scenario | Metric | TurnServer | coTURN | Ratio | Runs |");
+        table.AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
+        foreach ((string scenario, string metric, string label, bool higherIsBetter) in Rows)
+        {
+            bool hasTs = values.TryGetValue(("ts", scenario, metric), out List<double>? ts);
+            bool hasCo = values.TryGetValue(("coturn", scenario, metric), out List<double>? co);
+            if (!hasTs && !hasCo)
+            {
+                continue;
+            }
+
+            double tsMedian = hasTs ? Median(ts!) : double.NaN;
+            double coMedian = hasCo ? Median(co!) : double.NaN;
+            string ratio = hasTs && hasCo && coMedian != 0 ? (tsMedian / coMedian).ToString("0.00", CultureInfo.InvariantCulture) + (higherIsBetter ? "" : " (lower is better)") : "";
+            int runs = Math.Max(ts?.Count ?? 0, co?.Count ?? 0);
+            table.Append("| ").Append(ScenarioName(scenario)).Append(" | ").Append(label).Append(" | ")
+                .Append(Number(tsMedian)).Append(" | ").Append(Number(coMedian)).Append(" | ").Append(ratio).Append(" | ")
+                .Append(runs.ToString(CultureInfo.InvariantCulture)).AppendLine(" |");
+        }
+
+        foreach (string line in gc)
+        {
+            table.AppendLine().Append("GC in the relay steady state: ").AppendLine(line);
+        }
+
+        return table.ToString();
+    }
+
+    /// <summary>The median; the mean of the middle two for an even count.</summary>
+    public static double Median(List<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var sorted = values.Order().ToArray();
+        int middle = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
+
+    public static Dictionary<string, string> Parse(string line)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string part in line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int equals = part.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                fields[part[..equals]] = part[(equals + 1)..];
+            }
+        }
+
+        return fields;
+    }
+
+    private static (string, string, string, bool)[] BuildRows()
+    {
+        var rows = new List<(string, string, string, bool)>();
+        foreach (int clients in new[] { 1, 10, 100 })
+        {
+            foreach (int size in new[] { 160, 1200 })
+            {
+                string scenario = "relay-" + clients + "-" + size;
+                rows.Add((scenario, "pkts_per_cpu_s", "relayed packets per server CPU-second", true));
+                rows.Add((scenario, "relayed_pps", "relayed packets/s", true));
+                rows.Add((scenario, "loss_pct", "loss %", false));
+                rows.Add((scenario, "server_cpu_s", "server CPU s (utime+stime)", false));
+                rows.Add((scenario, "gen_cpu_s", "generator CPU s", false));
+            }
+        }
+
+        rows.Add(("latency", "p50_us", "round trip p50 (µs)", false));
+        rows.Add(("latency", "p99_us", "round trip p99 (µs)", false));
+        rows.Add(("latency", "loss_pct", "loss %", false));
+        rows.Add(("alloc", "cycles_per_s", "Allocate 401 + Allocate + Refresh(0) cycles/s", true));
+        rows.Add(("alloc", "cycles_per_cpu_s", "cycles per server CPU-second", true));
+        rows.Add(("memory", "rss_idle", "RSS idle (bytes)", false));
+        rows.Add(("memory", "rss_1000", "RSS, 1,000 allocations", false));
+        rows.Add(("memory", "rss_10000", "RSS, 10,000 allocations", false));
+        rows.Add(("memory", "bytes_per_alloc_1000", "bytes per allocation at 1,000", false));
+        rows.Add(("memory", "bytes_per_alloc_10000", "bytes per allocation at 10,000", false));
+        return [.. rows];
+    }
+
+    private static string ScenarioName(string scenario) => scenario.StartsWith("relay-", StringComparison.Ordinal)
+        ? "relay, " + scenario.Split('-')[1] + " clients, " + scenario.Split('-')[2] + " B"
+        : scenario switch
+        {
+            "latency" => "latency, 10 clients x 100 pkt/s, 160 B",
+            "alloc" => "allocation rate, 16 clients",
+            "memory" => "memory (allocation + permission + channel)",
+            _ => scenario,
+        };
+
+    private static string Number(double value) => double.IsNaN(value) ? "-"
+        : Math.Abs(value) >= 100 ? value.ToString("#,0", CultureInfo.InvariantCulture)
+        : value.ToString("0.###", CultureInfo.InvariantCulture);
+}
