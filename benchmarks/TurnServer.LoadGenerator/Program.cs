@@ -54,7 +54,8 @@ switch (mode)
         using var sessions = new TurnSessions(server, clientIp, clients, user, password, realm, peer.EndPoint, SessionGoal.BindChannel);
         sessions.Begin(0, clients);
         sessions.Run(() => sessions.ReadyCount == clients, setupDeadline);
-        Require(sessions.ReadyCount == clients, "only " + sessions.ReadyCount + " of " + clients + " clients got an allocation and a channel");
+        Require(sessions.ReadyCount == clients, "only " + sessions.ReadyCount + " of " + clients + " clients got an allocation and a channel; last error " + sessions.LastError
+            + ", steps " + string.Join(',', sessions.Sessions.Where(s => s.Step != SessionStep.Ready).Select(s => s.Step)) + ", retransmits " + sessions.Retransmits);
         RelayResult r = new RelayLoad(sessions, size, window, rate).Run(serverPid, warmup, seconds);
         Console.WriteLine(Format(
             ("mode", "relay"), ("clients", clients), ("size", size), ("window", rate > 0 ? 0 : window), ("rate", rate),

@@ -46,7 +46,8 @@ public static class TurnServerHostFactory
             // Registered before the listeners, so it starts before them and stops after them (closing every socket).
             builder.Services.AddSingleton(sp => new LinuxUdpEngine(
                 sp.GetRequiredService<ServerCounters>(),
-                sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Udp")));
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Udp"),
+                UdpEngineSelection.Workers));
             builder.Services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<LinuxUdpEngine>());
         }
 

@@ -36,6 +36,9 @@ internal static unsafe partial class Libc
 
     public const int EINTR = 4;
     public const int EAGAIN = 11;
+    public const int EIO = 5;
+    public const int EINVAL = 22;
+    public const int EOPNOTSUPP = 95;
     public const int EADDRINUSE = 98;
 
     /// <summary>sizeof(struct epoll_event): packed on x86-64 (12 bytes), naturally aligned elsewhere (16).</summary>

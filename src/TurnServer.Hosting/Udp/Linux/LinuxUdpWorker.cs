@@ -42,6 +42,7 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
     private readonly DatagramBatch _peerIn = new(BatchSize, UdpRelayEndpoint.MaxPayload, Allocation.PeerDataHeadroom, Allocation.PeerDataTailroom);
     private readonly DatagramBatch _peerOut = new(BatchSize, MaxClientDatagram);
     private readonly Libc.MMsgHdr* _gather = (Libc.MMsgHdr*)NativeMemory.Alloc((nuint)(BatchSize * sizeof(Libc.MMsgHdr)));
+    private readonly SegmentationOffload _gso = new(BatchSize);
     private readonly byte[] _response = GC.AllocateUninitializedArray<byte>(ResponseBufferSize, pinned: true);
     private readonly SendScratch _scratch = new();
     private readonly List<ListenerState?> _listeners = [];
@@ -128,6 +129,7 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         _peerIn.Dispose();
         _peerOut.Dispose();
         NativeMemory.Free(_gather);
+        _gso.Dispose();
     }
 
     public void AddListener(LinuxUdpListenerGroup group, SocketFd socket) => Post(w => w.RegisterListener(group, socket));
@@ -469,8 +471,57 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         }
     }
 
-    /// <summary>sendmmsg until every message went or failed; a failed one is counted and skipped.</summary>
+    /// <summary>
+    /// Sends <paramref name="count"/> messages on <paramref name="fd"/>: runs to one address merged by segmentation
+    /// offload, then sendmmsg until every message went or failed; a failed one is counted and skipped. If the kernel
+    /// refuses a segmented send, offload is turned off for this worker and those datagrams go one by one.
+    /// </summary>
     private void SendAll(int fd, Libc.MMsgHdr* messages, int count)
+    {
+        if (!_gso.Enabled)
+        {
+            SendEach(fd, messages, count);
+            return;
+        }
+
+        int merged = _gso.Coalesce(messages, count);
+        int sent = 0;
+        while (sent < merged)
+        {
+            int result = Libc.sendmmsg(fd, _gso.Headers + sent, (uint)(merged - sent), Libc.MSG_DONTWAIT);
+            if (result > 0)
+            {
+                sent += result;
+                continue;
+            }
+
+            int errno = result < 0 ? Marshal.GetLastPInvokeError() : 0;
+            if (errno == Libc.EINTR)
+            {
+                continue;
+            }
+
+            int segments = _gso.Count[sent];
+            if (segments > 1 && errno is Libc.EINVAL or Libc.EIO or Libc.EOPNOTSUPP)
+            {
+                _gso.Enabled = false;
+                LogOffloadOff(_logger, errno);
+                SendEach(fd, messages + _gso.First[sent], segments);
+            }
+            else
+            {
+                for (int k = 0; k < segments; k++)
+                {
+                    _counters.Drop(DropReason.SendFailed);
+                }
+            }
+
+            sent++;
+        }
+    }
+
+    /// <summary>sendmmsg without offload until every message went or failed; a failed one is counted and skipped.</summary>
+    private void SendEach(int fd, Libc.MMsgHdr* messages, int count)
     {
         int sent = 0;
         while (sent < count)
@@ -580,6 +631,9 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         _freeSlots.Push(slot);
         RelayCount--;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "UDP worker: the kernel refused segmentation offload (errno {Errno}); sending datagrams one by one")]
+    private static partial void LogOffloadOff(ILogger logger, int errno);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "UDP worker: epoll failed, errno {Errno}")]
     private static partial void LogEpollFailed(ILogger logger, int errno);

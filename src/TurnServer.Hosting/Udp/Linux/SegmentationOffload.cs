@@ -1,0 +1,130 @@
+using System.Runtime.InteropServices;
+
+namespace TurnServer.Hosting.Udp.Linux;
+
+/// <summary>
+/// UDP generic segmentation offload (UDP_SEGMENT, Linux 4.18+): consecutive queued datagrams to the same address,
+/// of one size (the last may be shorter), leave as one send whose payload the kernel cuts into those datagrams after
+/// routing and building headers once. On the wire nothing changes: the receiver gets the same datagrams. Video is
+/// sent as runs of equal-size packets, which is where this saves the most kernel time per packet.
+/// </summary>
+internal sealed unsafe class SegmentationOffload : IDisposable
+{
+    /// <summary>Most datagrams merged into one send (the kernel's limit is 64 on older releases).</summary>
+    public const int MaxSegments = 64;
+
+    /// <summary>Most payload bytes merged into one send; a UDP datagram carries at most 65,507.</summary>
+    public const int MaxBytes = 65000;
+
+    private const int SolUdp = 17;
+    private const int UdpSegment = 103;
+    private const int ControlSpace = 24; // CMSG_SPACE(sizeof(uint16_t)) on 64-bit Linux
+    private const int ControlLength = 18; // CMSG_LEN(sizeof(uint16_t))
+
+    private readonly int _capacity;
+    private byte* _memory;
+
+    public SegmentationOffload(int capacity)
+    {
+        _capacity = capacity;
+        nuint bytes = (nuint)(capacity * (sizeof(Libc.MMsgHdr) + sizeof(Libc.IoVec) + ControlSpace + (2 * sizeof(int))));
+        _memory = (byte*)NativeMemory.AllocZeroed(bytes);
+        Headers = (Libc.MMsgHdr*)_memory;
+        Iov = (Libc.IoVec*)(Headers + capacity);
+        Control = (byte*)(Iov + capacity);
+        First = (int*)(Control + (capacity * ControlSpace));
+        Count = First + capacity;
+    }
+
+    /// <summary>False once the kernel refused a segmented send; from then on every datagram goes alone.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The merged messages, ready for sendmmsg.</summary>
+    public Libc.MMsgHdr* Headers { get; }
+
+    /// <summary>For merged message k, the index of its first original message.</summary>
+    public int* First { get; }
+
+    /// <summary>For merged message k, how many original messages it carries.</summary>
+    public int* Count { get; }
+
+    private Libc.IoVec* Iov { get; }
+
+    private byte* Control { get; }
+
+    /// <summary>Merges runs of <paramref name="messages"/> (at most the capacity); returns how many messages result.</summary>
+    public int Coalesce(Libc.MMsgHdr* messages, int count)
+    {
+        int merged = 0;
+        int iovUsed = 0;
+        int i = 0;
+        while (i < count)
+        {
+            Libc.MsgHdr* first = &messages[i].Header;
+            nuint segment = first->Iov->Length;
+            nuint total = segment;
+            int run = 1;
+            while (Enabled && i + run < count && run < MaxSegments)
+            {
+                Libc.MsgHdr* next = &messages[i + run].Header;
+                nuint length = next->Iov->Length;
+                if (length > segment || length == 0 || total + length > MaxBytes || !SameAddress(first, next))
+                {
+                    break;
+                }
+
+                total += length;
+                run++;
+                if (length < segment)
+                {
+                    break; // only the last segment may be shorter
+                }
+            }
+
+            Libc.MMsgHdr* target = Headers + merged;
+            *target = messages[i];
+            if (run > 1)
+            {
+                for (int k = 0; k < run; k++)
+                {
+                    Iov[iovUsed + k] = *messages[i + k].Header.Iov;
+                }
+
+                target->Header.Iov = Iov + iovUsed;
+                target->Header.IovLength = (nuint)run;
+                iovUsed += run;
+                byte* control = Control + (merged * ControlSpace);
+                *(nuint*)control = ControlLength;
+                *(int*)(control + 8) = SolUdp;
+                *(int*)(control + 12) = UdpSegment;
+                *(ushort*)(control + 16) = (ushort)segment;
+                target->Header.Control = control;
+                target->Header.ControlLength = ControlSpace;
+            }
+            else
+            {
+                target->Header.Control = null;
+                target->Header.ControlLength = 0;
+            }
+
+            First[merged] = i;
+            Count[merged] = run;
+            merged++;
+            i += run;
+        }
+
+        return merged;
+    }
+
+    public void Dispose()
+    {
+        if (_memory != null)
+        {
+            NativeMemory.Free(_memory);
+            _memory = null;
+        }
+    }
+
+    private static bool SameAddress(Libc.MsgHdr* a, Libc.MsgHdr* b) =>
+        a->NameLength == b->NameLength && new ReadOnlySpan<byte>(a->Name, (int)a->NameLength).SequenceEqual(new ReadOnlySpan<byte>(b->Name, (int)b->NameLength));
+}
