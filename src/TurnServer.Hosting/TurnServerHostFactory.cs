@@ -26,7 +26,11 @@ public static class TurnServerHostFactory
     /// <param name="settings">Validated settings.</param>
     /// <param name="configureLogging">Extra logging setup (tests add their own sink).</param>
     /// <param name="time">The clock; defaults to the system clock.</param>
-    public static IHost Create(TurnServerSettings settings, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null)
+    public static IHost Create(TurnServerSettings settings, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null) =>
+        Create(settings, configureLogging, time, UdpEngineSelection.UseLinuxEngine);
+
+    /// <summary>Creates the host with the Linux UDP engine or the portable one (tests run both).</summary>
+    internal static IHost Create(TurnServerSettings settings, Action<ILoggingBuilder>? configureLogging, TimeProvider? time, bool linuxUdp)
     {
         ArgumentNullException.ThrowIfNull(settings);
         time ??= TimeProvider.System;
@@ -40,7 +44,6 @@ public static class TurnServerHostFactory
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
         builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm));
         builder.Services.AddSingleton<ServerCounters>();
-        bool linuxUdp = UdpEngineSelection.UseLinuxEngine;
         if (linuxUdp)
         {
             // Registered before the listeners, so it starts before them and stops after them (closing every socket).

@@ -36,15 +36,21 @@ internal sealed class TestServer : IAsyncDisposable
     public int Port => UdpEndPoint.Port;
 
     /// <summary>Starts a server with long-term credentials for alice and loopback peers allowed, plus <paramref name="extra"/> flags.</summary>
-    public static Task<TestServer> StartAsync(params string[] extra) =>
-        StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra]);
+    public static Task<TestServer> StartAsync(params string[] extra) => StartAsync(UdpEngineSelection.UseLinuxEngine, extra);
+
+    /// <summary>As <see cref="StartAsync(string[])"/>, on the chosen UDP engine.</summary>
+    public static Task<TestServer> StartAsync(bool linuxUdp, params string[] extra) =>
+        StartRawAsync(linuxUdp, ["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra]);
 
     /// <summary>Starts a server with exactly these coTURN-style arguments.</summary>
-    public static async Task<TestServer> StartRawAsync(params string[] args)
+    public static Task<TestServer> StartRawAsync(params string[] args) => StartRawAsync(UdpEngineSelection.UseLinuxEngine, args);
+
+    /// <summary>Starts a server with these arguments on the Linux UDP engine or the portable one.</summary>
+    public static async Task<TestServer> StartRawAsync(bool linuxUdp, params string[] args)
     {
         TurnServerConfigLoadResult config = TurnServerConfigLoader.Load(args, new Dictionary<string, string?>(), () => []);
         Assert.True(config.Settings is not null, string.Join("\n", config.Errors));
-        IHost host = TurnServerHostFactory.Create(config.Settings);
+        IHost host = TurnServerHostFactory.Create(config.Settings, null, null, linuxUdp);
         await host.StartAsync();
         return new TestServer(host);
     }

@@ -79,6 +79,9 @@ internal sealed unsafe class DatagramBatch : IDisposable
         }
     }
 
+    /// <summary>Length of the datagram queued in slot <paramref name="i"/> (send batches).</summary>
+    public int QueuedLength(int i) => (int)Iov[i].Length;
+
     /// <summary>The received datagram of slot <paramref name="i"/> (after recvmmsg).</summary>
     public Span<byte> Received(int i) => new(Iov[i].Base, (int)Headers[i].Length);
 

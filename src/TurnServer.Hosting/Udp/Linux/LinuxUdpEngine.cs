@@ -38,6 +38,9 @@ internal sealed partial class LinuxUdpEngine : IHostedService, IDisposable
     /// <summary>Worker threads, and so sockets per listener.</summary>
     public int WorkerCount => _workers.Length;
 
+    /// <summary>The workers (diagnostics and tests).</summary>
+    internal IReadOnlyList<LinuxUdpWorker> Workers => _workers;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         Start();

@@ -76,6 +76,11 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
     /// <summary>Relay sockets in this worker's epoll set.</summary>
     public int RelayCount { get; private set; }
 
+    /// <summary>Bytes this worker's thread has allocated, as of its last wake-up (tests hold the relay path to zero).</summary>
+    public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
+
+    private long _allocatedBytes;
+
     public void Start()
     {
         _thread = new Thread(Run) { IsBackground = true, Name = "turn-udp-" + _index };
@@ -263,6 +268,8 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
                     }
                 }
 
+                // Published before the flush, so whoever receives this wake-up's datagrams sees the count that covers them.
+                Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
                 try
                 {
                     FlushPeers();

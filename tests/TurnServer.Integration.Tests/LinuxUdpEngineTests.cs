@@ -1,0 +1,192 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Hosting.Udp.Linux;
+using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Stun;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>
+/// The Linux UDP engine (epoll workers, recvmmsg/sendmmsg, segmentation offload) against the portable one, over real
+/// loopback sockets: same bytes on the wire, nothing allocated per packet, ports and sockets released.
+/// </summary>
+public class LinuxUdpEngineTests
+{
+    private const ushort Channel = 0x4001;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Each_engine_relays_a_burst_of_channel_data_both_ways_in_order(bool linuxUdp)
+    {
+        if (linuxUdp && !Libc.IsSupported)
+        {
+            return; // the Linux engine exists only on Linux x64/arm64
+        }
+
+        await using TestServer server = await TestServer.StartAsync(linuxUdp);
+        using var peer = new UdpEchoPeer();
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        await client.AllocateAsync();
+        await BindAsync(client, peer.EndPoint);
+
+        // 64 equal-size frames sent back to back: the Linux engine reads them in batches and sends runs of them
+        // with one segmented send each; the peer and the client must still see 64 separate datagrams, in order.
+        const int count = 64;
+        for (int i = 0; i < count; i++)
+        {
+            client.SendRaw(Frame(i, 300));
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            Assert.Equal(Frame(i, 300), await client.ReceiveAsync());
+        }
+
+        Assert.Equal(count, peer.Received.Count);
+        Assert.Equal(Enumerable.Range(0, count), peer.Received.Select(r => BitConverter.ToInt32(r.Data)));
+        Assert.Equal(0, server.Engine.Counters.TotalDropped);
+    }
+
+    [Fact]
+    public async Task The_relay_steady_state_allocates_nothing_on_the_worker_threads()
+    {
+        if (!Libc.IsSupported)
+        {
+            return;
+        }
+
+        await using TestServer server = await TestServer.StartAsync(linuxUdp: true);
+        LinuxUdpEngine engine = server.Host.Services.GetRequiredService<LinuxUdpEngine>();
+        using var peer = new UdpEchoPeer();
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        await client.AllocateAsync();
+        await BindAsync(client, peer.EndPoint);
+        await RoundTripsAsync(client, 0, 500); // warm: JIT tiers, first batches, first segmented sends
+
+        long before = engine.Workers.Sum(w => w.AllocatedBytes);
+        await RoundTripsAsync(client, 500, 2000);
+        long after = engine.Workers.Sum(w => w.AllocatedBytes);
+
+        Assert.True(before > 0, "the workers publish what they allocated (setting up the allocation did)");
+        Assert.Equal(0, after - before);
+    }
+
+    [Fact]
+    public unsafe void Segmentation_offload_merges_only_runs_to_one_address_of_one_size()
+    {
+        byte[] a = new byte[DatagramBatch.NameSize];
+        byte[] b = new byte[DatagramBatch.NameSize];
+        SockAddr.Write(new TransportAddress(IPAddress.Parse("192.0.2.1"), 1000), v6Socket: false, a);
+        SockAddr.Write(new TransportAddress(IPAddress.Parse("192.0.2.1"), 1001), v6Socket: false, b);
+        using var batch = new DatagramBatch(16, 2048);
+        int[] sizes = [100, 100, 100, 40, 100, 100, 200, 100, 100];
+        byte[][] names = [a, a, a, a, a, b, b, b, b];
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            Assert.True(batch.TryAdd(7, new byte[sizes[i]], names[i].AsSpan(0, 16)));
+        }
+
+        using var offload = new SegmentationOffload(16);
+        int merged = offload.Coalesce(batch.Headers, batch.Count);
+
+        // [100 100 100 40] to a: one run, which the shorter segment ends; [100] to a alone (the address changes next);
+        // [100] to b alone (200 is bigger than the run's size); [200 100] to b: one run, 100 being a shorter last
+        // segment; [100] to b alone.
+        Assert.Equal(5, merged);
+        Assert.Equal([4, 1, 1, 2, 1], Enumerable.Range(0, merged).Select(k => offload.Count[k]));
+        Assert.Equal([0, 4, 5, 6, 8], Enumerable.Range(0, merged).Select(k => offload.First[k]));
+        Assert.Equal(4u, (uint)offload.Headers[0].Header.IovLength);
+        Assert.True(offload.Headers[1].Header.Control == null);
+    }
+
+    [Theory]
+    [InlineData("192.0.2.1", 3478, false)]
+    [InlineData("2001:db8::1", 3478, true)]
+    [InlineData("192.0.2.1", 65535, true)]
+    public void Socket_addresses_round_trip_through_the_kernel_layout(string ip, int port, bool v6Socket)
+    {
+        var address = new TransportAddress(IPAddress.Parse(ip), port);
+        var raw = new byte[DatagramBatch.NameSize];
+        int length = SockAddr.Write(address, v6Socket, raw);
+
+        Assert.Equal(v6Socket ? 28 : 16, length);
+        Assert.True(SockAddr.TryRead(raw.AsSpan(0, length), out TransportAddress read));
+        Assert.Equal(address, read); // IPv4 written mapped into an IPv6 sockaddr reads back as IPv4
+        Assert.False(SockAddr.TryRead(raw.AsSpan(0, 8), out _));
+    }
+
+    [Fact]
+    public async Task A_port_another_socket_holds_fails_start_up_although_listeners_use_SO_REUSEPORT()
+    {
+        if (!Libc.IsSupported)
+        {
+            return;
+        }
+
+        using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        int port = ((IPEndPoint)holder.LocalEndPoint!).Port;
+
+        await Assert.ThrowsAsync<SocketException>(() => TestServer.StartRawAsync(
+            linuxUdp: true, "-n", "--listening-ip=127.0.0.1", "--listening-port=" + port, "--no-auth", "--no-stdout-log"));
+    }
+
+    [Fact]
+    public async Task Deleting_an_allocation_closes_its_relay_socket_on_the_worker()
+    {
+        if (!Libc.IsSupported)
+        {
+            return;
+        }
+
+        await using TestServer server = await TestServer.StartAsync(linuxUdp: true);
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        TransportAddress relayed = await client.AllocateAsync();
+        Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0))));
+
+        // The Refresh was handled on the worker that owns the relay socket, which closed it before answering.
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        probe.Bind(relayed.ToEndPoint());
+        Assert.Equal(0, server.Engine.Allocations.Count);
+    }
+
+    private static async Task BindAsync(StunUdpClient client, IPEndPoint peer)
+    {
+        TransportAddress peerAddress = TransportAddress.FromEndPoint(peer);
+        byte[] bind = await client.RequestAsync(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
+        {
+            w.WriteChannelNumber(Channel);
+            w.WriteXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
+        });
+        Assert.Equal(0, StunUdpClient.Code(bind));
+    }
+
+    /// <summary>Sends frames <paramref name="from"/>..<paramref name="to"/> in windows of 32 and checks each echo.</summary>
+    private static async Task RoundTripsAsync(StunUdpClient client, int from, int to)
+    {
+        for (int start = from; start < to; start += 32)
+        {
+            int end = Math.Min(to, start + 32);
+            for (int i = start; i < end; i++)
+            {
+                client.SendRaw(Frame(i, 160));
+            }
+
+            for (int i = start; i < end; i++)
+            {
+                Assert.Equal(Frame(i, 160), await client.ReceiveAsync());
+            }
+        }
+    }
+
+    private static byte[] Frame(int sequence, int payloadLength)
+    {
+        var frame = new byte[ChannelData.HeaderLength + payloadLength];
+        ChannelData.WriteHeader(frame, Channel, payloadLength);
+        BitConverter.TryWriteBytes(frame.AsSpan(ChannelData.HeaderLength), sequence);
+        return frame;
+    }
+}
