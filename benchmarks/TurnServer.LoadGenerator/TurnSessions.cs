@@ -48,6 +48,7 @@ internal sealed unsafe class TurnSessions : IDisposable
     private readonly int _epoll;
     private readonly byte[] _receive = new byte[4096];
     private readonly IPAddress _clientIp;
+    private int _nextPort = 10000 + Random.Shared.Next(50000);
 
     public TurnSessions(IPEndPoint server, IPAddress clientIp, int count, string user, string password, string realm, IPEndPoint peer, SessionGoal goal)
     {
@@ -145,9 +146,26 @@ internal sealed unsafe class TurnSessions : IDisposable
         Libc.EpollAdd(_epoll, session.Socket.Fd, (ulong)Array.IndexOf(Sessions, session));
     }
 
-    private static SocketFd OpenClientSocket(IPAddress ip) =>
-        SocketFd.TryOpen(new IPEndPoint(ip, 0), reusePort: false, dontFragment: false, bufferBytes: 1 << 20, out int error)
-            ?? throw new InvalidOperationException("cannot bind a client socket, errno " + error);
+    /// <summary>
+    /// A client socket on the next port of a rotation through 10000-59999: the kernel's random ephemeral ports soon
+    /// repeat a 5-tuple whose allocation coTURN still holds after Refresh(0) (it answers 437), which would count
+    /// against coTURN's allocation rate; rotating, a port comes back only after 50,000 others.
+    /// </summary>
+    private SocketFd OpenClientSocket(IPAddress ip)
+    {
+        int error = 0;
+        for (int attempt = 0; attempt < 1000; attempt++)
+        {
+            _nextPort = _nextPort >= 59999 ? 10000 : _nextPort + 1;
+            SocketFd? socket = SocketFd.TryOpen(new IPEndPoint(ip, _nextPort), reusePort: false, dontFragment: false, bufferBytes: 1 << 20, out error);
+            if (socket is not null)
+            {
+                return socket;
+            }
+        }
+
+        throw new InvalidOperationException("cannot bind a client socket, errno " + error);
+    }
 
     private void Drain(Session session)
     {
