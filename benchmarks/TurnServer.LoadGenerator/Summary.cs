@@ -44,25 +44,36 @@ internal static class Summary
             }
         }
 
+        // TurnServer and coTURN first; any other variants run (run.sh --engines) get a column each after them.
+        string[] servers = values.Keys.Select(k => k.Server).Distinct().OrderBy(ServerOrder).ThenBy(n => n, StringComparer.Ordinal).ToArray();
         var table = new StringBuilder();
-        table.AppendLine("| Scenario | Metric | TurnServer | coTURN | Ratio | Runs |");
-        table.AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
+        table.Append("| Scenario | Metric |");
+        foreach (string server in servers)
+        {
+            table.Append(' ').Append(ServerName(server)).Append(" |");
+        }
+
+        table.AppendLine(" Ratio | Runs |");
+        table.Append("| --- | --- |").Append(string.Concat(Enumerable.Repeat(" ---: |", servers.Length))).AppendLine(" ---: | ---: |");
         foreach ((string scenario, string metric, string label, bool higherIsBetter) in Rows)
         {
-            bool hasTs = values.TryGetValue(("ts", scenario, metric), out List<double>? ts);
-            bool hasCo = values.TryGetValue(("coturn", scenario, metric), out List<double>? co);
-            if (!hasTs && !hasCo)
+            double[] medians = servers.Select(s => values.TryGetValue((s, scenario, metric), out List<double>? list) ? Median(list) : double.NaN).ToArray();
+            if (medians.All(double.IsNaN))
             {
                 continue;
             }
 
-            double tsMedian = hasTs ? Median(ts!) : double.NaN;
-            double coMedian = hasCo ? Median(co!) : double.NaN;
-            string ratio = hasTs && hasCo && coMedian != 0 ? (tsMedian / coMedian).ToString("0.00", CultureInfo.InvariantCulture) + (higherIsBetter ? "" : " (lower is better)") : "";
-            int runs = Math.Max(ts?.Count ?? 0, co?.Count ?? 0);
-            table.Append("| ").Append(ScenarioName(scenario)).Append(" | ").Append(label).Append(" | ")
-                .Append(Number(tsMedian)).Append(" | ").Append(Number(coMedian)).Append(" | ").Append(ratio).Append(" | ")
-                .Append(runs.ToString(CultureInfo.InvariantCulture)).AppendLine(" |");
+            double ts = values.TryGetValue(("ts", scenario, metric), out List<double>? tsList) ? Median(tsList) : double.NaN;
+            double co = values.TryGetValue(("coturn", scenario, metric), out List<double>? coList) ? Median(coList) : double.NaN;
+            string ratio = !double.IsNaN(ts) && !double.IsNaN(co) && co != 0 ? (ts / co).ToString("0.00", CultureInfo.InvariantCulture) + (higherIsBetter ? "" : " (lower is better)") : "";
+            int runs = servers.Max(s => values.TryGetValue((s, scenario, metric), out List<double>? list) ? list.Count : 0);
+            table.Append("| ").Append(ScenarioName(scenario)).Append(" | ").Append(label).Append(" |");
+            foreach (double median in medians)
+            {
+                table.Append(' ').Append(Number(median)).Append(" |");
+            }
+
+            table.Append(' ').Append(ratio).Append(" | ").Append(runs.ToString(CultureInfo.InvariantCulture)).AppendLine(" |");
         }
 
         foreach (string line in gc)
@@ -125,6 +136,17 @@ internal static class Summary
         rows.Add(("memory", "bytes_per_alloc_10000", "bytes per allocation at 10,000", false));
         return [.. rows];
     }
+
+    private static int ServerOrder(string server) => server switch { "ts" => 0, "coturn" => 1, _ => 2 };
+
+    private static string ServerName(string server) => server switch
+    {
+        "ts" => "TurnServer",
+        "coturn" => "coTURN",
+        "ts-nogso" => "TurnServer, no offload",
+        "ts-portable" => "TurnServer, portable engine",
+        _ => server,
+    };
 
     private static string ScenarioName(string scenario) => scenario.StartsWith("relay-", StringComparison.Ordinal)
         ? "relay, " + scenario.Split('-')[1] + " clients, " + scenario.Split('-')[2] + " B"

@@ -3,6 +3,8 @@
 # same load, alternating the two servers run by run. Prints one table of medians with ratios.
 #
 #   benchmarks/load/run.sh [--runs N] [--seconds S] [--quick] [--gc-seconds S | --no-gc]
+#   benchmarks/load/run.sh --engines [--runs N]   relay only: also the portable engine and the Linux engine
+#                                                 without segmentation offload, to show what each change buys
 #
 # Needs: the .NET SDK, coturn (apt-get install coturn), free UDP ports 39478 and 39479 on 127.0.0.1 (TS_PORT, CO_PORT) and relay ports
 # 49152-65535 on 127.0.0.1. Clients bind to 127.0.0.2 and the echo peer to 127.0.0.3, so their ports never collide
@@ -16,11 +18,13 @@ SECONDS_PER_RUN=5
 WARMUP=2
 GC_SECONDS=30
 QUICK=0
+ENGINES=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=$2; shift 2 ;;
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
+    --engines) ENGINES=1; shift ;;
     --no-gc) GC_SECONDS=0; shift ;;
     --gc-seconds) GC_SECONDS=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -63,9 +67,12 @@ start_server() { # $1 = ts | coturn; sets SERVER_PID and PORT
   for p in $TS_PORT $CO_PORT; do
     if ss -Hlun "sport = :$p" | grep -q .; then echo "UDP port $p on this machine is taken; set TS_PORT/CO_PORT" >&2; exit 1; fi
   done
-  if [ "$1" = ts ]; then
+  if [ "${1%%-*}" = ts ]; then
     PORT=$TS_PORT
-    "$TS_BIN" "${COMMON[@]}" --listening-port=$PORT --log-file="$WORK/ts.log" >"$WORK/ts.out" 2>&1 &
+    local engine=linux gso=on
+    if [ "$1" = ts-portable ]; then engine=portable; fi
+    if [ "$1" = ts-nogso ]; then gso=off; fi
+    TURN_UDP_ENGINE=$engine TURN_UDP_GSO=$gso "$TS_BIN" "${COMMON[@]}" --listening-port=$PORT --log-file="$WORK/ts.log" >"$WORK/ts.out" 2>&1 &
   else
     PORT=$CO_PORT
     turnserver "${COMMON[@]}" --listening-port=$PORT --log-file="$WORK/coturn.log" --simple-log --no-cli \
@@ -100,12 +107,15 @@ run() { # $1 = server, $2 = scenario label, rest = turnload arguments
 }
 
 order() { # alternate which server goes first, run by run
-  if [ $(( $1 % 2 )) -eq 1 ]; then echo "ts coturn"; else echo "coturn ts"; fi
+  if [ "$ENGINES" = 1 ]; then
+    if [ $(( $1 % 2 )) -eq 1 ]; then echo "ts ts-nogso ts-portable coturn"; else echo "coturn ts-portable ts-nogso ts"; fi
+  elif [ $(( $1 % 2 )) -eq 1 ]; then echo "ts coturn"; else echo "coturn ts"; fi
 }
 
 CLIENTS="1 10 100"
 SIZES="160 1200"
 if [ "$QUICK" = 1 ]; then CLIENTS="10"; SIZES="160"; fi
+if [ "$ENGINES" = 1 ]; then CLIENTS="10 100"; SIZES="160 1200"; GC_SECONDS=0; fi
 
 for r in $(seq 1 "$RUNS"); do
   echo "Run $r of $RUNS" >&2
@@ -116,6 +126,7 @@ for r in $(seq 1 "$RUNS"); do
       done
     done
   done
+  if [ "$ENGINES" = 1 ]; then continue; fi
   for server in $(order "$r"); do
     # Light load: 10 clients, 100 packets per second each.
     run "$server" latency relay --clients 10 --size 160 --rate 1000 --warmup 1 --seconds $((SECONDS_PER_RUN * 2))

@@ -42,7 +42,7 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
     private readonly DatagramBatch _peerIn = new(BatchSize, UdpRelayEndpoint.MaxPayload, Allocation.PeerDataHeadroom, Allocation.PeerDataTailroom);
     private readonly DatagramBatch _peerOut = new(BatchSize, MaxClientDatagram);
     private readonly Libc.MMsgHdr* _gather = (Libc.MMsgHdr*)NativeMemory.Alloc((nuint)(BatchSize * sizeof(Libc.MMsgHdr)));
-    private readonly SegmentationOffload _gso = new(BatchSize);
+    private readonly SegmentationOffload _gso = new(BatchSize) { Enabled = UdpEngineSelection.UseSegmentationOffload };
     private readonly byte[] _response = GC.AllocateUninitializedArray<byte>(ResponseBufferSize, pinned: true);
     private readonly SendScratch _scratch = new();
     private readonly List<ListenerState?> _listeners = [];
