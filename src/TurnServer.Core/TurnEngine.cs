@@ -2,6 +2,7 @@ using TurnServer.Core.Allocations;
 using TurnServer.Core.Auth;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Handlers;
+using TurnServer.Core.Peers;
 using TurnServer.Core.Relay;
 using TurnServer.Stun;
 
@@ -68,6 +69,38 @@ public sealed class TurnEngine
 
     /// <summary>The settings the engine runs with.</summary>
     public TurnOptions Options => _ctx.Options;
+
+    /// <summary>
+    /// Which peers clients may reach (RFC 8656 section 21.3). Starts as <see cref="TurnOptions.PeerPolicy"/>; setting
+    /// it (a configuration reload, a user database's peer lists) takes effect for the next request.
+    /// </summary>
+    public PeerAddressPolicy PeerPolicy
+    {
+        get => _ctx.PeerPolicy;
+        set => _ctx.PeerPolicy = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>True once <see cref="BeginDrain"/> was called.</summary>
+    public bool IsDraining => _ctx.Draining;
+
+    /// <summary>
+    /// Replaces where long-term keys come from (a configuration reload). Allocations keep the key they were created
+    /// with. Does nothing when authentication is off.
+    /// </summary>
+    public void ReplaceCredentialSources(IReadOnlyList<ICredentialSource> sources)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        if (_ctx.Authenticator is not null)
+        {
+            _ctx.Authenticator.Sources = sources;
+        }
+    }
+
+    /// <summary>
+    /// Starts draining (coTURN's SIGUSR1): every Allocate from now on is answered 508 (Insufficient Capacity), while
+    /// existing allocations are refreshed, relay and end as usual. There is no way back but a restart.
+    /// </summary>
+    public void BeginDrain() => _ctx.Draining = true;
 
     /// <summary>
     /// Handles one STUN message from a client. Requests are answered in <paramref name="response"/> (size it for

@@ -21,6 +21,13 @@ internal static class AllocateRequestHandler
             return StunErrorCodes.AllocationMismatch;
         }
 
+        // Draining (SIGUSR1): no new allocations. RFC 8656 section 7.2 answers a server that cannot allocate with
+        // 508 (Insufficient Capacity), which clients treat as "try another server"; coTURN's drain mode does the same.
+        if (ctx.Draining)
+        {
+            return StunErrorCodes.InsufficientCapacity;
+        }
+
         // coTURN's alternate-server: send every Allocate elsewhere with 300 Try Alternate (RFC 8489 section 10).
         if (ctx.Options.AlternateServers.Count > 0)
         {
