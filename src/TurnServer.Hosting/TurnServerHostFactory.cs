@@ -9,6 +9,7 @@ using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Configuration;
 using TurnServer.Hosting.Logging;
+using TurnServer.Hosting.Metrics;
 using TurnServer.Hosting.Services;
 using TurnServer.Hosting.Udp;
 
@@ -37,13 +38,16 @@ public static class TurnServerHostFactory
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
-        builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm));
+        builder.Services.AddSingleton(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm));
+        builder.Services.AddSingleton(_ => new TurnMetrics(settings.Realm, settings.PrometheusUsernameLabels, time));
+        builder.Services.AddSingleton<IAllocationObserver>(sp => new AllocationObservers(
+            settings.Prometheus ? [sp.GetRequiredService<SessionLog>(), sp.GetRequiredService<TurnMetrics>()] : [sp.GetRequiredService<SessionLog>()]));
         builder.Services.AddSingleton<ServerCounters>();
         builder.Services.AddSingleton(sp =>
         {
             ServerCounters counters = sp.GetRequiredService<ServerCounters>();
             ILogger relayLogger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Relay");
-            return new TurnEngine(
+            var engine = new TurnEngine(
                 TurnOptionsFactory.CreateOptions(settings),
                 new UdpRelayEndpointFactory(settings.RelayIps, listeningIps, counters, relayLogger),
                 TurnOptionsFactory.CreateCredentialSources(settings, time),
@@ -52,7 +56,26 @@ public static class TurnServerHostFactory
                 settings.MinPort,
                 settings.MaxPort,
                 counters);
+            if (settings.Prometheus)
+            {
+                sp.GetRequiredService<TurnMetrics>().Attach(engine);
+            }
+
+            return engine;
         });
+
+        if (settings.Prometheus)
+        {
+            builder.Services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<TurnMetrics>().Meter));
+            builder.Services.AddSingleton(sp => new MetricsHttpServer(
+                settings.PrometheusAddress,
+                settings.PrometheusPort,
+                settings.PrometheusPath,
+                sp.GetRequiredService<PrometheusExporter>(),
+                sp.GetRequiredService<TurnEngine>(),
+                sp.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<MetricsHttpServer>());
+        }
 
         if (settings.PidFile is { Length: > 0 } pidFile)
         {

@@ -43,10 +43,11 @@ public static class TurnOptionTable
         Value("mongo-userdb", TurnOptionValueKind.String, null, "MongoDB user database connection string.", NotYetImplemented, 'J'),
         Value("redis-userdb", TurnOptionValueKind.String, null, "Redis user database connection string.", NotYetImplemented, 'N'),
         Value("redis-statsdb", TurnOptionValueKind.String, null, "Redis status and statistics database connection string.", NotYetImplemented, 'O'),
-        Flag("prometheus", "Serve Prometheus metrics on /metrics.", NotYetImplemented),
-        OptionalValue("prometheus-port", TurnOptionValueKind.Port, "9641", "Prometheus metrics port."),
-        OptionalValue("prometheus-address", TurnOptionValueKind.String, "any address", "Prometheus listening address."),
-        Flag("prometheus-username-labels", "Label metrics with client user names.", NotYetImplemented),
+        Flag("prometheus", "Serve Prometheus metrics on /metrics, and /healthz for load balancers.", Supported),
+        OptionalValue("prometheus-port", TurnOptionValueKind.Port, "9641", "Prometheus metrics port.", Supported),
+        OptionalValue("prometheus-address", TurnOptionValueKind.IPAddress, "any address", "Prometheus listening address.", Supported),
+        Value("prometheus-path", TurnOptionValueKind.String, "/metrics", "Path of the metrics page (coTURN 4.7 and later).", Supported),
+        Flag("prometheus-username-labels", "Label traffic metrics with client user names.", Supported),
         Flag("use-auth-secret", "TURN REST API: authenticate with time-limited credentials derived from a shared secret.", Supported),
         Value("static-auth-secret", TurnOptionValueKind.String, null, "Shared secret for the TURN REST API; may be repeated.", Supported, repeatable: true),
         Flag("no-auth-pings", "Disable periodic health checks of the dynamic secret tables.", NotYetImplemented),
@@ -182,13 +183,13 @@ public static class TurnOptionTable
         };
 
     // coTURN declares these with an optional argument although they carry a value; without one the default applies.
-    private static TurnOption OptionalValue(string name, TurnOptionValueKind kind, string defaultValue, string description) => new()
+    private static TurnOption OptionalValue(string name, TurnOptionValueKind kind, string defaultValue, string description, TurnOptionSupport support) => new()
     {
         Name = name,
         Argument = TurnOptionArgument.Optional,
         ValueKind = kind,
         DefaultValue = defaultValue,
         Description = description,
-        Support = NotYetImplemented,
+        Support = support,
     };
 }

@@ -188,16 +188,19 @@ public sealed class TurnServerSettings
     /// <summary><c>tls-alternate-server</c>: ALTERNATE-SERVER targets for TLS/DTLS allocations (port 5349 when not given, as coTURN does).</summary>
     public IReadOnlyList<IPEndPoint> TlsAlternateServers { get; init; } = [];
 
-    /// <summary><c>prometheus</c> (not yet implemented): serve metrics.</summary>
+    /// <summary><c>prometheus</c>: serve Prometheus metrics (and <c>/healthz</c>) over HTTP.</summary>
     public bool Prometheus { get; init; }
 
-    /// <summary><c>prometheus-port</c> (not yet implemented): metrics port.</summary>
+    /// <summary><c>prometheus-port</c>: metrics HTTP port (TCP).</summary>
     public int PrometheusPort { get; init; } = 9641;
 
-    /// <summary><c>prometheus-address</c> (not yet implemented): metrics listening address; null for any.</summary>
-    public string? PrometheusAddress { get; init; }
+    /// <summary><c>prometheus-address</c>: metrics listening address; null for every address (IPv4 and IPv6).</summary>
+    public IPAddress? PrometheusAddress { get; init; }
 
-    /// <summary><c>prometheus-username-labels</c> (not yet implemented): label metrics with user names.</summary>
+    /// <summary><c>prometheus-path</c>: path of the metrics page, starting with <c>/</c>.</summary>
+    public string PrometheusPath { get; init; } = "/metrics";
+
+    /// <summary><c>prometheus-username-labels</c>: label the per-realm traffic metrics with user names as well.</summary>
     public bool PrometheusUsernameLabels { get; init; }
 
     /// <summary><c>userdb</c> (not yet implemented): SQLite user database file.</summary>

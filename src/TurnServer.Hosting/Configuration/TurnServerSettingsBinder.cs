@@ -126,7 +126,8 @@ internal sealed class TurnServerSettingsBinder
             TlsAlternateServers = EndPoints("tls-alternate-server", TurnOptionTable.DefaultTlsPort),
             Prometheus = Boolean("prometheus"),
             PrometheusPort = Port("prometheus-port", 9641),
-            PrometheusAddress = Text("prometheus-address"),
+            PrometheusAddress = OptionalAddress("prometheus-address"),
+            PrometheusPath = MetricsPath(),
             PrometheusUsernameLabels = Boolean("prometheus-username-labels"),
             UserDb = Text("userdb"),
             PsqlUserDb = Text("psql-userdb"),
@@ -274,6 +275,39 @@ internal sealed class TurnServerSettingsBinder
         }
 
         return users;
+    }
+
+    private IPAddress? OptionalAddress(string name)
+    {
+        string? value = Text(name);
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (TurnValueParser.TryParseIPAddress(value, out IPAddress? address))
+        {
+            return address;
+        }
+
+        Invalid(Origin(Key(name)), value, name, "not an IP address");
+        return null;
+    }
+
+    private string MetricsPath()
+    {
+        string? path = Text("prometheus-path");
+        if (path is null)
+        {
+            return "/metrics";
+        }
+
+        if (!path.StartsWith('/') || path.Any(char.IsWhiteSpace))
+        {
+            Invalid(Origin(Key("prometheus-path")), path, "prometheus-path", "must be a URL path starting with '/'");
+        }
+
+        return path;
     }
 
     private List<IPAddress> Addresses(string name)

@@ -25,6 +25,9 @@ public class TurnOptionTableTests
         "response-origin-only-with-rfc5780", "respond-http-unsupported", "version", "syslog-facility",
     ];
 
+    // Options the table adds to coTURN 4.6's: later coTURN releases' (prometheus-path), and TurnServer's own.
+    private static readonly string[] AddedOptions = ["prometheus-path"];
+
     // coTURN's getopt short-option string: a letter followed by ':' takes a value.
     private const string CoturnShortOptions = "c:d:p:L:E:X:i:m:l:r:u:b:B:e:M:J:N:O:q:Q:s:C:K:A:vVofhznaS";
 
@@ -37,7 +40,7 @@ public class TurnOptionTableTests
         "no-tcp-relay", "no-software-attribute", "log-file", "no-stdout-log", "simple-log", "verbose", "Verbose", "pidfile",
         "tls-listening-port", "alt-listening-port", "alt-tls-listening-port", "cert", "pkey", "pkey-pwd", "cipher-list", "no-tlsv1",
         "no-tlsv1_1", "no-tlsv1_2", "secure-stun", "stun-only", "no-stun", "relay-threads", "log-binding", "alternate-server",
-        "tls-alternate-server",
+        "tls-alternate-server", "prometheus", "prometheus-port", "prometheus-address", "prometheus-path", "prometheus-username-labels",
     ];
 
     [Fact]
@@ -50,7 +53,7 @@ public class TurnOptionTableTests
         }
 
         Assert.Equal(
-            CoturnLongOptions.Append("help").Order(StringComparer.Ordinal),
+            CoturnLongOptions.Append("help").Concat(AddedOptions).Order(StringComparer.Ordinal),
             TurnOptionTable.All.Where(o => o.Name is not null).SelectMany(o => o.Aliases.Prepend(o.Name!)).Order(StringComparer.Ordinal));
     }
 
@@ -89,7 +92,7 @@ public class TurnOptionTableTests
         Assert.Equal(
             SupportedOptions.Order(StringComparer.Ordinal),
             TurnOptionTable.All.Where(o => !o.CommandLineOnly && o.Support == TurnOptionSupport.Supported).Select(o => o.Name!).Order(StringComparer.Ordinal));
-        foreach (string name in new[] { "no-cli", "cli-password", "userdb", "prometheus", "prometheus-port", "web-admin", "oauth", "mobility", "no-rfc5780" })
+        foreach (string name in new[] { "no-cli", "cli-password", "userdb", "web-admin", "oauth", "mobility", "no-rfc5780" })
         {
             Assert.True(TurnOptionTable.TryFindByName(name, out TurnOption? option));
             Assert.Equal(TurnOptionSupport.NotYetImplemented, option.Support);

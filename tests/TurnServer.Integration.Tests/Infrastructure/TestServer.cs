@@ -35,6 +35,9 @@ internal sealed class TestServer : IAsyncDisposable
 
     public int Port => UdpEndPoint.Port;
 
+    /// <summary>The Prometheus listener's base address, when started with --prometheus.</summary>
+    public Uri MetricsBase => new("http://127.0.0.1:" + Host.Services.GetRequiredService<Hosting.Metrics.MetricsHttpServer>().Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
     /// <summary>Starts a server with long-term credentials for alice and loopback peers allowed, plus <paramref name="extra"/> flags.</summary>
     public static Task<TestServer> StartAsync(params string[] extra) =>
         StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra]);
