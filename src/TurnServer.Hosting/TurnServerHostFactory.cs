@@ -12,6 +12,8 @@ using TurnServer.Hosting.Logging;
 using TurnServer.Hosting.Metrics;
 using TurnServer.Hosting.Services;
 using TurnServer.Hosting.Udp;
+using TurnServer.Hosting.UserDb;
+using TurnServer.UserDb;
 
 namespace TurnServer.Hosting;
 
@@ -43,6 +45,9 @@ public static class TurnServerHostFactory
         builder.Services.AddSingleton<IAllocationObserver>(sp => new AllocationObservers(
             settings.Prometheus ? [sp.GetRequiredService<SessionLog>(), sp.GetRequiredService<TurnMetrics>()] : [sp.GetRequiredService<SessionLog>()]));
         builder.Services.AddSingleton<ServerCounters>();
+        TurnUserDatabase? userDatabase = OpenUserDatabase(settings);
+        UserDatabaseCredentials? databaseUsers = userDatabase is null ? null : new UserDatabaseCredentials(settings.Realm);
+        builder.Services.AddSingleton(sp => new EngineConfigurator(sp.GetRequiredService<TurnEngine>(), settings, databaseUsers, time));
         builder.Services.AddSingleton(sp =>
         {
             ServerCounters counters = sp.GetRequiredService<ServerCounters>();
@@ -50,7 +55,7 @@ public static class TurnServerHostFactory
             var engine = new TurnEngine(
                 TurnOptionsFactory.CreateOptions(settings),
                 new UdpRelayEndpointFactory(settings.RelayIps, listeningIps, counters, relayLogger),
-                TurnOptionsFactory.CreateCredentialSources(settings, time),
+                TurnOptionsFactory.CreateCredentialSources(settings, time, () => settings.StaticAuthSecrets, databaseUsers),
                 sp.GetRequiredService<IAllocationObserver>(),
                 time,
                 settings.MinPort,
@@ -82,6 +87,18 @@ public static class TurnServerHostFactory
             builder.Services.AddHostedService(_ => new PidFileService(pidFile));
         }
 
+        // Before the listeners, so the first packet already finds the database's users.
+        if (userDatabase is not null)
+        {
+            builder.Services.AddSingleton(sp => new UserDatabaseRefresher(
+                userDatabase,
+                sp.GetRequiredService<EngineConfigurator>(),
+                settings.Realm,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.UserDb"),
+                time));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<UserDatabaseRefresher>());
+        }
+
         if (!settings.NoUdp)
         {
             foreach (IPAddress ip in listeningIps)
@@ -97,6 +114,29 @@ public static class TurnServerHostFactory
         builder.Services.AddHostedService<SweeperService>();
         return builder.Build();
     }
+
+    /// <summary>
+    /// The user database the settings name: <c>psql-userdb</c>, <c>userdb</c>, or coTURN's default SQLite file when
+    /// long-term credentials have no other source and that file exists.
+    /// </summary>
+    internal static TurnUserDatabase? OpenUserDatabase(TurnServerSettings settings)
+    {
+        if (settings.NoAuth)
+        {
+            return null;
+        }
+
+        if (settings.PsqlUserDb is { } postgres)
+        {
+            return TurnUserDatabase.PostgreSql(postgres);
+        }
+
+        string? file = settings.UserDb ?? (settings.WantsDefaultUserDb ? DefaultUserDbFiles.FirstOrDefault(File.Exists) : null);
+        return file is null ? null : TurnUserDatabase.Sqlite(file);
+    }
+
+    /// <summary>Where coTURN's builds look for the SQLite turndb when none is configured.</summary>
+    internal static readonly string[] DefaultUserDbFiles = ["/var/db/turndb", "/usr/local/var/db/turndb", "/var/lib/turn/turndb"];
 
     private static void ConfigureLogging(ILoggingBuilder logging, TurnServerSettings settings)
     {

@@ -99,7 +99,7 @@ public sealed class DaemonProcessTests : IDisposable
         }
 
         Assert.Equal(0, await daemon.TerminateAsync());
-        foreach (string flag in new[] { "no-cli", "cli-password", "userdb" })
+        foreach (string flag in new[] { "no-cli", "cli-password" })
         {
             Assert.Contains("'" + flag + "'", daemon.Output, StringComparison.Ordinal);
         }

@@ -203,9 +203,15 @@ public sealed class TurnServerSettings
     /// <summary><c>prometheus-username-labels</c>: label the per-realm traffic metrics with user names as well.</summary>
     public bool PrometheusUsernameLabels { get; init; }
 
-    /// <summary><c>userdb</c> (not yet implemented): SQLite user database file.</summary>
+    /// <summary><c>userdb</c>: SQLite user database file in coTURN's schema; null when not given.</summary>
     public string? UserDb { get; init; }
 
-    /// <summary><c>psql-userdb</c> (not yet implemented): PostgreSQL connection string.</summary>
+    /// <summary><c>psql-userdb</c>: PostgreSQL connection string (libpq form) of a database in coTURN's schema; null when not given.</summary>
     public string? PsqlUserDb { get; init; }
+
+    /// <summary>
+    /// True when long-term credentials are on but neither users, secrets nor a database are configured: coTURN then
+    /// reads its default SQLite turndb, and so does TurnServer when that file exists.
+    /// </summary>
+    public bool WantsDefaultUserDb { get; init; }
 }

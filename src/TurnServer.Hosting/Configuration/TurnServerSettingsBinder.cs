@@ -64,7 +64,13 @@ internal sealed class TurnServerSettingsBinder
         }
 
         string realm = Text("realm") ?? DefaultRealm(domainName);
-        (bool ltCredMech, bool useAuthSecret, bool noAuth, List<string> secrets, List<UserEntry> users) = Authentication(realm);
+        (bool ltCredMech, bool useAuthSecret, bool noAuth, List<string> secrets, List<UserEntry> users, bool wantsDefaultUserDb) = Authentication(realm);
+        string? userDb = Text("userdb");
+        string? psqlUserDb = PostgresConnection();
+        if (userDb is not null && psqlUserDb is not null)
+        {
+            _warnings.Add($"{OriginsOf("userdb", "psql-userdb")}: both 'userdb' and 'psql-userdb' are given; the PostgreSQL database is used");
+        }
 
         var settings = new TurnServerSettings
         {
@@ -129,8 +135,9 @@ internal sealed class TurnServerSettingsBinder
             PrometheusAddress = OptionalAddress("prometheus-address"),
             PrometheusPath = MetricsPath(),
             PrometheusUsernameLabels = Boolean("prometheus-username-labels"),
-            UserDb = Text("userdb"),
-            PsqlUserDb = Text("psql-userdb"),
+            UserDb = userDb,
+            PsqlUserDb = psqlUserDb,
+            WantsDefaultUserDb = wantsDefaultUserDb,
         };
 
         Exclusive(settings.NoUdpRelay && settings.NoTcpRelay, "no-udp-relay", "no-tcp-relay", "no relay endpoint could be allocated");
@@ -154,7 +161,7 @@ internal sealed class TurnServerSettingsBinder
     /// <c>lt-cred-mech</c> switch it on with a warning; no mechanism at all means anonymous access; long-term
     /// credentials and <c>no-auth</c> together are an error; <c>no-auth</c> with users ignores the users.
     /// </summary>
-    private (bool LtCredMech, bool UseAuthSecret, bool NoAuth, List<string> Secrets, List<UserEntry> Users) Authentication(string realm)
+    private (bool LtCredMech, bool UseAuthSecret, bool NoAuth, List<string> Secrets, List<UserEntry> Users, bool WantsDefaultUserDb) Authentication(string realm)
     {
         bool ltCredMech = Boolean("lt-cred-mech");
         bool noAuth = Boolean("no-auth");
@@ -214,6 +221,7 @@ internal sealed class TurnServerSettingsBinder
         }
 
         ltCredMech |= useAuthSecret;
+        bool wantsDefaultUserDb = false;
         if (!ltCredMech && !noAuth)
         {
             if (users.Count > 0)
@@ -238,16 +246,18 @@ internal sealed class TurnServerSettingsBinder
             bool database = Present("userdb") || Present("psql-userdb") || Present("mysql-userdb") || Present("mongo-userdb") || Present("redis-userdb");
             if (!useAuthSecret && users.Count == 0 && !database)
             {
-                _warnings.Add("long-term credentials are in use but no 'user' is configured; coTURN would read users from its default SQLite database, which TurnServer does not support yet");
+                _warnings.Add("long-term credentials are in use but no 'user' or 'userdb' is configured; users are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does");
+                wantsDefaultUserDb = true;
             }
 
             if (useAuthSecret && secrets.Count == 0 && !database)
             {
-                _warnings.Add("'use-auth-secret' is set but no 'static-auth-secret'; coTURN would read secrets from its default SQLite database, which TurnServer does not support yet");
+                _warnings.Add("'use-auth-secret' is set but no 'static-auth-secret' or 'userdb'; secrets are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does");
+                wantsDefaultUserDb = true;
             }
         }
 
-        return (ltCredMech, useAuthSecret, noAuth, secrets, users);
+        return (ltCredMech, useAuthSecret, noAuth, secrets, users, wantsDefaultUserDb);
     }
 
     private List<UserEntry> Users()
@@ -275,6 +285,27 @@ internal sealed class TurnServerSettingsBinder
         }
 
         return users;
+    }
+
+    // The value carries a password: errors name the option and the problem, never the value.
+    private string? PostgresConnection()
+    {
+        string? value = Text("psql-userdb");
+        if (value is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            TurnServer.UserDb.TurnUserDatabase.PostgreSql(value);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            _errors.Add($"{Origin(Key("psql-userdb"))}: invalid value for option 'psql-userdb': {e.Message}");
+        }
+
+        return value;
     }
 
     private IPAddress? OptionalAddress(string name)

@@ -335,13 +335,12 @@ public class SettingsBindingTests
     [Fact]
     public void Not_yet_implemented_options_are_accepted_with_a_warning_naming_them()
     {
-        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--cli-password=x", "--userdb=/db", "--mobility", "--no-rfc5780", "--web-admin", "-o"]);
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--cli-password=x", "--mobility", "--no-rfc5780", "--web-admin", "-o"]);
 
         Assert.Empty(result.Errors);
         Assert.NotNull(result.Settings);
         Assert.Equal(
             [
-                "command line (--userdb): option 'userdb' is not yet implemented in TurnServer and has no effect",
                 "command line (-o): option 'daemon' is not yet implemented in TurnServer and has no effect",
                 "command line (--mobility): option 'mobility' is not yet implemented in TurnServer and has no effect",
                 "command line (--no-cli): option 'no-cli' is not yet implemented in TurnServer and has no effect",

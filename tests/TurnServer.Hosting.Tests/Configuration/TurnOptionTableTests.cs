@@ -41,6 +41,7 @@ public class TurnOptionTableTests
         "tls-listening-port", "alt-listening-port", "alt-tls-listening-port", "cert", "pkey", "pkey-pwd", "cipher-list", "no-tlsv1",
         "no-tlsv1_1", "no-tlsv1_2", "secure-stun", "stun-only", "no-stun", "relay-threads", "log-binding", "alternate-server",
         "tls-alternate-server", "prometheus", "prometheus-port", "prometheus-address", "prometheus-path", "prometheus-username-labels",
+        "userdb", "psql-userdb",
     ];
 
     [Fact]
@@ -92,7 +93,7 @@ public class TurnOptionTableTests
         Assert.Equal(
             SupportedOptions.Order(StringComparer.Ordinal),
             TurnOptionTable.All.Where(o => !o.CommandLineOnly && o.Support == TurnOptionSupport.Supported).Select(o => o.Name!).Order(StringComparer.Ordinal));
-        foreach (string name in new[] { "no-cli", "cli-password", "userdb", "web-admin", "oauth", "mobility", "no-rfc5780" })
+        foreach (string name in new[] { "no-cli", "cli-password", "mysql-userdb", "web-admin", "oauth", "mobility", "no-rfc5780" })
         {
             Assert.True(TurnOptionTable.TryFindByName(name, out TurnOption? option));
             Assert.Equal(TurnOptionSupport.NotYetImplemented, option.Support);

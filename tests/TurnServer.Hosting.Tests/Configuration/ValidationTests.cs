@@ -124,9 +124,26 @@ public class ValidationTests
 
         Assert.Empty(lt.Errors);
         Assert.Contains("long-term credentials are in use but no realm is set (option 'realm') and the system has no domain name", lt.Warnings);
-        Assert.Contains("long-term credentials are in use but no 'user' is configured; coTURN would read users from its default SQLite database, which TurnServer does not support yet", lt.Warnings);
-        Assert.Contains("'use-auth-secret' is set but no 'static-auth-secret'; coTURN would read secrets from its default SQLite database, which TurnServer does not support yet", secret.Warnings);
+        Assert.Contains("long-term credentials are in use but no 'user' or 'userdb' is configured; users are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does", lt.Warnings);
+        Assert.Contains("'use-auth-secret' is set but no 'static-auth-secret' or 'userdb'; secrets are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does", secret.Warnings);
+        Assert.True(lt.Settings!.WantsDefaultUserDb && secret.Settings!.WantsDefaultUserDb);
+        Assert.False(TestLoader.LoadConf("lt-cred-mech\nuser=a:b\n").Settings!.WantsDefaultUserDb);
     }
+
+    [Fact]
+    public void A_psql_userdb_that_cannot_be_read_is_an_error_that_does_not_repeat_the_password()
+    {
+        string error = TestLoader.SingleError("lt-cred-mech\npsql-userdb=host=db password=hunter2 colour=blue\n");
+
+        Assert.StartsWith("turnserver.conf:2: invalid value for option 'psql-userdb': 'colour' is not a connection parameter", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Two_user_databases_draw_a_warning_naming_the_one_used() =>
+        Assert.Contains(
+            TestLoader.LoadConf("lt-cred-mech\nuserdb=/tmp/x\npsql-userdb=host=db\n").Warnings,
+            w => w.EndsWith("both 'userdb' and 'psql-userdb' are given; the PostgreSQL database is used", StringComparison.Ordinal));
 
     [Fact]
     public void Loopback_peers_draw_coturns_warning()
