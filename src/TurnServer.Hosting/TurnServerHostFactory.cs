@@ -2,12 +2,15 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using System.Globalization;
 using Serilog;
+using Serilog.Formatting.Display;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
 using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Lifecycle;
 using TurnServer.Hosting.Logging;
 using TurnServer.Hosting.Metrics;
 using TurnServer.Hosting.Services;
@@ -28,12 +31,22 @@ public static class TurnServerHostFactory
     /// <param name="settings">Validated settings.</param>
     /// <param name="configureLogging">Extra logging setup (tests add their own sink).</param>
     /// <param name="time">The clock; defaults to the system clock.</param>
-    public static IHost Create(TurnServerSettings settings, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null)
+    /// <param name="reloadConfiguration">
+    /// Reads the configuration again as the process was started, for SIGHUP; null when there is nothing to re-read
+    /// (SIGHUP then only reopens the log file and reloads the certificate).
+    /// </param>
+    public static IHost Create(
+        TurnServerSettings settings,
+        Action<ILoggingBuilder>? configureLogging = null,
+        TimeProvider? time = null,
+        Func<TurnServerConfigLoadResult>? reloadConfiguration = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         time ??= TimeProvider.System;
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        ConfigureLogging(builder.Logging, settings);
+        var logFiles = new LogFiles();
+        builder.Services.AddSingleton(logFiles);
+        ConfigureLogging(builder.Logging, settings, logFiles);
         configureLogging?.Invoke(builder.Logging);
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(settings);
@@ -112,6 +125,34 @@ public static class TurnServerHostFactory
         }
 
         builder.Services.AddHostedService<SweeperService>();
+
+        // Lifecycle: certificates (for the TLS listeners), SIGHUP reload, SIGUSR1 drain, SIGUSR2, systemd notification.
+        builder.Services.AddSingleton(sp => new TlsCertificateStore(sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tls")));
+        builder.Services.AddSingleton(sp => new ConfigurationReloader(
+            reloadConfiguration ?? (() => new TurnServerConfigLoadResult { Settings = settings, Configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build() }),
+            sp.GetRequiredService<EngineConfigurator>(),
+            sp.GetRequiredService<TlsCertificateStore>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Reload")));
+        builder.Services.AddSingleton(sp => new DrainService(
+            sp.GetRequiredService<TurnEngine>(),
+            sp.GetRequiredService<IHostApplicationLifetime>(),
+            settings.DrainMinAllocations,
+            settings.DrainTimeout,
+            time,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Drain")));
+        builder.Services.AddSingleton(_ => SystemdNotifier.FromEnvironment());
+        builder.Services.AddHostedService(sp =>
+        {
+            // The certificate is read at start so a TLS listener finds it; a bad one is logged, not fatal here.
+            sp.GetRequiredService<ConfigurationReloader>().ReloadCertificate();
+            return new SignalService(
+                sp.GetRequiredService<ConfigurationReloader>(),
+                sp.GetRequiredService<DrainService>(),
+                logFiles,
+                sp.GetRequiredService<SystemdNotifier>(),
+                sp.GetRequiredService<IHostApplicationLifetime>(),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Signals"));
+        });
         return builder.Build();
     }
 
@@ -138,7 +179,7 @@ public static class TurnServerHostFactory
     /// <summary>Where coTURN's builds look for the SQLite turndb when none is configured.</summary>
     internal static readonly string[] DefaultUserDbFiles = ["/var/db/turndb", "/usr/local/var/db/turndb", "/var/lib/turn/turndb"];
 
-    private static void ConfigureLogging(ILoggingBuilder logging, TurnServerSettings settings)
+    private static void ConfigureLogging(ILoggingBuilder logging, TurnServerSettings settings, LogFiles logFiles)
     {
         logging.ClearProviders();
         logging.SetMinimumLevel(settings.ExtraVerbose ? LogLevel.Trace : settings.Verbose ? LogLevel.Debug : LogLevel.Information);
@@ -149,18 +190,34 @@ public static class TurnServerHostFactory
             logging.AddSimpleConsole(o =>
             {
                 o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
-                o.UseUtcTimestamp = true;
+                o.TimestampFormat = (settings.LogTimestampFormat ?? DefaultTimestampFormat) + " ";
+                o.UseUtcTimestamp = settings.LogTimestampFormat is null;
             });
         }
 
-        if (settings.LogFile is { Length: > 0 } path && !fileIsStdout)
+        string timestamp = settings.LogTimestampFormat is null ? "{Timestamp:" + DefaultTimestampFormat + "}" : "{Timestamp:" + settings.LogTimestampFormat + "}";
+        LoggerConfiguration serilog = new LoggerConfiguration().MinimumLevel.Verbose();
+        bool any = false;
+        if (settings.Syslog)
         {
-            Serilog.Core.Logger fileLogger = new LoggerConfiguration()
-                .MinimumLevel.Verbose()
-                .WriteTo.File(path, outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}")
-                .CreateLogger();
-            logging.AddSerilog(fileLogger, dispose: true);
+            // coTURN: "syslog" sends everything to syslog and no file is written.
+            serilog = serilog.WriteTo.Sink(new SyslogSink(settings.SyslogFacility, new MessageTemplateTextFormatter("{SourceContext}: {Message:lj} {Exception}", CultureInfo.InvariantCulture)));
+            any = true;
+        }
+        else if (settings.LogFile is { Length: > 0 } path && !fileIsStdout)
+        {
+            var sink = new CoturnFileSink(path, settings.SimpleLog, new MessageTemplateTextFormatter(timestamp + " {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}", CultureInfo.InvariantCulture));
+            logFiles.Add(sink);
+            serilog = serilog.WriteTo.Sink(sink);
+            any = true;
+        }
+
+        if (any)
+        {
+            logging.AddSerilog(serilog.CreateLogger(), dispose: true);
         }
     }
+
+    /// <summary>Log timestamps without <c>new-log-timestamp</c>: UTC, to the second.</summary>
+    private const string DefaultTimestampFormat = "yyyy-MM-dd HH:mm:ss";
 }

@@ -33,7 +33,8 @@ if (config.Settings is null)
 
 try
 {
-    using IHost host = TurnServerHostFactory.Create(config.Settings);
+    // SIGHUP re-reads the configuration exactly as it was read now: same file, environment and command line.
+    using IHost host = TurnServerHostFactory.Create(config.Settings, reloadConfiguration: () => TurnServerConfigLoader.Load(args));
     await host.RunAsync().ConfigureAwait(false);
     return 0;
 }

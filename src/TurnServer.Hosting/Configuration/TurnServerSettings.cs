@@ -134,6 +134,18 @@ public sealed class TurnServerSettings
     /// <summary><c>no-stdout-log</c>: do not also log to stdout.</summary>
     public bool NoStdoutLog { get; init; }
 
+    /// <summary><c>syslog</c> (or <c>log-file=syslog</c>): log to the local syslog socket instead of a file.</summary>
+    public bool Syslog { get; init; }
+
+    /// <summary><c>syslog-facility</c>: the syslog facility code (syslog.h: LOG_USER is 1, LOG_LOCAL0 is 16).</summary>
+    public int SyslogFacility { get; init; } = 1;
+
+    /// <summary>
+    /// The .NET format of log timestamps: from <c>new-log-timestamp-format</c> (strftime) with <c>new-log-timestamp</c>,
+    /// local time; null for the default (UTC, <c>yyyy-MM-dd HH:mm:ss</c>).
+    /// </summary>
+    public string? LogTimestampFormat { get; init; }
+
     /// <summary><c>simple-log</c>: use the log file name as given, without PID, date or rollover.</summary>
     public bool SimpleLog { get; init; }
 
@@ -145,6 +157,12 @@ public sealed class TurnServerSettings
 
     /// <summary><c>pidfile</c>: where to write the process ID; null when not given.</summary>
     public string? PidFile { get; init; }
+
+    /// <summary><c>drain-min-allocations</c>: a drain (SIGUSR1) ends the process once at most this many allocations remain.</summary>
+    public int DrainMinAllocations { get; init; }
+
+    /// <summary><c>drain-timeout</c>: seconds a drain may last before the process ends anyway; 0 for no limit.</summary>
+    public int DrainTimeout { get; init; }
 
     /// <summary><c>cert</c>: TLS certificate chain, PEM; null when not given (coTURN then looks for turn_server_cert.pem).</summary>
     public string? Cert { get; init; }

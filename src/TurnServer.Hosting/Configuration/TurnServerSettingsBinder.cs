@@ -113,9 +113,14 @@ internal sealed class TurnServerSettingsBinder
             LogFile = Text("log-file"),
             NoStdoutLog = Boolean("no-stdout-log"),
             SimpleLog = Boolean("simple-log"),
+            Syslog = Boolean("syslog") || Text("log-file") == "syslog",
+            SyslogFacility = Facility(),
+            LogTimestampFormat = TimestampFormat(),
             Verbose = Boolean("verbose"),
             ExtraVerbose = Boolean("Verbose"),
             PidFile = Text("pidfile"),
+            DrainMinAllocations = Integer("drain-min-allocations", 0),
+            DrainTimeout = Integer("drain-timeout", 0),
             Cert = Text("cert"),
             PKey = Text("pkey"),
             PKeyPassword = Text("pkey-pwd"),
@@ -285,6 +290,41 @@ internal sealed class TurnServerSettingsBinder
         }
 
         return users;
+    }
+
+    private int Facility()
+    {
+        string? value = Text("syslog-facility");
+        if (value is null)
+        {
+            return Logging.SyslogSink.DefaultFacility;
+        }
+
+        if (Logging.SyslogSink.TryParseFacility(value, out int facility))
+        {
+            return facility;
+        }
+
+        // coTURN warns and keeps its default.
+        _warnings.Add($"{Origin(Key("syslog-facility"))}: invalid value '{value}' for option 'syslog-facility' (LOG_USER, LOG_DAEMON, LOG_LOCAL0 ... LOG_LOCAL7); ignored, as coTURN does");
+        return Logging.SyslogSink.DefaultFacility;
+    }
+
+    private string? TimestampFormat()
+    {
+        string? strftime = Text("new-log-timestamp-format");
+        if (!Boolean("new-log-timestamp"))
+        {
+            return null;
+        }
+
+        if (!Logging.LogTimestampFormat.TryConvert(strftime ?? Logging.LogTimestampFormat.CoturnDefault, out string format, out string? unsupported))
+        {
+            Invalid(Origin(Key("new-log-timestamp-format")), strftime!, "new-log-timestamp-format", $"the conversion '{unsupported}' is not supported (use %Y %m %d %H %M %S %F %T %z and the like)");
+            return null;
+        }
+
+        return format;
     }
 
     // The value carries a password: errors name the option and the problem, never the value.
