@@ -53,7 +53,7 @@ public static class TurnServerHostFactory
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
-        builder.Services.AddSingleton(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm));
+        builder.Services.AddSingleton(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
         builder.Services.AddSingleton(_ => new TurnMetrics(settings.Realm, settings.PrometheusUsernameLabels, time));
         builder.Services.AddSingleton<IAllocationObserver>(sp => new AllocationObservers(
             settings.Prometheus ? [sp.GetRequiredService<SessionLog>(), sp.GetRequiredService<TurnMetrics>()] : [sp.GetRequiredService<SessionLog>()]));

@@ -39,11 +39,16 @@ public sealed class DaemonProcessTests : IDisposable
 
         Assert.Equal(0, await daemon.TerminateAsync());
         Assert.False(File.Exists(pidFile));
-        Assert.Contains("reason=Shutdown", daemon.Output, StringComparison.Ordinal);
-        string log = File.ReadAllText(logFile);
+        Assert.Contains("reason: Shutdown", daemon.Output, StringComparison.Ordinal);
+        // coTURN's naming without simple-log: the date goes before the extension.
+        string dated = Assert.Single(Directory.GetFiles(_directory, "turn*.log"));
+        Assert.Matches(@"/turn_\d{4}-\d{2}-\d{2}\.log$", dated);
+        string log = File.ReadAllText(dated);
         Assert.Contains("Listening on UDP 127.0.0.1:" + DaemonProcess.PortText(port), log, StringComparison.Ordinal);
-        Assert.Contains("session closed: UDP", log, StringComparison.Ordinal);
-        Assert.Contains("username=alice", log, StringComparison.Ordinal);
+        Assert.Matches(@"session 0{17}1: new, realm=<example\.org>, username=<alice>, lifetime=600, UDP 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:", log);
+        Assert.Matches(@"session 0{17}1: usage: realm=<example\.org>, username=<alice>, rp=0, rb=0, sp=0, sb=0", log);
+        Assert.Matches(@"session 0{17}1: peer usage: realm=<example\.org>, username=<alice>, rp=0, rb=0, sp=0, sb=0", log);
+        Assert.Matches(@"session 0{17}1: closed, user <alice> realm <example\.org>, UDP 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+, lifetime=\d+s, reason: Shutdown", log);
         Assert.DoesNotContain("secret", log, StringComparison.Ordinal);
         using var rebind = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
         rebind.Bind(DaemonProcess.Loopback(port));
