@@ -50,7 +50,10 @@ internal sealed partial class DaemonProcess : IDisposable
     public static DaemonProcess Start(IDictionary<string, string> environment, params string[] args) => new(args, environment);
 
     /// <summary>Sends a signal by number (SIGHUP 1, SIGUSR1 10, SIGUSR2 12, SIGTERM 15).</summary>
-    public void Signal(int signal) => Assert.Equal(0, Kill(_process.Id, signal));
+    public void Signal(int signal) => SendSignal(_process.Id, signal);
+
+    /// <summary>Sends a signal to a process this test started.</summary>
+    public static void SendSignal(int pid, int signal) => Assert.Equal(0, Kill(pid, signal));
 
     /// <summary>
     /// Starts watching for an output line containing <paramref name="text"/>; await the result after causing it.
