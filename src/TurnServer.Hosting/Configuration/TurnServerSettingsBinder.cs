@@ -89,6 +89,7 @@ internal sealed class TurnServerSettingsBinder
             Fingerprint = Boolean("fingerprint"),
             StaleNonce = Integer("stale-nonce", 600),
             MaxAllocateLifetime = Integer("max-allocate-lifetime", 3600),
+            MaxAllocateTimeout = Integer("max-allocate-timeout", 60),
             ChannelLifetime = Integer("channel-lifetime", 600),
             PermissionLifetime = Integer("permission-lifetime", 300),
             UserQuota = Integer("user-quota", 0),
