@@ -37,6 +37,7 @@ public static class TurnOptionsFactory
             UserQuota = settings.UserQuota,
             TotalQuota = settings.TotalQuota,
             AllowUdpRelay = !settings.NoUdpRelay,
+            AllowTcpRelay = !settings.NoTcpRelay,
             PeerPolicy = new PeerAddressPolicy(settings.AllowLoopbackPeers, denyMulticast: true, settings.AllowedPeerIps, settings.DeniedPeerIps),
             AlternateServers = settings.AlternateServers,
             ExternalAddresses = external,

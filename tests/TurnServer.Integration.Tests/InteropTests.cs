@@ -88,6 +88,31 @@ public partial class InteropTests
         Assert.True(allocation.RelayedTransportAddress.IsIPv6);
     }
 
+    /// <summary>
+    /// RFC 6062 through uclient's -T mode: clients allocate TCP relays and connect to each other's relayed
+    /// addresses (client to client, so no turnutils_peer), over plain TCP and over TLS.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Uclient_relays_over_tcp_relay_client_to_client_without_loss(bool tls)
+    {
+        using var certificate = new TestCertificate();
+        await using TestServer server = await TestServer.StartAsync(certificate.Options);
+        int port = tls ? server.TlsEndPoints[0].Port : server.TcpEndPoints[0].Port;
+        string[] args =
+        [
+            "-T", .. tls ? new[] { "-S" } : [], "-u", TestServer.User, "-w", TestServer.Password,
+            "-p", port.ToString(CultureInfo.InvariantCulture), "-n", MessagesPerClient.ToString(CultureInfo.InvariantCulture),
+            "-m", Clients.ToString(CultureInfo.InvariantCulture), "-l", "170", "127.0.0.1",
+        ];
+        ToolResult result = await ExternalProcess.RunAsync("turnutils_uclient", args, ToolTimeout);
+
+        AssertNoLoss(result, Clients * MessagesPerClient);
+        TrafficTotals traffic = server.Engine.GetTrafficTotals();
+        Assert.True(traffic.PeerBytesSent >= Clients * MessagesPerClient * 170L, $"bytes relayed to peers: {traffic.PeerBytesSent}");
+    }
+
     [Fact]
     public async Task Uclient_with_a_wrong_password_gets_no_allocation()
     {
@@ -114,20 +139,24 @@ public partial class InteropTests
             address,
         ];
         ToolResult result = await ExternalProcess.RunAsync("turnutils_uclient", args, ToolTimeout);
-
-        Match lost = LostPackets().Match(result.Output);
-        Match totals = FinalTotals().Match(result.Output);
-        Assert.True(lost.Success && totals.Success, result.Output);
-        Assert.Equal("0", lost.Groups[1].Value);
         const int expected = Clients * MessagesPerClient;
-        Assert.Equal(expected, int.Parse(totals.Groups[1].Value, CultureInfo.InvariantCulture));
-        Assert.Equal(expected, int.Parse(totals.Groups[2].Value, CultureInfo.InvariantCulture));
+        AssertNoLoss(result, expected);
 
         // The echoes came back through this server: every message went client -> relay -> peer and back.
         TrafficTotals traffic = server.Engine.GetTrafficTotals();
         Assert.True(traffic.PeerPacketsSent >= expected, $"relayed to peer: {traffic.PeerPacketsSent}");
         Assert.True(traffic.ClientPacketsSent >= expected, $"relayed to client: {traffic.ClientPacketsSent}");
         Assert.Equal(0, server.Engine.Counters.GetDropped(DropReason.SendFailed));
+    }
+
+    private static void AssertNoLoss(ToolResult result, int expected)
+    {
+        Match lost = LostPackets().Match(result.Output);
+        Match totals = FinalTotals().Match(result.Output);
+        Assert.True(lost.Success && totals.Success, result.Output);
+        Assert.Equal("0", lost.Groups[1].Value);
+        Assert.Equal(expected, int.Parse(totals.Groups[1].Value, CultureInfo.InvariantCulture));
+        Assert.Equal(expected, int.Parse(totals.Groups[2].Value, CultureInfo.InvariantCulture));
     }
 
     private static string Port(TestServer server) => server.Port.ToString(CultureInfo.InvariantCulture);

@@ -16,9 +16,11 @@ namespace TurnServer.Hosting.Tcp;
 /// loop, relayed peer data from relay loops) go into an outbound pipe under a lock and one loop copies it to the
 /// stream, so an <see cref="System.Net.Security.SslStream"/> never sees two writers. When the client cannot keep
 /// up, relayed data is dropped and counted rather than buffered without bound. Closing the connection deletes its
-/// allocation; deleting the allocation closes the connection.
+/// allocation; deleting the allocation closes the connection. After an RFC 6062 ConnectionBind the connection stops
+/// framing and relays bytes as-is to and from its peer data connection, with backpressure instead of drops, since a
+/// byte stream must not lose bytes.
 /// </summary>
-internal sealed partial class StreamClientConnection : ClientConnection, IClientConnectionSource
+internal sealed partial class StreamClientConnection : ClientConnection, IClientConnectionSource, IDataConnectionBinder
 {
     private const int ResponseBufferSize = 2048;
     private const int OutboundPauseBytes = 1 << 20;
@@ -37,6 +39,9 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     private Task _pendingFlush = Task.CompletedTask;
     private int _requestThread = -1;
     private bool _closeAfterRequest;
+    private PeerDataConnection? _boundPeer;
+    private Allocation? _boundAllocation;
+    private volatile bool _raw;
 
     public StreamClientConnection(Socket socket, Stream stream, FiveTuple fiveTuple, TurnEngine engine, ILogger logger, TimeProvider time)
     {
@@ -54,6 +59,9 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     public long ConnectedAt { get; }
 
     public bool HasAllocation => _engine.Allocations.TryGet(FiveTuple, out Allocation allocation) && allocation.Client == this;
+
+    /// <summary>True once this is an RFC 6062 client data connection.</summary>
+    public bool IsDataConnection => _raw;
 
     public override TransportProtocol Protocol => FiveTuple.Protocol;
 
@@ -77,6 +85,13 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
                 _pendingFlush = flush.AsTask();
             }
         }
+    }
+
+    public void BindPeer(IPeerDataConnection peer, Allocation allocation)
+    {
+        _boundPeer = (PeerDataConnection)peer;
+        _boundAllocation = allocation;
+        _raw = true;
     }
 
     public override void OnAllocationReleased()
@@ -156,6 +171,12 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
                     {
                         return;
                     }
+
+                    if (_boundPeer is not null)
+                    {
+                        await RelayDataAsync(reader, buffer, _boundPeer, _boundAllocation!).ConfigureAwait(false);
+                        return;
+                    }
                 }
 
                 if (status == FrameStatus.Invalid)
@@ -211,7 +232,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
             {
                 ReadResult result = await outbound.ReadAsync().ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
-                if (FiveTuple.Protocol == TransportProtocol.Tls)
+                if (FiveTuple.Protocol == TransportProtocol.Tls && !_raw)
                 {
                     // One TLS record per message, as coTURN writes them: clients such as turnutils_uclient read one
                     // message per socket readiness event and stall on a second message left in their TLS buffer.
@@ -241,6 +262,90 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         finally
         {
             await outbound.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// RFC 6062 section 5.4: bytes from the client go as-is to the peer, starting with any that followed the
+    /// ConnectionBind request, and bytes from the peer go as-is to the client, until either side closes.
+    /// </summary>
+    private async Task RelayDataAsync(PipeReader client, ReadOnlySequence<byte> leftover, PeerDataConnection peer, Allocation allocation)
+    {
+        Task fromPeer = CopyFromPeerAsync(peer, allocation);
+        try
+        {
+            await CopyToPeerAsync(client, leftover, peer, allocation).ConfigureAwait(false);
+        }
+        finally
+        {
+            peer.Dispose();
+            allocation.ReleaseTcpPeer(peer.PeerAddress);
+            await fromPeer.ConfigureAwait(false);
+        }
+    }
+
+    private async Task CopyToPeerAsync(PipeReader client, ReadOnlySequence<byte> buffer, PeerDataConnection peer, Allocation allocation)
+    {
+        while (true)
+        {
+            foreach (ReadOnlyMemory<byte> segment in buffer)
+            {
+                await peer.Stream.WriteAsync(segment, _closed.Token).ConfigureAwait(false);
+            }
+
+            allocation.ClientBytesReceived += buffer.Length;
+            allocation.PeerBytesSent += buffer.Length;
+            client.AdvanceTo(buffer.End);
+            ReadResult result = await client.ReadAsync(_closed.Token).ConfigureAwait(false);
+            buffer = result.Buffer;
+            if (result.IsCompleted && buffer.IsEmpty)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task CopyFromPeerAsync(PeerDataConnection peer, Allocation allocation)
+    {
+        byte[] buffer = new byte[16384];
+        try
+        {
+            while (true)
+            {
+                int read = await peer.Stream.ReadAsync(buffer, _closed.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                allocation.PeerBytesReceived += read;
+                allocation.ClientBytesSent += read;
+                ValueTask<FlushResult> flush;
+                lock (_writeLock)
+                {
+                    if (_closed.IsCancellationRequested)
+                    {
+                        break;
+                    }
+
+                    _outbound.Writer.Write(buffer.AsSpan(0, read));
+                    flush = _outbound.Writer.FlushAsync();
+                }
+
+                // Awaiting the flush is the backpressure: a slow client slows the peer instead of losing bytes.
+                if ((await flush.ConfigureAwait(false)).IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            // the peer or the client went away
+        }
+        finally
+        {
+            Close();
         }
     }
 

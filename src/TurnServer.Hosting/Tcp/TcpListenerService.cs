@@ -162,7 +162,7 @@ internal sealed partial class TcpListenerService : BackgroundService
                 long now = _time.GetTimestamp();
                 foreach (StreamClientConnection connection in _connections.Keys)
                 {
-                    if (now - connection.ConnectedAt > limit && !connection.HasAllocation)
+                    if (now - connection.ConnectedAt > limit && !connection.HasAllocation && !connection.IsDataConnection)
                     {
                         connection.Close();
                     }
