@@ -4,8 +4,6 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using System.Text.Json;
-using Microsoft.Playwright;
 using Xunit.Abstractions;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
@@ -29,11 +27,6 @@ public sealed class ChromiumFixture : IAsyncLifetime
 /// </summary>
 public sealed class BrowserTests(ChromiumFixture fixture, ITestOutputHelper output) : IClassFixture<ChromiumFixture>
 {
-    private const string PageUrl = "http://127.0.0.1/call.html";
-    private const int CallTimeoutMs = 30_000;
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     [Fact]
     public async Task Chromium_relays_a_data_channel_over_turn_udp_with_long_term_credentials()
     {
@@ -87,19 +80,51 @@ public sealed class BrowserTests(ChromiumFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task Chromium_keeps_its_allocations_past_their_lifetime_by_refreshing_them()
+    {
+        // Granted under 2 minutes, Chromium refreshes at half the lifetime: with 4 s, every 2 s. A Refresh success
+        // without LIFETIME would stop its refreshing, and the sweeper would free the allocations after 4 s.
+        const int lifetimeSeconds = 4;
+        await using TestServer server = await TestServer.StartAsync("--max-allocate-lifetime=" + Text(lifetimeSeconds));
+        string url = "turn:127.0.0.1:" + Text(server.Port) + "?transport=udp";
+        await using BrowserCall call = await BrowserCall.OpenAsync(fixture.Chromium, url, TestServer.User, TestServer.Password);
+        CallResult result = await call.ConnectAsync(Messages("a to b"), Messages("b to a"));
+        Assert.True(result.Connected && result.Error is null, call.Context);
+        AssertRelayToRelay(result, url, "udp", call.Context);
+        List<Allocation> allocations = server.Engine.Allocations.All.ToList();
+        long requests = server.Engine.Counters.Requests;
+
+        // The allocations' own lifetime passing, twice over, is what is tested: no event stands in for it.
+        await Task.Delay(TimeSpan.FromSeconds(2 * lifetimeSeconds));
+
+        List<WireMessage> toB = Messages("a to b, later");
+        List<WireMessage> toA = Messages("b to a, later");
+        ExchangeResult later = await call.ExchangeAsync(toB, toA);
+        output.WriteLine(call.Context);
+        Assert.True(later.Error is null, call.Context);
+        Assert.Equal(toB, later.ReceivedAtB);
+        Assert.Equal(toA, later.ReceivedAtA);
+        Assert.True(server.Engine.Counters.Requests > requests, "no Refresh reached the server\n" + call.Context);
+        Assert.All(allocations, a => Assert.False(a.IsReleased, $"{a.FiveTuple} expired although Chromium refreshes it\n{call.Context}"));
+    }
+
+    [Fact]
     public async Task Chromium_with_a_wrong_password_gets_no_relay_candidate_and_does_not_connect()
     {
         await using TestServer server = await TestServer.StartAsync();
         string url = "turn:127.0.0.1:" + Text(server.Port) + "?transport=udp";
 
-        (CallResult result, string context) = await RunCallAsync(server, url, TestServer.User, "not-the-password", [new("never sent", null)], []);
+        await using BrowserCall call = await BrowserCall.OpenAsync(fixture.Chromium, url, TestServer.User, "not-the-password");
 
-        Assert.False(result.Connected, context);
+        CallResult result = await call.ConnectAsync([new("never sent", null)], []);
+        output.WriteLine(call.Context);
+
+        Assert.False(result.Connected, call.Context);
         Assert.Empty(result.Candidates.A);
         Assert.Empty(result.Candidates.B);
         // Chromium reports the server's final 401 (after answering the first challenge) as a candidate error.
         Assert.Contains(result.CandidateErrors, e => e.ErrorCode == 401 && e.Url == url);
-        Assert.True(server.Engine.Counters.GetAuthFailures(AuthFailureReason.BadIntegrity) >= 1, context);
+        Assert.True(server.Engine.Counters.GetAuthFailures(AuthFailureReason.BadIntegrity) >= 1, call.Context);
         Assert.Equal(0, server.Engine.Allocations.Count);
         Assert.Equal(0, server.Engine.GetTrafficTotals().PeerPacketsSent);
     }
@@ -108,86 +133,53 @@ public sealed class BrowserTests(ChromiumFixture fixture, ITestOutputHelper outp
     {
         List<WireMessage> toB = Messages("a to b");
         List<WireMessage> toA = Messages("b to a");
+        await using BrowserCall call = await BrowserCall.OpenAsync(fixture.Chromium, url, username, credential);
 
-        (CallResult result, string context) = await RunCallAsync(server, url, username, credential, toB, toA);
+        CallResult result = await call.ConnectAsync(toB, toA);
+        List<ServerAllocation> allocations = server.Engine.Allocations.All.Select(ServerAllocation.Of).ToList();
+        output.WriteLine(call.Context);
 
-        Assert.True(result.Connected && result.Error is null, context);
+        Assert.True(result.Connected && result.Error is null, call.Context);
         Assert.Equal(toB, result.ReceivedAtB);
         Assert.Equal(toA, result.ReceivedAtA);
+        AssertRelayToRelay(result, url, relayProtocol, call.Context);
 
-        // Both ends chose relay to relay, each through an allocation on this server over the variant's transport.
-        Assert.NotNull(result.Selected);
-        foreach (SelectedPair? pair in new[] { result.Selected.A, result.Selected.B })
+        // Each end's relay candidate is an allocation on this server, over the variant's transport, that carried data both ways.
+        foreach (int relayPort in new[] { result.Selected!.A!.LocalPort, result.Selected.B!.LocalPort })
         {
-            Assert.NotNull(pair);
+            ServerAllocation? allocation = allocations.Find(a => a.RelayPort == relayPort);
+            Assert.True(allocation is not null, $"no allocation on the server relays from port {relayPort}\n{call.Context}");
+            Assert.Equal(transport, allocation.Transport);
+            Assert.True(allocation.PeerPacketsSent > 0 && allocation.ClientPacketsSent > 0, $"relay port {relayPort} carried no data both ways\n{call.Context}");
+        }
+
+        // Closing a peer connection makes Chromium release its allocation (a Refresh with LIFETIME 0, or closing its
+        // TCP/TLS connection); nothing announces that the server has handled it, so the table is polled until a deadline.
+        await call.HangUpAsync();
+        DateTime deadline = DateTime.UtcNow.AddSeconds(10);
+        while (server.Engine.Allocations.Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(server.Engine.Allocations.Count == 0, "allocations not released after the peer connections closed\n" + call.Context);
+    }
+
+    /// <summary>getStats() on both ends: the selected pair is relay to relay, each end's relay from this server's URL over the expected transport.</summary>
+    private static void AssertRelayToRelay(CallResult result, string url, string relayProtocol, string context)
+    {
+        Assert.True(result.Selected is { A: not null, B: not null }, "no selected candidate pair\n" + context);
+        foreach (SelectedPair pair in new[] { result.Selected.A, result.Selected.B })
+        {
             Assert.Equal("relay", pair.LocalType);
             Assert.Equal("relay", pair.RemoteType);
             Assert.Equal(relayProtocol, pair.RelayProtocol);
-            Assert.Equal("127.0.0.1", pair.LocalAddress);
             Assert.Equal(url, pair.Url);
+            Assert.Equal("127.0.0.1", pair.LocalAddress);
         }
 
-        Assert.Equal(result.Selected.A!.LocalPort, result.Selected.B!.RemotePort);
+        Assert.Equal(result.Selected.A.LocalPort, result.Selected.B.RemotePort);
         Assert.Equal(result.Selected.B.LocalPort, result.Selected.A.RemotePort);
-        Assert.NotNull(result.ServerAllocations);
-        foreach (int relayPort in new[] { result.Selected.A.LocalPort, result.Selected.B.LocalPort })
-        {
-            ServerAllocation? allocation = result.ServerAllocations.Find(a => a.RelayPort == relayPort);
-            Assert.True(allocation is not null, $"no allocation on the server relays from port {relayPort}\n{context}");
-            Assert.Equal(transport, allocation.Transport);
-            Assert.True(allocation.PeerPacketsSent > 0 && allocation.ClientPacketsSent > 0, $"relay port {relayPort} carried no data both ways\n{context}");
-        }
-
-        Assert.True(result.AllocationsLeftAfterClose == 0, "allocations not released after the peer connections closed\n" + context);
-    }
-
-    /// <summary>
-    /// Runs the page's call, snapshots the server's allocations while it is up, then closes both peer connections and
-    /// counts the allocations still on the server once Chromium has had time to release them. Returns the result and,
-    /// for assertion messages, the page's JSON with what Chromium's TURN client logged meanwhile.
-    /// </summary>
-    private async Task<(CallResult Result, string Context)> RunCallAsync(
-        TestServer server, string url, string username, string credential, List<WireMessage> toB, List<WireMessage> toA)
-    {
-        int logStart = fixture.Chromium.Log.Length;
-        IBrowserContext context = await fixture.Chromium.Browser.NewContextAsync();
-        try
-        {
-            string html = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Browser", "call.html"));
-            await context.RouteAsync(PageUrl, route => route.FulfillAsync(new RouteFulfillOptions { ContentType = "text/html; charset=utf-8", Body = html }));
-            IPage page = await context.NewPageAsync();
-            await page.GotoAsync(PageUrl);
-            var config = new
-            {
-                iceServers = new[] { new { urls = url, username, credential } },
-                toB = toB.Select(ToPage).ToArray(),
-                toA = toA.Select(ToPage).ToArray(),
-                timeoutMs = CallTimeoutMs,
-            };
-            JsonElement element = await page.EvaluateAsync<JsonElement>("config => runCall(config)", config);
-            CallResult result = element.Deserialize<CallResult>(Json)! with
-            {
-                ServerAllocations = server.Engine.Allocations.All.Select(ServerAllocation.Of).ToList(),
-            };
-
-            // Closing a peer connection makes Chromium send a Refresh with LIFETIME 0 for each allocation; nothing
-            // announces that the server has handled it, so the table is polled until the deadline.
-            await page.EvaluateAsync("closeCall()");
-            DateTime deadline = DateTime.UtcNow.AddSeconds(10);
-            while (server.Engine.Allocations.Count > 0 && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
-
-            result = result with { AllocationsLeftAfterClose = server.Engine.Allocations.Count };
-            string description = Describe(element.GetRawText(), fixture.Chromium.Log[logStart..]);
-            output.WriteLine(description);
-            return (result, description);
-        }
-        finally
-        {
-            await context.CloseAsync();
-        }
     }
 
     /// <summary>Text and binary messages, one of about 1,000 bytes each, and every byte value.</summary>
@@ -207,14 +199,6 @@ public sealed class BrowserTests(ChromiumFixture fixture, ITestOutputHelper outp
         messages.Add(new(null, Convert.ToHexStringLower(large)));
         messages.Add(new(direction + " last", null));
         return messages;
-    }
-
-    private static object ToPage(WireMessage m) => new { text = m.Text, hex = m.Hex };
-
-    private static string Describe(string pageResult, string chromiumLog)
-    {
-        IEnumerable<string> turnLines = chromiumLog.Split('\n').Where(l => l.Contains("turn_port", StringComparison.Ordinal));
-        return "page result: " + pageResult + "\nChromium's TURN client log:\n" + string.Join('\n', turnLines.TakeLast(60));
     }
 
     /// <summary>A self-signed certificate for 127.0.0.1, written as PEM certificate and PEM PKCS#8 key files.</summary>
@@ -255,31 +239,4 @@ public sealed class BrowserTests(ChromiumFixture fixture, ITestOutputHelper outp
     }
 
     private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
-
-    public sealed record WireMessage(string? Text, string? Hex);
-
-    public sealed record CandidateError(string Pc, string? Url, int? ErrorCode, string? ErrorText, string? Address, int? Port);
-
-    public sealed record Candidates(List<string> A, List<string> B);
-
-    public sealed record SelectedPair(
-        string LocalType, string LocalAddress, int LocalPort, string? RelayProtocol, string? Url, string RemoteType, string RemoteAddress, int RemotePort);
-
-    public sealed record SelectedPairs(SelectedPair? A, SelectedPair? B);
-
-    public sealed record ServerAllocation(int RelayPort, TransportProtocol Transport, long ClientPacketsSent, long PeerPacketsSent)
-    {
-        public static ServerAllocation Of(Allocation a) => new(a.RelayedTransportAddress.Port, a.FiveTuple.Protocol, a.ClientPacketsSent, a.PeerPacketsSent);
-    }
-
-    public sealed record CallResult(
-        bool Connected,
-        string? Error,
-        Candidates Candidates,
-        List<CandidateError> CandidateErrors,
-        List<WireMessage>? ReceivedAtB,
-        List<WireMessage>? ReceivedAtA,
-        SelectedPairs? Selected,
-        List<ServerAllocation>? ServerAllocations,
-        int AllocationsLeftAfterClose);
 }
