@@ -51,7 +51,7 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         "--ignore-certificate-errors",
         // WebRTC's TURN client logs why an allocation failed: attached to a failing test's message.
         "--enable-logging=stderr",
-        "--vmodule=turn_port=1,port=1",
+        "--vmodule=turn_port=1",
         "about:blank",
     ];
 
