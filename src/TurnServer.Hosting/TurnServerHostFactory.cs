@@ -10,6 +10,8 @@ using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Configuration;
 using TurnServer.Hosting.Logging;
 using TurnServer.Hosting.Services;
+using TurnServer.Hosting.Tcp;
+using TurnServer.Hosting.Tls;
 using TurnServer.Hosting.Udp;
 
 namespace TurnServer.Hosting;
@@ -19,7 +21,7 @@ namespace TurnServer.Hosting;
 /// the sweeper, the pidfile, and logging to stdout and/or <c>log-file</c>. SIGTERM and SIGINT stop it cleanly
 /// (sockets closed, allocations deleted, ports returned) through the host's console lifetime.
 /// </summary>
-public static class TurnServerHostFactory
+public static partial class TurnServerHostFactory
 {
     /// <summary>Creates the host. Nothing is bound until it starts.</summary>
     /// <param name="settings">Validated settings.</param>
@@ -59,6 +61,37 @@ public static class TurnServerHostFactory
             builder.Services.AddHostedService(_ => new PidFileService(pidFile));
         }
 
+        TlsCertificateProvider? tls = CreateTlsProvider(settings);
+        if (tls is not null)
+        {
+            builder.Services.AddSingleton(tls);
+        }
+
+        foreach (IPAddress ip in listeningIps)
+        {
+            if (!settings.NoTcp)
+            {
+                var endPoint = new IPEndPoint(ip, settings.ListeningPort);
+                builder.Services.AddSingleton<IHostedService>(sp => new TcpListenerService(
+                    endPoint,
+                    sp.GetRequiredService<TurnEngine>(),
+                    tls: null,
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tcp"),
+                    time));
+            }
+
+            if (tls is not null)
+            {
+                var endPoint = new IPEndPoint(ip, settings.TlsListeningPort);
+                builder.Services.AddSingleton<IHostedService>(sp => new TcpListenerService(
+                    endPoint,
+                    sp.GetRequiredService<TurnEngine>(),
+                    tls,
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tls"),
+                    time));
+            }
+        }
+
         if (!settings.NoUdp)
         {
             foreach (IPAddress ip in listeningIps)
@@ -72,8 +105,33 @@ public static class TurnServerHostFactory
         }
 
         builder.Services.AddHostedService<SweeperService>();
-        return builder.Build();
+        IHost host = builder.Build();
+        ILogger startup = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer");
+        if (tls?.CipherNote is { } note)
+        {
+            LogTlsNote(startup, note);
+        }
+        else if (tls is null && !settings.NoTls)
+        {
+            LogTlsDisabled(startup);
+        }
+
+        return host;
     }
+
+    /// <summary>
+    /// The TLS certificate, when TLS is on and <c>cert</c> and <c>pkey</c> are set; null otherwise (TLS listeners are
+    /// then not started, as coTURN does without a certificate).
+    /// </summary>
+    /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
+    private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings) =>
+        settings.NoTls || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
+    private static partial void LogTlsNote(ILogger logger, string note);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TLS listeners are not started: set 'cert' and 'pkey' (PEM files) to enable them, or 'no-tls' to silence this")]
+    private static partial void LogTlsDisabled(ILogger logger);
 
     private static void ConfigureLogging(ILoggingBuilder logging, TurnServerSettings settings)
     {
