@@ -27,7 +27,12 @@ public static partial class TurnServerHostFactory
     /// <param name="settings">Validated settings.</param>
     /// <param name="configureLogging">Extra logging setup (tests add their own sink).</param>
     /// <param name="time">The clock; defaults to the system clock.</param>
-    public static IHost Create(TurnServerSettings settings, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null)
+    /// <param name="configureServices">Extra services, e.g. more <see cref="IAllocationObserver"/>s.</param>
+    public static IHost Create(
+        TurnServerSettings settings,
+        Action<ILoggingBuilder>? configureLogging = null,
+        TimeProvider? time = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         time ??= TimeProvider.System;
@@ -49,7 +54,7 @@ public static partial class TurnServerHostFactory
                 TurnOptionsFactory.CreateOptions(settings),
                 new UdpRelayEndpointFactory(settings.RelayIps, listeningIps, counters, relayLogger),
                 TurnOptionsFactory.CreateCredentialSources(settings, time),
-                sp.GetRequiredService<IAllocationObserver>(),
+                new CompositeAllocationObserver(sp.GetServices<IAllocationObserver>()),
                 time,
                 settings.MinPort,
                 settings.MaxPort,
@@ -76,6 +81,7 @@ public static partial class TurnServerHostFactory
                     endPoint,
                     sp.GetRequiredService<TurnEngine>(),
                     tls: null,
+                    TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
                     sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tcp"),
                     time));
             }
@@ -87,6 +93,7 @@ public static partial class TurnServerHostFactory
                     endPoint,
                     sp.GetRequiredService<TurnEngine>(),
                     tls,
+                    TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
                     sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tls"),
                     time));
             }
@@ -105,6 +112,7 @@ public static partial class TurnServerHostFactory
         }
 
         builder.Services.AddHostedService<SweeperService>();
+        configureServices?.Invoke(builder.Services);
         IHost host = builder.Build();
         ILogger startup = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer");
         if (tls?.CipherNote is { } note)

@@ -14,7 +14,7 @@ namespace TurnServer.Hosting.Tcp;
 /// <summary>
 /// A TCP or TLS listening socket (a <c>listening-ip</c> with <c>listening-port</c> or <c>tls-listening-port</c>)
 /// and its connections. TLS handshakes must finish within <see cref="HandshakeTimeout"/>; a connection that has not
-/// made an allocation within <see cref="AllocationTimeout"/> (coTURN's <c>max-allocate-timeout</c>) is closed, and
+/// made an allocation within <c>max-allocate-timeout</c> (60 s by default, as in coTURN) is closed, and
 /// TCP keepalive finds half-open connections. Stopping closes the listener and every connection.
 /// </summary>
 internal sealed partial class TcpListenerService : BackgroundService
@@ -22,18 +22,17 @@ internal sealed partial class TcpListenerService : BackgroundService
     /// <summary>Longest a TLS handshake may take.</summary>
     public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>Longest a connection may stay open without an allocation (coTURN's default max-allocate-timeout, 60 s).</summary>
-    public static readonly TimeSpan AllocationTimeout = TimeSpan.FromSeconds(60);
-
     private readonly Socket _listener;
     private readonly TurnEngine _engine;
     private readonly TlsCertificateProvider? _tls;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly TimeSpan _allocationTimeout;
     private readonly ConcurrentDictionary<StreamClientConnection, Task> _connections = new();
 
-    public TcpListenerService(IPEndPoint endPoint, TurnEngine engine, TlsCertificateProvider? tls, ILogger logger, TimeProvider time)
+    public TcpListenerService(IPEndPoint endPoint, TurnEngine engine, TlsCertificateProvider? tls, TimeSpan allocationTimeout, ILogger logger, TimeProvider time)
     {
+        _allocationTimeout = allocationTimeout;
         EndPoint = endPoint;
         _engine = engine;
         _tls = tls;
@@ -155,7 +154,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     private async Task CloseIdleLoopAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _time);
-        long limit = (long)(AllocationTimeout.TotalSeconds * _time.TimestampFrequency);
+        long limit = (long)(_allocationTimeout.TotalSeconds * _time.TimestampFrequency);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))

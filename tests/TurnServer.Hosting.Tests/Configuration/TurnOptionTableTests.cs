@@ -32,7 +32,7 @@ public class TurnOptionTableTests
     [
         "listening-port", "listening-ip", "relay-ip", "external-ip", "min-port", "max-port", "realm", "server-name", "lt-cred-mech",
         "use-auth-secret", "static-auth-secret", "rest-api-separator", "user", "no-auth", "fingerprint", "stale-nonce",
-        "max-allocate-lifetime", "channel-lifetime", "permission-lifetime", "user-quota", "total-quota", "denied-peer-ip",
+        "max-allocate-lifetime", "max-allocate-timeout", "channel-lifetime", "permission-lifetime", "user-quota", "total-quota", "denied-peer-ip",
         "allowed-peer-ip", "allow-loopback-peers", "no-multicast-peers", "no-udp", "no-tcp", "no-tls", "no-dtls", "no-udp-relay",
         "no-tcp-relay", "no-software-attribute", "log-file", "no-stdout-log", "simple-log", "verbose", "Verbose", "pidfile",
         "tls-listening-port", "alt-listening-port", "alt-tls-listening-port", "cert", "pkey", "pkey-pwd", "cipher-list", "no-tlsv1",
