@@ -1,8 +1,5 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Xunit.Abstractions;
 using TurnServer.Core.Allocations;
@@ -52,9 +49,8 @@ public sealed class BrowserTests(ChromiumFixture fixture, ITestOutputHelper outp
     [Fact]
     public async Task Chromium_relays_a_data_channel_over_turn_tcp()
     {
-        int port = FreeTcpAndUdpPort();
-        await using TestServer server = await TestServer.StartAsync("--listening-port=" + Text(port));
-        string url = "turn:127.0.0.1:" + Text(port) + "?transport=tcp";
+        await using TestServer server = await TestServer.StartAsync();
+        string url = "turn:127.0.0.1:" + Text(server.TcpEndPoints[0].Port) + "?transport=tcp";
 
         await CallAndCheckAsync(server, url, TestServer.User, TestServer.Password, "tcp", TransportProtocol.Tcp);
     }
@@ -62,21 +58,11 @@ public sealed class BrowserTests(ChromiumFixture fixture, ITestOutputHelper outp
     [Fact]
     public async Task Chromium_relays_a_data_channel_over_turns_tls_with_a_self_signed_certificate()
     {
-        DirectoryInfo directory = Directory.CreateTempSubdirectory("turnserver-tls-");
-        try
-        {
-            (string cert, string key) = WriteSelfSignedCertificate(directory.FullName);
-            int tlsPort = FreeTcpAndUdpPort();
-            await using TestServer server = await TestServer.StartAsync(
-                "--tls-listening-port=" + Text(tlsPort), "--cert=" + cert, "--pkey=" + key);
-            string url = "turns:127.0.0.1:" + Text(tlsPort) + "?transport=tcp";
+        using var certificate = new TestCertificate();
+        await using TestServer server = await TestServer.StartAsync(certificate.Options);
+        string url = "turns:127.0.0.1:" + Text(server.TlsEndPoints[0].Port) + "?transport=tcp";
 
-            await CallAndCheckAsync(server, url, TestServer.User, TestServer.Password, "tls", TransportProtocol.Tls);
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        await CallAndCheckAsync(server, url, TestServer.User, TestServer.Password, "tls", TransportProtocol.Tls);
     }
 
     [Fact]
@@ -153,16 +139,19 @@ public sealed class BrowserTests(ChromiumFixture fixture, ITestOutputHelper outp
             Assert.True(allocation.PeerPacketsSent > 0 && allocation.ClientPacketsSent > 0, $"relay port {relayPort} carried no data both ways\n{call.Context}");
         }
 
-        // Closing a peer connection makes Chromium release its allocation (a Refresh with LIFETIME 0, or closing its
-        // TCP/TLS connection); nothing announces that the server has handled it, so the table is polled until a deadline.
+        // Closing a peer connection makes Chromium release its allocation: a Refresh with LIFETIME 0, and over TCP or TLS
+        // also closing the connection, whichever the server sees first.
         await call.HangUpAsync();
-        DateTime deadline = DateTime.UtcNow.AddSeconds(10);
-        while (server.Engine.Allocations.Count > 0 && DateTime.UtcNow < deadline)
+        AllocationEndReason[] releases = transport == TransportProtocol.Udp
+            ? [AllocationEndReason.Deleted]
+            : [AllocationEndReason.Deleted, AllocationEndReason.ConnectionClosed];
+        for (int i = 0; i < 2; i++)
         {
-            await Task.Delay(50);
+            (Allocation ended, AllocationEndReason reason) = await server.Events.NextEndAsync(TimeSpan.FromSeconds(10));
+            Assert.True(releases.Contains(reason), $"{ended.FiveTuple} ended: {reason}\n{call.Context}");
         }
 
-        Assert.True(server.Engine.Allocations.Count == 0, "allocations not released after the peer connections closed\n" + call.Context);
+        Assert.Equal(0, server.Engine.Allocations.Count);
     }
 
     /// <summary>getStats() on both ends: the selected pair is relay to relay, each end's relay from this server's URL over the expected transport.</summary>
@@ -199,43 +188,6 @@ public sealed class BrowserTests(ChromiumFixture fixture, ITestOutputHelper outp
         messages.Add(new(null, Convert.ToHexStringLower(large)));
         messages.Add(new(direction + " last", null));
         return messages;
-    }
-
-    /// <summary>A self-signed certificate for 127.0.0.1, written as PEM certificate and PEM PKCS#8 key files.</summary>
-    private static (string Cert, string Key) WriteSelfSignedCertificate(string directory)
-    {
-        using var rsa = RSA.Create(2048);
-        var request = new CertificateRequest("CN=127.0.0.1", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        string cert = Path.Combine(directory, "turn_server_cert.pem");
-        string key = Path.Combine(directory, "turn_server_pkey.pem");
-        File.WriteAllText(cert, certificate.ExportCertificatePem());
-        File.WriteAllText(key, rsa.ExportPkcs8PrivateKeyPem());
-        return (cert, key);
-    }
-
-    /// <summary>A port free on 127.0.0.1 for both TCP and UDP right now: listening-port serves UDP and TCP, tls-listening-port TLS and DTLS.</summary>
-    private static int FreeTcpAndUdpPort()
-    {
-        while (true)
-        {
-            using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            tcp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            int port = ((IPEndPoint)tcp.LocalEndPoint!).Port;
-            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            try
-            {
-                udp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                return port;
-            }
-            catch (SocketException)
-            {
-                // taken for UDP: try another
-            }
-        }
     }
 
     private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
