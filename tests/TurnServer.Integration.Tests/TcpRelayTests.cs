@@ -40,15 +40,12 @@ public class TcpRelayTests
 
         await peer.SendAsync("and the rest"u8.ToArray());
         byte[] expected = [.. "early bytes from the peer and the rest"u8];
-        var received = new byte[expected.Length];
-        await data.Stream.ReadExactlyAsync(received).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal(expected, received);
+        Assert.Equal(expected, await data.ReadRawAsync(expected.Length));
 
         // Closing the peer closes the client data connection.
         peer.Shutdown(SocketShutdown.Both);
         peer.Close();
-        var end = new byte[1];
-        Assert.Equal(0, await data.Stream.ReadAsync(end).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        await data.WaitForCloseAsync(TimeSpan.FromSeconds(10));
     }
 
     [Fact]

@@ -82,6 +82,32 @@ internal sealed class StunStreamClient : StunTestClient
         }
     }
 
+    /// <summary>
+    /// Reads exactly <paramref name="count"/> unframed bytes (an RFC 6062 data connection) through the same reader
+    /// that read the answers, so bytes that arrived right behind an answer are not skipped.
+    /// </summary>
+    public async Task<byte[]> ReadRawAsync(int count)
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        while (true)
+        {
+            ReadResult result = await _reader.ReadAsync(cts.Token);
+            if (result.Buffer.Length >= count)
+            {
+                byte[] bytes = result.Buffer.Slice(0, count).ToArray();
+                _reader.AdvanceTo(result.Buffer.GetPosition(count));
+                return bytes;
+            }
+
+            if (result.IsCompleted)
+            {
+                throw new EndOfStreamException("the server closed the connection");
+            }
+
+            _reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
+    }
+
     /// <summary>Completes when the server closes the connection (a read returns end of stream).</summary>
     public async Task WaitForCloseAsync(TimeSpan timeout)
     {
