@@ -24,8 +24,10 @@ internal sealed class TurnContext
         TransactionCache transactions,
         LongTermCredentialAuthenticator? authenticator,
         IRelayEndpointFactory relayFactory,
-        ServerCounters counters)
+        ServerCounters counters,
+        TcpConnectionTable tcpConnections)
     {
+        TcpConnections = tcpConnections;
         Options = options;
         Time = time;
         Allocations = allocations;
@@ -70,6 +72,8 @@ internal sealed class TurnContext
     public IRelayEndpointFactory RelayFactory { get; }
 
     public ServerCounters Counters { get; }
+
+    public TcpConnectionTable TcpConnections { get; }
 
     public byte[]? Software { get; }
 

@@ -37,6 +37,7 @@ public static class TurnOptionsFactory
             UserQuota = settings.UserQuota,
             TotalQuota = settings.TotalQuota,
             AllowUdpRelay = !settings.NoUdpRelay,
+            AllowTcpRelay = !settings.NoTcpRelay,
             PeerPolicy = CreatePeerPolicy(settings, [], []),
             AlternateServers = settings.AlternateServers,
             ExternalAddresses = external,

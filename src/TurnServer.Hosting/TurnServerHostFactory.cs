@@ -14,6 +14,8 @@ using TurnServer.Hosting.Lifecycle;
 using TurnServer.Hosting.Logging;
 using TurnServer.Hosting.Metrics;
 using TurnServer.Hosting.Services;
+using TurnServer.Hosting.Tcp;
+using TurnServer.Hosting.Tls;
 using TurnServer.Hosting.Udp;
 using TurnServer.Hosting.UserDb;
 using TurnServer.UserDb;
@@ -25,12 +27,13 @@ namespace TurnServer.Hosting;
 /// the sweeper, the pidfile, and logging to stdout and/or <c>log-file</c>. SIGTERM and SIGINT stop it cleanly
 /// (sockets closed, allocations deleted, ports returned) through the host's console lifetime.
 /// </summary>
-public static class TurnServerHostFactory
+public static partial class TurnServerHostFactory
 {
     /// <summary>Creates the host. Nothing is bound until it starts.</summary>
     /// <param name="settings">Validated settings.</param>
     /// <param name="configureLogging">Extra logging setup (tests add their own sink).</param>
     /// <param name="time">The clock; defaults to the system clock.</param>
+    /// <param name="configureServices">Extra services, e.g. more <see cref="IAllocationObserver"/>s.</param>
     /// <param name="reloadConfiguration">
     /// Reads the configuration again as the process was started, for SIGHUP; null when there is nothing to re-read
     /// (SIGHUP then only reopens the log file and reloads the certificate).
@@ -39,6 +42,7 @@ public static class TurnServerHostFactory
         TurnServerSettings settings,
         Action<ILoggingBuilder>? configureLogging = null,
         TimeProvider? time = null,
+        Action<IServiceCollection>? configureServices = null,
         Func<TurnServerConfigLoadResult>? reloadConfiguration = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -53,10 +57,12 @@ public static class TurnServerHostFactory
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
-        builder.Services.AddSingleton(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
+        builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
         builder.Services.AddSingleton(_ => new TurnMetrics(settings.Realm, settings.PrometheusUsernameLabels, time));
-        builder.Services.AddSingleton<IAllocationObserver>(sp => new AllocationObservers(
-            settings.Prometheus ? [sp.GetRequiredService<SessionLog>(), sp.GetRequiredService<TurnMetrics>()] : [sp.GetRequiredService<SessionLog>()]));
+        if (settings.Prometheus)
+        {
+            builder.Services.AddSingleton<IAllocationObserver>(sp => sp.GetRequiredService<TurnMetrics>());
+        }
         builder.Services.AddSingleton<ServerCounters>();
         TurnUserDatabase? userDatabase = OpenUserDatabase(settings);
         UserDatabaseCredentials? databaseUsers = userDatabase is null ? null : new UserDatabaseCredentials(settings.Realm);
@@ -69,7 +75,7 @@ public static class TurnServerHostFactory
                 TurnOptionsFactory.CreateOptions(settings),
                 new UdpRelayEndpointFactory(settings.RelayIps, listeningIps, counters, relayLogger),
                 TurnOptionsFactory.CreateCredentialSources(settings, time, () => settings.StaticAuthSecrets, databaseUsers),
-                sp.GetRequiredService<IAllocationObserver>(),
+                new CompositeAllocationObserver(sp.GetServices<IAllocationObserver>()),
                 time,
                 settings.MinPort,
                 settings.MaxPort,
@@ -112,6 +118,39 @@ public static class TurnServerHostFactory
             builder.Services.AddHostedService(sp => sp.GetRequiredService<UserDatabaseRefresher>());
         }
 
+        TlsCertificateProvider? tls = CreateTlsProvider(settings);
+        if (tls is not null)
+        {
+            builder.Services.AddSingleton(tls);
+        }
+
+        foreach (IPAddress ip in listeningIps)
+        {
+            if (!settings.NoTcp)
+            {
+                var endPoint = new IPEndPoint(ip, settings.ListeningPort);
+                builder.Services.AddSingleton<IHostedService>(sp => new TcpListenerService(
+                    endPoint,
+                    sp.GetRequiredService<TurnEngine>(),
+                    tls: null,
+                    TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tcp"),
+                    time));
+            }
+
+            if (tls is not null)
+            {
+                var endPoint = new IPEndPoint(ip, settings.TlsListeningPort);
+                builder.Services.AddSingleton<IHostedService>(sp => new TcpListenerService(
+                    endPoint,
+                    sp.GetRequiredService<TurnEngine>(),
+                    tls,
+                    TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tls"),
+                    time));
+            }
+        }
+
         if (!settings.NoUdp)
         {
             foreach (IPAddress ip in listeningIps)
@@ -126,12 +165,11 @@ public static class TurnServerHostFactory
 
         builder.Services.AddHostedService<SweeperService>();
 
-        // Lifecycle: certificates (for the TLS listeners), SIGHUP reload, SIGUSR1 drain, SIGUSR2, systemd notification.
-        builder.Services.AddSingleton(sp => new TlsCertificateStore(sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tls")));
+        // Lifecycle: SIGHUP reload, SIGUSR1 drain, SIGUSR2 certificate reload (into the TLS listeners' provider), systemd.
         builder.Services.AddSingleton(sp => new ConfigurationReloader(
             reloadConfiguration ?? (() => new TurnServerConfigLoadResult { Settings = settings, Configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build() }),
             sp.GetRequiredService<EngineConfigurator>(),
-            sp.GetRequiredService<TlsCertificateStore>(),
+            tls,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Reload")));
         builder.Services.AddSingleton(sp => new DrainService(
             sp.GetRequiredService<TurnEngine>(),
@@ -143,8 +181,7 @@ public static class TurnServerHostFactory
         builder.Services.AddSingleton(_ => SystemdNotifier.FromEnvironment());
         builder.Services.AddHostedService(sp =>
         {
-            // The certificate is read at start so a TLS listener finds it; a bad one is logged, not fatal here.
-            sp.GetRequiredService<ConfigurationReloader>().ReloadCertificate();
+            sp.GetRequiredService<ConfigurationReloader>().LogCertificate();
             return new SignalService(
                 sp.GetRequiredService<ConfigurationReloader>(),
                 sp.GetRequiredService<DrainService>(),
@@ -153,8 +190,34 @@ public static class TurnServerHostFactory
                 sp.GetRequiredService<IHostApplicationLifetime>(),
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Signals"));
         });
-        return builder.Build();
+        configureServices?.Invoke(builder.Services);
+        IHost host = builder.Build();
+        ILogger startup = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer");
+        if (tls?.CipherNote is { } note)
+        {
+            LogTlsNote(startup, note);
+        }
+        else if (tls is null && !settings.NoTls)
+        {
+            LogTlsDisabled(startup);
+        }
+
+        return host;
     }
+
+    /// <summary>
+    /// The TLS certificate, when TLS is on and <c>cert</c> and <c>pkey</c> are set; null otherwise (TLS listeners are
+    /// then not started, as coTURN does without a certificate).
+    /// </summary>
+    /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
+    private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings) =>
+        settings.NoTls || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
+    private static partial void LogTlsNote(ILogger logger, string note);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TLS listeners are not started: set 'cert' and 'pkey' (PEM files) to enable them, or 'no-tls' to silence this")]
+    private static partial void LogTlsDisabled(ILogger logger);
 
     /// <summary>
     /// The user database the settings name: <c>psql-userdb</c>, <c>userdb</c>, or coTURN's default SQLite file when

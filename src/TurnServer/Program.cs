@@ -38,6 +38,11 @@ try
     await host.RunAsync().ConfigureAwait(false);
     return 0;
 }
+catch (TurnServer.Hosting.Tls.TlsConfigurationException e)
+{
+    Console.Error.WriteLine("ERROR: " + e.Message);
+    return ExitCodes.Configuration;
+}
 catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
 {
     Console.Error.WriteLine("ERROR: cannot start: " + e.Message);

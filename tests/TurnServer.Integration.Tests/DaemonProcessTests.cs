@@ -33,7 +33,7 @@ public sealed class DaemonProcessTests : IDisposable
 
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
         {
-            Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding)));
+            Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.Binding)));
             await client.AllocateAsync();
         }
 
@@ -100,7 +100,7 @@ public sealed class DaemonProcessTests : IDisposable
         await daemon.WaitUntilListeningAsync();
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
         {
-            Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding)));
+            Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.Binding)));
         }
 
         Assert.Equal(0, await daemon.TerminateAsync());

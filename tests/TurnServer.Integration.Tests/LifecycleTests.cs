@@ -110,7 +110,7 @@ public sealed class LifecycleTests : IDisposable
         string cert = Path.Combine(_directory, "cert.pem");
         string key = Path.Combine(_directory, "key.pem");
         string first = WriteCertificate(cert, key, "CN=first.example");
-        using DaemonProcess daemon = DaemonProcess.Start("-c", Config(port, "user=alice:secret", "cert=" + cert, "pkey=" + key));
+        using DaemonProcess daemon = DaemonProcess.Start("-c", Config(port, "user=alice:secret", "cert=" + cert, "pkey=" + key, "tls-listening-port=" + DaemonProcess.PortText(ExternalProcess.FreeTcpPort())));
         await daemon.WaitUntilListeningAsync();
         Assert.Contains(first, daemon.Output, StringComparison.Ordinal);
 
@@ -120,7 +120,7 @@ public sealed class LifecycleTests : IDisposable
         Assert.Contains("CN=second.example", await loaded(), StringComparison.Ordinal);
 
         File.WriteAllText(key, "-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n");
-        Func<Task<string>> refused = daemon.ExpectLine("cannot be read, keeping the one in force");
+        Func<Task<string>> refused = daemon.ExpectLine("TLS certificate reload refused, keeping the one in force");
         daemon.Signal(SigUsr2);
         await refused();
         Assert.Equal(0, await daemon.TerminateAsync());

@@ -174,6 +174,7 @@ public sealed class AllocationTable
         ReleaseQuota(allocation.Username);
         _counters.AllocationEnded(TrafficTotals.Of(allocation));
         _observer?.OnEnded(allocation, reason);
+        allocation.Client.OnAllocationReleased();
         return true;
     }
 

@@ -83,6 +83,9 @@ public sealed class TurnServerSettings
     /// <summary><c>max-allocate-lifetime</c>: longest allocation lifetime a client may request, in seconds.</summary>
     public int MaxAllocateLifetime { get; init; } = 3600;
 
+    /// <summary><c>max-allocate-timeout</c>: seconds a TCP or TLS connection may stay open without an allocation; default 60.</summary>
+    public int MaxAllocateTimeout { get; init; } = 60;
+
     /// <summary><c>channel-lifetime</c>: channel binding lifetime in seconds.</summary>
     public int ChannelLifetime { get; init; } = 600;
 

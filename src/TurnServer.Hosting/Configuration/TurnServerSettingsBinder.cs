@@ -51,9 +51,10 @@ internal sealed class TurnServerSettingsBinder
         }
 
         List<ExternalIpMapping> externalIps = List("external-ip", "not an external IP ('public-ip' or 'public-ip/private-ip')", (string s, out ExternalIpMapping m) => TurnValueParser.TryParseExternalIp(s, out m));
-        if (externalIps.Count(m => m.Private is null) > 1)
+        // One plain address per family: an IPv4 one for IPv4 relays and an IPv6 one for IPv6 relays.
+        if (externalIps.Where(m => m.Private is null).GroupBy(m => m.Public.AddressFamily).Any(g => g.Count() > 1))
         {
-            _errors.Add($"{OriginsOf("external-ip")}: option 'external-ip' may be given without a private address only once; map several addresses as 'public-ip/private-ip'");
+            _errors.Add($"{OriginsOf("external-ip")}: option 'external-ip' may be given without a private address only once per address family; map several addresses as 'public-ip/private-ip'");
         }
 
         int? relayThreads = Present("relay-threads") ? Integer("relay-threads", 0) : null;
@@ -95,6 +96,7 @@ internal sealed class TurnServerSettingsBinder
             Fingerprint = Boolean("fingerprint"),
             StaleNonce = Integer("stale-nonce", 600),
             MaxAllocateLifetime = Integer("max-allocate-lifetime", 3600),
+            MaxAllocateTimeout = Integer("max-allocate-timeout", 60),
             ChannelLifetime = Integer("channel-lifetime", 600),
             PermissionLifetime = Integer("permission-lifetime", 300),
             UserQuota = Integer("user-quota", 0),

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Tls;
 
 namespace TurnServer.Hosting.Lifecycle;
 
@@ -7,22 +8,23 @@ namespace TurnServer.Hosting.Lifecycle;
 /// SIGHUP: reads the configuration again, as the process was started (same file, environment and command line), and
 /// puts in force what can change while running: <c>user</c> entries, <c>static-auth-secret</c>s, peer rules
 /// (<c>allowed-peer-ip</c>, <c>denied-peer-ip</c>, <c>allow-loopback-peers</c>), quotas, and the TLS certificate and
-/// key. A configuration with errors changes nothing: the errors are logged and the running configuration stays.
-/// Other options (ports, addresses, realm, logging) take effect at the next start.
+/// key (re-read from the files named at start, into the TLS listeners' <see cref="TlsCertificateProvider"/>). A
+/// configuration with errors changes nothing: the errors are logged and the running configuration stays. Other
+/// options (ports, addresses, realm, logging, certificate paths) take effect at the next start.
 /// </summary>
 internal sealed partial class ConfigurationReloader
 {
     private readonly Func<TurnServerConfigLoadResult> _load;
     private readonly EngineConfigurator _configurator;
-    private readonly TlsCertificateStore _certificates;
+    private readonly TlsCertificateProvider? _tls;
     private readonly ILogger _logger;
     private readonly Lock _sync = new();
 
-    public ConfigurationReloader(Func<TurnServerConfigLoadResult> load, EngineConfigurator configurator, TlsCertificateStore certificates, ILogger logger)
+    public ConfigurationReloader(Func<TurnServerConfigLoadResult> load, EngineConfigurator configurator, TlsCertificateProvider? tls, ILogger logger)
     {
         _load = load;
         _configurator = configurator;
-        _certificates = certificates;
+        _tls = tls;
         _logger = logger;
     }
 
@@ -52,24 +54,41 @@ internal sealed partial class ConfigurationReloader
             _configurator.Apply(settings);
             LogReloaded(_logger, settings.Users.Count, settings.StaticAuthSecrets.Count, settings.AllowedPeerIps.Count, settings.DeniedPeerIps.Count);
             if (settings.Realm != running.Realm || settings.ListeningPort != running.ListeningPort || !settings.ListeningIps.SequenceEqual(running.ListeningIps)
-                || settings.MinPort != running.MinPort || settings.MaxPort != running.MaxPort)
+                || settings.MinPort != running.MinPort || settings.MaxPort != running.MaxPort || settings.Cert != running.Cert || settings.PKey != running.PKey)
             {
                 LogNeedsRestart(_logger);
             }
 
-            ReloadCertificate(settings);
+            ReloadCertificate();
             return true;
         }
     }
 
-    /// <summary>SIGUSR2 (and part of SIGHUP): reads the TLS certificate and key named by the configuration in force.</summary>
-    public void ReloadCertificate() => ReloadCertificate(_configurator.Settings);
-
-    private void ReloadCertificate(TurnServerSettings settings)
+    /// <summary>SIGUSR2 (and part of SIGHUP): re-reads the TLS certificate and key; a pair that cannot be used is refused.</summary>
+    public void ReloadCertificate()
     {
-        if (settings.Cert is { } cert)
+        if (_tls is null)
         {
-            _certificates.Reload(cert, settings.PKey, settings.PKeyPassword);
+            return;
+        }
+
+        try
+        {
+            _tls.Reload();
+            LogCertificate();
+        }
+        catch (TlsConfigurationException e)
+        {
+            LogCertificateRefused(_logger, e.Message);
+        }
+    }
+
+    /// <summary>Logs the certificate new TLS handshakes present (at start and after each reload).</summary>
+    public void LogCertificate()
+    {
+        if (_tls?.Certificate is { } certificate)
+        {
+            LogCertificateInForce(_logger, certificate.Subject, certificate.Thumbprint, certificate.NotAfter.ToUniversalTime());
         }
     }
 
@@ -79,6 +98,12 @@ internal sealed partial class ConfigurationReloader
     [LoggerMessage(Level = LogLevel.Information, Message = "configuration reloaded: {Users} users, {Secrets} shared secrets, {Allowed} allowed and {Denied} denied peer ranges")]
     private static partial void LogReloaded(ILogger logger, int users, int secrets, int allowed, int denied);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "the reloaded configuration changes the realm, listeners or relay ports; those take effect at the next start")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "TLS certificate in force: {Subject}, thumbprint {Thumbprint}, valid until {NotAfter:u}")]
+    private static partial void LogCertificateInForce(ILogger logger, string subject, string thumbprint, DateTime notAfter);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "TLS certificate reload refused, keeping the one in force: {Reason}")]
+    private static partial void LogCertificateRefused(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the reloaded configuration changes the realm, listeners, relay ports or certificate paths; those take effect at the next start")]
     private static partial void LogNeedsRestart(ILogger logger);
 }

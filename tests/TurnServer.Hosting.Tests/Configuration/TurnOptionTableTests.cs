@@ -25,8 +25,8 @@ public class TurnOptionTableTests
         "response-origin-only-with-rfc5780", "respond-http-unsupported", "version", "syslog-facility",
     ];
 
-    // Options the table adds to coTURN 4.6's: later coTURN releases' (prometheus-path), and TurnServer's own.
-    private static readonly string[] AddedOptions = ["prometheus-path"];
+    // Options the table adds to coTURN 4.6's: later coTURN releases' (prometheus-path, drain-min-allocations), and TurnServer's own (drain-timeout).
+    private static readonly string[] AddedOptions = ["prometheus-path", "drain-min-allocations", "drain-timeout"];
 
     // coTURN's getopt short-option string: a letter followed by ':' takes a value.
     private const string CoturnShortOptions = "c:d:p:L:E:X:i:m:l:r:u:b:B:e:M:J:N:O:q:Q:s:C:K:A:vVofhznaS";
@@ -35,13 +35,14 @@ public class TurnOptionTableTests
     [
         "listening-port", "listening-ip", "relay-ip", "external-ip", "min-port", "max-port", "realm", "server-name", "lt-cred-mech",
         "use-auth-secret", "static-auth-secret", "rest-api-separator", "user", "no-auth", "fingerprint", "stale-nonce",
-        "max-allocate-lifetime", "channel-lifetime", "permission-lifetime", "user-quota", "total-quota", "denied-peer-ip",
+        "max-allocate-lifetime", "max-allocate-timeout", "channel-lifetime", "permission-lifetime", "user-quota", "total-quota", "denied-peer-ip",
         "allowed-peer-ip", "allow-loopback-peers", "no-multicast-peers", "no-udp", "no-tcp", "no-tls", "no-dtls", "no-udp-relay",
         "no-tcp-relay", "no-software-attribute", "log-file", "no-stdout-log", "simple-log", "verbose", "Verbose", "pidfile",
         "tls-listening-port", "alt-listening-port", "alt-tls-listening-port", "cert", "pkey", "pkey-pwd", "cipher-list", "no-tlsv1",
         "no-tlsv1_1", "no-tlsv1_2", "secure-stun", "stun-only", "no-stun", "relay-threads", "log-binding", "alternate-server",
         "tls-alternate-server", "prometheus", "prometheus-port", "prometheus-address", "prometheus-path", "prometheus-username-labels",
-        "userdb", "psql-userdb",
+        "userdb", "psql-userdb", "syslog", "syslog-facility", "new-log-timestamp", "new-log-timestamp-format",
+        "drain-min-allocations", "drain-timeout",
     ];
 
     [Fact]

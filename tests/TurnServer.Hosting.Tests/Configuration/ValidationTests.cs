@@ -110,10 +110,18 @@ public class ValidationTests
     [InlineData("no-udp-relay\nno-tcp-relay", "turnserver.conf:2, turnserver.conf:3: options 'no-udp-relay' and 'no-tcp-relay' cannot be used together: no relay endpoint could be allocated")]
     [InlineData("stun-only\nno-stun", "turnserver.conf:2, turnserver.conf:3: options 'stun-only' and 'no-stun' cannot be used together: the server would answer nothing")]
     [InlineData("no-udp\nno-tcp\nno-tls\nno-dtls", "turnserver.conf:2, turnserver.conf:3, turnserver.conf:4, turnserver.conf:5: options 'no-udp', 'no-tcp', 'no-tls' and 'no-dtls' cannot all be used together: no client listener would be left")]
-    [InlineData("external-ip=203.0.113.1\nexternal-ip=203.0.113.2", "turnserver.conf:2, turnserver.conf:3: option 'external-ip' may be given without a private address only once; map several addresses as 'public-ip/private-ip'")]
+    [InlineData("external-ip=203.0.113.1\nexternal-ip=203.0.113.2", "turnserver.conf:2, turnserver.conf:3: option 'external-ip' may be given without a private address only once per address family; map several addresses as 'public-ip/private-ip'")]
     public void Options_that_leave_the_server_meaningless_are_errors(string lines, string expected)
     {
         Assert.Equal(expected, TestLoader.SingleError("no-auth\n" + lines + "\n"));
+    }
+
+    [Fact]
+    public void One_plain_external_ip_per_family_is_allowed()
+    {
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("no-auth\nexternal-ip=203.0.113.1\nexternal-ip=2001:db8::1\n");
+        Assert.Empty(result.Errors);
+        Assert.Equal(2, result.Settings!.ExternalIps.Count);
     }
 
     [Fact]

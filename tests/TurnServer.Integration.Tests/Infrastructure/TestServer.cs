@@ -2,15 +2,17 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using TurnServer.Core;
+using TurnServer.Core.Allocations;
 using TurnServer.Hosting;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Tcp;
 using TurnServer.Hosting.Udp;
 
 namespace TurnServer.Integration.Tests.Infrastructure;
 
 /// <summary>
-/// The server in-process on 127.0.0.1 with an OS-chosen port, configured through the same coTURN command-line
-/// parser the daemon uses. Disposing stops it as SIGTERM would.
+/// The server in-process on loopback with OS-chosen ports, configured through the same coTURN command-line parser
+/// the daemon uses. Disposing stops it as SIGTERM would.
 /// </summary>
 internal sealed class TestServer : IAsyncDisposable
 {
@@ -19,19 +21,30 @@ internal sealed class TestServer : IAsyncDisposable
     public const string Password = "secret";
     public const string RestSecret = "north-secret";
 
-    private TestServer(IHost host)
+    private TestServer(IHost host, AllocationEvents events)
     {
         Host = host;
+        Events = events;
         Engine = host.Services.GetRequiredService<TurnEngine>();
-        UdpListener listener = host.Services.GetServices<IHostedService>().OfType<UdpListener>().Single();
-        UdpEndPoint = listener.LocalEndPoint;
+        List<IHostedService> services = [.. host.Services.GetServices<IHostedService>()];
+        UdpEndPoints = [.. services.OfType<UdpListener>().Select(l => l.LocalEndPoint)];
+        TcpEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.Protocol == TransportProtocol.Tcp).Select(l => l.LocalEndPoint)];
+        TlsEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.Protocol == TransportProtocol.Tls).Select(l => l.LocalEndPoint)];
     }
 
     public IHost Host { get; }
 
     public TurnEngine Engine { get; }
 
-    public IPEndPoint UdpEndPoint { get; }
+    public AllocationEvents Events { get; }
+
+    public IReadOnlyList<IPEndPoint> UdpEndPoints { get; }
+
+    public IReadOnlyList<IPEndPoint> TcpEndPoints { get; }
+
+    public IReadOnlyList<IPEndPoint> TlsEndPoints { get; }
+
+    public IPEndPoint UdpEndPoint => UdpEndPoints[0];
 
     public int Port => UdpEndPoint.Port;
 
@@ -40,16 +53,17 @@ internal sealed class TestServer : IAsyncDisposable
 
     /// <summary>Starts a server with long-term credentials for alice and loopback peers allowed, plus <paramref name="extra"/> flags.</summary>
     public static Task<TestServer> StartAsync(params string[] extra) =>
-        StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra]);
+        StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=0", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra]);
 
     /// <summary>Starts a server with exactly these coTURN-style arguments.</summary>
     public static async Task<TestServer> StartRawAsync(params string[] args)
     {
         TurnServerConfigLoadResult config = TurnServerConfigLoader.Load(args, new Dictionary<string, string?>(), () => []);
         Assert.True(config.Settings is not null, string.Join("\n", config.Errors));
-        IHost host = TurnServerHostFactory.Create(config.Settings);
+        var events = new AllocationEvents();
+        IHost host = TurnServerHostFactory.Create(config.Settings, configureServices: s => s.AddSingleton<IAllocationObserver>(events));
         await host.StartAsync();
-        return new TestServer(host);
+        return new TestServer(host, events);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,40 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace TurnServer.Integration.Tests.Infrastructure;
+
+/// <summary>A self-signed ECDSA P-256 certificate for localhost written as PEM files, as an operator gives them to coTURN.</summary>
+internal sealed class TestCertificate : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-cert-").FullName;
+
+    public TestCertificate()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName("localhost");
+        names.AddIpAddress(System.Net.IPAddress.Loopback);
+        names.AddIpAddress(System.Net.IPAddress.IPv6Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        Certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        CertificatePath = Path.Combine(_directory, "turn_server_cert.pem");
+        KeyPath = Path.Combine(_directory, "turn_server_pkey.pem");
+        File.WriteAllText(CertificatePath, Certificate.ExportCertificatePem());
+        File.WriteAllText(KeyPath, key.ExportPkcs8PrivateKeyPem());
+    }
+
+    public X509Certificate2 Certificate { get; }
+
+    public string CertificatePath { get; }
+
+    public string KeyPath { get; }
+
+    public string[] Options => ["--cert=" + CertificatePath, "--pkey=" + KeyPath];
+
+    public void Dispose()
+    {
+        Certificate.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
