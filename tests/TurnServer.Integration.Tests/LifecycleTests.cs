@@ -104,26 +104,40 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
-    public async Task Sigusr2_reloads_the_tls_certificate_and_a_broken_one_keeps_the_old()
+    public async Task Sigusr2_puts_a_new_certificate_on_the_tls_listener_and_a_broken_one_keeps_the_old()
     {
         int port = ExternalProcess.FreeUdpPort();
+        int tlsPort = ExternalProcess.FreeTcpPort();
         string cert = Path.Combine(_directory, "cert.pem");
         string key = Path.Combine(_directory, "key.pem");
         string first = WriteCertificate(cert, key, "CN=first.example");
-        using DaemonProcess daemon = DaemonProcess.Start("-c", Config(port, "user=alice:secret", "cert=" + cert, "pkey=" + key, "tls-listening-port=" + DaemonProcess.PortText(ExternalProcess.FreeTcpPort())));
+        using DaemonProcess daemon = DaemonProcess.Start("-c", Config(port, "user=alice:secret", "cert=" + cert, "pkey=" + key, "tls-listening-port=" + DaemonProcess.PortText(tlsPort)));
         await daemon.WaitUntilListeningAsync();
-        Assert.Contains(first, daemon.Output, StringComparison.Ordinal);
+        Assert.Equal(first, await PresentedThumbprintAsync(tlsPort));
 
         string second = WriteCertificate(cert, key, "CN=second.example");
         Func<Task<string>> loaded = daemon.ExpectLine(second);
         daemon.Signal(SigUsr2);
         Assert.Contains("CN=second.example", await loaded(), StringComparison.Ordinal);
+        Assert.Equal(second, await PresentedThumbprintAsync(tlsPort));
 
         File.WriteAllText(key, "-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n");
         Func<Task<string>> refused = daemon.ExpectLine("TLS certificate reload refused, keeping the one in force");
         daemon.Signal(SigUsr2);
         await refused();
+        Assert.Equal(second, await PresentedThumbprintAsync(tlsPort));
         Assert.Equal(0, await daemon.TerminateAsync());
+    }
+
+    /// <summary>The thumbprint of the certificate the TLS listener presents to a new connection.</summary>
+    private static async Task<string> PresentedThumbprintAsync(int port)
+    {
+        using var tcp = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port, timeout.Token);
+        using var tls = new System.Net.Security.SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, _, _, _) => true);
+        await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions { TargetHost = "localhost" }, timeout.Token);
+        return new X509Certificate2(tls.RemoteCertificate!).Thumbprint;
     }
 
     private static async Task<int> AllocateCodeAsync(StunUdpClient client) =>
