@@ -3,7 +3,7 @@ namespace TurnServer.Hosting.Dtls;
 /// <summary>Why a DTLS listener or session dropped a datagram (or, for retransmissions, an outbound flight).</summary>
 internal enum DtlsDropReason
 {
-    /// <summary>The first datagram from a new client address was not an initial ClientHello.</summary>
+    /// <summary>The first datagram from a new client address was not an initial ClientHello (or came while the listener stopped).</summary>
     NotClientHello,
 
     /// <summary>A datagram for a session did not start with a well-formed DTLS record.</summary>

@@ -29,6 +29,7 @@ internal sealed partial class DtlsListener : BackgroundService
     private readonly DtlsAdmission _admission;
     private readonly ConcurrentDictionary<TransportAddress, DtlsSession> _sessions = new();
     private TransportAddress _local;
+    private volatile bool _stopping;
 
     public DtlsListener(IPEndPoint endPoint, TurnEngine engine, DtlsCredentials credentials, DtlsLimits limits, ILogger logger, TimeProvider time)
     {
@@ -75,8 +76,8 @@ internal sealed partial class DtlsListener : BackgroundService
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        _socket.Dispose();
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        // Sessions end first, while the socket can still carry their close_notify; no new ones start meanwhile.
+        _stopping = true;
         List<Task> ended = [];
         foreach (DtlsSession session in _sessions.Values)
         {
@@ -84,7 +85,15 @@ internal sealed partial class DtlsListener : BackgroundService
             ended.Add(session.Ended);
         }
 
-        await Task.WhenAll(ended).WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(ended).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _socket.Dispose();
+            await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public override void Dispose()
@@ -161,7 +170,7 @@ internal sealed partial class DtlsListener : BackgroundService
             return;
         }
 
-        if (!DtlsRecord.IsInitialClientHello(datagram))
+        if (!DtlsRecord.IsInitialClientHello(datagram) || _stopping)
         {
             Counters.Drop(DtlsDropReason.NotClientHello);
             return;

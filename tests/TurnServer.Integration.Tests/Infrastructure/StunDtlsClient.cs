@@ -34,10 +34,13 @@ internal sealed class StunDtlsClient : StunTestClient
     /// <summary>True once the server's close_notify (or a fatal alert) closed this client's record layer.</summary>
     public bool ClosedByServer => _udp.Closed;
 
-    /// <summary>Connects and completes the handshake, or throws (BouncyCastle's own handshake timeout applies).</summary>
-    public static async Task<StunDtlsClient> ConnectAsync(IPEndPoint server, bool offerRsa = false)
+    /// <summary>
+    /// Connects and completes the handshake, or throws (BouncyCastle's own handshake timeout applies); from
+    /// <paramref name="socket"/> (bound, not connected) when given, so a test can send from the address first.
+    /// </summary>
+    public static async Task<StunDtlsClient> ConnectAsync(IPEndPoint server, bool offerRsa = false, Socket? socket = null)
     {
-        var udp = new ConnectedUdpTransport(server);
+        var udp = new ConnectedUdpTransport(server, socket);
         var client = new TestDtlsClient(offerRsa);
         try
         {
@@ -102,13 +105,20 @@ internal sealed class StunDtlsClient : StunTestClient
 
     public override void Dispose() => _udp.Socket.Dispose();
 
+    /// <summary>A UDP socket on the loopback address of <paramref name="family"/>, any port.</summary>
+    public static Socket BoundSocket(AddressFamily family = AddressFamily.InterNetwork)
+    {
+        var socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(family == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback, 0));
+        return socket;
+    }
+
     /// <summary>A UDP socket connected to the server, as BouncyCastle's DatagramTransport.</summary>
     private sealed class ConnectedUdpTransport : DatagramTransport
     {
-        public ConnectedUdpTransport(IPEndPoint server)
+        public ConnectedUdpTransport(IPEndPoint server, Socket? socket)
         {
-            Socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-            Socket.Bind(new IPEndPoint(server.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback, 0));
+            Socket = socket ?? BoundSocket(server.AddressFamily);
             Socket.Connect(server);
         }
 
