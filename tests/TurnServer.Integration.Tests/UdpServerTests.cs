@@ -175,6 +175,25 @@ public class UdpServerTests
     }
 
     [Fact]
+    public async Task Relay_ip_chooses_the_relay_socket_and_external_ip_is_what_clients_are_told()
+    {
+        await using TestServer server = await TestServer.StartAsync("--relay-ip=127.0.0.2", "--external-ip=203.0.113.9/127.0.0.2");
+        using var peer = new UdpEchoPeer();
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        TransportAddress relayed = await client.AllocateAsync();
+        Assert.Equal(IPAddress.Parse("203.0.113.9"), relayed.ToIPAddress()); // advertised, as behind a 1:1 NAT
+
+        await client.BindChannelAsync(0x4000, TransportAddress.FromEndPoint(peer.EndPoint));
+        var frame = new byte[4 + 3];
+        ChannelData.WriteHeader(frame, 0x4000, 3);
+        client.SendRaw(frame);
+        Assert.Equal(frame, await client.ReceiveAsync());
+        (_, IPEndPoint from) = Assert.Single(peer.Received);
+        Assert.Equal(IPAddress.Parse("127.0.0.2"), from.Address); // the socket itself is on relay-ip
+        Assert.Equal(relayed.Port, from.Port);
+    }
+
+    [Fact]
     public async Task Stopping_the_server_closes_relay_sockets_and_frees_their_ports()
     {
         TestServer server = await TestServer.StartAsync();

@@ -153,8 +153,6 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     private async Task ReceiveLoopAsync()
     {
         PipeReader reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16384, leaveOpen: true));
-        byte[] contiguous = new byte[StreamFramer.MaxFrameLength];
-        byte[] response = new byte[ResponseBufferSize];
         var scratch = new SendScratch();
         try
         {
@@ -165,8 +163,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
                 FrameStatus status;
                 while ((status = StreamFramer.TryReadFrame(ref buffer, out ReadOnlySequence<byte> frame, out PacketKind kind)) == FrameStatus.Frame)
                 {
-                    ReadOnlySpan<byte> bytes = frame.IsSingleSegment ? frame.FirstSpan : Copy(frame, contiguous);
-                    Handle(bytes, kind, response, scratch);
+                    HandleFrame(frame, kind, scratch);
                     if (_closeAfterRequest)
                     {
                         return;
@@ -198,28 +195,50 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         }
     }
 
-    private void Handle(ReadOnlySpan<byte> frame, PacketKind kind, byte[] response, SendScratch scratch)
+    /// <summary>
+    /// Hands one frame to the engine. Buffers come from the shared pool only while needed (a frame split across
+    /// pipe segments, a STUN answer), so an idle connection holds none: thousands of TCP clients stay cheap.
+    /// </summary>
+    private void HandleFrame(in ReadOnlySequence<byte> frame, PacketKind kind, SendScratch scratch)
     {
-        if (kind == PacketKind.ChannelData)
-        {
-            _engine.ProcessChannelData(frame, FiveTuple);
-            return;
-        }
-
-        Volatile.Write(ref _requestThread, Environment.CurrentManagedThreadId);
-        int length;
+        byte[]? joined = null;
+        ReadOnlySpan<byte> bytes = frame.IsSingleSegment ? frame.FirstSpan : Join(frame, out joined);
         try
         {
-            length = _engine.ProcessStun(frame, FiveTuple, this, scratch, response);
+            if (kind == PacketKind.ChannelData)
+            {
+                _engine.ProcessChannelData(bytes, FiveTuple);
+            }
+            else
+            {
+                Answer(bytes, scratch);
+            }
+        }
+        finally
+        {
+            if (joined is not null)
+            {
+                ArrayPool<byte>.Shared.Return(joined);
+            }
+        }
+    }
+
+    private void Answer(ReadOnlySpan<byte> request, SendScratch scratch)
+    {
+        byte[] response = ArrayPool<byte>.Shared.Rent(ResponseBufferSize);
+        Volatile.Write(ref _requestThread, Environment.CurrentManagedThreadId);
+        try
+        {
+            int length = _engine.ProcessStun(request, FiveTuple, this, scratch, response);
+            if (length > 0)
+            {
+                Send(response.AsSpan(0, length));
+            }
         }
         finally
         {
             Volatile.Write(ref _requestThread, -1);
-        }
-
-        if (length > 0)
-        {
-            Send(response.AsSpan(0, length));
+            ArrayPool<byte>.Shared.Return(response);
         }
     }
 
@@ -364,10 +383,11 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         ArrayPool<byte>.Shared.Return(joined);
     }
 
-    private static ReadOnlySpan<byte> Copy(in ReadOnlySequence<byte> frame, byte[] destination)
+    private static ReadOnlySpan<byte> Join(in ReadOnlySequence<byte> frame, out byte[] joined)
     {
-        frame.CopyTo(destination);
-        return destination.AsSpan(0, (int)frame.Length);
+        joined = ArrayPool<byte>.Shared.Rent((int)frame.Length);
+        frame.CopyTo(joined);
+        return joined.AsSpan(0, (int)frame.Length);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Connection {FiveTuple} failed")]
