@@ -178,6 +178,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
                 _engine.Allocations.Remove(allocation, AllocationEndReason.ConnectionClosed);
             }
 
+            Transport.RequestClose(); // the listener queues nothing more for this session
             Transport.Drain();
             _listener.OnSessionEnded(this, reason);
             _ended.TrySetResult();
