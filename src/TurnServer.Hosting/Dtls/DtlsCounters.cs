@@ -85,11 +85,15 @@ internal sealed class DtlsCounters
     /// <summary>Sessions that ended for <paramref name="reason"/>.</summary>
     public long GetEnded(DtlsSessionEndReason reason) => Volatile.Read(ref _ends[(int)reason]);
 
+    /// <summary>Counts one drop for <paramref name="reason"/>.</summary>
     public void Drop(DtlsDropReason reason) => Interlocked.Increment(ref _drops[(int)reason]);
 
+    /// <summary>Counts a session created for a ClientHello.</summary>
     public void HandshakeStarted() => Interlocked.Increment(ref _handshakesStarted);
 
+    /// <summary>Counts a handshake that finished.</summary>
     public void HandshakeCompleted() => Interlocked.Increment(ref _handshakesCompleted);
 
+    /// <summary>Counts a session that ended for <paramref name="reason"/>.</summary>
     public void Ended(DtlsSessionEndReason reason) => Interlocked.Increment(ref _ends[(int)reason]);
 }
