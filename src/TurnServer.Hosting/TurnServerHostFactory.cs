@@ -10,6 +10,7 @@ using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Dtls;
 using TurnServer.Hosting.Lifecycle;
 using TurnServer.Hosting.Logging;
 using TurnServer.Hosting.Metrics;
@@ -118,11 +119,16 @@ public static partial class TurnServerHostFactory
             builder.Services.AddHostedService(sp => sp.GetRequiredService<UserDatabaseRefresher>());
         }
 
-        TlsCertificateProvider? tls = CreateTlsProvider(settings);
-        if (tls is not null)
+        TlsCertificateProvider? certificate = CreateTlsProvider(settings);
+        TlsCertificateProvider? tls = settings.NoTls ? null : certificate;
+        if (certificate is not null)
         {
-            builder.Services.AddSingleton(tls);
+            builder.Services.AddSingleton(certificate);
         }
+
+        // DTLS offers version 1.2 only, so no-tlsv1_2 (which coTURN applies to DTLS too) leaves it nothing.
+        DtlsCredentials? dtls = certificate is null || settings.NoDtls || settings.NoTlsV1_2 ? null : DtlsCredentials.Create(certificate, settings.Cert!);
+        builder.Services.AddSingleton(_ => new DtlsLimits { AllocationTimeout = TimeSpan.FromSeconds(settings.MaxAllocateTimeout) });
 
         foreach (IPAddress ip in listeningIps)
         {
@@ -149,6 +155,18 @@ public static partial class TurnServerHostFactory
                     sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tls"),
                     time));
             }
+
+            if (dtls is not null)
+            {
+                var endPoint = new IPEndPoint(ip, settings.TlsListeningPort);
+                builder.Services.AddSingleton<IHostedService>(sp => new DtlsListener(
+                    endPoint,
+                    sp.GetRequiredService<TurnEngine>(),
+                    dtls,
+                    sp.GetRequiredService<DtlsLimits>(),
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Dtls"),
+                    time));
+            }
         }
 
         if (!settings.NoUdp)
@@ -169,7 +187,7 @@ public static partial class TurnServerHostFactory
         builder.Services.AddSingleton(sp => new ConfigurationReloader(
             reloadConfiguration ?? (() => new TurnServerConfigLoadResult { Settings = settings, Configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build() }),
             sp.GetRequiredService<EngineConfigurator>(),
-            tls,
+            certificate,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Reload")));
         builder.Services.AddSingleton(sp => new DrainService(
             sp.GetRequiredService<TurnEngine>(),
@@ -197,7 +215,7 @@ public static partial class TurnServerHostFactory
         {
             LogTlsNote(startup, note);
         }
-        else if (tls is null && !settings.NoTls)
+        else if (certificate is null && !(settings.NoTls && settings.NoDtls))
         {
             LogTlsDisabled(startup);
         }
@@ -206,17 +224,17 @@ public static partial class TurnServerHostFactory
     }
 
     /// <summary>
-    /// The TLS certificate, when TLS is on and <c>cert</c> and <c>pkey</c> are set; null otherwise (TLS listeners are
-    /// then not started, as coTURN does without a certificate).
+    /// The certificate TLS and DTLS share, when either is on and <c>cert</c> and <c>pkey</c> are set; null otherwise
+    /// (TLS and DTLS listeners are then not started, as coTURN does without a certificate).
     /// </summary>
     /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
     private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings) =>
-        settings.NoTls || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings);
+        (settings.NoTls && settings.NoDtls) || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
     private static partial void LogTlsNote(ILogger logger, string note);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "TLS listeners are not started: set 'cert' and 'pkey' (PEM files) to enable them, or 'no-tls' to silence this")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TLS and DTLS listeners are not started: set 'cert' and 'pkey' (PEM files) to enable them, or 'no-tls' and 'no-dtls' to silence this")]
     private static partial void LogTlsDisabled(ILogger logger);
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Integration.Tests.Infrastructure;
 
@@ -7,7 +8,7 @@ namespace TurnServer.Integration.Tests;
 
 /// <summary>
 /// Interop with clients nobody here wrote: Debian's turnutils_stunclient and turnutils_uclient, with turnutils_peer
-/// as the peer, relaying through the in-process server over UDP on loopback.
+/// as the peer, relaying through the in-process server on loopback over UDP, TCP, TLS and DTLS.
 /// </summary>
 public partial class InteropTests
 {
@@ -70,6 +71,26 @@ public partial class InteropTests
         await using TestServer server = await TestServer.StartAsync(certificate.Options);
         using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
         await RunUclientAndCheckAsync(server, peer, ["-t", "-S", "-u", TestServer.User, "-w", TestServer.Password], sendIndications: false, server.TlsEndPoints[0].Port);
+    }
+
+    /// <summary>
+    /// -S without -t is DTLS over UDP, to the TLS port. uclient picks DTLS 1.0 or 1.2 at random for each connection;
+    /// the server refuses 1.0 with a protocol_version alert, uclient reconnects, and every session ends up on 1.2.
+    /// -m counts connections: each RTP and RTCP pair also makes a probe session first.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Uclient_relays_over_dtls_without_loss(bool sendIndications)
+    {
+        using var certificate = new TestCertificate();
+        await using TestServer server = await TestServer.StartAsync(certificate.Options);
+        using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
+        string[] args = ["-S", "-u", TestServer.User, "-w", TestServer.Password];
+        await RunUclientAndCheckAsync(server, peer, args, sendIndications, server.DtlsEndPoints[0].Port);
+
+        Assert.All(server.Engine.Allocations.All, a => Assert.Equal(TransportProtocol.Dtls, a.FiveTuple.Protocol));
+        Assert.True(server.DtlsListeners[0].Counters.HandshakesCompleted >= Clients, "handshakes: " + server.DtlsListeners[0].Counters.HandshakesCompleted);
     }
 
     [Theory]

@@ -13,7 +13,7 @@ public enum AllocationEndReason
     /// <summary>The client sent Refresh with LIFETIME 0 (section 7.3).</summary>
     Deleted,
 
-    /// <summary>The client's TCP or TLS connection closed (section 3.1).</summary>
+    /// <summary>The client's TCP or TLS connection, or its DTLS session, closed (section 3.1).</summary>
     ConnectionClosed,
 
     /// <summary>The server is shutting down.</summary>

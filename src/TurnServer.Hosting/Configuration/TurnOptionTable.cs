@@ -94,7 +94,7 @@ public static class TurnOptionTable
         Value("alternate-server", TurnOptionValueKind.IPEndPoint, null, "Server to redirect UDP/TCP allocations to (port default 3478); may be repeated.", Supported, repeatable: true),
         Value("tls-alternate-server", TurnOptionValueKind.IPEndPoint, null, "Server to redirect TLS/DTLS allocations to (port default 5349); may be repeated.", Supported, repeatable: true),
         Value("rest-api-separator", TurnOptionValueKind.Character, ":", "Separator of timestamp and user name in TURN REST API user names.", Supported, 'C'),
-        new() { Name = "max-allocate-timeout", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, Minimum = 1, DefaultValue = "60", Description = "Seconds a TCP/TLS connection may stay open without an allocation.", Support = Supported },
+        new() { Name = "max-allocate-timeout", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, Minimum = 1, DefaultValue = "60", Description = "Seconds a TCP/TLS connection or DTLS session may stay open without an allocation.", Support = Supported },
         Flag("no-multicast-peers", "Refuse peers on multicast and broadcast addresses.", Supported),
         Flag("allow-loopback-peers", "Allow peers on loopback addresses (not for production).", Supported),
         Value("allowed-peer-ip", TurnOptionValueKind.IPAddressRange, null, "Peer address or range explicitly allowed; may be repeated.", Supported, repeatable: true),

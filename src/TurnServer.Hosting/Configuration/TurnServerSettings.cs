@@ -83,7 +83,7 @@ public sealed class TurnServerSettings
     /// <summary><c>max-allocate-lifetime</c>: longest allocation lifetime a client may request, in seconds.</summary>
     public int MaxAllocateLifetime { get; init; } = 3600;
 
-    /// <summary><c>max-allocate-timeout</c>: seconds a TCP or TLS connection may stay open without an allocation; default 60.</summary>
+    /// <summary><c>max-allocate-timeout</c>: seconds a TCP or TLS connection, or a DTLS session, may stay open without an allocation; default 60.</summary>
     public int MaxAllocateTimeout { get; init; } = 60;
 
     /// <summary><c>channel-lifetime</c>: channel binding lifetime in seconds.</summary>

@@ -3,15 +3,20 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace TurnServer.Integration.Tests.Infrastructure;
 
-/// <summary>A self-signed ECDSA P-256 certificate for localhost written as PEM files, as an operator gives them to coTURN.</summary>
+/// <summary>
+/// A self-signed certificate for localhost (ECDSA P-256, or RSA 2048) written as PEM files, as an operator gives them
+/// to coTURN.
+/// </summary>
 internal sealed class TestCertificate : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-cert-").FullName;
 
-    public TestCertificate()
+    public TestCertificate(bool rsa = false)
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
+        using AsymmetricAlgorithm key = rsa ? RSA.Create(2048) : ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        CertificateRequest request = key is RSA rsaKey
+            ? new CertificateRequest("CN=localhost", rsaKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+            : new CertificateRequest("CN=localhost", (ECDsa)key, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
         names.AddDnsName("localhost");
         names.AddIpAddress(System.Net.IPAddress.Loopback);

@@ -5,6 +5,7 @@ using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Hosting;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Dtls;
 using TurnServer.Hosting.Tcp;
 using TurnServer.Hosting.Udp;
 
@@ -30,6 +31,7 @@ internal sealed class TestServer : IAsyncDisposable
         UdpEndPoints = [.. services.OfType<UdpListener>().Select(l => l.LocalEndPoint)];
         TcpEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.Protocol == TransportProtocol.Tcp).Select(l => l.LocalEndPoint)];
         TlsEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.Protocol == TransportProtocol.Tls).Select(l => l.LocalEndPoint)];
+        DtlsListeners = [.. services.OfType<DtlsListener>()];
     }
 
     public IHost Host { get; }
@@ -44,6 +46,10 @@ internal sealed class TestServer : IAsyncDisposable
 
     public IReadOnlyList<IPEndPoint> TlsEndPoints { get; }
 
+    internal IReadOnlyList<DtlsListener> DtlsListeners { get; }
+
+    public IReadOnlyList<IPEndPoint> DtlsEndPoints => [.. DtlsListeners.Select(l => l.LocalEndPoint)];
+
     public IPEndPoint UdpEndPoint => UdpEndPoints[0];
 
     public int Port => UdpEndPoint.Port;
@@ -52,16 +58,26 @@ internal sealed class TestServer : IAsyncDisposable
     public Uri MetricsBase => new("http://127.0.0.1:" + Host.Services.GetRequiredService<Hosting.Metrics.MetricsHttpServer>().Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>Starts a server with long-term credentials for alice and loopback peers allowed, plus <paramref name="extra"/> flags.</summary>
-    public static Task<TestServer> StartAsync(params string[] extra) =>
-        StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=0", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra]);
+    public static Task<TestServer> StartAsync(params string[] extra) => StartAsync(extra, configureServices: null);
+
+    /// <summary>As <see cref="StartAsync(string[])"/>, with extra or replaced services.</summary>
+    public static Task<TestServer> StartAsync(string[] extra, Action<IServiceCollection>? configureServices) =>
+        StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=0", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra], configureServices);
 
     /// <summary>Starts a server with exactly these coTURN-style arguments.</summary>
-    public static async Task<TestServer> StartRawAsync(params string[] args)
+    public static Task<TestServer> StartRawAsync(params string[] args) => StartRawAsync(args, configureServices: null);
+
+    /// <summary>Starts a server with these coTURN-style arguments and extra or replaced services (e.g. <see cref="DtlsLimits"/>).</summary>
+    public static async Task<TestServer> StartRawAsync(string[] args, Action<IServiceCollection>? configureServices)
     {
         TurnServerConfigLoadResult config = TurnServerConfigLoader.Load(args, new Dictionary<string, string?>(), () => []);
         Assert.True(config.Settings is not null, string.Join("\n", config.Errors));
         var events = new AllocationEvents();
-        IHost host = TurnServerHostFactory.Create(config.Settings, configureServices: s => s.AddSingleton<IAllocationObserver>(events));
+        IHost host = TurnServerHostFactory.Create(config.Settings, configureServices: s =>
+        {
+            s.AddSingleton<IAllocationObserver>(events);
+            configureServices?.Invoke(s);
+        });
         await host.StartAsync();
         return new TestServer(host, events);
     }
