@@ -3,6 +3,7 @@ using System.Text;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Auth;
 using TurnServer.Core.Diagnostics;
+using TurnServer.Core.Peers;
 using TurnServer.Core.Relay;
 
 namespace TurnServer.Core;
@@ -11,6 +12,8 @@ namespace TurnServer.Core;
 internal sealed class TurnContext
 {
     private int _nextAlternate;
+    private volatile PeerAddressPolicy _peerPolicy;
+    private volatile bool _draining;
 
     public TurnContext(
         TurnOptions options,
@@ -21,8 +24,10 @@ internal sealed class TurnContext
         TransactionCache transactions,
         LongTermCredentialAuthenticator? authenticator,
         IRelayEndpointFactory relayFactory,
-        ServerCounters counters)
+        ServerCounters counters,
+        TcpConnectionTable tcpConnections)
     {
+        TcpConnections = tcpConnections;
         Options = options;
         Time = time;
         Allocations = allocations;
@@ -33,6 +38,21 @@ internal sealed class TurnContext
         RelayFactory = relayFactory;
         Counters = counters;
         Software = options.Software is null ? null : Encoding.UTF8.GetBytes(options.Software);
+        _peerPolicy = options.PeerPolicy;
+    }
+
+    /// <summary>Which peers clients may reach; starts as the options' and is replaced whole on reload.</summary>
+    public PeerAddressPolicy PeerPolicy
+    {
+        get => _peerPolicy;
+        set => _peerPolicy = value;
+    }
+
+    /// <summary>True once draining began: Allocate is refused, existing allocations carry on.</summary>
+    public bool Draining
+    {
+        get => _draining;
+        set => _draining = value;
     }
 
     public TurnOptions Options { get; }
@@ -52,6 +72,8 @@ internal sealed class TurnContext
     public IRelayEndpointFactory RelayFactory { get; }
 
     public ServerCounters Counters { get; }
+
+    public TcpConnectionTable TcpConnections { get; }
 
     public byte[]? Software { get; }
 

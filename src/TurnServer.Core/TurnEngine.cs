@@ -2,6 +2,7 @@ using TurnServer.Core.Allocations;
 using TurnServer.Core.Auth;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Handlers;
+using TurnServer.Core.Peers;
 using TurnServer.Core.Relay;
 using TurnServer.Stun;
 
@@ -48,7 +49,8 @@ public sealed class TurnEngine
         LongTermCredentialAuthenticator? authenticator = options.RequireAuthentication
             ? new LongTermCredentialAuthenticator(options.Realm, new NonceService(time, options.NonceLifetimeSeconds), credentials, Counters)
             : null;
-        _ctx = new TurnContext(options, time, Allocations, Ports, Reservations, Transactions, authenticator, relayFactory, Counters);
+        TcpConnections = new TcpConnectionTable(time);
+        _ctx = new TurnContext(options, time, Allocations, Ports, Reservations, Transactions, authenticator, relayFactory, Counters, TcpConnections);
     }
 
     /// <summary>The live allocations.</summary>
@@ -63,11 +65,46 @@ public sealed class TurnEngine
     /// <summary>Recent responses kept for retransmissions.</summary>
     public TransactionCache Transactions { get; }
 
+    /// <summary>RFC 6062 peer connections waiting for a ConnectionBind.</summary>
+    public TcpConnectionTable TcpConnections { get; }
+
     /// <summary>Drop, request and authentication counters.</summary>
     public ServerCounters Counters { get; }
 
     /// <summary>The settings the engine runs with.</summary>
     public TurnOptions Options => _ctx.Options;
+
+    /// <summary>
+    /// Which peers clients may reach (RFC 8656 section 21.3). Starts as <see cref="TurnOptions.PeerPolicy"/>; setting
+    /// it (a configuration reload, a user database's peer lists) takes effect for the next request.
+    /// </summary>
+    public PeerAddressPolicy PeerPolicy
+    {
+        get => _ctx.PeerPolicy;
+        set => _ctx.PeerPolicy = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>True once <see cref="BeginDrain"/> was called.</summary>
+    public bool IsDraining => _ctx.Draining;
+
+    /// <summary>
+    /// Replaces where long-term keys come from (a configuration reload). Allocations keep the key they were created
+    /// with. Does nothing when authentication is off.
+    /// </summary>
+    public void ReplaceCredentialSources(IReadOnlyList<ICredentialSource> sources)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        if (_ctx.Authenticator is not null)
+        {
+            _ctx.Authenticator.Sources = sources;
+        }
+    }
+
+    /// <summary>
+    /// Starts draining (coTURN's SIGUSR1): every Allocate from now on is answered 508 (Insufficient Capacity), while
+    /// existing allocations are refreshed, relay and end as usual. There is no way back but a restart.
+    /// </summary>
+    public void BeginDrain() => _ctx.Draining = true;
 
     /// <summary>
     /// Handles one STUN message from a client. Requests are answered in <paramref name="response"/> (size it for
@@ -183,6 +220,7 @@ public sealed class TurnEngine
 
         Reservations.RemoveExpired(now);
         Transactions.RemoveExpired(now);
+        TcpConnections.RemoveExpired(now);
     }
 
     /// <summary>Deletes every allocation and reservation (shutdown): sockets closed, ports returned.</summary>
@@ -223,6 +261,7 @@ public sealed class TurnEngine
         }
 
         bool authenticate = _ctx.Authenticator is not null && (!binding || _ctx.Options.SecureStun);
+        state.Seal = new ResponseSeal(_ctx.Software, null, false, _ctx.Options.Fingerprint || request.HasFingerprint);
         if (authenticate)
         {
             state.Auth = _ctx.Authenticator!.Authenticate(request, fiveTuple.ClientAddress, existing?.Username, existing?.Key);
@@ -230,6 +269,8 @@ public sealed class TurnEngine
             {
                 return Finish(request, state.Auth.ErrorCode, ref state, response, binding);
             }
+
+            state.Seal = new ResponseSeal(_ctx.Software, state.Auth.Key, state.Auth.UseSha256, _ctx.Options.Fingerprint || request.HasFingerprint);
 
             // RFC 8656 section 4: requests on an allocation must come from its user, else 441 Wrong Credentials.
             if (existing is not null && !string.Equals(existing.Username, state.Auth.Username, StringComparison.Ordinal))
@@ -257,14 +298,21 @@ public sealed class TurnEngine
             StunMethod.Refresh => RefreshRequestHandler.Handle(_ctx, ref state, request, ref writer),
             StunMethod.CreatePermission => CreatePermissionRequestHandler.Handle(_ctx, ref state, request),
             StunMethod.ChannelBind => ChannelBindRequestHandler.Handle(_ctx, ref state, request),
+            StunMethod.Connect => ConnectRequestHandler.Handle(_ctx, ref state, request),
+            StunMethod.ConnectionBind => ConnectionBindRequestHandler.Handle(_ctx, ref state, request),
 
             // RFC 8489 section 6.3.1: a request of a method the server does not know draws 400.
             _ => StunErrorCodes.BadRequest,
         };
 
+        if (error == ConnectRequestHandler.Deferred)
+        {
+            return 0; // answered when the TCP connection attempt ends (RFC 6062 section 5.2)
+        }
+
         if (error == 0)
         {
-            SignAndSeal(ref writer, request, state.Auth);
+            state.Seal.Apply(ref writer);
             if (binding)
             {
                 Counters.BindingAnswered(success: true);
@@ -312,39 +360,13 @@ public sealed class TurnEngine
                 break;
         }
 
-        SignAndSeal(ref writer, request, state.Auth);
+        state.Seal.Apply(ref writer);
         if (binding)
         {
             Counters.BindingAnswered(success: false);
         }
 
         return writer.Length;
-    }
-
-    /// <summary>SOFTWARE, then MESSAGE-INTEGRITY(-SHA256) with the request's key, then FINGERPRINT (RFC 8489 section 14 order).</summary>
-    private void SignAndSeal(ref StunMessageWriter writer, in StunMessageReader request, in AuthenticationResult auth)
-    {
-        if (_ctx.Software is not null)
-        {
-            writer.WriteAttribute(StunAttributeType.Software, _ctx.Software);
-        }
-
-        if (auth.Key is not null)
-        {
-            if (auth.UseSha256)
-            {
-                writer.WriteMessageIntegritySha256(auth.Key);
-            }
-            else
-            {
-                writer.WriteMessageIntegrity(auth.Key);
-            }
-        }
-
-        if (_ctx.Options.Fingerprint || request.HasFingerprint)
-        {
-            writer.WriteFingerprint();
-        }
     }
 
     private static DropReason ToDropReason(StunParseResult result) => result switch

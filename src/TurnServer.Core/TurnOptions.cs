@@ -58,6 +58,9 @@ public sealed class TurnOptions
     /// <summary>Whether UDP relaying (REQUESTED-TRANSPORT 17) is offered (coTURN's <c>no-udp-relay</c> turns it off).</summary>
     public bool AllowUdpRelay { get; init; } = true;
 
+    /// <summary>Whether TCP relaying (REQUESTED-TRANSPORT 6, RFC 6062) is offered (coTURN's <c>no-tcp-relay</c> turns it off).</summary>
+    public bool AllowTcpRelay { get; init; } = true;
+
     /// <summary>Which peers a client may reach.</summary>
     public PeerAddressPolicy PeerPolicy { get; init; } = new(allowLoopback: false, denyMulticast: true, allowed: [], denied: []);
 

@@ -37,16 +37,45 @@ public static class TurnOptionsFactory
             UserQuota = settings.UserQuota,
             TotalQuota = settings.TotalQuota,
             AllowUdpRelay = !settings.NoUdpRelay,
-            PeerPolicy = new PeerAddressPolicy(settings.AllowLoopbackPeers, denyMulticast: true, settings.AllowedPeerIps, settings.DeniedPeerIps),
+            AllowTcpRelay = !settings.NoTcpRelay,
+            PeerPolicy = CreatePeerPolicy(settings, [], []),
             AlternateServers = settings.AlternateServers,
             ExternalAddresses = external,
         };
     }
 
-    /// <summary>The credential sources <paramref name="settings"/> name: static users and, with use-auth-secret, the REST secrets.</summary>
-    public static IReadOnlyList<ICredentialSource> CreateCredentialSources(TurnServerSettings settings, TimeProvider time)
+    /// <summary>
+    /// The peer rules of <paramref name="settings"/> (<c>allow-loopback-peers</c>, <c>allowed-peer-ip</c>,
+    /// <c>denied-peer-ip</c>) plus ranges from a user database's <c>allowed_peer_ip</c> and <c>denied_peer_ip</c>.
+    /// </summary>
+    public static PeerAddressPolicy CreatePeerPolicy(TurnServerSettings settings, IEnumerable<IPAddressRange> moreAllowed, IEnumerable<IPAddressRange> moreDenied)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        return new PeerAddressPolicy(settings.AllowLoopbackPeers, denyMulticast: true, [.. settings.AllowedPeerIps, .. moreAllowed], [.. settings.DeniedPeerIps, .. moreDenied]);
+    }
+
+    /// <summary>
+    /// The credential sources <paramref name="settings"/> name: with <c>use-auth-secret</c>, the REST secrets that
+    /// <paramref name="secrets"/> returns (read on each lookup, so they can change); else the static <c>user</c>
+    /// entries followed by <paramref name="databaseUsers"/>, if any. None under <c>no-auth</c>.
+    /// </summary>
+    public static IReadOnlyList<ICredentialSource> CreateCredentialSources(
+        TurnServerSettings settings,
+        TimeProvider time,
+        Func<IReadOnlyList<string>> secrets,
+        ICredentialSource? databaseUsers)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.NoAuth)
+        {
+            return [];
+        }
+
+        if (settings.UseAuthSecret)
+        {
+            return [new TurnRestCredentials(secrets, settings.RestApiSeparator, time)];
+        }
+
         var sources = new List<ICredentialSource>();
         var users = new StaticUserCredentials(settings.Realm);
         foreach (UserEntry user in settings.Users)
@@ -66,10 +95,9 @@ public static class TurnOptionsFactory
             sources.Add(users);
         }
 
-        if (settings.UseAuthSecret)
+        if (databaseUsers is not null)
         {
-            IReadOnlyList<string> secrets = settings.StaticAuthSecrets;
-            sources.Add(new TurnRestCredentials(() => secrets, settings.RestApiSeparator, time));
+            sources.Add(databaseUsers);
         }
 
         return sources;

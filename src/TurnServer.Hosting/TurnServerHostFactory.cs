@@ -2,16 +2,25 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using System.Globalization;
 using Serilog;
+using Serilog.Formatting.Display;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
 using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Dtls;
+using TurnServer.Hosting.Lifecycle;
 using TurnServer.Hosting.Logging;
+using TurnServer.Hosting.Metrics;
 using TurnServer.Hosting.Services;
+using TurnServer.Hosting.Tcp;
+using TurnServer.Hosting.Tls;
 using TurnServer.Hosting.Udp;
 using TurnServer.Hosting.Udp.Linux;
+using TurnServer.Hosting.UserDb;
+using TurnServer.UserDb;
 
 namespace TurnServer.Hosting;
 
@@ -20,29 +29,52 @@ namespace TurnServer.Hosting;
 /// the sweeper, the pidfile, and logging to stdout and/or <c>log-file</c>. SIGTERM and SIGINT stop it cleanly
 /// (sockets closed, allocations deleted, ports returned) through the host's console lifetime.
 /// </summary>
-public static class TurnServerHostFactory
+public static partial class TurnServerHostFactory
 {
     /// <summary>Creates the host. Nothing is bound until it starts.</summary>
     /// <param name="settings">Validated settings.</param>
     /// <param name="configureLogging">Extra logging setup (tests add their own sink).</param>
     /// <param name="time">The clock; defaults to the system clock.</param>
-    public static IHost Create(TurnServerSettings settings, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null) =>
-        Create(settings, configureLogging, time, UdpEngineSelection.UseLinuxEngine);
+    /// <param name="configureServices">Extra services, e.g. more <see cref="IAllocationObserver"/>s.</param>
+    /// <param name="reloadConfiguration">
+    /// Reads the configuration again as the process was started, for SIGHUP; null when there is nothing to re-read
+    /// (SIGHUP then only reopens the log file and reloads the certificate).
+    /// </param>
+    public static IHost Create(
+        TurnServerSettings settings,
+        Action<ILoggingBuilder>? configureLogging = null,
+        TimeProvider? time = null,
+        Action<IServiceCollection>? configureServices = null,
+        Func<TurnServerConfigLoadResult>? reloadConfiguration = null) =>
+        Create(settings, UdpEngineSelection.UseLinuxEngine, configureLogging, time, configureServices, reloadConfiguration);
 
     /// <summary>Creates the host with the Linux UDP engine or the portable one (tests run both).</summary>
-    internal static IHost Create(TurnServerSettings settings, Action<ILoggingBuilder>? configureLogging, TimeProvider? time, bool linuxUdp)
+    internal static IHost Create(
+        TurnServerSettings settings,
+        bool linuxUdp,
+        Action<ILoggingBuilder>? configureLogging = null,
+        TimeProvider? time = null,
+        Action<IServiceCollection>? configureServices = null,
+        Func<TurnServerConfigLoadResult>? reloadConfiguration = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         time ??= TimeProvider.System;
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        ConfigureLogging(builder.Logging, settings);
+        var logFiles = new LogFiles();
+        builder.Services.AddSingleton(logFiles);
+        ConfigureLogging(builder.Logging, settings, logFiles);
         configureLogging?.Invoke(builder.Logging);
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(settings);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
-        builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm));
+        builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
+        builder.Services.AddSingleton(_ => new TurnMetrics(settings.Realm, settings.PrometheusUsernameLabels, time));
+        if (settings.Prometheus)
+        {
+            builder.Services.AddSingleton<IAllocationObserver>(sp => sp.GetRequiredService<TurnMetrics>());
+        }
         builder.Services.AddSingleton<ServerCounters>();
         if (linuxUdp)
         {
@@ -54,24 +86,108 @@ public static class TurnServerHostFactory
             builder.Services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<LinuxUdpEngine>());
         }
 
+        TurnUserDatabase? userDatabase = OpenUserDatabase(settings);
+        UserDatabaseCredentials? databaseUsers = userDatabase is null ? null : new UserDatabaseCredentials(settings.Realm);
+        builder.Services.AddSingleton(sp => new EngineConfigurator(sp.GetRequiredService<TurnEngine>(), settings, databaseUsers, time));
         builder.Services.AddSingleton(sp =>
         {
             ServerCounters counters = sp.GetRequiredService<ServerCounters>();
             ILogger relayLogger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Relay");
-            return new TurnEngine(
+            var engine = new TurnEngine(
                 TurnOptionsFactory.CreateOptions(settings),
                 new UdpRelayEndpointFactory(settings.RelayIps, listeningIps, counters, relayLogger, linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null),
-                TurnOptionsFactory.CreateCredentialSources(settings, time),
-                sp.GetRequiredService<IAllocationObserver>(),
+                TurnOptionsFactory.CreateCredentialSources(settings, time, () => settings.StaticAuthSecrets, databaseUsers),
+                new CompositeAllocationObserver(sp.GetServices<IAllocationObserver>()),
                 time,
                 settings.MinPort,
                 settings.MaxPort,
                 counters);
+            if (settings.Prometheus)
+            {
+                sp.GetRequiredService<TurnMetrics>().Attach(engine);
+            }
+
+            return engine;
         });
+
+        if (settings.Prometheus)
+        {
+            builder.Services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<TurnMetrics>().Meter));
+            builder.Services.AddSingleton(sp => new MetricsHttpServer(
+                settings.PrometheusAddress,
+                settings.PrometheusPort,
+                settings.PrometheusPath,
+                sp.GetRequiredService<PrometheusExporter>(),
+                sp.GetRequiredService<TurnEngine>(),
+                sp.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<MetricsHttpServer>());
+        }
 
         if (settings.PidFile is { Length: > 0 } pidFile)
         {
             builder.Services.AddHostedService(_ => new PidFileService(pidFile));
+        }
+
+        // Before the listeners, so the first packet already finds the database's users.
+        if (userDatabase is not null)
+        {
+            builder.Services.AddSingleton(sp => new UserDatabaseRefresher(
+                userDatabase,
+                sp.GetRequiredService<EngineConfigurator>(),
+                settings.Realm,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.UserDb"),
+                time));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<UserDatabaseRefresher>());
+        }
+
+        TlsCertificateProvider? certificate = CreateTlsProvider(settings);
+        TlsCertificateProvider? tls = settings.NoTls ? null : certificate;
+        if (certificate is not null)
+        {
+            builder.Services.AddSingleton(certificate);
+        }
+
+        // DTLS offers version 1.2 only, so no-tlsv1_2 (which coTURN applies to DTLS too) leaves it nothing.
+        DtlsCredentials? dtls = certificate is null || settings.NoDtls || settings.NoTlsV1_2 ? null : DtlsCredentials.Create(certificate, settings.Cert!);
+        builder.Services.AddSingleton(_ => new DtlsLimits { AllocationTimeout = TimeSpan.FromSeconds(settings.MaxAllocateTimeout) });
+
+        foreach (IPAddress ip in listeningIps)
+        {
+            if (!settings.NoTcp)
+            {
+                var endPoint = new IPEndPoint(ip, settings.ListeningPort);
+                builder.Services.AddSingleton<IHostedService>(sp => new TcpListenerService(
+                    endPoint,
+                    sp.GetRequiredService<TurnEngine>(),
+                    tls: null,
+                    TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tcp"),
+                    time));
+            }
+
+            if (tls is not null)
+            {
+                var endPoint = new IPEndPoint(ip, settings.TlsListeningPort);
+                builder.Services.AddSingleton<IHostedService>(sp => new TcpListenerService(
+                    endPoint,
+                    sp.GetRequiredService<TurnEngine>(),
+                    tls,
+                    TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tls"),
+                    time));
+            }
+
+            if (dtls is not null)
+            {
+                var endPoint = new IPEndPoint(ip, settings.TlsListeningPort);
+                builder.Services.AddSingleton<IHostedService>(sp => new DtlsListener(
+                    endPoint,
+                    sp.GetRequiredService<TurnEngine>(),
+                    dtls,
+                    sp.GetRequiredService<DtlsLimits>(),
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Dtls"),
+                    time));
+            }
         }
 
         if (!settings.NoUdp)
@@ -88,10 +204,85 @@ public static class TurnServerHostFactory
         }
 
         builder.Services.AddHostedService<SweeperService>();
-        return builder.Build();
+
+        // Lifecycle: SIGHUP reload, SIGUSR1 drain, SIGUSR2 certificate reload (into the TLS listeners' provider), systemd.
+        builder.Services.AddSingleton(sp => new ConfigurationReloader(
+            reloadConfiguration ?? (() => new TurnServerConfigLoadResult { Settings = settings, Configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build() }),
+            sp.GetRequiredService<EngineConfigurator>(),
+            certificate,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Reload")));
+        builder.Services.AddSingleton(sp => new DrainService(
+            sp.GetRequiredService<TurnEngine>(),
+            sp.GetRequiredService<IHostApplicationLifetime>(),
+            settings.DrainMinAllocations,
+            settings.DrainTimeout,
+            time,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Drain")));
+        builder.Services.AddSingleton(_ => SystemdNotifier.FromEnvironment());
+        builder.Services.AddHostedService(sp =>
+        {
+            sp.GetRequiredService<ConfigurationReloader>().LogCertificate();
+            return new SignalService(
+                sp.GetRequiredService<ConfigurationReloader>(),
+                sp.GetRequiredService<DrainService>(),
+                logFiles,
+                sp.GetRequiredService<SystemdNotifier>(),
+                sp.GetRequiredService<IHostApplicationLifetime>(),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Signals"));
+        });
+        configureServices?.Invoke(builder.Services);
+        IHost host = builder.Build();
+        ILogger startup = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer");
+        if (tls?.CipherNote is { } note)
+        {
+            LogTlsNote(startup, note);
+        }
+        else if (certificate is null && !(settings.NoTls && settings.NoDtls))
+        {
+            LogTlsDisabled(startup);
+        }
+
+        return host;
     }
 
-    private static void ConfigureLogging(ILoggingBuilder logging, TurnServerSettings settings)
+    /// <summary>
+    /// The certificate TLS and DTLS share, when either is on and <c>cert</c> and <c>pkey</c> are set; null otherwise
+    /// (TLS and DTLS listeners are then not started, as coTURN does without a certificate).
+    /// </summary>
+    /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
+    private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings) =>
+        (settings.NoTls && settings.NoDtls) || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
+    private static partial void LogTlsNote(ILogger logger, string note);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TLS and DTLS listeners are not started: set 'cert' and 'pkey' (PEM files) to enable them, or 'no-tls' and 'no-dtls' to silence this")]
+    private static partial void LogTlsDisabled(ILogger logger);
+
+    /// <summary>
+    /// The user database the settings name: <c>psql-userdb</c>, <c>userdb</c>, or coTURN's default SQLite file when
+    /// long-term credentials have no other source and that file exists.
+    /// </summary>
+    internal static TurnUserDatabase? OpenUserDatabase(TurnServerSettings settings)
+    {
+        if (settings.NoAuth)
+        {
+            return null;
+        }
+
+        if (settings.PsqlUserDb is { } postgres)
+        {
+            return TurnUserDatabase.PostgreSql(postgres);
+        }
+
+        string? file = settings.UserDb ?? (settings.WantsDefaultUserDb ? DefaultUserDbFiles.FirstOrDefault(File.Exists) : null);
+        return file is null ? null : TurnUserDatabase.Sqlite(file);
+    }
+
+    /// <summary>Where coTURN's builds look for the SQLite turndb when none is configured.</summary>
+    internal static readonly string[] DefaultUserDbFiles = ["/var/db/turndb", "/usr/local/var/db/turndb", "/var/lib/turn/turndb"];
+
+    private static void ConfigureLogging(ILoggingBuilder logging, TurnServerSettings settings, LogFiles logFiles)
     {
         logging.ClearProviders();
         logging.SetMinimumLevel(settings.ExtraVerbose ? LogLevel.Trace : settings.Verbose ? LogLevel.Debug : LogLevel.Information);
@@ -102,18 +293,34 @@ public static class TurnServerHostFactory
             logging.AddSimpleConsole(o =>
             {
                 o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
-                o.UseUtcTimestamp = true;
+                o.TimestampFormat = (settings.LogTimestampFormat ?? DefaultTimestampFormat) + " ";
+                o.UseUtcTimestamp = settings.LogTimestampFormat is null;
             });
         }
 
-        if (settings.LogFile is { Length: > 0 } path && !fileIsStdout)
+        string timestamp = settings.LogTimestampFormat is null ? "{Timestamp:" + DefaultTimestampFormat + "}" : "{Timestamp:" + settings.LogTimestampFormat + "}";
+        LoggerConfiguration serilog = new LoggerConfiguration().MinimumLevel.Verbose();
+        bool any = false;
+        if (settings.Syslog)
         {
-            Serilog.Core.Logger fileLogger = new LoggerConfiguration()
-                .MinimumLevel.Verbose()
-                .WriteTo.File(path, outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}")
-                .CreateLogger();
-            logging.AddSerilog(fileLogger, dispose: true);
+            // coTURN: "syslog" sends everything to syslog and no file is written.
+            serilog = serilog.WriteTo.Sink(new SyslogSink(settings.SyslogFacility, new MessageTemplateTextFormatter("{SourceContext}: {Message:lj} {Exception}", CultureInfo.InvariantCulture)));
+            any = true;
+        }
+        else if (settings.LogFile is { Length: > 0 } path && !fileIsStdout)
+        {
+            var sink = new CoturnFileSink(path, settings.SimpleLog, new MessageTemplateTextFormatter(timestamp + " {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}", CultureInfo.InvariantCulture));
+            logFiles.Add(sink);
+            serilog = serilog.WriteTo.Sink(sink);
+            any = true;
+        }
+
+        if (any)
+        {
+            logging.AddSerilog(serilog.CreateLogger(), dispose: true);
         }
     }
+
+    /// <summary>Log timestamps without <c>new-log-timestamp</c>: UTC, to the second.</summary>
+    private const string DefaultTimestampFormat = "yyyy-MM-dd HH:mm:ss";
 }

@@ -33,9 +33,15 @@ if (config.Settings is null)
 
 try
 {
-    using IHost host = TurnServerHostFactory.Create(config.Settings);
+    // SIGHUP re-reads the configuration exactly as it was read now: same file, environment and command line.
+    using IHost host = TurnServerHostFactory.Create(config.Settings, reloadConfiguration: () => TurnServerConfigLoader.Load(args));
     await host.RunAsync().ConfigureAwait(false);
     return 0;
+}
+catch (TurnServer.Hosting.Tls.TlsConfigurationException e)
+{
+    Console.Error.WriteLine("ERROR: " + e.Message);
+    return ExitCodes.Configuration;
 }
 catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
 {

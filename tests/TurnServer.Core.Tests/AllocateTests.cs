@@ -94,11 +94,12 @@ public class AllocateTests
     }
 
     [Fact]
-    public void Missing_requested_transport_is_400_and_tcp_on_udp_is_442()
+    public void Missing_requested_transport_is_400_tcp_over_udp_is_400_and_unknown_transport_is_442()
     {
         var harness = new TurnHarness();
         Assert.Equal(400, harness.Client.Request(StunMethod.Allocate).ErrorCode);
-        Assert.Equal(442, harness.Client.Request(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 6))).ErrorCode);
+        Assert.Equal(400, harness.Client.Request(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 6))).ErrorCode);
+        Assert.Equal(442, harness.Client.Request(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 99))).ErrorCode);
         Assert.Equal(0, harness.Engine.Allocations.Count);
     }
 

@@ -26,8 +26,15 @@ internal sealed class ManualTimeProvider : TimeProvider
 }
 
 /// <summary>Records what an allocation sends to its client.</summary>
-internal sealed class RecordingClient(TransportProtocol protocol) : ClientConnection, IClientConnectionSource
+internal sealed class RecordingClient(TransportProtocol protocol) : ClientConnection, IClientConnectionSource, IDataConnectionBinder
 {
+    private readonly System.Threading.Channels.Channel<byte[]> _sent = System.Threading.Channels.Channel.CreateUnbounded<byte[]>();
+
+    /// <summary>The peer connection a ConnectionBind attached to this connection.</summary>
+    public IPeerDataConnection? BoundPeer { get; private set; }
+
+    public void BindPeer(IPeerDataConnection peer, Allocation allocation) => BoundPeer = peer;
+
     public List<byte[]> Frames { get; } = [];
 
     /// <summary>When set, frames go here instead of being recorded (allocation tests).</summary>
@@ -43,8 +50,21 @@ internal sealed class RecordingClient(TransportProtocol protocol) : ClientConnec
         }
         else
         {
-            Frames.Add(frame.ToArray());
+            byte[] copy = frame.ToArray();
+            lock (Frames)
+            {
+                Frames.Add(copy);
+            }
+
+            _sent.Writer.TryWrite(copy);
         }
+    }
+
+    /// <summary>The next frame sent from now on or not yet taken, in order, within <paramref name="timeout"/>.</summary>
+    public async Task<byte[]> NextFrameAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        return await _sent.Reader.ReadAsync(cts.Token);
     }
 
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => this;
@@ -111,6 +131,47 @@ internal sealed class FakeRelayFactory : IRelayEndpointFactory
         endpoint = relay;
         return RelayBindError.None;
     }
+
+    public List<FakeTcpRelay> BoundTcp { get; } = [];
+
+    public RelayBindError TryBindTcp(AddressFamily family, in TransportAddress serverAddress, int port, out TcpRelayEndpoint? endpoint)
+    {
+        var relay = new FakeTcpRelay(new TransportAddress(IPAddress.Parse(family == AddressFamily.InterNetwork ? "192.0.2.1" : "2001:db8::1"), port));
+        BoundTcp.Add(relay);
+        endpoint = relay;
+        return RelayBindError.None;
+    }
+}
+
+/// <summary>A TCP relay whose connects are answered by the test.</summary>
+internal sealed class FakeTcpRelay(TransportAddress local) : TcpRelayEndpoint(local)
+{
+    public List<(TransportAddress Peer, TaskCompletionSource<IPeerDataConnection?> Result)> Connects { get; } = [];
+
+    public Allocation? Owner { get; private set; }
+
+    public override Task<IPeerDataConnection?> ConnectAsync(TransportAddress peer)
+    {
+        var result = new TaskCompletionSource<IPeerDataConnection?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Connects.Add((peer, result));
+        return result.Task;
+    }
+
+    public override void Start(Allocation allocation) => Owner = allocation;
+
+    public override void Dispose()
+    {
+    }
+}
+
+/// <summary>A peer connection that records whether it was closed.</summary>
+internal sealed class FakePeerConnection(TransportAddress peer) : IPeerDataConnection
+{
+    public TransportAddress PeerAddress => peer;
+
+    public bool Disposed { get; private set; }
+
+    public void Dispose() => Disposed = true;
 }
 
 /// <summary>Records allocation starts and ends.</summary>

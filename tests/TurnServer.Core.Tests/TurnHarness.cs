@@ -65,8 +65,8 @@ internal sealed class TurnHarness
 
     public SimulatedClient Client { get; }
 
-    public SimulatedClient NewClient(string ip, int port, string user = "alice", string password = "secret") =>
-        new(this, new FiveTuple(new TransportAddress(IPAddress.Parse(ip), port), ServerAddress, TransportProtocol.Udp), user, password);
+    public SimulatedClient NewClient(string ip, int port, string user = "alice", string password = "secret", TransportProtocol protocol = TransportProtocol.Udp) =>
+        new(this, new FiveTuple(new TransportAddress(IPAddress.Parse(ip), port), ServerAddress, protocol), user, password);
 
     internal sealed class SimulatedClient(TurnHarness harness, FiveTuple fiveTuple, string user, string password)
     {
@@ -74,7 +74,7 @@ internal sealed class TurnHarness
 
         public FiveTuple FiveTuple { get; } = fiveTuple;
 
-        public RecordingClient Connection { get; } = new(TransportProtocol.Udp);
+        public RecordingClient Connection { get; } = new(fiveTuple.Protocol);
 
         public string User { get; set; } = user;
 

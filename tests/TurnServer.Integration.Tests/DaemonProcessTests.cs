@@ -33,17 +33,22 @@ public sealed class DaemonProcessTests : IDisposable
 
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
         {
-            Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding)));
+            Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.Binding)));
             await client.AllocateAsync();
         }
 
         Assert.Equal(0, await daemon.TerminateAsync());
         Assert.False(File.Exists(pidFile));
-        Assert.Contains("reason=Shutdown", daemon.Output, StringComparison.Ordinal);
-        string log = File.ReadAllText(logFile);
+        Assert.Contains("reason: Shutdown", daemon.Output, StringComparison.Ordinal);
+        // coTURN's naming without simple-log: the date goes before the extension.
+        string dated = Assert.Single(Directory.GetFiles(_directory, "turn*.log"));
+        Assert.Matches(@"/turn_\d{4}-\d{2}-\d{2}\.log$", dated);
+        string log = File.ReadAllText(dated);
         Assert.Contains("Listening on UDP 127.0.0.1:" + DaemonProcess.PortText(port), log, StringComparison.Ordinal);
-        Assert.Contains("session closed: UDP", log, StringComparison.Ordinal);
-        Assert.Contains("username=alice", log, StringComparison.Ordinal);
+        Assert.Matches(@"session 0{17}1: new, realm=<example\.org>, username=<alice>, lifetime=600, UDP 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:", log);
+        Assert.Matches(@"session 0{17}1: usage: realm=<example\.org>, username=<alice>, rp=0, rb=0, sp=0, sb=0", log);
+        Assert.Matches(@"session 0{17}1: peer usage: realm=<example\.org>, username=<alice>, rp=0, rb=0, sp=0, sb=0", log);
+        Assert.Matches(@"session 0{17}1: closed, user <alice> realm <example\.org>, UDP 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+, lifetime=\d+s, reason: Shutdown", log);
         Assert.DoesNotContain("secret", log, StringComparison.Ordinal);
         using var rebind = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
         rebind.Bind(DaemonProcess.Loopback(port));
@@ -91,15 +96,15 @@ public sealed class DaemonProcessTests : IDisposable
 
         using DaemonProcess daemon = DaemonProcess.Start(
             "-c", example, "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port),
-            "--no-cli", "--cli-password=qwerty", "--userdb=" + Path.Combine(_directory, "turndb"), "--prometheus");
+            "--no-cli", "--cli-password=qwerty", "--userdb=" + Path.Combine(_directory, "turndb"), "--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=0");
         await daemon.WaitUntilListeningAsync();
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
         {
-            Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding)));
+            Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.Binding)));
         }
 
         Assert.Equal(0, await daemon.TerminateAsync());
-        foreach (string flag in new[] { "no-cli", "cli-password", "userdb", "prometheus" })
+        foreach (string flag in new[] { "no-cli", "cli-password" })
         {
             Assert.Contains("'" + flag + "'", daemon.Output, StringComparison.Ordinal);
         }

@@ -26,7 +26,7 @@ public class LinuxUdpEngineTests
             return; // the Linux engine exists only on Linux x64/arm64
         }
 
-        await using TestServer server = await TestServer.StartAsync(linuxUdp);
+        await using TestServer server = await TestServer.StartAsync([], null, linuxUdp);
         using var peer = new UdpEchoPeer();
         using var client = new StunUdpClient(server.UdpEndPoint);
         await client.AllocateAsync();
@@ -58,7 +58,7 @@ public class LinuxUdpEngineTests
             return;
         }
 
-        await using TestServer server = await TestServer.StartAsync(linuxUdp: true);
+        await using TestServer server = await TestServer.StartAsync([], null, linuxUdp: true);
         LinuxUdpEngine engine = server.Host.Services.GetRequiredService<LinuxUdpEngine>();
         using var peer = new UdpEchoPeer();
         using var client = new StunUdpClient(server.UdpEndPoint);
@@ -131,7 +131,7 @@ public class LinuxUdpEngineTests
         int port = ((IPEndPoint)holder.LocalEndPoint!).Port;
 
         await Assert.ThrowsAsync<SocketException>(() => TestServer.StartRawAsync(
-            linuxUdp: true, "-n", "--listening-ip=127.0.0.1", "--listening-port=" + port, "--no-auth", "--no-stdout-log"));
+            ["-n", "--listening-ip=127.0.0.1", "--listening-port=" + port, "--no-auth", "--no-tcp", "--no-tls", "--no-dtls", "--no-stdout-log"], null, linuxUdp: true));
     }
 
     [Fact]
@@ -142,7 +142,7 @@ public class LinuxUdpEngineTests
             return;
         }
 
-        await using TestServer server = await TestServer.StartAsync(linuxUdp: true);
+        await using TestServer server = await TestServer.StartAsync([], null, linuxUdp: true);
         using var client = new StunUdpClient(server.UdpEndPoint);
         TransportAddress relayed = await client.AllocateAsync();
         Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0))));

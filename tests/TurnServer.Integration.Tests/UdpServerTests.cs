@@ -36,7 +36,7 @@ public class UdpServerTests
             w.WriteChannelNumber(0x4001);
             w.WriteXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
         });
-        Assert.Equal(0, StunUdpClient.Code(bind));
+        Assert.Equal(0, StunTestClient.Code(bind));
 
         byte[] payload = [.. "hello through the relay"u8];
         var frame = new byte[4 + payload.Length];
@@ -59,7 +59,7 @@ public class UdpServerTests
         using var client = new StunUdpClient(server.UdpEndPoint);
         await client.AllocateAsync();
         TransportAddress peerAddress = TransportAddress.FromEndPoint(peer.EndPoint);
-        Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, peerAddress))));
+        Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, peerAddress))));
 
         byte[] payload = [1, 2, 3, 4, 5, 6, 7];
         client.SendRaw(client.Build(
@@ -92,7 +92,7 @@ public class UdpServerTests
         using var friend = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         friend.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         TransportAddress friendAddress = TransportAddress.FromEndPoint((IPEndPoint)friend.LocalEndPoint!);
-        Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, friendAddress))));
+        Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, friendAddress))));
 
         // Permissions are per IP, so the stranger needs another address than the friend's 127.0.0.1.
         using var stranger = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -145,7 +145,7 @@ public class UdpServerTests
 
         // One socket, one loop: once this answer arrives every earlier datagram has been handled.
         byte[] response = await client.ExchangeAsync(valid);
-        Assert.Equal(0, StunUdpClient.Code(response));
+        Assert.Equal(0, StunTestClient.Code(response));
         Assert.Equal(garbage.Count, server.Engine.Counters.TotalDropped);
         Assert.Equal(2, server.Engine.Counters.GetDropped(DropReason.StunTooShort));
         Assert.Equal(1, server.Engine.Counters.GetDropped(DropReason.StunBadHeader));
@@ -162,16 +162,35 @@ public class UdpServerTests
         using var client = new StunUdpClient(server.UdpEndPoint);
         await client.RequestAsync(StunMethod.Binding);
         byte[] challenge = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17));
-        Assert.Equal(0, StunUdpClient.Code(challenge)); // the helper answered the 401 and allocated
-        Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0))));
+        Assert.Equal(0, StunTestClient.Code(challenge)); // the helper answered the 401 and allocated
+        Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0))));
 
         byte[] allocate = client.Build(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17), TransactionId.NewRandom(), sign: true);
         byte[] first = await client.ExchangeAsync(allocate);
         byte[] second = await client.ExchangeAsync(allocate);
-        Assert.Equal(0, StunUdpClient.Code(first));
+        Assert.Equal(0, StunTestClient.Code(first));
         Assert.Equal(first, second);
         Assert.Equal(1, server.Engine.Allocations.Count);
         Assert.Equal(server.Engine.Ports.Capacity - 1, server.Engine.Ports.FreeCount);
+    }
+
+    [Fact]
+    public async Task Relay_ip_chooses_the_relay_socket_and_external_ip_is_what_clients_are_told()
+    {
+        await using TestServer server = await TestServer.StartAsync("--relay-ip=127.0.0.2", "--external-ip=203.0.113.9/127.0.0.2");
+        using var peer = new UdpEchoPeer();
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        TransportAddress relayed = await client.AllocateAsync();
+        Assert.Equal(IPAddress.Parse("203.0.113.9"), relayed.ToIPAddress()); // advertised, as behind a 1:1 NAT
+
+        await client.BindChannelAsync(0x4000, TransportAddress.FromEndPoint(peer.EndPoint));
+        var frame = new byte[4 + 3];
+        ChannelData.WriteHeader(frame, 0x4000, 3);
+        client.SendRaw(frame);
+        Assert.Equal(frame, await client.ReceiveAsync());
+        (_, IPEndPoint from) = Assert.Single(peer.Received);
+        Assert.Equal(IPAddress.Parse("127.0.0.2"), from.Address); // the socket itself is on relay-ip
+        Assert.Equal(relayed.Port, from.Port);
     }
 
     [Fact]

@@ -249,6 +249,12 @@ internal sealed class HotPaths
             endpoint = new BatchRelay(new TransportAddress(ServerIp, port), outbox);
             return RelayBindError.None;
         }
+
+        public RelayBindError TryBindTcp(AddressFamily family, in TransportAddress serverAddress, int port, out TcpRelayEndpoint? endpoint)
+        {
+            endpoint = null;
+            return RelayBindError.FamilyNotSupported; // the hot paths are UDP relaying
+        }
     }
 
     private sealed class ConnectionSource(DatagramBatch outbox) : IClientConnectionSource

@@ -27,6 +27,7 @@ public sealed class Allocation
     private readonly Lock _sync = new();
     private readonly TimeProvider _time;
     private readonly bool _fingerprint;
+    private readonly HashSet<TransportAddress> _tcpPeers = [];
     private Permission[] _permissions = [];
     private ChannelBinding[] _channels = [];
     private long _expiresAt;
@@ -120,6 +121,12 @@ public sealed class Allocation
 
     /// <summary>The channel bindings currently held, expired ones included until their 5-minute hold ends.</summary>
     public IReadOnlyList<ChannelBinding> Channels => Volatile.Read(ref _channels);
+
+    /// <summary>For a TCP allocation (RFC 6062), where its peer data connections wait for ConnectionBind; else null.</summary>
+    internal TcpConnectionTable? TcpConnections { get; init; }
+
+    /// <summary>True for an RFC 6062 TCP allocation.</summary>
+    public bool IsTcp => TcpConnections is not null;
 
     /// <summary>The relay for peers of <paramref name="family"/>, or null when this allocation has none of it (answer 443).</summary>
     public RelayEndpoint? GetRelay(AddressFamily family) => family == AddressFamily.InterNetwork ? RelayV4 : RelayV6;
@@ -235,6 +242,56 @@ public sealed class Allocation
             InstallPermission(peer, permissionExpiresAt);
             return true;
         }
+    }
+
+    /// <summary>
+    /// Marks <paramref name="peer"/> as having a connection being set up or open; false if it already has one
+    /// (RFC 6062 section 5.2: 446 Connection Already Exists).
+    /// </summary>
+    internal bool TryReserveTcpPeer(in TransportAddress peer)
+    {
+        lock (_sync)
+        {
+            return _tcpPeers.Add(peer);
+        }
+    }
+
+    /// <summary>Forgets <paramref name="peer"/>'s connection once it has failed or closed.</summary>
+    public void ReleaseTcpPeer(in TransportAddress peer)
+    {
+        lock (_sync)
+        {
+            _tcpPeers.Remove(peer);
+        }
+    }
+
+    /// <summary>
+    /// A peer connected to this allocation's TCP relayed address (RFC 6062 section 5.3). Without a permission for the
+    /// peer's IP the connection is closed at once; otherwise it waits for a ConnectionBind under a new CONNECTION-ID and
+    /// the client is told with a ConnectionAttempt indication.
+    /// </summary>
+    public void AcceptPeerConnection(IPeerDataConnection peer)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        TransportAddress address = peer.PeerAddress;
+        if (TcpConnections is null || IsReleased || !HasPermission(address, _time.GetTimestamp()) || !TryReserveTcpPeer(address))
+        {
+            PeerPacketsDropped++;
+            peer.Dispose();
+            return;
+        }
+
+        uint connectionId = TcpConnections.Register(this, peer);
+        Span<byte> buffer = stackalloc byte[128];
+        var indication = new StunMessageWriter(buffer, StunMethod.ConnectionAttempt, StunMessageClass.Indication, TransactionId.NewRandom());
+        indication.WriteXorAddress(StunAttributeType.XorPeerAddress, address);
+        indication.WriteUInt32(StunAttributeType.ConnectionId, connectionId);
+        if (_fingerprint)
+        {
+            indication.WriteFingerprint();
+        }
+
+        Client.Send(indication.Written);
     }
 
     /// <summary>

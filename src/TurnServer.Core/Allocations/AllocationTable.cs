@@ -13,7 +13,7 @@ public enum AllocationEndReason
     /// <summary>The client sent Refresh with LIFETIME 0 (section 7.3).</summary>
     Deleted,
 
-    /// <summary>The client's TCP or TLS connection closed (section 3.1).</summary>
+    /// <summary>The client's TCP or TLS connection, or its DTLS session, closed (section 3.1).</summary>
     ConnectionClosed,
 
     /// <summary>The server is shutting down.</summary>
@@ -50,8 +50,8 @@ public sealed class AllocationTable
     private readonly Dictionary<string, int> _perUser = new(StringComparer.Ordinal);
     private readonly Lock _quotaSync = new();
     private readonly RelayPortPool _ports;
-    private readonly int _userQuota;
-    private readonly int _totalQuota;
+    private int _userQuota;
+    private int _totalQuota;
     private readonly IAllocationObserver? _observer;
     private readonly ServerCounters _counters;
     private int _reserved;
@@ -67,6 +67,27 @@ public sealed class AllocationTable
         _totalQuota = totalQuota;
         _observer = observer;
         _counters = counters;
+    }
+
+    /// <summary>Concurrent allocations one username may hold; 0 = unlimited (coTURN's <c>user-quota</c>).</summary>
+    public int UserQuota => Volatile.Read(ref _userQuota);
+
+    /// <summary>Concurrent allocations on the whole server; 0 = unlimited (coTURN's <c>total-quota</c>).</summary>
+    public int TotalQuota => Volatile.Read(ref _totalQuota);
+
+    /// <summary>
+    /// Changes the quotas (0 = unlimited), as a user database's realm options do. Allocations already held stay;
+    /// only new ones are judged against the new values.
+    /// </summary>
+    public void SetQuotas(int userQuota, int totalQuota)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(userQuota);
+        ArgumentOutOfRangeException.ThrowIfNegative(totalQuota);
+        lock (_quotaSync)
+        {
+            _userQuota = userQuota;
+            _totalQuota = totalQuota;
+        }
     }
 
     /// <summary>Live allocations.</summary>
@@ -153,6 +174,7 @@ public sealed class AllocationTable
         ReleaseQuota(allocation.Username);
         _counters.AllocationEnded(TrafficTotals.Of(allocation));
         _observer?.OnEnded(allocation, reason);
+        allocation.Client.OnAllocationReleased();
         return true;
     }
 

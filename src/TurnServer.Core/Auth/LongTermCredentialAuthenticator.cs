@@ -53,7 +53,7 @@ public sealed class LongTermCredentialAuthenticator
     private readonly string _realm;
     private readonly byte[] _realmBytes;
     private readonly NonceService _nonces;
-    private readonly IReadOnlyList<ICredentialSource> _sources;
+    private volatile IReadOnlyList<ICredentialSource> _sources;
     private readonly ServerCounters _counters;
 
     /// <summary>Creates an authenticator for <paramref name="realm"/>.</summary>
@@ -64,6 +64,16 @@ public sealed class LongTermCredentialAuthenticator
         _nonces = nonces;
         _sources = sources;
         _counters = counters;
+    }
+
+    /// <summary>
+    /// Where keys come from. Replaced whole on reload (SIGHUP); a request being authenticated finishes with the list
+    /// it started with.
+    /// </summary>
+    public IReadOnlyList<ICredentialSource> Sources
+    {
+        get => _sources;
+        set => _sources = value ?? throw new ArgumentNullException(nameof(value));
     }
 
     /// <summary>The realm sent in challenges.</summary>

@@ -9,6 +9,7 @@ namespace TurnServer.Core.Handlers;
 internal static class AllocateRequestHandler
 {
     private const byte ProtocolUdp = 17;
+    private const byte ProtocolTcp = 6;
     private const int BindAttempts = 8;
 
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref StunMessageWriter response)
@@ -19,6 +20,13 @@ internal static class AllocateRequestHandler
         if (state.Allocation is not null)
         {
             return StunErrorCodes.AllocationMismatch;
+        }
+
+        // Draining (SIGUSR1): no new allocations. RFC 8656 section 7.2 answers a server that cannot allocate with
+        // 508 (Insufficient Capacity), which clients treat as "try another server"; coTURN's drain mode does the same.
+        if (ctx.Draining)
+        {
+            return StunErrorCodes.InsufficientCapacity;
         }
 
         // coTURN's alternate-server: send every Allocate elsewhere with 300 Try Alternate (RFC 8489 section 10).
@@ -36,7 +44,8 @@ internal static class AllocateRequestHandler
             return StunErrorCodes.BadRequest;
         }
 
-        if (protocol != ProtocolUdp || !ctx.Options.AllowUdpRelay)
+        bool tcp = protocol == ProtocolTcp;
+        if ((tcp && !ctx.Options.AllowTcpRelay) || (!tcp && (protocol != ProtocolUdp || !ctx.Options.AllowUdpRelay)))
         {
             return StunErrorCodes.UnsupportedTransportProtocol;
         }
@@ -48,6 +57,15 @@ internal static class AllocateRequestHandler
         bool hasEvenPort = request.HasAttribute(StunAttributeType.EvenPort);
         bool hasFamily = request.HasAttribute(StunAttributeType.RequestedAddressFamily);
         bool hasAdditional = request.HasAttribute(StunAttributeType.AdditionalAddressFamily);
+
+        // RFC 6062 section 5.1: "If the client connection transport is not TCP or TLS, the server MUST reject the
+        // request with a 400 (Bad Request) error. If the request contains the DONT-FRAGMENT, EVEN-PORT, or
+        // RESERVATION-TOKEN attribute, the server MUST reject the request with a 400 (Bad Request) error." Dual TCP
+        // allocations are not defined, so ADDITIONAL-ADDRESS-FAMILY is refused too.
+        if (tcp && (!state.FiveTuple.IsStream || dontFragment || hasEvenPort || hasToken || hasAdditional))
+        {
+            return StunErrorCodes.BadRequest;
+        }
 
         // Step 5: "If the request contains a RESERVATION-TOKEN attribute ... and an EVEN-PORT attribute ... 400";
         // section 7.2 also forbids RESERVATION-TOKEN with REQUESTED-ADDRESS-FAMILY, and both family attributes at once.
@@ -124,8 +142,8 @@ internal static class AllocateRequestHandler
             return StunErrorCodes.AllocationQuotaReached;
         }
 
-        RelayEndpoint? relay = hasToken
-            ? BindClaimed(ctx, family, state.FiveTuple.ServerAddress, claimedPort, dontFragment)
+        RelayEndpoint? relay = tcp ? BindTcpFromPool(ctx, family, state.FiveTuple.ServerAddress)
+            : hasToken ? BindClaimed(ctx, family, state.FiveTuple.ServerAddress, claimedPort, dontFragment)
             : BindFromPool(ctx, family, state.FiveTuple.ServerAddress, hasEvenPort, reserveNext, dontFragment, out token);
         if (relay is null)
         {
@@ -153,7 +171,10 @@ internal static class AllocateRequestHandler
             state.Auth.Key,
             ctx.Time,
             ctx.Options.Fingerprint,
-            ctx.Now + ctx.SecondsToTicks(lifetime));
+            ctx.Now + ctx.SecondsToTicks(lifetime))
+        {
+            TcpConnections = tcp ? ctx.TcpConnections : null,
+        };
         allocation.AttachRelay(relay, ctx.Options.Advertise(relay.LocalAddress));
         if (additionalRelay is not null)
         {
@@ -208,6 +229,32 @@ internal static class AllocateRequestHandler
         }
 
         ctx.Ports.Release(port);
+        return null;
+    }
+
+    /// <summary>Takes ports from the pool until a TCP relay listener binds (RFC 6062 section 5.1).</summary>
+    private static TcpRelayEndpoint? BindTcpFromPool(TurnContext ctx, AddressFamily family, in TransportAddress server)
+    {
+        for (int attempt = 0; attempt < BindAttempts; attempt++)
+        {
+            if (!ctx.Ports.TryTake(out int port))
+            {
+                return null;
+            }
+
+            RelayBindError error = ctx.RelayFactory.TryBindTcp(family, server, port, out TcpRelayEndpoint? relay);
+            if (error == RelayBindError.None && relay is not null)
+            {
+                return relay;
+            }
+
+            ctx.Ports.Release(port);
+            if (error == RelayBindError.FamilyNotSupported)
+            {
+                return null;
+            }
+        }
+
         return null;
     }
 

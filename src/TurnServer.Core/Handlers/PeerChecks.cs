@@ -16,6 +16,6 @@ internal static class PeerChecks
 
         // RFC 8656 section 10.2: "If the server ... determines that the peer address ... is forbidden, the server
         // rejects the request with a 403 (Forbidden) error."
-        return ctx.Options.PeerPolicy.IsAllowed(peer) ? 0 : StunErrorCodes.Forbidden;
+        return ctx.PeerPolicy.IsAllowed(peer) ? 0 : StunErrorCodes.Forbidden;
     }
 }

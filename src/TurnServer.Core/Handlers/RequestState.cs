@@ -13,6 +13,9 @@ internal ref struct RequestState
     public Allocation? Allocation;
     public AuthenticationResult Auth;
 
+    /// <summary>How the answer is finished (signed with the key the request authenticated with).</summary>
+    public ResponseSeal Seal;
+
     /// <summary>Set with a 300 answer: where to send the client (ALTERNATE-SERVER).</summary>
     public IPEndPoint? AlternateServer;
 

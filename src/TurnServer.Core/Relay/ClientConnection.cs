@@ -16,6 +16,14 @@ public abstract class ClientConnection
     /// 4 bytes. Must not throw: a failed send is dropped and counted by the implementation.
     /// </summary>
     public abstract void Send(ReadOnlySpan<byte> frame);
+
+    /// <summary>
+    /// Called once when the allocation using this connection has been deleted. Stream transports close the
+    /// connection (after any answer still being written); UDP has nothing to do.
+    /// </summary>
+    public virtual void OnAllocationReleased()
+    {
+    }
 }
 
 /// <summary>Creates the <see cref="ClientConnection"/> an Allocate request needs, only when an allocation is made.</summary>

@@ -55,4 +55,10 @@ public interface IRelayEndpointFactory
     /// reached the server at <paramref name="serverAddress"/> (relay-ip if set, else the listener's own IP).
     /// </summary>
     RelayBindError TryBind(AddressFamily family, in TransportAddress serverAddress, int port, bool dontFragment, out RelayEndpoint? endpoint);
+
+    /// <summary>
+    /// Binds and listens on a TCP relayed transport address (RFC 6062 section 5.1) of <paramref name="family"/> on
+    /// <paramref name="port"/>, on the same relay IP <see cref="TryBind"/> would choose.
+    /// </summary>
+    RelayBindError TryBindTcp(AddressFamily family, in TransportAddress serverAddress, int port, out TcpRelayEndpoint? endpoint);
 }

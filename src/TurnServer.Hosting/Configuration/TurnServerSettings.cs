@@ -83,6 +83,9 @@ public sealed class TurnServerSettings
     /// <summary><c>max-allocate-lifetime</c>: longest allocation lifetime a client may request, in seconds.</summary>
     public int MaxAllocateLifetime { get; init; } = 3600;
 
+    /// <summary><c>max-allocate-timeout</c>: seconds a TCP or TLS connection, or a DTLS session, may stay open without an allocation; default 60.</summary>
+    public int MaxAllocateTimeout { get; init; } = 60;
+
     /// <summary><c>channel-lifetime</c>: channel binding lifetime in seconds.</summary>
     public int ChannelLifetime { get; init; } = 600;
 
@@ -134,6 +137,18 @@ public sealed class TurnServerSettings
     /// <summary><c>no-stdout-log</c>: do not also log to stdout.</summary>
     public bool NoStdoutLog { get; init; }
 
+    /// <summary><c>syslog</c> (or <c>log-file=syslog</c>): log to the local syslog socket instead of a file.</summary>
+    public bool Syslog { get; init; }
+
+    /// <summary><c>syslog-facility</c>: the syslog facility code (syslog.h: LOG_USER is 1, LOG_LOCAL0 is 16).</summary>
+    public int SyslogFacility { get; init; } = 1;
+
+    /// <summary>
+    /// The .NET format of log timestamps: from <c>new-log-timestamp-format</c> (strftime) with <c>new-log-timestamp</c>,
+    /// local time; null for the default (UTC, <c>yyyy-MM-dd HH:mm:ss</c>).
+    /// </summary>
+    public string? LogTimestampFormat { get; init; }
+
     /// <summary><c>simple-log</c>: use the log file name as given, without PID, date or rollover.</summary>
     public bool SimpleLog { get; init; }
 
@@ -145,6 +160,12 @@ public sealed class TurnServerSettings
 
     /// <summary><c>pidfile</c>: where to write the process ID; null when not given.</summary>
     public string? PidFile { get; init; }
+
+    /// <summary><c>drain-min-allocations</c>: a drain (SIGUSR1) ends the process once at most this many allocations remain.</summary>
+    public int DrainMinAllocations { get; init; }
+
+    /// <summary><c>drain-timeout</c>: seconds a drain may last before the process ends anyway; 0 for no limit.</summary>
+    public int DrainTimeout { get; init; }
 
     /// <summary><c>cert</c>: TLS certificate chain, PEM; null when not given (coTURN then looks for turn_server_cert.pem).</summary>
     public string? Cert { get; init; }
@@ -188,21 +209,30 @@ public sealed class TurnServerSettings
     /// <summary><c>tls-alternate-server</c>: ALTERNATE-SERVER targets for TLS/DTLS allocations (port 5349 when not given, as coTURN does).</summary>
     public IReadOnlyList<IPEndPoint> TlsAlternateServers { get; init; } = [];
 
-    /// <summary><c>prometheus</c> (not yet implemented): serve metrics.</summary>
+    /// <summary><c>prometheus</c>: serve Prometheus metrics (and <c>/healthz</c>) over HTTP.</summary>
     public bool Prometheus { get; init; }
 
-    /// <summary><c>prometheus-port</c> (not yet implemented): metrics port.</summary>
+    /// <summary><c>prometheus-port</c>: metrics HTTP port (TCP).</summary>
     public int PrometheusPort { get; init; } = 9641;
 
-    /// <summary><c>prometheus-address</c> (not yet implemented): metrics listening address; null for any.</summary>
-    public string? PrometheusAddress { get; init; }
+    /// <summary><c>prometheus-address</c>: metrics listening address; null for every address (IPv4 and IPv6).</summary>
+    public IPAddress? PrometheusAddress { get; init; }
 
-    /// <summary><c>prometheus-username-labels</c> (not yet implemented): label metrics with user names.</summary>
+    /// <summary><c>prometheus-path</c>: path of the metrics page, starting with <c>/</c>.</summary>
+    public string PrometheusPath { get; init; } = "/metrics";
+
+    /// <summary><c>prometheus-username-labels</c>: label the per-realm traffic metrics with user names as well.</summary>
     public bool PrometheusUsernameLabels { get; init; }
 
-    /// <summary><c>userdb</c> (not yet implemented): SQLite user database file.</summary>
+    /// <summary><c>userdb</c>: SQLite user database file in coTURN's schema; null when not given.</summary>
     public string? UserDb { get; init; }
 
-    /// <summary><c>psql-userdb</c> (not yet implemented): PostgreSQL connection string.</summary>
+    /// <summary><c>psql-userdb</c>: PostgreSQL connection string (libpq form) of a database in coTURN's schema; null when not given.</summary>
     public string? PsqlUserDb { get; init; }
+
+    /// <summary>
+    /// True when long-term credentials are on but neither users, secrets nor a database are configured: coTURN then
+    /// reads its default SQLite turndb, and so does TurnServer when that file exists.
+    /// </summary>
+    public bool WantsDefaultUserDb { get; init; }
 }

@@ -51,9 +51,10 @@ internal sealed class TurnServerSettingsBinder
         }
 
         List<ExternalIpMapping> externalIps = List("external-ip", "not an external IP ('public-ip' or 'public-ip/private-ip')", (string s, out ExternalIpMapping m) => TurnValueParser.TryParseExternalIp(s, out m));
-        if (externalIps.Count(m => m.Private is null) > 1)
+        // One plain address per family: an IPv4 one for IPv4 relays and an IPv6 one for IPv6 relays.
+        if (externalIps.Where(m => m.Private is null).GroupBy(m => m.Public.AddressFamily).Any(g => g.Count() > 1))
         {
-            _errors.Add($"{OriginsOf("external-ip")}: option 'external-ip' may be given without a private address only once; map several addresses as 'public-ip/private-ip'");
+            _errors.Add($"{OriginsOf("external-ip")}: option 'external-ip' may be given without a private address only once per address family; map several addresses as 'public-ip/private-ip'");
         }
 
         int? relayThreads = Present("relay-threads") ? Integer("relay-threads", 0) : null;
@@ -64,7 +65,13 @@ internal sealed class TurnServerSettingsBinder
         }
 
         string realm = Text("realm") ?? DefaultRealm(domainName);
-        (bool ltCredMech, bool useAuthSecret, bool noAuth, List<string> secrets, List<UserEntry> users) = Authentication(realm);
+        (bool ltCredMech, bool useAuthSecret, bool noAuth, List<string> secrets, List<UserEntry> users, bool wantsDefaultUserDb) = Authentication(realm);
+        string? userDb = Text("userdb");
+        string? psqlUserDb = PostgresConnection();
+        if (userDb is not null && psqlUserDb is not null)
+        {
+            _warnings.Add($"{OriginsOf("userdb", "psql-userdb")}: both 'userdb' and 'psql-userdb' are given; the PostgreSQL database is used");
+        }
 
         var settings = new TurnServerSettings
         {
@@ -89,6 +96,7 @@ internal sealed class TurnServerSettingsBinder
             Fingerprint = Boolean("fingerprint"),
             StaleNonce = Integer("stale-nonce", 600),
             MaxAllocateLifetime = Integer("max-allocate-lifetime", 3600),
+            MaxAllocateTimeout = Integer("max-allocate-timeout", 60),
             ChannelLifetime = Integer("channel-lifetime", 600),
             PermissionLifetime = Integer("permission-lifetime", 300),
             UserQuota = Integer("user-quota", 0),
@@ -107,9 +115,14 @@ internal sealed class TurnServerSettingsBinder
             LogFile = Text("log-file"),
             NoStdoutLog = Boolean("no-stdout-log"),
             SimpleLog = Boolean("simple-log"),
+            Syslog = Boolean("syslog") || Text("log-file") == "syslog",
+            SyslogFacility = Facility(),
+            LogTimestampFormat = TimestampFormat(),
             Verbose = Boolean("verbose"),
             ExtraVerbose = Boolean("Verbose"),
             PidFile = Text("pidfile"),
+            DrainMinAllocations = Integer("drain-min-allocations", 0),
+            DrainTimeout = Integer("drain-timeout", 0),
             Cert = Text("cert"),
             PKey = Text("pkey"),
             PKeyPassword = Text("pkey-pwd"),
@@ -126,10 +139,12 @@ internal sealed class TurnServerSettingsBinder
             TlsAlternateServers = EndPoints("tls-alternate-server", TurnOptionTable.DefaultTlsPort),
             Prometheus = Boolean("prometheus"),
             PrometheusPort = Port("prometheus-port", 9641),
-            PrometheusAddress = Text("prometheus-address"),
+            PrometheusAddress = OptionalAddress("prometheus-address"),
+            PrometheusPath = MetricsPath(),
             PrometheusUsernameLabels = Boolean("prometheus-username-labels"),
-            UserDb = Text("userdb"),
-            PsqlUserDb = Text("psql-userdb"),
+            UserDb = userDb,
+            PsqlUserDb = psqlUserDb,
+            WantsDefaultUserDb = wantsDefaultUserDb,
         };
 
         Exclusive(settings.NoUdpRelay && settings.NoTcpRelay, "no-udp-relay", "no-tcp-relay", "no relay endpoint could be allocated");
@@ -153,7 +168,7 @@ internal sealed class TurnServerSettingsBinder
     /// <c>lt-cred-mech</c> switch it on with a warning; no mechanism at all means anonymous access; long-term
     /// credentials and <c>no-auth</c> together are an error; <c>no-auth</c> with users ignores the users.
     /// </summary>
-    private (bool LtCredMech, bool UseAuthSecret, bool NoAuth, List<string> Secrets, List<UserEntry> Users) Authentication(string realm)
+    private (bool LtCredMech, bool UseAuthSecret, bool NoAuth, List<string> Secrets, List<UserEntry> Users, bool WantsDefaultUserDb) Authentication(string realm)
     {
         bool ltCredMech = Boolean("lt-cred-mech");
         bool noAuth = Boolean("no-auth");
@@ -213,6 +228,7 @@ internal sealed class TurnServerSettingsBinder
         }
 
         ltCredMech |= useAuthSecret;
+        bool wantsDefaultUserDb = false;
         if (!ltCredMech && !noAuth)
         {
             if (users.Count > 0)
@@ -237,16 +253,18 @@ internal sealed class TurnServerSettingsBinder
             bool database = Present("userdb") || Present("psql-userdb") || Present("mysql-userdb") || Present("mongo-userdb") || Present("redis-userdb");
             if (!useAuthSecret && users.Count == 0 && !database)
             {
-                _warnings.Add("long-term credentials are in use but no 'user' is configured; coTURN would read users from its default SQLite database, which TurnServer does not support yet");
+                _warnings.Add("long-term credentials are in use but no 'user' or 'userdb' is configured; users are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does");
+                wantsDefaultUserDb = true;
             }
 
             if (useAuthSecret && secrets.Count == 0 && !database)
             {
-                _warnings.Add("'use-auth-secret' is set but no 'static-auth-secret'; coTURN would read secrets from its default SQLite database, which TurnServer does not support yet");
+                _warnings.Add("'use-auth-secret' is set but no 'static-auth-secret' or 'userdb'; secrets are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does");
+                wantsDefaultUserDb = true;
             }
         }
 
-        return (ltCredMech, useAuthSecret, noAuth, secrets, users);
+        return (ltCredMech, useAuthSecret, noAuth, secrets, users, wantsDefaultUserDb);
     }
 
     private List<UserEntry> Users()
@@ -274,6 +292,95 @@ internal sealed class TurnServerSettingsBinder
         }
 
         return users;
+    }
+
+    private int Facility()
+    {
+        string? value = Text("syslog-facility");
+        if (value is null)
+        {
+            return Logging.SyslogSink.DefaultFacility;
+        }
+
+        if (Logging.SyslogSink.TryParseFacility(value, out int facility))
+        {
+            return facility;
+        }
+
+        // coTURN warns and keeps its default.
+        _warnings.Add($"{Origin(Key("syslog-facility"))}: invalid value '{value}' for option 'syslog-facility' (LOG_USER, LOG_DAEMON, LOG_LOCAL0 ... LOG_LOCAL7); ignored, as coTURN does");
+        return Logging.SyslogSink.DefaultFacility;
+    }
+
+    private string? TimestampFormat()
+    {
+        string? strftime = Text("new-log-timestamp-format");
+        if (!Boolean("new-log-timestamp"))
+        {
+            return null;
+        }
+
+        if (!Logging.LogTimestampFormat.TryConvert(strftime ?? Logging.LogTimestampFormat.CoturnDefault, out string format, out string? unsupported))
+        {
+            Invalid(Origin(Key("new-log-timestamp-format")), strftime!, "new-log-timestamp-format", $"the conversion '{unsupported}' is not supported (use %Y %m %d %H %M %S %F %T %z and the like)");
+            return null;
+        }
+
+        return format;
+    }
+
+    // The value carries a password: errors name the option and the problem, never the value.
+    private string? PostgresConnection()
+    {
+        string? value = Text("psql-userdb");
+        if (value is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            TurnServer.UserDb.TurnUserDatabase.PostgreSql(value);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            _errors.Add($"{Origin(Key("psql-userdb"))}: invalid value for option 'psql-userdb': {e.Message}");
+        }
+
+        return value;
+    }
+
+    private IPAddress? OptionalAddress(string name)
+    {
+        string? value = Text(name);
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (TurnValueParser.TryParseIPAddress(value, out IPAddress? address))
+        {
+            return address;
+        }
+
+        Invalid(Origin(Key(name)), value, name, "not an IP address");
+        return null;
+    }
+
+    private string MetricsPath()
+    {
+        string? path = Text("prometheus-path");
+        if (path is null)
+        {
+            return "/metrics";
+        }
+
+        if (!path.StartsWith('/') || path.Any(char.IsWhiteSpace))
+        {
+            Invalid(Origin(Key("prometheus-path")), path, "prometheus-path", "must be a URL path starting with '/'");
+        }
+
+        return path;
     }
 
     private List<IPAddress> Addresses(string name)

@@ -1,60 +1,63 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using TurnServer.Core.Allocations;
 
 namespace TurnServer.Hosting.Logging;
 
 /// <summary>
-/// Logs each allocation's start and end the way coTURN does: the 5-tuple, user, realm, relayed address, lifetime and,
-/// at the end, packets and bytes each way. Never logs keys, passwords or nonces.
+/// Logs each allocation's start and end in coTURN's words, so scripts that read coTURN's log keep working:
+/// <c>session 000000000000000001: new, realm=&lt;r&gt;, username=&lt;u&gt;, lifetime=600</c> at the start, and at the end
+/// <c>session ...: usage: realm=&lt;r&gt;, username=&lt;u&gt;, rp=, rb=, sp=, sb=</c> (client side),
+/// <c>session ...: peer usage: ...</c> (relay side) and <c>session ...: closed</c> with the 5-tuple, how long it lived and
+/// why it ended. Never logs keys, passwords or nonces.
 /// </summary>
 internal sealed partial class SessionLog : IAllocationObserver
 {
     private readonly ILogger _logger;
     private readonly string _realm;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<Allocation, long> _sessions = new(ReferenceEqualityComparer.Instance);
+    private long _lastSession;
 
-    public SessionLog(ILogger<SessionLog> logger, string realm)
+    public SessionLog(ILogger<SessionLog> logger, string realm, TimeProvider time)
     {
         _logger = logger;
         _realm = realm;
+        _time = time;
     }
 
-    public void OnCreated(Allocation allocation) =>
-        LogCreated(_logger, allocation.FiveTuple.ToString(), allocation.Username ?? "-", _realm, allocation.RelayedTransportAddress.ToString());
-
-    public void OnEnded(Allocation allocation, AllocationEndReason reason) =>
-        LogEnded(
+    public void OnCreated(Allocation allocation)
+    {
+        long session = Interlocked.Increment(ref _lastSession);
+        _sessions[allocation] = session;
+        LogCreated(
             _logger,
-            allocation.FiveTuple.ToString(),
-            allocation.Username ?? "-",
+            session,
             _realm,
-            (long)(DateTimeOffset.UtcNow - allocation.CreatedAt).TotalSeconds,
-            reason,
-            allocation.ClientPacketsReceived,
-            allocation.ClientBytesReceived,
-            allocation.ClientPacketsSent,
-            allocation.ClientBytesSent,
-            allocation.PeerPacketsReceived,
-            allocation.PeerBytesReceived,
-            allocation.PeerPacketsSent,
-            allocation.PeerBytesSent);
+            allocation.Username ?? string.Empty,
+            (long)Math.Round(_time.GetElapsedTime(_time.GetTimestamp(), allocation.ExpiresAt).TotalSeconds),
+            allocation.FiveTuple.ToString(),
+            allocation.RelayedTransportAddress.ToString());
+    }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "session created: {FiveTuple}, username={Username}, realm={Realm}, relayed={Relayed}")]
-    private static partial void LogCreated(ILogger logger, string fiveTuple, string username, string realm, string relayed);
+    public void OnEnded(Allocation allocation, AllocationEndReason reason)
+    {
+        _sessions.TryRemove(allocation, out long session);
+        string user = allocation.Username ?? string.Empty;
+        LogUsage(_logger, session, _realm, user, allocation.ClientPacketsReceived, allocation.ClientBytesReceived, allocation.ClientPacketsSent, allocation.ClientBytesSent);
+        LogPeerUsage(_logger, session, _realm, user, allocation.PeerPacketsReceived, allocation.PeerBytesReceived, allocation.PeerPacketsSent, allocation.PeerBytesSent);
+        LogClosed(_logger, session, user, _realm, allocation.FiveTuple.ToString(), (long)(_time.GetUtcNow() - allocation.CreatedAt).TotalSeconds, reason.ToString());
+    }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "session closed: {FiveTuple}, username={Username}, realm={Realm}, lifetime={LifetimeSeconds}s, reason={Reason}, rp={ClientPacketsReceived}, rb={ClientBytesReceived}, sp={ClientPacketsSent}, sb={ClientBytesSent}, peer rp={PeerPacketsReceived}, peer rb={PeerBytesReceived}, peer sp={PeerPacketsSent}, peer sb={PeerBytesSent}")]
-    private static partial void LogEnded(
-        ILogger logger,
-        string fiveTuple,
-        string username,
-        string realm,
-        long lifetimeSeconds,
-        AllocationEndReason reason,
-        long clientPacketsReceived,
-        long clientBytesReceived,
-        long clientPacketsSent,
-        long clientBytesSent,
-        long peerPacketsReceived,
-        long peerBytesReceived,
-        long peerPacketsSent,
-        long peerBytesSent);
+    [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: new, realm=<{Realm}>, username=<{Username}>, lifetime={Lifetime}, {FiveTuple}, relayed {Relayed}")]
+    private static partial void LogCreated(ILogger logger, long session, string realm, string username, long lifetime, string fiveTuple, string relayed);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: usage: realm=<{Realm}>, username=<{Username}>, rp={ReceivedPackets}, rb={ReceivedBytes}, sp={SentPackets}, sb={SentBytes}")]
+    private static partial void LogUsage(ILogger logger, long session, string realm, string username, long receivedPackets, long receivedBytes, long sentPackets, long sentBytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: peer usage: realm=<{Realm}>, username=<{Username}>, rp={ReceivedPackets}, rb={ReceivedBytes}, sp={SentPackets}, sb={SentBytes}")]
+    private static partial void LogPeerUsage(ILogger logger, long session, string realm, string username, long receivedPackets, long receivedBytes, long sentPackets, long sentBytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: closed, user <{Username}> realm <{Realm}>, {FiveTuple}, lifetime={LifetimeSeconds}s, reason: {Reason}")]
+    private static partial void LogClosed(ILogger logger, long session, string username, string realm, string fiveTuple, long lifetimeSeconds, string reason);
 }

@@ -9,7 +9,7 @@ using TurnServer.Stun;
 namespace TurnServer.Hosting.Udp;
 
 /// <summary>
-/// Binds UDP relay sockets. The relay IP is coTURN's: the first <c>relay-ip</c> of the requested family if any are
+/// Binds relay sockets: UDP, and TCP for RFC 6062. The relay IP is coTURN's: the first <c>relay-ip</c> of the requested family if any are
 /// configured; otherwise the IP the client reached the server on, when the family matches, else the first listening IP
 /// of that family. With the Linux engine the sockets are bare descriptors polled by its workers; otherwise each is a
 /// <see cref="Socket"/> with its own receive loop.
@@ -81,6 +81,24 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
         }
 
         endpoint = new UdpRelayEndpoint(socket, new TransportAddress(ip, port), _counters, _logger);
+        return RelayBindError.None;
+    }
+
+    public RelayBindError TryBindTcp(AddressFamily family, in TransportAddress serverAddress, int port, out TcpRelayEndpoint? endpoint)
+    {
+        endpoint = null;
+        IPAddress? ip = ChooseIp(family, serverAddress);
+        if (ip is null)
+        {
+            return RelayBindError.FamilyNotSupported;
+        }
+
+        if (!Tcp.TcpRelaySocket.TryBind(ip, port, _logger, out Tcp.TcpRelaySocket? relay))
+        {
+            return RelayBindError.PortInUse;
+        }
+
+        endpoint = relay;
         return RelayBindError.None;
     }
 

@@ -25,6 +25,9 @@ public class TurnOptionTableTests
         "response-origin-only-with-rfc5780", "respond-http-unsupported", "version", "syslog-facility",
     ];
 
+    // Options the table adds to coTURN 4.6's: later coTURN releases' (prometheus-path, drain-min-allocations), and TurnServer's own (drain-timeout).
+    private static readonly string[] AddedOptions = ["prometheus-path", "drain-min-allocations", "drain-timeout"];
+
     // coTURN's getopt short-option string: a letter followed by ':' takes a value.
     private const string CoturnShortOptions = "c:d:p:L:E:X:i:m:l:r:u:b:B:e:M:J:N:O:q:Q:s:C:K:A:vVofhznaS";
 
@@ -32,12 +35,14 @@ public class TurnOptionTableTests
     [
         "listening-port", "listening-ip", "relay-ip", "external-ip", "min-port", "max-port", "realm", "server-name", "lt-cred-mech",
         "use-auth-secret", "static-auth-secret", "rest-api-separator", "user", "no-auth", "fingerprint", "stale-nonce",
-        "max-allocate-lifetime", "channel-lifetime", "permission-lifetime", "user-quota", "total-quota", "denied-peer-ip",
+        "max-allocate-lifetime", "max-allocate-timeout", "channel-lifetime", "permission-lifetime", "user-quota", "total-quota", "denied-peer-ip",
         "allowed-peer-ip", "allow-loopback-peers", "no-multicast-peers", "no-udp", "no-tcp", "no-tls", "no-dtls", "no-udp-relay",
         "no-tcp-relay", "no-software-attribute", "log-file", "no-stdout-log", "simple-log", "verbose", "Verbose", "pidfile",
         "tls-listening-port", "alt-listening-port", "alt-tls-listening-port", "cert", "pkey", "pkey-pwd", "cipher-list", "no-tlsv1",
         "no-tlsv1_1", "no-tlsv1_2", "secure-stun", "stun-only", "no-stun", "relay-threads", "log-binding", "alternate-server",
-        "tls-alternate-server",
+        "tls-alternate-server", "prometheus", "prometheus-port", "prometheus-address", "prometheus-path", "prometheus-username-labels",
+        "userdb", "psql-userdb", "syslog", "syslog-facility", "new-log-timestamp", "new-log-timestamp-format",
+        "drain-min-allocations", "drain-timeout",
     ];
 
     [Fact]
@@ -50,7 +55,7 @@ public class TurnOptionTableTests
         }
 
         Assert.Equal(
-            CoturnLongOptions.Append("help").Order(StringComparer.Ordinal),
+            CoturnLongOptions.Append("help").Concat(AddedOptions).Order(StringComparer.Ordinal),
             TurnOptionTable.All.Where(o => o.Name is not null).SelectMany(o => o.Aliases.Prepend(o.Name!)).Order(StringComparer.Ordinal));
     }
 
@@ -89,7 +94,7 @@ public class TurnOptionTableTests
         Assert.Equal(
             SupportedOptions.Order(StringComparer.Ordinal),
             TurnOptionTable.All.Where(o => !o.CommandLineOnly && o.Support == TurnOptionSupport.Supported).Select(o => o.Name!).Order(StringComparer.Ordinal));
-        foreach (string name in new[] { "no-cli", "cli-password", "userdb", "prometheus", "prometheus-port", "web-admin", "oauth", "mobility", "no-rfc5780" })
+        foreach (string name in new[] { "no-cli", "cli-password", "mysql-userdb", "web-admin", "oauth", "mobility", "no-rfc5780" })
         {
             Assert.True(TurnOptionTable.TryFindByName(name, out TurnOption? option));
             Assert.Equal(TurnOptionSupport.NotYetImplemented, option.Support);

@@ -110,10 +110,18 @@ public class ValidationTests
     [InlineData("no-udp-relay\nno-tcp-relay", "turnserver.conf:2, turnserver.conf:3: options 'no-udp-relay' and 'no-tcp-relay' cannot be used together: no relay endpoint could be allocated")]
     [InlineData("stun-only\nno-stun", "turnserver.conf:2, turnserver.conf:3: options 'stun-only' and 'no-stun' cannot be used together: the server would answer nothing")]
     [InlineData("no-udp\nno-tcp\nno-tls\nno-dtls", "turnserver.conf:2, turnserver.conf:3, turnserver.conf:4, turnserver.conf:5: options 'no-udp', 'no-tcp', 'no-tls' and 'no-dtls' cannot all be used together: no client listener would be left")]
-    [InlineData("external-ip=203.0.113.1\nexternal-ip=203.0.113.2", "turnserver.conf:2, turnserver.conf:3: option 'external-ip' may be given without a private address only once; map several addresses as 'public-ip/private-ip'")]
+    [InlineData("external-ip=203.0.113.1\nexternal-ip=203.0.113.2", "turnserver.conf:2, turnserver.conf:3: option 'external-ip' may be given without a private address only once per address family; map several addresses as 'public-ip/private-ip'")]
     public void Options_that_leave_the_server_meaningless_are_errors(string lines, string expected)
     {
         Assert.Equal(expected, TestLoader.SingleError("no-auth\n" + lines + "\n"));
+    }
+
+    [Fact]
+    public void One_plain_external_ip_per_family_is_allowed()
+    {
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("no-auth\nexternal-ip=203.0.113.1\nexternal-ip=2001:db8::1\n");
+        Assert.Empty(result.Errors);
+        Assert.Equal(2, result.Settings!.ExternalIps.Count);
     }
 
     [Fact]
@@ -124,9 +132,26 @@ public class ValidationTests
 
         Assert.Empty(lt.Errors);
         Assert.Contains("long-term credentials are in use but no realm is set (option 'realm') and the system has no domain name", lt.Warnings);
-        Assert.Contains("long-term credentials are in use but no 'user' is configured; coTURN would read users from its default SQLite database, which TurnServer does not support yet", lt.Warnings);
-        Assert.Contains("'use-auth-secret' is set but no 'static-auth-secret'; coTURN would read secrets from its default SQLite database, which TurnServer does not support yet", secret.Warnings);
+        Assert.Contains("long-term credentials are in use but no 'user' or 'userdb' is configured; users are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does", lt.Warnings);
+        Assert.Contains("'use-auth-secret' is set but no 'static-auth-secret' or 'userdb'; secrets are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does", secret.Warnings);
+        Assert.True(lt.Settings!.WantsDefaultUserDb && secret.Settings!.WantsDefaultUserDb);
+        Assert.False(TestLoader.LoadConf("lt-cred-mech\nuser=a:b\n").Settings!.WantsDefaultUserDb);
     }
+
+    [Fact]
+    public void A_psql_userdb_that_cannot_be_read_is_an_error_that_does_not_repeat_the_password()
+    {
+        string error = TestLoader.SingleError("lt-cred-mech\npsql-userdb=host=db password=hunter2 colour=blue\n");
+
+        Assert.StartsWith("turnserver.conf:2: invalid value for option 'psql-userdb': 'colour' is not a connection parameter", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Two_user_databases_draw_a_warning_naming_the_one_used() =>
+        Assert.Contains(
+            TestLoader.LoadConf("lt-cred-mech\nuserdb=/tmp/x\npsql-userdb=host=db\n").Warnings,
+            w => w.EndsWith("both 'userdb' and 'psql-userdb' are given; the PostgreSQL database is used", StringComparison.Ordinal));
 
     [Fact]
     public void Loopback_peers_draw_coturns_warning()

@@ -11,12 +11,25 @@ internal sealed partial class DaemonProcess : IDisposable
     private readonly ExternalProcess _process;
     private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private DaemonProcess(IEnumerable<string> args)
+    private readonly List<(string Text, TaskCompletionSource<string> Seen)> _awaited = [];
+
+    private DaemonProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null)
     {
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        _process = ExternalProcess.Start(dotnet, [Path.Combine(AppContext.BaseDirectory, "turnserver.dll"), .. args]);
+        _process = ExternalProcess.Start(dotnet, [Path.Combine(AppContext.BaseDirectory, "turnserver.dll"), .. args], environment);
         _process.LineReceived += line =>
         {
+            lock (_awaited)
+            {
+                foreach ((string text, TaskCompletionSource<string> seen) in _awaited)
+                {
+                    if (line.Contains(text, StringComparison.Ordinal))
+                    {
+                        seen.TrySetResult(line);
+                    }
+                }
+            }
+
             if (line.Contains("Listening on UDP", StringComparison.Ordinal))
             {
                 _listening.TrySetResult(line);
@@ -33,6 +46,37 @@ internal sealed partial class DaemonProcess : IDisposable
     public string Output => _process.Output;
 
     public static DaemonProcess Start(params string[] args) => new(args);
+
+    public static DaemonProcess Start(IDictionary<string, string> environment, params string[] args) => new(args, environment);
+
+    /// <summary>Sends a signal by number (SIGHUP 1, SIGUSR1 10, SIGUSR2 12, SIGTERM 15).</summary>
+    public void Signal(int signal) => SendSignal(_process.Id, signal);
+
+    /// <summary>Sends a signal to a process this test started.</summary>
+    public static void SendSignal(int pid, int signal) => Assert.Equal(0, Kill(pid, signal));
+
+    /// <summary>
+    /// Starts watching for an output line containing <paramref name="text"/>; await the result after causing it.
+    /// Fails the test if no such line comes within 30 s.
+    /// </summary>
+    public Func<Task<string>> ExpectLine(string text)
+    {
+        var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_awaited)
+        {
+            _awaited.Add((text, seen));
+        }
+
+        return async () =>
+        {
+            Task finished = await Task.WhenAny(seen.Task, Task.Delay(TimeSpan.FromSeconds(30)));
+            Assert.True(finished == seen.Task, $"no line with '{text}' came:\n{Output}");
+            return await seen.Task;
+        };
+    }
+
+    /// <summary>Waits for the process to end by itself and returns its exit code.</summary>
+    public Task<int> WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync(timeout);
 
     /// <summary>Runs to completion (for --help and bad configurations).</summary>
     public static async Task<ToolResult> RunAsync(params string[] args)

@@ -84,12 +84,21 @@ internal sealed class ExternalProcess : IDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>A UDP port free on 127.0.0.1 right now.</summary>
-    public static int FreeUdpPort()
+    /// <summary>A UDP port free on <paramref name="address"/> (127.0.0.1 by default) right now.</summary>
+    public static int FreeUdpPort(IPAddress? address = null)
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        address ??= IPAddress.Loopback;
+        using var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(address, 0));
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>A TCP port free on 127.0.0.1 right now.</summary>
+    public static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public void Dispose()

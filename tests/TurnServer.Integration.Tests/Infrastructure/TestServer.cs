@@ -2,15 +2,18 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using TurnServer.Core;
+using TurnServer.Core.Allocations;
 using TurnServer.Hosting;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Dtls;
+using TurnServer.Hosting.Tcp;
 using TurnServer.Hosting.Udp;
 
 namespace TurnServer.Integration.Tests.Infrastructure;
 
 /// <summary>
-/// The server in-process on 127.0.0.1 with an OS-chosen port, configured through the same coTURN command-line
-/// parser the daemon uses. Disposing stops it as SIGTERM would.
+/// The server in-process on loopback with OS-chosen ports, configured through the same coTURN command-line parser
+/// the daemon uses. Disposing stops it as SIGTERM would.
 /// </summary>
 internal sealed class TestServer : IAsyncDisposable
 {
@@ -19,40 +22,66 @@ internal sealed class TestServer : IAsyncDisposable
     public const string Password = "secret";
     public const string RestSecret = "north-secret";
 
-    private TestServer(IHost host)
+    private TestServer(IHost host, AllocationEvents events)
     {
         Host = host;
+        Events = events;
         Engine = host.Services.GetRequiredService<TurnEngine>();
-        UdpListener listener = host.Services.GetServices<IHostedService>().OfType<UdpListener>().Single();
-        UdpEndPoint = listener.LocalEndPoint;
+        List<IHostedService> services = [.. host.Services.GetServices<IHostedService>()];
+        UdpEndPoints = [.. services.OfType<UdpListener>().Select(l => l.LocalEndPoint)];
+        TcpEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.Protocol == TransportProtocol.Tcp).Select(l => l.LocalEndPoint)];
+        TlsEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.Protocol == TransportProtocol.Tls).Select(l => l.LocalEndPoint)];
+        DtlsListeners = [.. services.OfType<DtlsListener>()];
     }
 
     public IHost Host { get; }
 
     public TurnEngine Engine { get; }
 
-    public IPEndPoint UdpEndPoint { get; }
+    public AllocationEvents Events { get; }
+
+    public IReadOnlyList<IPEndPoint> UdpEndPoints { get; }
+
+    public IReadOnlyList<IPEndPoint> TcpEndPoints { get; }
+
+    public IReadOnlyList<IPEndPoint> TlsEndPoints { get; }
+
+    internal IReadOnlyList<DtlsListener> DtlsListeners { get; }
+
+    public IReadOnlyList<IPEndPoint> DtlsEndPoints => [.. DtlsListeners.Select(l => l.LocalEndPoint)];
+
+    public IPEndPoint UdpEndPoint => UdpEndPoints[0];
 
     public int Port => UdpEndPoint.Port;
 
-    /// <summary>Starts a server with long-term credentials for alice and loopback peers allowed, plus <paramref name="extra"/> flags.</summary>
-    public static Task<TestServer> StartAsync(params string[] extra) => StartAsync(UdpEngineSelection.UseLinuxEngine, extra);
+    /// <summary>The Prometheus listener's base address, when started with --prometheus.</summary>
+    public Uri MetricsBase => new("http://127.0.0.1:" + Host.Services.GetRequiredService<Hosting.Metrics.MetricsHttpServer>().Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    /// <summary>As <see cref="StartAsync(string[])"/>, on the chosen UDP engine.</summary>
-    public static Task<TestServer> StartAsync(bool linuxUdp, params string[] extra) =>
-        StartRawAsync(linuxUdp, ["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra]);
+    /// <summary>Starts a server with long-term credentials for alice and loopback peers allowed, plus <paramref name="extra"/> flags.</summary>
+    public static Task<TestServer> StartAsync(params string[] extra) => StartAsync(extra, configureServices: null);
+
+    /// <summary>As <see cref="StartAsync(string[])"/>, with extra or replaced services.</summary>
+    /// <param name="linuxUdp">The UDP engine: the Linux one, the portable one, or (null) what the server would pick.</param>
+    public static Task<TestServer> StartAsync(string[] extra, Action<IServiceCollection>? configureServices, bool? linuxUdp = null) =>
+        StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=0", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra], configureServices, linuxUdp);
 
     /// <summary>Starts a server with exactly these coTURN-style arguments.</summary>
-    public static Task<TestServer> StartRawAsync(params string[] args) => StartRawAsync(UdpEngineSelection.UseLinuxEngine, args);
+    public static Task<TestServer> StartRawAsync(params string[] args) => StartRawAsync(args, configureServices: null);
 
-    /// <summary>Starts a server with these arguments on the Linux UDP engine or the portable one.</summary>
-    public static async Task<TestServer> StartRawAsync(bool linuxUdp, params string[] args)
+    /// <summary>Starts a server with these coTURN-style arguments and extra or replaced services (e.g. <see cref="DtlsLimits"/>).</summary>
+    /// <param name="linuxUdp">The UDP engine: the Linux one, the portable one, or (null) what the server would pick.</param>
+    public static async Task<TestServer> StartRawAsync(string[] args, Action<IServiceCollection>? configureServices, bool? linuxUdp = null)
     {
         TurnServerConfigLoadResult config = TurnServerConfigLoader.Load(args, new Dictionary<string, string?>(), () => []);
         Assert.True(config.Settings is not null, string.Join("\n", config.Errors));
-        IHost host = TurnServerHostFactory.Create(config.Settings, null, null, linuxUdp);
+        var events = new AllocationEvents();
+        IHost host = TurnServerHostFactory.Create(config.Settings, linuxUdp ?? UdpEngineSelection.UseLinuxEngine, configureServices: s =>
+        {
+            s.AddSingleton<IAllocationObserver>(events);
+            configureServices?.Invoke(s);
+        });
         await host.StartAsync();
-        return new TestServer(host);
+        return new TestServer(host, events);
     }
 
     public async ValueTask DisposeAsync()

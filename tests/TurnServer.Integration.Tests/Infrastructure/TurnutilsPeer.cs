@@ -16,13 +16,15 @@ internal sealed class TurnutilsPeer : IDisposable
 
     public int Port { get; }
 
-    public static async Task<TurnutilsPeer> StartAsync()
+    /// <summary>Starts the peer on <paramref name="address"/> (127.0.0.1 by default, or ::1).</summary>
+    public static async Task<TurnutilsPeer> StartAsync(string address = "127.0.0.1")
     {
-        int port = ExternalProcess.FreeUdpPort();
-        var peer = new TurnutilsPeer(ExternalProcess.Start("turnutils_peer", ["-L", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]), port);
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        IPAddress ip = IPAddress.Parse(address);
+        int port = ExternalProcess.FreeUdpPort(ip);
+        var peer = new TurnutilsPeer(ExternalProcess.Start("turnutils_peer", ["-L", address, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]), port);
+        using var probe = new Socket(ip.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         var buffer = new byte[64];
-        var target = new IPEndPoint(IPAddress.Loopback, port);
+        var target = new IPEndPoint(ip, port);
         DateTime deadline = DateTime.UtcNow.AddSeconds(10);
         while (DateTime.UtcNow < deadline)
         {
@@ -30,7 +32,7 @@ internal sealed class TurnutilsPeer : IDisposable
             using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
             try
             {
-                await probe.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), wait.Token);
+                await probe.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(ip.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any, 0), wait.Token);
                 return peer;
             }
             catch (Exception e) when (e is OperationCanceledException or SocketException)

@@ -1,0 +1,247 @@
+using System.Globalization;
+
+namespace TurnServer.Admin;
+
+/// <summary>What <c>turnadmin</c> was asked to do.</summary>
+internal enum AdminCommand
+{
+    None,
+    Help,
+    Key,
+    AddUser,
+    DeleteUser,
+    ListUsers,
+    SetSecret,
+    ShowSecrets,
+    DeleteSecret,
+    DeleteAllSecrets,
+    SetRealmOption,
+    ListRealmOptions,
+}
+
+/// <summary>
+/// coTURN's turnadmin command line, read the way its getopt_long reads it: short options (<c>-a -u bob</c>, value
+/// attached or next), long options (<c>--user=bob</c> or <c>--user bob</c>). Commands and options are coTURN's letters.
+/// </summary>
+internal sealed class AdminCommandLine
+{
+    // Letter, long names, whether it takes a value, and the command it selects (None for plain options).
+    private static readonly (char? Short, string[] Long, bool Value, AdminCommand Command)[] Options =
+    [
+        ('k', ["key"], false, AdminCommand.Key),
+        ('a', ["add"], false, AdminCommand.AddUser),
+        ('d', ["delete"], false, AdminCommand.DeleteUser),
+        ('l', ["list"], false, AdminCommand.ListUsers),
+        ('s', ["set-secret"], true, AdminCommand.SetSecret),
+        ('S', ["show-secret"], false, AdminCommand.ShowSecrets),
+        ('X', ["delete-secret"], true, AdminCommand.DeleteSecret),
+        (null, ["delete-all-secrets"], false, AdminCommand.DeleteAllSecrets),
+        ('g', ["set-realm-option"], false, AdminCommand.SetRealmOption),
+        ('G', ["list-realm-options"], false, AdminCommand.ListRealmOptions),
+        ('h', ["help"], false, AdminCommand.Help),
+        ('b', ["db", "userdb"], true, AdminCommand.None),
+        ('e', ["psql-userdb", "sql-userdb"], true, AdminCommand.None),
+        ('u', ["user"], true, AdminCommand.None),
+        ('r', ["realm"], true, AdminCommand.None),
+        ('p', ["password"], true, AdminCommand.None),
+        (null, ["max-bps"], true, AdminCommand.None),
+        (null, ["total-quota"], true, AdminCommand.None),
+        (null, ["user-quota"], true, AdminCommand.None),
+    ];
+
+    // coTURN commands and databases this turnadmin does not handle: named in the error rather than misread.
+    private static readonly Dictionary<string, string> Unsupported = new(StringComparer.Ordinal)
+    {
+        ["P"] = "--generate-encrypted-password", ["generate-encrypted-password"] = "--generate-encrypted-password",
+        ["E"] = "--generate-encrypted-password-aes", ["generate-encrypted-password-aes"] = "--generate-encrypted-password-aes",
+        ["A"] = "--add-admin", ["add-admin"] = "--add-admin", ["D"] = "--delete-admin", ["delete-admin"] = "--delete-admin",
+        ["L"] = "--list-admin", ["list-admin"] = "--list-admin", ["O"] = "--add-origin", ["add-origin"] = "--add-origin",
+        ["R"] = "--del-origin", ["del-origin"] = "--del-origin", ["I"] = "--list-origins", ["list-origins"] = "--list-origins",
+        ["M"] = "--mysql-userdb", ["mysql-userdb"] = "--mysql-userdb", ["N"] = "--redis-userdb", ["redis-userdb"] = "--redis-userdb",
+        ["x"] = "--key-path", ["key-path"] = "--key-path", ["f"] = "--file-key-path", ["file-key-path"] = "--file-key-path",
+        ["v"] = "--verify", ["verify"] = "--verify", ["o"] = "--origin", ["origin"] = "--origin",
+    };
+
+    private AdminCommandLine()
+    {
+    }
+
+    public AdminCommand Command { get; private set; }
+
+    public string? SqliteFile { get; private set; }
+
+    public string? PostgresConnection { get; private set; }
+
+    public string? User { get; private set; }
+
+    public string Realm { get; private set; } = string.Empty;
+
+    public bool RealmGiven { get; private set; }
+
+    public string? Password { get; private set; }
+
+    /// <summary>The value of -s or -X.</summary>
+    public string? Secret { get; private set; }
+
+    /// <summary>Realm options given with -g: name and value.</summary>
+    public List<KeyValuePair<string, int>> RealmOptions { get; } = [];
+
+    /// <summary>Parses <paramref name="args"/>; on failure <paramref name="error"/> says why.</summary>
+    public static AdminCommandLine? Parse(IReadOnlyList<string> args, out string? error)
+    {
+        var line = new AdminCommandLine();
+        error = null;
+        for (int i = 0; i < args.Count; i++)
+        {
+            string arg = args[i];
+            if (arg.StartsWith("--", StringComparison.Ordinal) && arg.Length > 2)
+            {
+                string name = arg[2..];
+                string? value = null;
+                int equals = name.IndexOf('=', StringComparison.Ordinal);
+                if (equals >= 0)
+                {
+                    value = name[(equals + 1)..];
+                    name = name[..equals];
+                }
+
+                if (Unsupported.TryGetValue(name, out string? unsupported))
+                {
+                    error = $"{unsupported} is not supported by TurnServer's turnadmin (SQLite and PostgreSQL users, secrets and realm options are)";
+                    return null;
+                }
+
+                int index = Array.FindIndex(Options, o => o.Long.Contains(name));
+                if (index < 0)
+                {
+                    error = $"unknown option '--{name}'";
+                    return null;
+                }
+
+                if (Options[index].Value && value is null)
+                {
+                    if (i + 1 >= args.Count)
+                    {
+                        error = $"option '--{name}' requires a value";
+                        return null;
+                    }
+
+                    value = args[++i];
+                }
+
+                if (!line.Apply(index, value, out error))
+                {
+                    return null;
+                }
+
+                continue;
+            }
+
+            if (arg.Length < 2 || arg[0] != '-')
+            {
+                error = $"unexpected argument '{arg}'";
+                return null;
+            }
+
+            for (int j = 1; j < arg.Length; j++)
+            {
+                string letter = arg[j].ToString();
+                if (Unsupported.TryGetValue(letter, out string? unsupported))
+                {
+                    error = $"-{letter} ({unsupported}) is not supported by TurnServer's turnadmin (SQLite and PostgreSQL users, secrets and realm options are)";
+                    return null;
+                }
+
+                int index = Array.FindIndex(Options, o => o.Short == arg[j]);
+                if (index < 0)
+                {
+                    error = $"unknown option '-{letter}'";
+                    return null;
+                }
+
+                string? value = null;
+                if (Options[index].Value)
+                {
+                    if (j + 1 < arg.Length)
+                    {
+                        value = arg[(j + 1)..];
+                    }
+                    else if (i + 1 < args.Count)
+                    {
+                        value = args[++i];
+                    }
+                    else
+                    {
+                        error = $"option '-{letter}' requires a value";
+                        return null;
+                    }
+                }
+
+                if (!line.Apply(index, value, out error))
+                {
+                    return null;
+                }
+
+                if (value is not null)
+                {
+                    break;
+                }
+            }
+        }
+
+        return line;
+    }
+
+    private bool Apply(int index, string? value, out string? error)
+    {
+        error = null;
+        (_, string[] names, _, AdminCommand command) = Options[index];
+        if (command != AdminCommand.None)
+        {
+            if (Command != AdminCommand.None && Command != command)
+            {
+                error = "give one command at a time";
+                return false;
+            }
+
+            Command = command;
+            if (command is AdminCommand.SetSecret or AdminCommand.DeleteSecret)
+            {
+                Secret = value;
+            }
+
+            return true;
+        }
+
+        switch (names[0])
+        {
+            case "db":
+                SqliteFile = value;
+                break;
+            case "psql-userdb":
+                PostgresConnection = value;
+                break;
+            case "user":
+                User = value;
+                break;
+            case "realm":
+                Realm = value ?? string.Empty;
+                RealmGiven = true;
+                break;
+            case "password":
+                Password = value;
+                break;
+            default:
+                if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int number))
+                {
+                    error = $"option '--{names[0]}' needs a non-negative number, not '{value}'";
+                    return false;
+                }
+
+                RealmOptions.Add(new(names[0], number));
+                break;
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,156 @@
+using System.Data.Common;
+using TurnServer.Admin;
+using TurnServer.Stun;
+using TurnServer.UserDb;
+
+// turnadmin, as coTURN's: -k prints a long-term key; -a/-d/-l edit and list users; -s/-S/-X and --delete-all-secrets
+// edit and list TURN REST API secrets; -g/-G realm options; against a SQLite turndb (-b) or PostgreSQL (-e).
+// Exit codes: 0 done, 1 the database failed, 2 a usage error (coTURN's turnadmin returns 0 in every case).
+const int Done = 0;
+const int DatabaseFailed = 1;
+const int UsageError = 2;
+
+AdminCommandLine? line = AdminCommandLine.Parse(args, out string? error);
+if (line is null)
+{
+    return Usage(error!);
+}
+
+switch (line.Command)
+{
+    case AdminCommand.None:
+        return Usage("no command given");
+    case AdminCommand.Help:
+        Console.Out.Write(HelpText);
+        return Done;
+    case AdminCommand.Key:
+        if (line.User is null || line.Password is null)
+        {
+            return Usage("-k needs -u <user>, -r <realm> and -p <password>");
+        }
+
+        Console.Out.WriteLine("0x" + Convert.ToHexStringLower(MessageIntegrity.ComputeLongTermKey(line.User, line.Realm, line.Password)));
+        return Done;
+}
+
+TurnUserDatabase database;
+try
+{
+    database = line.PostgresConnection is { } postgres ? TurnUserDatabase.PostgreSql(postgres) : TurnUserDatabase.Sqlite(line.SqliteFile ?? DefaultSqliteFile());
+}
+catch (FormatException e)
+{
+    return Usage("the PostgreSQL connection string cannot be read: " + e.Message);
+}
+
+try
+{
+    switch (line.Command)
+    {
+        case AdminCommand.AddUser:
+            if (line.User is null || line.Password is null)
+            {
+                return Usage("-a needs -u <user>, -r <realm> and -p <password>");
+            }
+
+            await database.SetUserKeyAsync(line.Realm, line.User, MessageIntegrity.ComputeLongTermKey(line.User, line.Realm, line.Password));
+            break;
+        case AdminCommand.DeleteUser:
+            if (line.User is null)
+            {
+                return Usage("-d needs -u <user> and -r <realm>");
+            }
+
+            await database.DeleteUserAsync(line.Realm, line.User);
+            break;
+        case AdminCommand.ListUsers:
+            foreach (UserDatabaseUser user in await database.ListUsersAsync(line.Realm))
+            {
+                Console.Out.WriteLine($"{user.Name}[{user.Realm}]");
+            }
+
+            break;
+        case AdminCommand.SetSecret:
+            await database.AddSecretAsync(line.Realm, line.Secret!);
+            break;
+        case AdminCommand.ShowSecrets:
+            foreach (UserDatabaseSecret secret in await database.ListSecretsAsync(line.Realm))
+            {
+                Console.Out.WriteLine($"{secret.Value}[{secret.Realm}]");
+            }
+
+            break;
+        case AdminCommand.DeleteSecret:
+            await database.DeleteSecretAsync(line.Realm, line.Secret!);
+            break;
+        case AdminCommand.DeleteAllSecrets:
+            await database.DeleteAllSecretsAsync(line.Realm);
+            break;
+        case AdminCommand.SetRealmOption:
+            if (!line.RealmGiven || line.RealmOptions.Count == 0)
+            {
+                return Usage("-g needs -r <realm> and at least one of --max-bps, --total-quota, --user-quota");
+            }
+
+            foreach ((string option, int value) in line.RealmOptions)
+            {
+                await database.SetRealmOptionAsync(line.Realm, option, value);
+            }
+
+            break;
+        case AdminCommand.ListRealmOptions:
+            foreach (UserDatabaseRealmOption option in await database.ListRealmOptionsAsync(line.Realm))
+            {
+                Console.Out.WriteLine($"{option.Option}={option.Value}[{option.Realm}]");
+            }
+
+            break;
+    }
+}
+catch (DbException e)
+{
+    Console.Error.WriteLine($"ERROR: {database.Description}: {e.Message}");
+    return DatabaseFailed;
+}
+
+return Done;
+
+static int Usage(string message)
+{
+    Console.Error.WriteLine("ERROR: " + message);
+    Console.Error.Write(HelpText);
+    return UsageError;
+}
+
+// coTURN's default SQLite turndb locations, first existing one; Debian's when none exists yet.
+static string DefaultSqliteFile() =>
+    new[] { "/var/db/turndb", "/usr/local/var/db/turndb", "/var/lib/turn/turndb" }.FirstOrDefault(File.Exists) ?? "/var/lib/turn/turndb";
+
+/// <summary>The turnadmin entry point.</summary>
+public partial class Program
+{
+    private const string HelpText = """
+        Usage: turnadmin [command] [options]
+
+        Commands:
+          -k, --key                    print the long-term credential key of -u/-r/-p (0x + 32 hex digits)
+          -a, --add                    add or update a long-term credential user (-u, -r, -p)
+          -d, --delete                 delete a user (-u, -r)
+          -l, --list                   list users (of -r, or of every realm)
+          -s, --set-secret=<value>     add a TURN REST API shared secret (-r)
+          -S, --show-secret            list shared secrets (of -r, or of every realm)
+          -X, --delete-secret=<value>  delete a shared secret (-r)
+              --delete-all-secrets     delete every shared secret of -r
+          -g, --set-realm-option       set --max-bps, --total-quota, --user-quota of -r (0 removes the option)
+          -G, --list-realm-options     list realm options (of -r, or of every realm)
+          -h, --help                   this text
+
+        Options:
+          -b, --db, --userdb           SQLite turndb file (default: /var/db/turndb, /usr/local/var/db/turndb or /var/lib/turn/turndb)
+          -e, --psql-userdb, --sql-userdb  PostgreSQL connection string, libpq style ("host=... dbname=... user=... password=...")
+          -u, --user                   user name
+          -r, --realm                  realm
+          -p, --password               password
+
+        """;
+}

@@ -1,0 +1,99 @@
+namespace TurnServer.Hosting.Dtls;
+
+/// <summary>Why a DTLS listener or session dropped a datagram (or, for retransmissions, an outbound flight).</summary>
+internal enum DtlsDropReason
+{
+    /// <summary>The first datagram from a new client address was not an initial ClientHello (or came while the listener stopped).</summary>
+    NotClientHello,
+
+    /// <summary>A datagram for a session did not start with a well-formed DTLS record.</summary>
+    NotDtlsRecord,
+
+    /// <summary>An initial ClientHello for DTLS 1.0 only: answered with a protocol_version alert, no session made.</summary>
+    UnsupportedVersion,
+
+    /// <summary>The session's inbound queue was full: its worker is behind.</summary>
+    QueueFull,
+
+    /// <summary>A ClientHello arrived while the server already ran as many handshakes as it allows.</summary>
+    HandshakeLimit,
+
+    /// <summary>A ClientHello arrived while its source IP already ran as many handshakes as one IP may.</summary>
+    AddressHandshakeLimit,
+
+    /// <summary>A ClientHello arrived while the server already had as many sessions as it allows.</summary>
+    SessionLimit,
+
+    /// <summary>
+    /// A handshake retransmission the client had not asked for (no datagram from it since the last flight): not
+    /// sent, so a spoofed ClientHello draws at most one flight.
+    /// </summary>
+    UnansweredRetransmission,
+
+    /// <summary>Decrypted application data that was neither STUN nor ChannelData.</summary>
+    NotStunOrChannelData,
+}
+
+/// <summary>Why a DTLS session ended.</summary>
+internal enum DtlsSessionEndReason
+{
+    /// <summary>The handshake failed: an alert, a protocol error, or an unsupported client.</summary>
+    HandshakeFailed,
+
+    /// <summary>The handshake did not finish within the handshake timeout.</summary>
+    HandshakeTimedOut,
+
+    /// <summary>The client sent close_notify.</summary>
+    ClosedByClient,
+
+    /// <summary>The session's allocation was deleted (Refresh with lifetime 0, expiry, shutdown).</summary>
+    AllocationEnded,
+
+    /// <summary>No allocation was made within <c>max-allocate-timeout</c>.</summary>
+    NoAllocation,
+
+    /// <summary>A fatal alert or an unreadable record (BouncyCastle treats a bad MAC as fatal).</summary>
+    Failed,
+
+    /// <summary>The listener stopped.</summary>
+    ServerStopping,
+}
+
+/// <summary>A session that ended: its 5-tuple and why.</summary>
+internal readonly record struct DtlsSessionEnd(Core.Allocations.FiveTuple FiveTuple, DtlsSessionEndReason Reason);
+
+/// <summary>
+/// DTLS counters of one listener: drops by reason and handshake outcomes. Incremented with <see cref="Interlocked"/>;
+/// none of them is on the per-record path of an established session except a drop.
+/// </summary>
+internal sealed class DtlsCounters
+{
+    private readonly long[] _drops = new long[Enum.GetValues<DtlsDropReason>().Length];
+    private readonly long[] _ends = new long[Enum.GetValues<DtlsSessionEndReason>().Length];
+    private long _handshakesStarted;
+    private long _handshakesCompleted;
+
+    /// <summary>Handshakes begun (sessions created).</summary>
+    public long HandshakesStarted => Volatile.Read(ref _handshakesStarted);
+
+    /// <summary>Handshakes that finished.</summary>
+    public long HandshakesCompleted => Volatile.Read(ref _handshakesCompleted);
+
+    /// <summary>Datagrams (or suppressed flights) dropped for <paramref name="reason"/>.</summary>
+    public long GetDropped(DtlsDropReason reason) => Volatile.Read(ref _drops[(int)reason]);
+
+    /// <summary>Sessions that ended for <paramref name="reason"/>.</summary>
+    public long GetEnded(DtlsSessionEndReason reason) => Volatile.Read(ref _ends[(int)reason]);
+
+    /// <summary>Counts one drop for <paramref name="reason"/>.</summary>
+    public void Drop(DtlsDropReason reason) => Interlocked.Increment(ref _drops[(int)reason]);
+
+    /// <summary>Counts a session created for a ClientHello.</summary>
+    public void HandshakeStarted() => Interlocked.Increment(ref _handshakesStarted);
+
+    /// <summary>Counts a handshake that finished.</summary>
+    public void HandshakeCompleted() => Interlocked.Increment(ref _handshakesCompleted);
+
+    /// <summary>Counts a session that ended for <paramref name="reason"/>.</summary>
+    public void Ended(DtlsSessionEndReason reason) => Interlocked.Increment(ref _ends[(int)reason]);
+}

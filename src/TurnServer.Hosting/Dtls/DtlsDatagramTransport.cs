@@ -1,0 +1,209 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Org.BouncyCastle.Crypto.Tls;
+using TurnServer.Core.Diagnostics;
+
+namespace TurnServer.Hosting.Dtls;
+
+/// <summary>
+/// What BouncyCastle reads records from and writes records to for one client: a bounded queue that the listener's
+/// receive loop fills with this client's datagrams, and the listener's socket to send from. Also where the session's
+/// time limits and its anti-amplification rule live, since every wait and every send of the handshake passes here.
+/// </summary>
+internal sealed class DtlsDatagramTransport : DatagramTransport
+{
+    /// <summary>
+    /// Largest datagram BouncyCastle builds when it fragments handshake messages: under the 1,280-byte IPv6 minimum
+    /// MTU with IP and UDP headers, so a certificate flight is never IP-fragmented. Application records ignore it.
+    /// </summary>
+    public const int SendLimit = 1200;
+
+    /// <summary>Largest UDP payload over IPv4.</summary>
+    public const int ReceiveLimit = 65507;
+
+    private readonly Socket _socket;
+    private readonly SocketAddress _client;
+    private readonly DtlsCounters _counters;
+    private readonly ServerCounters _serverCounters;
+    private readonly Lock _recordLayerLock;
+    private readonly TimeProvider _time;
+    private readonly long _handshakeDeadline;
+    private readonly int _capacity;
+    private readonly ConcurrentQueue<(byte[] Buffer, int Length)> _queue = new();
+    private readonly SemaphoreSlim _available = new(0);
+    private int _queued;
+    private volatile bool _handshakeComplete;
+    private volatile bool _closeRequested;
+    private volatile bool _closedByRecordLayer;
+    private bool _spokenTo;
+
+    /// <param name="socket">The listener's socket.</param>
+    /// <param name="client">Where the client's datagrams come from.</param>
+    /// <param name="counters">The listener's DTLS counters.</param>
+    /// <param name="serverCounters">The engine's counters, for failed sends.</param>
+    /// <param name="recordLayerLock">
+    /// The session's lock around BouncyCastle's record layer: released while <see cref="Receive"/> waits, so other
+    /// threads can send records while the session thread is idle but never while it is processing one.
+    /// </param>
+    /// <param name="limits">Queue size and handshake timeout.</param>
+    /// <param name="time">The clock the handshake deadline is measured on.</param>
+    public DtlsDatagramTransport(Socket socket, SocketAddress client, DtlsCounters counters, ServerCounters serverCounters, Lock recordLayerLock, DtlsLimits limits, TimeProvider time)
+    {
+        _socket = socket;
+        _client = client;
+        _counters = counters;
+        _serverCounters = serverCounters;
+        _recordLayerLock = recordLayerLock;
+        _time = time;
+        _capacity = limits.QueueCapacity;
+        _handshakeDeadline = time.GetTimestamp() + (long)(limits.HandshakeTimeout.TotalSeconds * time.TimestampFrequency);
+    }
+
+    /// <summary>True once the handshake deadline passed before the handshake finished.</summary>
+    public bool HandshakeTimedOut { get; private set; }
+
+    /// <summary>True once the session was asked to end (by the server, or by BouncyCastle closing the transport).</summary>
+    public bool CloseRequested => _closeRequested;
+
+    /// <summary>True when BouncyCastle closed the transport itself: after the client's close_notify or a fatal alert.</summary>
+    public bool ClosedByRecordLayer => _closedByRecordLayer;
+
+    /// <summary>Lifts the handshake's deadline and send rule: the client has proved it receives at its address.</summary>
+    public void MarkHandshakeComplete() => _handshakeComplete = true;
+
+    /// <summary>Queues a datagram for the session (listener thread). False, and nothing kept, when the queue is full or the session is ending.</summary>
+    public bool TryEnqueue(ReadOnlySpan<byte> datagram)
+    {
+        if (_closeRequested)
+        {
+            return false;
+        }
+
+        if (Interlocked.Increment(ref _queued) > _capacity)
+        {
+            Interlocked.Decrement(ref _queued);
+            return false;
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(datagram.Length);
+        datagram.CopyTo(buffer);
+        _queue.Enqueue((buffer, datagram.Length));
+        _available.Release();
+        return true;
+    }
+
+    /// <summary>Asks the session to end: its next (or current) wait returns at once.</summary>
+    public void RequestClose()
+    {
+        _closeRequested = true;
+        _available.Release();
+    }
+
+    /// <summary>Returns queued buffers to the pool; the session thread calls it last.</summary>
+    public void Drain()
+    {
+        while (_queue.TryDequeue(out (byte[] Buffer, int Length) item))
+        {
+            ArrayPool<byte>.Shared.Return(item.Buffer);
+        }
+    }
+
+    public int GetReceiveLimit() => ReceiveLimit;
+
+    public int GetSendLimit() => SendLimit;
+
+    /// <summary>
+    /// The next datagram, or -1 after <paramref name="waitMillis"/> without one (BouncyCastle then retransmits during
+    /// the handshake, and returns -1 to the caller after it). Ending the session, or passing the handshake deadline,
+    /// throws during the handshake, which is how a blocked <c>Accept</c> is made to give up; afterwards it returns -1
+    /// and the session loop looks at <see cref="CloseRequested"/>.
+    /// </summary>
+    public int Receive(byte[] buf, int off, int len, int waitMillis)
+    {
+        int wait = waitMillis;
+        if (!_handshakeComplete)
+        {
+            long remaining = (_handshakeDeadline - _time.GetTimestamp()) * 1000 / _time.TimestampFrequency;
+            if (remaining <= 0)
+            {
+                HandshakeTimedOut = true;
+                throw new TimeoutException("DTLS handshake did not finish in time");
+            }
+
+            wait = (int)Math.Min(wait, remaining);
+        }
+
+        bool signalled = false;
+        if (!_closeRequested)
+        {
+            bool held = _recordLayerLock.IsHeldByCurrentThread;
+            if (held)
+            {
+                _recordLayerLock.Exit();
+            }
+
+            try
+            {
+                signalled = _available.Wait(Math.Max(wait, 0));
+            }
+            finally
+            {
+                if (held)
+                {
+                    _recordLayerLock.Enter();
+                }
+            }
+        }
+
+        if (_closeRequested)
+        {
+            return _handshakeComplete ? -1 : throw new OperationCanceledException("DTLS session closed during its handshake");
+        }
+
+        // Each queued datagram released the semaphore once: dequeue only after taking that count, so counts and items stay paired.
+        if (!signalled || !_queue.TryDequeue(out (byte[] Buffer, int Length) item))
+        {
+            _spokenTo = false;
+            return -1;
+        }
+
+        Interlocked.Decrement(ref _queued);
+        int length = Math.Min(item.Length, len);
+        item.Buffer.AsSpan(0, length).CopyTo(buf.AsSpan(off));
+        ArrayPool<byte>.Shared.Return(item.Buffer);
+        _spokenTo = true;
+        return length;
+    }
+
+    /// <summary>
+    /// Sends one record datagram to the client. Until the handshake completes, sends only while answering a datagram
+    /// from the client: BouncyCastle 1.8.10 has no HelloVerifyRequest, so a spoofed ClientHello starts a handshake,
+    /// and this keeps it to one flight instead of a flight per retransmission timeout.
+    /// </summary>
+    public void Send(byte[] buf, int off, int len)
+    {
+        if (!_handshakeComplete && !_spokenTo)
+        {
+            _counters.Drop(DtlsDropReason.UnansweredRetransmission);
+            return;
+        }
+
+        try
+        {
+            _socket.SendTo(buf.AsSpan(off, len), SocketFlags.None, _client);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            _serverCounters.Drop(DropReason.SendFailed);
+        }
+    }
+
+    /// <summary>BouncyCastle closes the transport after a close_notify or a fatal alert (its own or the client's).</summary>
+    public void Close()
+    {
+        _closedByRecordLayer = true;
+        RequestClose();
+    }
+}

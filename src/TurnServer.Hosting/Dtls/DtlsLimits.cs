@@ -1,0 +1,29 @@
+namespace TurnServer.Hosting.Dtls;
+
+/// <summary>
+/// Bounds on what DTLS clients can make the server hold. BouncyCastle's DTLS API blocks, so every session owns a
+/// thread: these numbers bound threads as well as memory. A singleton in the host's services; tests replace it.
+/// </summary>
+internal sealed record DtlsLimits
+{
+    /// <summary>Most sessions (handshaking or established) per listener; each holds a thread.</summary>
+    public int MaxSessions { get; init; } = 1024;
+
+    /// <summary>Most handshakes in progress per listener.</summary>
+    public int MaxHandshakes { get; init; } = 64;
+
+    /// <summary>
+    /// Most handshakes in progress from one source IP. Without a cookie exchange a spoofed ClientHello starts a
+    /// handshake, so this bounds what one forged source address can make the server send to that address.
+    /// </summary>
+    public int MaxHandshakesPerAddress { get; init; } = 8;
+
+    /// <summary>Longest a handshake may take, as for TLS.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = Tcp.TcpListenerService.HandshakeTimeout;
+
+    /// <summary>How long a session may live without an allocation (coTURN's <c>max-allocate-timeout</c>).</summary>
+    public TimeSpan AllocationTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Datagrams queued for one session's worker before further ones are dropped.</summary>
+    public int QueueCapacity { get; init; } = 64;
+}

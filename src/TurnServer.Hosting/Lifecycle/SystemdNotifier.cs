@@ -1,0 +1,48 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+
+namespace TurnServer.Hosting.Lifecycle;
+
+/// <summary>
+/// sd_notify(3) for <c>Type=notify</c> units (coTURN's unit is one): sends <c>READY=1</c> once every listener is up,
+/// <c>RELOADING=1</c>/<c>READY=1</c> around a reload and <c>STOPPING=1</c> on the way out, as datagrams to the Unix
+/// socket systemd names in <c>NOTIFY_SOCKET</c> (a leading <c>@</c> means the abstract namespace). Without that
+/// variable it does nothing.
+/// </summary>
+internal sealed class SystemdNotifier
+{
+    private readonly string? _socketPath;
+
+    public SystemdNotifier(string? socketPath) => _socketPath = string.IsNullOrEmpty(socketPath) ? null : socketPath;
+
+    public static SystemdNotifier FromEnvironment() => new(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"));
+
+    public void Ready() => Send("READY=1\nMAINPID=" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
+
+    public void Reloading() =>
+        Send("RELOADING=1\nMONOTONIC_USEC=" + (Environment.TickCount64 * 1000).ToString(CultureInfo.InvariantCulture) + "\n");
+
+    public void Stopping() => Send("STOPPING=1\n");
+
+    public void Status(string text) => Send("STATUS=" + text.Replace('\n', ' ') + "\n");
+
+    private void Send(string message)
+    {
+        if (_socketPath is null)
+        {
+            return;
+        }
+
+        string path = _socketPath[0] == '@' ? "\0" + _socketPath[1..] : _socketPath;
+        try
+        {
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+            socket.SendTo(Encoding.UTF8.GetBytes(message), new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException)
+        {
+            // systemd went away or the variable is stale: notification is advisory.
+        }
+    }
+}

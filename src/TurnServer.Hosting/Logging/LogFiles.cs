@@ -1,0 +1,127 @@
+using System.Globalization;
+using Serilog;
+using Serilog.Core;
+using Serilog.Events;
+using Serilog.Formatting;
+
+namespace TurnServer.Hosting.Logging;
+
+/// <summary>
+/// coTURN's log file: <c>log-file=/var/log/turn.log</c> writes <c>/var/log/turn_2026-01-31.log</c> (the date, local
+/// time, before the extension) and starts a new file when the date changes; with <c>simple-log</c> the name is used as
+/// given and never changes. <see cref="Reopen"/> (SIGHUP) closes and reopens the file, so logrotate can move it away.
+/// Writing goes through Serilog's file sink, one per file name.
+/// </summary>
+internal sealed class CoturnFileSink : ILogEventSink, IDisposable
+{
+    private readonly string _configured;
+    private readonly bool _simple;
+    private readonly ITextFormatter _formatter;
+    private readonly Func<DateTime> _localNow;
+    private readonly Lock _sync = new();
+    private Logger? _file;
+    private DateOnly _day;
+
+    public CoturnFileSink(string configured, bool simple, ITextFormatter formatter, Func<DateTime>? localNow = null)
+    {
+        _configured = configured;
+        _simple = simple;
+        _formatter = formatter;
+        _localNow = localNow ?? (() => DateTime.Now);
+    }
+
+    /// <summary>The file written now (or next).</summary>
+    public string CurrentPath
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return FileName(_configured, _simple, DateOnly.FromDateTime(_localNow()));
+            }
+        }
+    }
+
+    /// <summary>
+    /// coTURN's name for <paramref name="configured"/> on <paramref name="day"/>: blanks become <c>_</c>, then
+    /// <c>_YYYY-MM-DD</c> goes before the extension (<c>.log</c> when there is none), without the <c>_</c> when the
+    /// name already ends in <c>/</c>, <c>-</c> or <c>_</c>.
+    /// </summary>
+    public static string FileName(string configured, bool simple, DateOnly day)
+    {
+        ArgumentNullException.ThrowIfNull(configured);
+        if (simple)
+        {
+            return configured;
+        }
+
+        string name = configured.Replace(' ', '_').Replace('\t', '_');
+        string extension = ".log";
+        int slash = name.LastIndexOf('/');
+        int dot = name.LastIndexOf('.');
+        if (dot > slash)
+        {
+            if (name.Length - dot >= 2)
+            {
+                extension = name[dot..];
+            }
+
+            name = name[..dot];
+        }
+
+        string date = day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        bool separated = name.Length == 0 || name[^1] is '/' or '-' or '_';
+        return name + (separated ? string.Empty : "_") + date + extension;
+    }
+
+    public void Emit(LogEvent logEvent)
+    {
+        lock (_sync)
+        {
+            DateOnly today = DateOnly.FromDateTime(_localNow());
+            if (_file is null || (!_simple && today != _day))
+            {
+                _file?.Dispose();
+                _day = today;
+                string path = FileName(_configured, _simple, today);
+                string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+                if (directory is not null)
+                {
+                    Directory.CreateDirectory(directory);
+                }
+
+                _file = new LoggerConfiguration().MinimumLevel.Verbose().WriteTo.File(_formatter, path, fileSizeLimitBytes: null).CreateLogger();
+            }
+
+            _file.Write(logEvent);
+        }
+    }
+
+    /// <summary>Closes the file; the next event opens it again by name.</summary>
+    public void Reopen()
+    {
+        lock (_sync)
+        {
+            _file?.Dispose();
+            _file = null;
+        }
+    }
+
+    public void Dispose() => Reopen();
+}
+
+/// <summary>The log files of the process, reopened together on SIGHUP.</summary>
+internal sealed class LogFiles
+{
+    private readonly List<CoturnFileSink> _sinks = [];
+
+    public void Add(CoturnFileSink sink) => _sinks.Add(sink);
+
+    public void Reopen()
+    {
+        foreach (CoturnFileSink sink in _sinks)
+        {
+            sink.Reopen();
+        }
+    }
+}

@@ -1,0 +1,268 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+
+namespace TurnServer.Hosting.Metrics;
+
+/// <summary>
+/// Turns <see cref="System.Diagnostics.Metrics"/> instruments into the Prometheus text format. A
+/// <see cref="MeterListener"/> takes the server's meter and .NET's <c>System.Runtime</c> meter (GC, threads, JIT).
+/// Observable instruments are read at scrape time, so counters kept as plain fields on the hot path cost nothing until
+/// scraped; counters and histograms that are recorded as they happen are summed here.
+/// <para>
+/// Naming: instruments of the server's meter keep their names exactly (coTURN's <c>turn_traffic_rcvp</c> has no
+/// <c>_total</c>, the server's own counters are named with one). Other meters' dotted names get <c>_</c> for <c>.</c>
+/// and counters get <c>_total</c>, as OpenTelemetry's Prometheus exporter names them.
+/// </para>
+/// <para>
+/// A counter is never reported lower than at the previous scrape: traffic counters sum finished and live allocations,
+/// and an allocation that ends during a scrape could otherwise be missed once, which Prometheus would read as a reset.
+/// </para>
+/// </summary>
+public sealed class PrometheusExporter : IDisposable
+{
+    /// <summary>The .NET runtime's meter (GC, thread pool, JIT, exceptions), published since .NET 9.</summary>
+    public const string RuntimeMeterName = "System.Runtime";
+
+    private static readonly double[] DefaultBuckets = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
+
+    private readonly object _sync = new();
+    private readonly Meter _own;
+    private readonly MeterListener _listener = new();
+    private readonly List<Family> _families = [];
+    private readonly Dictionary<Instrument, Family> _byInstrument = [];
+
+    /// <summary>Starts listening to <paramref name="own"/> and to <see cref="RuntimeMeterName"/>.</summary>
+    public PrometheusExporter(Meter own)
+    {
+        _own = own ?? throw new ArgumentNullException(nameof(own));
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter == _own || instrument.Meter.Name == RuntimeMeterName)
+            {
+                lock (_sync)
+                {
+                    var family = new Family(instrument, instrument.Meter == _own);
+                    _families.Add(family);
+                    _byInstrument[instrument] = family;
+                }
+
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
+        _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
+        _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
+        _listener.SetMeasurementEventCallback<float>((i, v, tags, _) => Record(i, v, tags));
+        _listener.Start();
+    }
+
+    /// <summary>Reads every observable instrument now and returns the whole exposition.</summary>
+    public string Scrape()
+    {
+        lock (_sync)
+        {
+            foreach (Family family in _families)
+            {
+                family.BeginScrape();
+            }
+
+            _listener.RecordObservableInstruments();
+            var writer = new PrometheusTextWriter();
+            foreach (Family family in _families)
+            {
+                family.Write(writer);
+            }
+
+            return writer.ToString();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _listener.Dispose();
+
+    private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        lock (_sync)
+        {
+            if (_byInstrument.TryGetValue(instrument, out Family? family))
+            {
+                family.Record(value, tags);
+            }
+        }
+    }
+
+    private sealed class Family
+    {
+        private readonly Instrument _instrument;
+        private readonly PrometheusMetricType _type;
+        private readonly string _name;
+        private readonly string? _help;
+        private readonly bool _observable;
+        private readonly double[] _bounds;
+        private readonly SortedDictionary<string, Series> _series = new(StringComparer.Ordinal);
+
+        public Family(Instrument instrument, bool own)
+        {
+            _instrument = instrument;
+            Type kind = instrument.GetType().GetGenericTypeDefinition();
+            _observable = instrument.IsObservable;
+            _type = kind == typeof(Counter<>) || kind == typeof(ObservableCounter<>) ? PrometheusMetricType.Counter
+                : kind == typeof(Histogram<>) ? PrometheusMetricType.Histogram
+                : PrometheusMetricType.Gauge;
+            string name = PrometheusTextWriter.SanitizeMetricName(instrument.Name);
+            if (!own && _type == PrometheusMetricType.Counter && !name.EndsWith("_total", StringComparison.Ordinal))
+            {
+                name += "_total";
+            }
+
+            _name = name;
+            _help = own || string.IsNullOrEmpty(instrument.Unit) ? instrument.Description : $"{instrument.Description} ({instrument.Unit})";
+            _bounds = _type == PrometheusMetricType.Histogram ? BucketsOf(instrument) : [];
+        }
+
+        public void BeginScrape()
+        {
+            if (!_observable)
+            {
+                return;
+            }
+
+            // A gauge series not reported in this scrape is gone (a user without allocations); a counter keeps its
+            // last value, as counters do.
+            foreach (Series series in _series.Values)
+            {
+                series.Seen = _type == PrometheusMetricType.Counter;
+            }
+        }
+
+        public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            string key = LabelKey(tags);
+            if (!_series.TryGetValue(key, out Series? series))
+            {
+                series = new Series(Labels(tags), _bounds.Length);
+                _series.Add(key, series);
+            }
+
+            series.Seen = true;
+            switch (_type)
+            {
+                case PrometheusMetricType.Histogram:
+                    series.Observe(value, _bounds);
+                    break;
+                case PrometheusMetricType.Counter when _observable:
+                    series.Value = Math.Max(series.Value, value);
+                    break;
+                case PrometheusMetricType.Gauge when _observable:
+                    series.Value = value;
+                    break;
+                default:
+                    series.Value += value;
+                    break;
+            }
+        }
+
+        public void Write(PrometheusTextWriter writer)
+        {
+            writer.WriteFamily(_name, _help, _type);
+
+            // A histogram nothing was recorded in yet shows as zero buckets rather than as nothing.
+            if (_type == PrometheusMetricType.Histogram && _series.Count == 0)
+            {
+                _series.Add(string.Empty, new Series([], _bounds.Length) { Seen = true });
+            }
+
+            foreach (Series series in _series.Values)
+            {
+                if (!series.Seen)
+                {
+                    continue;
+                }
+
+                if (_type != PrometheusMetricType.Histogram)
+                {
+                    writer.WriteSample(_name, series.Labels, series.Value);
+                    continue;
+                }
+
+                long cumulative = 0;
+                for (int i = 0; i < _bounds.Length; i++)
+                {
+                    cumulative += series.Buckets[i];
+                    writer.WriteSample(_name + "_bucket", [.. series.Labels, new("le", PrometheusTextWriter.FormatValue(_bounds[i]))], cumulative);
+                }
+
+                writer.WriteSample(_name + "_bucket", [.. series.Labels, new("le", "+Inf")], series.Count);
+                writer.WriteSample(_name + "_sum", series.Labels, series.Value);
+                writer.WriteSample(_name + "_count", series.Labels, series.Count);
+            }
+        }
+
+        private static double[] BucketsOf(Instrument instrument) => instrument switch
+        {
+            Histogram<double> h when h.Advice?.HistogramBucketBoundaries is { Count: > 0 } b => [.. b],
+            Histogram<long> h when h.Advice?.HistogramBucketBoundaries is { Count: > 0 } b => [.. b.Select(x => (double)x)],
+            Histogram<int> h when h.Advice?.HistogramBucketBoundaries is { Count: > 0 } b => [.. b.Select(x => (double)x)],
+            _ => DefaultBuckets,
+        };
+
+        private static KeyValuePair<string, string>[] Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var labels = new KeyValuePair<string, string>[tags.Length];
+            for (int i = 0; i < tags.Length; i++)
+            {
+                labels[i] = new(tags[i].Key, Convert.ToString(tags[i].Value, CultureInfo.InvariantCulture) ?? string.Empty);
+            }
+
+            return labels;
+        }
+
+        private static string LabelKey(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            if (tags.Length == 0)
+            {
+                return string.Empty;
+            }
+
+            var key = new StringBuilder();
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                key.Append(tag.Key).Append('\0').Append(Convert.ToString(tag.Value, CultureInfo.InvariantCulture)).Append('\0');
+            }
+
+            return key.ToString();
+        }
+    }
+
+    private sealed class Series(KeyValuePair<string, string>[] labels, int buckets)
+    {
+        public KeyValuePair<string, string>[] Labels { get; } = labels;
+
+        /// <summary>The counter or gauge value; for a histogram, the sum of observations.</summary>
+        public double Value { get; set; }
+
+        public long[] Buckets { get; } = new long[buckets];
+
+        public long Count { get; private set; }
+
+        public bool Seen { get; set; }
+
+        public void Observe(double value, double[] bounds)
+        {
+            int bucket = 0;
+            while (bucket < bounds.Length && value > bounds[bucket])
+            {
+                bucket++;
+            }
+
+            if (bucket < bounds.Length)
+            {
+                Buckets[bucket]++;
+            }
+
+            Value += value;
+            Count++;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using TurnServer.Core.Allocations;
+
+namespace TurnServer.Hosting.Services;
+
+/// <summary>Tells every registered <see cref="IAllocationObserver"/> (session log, metrics, tests) in turn.</summary>
+internal sealed class CompositeAllocationObserver : IAllocationObserver
+{
+    private readonly IAllocationObserver[] _observers;
+
+    public CompositeAllocationObserver(IEnumerable<IAllocationObserver> observers) => _observers = [.. observers];
+
+    public void OnCreated(Allocation allocation)
+    {
+        foreach (IAllocationObserver observer in _observers)
+        {
+            observer.OnCreated(allocation);
+        }
+    }
+
+    public void OnEnded(Allocation allocation, AllocationEndReason reason)
+    {
+        foreach (IAllocationObserver observer in _observers)
+        {
+            observer.OnEnded(allocation, reason);
+        }
+    }
+}

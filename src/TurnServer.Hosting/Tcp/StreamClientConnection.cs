@@ -1,0 +1,395 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using TurnServer.Core;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Core.Relay;
+using TurnServer.Stun;
+
+namespace TurnServer.Hosting.Tcp;
+
+/// <summary>
+/// One TURN client over TCP or TLS (RFC 8656 section 3.1). Reads through a pipe and cuts frames with
+/// <see cref="StreamFramer"/>; the same engine handles them as over UDP. Writes from any thread (answers from this
+/// loop, relayed peer data from relay loops) go into an outbound pipe under a lock and one loop copies it to the
+/// stream, so an <see cref="System.Net.Security.SslStream"/> never sees two writers. When the client cannot keep
+/// up, relayed data is dropped and counted rather than buffered without bound. Closing the connection deletes its
+/// allocation; deleting the allocation closes the connection. After an RFC 6062 ConnectionBind the connection stops
+/// framing and relays bytes as-is to and from its peer data connection, with backpressure instead of drops, since a
+/// byte stream must not lose bytes.
+/// </summary>
+internal sealed partial class StreamClientConnection : ClientConnection, IClientConnectionSource, IDataConnectionBinder
+{
+    private const int ResponseBufferSize = 2048;
+    private const int OutboundPauseBytes = 1 << 20;
+
+    private readonly Socket _socket;
+    private readonly Stream _stream;
+    private readonly TurnEngine _engine;
+    private readonly ILogger _logger;
+    private readonly Pipe _outbound = new(new PipeOptions(
+        pauseWriterThreshold: OutboundPauseBytes,
+        resumeWriterThreshold: OutboundPauseBytes / 2,
+        useSynchronizationContext: false));
+
+    private readonly Lock _writeLock = new();
+    private readonly CancellationTokenSource _closed = new();
+    private Task _pendingFlush = Task.CompletedTask;
+    private int _requestThread = -1;
+    private bool _closeAfterRequest;
+    private PeerDataConnection? _boundPeer;
+    private Allocation? _boundAllocation;
+    private volatile bool _raw;
+
+    public StreamClientConnection(Socket socket, Stream stream, FiveTuple fiveTuple, TurnEngine engine, ILogger logger, TimeProvider time)
+    {
+        _socket = socket;
+        _stream = stream;
+        FiveTuple = fiveTuple;
+        _engine = engine;
+        _logger = logger;
+        ConnectedAt = time.GetTimestamp();
+    }
+
+    public FiveTuple FiveTuple { get; }
+
+    /// <summary>When the connection was accepted, as a <see cref="TimeProvider.GetTimestamp"/> value.</summary>
+    public long ConnectedAt { get; }
+
+    public bool HasAllocation => _engine.Allocations.TryGet(FiveTuple, out Allocation allocation) && allocation.Client == this;
+
+    /// <summary>True once this is an RFC 6062 client data connection.</summary>
+    public bool IsDataConnection => _raw;
+
+    public override TransportProtocol Protocol => FiveTuple.Protocol;
+
+    public ClientConnection GetConnection(in FiveTuple fiveTuple) => this;
+
+    public override void Send(ReadOnlySpan<byte> frame)
+    {
+        lock (_writeLock)
+        {
+            // A flush that has not completed means the client is not reading: drop rather than queue without bound.
+            if (!_pendingFlush.IsCompleted || _closed.IsCancellationRequested)
+            {
+                _engine.Counters.Drop(DropReason.SendFailed);
+                return;
+            }
+
+            _outbound.Writer.Write(frame);
+            ValueTask<FlushResult> flush = _outbound.Writer.FlushAsync();
+            if (!flush.IsCompletedSuccessfully)
+            {
+                _pendingFlush = flush.AsTask();
+            }
+        }
+    }
+
+    public void BindPeer(IPeerDataConnection peer, Allocation allocation)
+    {
+        _boundPeer = (PeerDataConnection)peer;
+        _boundAllocation = allocation;
+        _raw = true;
+    }
+
+    public override void OnAllocationReleased()
+    {
+        // Refresh(0) arrives on this connection's own loop: let its answer go out before closing.
+        if (Volatile.Read(ref _requestThread) == Environment.CurrentManagedThreadId)
+        {
+            _closeAfterRequest = true;
+        }
+        else
+        {
+            Close();
+        }
+    }
+
+    /// <summary>Closes the connection; the loops end and the allocation, if any, is deleted.</summary>
+    public void Close()
+    {
+        if (!_closed.IsCancellationRequested)
+        {
+            _closed.Cancel();
+            lock (_writeLock)
+            {
+                _outbound.Writer.Complete();
+            }
+        }
+    }
+
+    /// <summary>Runs until the client or the server closes the connection. Never throws.</summary>
+    public async Task RunAsync()
+    {
+        Task sending = SendLoopAsync();
+        try
+        {
+            await ReceiveLoopAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client went away or the server is stopping.
+        }
+        catch (Exception e)
+        {
+            LogConnectionFailed(_logger, e, FiveTuple.ToString());
+        }
+        finally
+        {
+            Close();
+            if (_engine.Allocations.TryGet(FiveTuple, out Allocation allocation) && allocation.Client == this)
+            {
+                _engine.Allocations.Remove(allocation, AllocationEndReason.ConnectionClosed);
+            }
+
+            await sending.ConfigureAwait(false);
+            await _stream.DisposeAsync().ConfigureAwait(false);
+            _socket.Dispose();
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        PipeReader reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16384, leaveOpen: true));
+        var scratch = new SendScratch();
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync(_closed.Token).ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                FrameStatus status;
+                while ((status = StreamFramer.TryReadFrame(ref buffer, out ReadOnlySequence<byte> frame, out PacketKind kind)) == FrameStatus.Frame)
+                {
+                    HandleFrame(frame, kind, scratch);
+                    if (_closeAfterRequest)
+                    {
+                        return;
+                    }
+
+                    if (_boundPeer is not null)
+                    {
+                        await RelayDataAsync(reader, buffer, _boundPeer, _boundAllocation!).ConfigureAwait(false);
+                        return;
+                    }
+                }
+
+                if (status == FrameStatus.Invalid)
+                {
+                    _engine.Counters.Drop(DropReason.UnknownPacket);
+                    return;
+                }
+
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Hands one frame to the engine. Buffers come from the shared pool only while needed (a frame split across
+    /// pipe segments, a STUN answer), so an idle connection holds none: thousands of TCP clients stay cheap.
+    /// </summary>
+    private void HandleFrame(in ReadOnlySequence<byte> frame, PacketKind kind, SendScratch scratch)
+    {
+        byte[]? joined = null;
+        ReadOnlySpan<byte> bytes = frame.IsSingleSegment ? frame.FirstSpan : Join(frame, out joined);
+        try
+        {
+            if (kind == PacketKind.ChannelData)
+            {
+                _engine.ProcessChannelData(bytes, FiveTuple);
+            }
+            else
+            {
+                Answer(bytes, scratch);
+            }
+        }
+        finally
+        {
+            if (joined is not null)
+            {
+                ArrayPool<byte>.Shared.Return(joined);
+            }
+        }
+    }
+
+    private void Answer(ReadOnlySpan<byte> request, SendScratch scratch)
+    {
+        byte[] response = ArrayPool<byte>.Shared.Rent(ResponseBufferSize);
+        Volatile.Write(ref _requestThread, Environment.CurrentManagedThreadId);
+        try
+        {
+            int length = _engine.ProcessStun(request, FiveTuple, this, scratch, response);
+            if (length > 0)
+            {
+                Send(response.AsSpan(0, length));
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _requestThread, -1);
+            ArrayPool<byte>.Shared.Return(response);
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        PipeReader outbound = _outbound.Reader;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await outbound.ReadAsync().ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                if (FiveTuple.Protocol == TransportProtocol.Tls && !_raw)
+                {
+                    // One TLS record per message, as coTURN writes them: clients such as turnutils_uclient read one
+                    // message per socket readiness event and stall on a second message left in their TLS buffer.
+                    while (StreamFramer.TryReadFrame(ref buffer, out ReadOnlySequence<byte> frame, out _) == FrameStatus.Frame)
+                    {
+                        await WriteAsync(frame).ConfigureAwait(false);
+                    }
+                }
+                else
+                {
+                    await WriteAsync(buffer).ConfigureAwait(false);
+                    buffer = buffer.Slice(buffer.End);
+                }
+
+                outbound.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    await _stream.FlushAsync().ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            Close(); // the client stopped reading for good
+        }
+        finally
+        {
+            await outbound.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// RFC 6062 section 5.4: bytes from the client go as-is to the peer, starting with any that followed the
+    /// ConnectionBind request, and bytes from the peer go as-is to the client, until either side closes.
+    /// </summary>
+    private async Task RelayDataAsync(PipeReader client, ReadOnlySequence<byte> leftover, PeerDataConnection peer, Allocation allocation)
+    {
+        Task fromPeer = CopyFromPeerAsync(peer, allocation);
+        try
+        {
+            await CopyToPeerAsync(client, leftover, peer, allocation).ConfigureAwait(false);
+        }
+        finally
+        {
+            peer.Dispose();
+            allocation.ReleaseTcpPeer(peer.PeerAddress);
+            await fromPeer.ConfigureAwait(false);
+        }
+    }
+
+    private async Task CopyToPeerAsync(PipeReader client, ReadOnlySequence<byte> buffer, PeerDataConnection peer, Allocation allocation)
+    {
+        while (true)
+        {
+            foreach (ReadOnlyMemory<byte> segment in buffer)
+            {
+                await peer.Stream.WriteAsync(segment, _closed.Token).ConfigureAwait(false);
+            }
+
+            allocation.ClientBytesReceived += buffer.Length;
+            allocation.PeerBytesSent += buffer.Length;
+            client.AdvanceTo(buffer.End);
+            ReadResult result = await client.ReadAsync(_closed.Token).ConfigureAwait(false);
+            buffer = result.Buffer;
+            if (result.IsCompleted && buffer.IsEmpty)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task CopyFromPeerAsync(PeerDataConnection peer, Allocation allocation)
+    {
+        byte[] buffer = new byte[16384];
+        try
+        {
+            while (true)
+            {
+                int read = await peer.Stream.ReadAsync(buffer, _closed.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                allocation.PeerBytesReceived += read;
+                allocation.ClientBytesSent += read;
+                ValueTask<FlushResult> flush;
+                lock (_writeLock)
+                {
+                    if (_closed.IsCancellationRequested)
+                    {
+                        break;
+                    }
+
+                    _outbound.Writer.Write(buffer.AsSpan(0, read));
+                    flush = _outbound.Writer.FlushAsync();
+                }
+
+                // Awaiting the flush is the backpressure: a slow client slows the peer instead of losing bytes.
+                if ((await flush.ConfigureAwait(false)).IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            // the peer or the client went away
+        }
+        finally
+        {
+            Close();
+        }
+    }
+
+    private async ValueTask WriteAsync(ReadOnlySequence<byte> bytes)
+    {
+        if (bytes.IsSingleSegment)
+        {
+            await _stream.WriteAsync(bytes.First).ConfigureAwait(false);
+            return;
+        }
+
+        // A message split across pipe segments still goes out as one write (one TLS record).
+        byte[] joined = ArrayPool<byte>.Shared.Rent((int)bytes.Length);
+        bytes.CopyTo(joined);
+        await _stream.WriteAsync(joined.AsMemory(0, (int)bytes.Length)).ConfigureAwait(false);
+        ArrayPool<byte>.Shared.Return(joined);
+    }
+
+    private static ReadOnlySpan<byte> Join(in ReadOnlySequence<byte> frame, out byte[] joined)
+    {
+        joined = ArrayPool<byte>.Shared.Rent((int)frame.Length);
+        frame.CopyTo(joined);
+        return joined.AsSpan(0, (int)frame.Length);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Connection {FiveTuple} failed")]
+    private static partial void LogConnectionFailed(ILogger logger, Exception exception, string fiveTuple);
+}

@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Relay;
+using TurnServer.Stun;
+
+namespace TurnServer.Hosting.Tcp;
+
+/// <summary>
+/// An RFC 6062 TCP relayed transport address: a listening socket on the relay IP and port that hands each accepted
+/// peer to its allocation, and outgoing connections made from that same address and port (both sockets set
+/// SO_REUSEPORT, which Linux requires for a connecting socket to share a listener's port). Disposing closes the
+/// listener and every peer connection.
+/// </summary>
+internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
+{
+    private const int SolSocket = 1;
+    private const int SoReusePort = 15;
+
+    private readonly Socket _listener;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<PeerDataConnection, byte> _connections = new();
+    private volatile bool _disposed;
+
+    private TcpRelaySocket(Socket listener, TransportAddress localAddress, ILogger logger)
+        : base(localAddress)
+    {
+        _listener = listener;
+        _logger = logger;
+    }
+
+    /// <summary>Binds and listens on <paramref name="ip"/>:<paramref name="port"/>; false when the port is taken.</summary>
+    public static bool TryBind(IPAddress ip, int port, ILogger logger, out TcpRelaySocket? relay)
+    {
+        relay = null;
+        Socket listener = CreateSocket(ip.AddressFamily);
+        try
+        {
+            listener.Bind(new IPEndPoint(ip, port));
+            listener.Listen(64);
+        }
+        catch (SocketException)
+        {
+            listener.Dispose();
+            return false;
+        }
+
+        relay = new TcpRelaySocket(listener, new TransportAddress(ip, port), logger);
+        return true;
+    }
+
+    public override void Start(Allocation allocation) => _ = AcceptLoopAsync(allocation);
+
+    public override async Task<IPeerDataConnection?> ConnectAsync(TransportAddress peer)
+    {
+        Socket socket = CreateSocket(Family);
+        using var timeout = new CancellationTokenSource(ConnectTimeout);
+        try
+        {
+            socket.Bind(LocalAddress.ToEndPoint());
+            await socket.ConnectAsync(peer.ToEndPoint(), timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            LogConnectFailed(_logger, LocalAddress.ToString(), peer.ToString(), e.Message);
+            socket.Dispose();
+            return null;
+        }
+
+        return Track(socket, peer);
+    }
+
+    public override void Dispose()
+    {
+        _disposed = true;
+        _listener.Dispose();
+        foreach (PeerDataConnection connection in _connections.Keys)
+        {
+            connection.Dispose();
+        }
+    }
+
+    internal void Forget(PeerDataConnection connection) => _connections.TryRemove(connection, out _);
+
+    private static Socket CreateSocket(AddressFamily family)
+    {
+        var socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp);
+        if (family == AddressFamily.InterNetworkV6)
+        {
+            socket.DualMode = false;
+        }
+
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        if (OperatingSystem.IsLinux())
+        {
+            socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
+        }
+
+        socket.NoDelay = true;
+        return socket;
+    }
+
+    private PeerDataConnection? Track(Socket socket, TransportAddress peer)
+    {
+        var connection = new PeerDataConnection(socket, peer, this);
+        _connections[connection] = 0;
+        if (_disposed)
+        {
+            connection.Dispose(); // the allocation ended while this was connecting
+            return null;
+        }
+
+        return connection;
+    }
+
+    private async Task AcceptLoopAsync(Allocation allocation)
+    {
+        while (true)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+            {
+                continue;
+            }
+            catch (Exception e) when (e is ObjectDisposedException or SocketException or OperationCanceledException)
+            {
+                return; // the allocation ended
+            }
+
+            socket.NoDelay = true;
+            var peer = TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!);
+            if (Track(socket, peer) is { } connection)
+            {
+                allocation.AcceptPeerConnection(connection);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "TCP relay {Relay} could not connect to {Peer}: {Reason}")]
+    private static partial void LogConnectFailed(ILogger logger, string relay, string peer, string reason);
+}
+
+/// <summary>A TCP connection between a relayed address and a peer (RFC 6062's peer data connection).</summary>
+internal sealed class PeerDataConnection : IPeerDataConnection
+{
+    private readonly TcpRelaySocket _owner;
+    private int _disposed;
+
+    public PeerDataConnection(Socket socket, TransportAddress peer, TcpRelaySocket owner)
+    {
+        Socket = socket;
+        PeerAddress = peer;
+        _owner = owner;
+        Stream = new NetworkStream(socket, ownsSocket: true);
+    }
+
+    public TransportAddress PeerAddress { get; }
+
+    public Socket Socket { get; }
+
+    public NetworkStream Stream { get; }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _owner.Forget(this);
+            Stream.Dispose();
+        }
+    }
+}

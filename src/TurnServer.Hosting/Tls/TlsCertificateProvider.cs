@@ -1,0 +1,95 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using TurnServer.Hosting.Configuration;
+
+namespace TurnServer.Hosting.Tls;
+
+/// <summary>
+/// The TLS server certificate and settings from coTURN's <c>cert</c>, <c>pkey</c>, <c>pkey-pwd</c>,
+/// <c>cipher-list</c> and <c>no-tlsv1*</c> options. TLS 1.2 and 1.3 are offered (1.0 and 1.1 are off in any case:
+/// current OpenSSL refuses them); <c>no-tlsv1_2</c> leaves TLS 1.3 only. <see cref="Reload"/> swaps in a re-read
+/// certificate for new handshakes, keeping the old one if the new files cannot be used.
+/// </summary>
+public sealed class TlsCertificateProvider
+{
+    private readonly string _certificatePath;
+    private readonly string _keyPath;
+    private readonly string? _keyPassword;
+    private readonly SslProtocols _protocols;
+    private readonly CipherSuitesPolicy? _ciphers;
+    private SslStreamCertificateContext _context;
+
+    private TlsCertificateProvider(string certificatePath, string keyPath, string? keyPassword, SslProtocols protocols, CipherSuitesPolicy? ciphers)
+    {
+        _certificatePath = certificatePath;
+        _keyPath = keyPath;
+        _keyPassword = keyPassword;
+        _protocols = protocols;
+        _ciphers = ciphers;
+        _context = LoadContext();
+    }
+
+    /// <summary>Where <c>cipher-list</c> could not be honoured exactly, why; else null.</summary>
+    public string? CipherNote { get; private init; }
+
+    /// <summary>The certificate new handshakes present.</summary>
+    public X509Certificate2 Certificate => _context.TargetCertificate;
+
+    /// <summary>The protocols offered.</summary>
+    public SslProtocols Protocols => _protocols;
+
+    /// <summary>
+    /// Loads the certificate named by <paramref name="settings"/>.
+    /// </summary>
+    /// <exception cref="TlsConfigurationException">A file is missing or unreadable, the key does not match, a cipher is unknown, or every TLS version is switched off.</exception>
+    public static TlsCertificateProvider Load(TurnServerSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Cert is null || settings.PKey is null)
+        {
+            throw new TlsConfigurationException("TLS needs both 'cert' and 'pkey'");
+        }
+
+        SslProtocols protocols = SslProtocols.Tls13 | (settings.NoTlsV1_2 ? SslProtocols.None : SslProtocols.Tls12);
+        CipherSuitesPolicy? ciphers = CipherList.Parse(settings.CipherList, out string? note);
+        return new TlsCertificateProvider(settings.Cert, settings.PKey, settings.PKeyPassword, protocols, ciphers) { CipherNote = note };
+    }
+
+    /// <summary>Options for one server handshake, with the current certificate.</summary>
+    public SslServerAuthenticationOptions CreateServerOptions() => new()
+    {
+        ServerCertificateContext = Volatile.Read(ref _context),
+        EnabledSslProtocols = _protocols,
+        CipherSuitesPolicy = _ciphers,
+        ClientCertificateRequired = false,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+    };
+
+    /// <summary>Re-reads the certificate and key files; on failure the current certificate stays and the exception says why.</summary>
+    /// <exception cref="TlsConfigurationException">The new files cannot be used.</exception>
+    public void Reload() => Volatile.Write(ref _context, LoadContext());
+
+    private SslStreamCertificateContext LoadContext()
+    {
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = _keyPassword is null
+                ? X509Certificate2.CreateFromPemFile(_certificatePath, _keyPath)
+                : X509Certificate2.CreateFromEncryptedPemFile(_certificatePath, _keyPassword, _keyPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            throw new TlsConfigurationException("cannot use TLS certificate '" + _certificatePath + "' with key '" + _keyPath + "': " + e.Message, e);
+        }
+
+        if (!certificate.HasPrivateKey)
+        {
+            throw new TlsConfigurationException("TLS key '" + _keyPath + "' does not hold the private key of '" + _certificatePath + "'");
+        }
+
+        return SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Data.Common;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using TurnServer.UserDb;
+
+namespace TurnServer.Hosting.UserDb;
+
+/// <summary>
+/// Reads the user database every <see cref="Interval"/> and hands the result to the engine, off the request path.
+/// The first read happens before the listeners start (bounded by <see cref="StartTimeout"/>), so users are known from
+/// the first packet. When a read fails the last good data stays in force and the failure is logged once, with the
+/// recovery logged when it comes back; unusable rows are logged once each.
+/// </summary>
+internal sealed partial class UserDatabaseRefresher : BackgroundService
+{
+    /// <summary>How stale the server's view of the database may be: a user added now can authenticate within this time.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long start-up waits for the first read.</summary>
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly TurnUserDatabase _database;
+    private readonly EngineConfigurator _configurator;
+    private readonly string _realm;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly HashSet<string> _reportedProblems = new(StringComparer.Ordinal);
+    private TaskCompletionSource _refreshed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _failing;
+    private long _failures;
+    private long _users;
+
+    public UserDatabaseRefresher(TurnUserDatabase database, EngineConfigurator configurator, string realm, ILogger logger, TimeProvider time)
+    {
+        _database = database;
+        _configurator = configurator;
+        _realm = realm;
+        _logger = logger;
+        _time = time;
+    }
+
+    /// <summary>Reads that failed since start.</summary>
+    public long Failures => Interlocked.Read(ref _failures);
+
+    /// <summary>Users of the realm in the last good read.</summary>
+    public long Users => Interlocked.Read(ref _users);
+
+    /// <summary>Completes after the next successful read (tests wait on it instead of sleeping).</summary>
+    public Task NextRefreshAsync() => Volatile.Read(ref _refreshed).Task;
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(StartTimeout);
+        await RefreshAsync(timeout.Token, starting: true).ConfigureAwait(false);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await RefreshAsync(stoppingToken, starting: false).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+
+    internal async Task RefreshAsync(CancellationToken cancellationToken, bool starting)
+    {
+        UserDatabaseSnapshot snapshot;
+        try
+        {
+            snapshot = await _database.LoadAsync(_realm, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!starting && cancellationToken.IsCancellationRequested)
+        {
+            return; // stopping
+        }
+        catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException or OperationCanceledException)
+        {
+            Interlocked.Increment(ref _failures);
+            if (!_failing)
+            {
+                _failing = true;
+                LogReadFailed(_logger, _database.Description, e.Message, (int)Interval.TotalSeconds);
+            }
+
+            return;
+        }
+
+        _configurator.Apply(snapshot);
+        Interlocked.Exchange(ref _users, snapshot.Keys.Count);
+        if (_failing)
+        {
+            _failing = false;
+            LogReadRecovered(_logger, _database.Description);
+        }
+
+        foreach (string problem in snapshot.Problems)
+        {
+            if (_reportedProblems.Add(problem))
+            {
+                LogRowSkipped(_logger, _database.Description, problem);
+            }
+        }
+
+        Interlocked.Exchange(ref _refreshed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "user database {Database} cannot be read: {Reason}; keeping the users, secrets and peer lists last read, retrying every {Seconds} s")]
+    private static partial void LogReadFailed(ILogger logger, string database, string reason, int seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "user database {Database} can be read again")]
+    private static partial void LogReadRecovered(ILogger logger, string database);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "user database {Database}: {Problem}")]
+    private static partial void LogRowSkipped(ILogger logger, string database, string problem);
+}

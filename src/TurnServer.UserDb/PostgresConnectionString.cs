@@ -1,0 +1,181 @@
+using System.Globalization;
+using System.Text;
+using Npgsql;
+
+namespace TurnServer.UserDb;
+
+/// <summary>
+/// Reads coTURN's <c>psql-userdb</c> value, which libpq parses: <c>keyword=value</c> pairs separated by blanks, values
+/// optionally in single quotes with <c>\'</c> and <c>\\</c> escapes (<c>host=db dbname=coturn user=turn password='a b'
+/// connect_timeout=30</c>), or a URI <c>postgresql://user:password@host:port/dbname?sslmode=require</c>.
+/// </summary>
+internal static class PostgresConnectionString
+{
+    public static NpgsqlConnectionStringBuilder ToNpgsql(string conninfo)
+    {
+        ArgumentNullException.ThrowIfNull(conninfo);
+        string text = conninfo.Trim();
+        IEnumerable<KeyValuePair<string, string>> pairs = text.StartsWith("postgresql://", StringComparison.Ordinal) || text.StartsWith("postgres://", StringComparison.Ordinal)
+            ? FromUri(text)
+            : FromKeywords(text);
+        var builder = new NpgsqlConnectionStringBuilder();
+        foreach ((string key, string value) in pairs)
+        {
+            switch (key)
+            {
+                case "host" or "hostaddr":
+                    builder.Host = value;
+                    break;
+                case "port":
+                    builder.Port = int.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture);
+                    break;
+                case "dbname":
+                    builder.Database = value;
+                    break;
+                case "user":
+                    builder.Username = value;
+                    break;
+                case "password":
+                    builder.Password = value;
+                    break;
+                case "connect_timeout":
+                    builder.Timeout = int.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture);
+                    break;
+                case "application_name":
+                    builder.ApplicationName = value;
+                    break;
+                case "sslmode":
+                    builder.SslMode = value switch
+                    {
+                        "disable" => SslMode.Disable,
+                        "allow" => SslMode.Allow,
+                        "prefer" => SslMode.Prefer,
+                        "require" => SslMode.Require,
+                        "verify-ca" => SslMode.VerifyCA,
+                        "verify-full" => SslMode.VerifyFull,
+                        _ => throw new FormatException($"sslmode '{value}' is not one of disable, allow, prefer, require, verify-ca, verify-full"),
+                    };
+                    break;
+                default:
+                    throw new FormatException($"'{key}' is not a connection parameter TurnServer understands (host, hostaddr, port, dbname, user, password, connect_timeout, sslmode, application_name)");
+            }
+        }
+
+        return builder;
+    }
+
+    private static List<KeyValuePair<string, string>> FromKeywords(string text)
+    {
+        var pairs = new List<KeyValuePair<string, string>>();
+        int i = 0;
+        while (true)
+        {
+            while (i < text.Length && char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            if (i == text.Length)
+            {
+                return pairs;
+            }
+
+            int equals = text.IndexOf('=', i);
+            if (equals < 0)
+            {
+                throw new FormatException($"missing '=' after '{text[i..]}'");
+            }
+
+            string key = text[i..equals].Trim();
+            i = equals + 1;
+            while (i < text.Length && char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            var value = new StringBuilder();
+            if (i < text.Length && text[i] == '\'')
+            {
+                i++;
+                while (true)
+                {
+                    if (i == text.Length)
+                    {
+                        throw new FormatException($"unterminated quoted value of '{key}'");
+                    }
+
+                    char c = text[i++];
+                    if (c == '\'')
+                    {
+                        break;
+                    }
+
+                    if (c == '\\' && i < text.Length)
+                    {
+                        c = text[i++];
+                    }
+
+                    value.Append(c);
+                }
+            }
+            else
+            {
+                while (i < text.Length && !char.IsWhiteSpace(text[i]))
+                {
+                    char c = text[i++];
+                    if (c == '\\' && i < text.Length)
+                    {
+                        c = text[i++];
+                    }
+
+                    value.Append(c);
+                }
+            }
+
+            pairs.Add(new(key, value.ToString()));
+        }
+    }
+
+    private static List<KeyValuePair<string, string>> FromUri(string text)
+    {
+        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri))
+        {
+            throw new FormatException("not a valid postgresql:// URI");
+        }
+
+        var pairs = new List<KeyValuePair<string, string>>();
+        if (uri.UserInfo.Length > 0)
+        {
+            string[] credentials = uri.UserInfo.Split(':', 2);
+            pairs.Add(new("user", Uri.UnescapeDataString(credentials[0])));
+            if (credentials.Length == 2)
+            {
+                pairs.Add(new("password", Uri.UnescapeDataString(credentials[1])));
+            }
+        }
+
+        if (uri.Host.Length > 0)
+        {
+            pairs.Add(new("host", uri.Host.Trim('[', ']')));
+        }
+
+        if (!uri.IsDefaultPort && uri.Port > 0)
+        {
+            pairs.Add(new("port", uri.Port.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        string database = uri.AbsolutePath.TrimStart('/');
+        if (database.Length > 0)
+        {
+            pairs.Add(new("dbname", Uri.UnescapeDataString(database)));
+        }
+
+        foreach (string parameter in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] pair = parameter.Split('=', 2);
+            pairs.Add(new(Uri.UnescapeDataString(pair[0]), pair.Length == 2 ? Uri.UnescapeDataString(pair[1]) : string.Empty));
+        }
+
+        return pairs;
+    }
+}

@@ -1,0 +1,24 @@
+using TurnServer.Core.Peers;
+
+namespace TurnServer.UserDb;
+
+/// <summary>What the turndb holds for the server's realm at one moment.</summary>
+/// <param name="Keys">Long-term keys by user name (16 bytes each, RFC 8489 section 9.2.2), from <c>turnusers_lt</c>.</param>
+/// <param name="Secrets">TURN REST API shared secrets, from <c>turn_secret</c>.</param>
+/// <param name="AllowedPeers">Ranges from <c>allowed_peer_ip</c> (this realm's and those with an empty realm).</param>
+/// <param name="DeniedPeers">Ranges from <c>denied_peer_ip</c> (this realm's and those with an empty realm).</param>
+/// <param name="UserQuota">The realm's <c>user-quota</c> option, if set.</param>
+/// <param name="TotalQuota">The realm's <c>total-quota</c> option, if set.</param>
+/// <param name="Problems">Rows that could not be used, each saying why (they are skipped).</param>
+public sealed record UserDatabaseSnapshot(
+    IReadOnlyDictionary<string, byte[]> Keys,
+    IReadOnlyList<string> Secrets,
+    IReadOnlyList<IPAddressRange> AllowedPeers,
+    IReadOnlyList<IPAddressRange> DeniedPeers,
+    int? UserQuota,
+    int? TotalQuota,
+    IReadOnlyList<string> Problems)
+{
+    /// <summary>Nothing yet: before the first successful read.</summary>
+    public static UserDatabaseSnapshot Empty { get; } = new(new Dictionary<string, byte[]>(), [], [], [], null, null, []);
+}

@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using Serilog.Events;
+using Serilog.Formatting.Display;
+using Serilog.Parsing;
+using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Logging;
+using TurnServer.Hosting.Tests.Configuration;
+
+namespace TurnServer.Hosting.Tests.Logging;
+
+public sealed class LoggingTests : IDisposable
+{
+    private static readonly DateOnly Day = new(2026, 1, 31);
+    private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-log-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Theory]
+    [InlineData("/var/log/turn.log", "/var/log/turn_2026-01-31.log")]
+    [InlineData("/var/log/turnserver", "/var/log/turnserver_2026-01-31.log")]
+    [InlineData("/var/log/turn_", "/var/log/turn_2026-01-31.log")]
+    [InlineData("/var/log/my turn.txt", "/var/log/my_turn_2026-01-31.txt")]
+    [InlineData("/var/log.d/turn", "/var/log.d/turn_2026-01-31.log")]
+    public void Log_file_names_follow_coturn(string configured, string expected) =>
+        Assert.Equal(expected, CoturnFileSink.FileName(configured, simple: false, Day));
+
+    [Fact]
+    public void Simple_log_keeps_the_name() => Assert.Equal("/var/log/turn.log", CoturnFileSink.FileName("/var/log/turn.log", simple: true, Day));
+
+    [Fact]
+    public void A_new_day_starts_a_new_file_and_reopen_writes_under_the_same_name()
+    {
+        DateTime now = new(2026, 1, 31, 23, 59, 0);
+        var sink = new CoturnFileSink(Path.Combine(_directory, "turn.log"), simple: false, new MessageTemplateTextFormatter("{Message}{NewLine}", CultureInfo.InvariantCulture), () => now);
+        sink.Emit(Event("before midnight"));
+        now = now.AddMinutes(2);
+        sink.Emit(Event("after midnight"));
+        File.Move(Path.Combine(_directory, "turn_2026-02-01.log"), Path.Combine(_directory, "rotated"));
+        sink.Reopen();
+        sink.Emit(Event("after rotation"));
+        sink.Dispose();
+
+        Assert.Equal("before midnight\n", File.ReadAllText(Path.Combine(_directory, "turn_2026-01-31.log")).Replace("\r", "", StringComparison.Ordinal));
+        Assert.Equal("after midnight\n", File.ReadAllText(Path.Combine(_directory, "rotated")).Replace("\r", "", StringComparison.Ordinal));
+        Assert.Equal("after rotation\n", File.ReadAllText(Path.Combine(_directory, "turn_2026-02-01.log")).Replace("\r", "", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Syslog_datagrams_carry_priority_timestamp_tag_and_message()
+    {
+        string path = Path.Combine(_directory, "log.sock");
+        using var daemon = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        daemon.Bind(new UnixDomainSocketEndPoint(path));
+        Assert.True(SyslogSink.TryParseFacility("LOG_LOCAL3", out int local3));
+        using var sink = new SyslogSink(local3, new MessageTemplateTextFormatter("{Message}", CultureInfo.InvariantCulture), path);
+
+        sink.Emit(Event("session closed", LogEventLevel.Warning, new DateTimeOffset(2026, 3, 5, 7, 8, 9, TimeSpan.Zero)));
+
+        var buffer = new byte[2048];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        int received = await daemon.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+        string line = Encoding.UTF8.GetString(buffer, 0, received);
+        // LOG_LOCAL3 (19) * 8 + warning (4); the day is padded to two characters, as syslog(3) writes it.
+        DateTime local = new DateTimeOffset(2026, 3, 5, 7, 8, 9, TimeSpan.Zero).LocalDateTime;
+        string stamp = local.ToString("MMM", CultureInfo.InvariantCulture) + " " + local.Day.ToString(CultureInfo.InvariantCulture).PadLeft(2) + " " + local.ToString("HH:mm:ss", CultureInfo.InvariantCulture);
+        Assert.Equal($"<156>{stamp} turnserver[{Environment.ProcessId}]: session closed", line);
+    }
+
+    [Fact]
+    public void Syslog_without_a_daemon_drops_quietly() =>
+        new SyslogSink(1, new MessageTemplateTextFormatter("{Message}", CultureInfo.InvariantCulture), Path.Combine(_directory, "nobody.sock")).Emit(Event("lost"));
+
+    [Theory]
+    [InlineData("%FT%T%z", "2026-01-31T07:08:09+00:00")]
+    [InlineData("%d/%m/%Y %H:%M", "31/01/2026 07:08")]
+    [InlineData("%e %b %T", "31 Jan 07:08:09")]
+    [InlineData("[%Y] 100%%", "[2026] 100%")]
+    public void Strftime_formats_become_dotnet_formats(string strftime, string expected)
+    {
+        Assert.True(LogTimestampFormat.TryConvert(strftime, out string format, out _));
+        Assert.Equal(expected, new DateTimeOffset(2026, 1, 31, 7, 8, 9, TimeSpan.Zero).ToString(format, CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void Log_options_bind_as_coturn_reads_them()
+    {
+        TurnServerSettings syslog = TestLoader.Settings("no-auth\nlog-file=syslog\nsyslog-facility=LOG_LOCAL7\nnew-log-timestamp\n");
+        Assert.True(syslog.Syslog);
+        Assert.Equal(23, syslog.SyslogFacility);
+        Assert.Equal("yyyy-MM-dd\\THH:mm:sszzz", syslog.LogTimestampFormat);
+
+        TurnServerConfigLoadResult bad = TestLoader.LoadConf("no-auth\nsyslog\nsyslog-facility=LOG_NOWHERE\n");
+        Assert.Equal(1, bad.Settings!.SyslogFacility);
+        Assert.Contains(bad.Warnings, w => w.Contains("'LOG_NOWHERE' for option 'syslog-facility'", StringComparison.Ordinal));
+        Assert.Contains("the conversion '%Q' is not supported", TestLoader.SingleError("no-auth\nnew-log-timestamp\nnew-log-timestamp-format=%Q\n"), StringComparison.Ordinal);
+        Assert.Null(TestLoader.Settings("no-auth\nnew-log-timestamp-format=%F\n").LogTimestampFormat); // needs new-log-timestamp, as in coTURN
+    }
+
+    private static LogEvent Event(string text, LogEventLevel level = LogEventLevel.Information, DateTimeOffset? at = null) =>
+        new(at ?? DateTimeOffset.Now, level, null, new MessageTemplateParser().Parse(text), []);
+}

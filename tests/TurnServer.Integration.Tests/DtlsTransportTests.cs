@@ -1,0 +1,279 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Microsoft.Extensions.DependencyInjection;
+using TurnServer.Core.Allocations;
+using TurnServer.Hosting.Dtls;
+using TurnServer.Hosting.Tests.Dtls;
+using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Stun;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>TURN over DTLS (RFC 8656 section 3.1, RFC 6347) on the TLS port over UDP, against the in-process server.</summary>
+public sealed class DtlsTransportTests : IDisposable
+{
+    private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(15);
+    private readonly TestCertificate _certificate = new();
+
+    public void Dispose() => _certificate.Dispose();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Allocate_channel_bind_and_channel_data_round_trip_to_a_peer(bool rsa)
+    {
+        using var certificate = new TestCertificate(rsa);
+        await using TestServer server = await TestServer.StartAsync(certificate.Options);
+        using var peer = new UdpEchoPeer();
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0], offerRsa: rsa);
+        Assert.Equal(certificate.Certificate.RawData, client.ServerCertificate.GetCertificateAt(0).GetEncoded());
+
+        TransportAddress relayed = await client.AllocateAsync();
+        await client.BindChannelAsync(0x4001, TransportAddress.FromEndPoint(peer.EndPoint));
+        byte[] frame = ChannelDataFrame(0x4001, [1, 2, 3, 4, 5]);
+        await client.SendRawAsync(frame);
+
+        byte[] echoed = await client.ReceiveAsync();
+        Assert.Equal(frame, echoed); // 4 + 5 bytes: DTLS is a datagram transport, so ChannelData is not padded
+        (byte[] data, IPEndPoint from) = Assert.Single(peer.Received);
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5 }, data);
+        Assert.Equal(relayed.Port, from.Port);
+
+        Allocation allocation = Assert.Single(server.Engine.Allocations.All);
+        Assert.Equal(TransportProtocol.Dtls, allocation.FiveTuple.Protocol);
+        Assert.Equal(TransportAddress.FromEndPoint(client.LocalEndPoint), allocation.FiveTuple.ClientAddress);
+        Assert.Equal(TransportAddress.FromEndPoint(server.DtlsEndPoints[0]), allocation.FiveTuple.ServerAddress);
+        Assert.Equal(1, server.DtlsListeners[0].Counters.HandshakesCompleted);
+    }
+
+    [Fact]
+    public async Task Dtls_listens_over_udp_on_the_tls_port_number()
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        await using TestServer server = await TestServer.StartRawAsync(
+            ["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=" + port, .. _certificate.Options, "--no-stdout-log"]);
+
+        Assert.Equal(port, Assert.Single(server.DtlsEndPoints).Port);
+        Assert.Equal(port, Assert.Single(server.TlsEndPoints).Port);
+    }
+
+    [Fact]
+    public async Task No_dtls_and_no_tls_each_turn_off_only_their_own_listener()
+    {
+        await using (TestServer server = await TestServer.StartAsync([.. _certificate.Options, "--no-dtls"]))
+        {
+            Assert.Empty(server.DtlsEndPoints);
+            Assert.Single(server.TlsEndPoints);
+        }
+
+        await using (TestServer server = await TestServer.StartAsync([.. _certificate.Options, "--no-tls"]))
+        {
+            Assert.Empty(server.TlsEndPoints);
+            using StunDtlsClient client = await StunDtlsClient.ConnectAsync(Assert.Single(server.DtlsEndPoints));
+            await client.AllocateAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Datagrams_that_do_not_open_a_handshake_are_dropped_and_counted_without_a_session()
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        DtlsListener listener = server.DtlsListeners[0];
+        IPEndPoint dtls = server.DtlsEndPoints[0];
+        Socket socket = StunDtlsClient.BoundSocket();
+        byte[] hello = DtlsTestRecords.ClientHello();
+        byte[][] junk =
+        [
+            [0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42, .. RandomNumberGenerator.GetBytes(12)], // a STUN Binding request
+            ChannelDataFrame(0x4000, [1, 2, 3, 4]),
+            DtlsTestRecords.Record(23, DtlsTestRecords.Dtls12, 1, RandomNumberGenerator.GetBytes(40)), // data for no session
+            DtlsTestRecords.ClientHello(messageSeq: 1), // the answer to a HelloVerifyRequest never sent
+            hello[..^1], // a ClientHello cut short
+            [0xFF, .. RandomNumberGenerator.GetBytes(99)],
+        ];
+        foreach (byte[] datagram in junk)
+        {
+            socket.SendTo(datagram, dtls);
+        }
+
+        // The same address then opens a real session: its datagrams are handled in order, so the junk came first.
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(dtls, socket: socket);
+        await client.AllocateAsync();
+
+        Assert.Equal(junk.Length, listener.Counters.GetDropped(DtlsDropReason.NotClientHello));
+        Assert.Equal(1, listener.Counters.HandshakesStarted);
+        Assert.Equal(1, listener.SessionCount);
+    }
+
+    [Fact]
+    public async Task A_dtls_1_0_client_hello_gets_a_protocol_version_alert_and_no_session()
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        using Socket socket = StunDtlsClient.BoundSocket();
+        socket.SendTo(DtlsTestRecords.ClientHello(DtlsTestRecords.Dtls10), server.DtlsEndPoints[0]);
+
+        byte[] answer = await ReceiveAsync(socket);
+        Assert.Equal(new byte[] { 21, 0xFE, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 70 }, answer); // fatal protocol_version
+        Assert.Equal(1, server.DtlsListeners[0].Counters.GetDropped(DtlsDropReason.UnsupportedVersion));
+        Assert.Equal(0, server.DtlsListeners[0].Counters.HandshakesStarted);
+    }
+
+    /// <summary>
+    /// A client that sends a ClientHello and nothing more (a spoofed source looks the same) gets one flight, not a
+    /// flight per retransmission timeout, and its session and handshake slot are gone after the handshake timeout.
+    /// </summary>
+    [Fact]
+    public async Task A_handshake_that_never_completes_draws_one_flight_times_out_and_frees_its_slot()
+    {
+        var limits = new DtlsLimits { HandshakeTimeout = TimeSpan.FromSeconds(1), MaxHandshakes = 1 };
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options, s => s.AddSingleton(limits));
+        DtlsListener listener = server.DtlsListeners[0];
+        using var events = new DtlsSessionEvents(listener);
+        using Socket silent = StunDtlsClient.BoundSocket();
+        silent.SendTo(DtlsTestRecords.ClientHello(), server.DtlsEndPoints[0]);
+
+        byte[] first = await ReceiveAsync(silent);
+        Assert.Equal(22, first[0]); // a handshake record
+        Assert.Equal(2, first[13]); // holding the ServerHello
+
+        DtlsSessionEnd end = await events.NextAsync(EventTimeout);
+        Assert.Equal(DtlsSessionEndReason.HandshakeTimedOut, end.Reason);
+        Assert.Equal(TransportAddress.FromEndPoint((IPEndPoint)silent.LocalEndPoint!), end.FiveTuple.ClientAddress);
+        Assert.Equal(0, listener.SessionCount);
+        Assert.True(listener.Counters.GetDropped(DtlsDropReason.UnansweredRetransmission) > 0);
+        Assert.DoesNotContain(ReceiveQueued(silent), datagram => datagram[0] == 22 && datagram[13] == 2); // no second ServerHello
+
+        // The only handshake slot admits a real client again.
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
+        await client.AllocateAsync();
+    }
+
+    [Fact]
+    public async Task Junk_on_an_established_session_is_dropped_and_the_session_keeps_relaying()
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        using var peer = new UdpEchoPeer();
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
+        await client.AllocateAsync();
+        await client.BindChannelAsync(0x4001, TransportAddress.FromEndPoint(peer.EndPoint));
+
+        client.Socket.Send(ChannelDataFrame(0x4001, [9, 9, 9])); // ChannelData in the clear
+        client.Socket.Send(DtlsTestRecords.Record(23, DtlsTestRecords.Dtls12, 1, new byte[40])[..30]); // a record cut short
+        client.Socket.Send(DtlsTestRecords.Record(23, DtlsTestRecords.Dtls12, 7, RandomNumberGenerator.GetBytes(40))); // an epoch never entered
+
+        byte[] frame = ChannelDataFrame(0x4001, [1, 2, 3]);
+        await client.SendRawAsync(frame);
+        Assert.Equal(frame, await client.ReceiveAsync());
+        Assert.Equal(new byte[] { 1, 2, 3 }, Assert.Single(peer.Received).Data); // the clear-text ChannelData was not relayed
+        Assert.Equal(2, server.DtlsListeners[0].Counters.GetDropped(DtlsDropReason.NotDtlsRecord));
+        Assert.Equal(1, server.DtlsListeners[0].SessionCount);
+    }
+
+    /// <summary>BouncyCastle treats a record that fails authentication as fatal: the session and its allocation end cleanly.</summary>
+    [Fact]
+    public async Task A_record_that_fails_authentication_ends_the_session_and_deletes_its_allocation()
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        using var events = new DtlsSessionEvents(server.DtlsListeners[0]);
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
+        await client.AllocateAsync();
+
+        client.Socket.Send(DtlsTestRecords.Record(23, DtlsTestRecords.Dtls12, 1, RandomNumberGenerator.GetBytes(40), sequence: 1000));
+
+        Assert.Equal(DtlsSessionEndReason.Failed, (await events.NextAsync(EventTimeout)).Reason);
+        Assert.Equal(AllocationEndReason.ConnectionClosed, (await server.Events.NextEndAsync(EventTimeout)).Reason);
+        Assert.Empty(server.Engine.Allocations.All);
+        Assert.Equal(0, server.DtlsListeners[0].SessionCount);
+    }
+
+    [Fact]
+    public async Task Deleting_the_allocation_answers_the_refresh_then_closes_the_session()
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        using var events = new DtlsSessionEvents(server.DtlsListeners[0]);
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
+        await client.AllocateAsync();
+
+        byte[] response = await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0));
+
+        Assert.Equal(0, StunTestClient.Code(response));
+        Assert.True(await client.WaitForServerCloseAsync()); // close_notify
+        Assert.Equal(DtlsSessionEndReason.AllocationEnded, (await events.NextAsync(EventTimeout)).Reason);
+        Assert.Equal(0, server.DtlsListeners[0].SessionCount);
+    }
+
+    [Fact]
+    public async Task The_clients_close_notify_ends_the_session_and_deletes_its_allocation()
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        using var events = new DtlsSessionEvents(server.DtlsListeners[0]);
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
+        TransportAddress relayed = await client.AllocateAsync();
+
+        client.Close();
+
+        Assert.Equal(DtlsSessionEndReason.ClosedByClient, (await events.NextAsync(EventTimeout)).Reason);
+        (Allocation allocation, AllocationEndReason reason) = await server.Events.NextEndAsync(EventTimeout);
+        Assert.Equal(AllocationEndReason.ConnectionClosed, reason);
+        Assert.Equal(relayed, allocation.RelayedTransportAddress);
+        Assert.Empty(server.Engine.Allocations.All);
+    }
+
+    [Fact]
+    public async Task A_session_without_an_allocation_is_closed_after_the_allocation_timeout()
+    {
+        var limits = new DtlsLimits { AllocationTimeout = TimeSpan.FromSeconds(1) };
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options, s => s.AddSingleton(limits));
+        using var events = new DtlsSessionEvents(server.DtlsListeners[0]);
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
+
+        Assert.True(await client.WaitForServerCloseAsync());
+        Assert.Equal(DtlsSessionEndReason.NoAllocation, (await events.NextAsync(EventTimeout)).Reason);
+    }
+
+    [Fact]
+    public async Task Stopping_the_server_ends_every_session()
+    {
+        TestServer server = await TestServer.StartAsync(_certificate.Options);
+        using var events = new DtlsSessionEvents(server.DtlsListeners[0]);
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
+        await client.AllocateAsync();
+
+        await server.DisposeAsync();
+
+        // Hosted services stop in reverse order: the sweeper deletes the allocation before the listener stops.
+        Assert.Contains((await events.NextAsync(EventTimeout)).Reason, new[] { DtlsSessionEndReason.AllocationEnded, DtlsSessionEndReason.ServerStopping });
+        Assert.Equal(0, server.DtlsListeners[0].SessionCount);
+        Assert.True(await client.WaitForServerCloseAsync());
+    }
+
+    private static byte[] ChannelDataFrame(ushort channel, byte[] payload)
+    {
+        byte[] frame = new byte[ChannelData.HeaderLength + payload.Length];
+        ChannelData.WriteHeader(frame, channel, payload.Length);
+        payload.CopyTo(frame, ChannelData.HeaderLength);
+        return frame;
+    }
+
+    private static async Task<byte[]> ReceiveAsync(Socket socket)
+    {
+        byte[] buffer = new byte[65536];
+        using var cts = new CancellationTokenSource(EventTimeout);
+        int length = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+        return buffer[..length];
+    }
+
+    /// <summary>Every datagram already waiting on <paramref name="socket"/>, without waiting for more.</summary>
+    private static List<byte[]> ReceiveQueued(Socket socket)
+    {
+        var datagrams = new List<byte[]>();
+        byte[] buffer = new byte[65536];
+        while (socket.Available > 0 && datagrams.Count < 1000)
+        {
+            datagrams.Add(buffer[..socket.Receive(buffer)]);
+        }
+
+        return datagrams;
+    }
+}

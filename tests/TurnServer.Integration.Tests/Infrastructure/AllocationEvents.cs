@@ -1,0 +1,24 @@
+using System.Threading.Channels;
+using TurnServer.Core.Allocations;
+
+namespace TurnServer.Integration.Tests.Infrastructure;
+
+/// <summary>Lets a test await allocation ends instead of polling the table.</summary>
+internal sealed class AllocationEvents : IAllocationObserver
+{
+    private readonly Channel<(Allocation Allocation, AllocationEndReason Reason)> _ended =
+        Channel.CreateUnbounded<(Allocation, AllocationEndReason)>();
+
+    public void OnCreated(Allocation allocation)
+    {
+    }
+
+    public void OnEnded(Allocation allocation, AllocationEndReason reason) => _ended.Writer.TryWrite((allocation, reason));
+
+    /// <summary>The next allocation end, in order, within <paramref name="timeout"/>.</summary>
+    public async Task<(Allocation Allocation, AllocationEndReason Reason)> NextEndAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        return await _ended.Reader.ReadAsync(cts.Token);
+    }
+}

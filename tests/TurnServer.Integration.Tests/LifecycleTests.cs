@@ -1,0 +1,172 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Stun;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>The daemon under signals, as an operator and systemd drive it: SIGHUP, SIGUSR1, SIGUSR2, NOTIFY_SOCKET.</summary>
+public sealed class LifecycleTests : IDisposable
+{
+    private const int SigHup = 1;
+    private const int SigUsr1 = 10;
+    private const int SigUsr2 = 12;
+    private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-life-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task Sighup_reloads_users_and_reopens_the_log_and_a_bad_config_keeps_the_running_one()
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        string log = Path.Combine(_directory, "turn.log");
+        string config = Config(port, "user=alice:secret", "log-file=" + log, "simple-log");
+        using DaemonProcess daemon = DaemonProcess.Start("-c", config);
+        await daemon.WaitUntilListeningAsync();
+        using (var bob = new StunUdpClient(DaemonProcess.Loopback(port), "bob", "builder"))
+        {
+            Assert.Equal(401, await AllocateCodeAsync(bob));
+        }
+
+        // logrotate moves the file away; SIGHUP must make the server write a new one under the configured name.
+        File.Move(log, log + ".1");
+        Config(port, "user=alice:secret", "user=bob:builder", "log-file=" + log, "simple-log");
+        Func<Task<string>> reloaded = daemon.ExpectLine("configuration reloaded: 2 users");
+        daemon.Signal(SigHup);
+        await reloaded();
+
+        using (var bob = new StunUdpClient(DaemonProcess.Loopback(port), "bob", "builder"))
+        {
+            Assert.Equal(0, await AllocateCodeAsync(bob));
+        }
+
+        Assert.Contains("configuration reloaded", File.ReadAllText(log), StringComparison.Ordinal);
+
+        File.WriteAllText(config, File.ReadAllText(config) + "\nmin-port=70000\n");
+        Func<Task<string>> refused = daemon.ExpectLine("configuration reload refused");
+        daemon.Signal(SigHup);
+        Assert.Contains("min-port", await refused(), StringComparison.Ordinal);
+        using (var bob = new StunUdpClient(DaemonProcess.Loopback(port), "bob", "builder"))
+        {
+            Assert.Equal(0, await AllocateCodeAsync(bob)); // the running configuration stayed
+        }
+
+        Assert.Equal(0, await daemon.TerminateAsync());
+        Assert.DoesNotContain("builder", daemon.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sigusr1_drains_allocate_gets_508_the_live_allocation_runs_on_and_the_process_exits_0_when_it_ends()
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        string notify = Path.Combine(_directory, "notify.sock");
+        using var systemd = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        systemd.Bind(new UnixDomainSocketEndPoint(notify));
+        using DaemonProcess daemon = DaemonProcess.Start(new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify }, "-c", Config(port, "user=alice:secret"));
+        await daemon.WaitUntilListeningAsync();
+        Assert.Contains("READY=1", await ReceiveAsync(systemd), StringComparison.Ordinal);
+
+        using var alice = new StunUdpClient(DaemonProcess.Loopback(port));
+        await alice.AllocateAsync();
+        Func<Task<string>> draining = daemon.ExpectLine("drain started");
+        daemon.Signal(SigUsr1);
+        await draining();
+
+        using (var late = new StunUdpClient(DaemonProcess.Loopback(port)))
+        {
+            Assert.Equal(508, await AllocateCodeAsync(late));
+        }
+
+        Assert.Equal(0, StunUdpClient.Code(await alice.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 600))));
+        Assert.Equal(0, StunUdpClient.Code(await alice.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0))));
+
+        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Contains("drain complete", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("STOPPING=1", await ReceiveAsync(systemd), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_drain_with_a_timeout_ends_even_while_allocations_remain()
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        using DaemonProcess daemon = DaemonProcess.Start("-c", Config(port, "user=alice:secret", "drain-timeout=1"));
+        await daemon.WaitUntilListeningAsync();
+        using var alice = new StunUdpClient(DaemonProcess.Loopback(port));
+        await alice.AllocateAsync();
+
+        daemon.Signal(SigUsr1);
+
+        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Contains("drain timed out with 1 allocations left", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("reason: Shutdown", daemon.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sigusr2_puts_a_new_certificate_on_the_tls_listener_and_a_broken_one_keeps_the_old()
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        int tlsPort = ExternalProcess.FreeTcpPort();
+        string cert = Path.Combine(_directory, "cert.pem");
+        string key = Path.Combine(_directory, "key.pem");
+        string first = WriteCertificate(cert, key, "CN=first.example");
+        using DaemonProcess daemon = DaemonProcess.Start("-c", Config(port, "user=alice:secret", "cert=" + cert, "pkey=" + key, "tls-listening-port=" + DaemonProcess.PortText(tlsPort)));
+        await daemon.WaitUntilListeningAsync();
+        Assert.Equal(first, await PresentedThumbprintAsync(tlsPort));
+
+        string second = WriteCertificate(cert, key, "CN=second.example");
+        Func<Task<string>> loaded = daemon.ExpectLine(second);
+        daemon.Signal(SigUsr2);
+        Assert.Contains("CN=second.example", await loaded(), StringComparison.Ordinal);
+        Assert.Equal(second, await PresentedThumbprintAsync(tlsPort));
+
+        File.WriteAllText(key, "-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n");
+        Func<Task<string>> refused = daemon.ExpectLine("TLS certificate reload refused, keeping the one in force");
+        daemon.Signal(SigUsr2);
+        await refused();
+        Assert.Equal(second, await PresentedThumbprintAsync(tlsPort));
+        Assert.Equal(0, await daemon.TerminateAsync());
+    }
+
+    /// <summary>The thumbprint of the certificate the TLS listener presents to a new connection.</summary>
+    private static async Task<string> PresentedThumbprintAsync(int port)
+    {
+        using var tcp = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port, timeout.Token);
+        using var tls = new System.Net.Security.SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, _, _, _) => true);
+        await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions { TargetHost = "localhost" }, timeout.Token);
+        return new X509Certificate2(tls.RemoteCertificate!).Thumbprint;
+    }
+
+    private static async Task<int> AllocateCodeAsync(StunUdpClient client) =>
+        StunUdpClient.Code(await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17)));
+
+    private static async Task<string> ReceiveAsync(Socket socket)
+    {
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        int received = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+        return Encoding.UTF8.GetString(buffer, 0, received);
+    }
+
+    /// <summary>Writes a self-signed certificate and its key as PEM; returns the thumbprint.</summary>
+    private static string WriteCertificate(string certPath, string keyPath, string subject)
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest(subject, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        File.WriteAllText(certPath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, rsa.ExportPkcs8PrivateKeyPem());
+        return certificate.Thumbprint;
+    }
+
+    private string Config(int port, params string[] lines) => DaemonProcess.WriteConfig(_directory, string.Join('\n', [
+        "listening-ip=127.0.0.1",
+        "listening-port=" + DaemonProcess.PortText(port),
+        "realm=example.org",
+        "lt-cred-mech",
+        "allow-loopback-peers",
+        .. lines]) + "\n");
+}

@@ -1,0 +1,142 @@
+using System.Net;
+using System.Net.Http.Headers;
+using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Stun;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>The Prometheus listener scraped over HTTP on loopback, while the server relays real UDP traffic.</summary>
+public sealed class MetricsTests : IDisposable
+{
+    private static readonly string[] PrometheusFlags = ["--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=0"];
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    public void Dispose() => _http.Dispose();
+
+    [Fact]
+    public async Task A_scrape_has_coturns_metric_names_in_valid_text_format_and_traffic_moves_during_the_session()
+    {
+        await using TestServer server = await TestServer.StartAsync(PrometheusFlags);
+        using var peer = new UdpEchoPeer();
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding)));
+        await client.AllocateAsync();
+        TransportAddress peerAddress = TransportAddress.FromEndPoint(peer.EndPoint);
+        Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
+        {
+            w.WriteChannelNumber(0x4001);
+            w.WriteXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
+        })));
+        var frame = new byte[4 + 100];
+        ChannelData.WriteHeader(frame, 0x4001, 100);
+        for (int i = 0; i < 3; i++)
+        {
+            client.SendRaw(frame);
+            Assert.Equal(frame, await client.ReceiveAsync()); // echoed back through the relay
+        }
+
+        client.SendRaw([0xFF, 0xFF, 0xFF]); // neither STUN nor ChannelData
+        Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding))); // handled after the junk
+
+        using HttpResponseMessage response = await _http.GetAsync(new Uri(server.MetricsBase, "/metrics"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        MediaTypeHeaderValue contentType = response.Content.Headers.ContentType!;
+        Assert.Equal("text/plain", contentType.MediaType);
+        Assert.Contains(contentType.Parameters, p => p.Name == "version" && p.Value == "0.0.4");
+        PrometheusText scrape = PrometheusText.Parse(await response.Content.ReadAsStringAsync());
+
+        (string, string) realm = ("realm", TestServer.Realm);
+        Assert.Equal(2, scrape.Value("stun_binding_request"));
+        Assert.Equal(2, scrape.Value("stun_binding_response"));
+        Assert.Equal(0, scrape.Value("stun_binding_error"));
+        Assert.Equal(3, scrape.Value("turn_traffic_rcvp", realm));
+        Assert.Equal(300, scrape.Value("turn_traffic_rcvb", realm));
+        Assert.Equal(3, scrape.Value("turn_traffic_sentp", realm));
+        Assert.Equal(3 * 104, scrape.Value("turn_traffic_sentb", realm)); // ChannelData framing included
+        Assert.Equal(3, scrape.Value("turn_traffic_peer_sentp", realm));
+        Assert.Equal(300, scrape.Value("turn_traffic_peer_sentb", realm));
+        Assert.Equal(3, scrape.Value("turn_traffic_peer_rcvp", realm));
+        Assert.Equal(300, scrape.Value("turn_traffic_peer_rcvb", realm));
+        Assert.Equal(3, scrape.Value("turn_total_traffic_rcvp"));
+        Assert.Equal(300, scrape.Value("turn_total_traffic_peer_rcvb"));
+        Assert.Equal(1, scrape.Value("turn_total_allocations", ("type", "UDP")));
+        Assert.Equal(0, scrape.Value("turn_total_allocations", ("type", "TLS/TCP")));
+        Assert.Equal(1, scrape.Value("turn_packet_dropped", ("reason", "unknown_packet")));
+        Assert.True(scrape.Value("turn_packet_processed") >= 5);
+        Assert.Equal(1, scrape.Value("turnserver_auth_failures_total", ("reason", "challenge")));
+        Assert.Equal(1, scrape.Value("turnserver_relay_ports_in_use"));
+        Assert.Equal(server.Engine.Ports.Capacity - 1, scrape.Value("turnserver_relay_ports_free"));
+        Assert.Equal("counter", scrape.Types["turn_traffic_rcvp"]);
+        Assert.Equal("gauge", scrape.Types["turn_total_allocations"]);
+        Assert.Equal("histogram", scrape.Types["turnserver_allocation_lifetime_seconds"]);
+        Assert.True(scrape.Value("process_resident_memory_bytes") > 0);
+        Assert.True(scrape.Value("process_open_fds") > 0);
+        Assert.Contains(scrape.Types.Keys, name => name.StartsWith("dotnet_gc_", StringComparison.Ordinal));
+        Assert.DoesNotContain("user", scrape.LabelSets("turn_traffic_rcvp").Single().Keys);
+
+        // Deleting the allocation moves its traffic to the finished sessions: the counters do not drop.
+        Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0))));
+        PrometheusText after = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
+        Assert.Equal(3, after.Value("turn_traffic_rcvp", realm));
+        Assert.Equal(0, after.Value("turn_total_allocations", ("type", "UDP")));
+        Assert.Equal(1, after.Value("turnserver_allocation_lifetime_seconds_count"));
+        Assert.Equal(1, after.Value("turnserver_allocation_lifetime_seconds_bucket", ("le", "+Inf")));
+    }
+
+    [Fact]
+    public async Task Username_labels_split_traffic_per_user()
+    {
+        await using TestServer server = await TestServer.StartAsync([.. PrometheusFlags, "--prometheus-username-labels", "--user=bob:builder"]);
+        using (var alice = new StunUdpClient(server.UdpEndPoint))
+        using (var bob = new StunUdpClient(server.UdpEndPoint, "bob", "builder"))
+        {
+            await alice.AllocateAsync();
+            await bob.AllocateAsync();
+        }
+
+        PrometheusText scrape = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
+
+        Assert.Equal(["alice", "bob"], scrape.LabelSets("turn_traffic_rcvp").Select(l => l["user"]).Order());
+        Assert.All(scrape.LabelSets("turn_traffic_peer_sentb"), l => Assert.Equal(TestServer.Realm, l["realm"]));
+        Assert.Equal(2, scrape.Value("turn_total_allocations", ("type", "UDP")));
+    }
+
+    [Fact]
+    public async Task Healthz_turns_503_while_draining_and_other_paths_answer_as_coturns_listener()
+    {
+        await using TestServer server = await TestServer.StartAsync(PrometheusFlags);
+        Uri health = new(server.MetricsBase, "/healthz");
+
+        using (HttpResponseMessage ok = await _http.GetAsync(health))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            Assert.Equal("ok\n", await ok.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal("ok\n", await _http.GetStringAsync(server.MetricsBase));
+        using (HttpResponseMessage missing = await _http.GetAsync(new Uri(server.MetricsBase, "/nothing")))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        }
+
+        using (HttpResponseMessage post = await _http.PostAsync(new Uri(server.MetricsBase, "/metrics"), new StringContent("")))
+        {
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        }
+
+        server.Engine.BeginDrain();
+
+        using HttpResponseMessage draining = await _http.GetAsync(health);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, draining.StatusCode);
+        Assert.Equal("draining\n", await draining.Content.ReadAsStringAsync());
+        PrometheusText scrape = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
+        Assert.Equal(1, scrape.Value("turnserver_draining"));
+    }
+
+    [Fact]
+    public async Task Without_the_prometheus_option_nothing_listens()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        Assert.Null(server.Host.Services.GetService(typeof(Hosting.Metrics.MetricsHttpServer)));
+    }
+}

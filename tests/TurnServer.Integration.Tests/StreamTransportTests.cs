@@ -1,0 +1,199 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using TurnServer.Core.Allocations;
+using TurnServer.Hosting;
+using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Tls;
+using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Stun;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>TURN over TCP and TLS (RFC 8656 sections 3.1 and 12.5) against the in-process server.</summary>
+public sealed class StreamTransportTests : IDisposable
+{
+    private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(10);
+    private readonly TestCertificate _certificate = new();
+
+    public void Dispose() => _certificate.Dispose();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Channel_data_is_padded_to_four_bytes_both_ways(bool tls)
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        using var peer = new UdpEchoPeer();
+        using StunStreamClient client = await ConnectAsync(server, tls);
+        await client.AllocateAsync();
+        await client.BindChannelAsync(0x4002, TransportAddress.FromEndPoint(peer.EndPoint));
+
+        byte[] payload = [1, 2, 3, 4, 5];
+        var frame = new byte[ChannelData.GetStreamFrameLength(payload.Length)];
+        ChannelData.WriteHeader(frame, 0x4002, payload.Length);
+        payload.CopyTo(frame, 4);
+        await client.SendRawAsync(frame);
+
+        byte[] echoed = await client.ReceiveAsync();
+        Assert.Equal(12, echoed.Length); // 4 + 5, padded to 12
+        Assert.Equal(frame, echoed);
+        Assert.Equal(payload, Assert.Single(peer.Received).Data); // padding is not relayed
+    }
+
+    [Fact]
+    public async Task Many_messages_in_one_segment_each_get_their_answer()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using StunStreamClient client = await ConnectAsync(server, tls: false);
+        var requests = Enumerable.Range(0, 5).Select(_ => client.Build(StunMethod.Binding, null, TransactionId.NewRandom(), sign: false)).ToList();
+        await client.SendRawAsync(requests.SelectMany(r => r).ToArray());
+
+        foreach (byte[] request in requests)
+        {
+            byte[] response = await client.ReceiveAsync();
+            Assert.Equal(request.AsSpan(8, 12).ToArray(), response.AsSpan(8, 12).ToArray());
+            Assert.Equal(0, StunTestClient.Code(response));
+        }
+    }
+
+    [Fact]
+    public async Task A_message_split_across_segments_is_reassembled()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using StunStreamClient client = await ConnectAsync(server, tls: false);
+        byte[] request = client.Build(StunMethod.Binding, null, TransactionId.NewRandom(), sign: false);
+        foreach (byte b in request)
+        {
+            await client.SendRawAsync(new[] { b }); // NoDelay: one segment per byte, as far as the stack allows
+        }
+
+        byte[] response = await client.ReceiveAsync();
+        Assert.Equal(request.AsSpan(8, 12).ToArray(), response.AsSpan(8, 12).ToArray());
+        StunMessageReader.TryParse(response, out StunMessageReader message);
+        Assert.True(message.TryGetXorAddress(StunAttributeType.XorMappedAddress, out TransportAddress mapped));
+        Assert.Equal(TransportAddress.FromEndPoint(client.LocalEndPoint), mapped);
+    }
+
+    [Fact]
+    public async Task Closing_the_connection_deletes_the_allocation_and_frees_its_port()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        TransportAddress relayed;
+        using (StunStreamClient client = await ConnectAsync(server, tls: false))
+        {
+            relayed = await client.AllocateAsync();
+            Assert.Equal(TransportProtocol.Tcp, server.Engine.Allocations.All.Single().FiveTuple.Protocol);
+        }
+
+        (Allocation allocation, AllocationEndReason reason) = await server.Events.NextEndAsync(EventTimeout);
+        Assert.Equal(AllocationEndReason.ConnectionClosed, reason);
+        Assert.Equal(relayed.Port, allocation.RelayV4!.LocalAddress.Port);
+        Assert.Equal(0, server.Engine.Allocations.Count);
+        Assert.Equal(server.Engine.Ports.Capacity, server.Engine.Ports.FreeCount);
+    }
+
+    [Fact]
+    public async Task Refresh_to_zero_is_answered_then_the_connection_closes()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using StunStreamClient client = await ConnectAsync(server, tls: false);
+        await client.AllocateAsync();
+        byte[] response = await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0));
+        Assert.Equal(0, StunTestClient.Code(response));
+        await client.WaitForCloseAsync(EventTimeout);
+        Assert.Equal(AllocationEndReason.Deleted, (await server.Events.NextEndAsync(EventTimeout)).Reason);
+    }
+
+    [Fact]
+    public async Task A_connection_without_an_allocation_is_closed_after_max_allocate_timeout()
+    {
+        await using TestServer server = await TestServer.StartAsync("--max-allocate-timeout=1");
+        using StunStreamClient idle = await ConnectAsync(server, tls: false);
+        Assert.Equal(0, StunTestClient.Code(await idle.RequestAsync(StunMethod.Binding)));
+        await idle.WaitForCloseAsync(EventTimeout);
+    }
+
+    [Fact]
+    public async Task A_garbage_stream_is_closed_and_counted()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using StunStreamClient client = await ConnectAsync(server, tls: false);
+        await client.SendRawAsync(new byte[] { 0xFF, 0x00, 0x00, 0x04, 1, 2, 3, 4 });
+        await client.WaitForCloseAsync(EventTimeout);
+        Assert.Equal(1, server.Engine.Counters.GetDropped(Core.Diagnostics.DropReason.UnknownPacket));
+    }
+
+    [Fact]
+    public async Task Tls_offers_tls13_and_tls12_and_no_tlsv1_2_leaves_only_tls13()
+    {
+        await using (TestServer server = await TestServer.StartAsync(_certificate.Options))
+        {
+            using StunStreamClient tls13 = await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], _certificate.Certificate, SslProtocols.Tls13);
+            using StunStreamClient tls12 = await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], _certificate.Certificate, SslProtocols.Tls12);
+            Assert.Equal(SslProtocols.Tls13, ((System.Net.Security.SslStream)tls13.Stream).SslProtocol);
+            Assert.Equal(SslProtocols.Tls12, ((System.Net.Security.SslStream)tls12.Stream).SslProtocol);
+            Assert.Equal(0, StunTestClient.Code(await tls12.RequestAsync(StunMethod.Binding)));
+        }
+
+        await using (TestServer strict = await TestServer.StartAsync([.. _certificate.Options, "--no-tlsv1_2"]))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => StunStreamClient.ConnectAsync(strict.TlsEndPoints[0], _certificate.Certificate, SslProtocols.Tls12));
+            using StunStreamClient ok = await StunStreamClient.ConnectAsync(strict.TlsEndPoints[0], _certificate.Certificate, SslProtocols.Tls13);
+            Assert.Equal(0, StunTestClient.Code(await ok.RequestAsync(StunMethod.Binding)));
+        }
+    }
+
+    [Fact]
+    public async Task A_client_that_never_finishes_the_tls_handshake_does_not_hold_the_listener()
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await silent.ConnectAsync(server.TlsEndPoints[0]);
+        using StunStreamClient other = await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], _certificate.Certificate);
+        Assert.Equal(0, StunTestClient.Code(await other.RequestAsync(StunMethod.Binding)));
+    }
+
+    [Fact]
+    public void An_unreadable_certificate_stops_start_up_naming_the_file()
+    {
+        string missing = Path.Combine(Path.GetTempPath(), "no-such-cert-" + Guid.NewGuid() + ".pem");
+        TurnServerConfigLoadResult config = TurnServerConfigLoader.Load(
+            ["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--no-auth", "--cert=" + missing, "--pkey=" + _certificate.KeyPath],
+            new Dictionary<string, string?>(),
+            () => []);
+        Assert.NotNull(config.Settings);
+        TlsConfigurationException error = Assert.Throws<TlsConfigurationException>(() => TurnServerHostFactory.Create(config.Settings));
+        Assert.Contains(missing, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ipv6_listeners_answer_with_an_ipv6_mapped_address_and_relay_on_ipv6()
+    {
+        await using TestServer server = await TestServer.StartRawAsync(
+            "-n", "--listening-ip=::1", "--listening-port=0", "--realm=" + TestServer.Realm, "--user=alice:secret", "--allow-loopback-peers", "--no-stdout-log");
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        TransportAddress relayed = await client.AllocateAsync((ref StunMessageWriter w) =>
+        {
+            w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
+            w.WriteLeadingByte(StunAttributeType.RequestedAddressFamily, StunAddressCodec.FamilyIPv6);
+        });
+        Assert.Equal(IPAddress.IPv6Loopback, relayed.ToIPAddress());
+
+        byte[] ipv4Relay = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17));
+        Assert.Equal(437, StunTestClient.Code(ipv4Relay)); // already allocated on this 5-tuple
+
+        using var other = new StunUdpClient(server.UdpEndPoint);
+        byte[] noIpv4 = await other.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) =>
+        {
+            w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
+            w.WriteLeadingByte(StunAttributeType.RequestedAddressFamily, StunAddressCodec.FamilyIPv4);
+        });
+        Assert.Equal(440, StunTestClient.Code(noIpv4)); // this server has no IPv4 address to relay from
+    }
+
+    private async Task<StunStreamClient> ConnectAsync(TestServer server, bool tls) =>
+        tls
+            ? await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], _certificate.Certificate)
+            : await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+}

@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Sockets;
+using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Stun;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>RFC 6062 over real sockets: a peer connects to the TCP relayed address and bytes flow both ways unframed.</summary>
+public class TcpRelayTests
+{
+    [Fact]
+    public async Task A_peer_connection_is_offered_bound_and_relayed_both_ways()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        TransportAddress relayed = await control.AllocateAsync((ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 6));
+        Assert.Equal(0, StunTestClient.Code(await control.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
+            w.WriteXorAddress(StunAttributeType.XorPeerAddress, new TransportAddress(IPAddress.Loopback, 0)))));
+
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(relayed.ToEndPoint());
+        await peer.SendAsync("early bytes from the peer "u8.ToArray()); // buffered until the bind (RFC 6062 section 5.3)
+
+        byte[] attempt = await control.ReceiveAsync();
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(attempt, out StunMessageReader message));
+        Assert.Equal(StunMethod.ConnectionAttempt, message.Method);
+        Assert.True(message.TryGetXorAddress(StunAttributeType.XorPeerAddress, out TransportAddress from));
+        Assert.Equal(TransportAddress.FromEndPoint((IPEndPoint)peer.LocalEndPoint!), from);
+        Assert.True(message.TryGetUInt32(StunAttributeType.ConnectionId, out uint connectionId));
+
+        using StunStreamClient data = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        byte[] bind = await data.RequestAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.ConnectionId, connectionId));
+        Assert.Equal(0, StunTestClient.Code(bind));
+
+        // From here the data connection is a plain byte pipe: no framing either way.
+        byte[] fromClient = new byte[5000];
+        new Random(5).NextBytes(fromClient);
+        await data.Stream.WriteAsync(fromClient);
+        Assert.Equal(fromClient, await ReadExactlyAsync(peer, fromClient.Length));
+
+        await peer.SendAsync("and the rest"u8.ToArray());
+        byte[] expected = [.. "early bytes from the peer and the rest"u8];
+        Assert.Equal(expected, await data.ReadRawAsync(expected.Length));
+
+        // Closing the peer closes the client data connection.
+        peer.Shutdown(SocketShutdown.Both);
+        peer.Close();
+        await data.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Connect_reaches_a_listening_peer_and_a_closed_port_answers_447()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        TransportAddress relayed = await control.AllocateAsync((ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 6));
+
+        TransportAddress target = TransportAddress.FromEndPoint((IPEndPoint)listener.LocalEndPoint!);
+        byte[] connected = await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, target));
+        Assert.Equal(0, StunTestClient.Code(connected));
+        using Socket accepted = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(relayed.ToEndPoint(), accepted.RemoteEndPoint); // the connection comes from the relayed address
+
+        int closedPort = ExternalProcess.FreeUdpPort();
+        TransportAddress nobody = new(IPAddress.Loopback, closedPort);
+        byte[] refused = await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, nobody));
+        Assert.Equal(447, StunTestClient.Code(refused));
+    }
+
+    private static async Task<byte[]> ReadExactlyAsync(Socket socket, int count)
+    {
+        var buffer = new byte[count];
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        await stream.ReadExactlyAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        return buffer;
+    }
+}

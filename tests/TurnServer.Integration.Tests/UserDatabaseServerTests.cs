@@ -1,0 +1,98 @@
+using Microsoft.Extensions.DependencyInjection;
+using TurnServer.Core.Auth;
+using TurnServer.Hosting.UserDb;
+using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Stun;
+using TurnServer.Tests.Shared;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>The server authenticating against coTURN user databases, changed while it runs.</summary>
+public sealed class UserDatabaseServerTests : IDisposable
+{
+    private static readonly TimeSpan RefreshWait = UserDatabaseRefresher.Interval * 3;
+    private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-userdb-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task A_turndb_made_by_debians_turnadmin_authenticates_and_users_added_later_work_without_a_restart()
+    {
+        string turndb = Path.Combine(_directory, "turndb");
+        await DebianTurnadmin.RunAsync("-a", "-b", turndb, "-u", TestServer.User, "-r", TestServer.Realm, "-p", TestServer.Password);
+        await using TestServer server = await TestServer.StartRawAsync(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--realm=" + TestServer.Realm, "--lt-cred-mech", "--userdb=" + turndb, "--no-stdout-log");
+
+        using (var alice = new StunUdpClient(server.UdpEndPoint))
+        {
+            await alice.AllocateAsync();
+        }
+
+        using var erin = new StunUdpClient(server.UdpEndPoint, "erin", "fresh");
+        Assert.Equal(StunErrorCodes.Unauthenticated, await AllocateCodeAsync(erin));
+
+        // Our turnadmin adds her to the same file while the server runs.
+        ToolResult added = await TurnadminAsync("-a", "-b", turndb, "-u", "erin", "-r", TestServer.Realm, "-p", "fresh");
+        Assert.Equal(0, added.ExitCode);
+        await WaitForRefreshAsync(server);
+
+        Assert.Equal(0, await AllocateCodeAsync(erin));
+        Assert.Equal("alice[example.org]\nerin[example.org]", (await DebianTurnadmin.RunAsync("-l", "-b", turndb)).Trim());
+
+        Assert.Equal(0, (await TurnadminAsync("-d", "-b", turndb, "-u", "erin", "-r", TestServer.Realm)).ExitCode);
+        await WaitForRefreshAsync(server);
+        using var erinAgain = new StunUdpClient(server.UdpEndPoint, "erin", "fresh");
+        Assert.Equal(StunErrorCodes.Unauthenticated, await AllocateCodeAsync(erinAgain));
+    }
+
+    [Fact]
+    public async Task A_postgresql_turn_secret_serves_rest_credentials_and_outlives_the_database_going_down()
+    {
+        PostgresServer postgres = await PostgresServer.StartAsync();
+        try
+        {
+            Assert.Equal(0, (await TurnadminAsync("-s", "pg-secret", "-e", postgres.ConnInfo, "-r", TestServer.Realm)).ExitCode);
+            await using TestServer server = await TestServer.StartRawAsync(
+                "-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--realm=" + TestServer.Realm, "--use-auth-secret",
+                "--psql-userdb=" + postgres.ConnInfo, "--no-stdout-log");
+            string user = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture) + ":frank";
+
+            using (var frank = new StunUdpClient(server.UdpEndPoint, user, TurnRestCredentials.ComputePassword("pg-secret", user)))
+            {
+                await frank.AllocateAsync();
+            }
+
+            await postgres.DisposeAsync();
+            postgres = null!;
+            UserDatabaseRefresher refresher = server.Host.Services.GetRequiredService<UserDatabaseRefresher>();
+            long failures = refresher.Failures;
+            using var timeout = new CancellationTokenSource(RefreshWait);
+            while (refresher.Failures == failures)
+            {
+                await Task.Delay(100, timeout.Token); // bounded by the timeout: waits for one failed read
+            }
+
+            using var again = new StunUdpClient(server.UdpEndPoint, user, TurnRestCredentials.ComputePassword("pg-secret", user));
+            await again.AllocateAsync();
+        }
+        finally
+        {
+            if (postgres is not null)
+            {
+                await postgres.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<int> AllocateCodeAsync(StunUdpClient client) =>
+        StunUdpClient.Code(await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17)));
+
+    private static async Task WaitForRefreshAsync(TestServer server)
+    {
+        Task refreshed = server.Host.Services.GetRequiredService<UserDatabaseRefresher>().NextRefreshAsync();
+        Assert.Same(refreshed, await Task.WhenAny(refreshed, Task.Delay(RefreshWait)));
+    }
+
+    private static Task<ToolResult> TurnadminAsync(params string[] args) =>
+        ExternalProcess.RunAsync(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", [Path.Combine(AppContext.BaseDirectory, "turnadmin.dll"), .. args], TimeSpan.FromSeconds(60));
+}

@@ -1,0 +1,186 @@
+using System.Net;
+using TurnServer.Core.Peers;
+using TurnServer.Stun;
+using TurnServer.Tests.Shared;
+
+namespace TurnServer.UserDb.Tests;
+
+/// <summary>The same behaviour from both engines: what turnadmin writes, the server reads.</summary>
+public abstract class UserDatabaseContract
+{
+    private const string Realm = "example.org";
+
+    protected abstract TurnUserDatabase Database { get; }
+
+    /// <summary>Runs SQL against the database directly, as an operator or coTURN would have written rows.</summary>
+    protected abstract Task SqlAsync(string sql);
+
+    [Fact]
+    public async Task Users_added_listed_and_deleted_are_what_the_server_loads()
+    {
+        byte[] aliceKey = MessageIntegrity.ComputeLongTermKey("alice", Realm, "secret");
+        await Database.SetUserKeyAsync(Realm, "alice", aliceKey);
+        await Database.SetUserKeyAsync(Realm, "bob", MessageIntegrity.ComputeLongTermKey("bob", Realm, "old"));
+        await Database.SetUserKeyAsync(Realm, "bob", MessageIntegrity.ComputeLongTermKey("bob", Realm, "new")); // replaces
+        await Database.SetUserKeyAsync("other.org", "carol", MessageIntegrity.ComputeLongTermKey("carol", "other.org", "x"));
+
+        Assert.Equal([new("alice", Realm), new("bob", Realm), new("carol", "other.org")], await Database.ListUsersAsync(null));
+        Assert.Equal([new("alice", Realm), new("bob", Realm)], await Database.ListUsersAsync(Realm));
+        UserDatabaseSnapshot snapshot = await Database.LoadAsync(Realm);
+        Assert.Equal(aliceKey, snapshot.Keys["alice"]);
+        Assert.Equal(MessageIntegrity.ComputeLongTermKey("bob", Realm, "new"), snapshot.Keys["bob"]);
+        Assert.False(snapshot.Keys.ContainsKey("carol")); // another realm's user
+
+        Assert.True(await Database.DeleteUserAsync(Realm, "bob"));
+        Assert.False(await Database.DeleteUserAsync(Realm, "bob"));
+        Assert.Equal(["alice"], (await Database.LoadAsync(Realm)).Keys.Keys);
+    }
+
+    [Fact]
+    public async Task Secrets_peer_lists_and_realm_options_are_read_for_the_realm()
+    {
+        await Database.AddSecretAsync(Realm, "north");
+        await Database.AddSecretAsync(Realm, "south");
+        await Database.AddSecretAsync(Realm, "south");
+        await Database.AddSecretAsync("other.org", "west");
+        await Database.SetRealmOptionAsync(Realm, "user-quota", 3);
+        await Database.SetRealmOptionAsync(Realm, "total-quota", 7);
+        await SqlAsync("INSERT INTO allowed_peer_ip (realm, ip_range) VALUES ('example.org', '10.0.0.5'), ('', '10.0.1.0-10.0.1.255')");
+        await SqlAsync("INSERT INTO denied_peer_ip (realm, ip_range) VALUES ('example.org', '198.51.100.0-198.51.100.255'), ('other.org', '203.0.113.1')");
+
+        UserDatabaseSnapshot snapshot = await Database.LoadAsync(Realm);
+
+        Assert.Equal(["north", "south"], snapshot.Secrets);
+        Assert.Equal((3, 7), (snapshot.UserQuota, snapshot.TotalQuota));
+        var policy = new PeerAddressPolicy(false, true, snapshot.AllowedPeers, snapshot.DeniedPeers);
+        Assert.True(policy.IsAllowed(IPAddress.Parse("10.0.1.9")));
+        Assert.False(policy.IsAllowed(IPAddress.Parse("198.51.100.9")));
+        Assert.True(policy.IsAllowed(IPAddress.Parse("203.0.113.1"))); // denied for another realm only
+        Assert.Empty(snapshot.Problems);
+
+        Assert.Equal([new("north", Realm), new("south", Realm), new("west", "other.org")], await Database.ListSecretsAsync(null));
+        Assert.Equal(1, await Database.DeleteSecretAsync(Realm, "north"));
+        Assert.Equal(["south"], (await Database.LoadAsync(Realm)).Secrets);
+        Assert.Equal(1, await Database.DeleteAllSecretsAsync(Realm));
+        await Database.SetRealmOptionAsync(Realm, "user-quota", 0); // 0 removes, as in coTURN
+        snapshot = await Database.LoadAsync(Realm);
+        Assert.Empty(snapshot.Secrets);
+        Assert.Equal((null, 7), (snapshot.UserQuota, snapshot.TotalQuota));
+        Assert.Equal([new(Realm, "total-quota", "7")], await Database.ListRealmOptionsAsync(Realm));
+    }
+
+    [Fact]
+    public async Task Unusable_rows_are_skipped_and_named()
+    {
+        await SqlAsync("INSERT INTO turnusers_lt (realm, name, hmackey) VALUES ('example.org', 'mallory', 'not-hex'), ('example.org', 'sha256', '" + new string('a', 64) + "')");
+        await SqlAsync("INSERT INTO denied_peer_ip (realm, ip_range) VALUES ('example.org', 'ten.zero')");
+        await Database.SetUserKeyAsync(Realm, "alice", MessageIntegrity.ComputeLongTermKey("alice", Realm, "secret"));
+
+        UserDatabaseSnapshot snapshot = await Database.LoadAsync(Realm);
+
+        Assert.Equal(["alice"], snapshot.Keys.Keys);
+        Assert.Equal(3, snapshot.Problems.Count);
+        Assert.Contains(snapshot.Problems, p => p.Contains("'mallory'", StringComparison.Ordinal));
+        Assert.Contains(snapshot.Problems, p => p.Contains("'ten.zero'", StringComparison.Ordinal));
+    }
+}
+
+public sealed class SqliteUserDatabaseTests : UserDatabaseContract, IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-db-").FullName;
+
+    public SqliteUserDatabaseTests() => Database = TurnUserDatabase.Sqlite(FilePath);
+
+    protected override TurnUserDatabase Database { get; }
+
+    private string FilePath => Path.Combine(_directory, "turndb");
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task A_turndb_made_by_debians_turnadmin_is_read_unchanged()
+    {
+        string file = Path.Combine(_directory, "coturn-made.db");
+        await DebianTurnadmin.RunAsync("-a", "-b", file, "-u", "alice", "-r", "example.org", "-p", "secret");
+        await DebianTurnadmin.RunAsync("-s", "rest-secret", "-b", file, "-r", "example.org");
+        await DebianTurnadmin.RunAsync("-g", "-b", file, "-r", "example.org", "--user-quota", "4");
+
+        UserDatabaseSnapshot snapshot = await TurnUserDatabase.Sqlite(file).LoadAsync("example.org");
+
+        Assert.Equal(MessageIntegrity.ComputeLongTermKey("alice", "example.org", "secret"), snapshot.Keys["alice"]);
+        Assert.Equal(["rest-secret"], snapshot.Secrets);
+        Assert.Equal(4, snapshot.UserQuota);
+    }
+
+    [Fact]
+    public async Task Debians_turnadmin_lists_what_we_wrote_and_prints_the_same_key()
+    {
+        await Database.SetUserKeyAsync("example.org", "zoe", MessageIntegrity.ComputeLongTermKey("zoe", "example.org", "pw"));
+        await Database.AddSecretAsync("example.org", "shared");
+
+        Assert.Equal("zoe[example.org]", await DebianTurnadmin.RunAsync("-l", "-b", FilePath));
+        Assert.Equal("shared[example.org]", await DebianTurnadmin.RunAsync("-S", "-b", FilePath));
+        string coturnKey = await DebianTurnadmin.RunAsync("-k", "-u", "zoe", "-r", "example.org", "-p", "pw");
+        Assert.Equal(coturnKey, "0x" + Convert.ToHexStringLower((await Database.LoadAsync("example.org")).Keys["zoe"]));
+    }
+
+    protected override async Task SqlAsync(string sql)
+    {
+        await Database.ListUsersAsync(null); // creates the schema on first use
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + FilePath);
+        await connection.OpenAsync();
+        using Microsoft.Data.Sqlite.SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>One PostgreSQL server for the class; each test gets fresh tables.</summary>
+public sealed class PostgresFixture : IAsyncLifetime
+{
+    public PostgresServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await PostgresServer.StartAsync();
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+public sealed class PostgresUserDatabaseTests : UserDatabaseContract, IClassFixture<PostgresFixture>, IAsyncLifetime
+{
+    private readonly PostgresFixture _fixture;
+
+    public PostgresUserDatabaseTests(PostgresFixture fixture)
+    {
+        _fixture = fixture;
+        Database = TurnUserDatabase.PostgreSql(fixture.Server.ConnInfo);
+    }
+
+    protected override TurnUserDatabase Database { get; }
+
+    public Task InitializeAsync() => SqlAsync("TRUNCATE turnusers_lt, turn_secret, allowed_peer_ip, denied_peer_ip, turn_realm_option");
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Debians_turnadmin_writes_users_and_secrets_into_postgresql_that_we_read()
+    {
+        await DebianTurnadmin.RunAsync("-a", "-e", _fixture.Server.ConnInfo, "-u", "dave", "-r", "example.org", "-p", "pw");
+        await DebianTurnadmin.RunAsync("-s", "pg-secret", "-e", _fixture.Server.ConnInfo, "-r", "example.org");
+
+        UserDatabaseSnapshot snapshot = await Database.LoadAsync("example.org");
+
+        Assert.Equal(MessageIntegrity.ComputeLongTermKey("dave", "example.org", "pw"), snapshot.Keys["dave"]);
+        Assert.Equal(["pg-secret"], snapshot.Secrets);
+        Assert.Equal("dave[example.org]", await DebianTurnadmin.RunAsync("-l", "-e", _fixture.Server.ConnInfo));
+    }
+
+    [Fact]
+    public async Task An_unreachable_server_fails_with_a_database_error_naming_no_password()
+    {
+        TurnUserDatabase down = TurnUserDatabase.PostgreSql("host=127.0.0.1 port=1 dbname=coturn user=turn password=hunter2 connect_timeout=2");
+        Assert.DoesNotContain("hunter2", down.Description, StringComparison.Ordinal);
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => down.LoadAsync("example.org"));
+    }
+
+    protected override Task SqlAsync(string sql) => _fixture.Server.PsqlAsync("-c", sql);
+}
