@@ -145,6 +145,7 @@ internal static class Summary
         "coturn" => "coTURN",
         "ts-nogso" => "TurnServer, no offload",
         "ts-portable" => "TurnServer, portable engine",
+        "cforward" => "minimal C forwarder",
         _ => server,
     };
 

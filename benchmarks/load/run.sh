@@ -3,8 +3,9 @@
 # same load, alternating the two servers run by run. Prints one table of medians with ratios.
 #
 #   benchmarks/load/run.sh [--runs N] [--seconds S] [--quick] [--gc-seconds S | --no-gc]
-#   benchmarks/load/run.sh --engines [--runs N]   relay only: also the portable engine and the Linux engine
-#                                                 without segmentation offload, to show what each change buys
+#   benchmarks/load/run.sh --engines [--runs N]   relay only: also the portable engine, the Linux engine without
+#                                                 segmentation offload, and cforward.c (a minimal batched C relay,
+#                                                 built with gcc), to show what each change buys and how close to C
 #
 # Needs: the .NET SDK, coturn (apt-get install coturn), free UDP ports 39478 and 39479 on 127.0.0.1 (TS_PORT, CO_PORT) and relay ports
 # 49152-65535 on 127.0.0.1. Clients bind to 127.0.0.2 and the echo peer to 127.0.0.3, so their ports never collide
@@ -56,6 +57,11 @@ echo "Building (Release)..." >&2
 dotnet build src/TurnServer/TurnServer.csproj -c Release -nologo -v q >&2
 dotnet build benchmarks/TurnServer.LoadGenerator/TurnServer.LoadGenerator.csproj -c Release -nologo -v q >&2
 TS_BIN=$ROOT/src/TurnServer/bin/Release/net10.0/turnserver
+CF_BIN=""
+if [ "$ENGINES" = 1 ] && command -v gcc >/dev/null; then
+  CF_BIN=$WORK/cforward
+  gcc -O2 -o "$CF_BIN" benchmarks/load/cforward.c
+fi
 GEN=$ROOT/benchmarks/TurnServer.LoadGenerator/bin/Release/net10.0/turnload
 
 # Equivalent configurations: UDP only on 127.0.0.1, relays on 127.0.0.1 in 49152-65535, long-term credentials,
@@ -73,6 +79,9 @@ start_server() { # $1 = ts | coturn; sets SERVER_PID and PORT
     if [ "$1" = ts-portable ]; then engine=portable; fi
     if [ "$1" = ts-nogso ]; then gso=off; fi
     TURN_UDP_ENGINE=$engine TURN_UDP_GSO=$gso "$TS_BIN" "${COMMON[@]}" --listening-port=$PORT --log-file="$WORK/ts.log" >"$WORK/ts.out" 2>&1 &
+  elif [ "$1" = cforward ]; then
+    PORT=$CO_PORT
+    "$CF_BIN" 127.0.0.1 $PORT 127.0.0.1 >"$WORK/cforward.out" 2>&1 &
   else
     PORT=$CO_PORT
     turnserver "${COMMON[@]}" --listening-port=$PORT --log-file="$WORK/coturn.log" --simple-log --no-cli \
@@ -108,7 +117,9 @@ run() { # $1 = server, $2 = scenario label, rest = turnload arguments
 
 order() { # alternate which server goes first, run by run
   if [ "$ENGINES" = 1 ]; then
-    if [ $(( $1 % 2 )) -eq 1 ]; then echo "ts ts-nogso ts-portable coturn"; else echo "coturn ts-portable ts-nogso ts"; fi
+    local c=""
+    if [ -n "$CF_BIN" ]; then c=cforward; fi
+    if [ $(( $1 % 2 )) -eq 1 ]; then echo "ts ts-nogso ts-portable coturn $c"; else echo "$c coturn ts-portable ts-nogso ts"; fi
   elif [ $(( $1 % 2 )) -eq 1 ]; then echo "ts coturn"; else echo "coturn ts"; fi
 }
 
