@@ -221,6 +221,7 @@ public sealed class TurnEngine
         Reservations.RemoveExpired(now);
         Transactions.RemoveExpired(now);
         TcpConnections.RemoveExpired(now);
+        Ports.ReleaseQuarantined(now);
     }
 
     /// <summary>Deletes every allocation and reservation (shutdown): sockets closed, ports returned.</summary>

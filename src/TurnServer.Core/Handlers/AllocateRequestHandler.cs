@@ -10,7 +10,9 @@ internal static class AllocateRequestHandler
 {
     private const byte ProtocolUdp = 17;
     private const byte ProtocolTcp = 6;
-    private const int BindAttempts = 8;
+    // Enough tries that a pool mostly held by other programs still finds a free port; each failed port is
+    // quarantined, so the odds improve with every try and for every later Allocate.
+    private const int BindAttempts = 32;
 
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref StunMessageWriter response)
     {
@@ -223,12 +225,13 @@ internal static class AllocateRequestHandler
 
     private static RelayEndpoint? BindClaimed(TurnContext ctx, AddressFamily family, in TransportAddress server, int port, bool dontFragment)
     {
-        if (ctx.RelayFactory.TryBind(family, server, port, dontFragment, out RelayEndpoint? relay) == RelayBindError.None)
+        RelayBindError error = ctx.RelayFactory.TryBind(family, server, port, dontFragment, out RelayEndpoint? relay);
+        if (error == RelayBindError.None)
         {
             return relay;
         }
 
-        ctx.Ports.Release(port);
+        GiveBack(ctx, port, error);
         return null;
     }
 
@@ -248,7 +251,7 @@ internal static class AllocateRequestHandler
                 return relay;
             }
 
-            ctx.Ports.Release(port);
+            GiveBack(ctx, port, error);
             if (error == RelayBindError.FamilyNotSupported)
             {
                 return null;
@@ -283,7 +286,7 @@ internal static class AllocateRequestHandler
                 return relay;
             }
 
-            ctx.Ports.Release(port);
+            GiveBack(ctx, port, error);
             if (evenPort && reserveNext)
             {
                 ctx.Ports.Release(port + 1);
@@ -296,5 +299,18 @@ internal static class AllocateRequestHandler
         }
 
         return null;
+    }
+
+    /// <summary>A port that another program holds is quarantined for a minute; any other failure returns it at once.</summary>
+    private static void GiveBack(TurnContext ctx, int port, RelayBindError error)
+    {
+        if (error == RelayBindError.PortInUse)
+        {
+            ctx.Ports.Quarantine(port, ctx.Now + ctx.SecondsToTicks(60));
+        }
+        else
+        {
+            ctx.Ports.Release(port);
+        }
     }
 }

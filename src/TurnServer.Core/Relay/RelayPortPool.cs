@@ -14,6 +14,7 @@ public sealed class RelayPortPool
     private readonly int _min;
     private readonly int[] _free;
     private readonly int[] _indexOf; // position of port - min in _free, or -1 when taken
+    private readonly Dictionary<int, long> _quarantined = [];
     private int _count;
 
     /// <summary>Creates a pool of the ports <paramref name="minPort"/>..<paramref name="maxPort"/>, all free.</summary>
@@ -120,21 +121,70 @@ public sealed class RelayPortPool
         }
     }
 
+    /// <summary>Ports held out of the pool because another program had them bound.</summary>
+    public int QuarantinedCount
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _quarantined.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Keeps a taken port out of the pool until <paramref name="until"/> (a <see cref="TimeProvider.GetTimestamp"/>
+    /// value): another program has it bound, and handing it out again at once would only fail again.
+    /// </summary>
+    public void Quarantine(int port, long until)
+    {
+        lock (_sync)
+        {
+            int slot = port - _min;
+            if (slot >= 0 && slot < _indexOf.Length && _indexOf[slot] < 0)
+            {
+                _quarantined[port] = until;
+            }
+        }
+    }
+
+    /// <summary>Returns the quarantined ports whose time is up to the pool (the sweeper calls this).</summary>
+    public void ReleaseQuarantined(long now)
+    {
+        lock (_sync)
+        {
+            foreach (KeyValuePair<int, long> entry in _quarantined)
+            {
+                if (now >= entry.Value)
+                {
+                    _quarantined.Remove(entry.Key);
+                    ReleaseLocked(entry.Key);
+                }
+            }
+        }
+    }
+
     /// <summary>Returns a port to the pool. Ports out of range or already free are ignored.</summary>
     public void Release(int port)
     {
         lock (_sync)
         {
-            int slot = port - _min;
-            if (slot < 0 || slot >= _indexOf.Length || _indexOf[slot] >= 0)
-            {
-                return;
-            }
-
-            _free[_count] = port;
-            _indexOf[slot] = _count;
-            _count++;
+            ReleaseLocked(port);
         }
+    }
+
+    private void ReleaseLocked(int port)
+    {
+        int slot = port - _min;
+        if (slot < 0 || slot >= _indexOf.Length || _indexOf[slot] >= 0)
+        {
+            return;
+        }
+
+        _free[_count] = port;
+        _indexOf[slot] = _count;
+        _count++;
     }
 
     private bool IsFree(int port)
