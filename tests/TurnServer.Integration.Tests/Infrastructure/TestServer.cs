@@ -62,8 +62,12 @@ internal sealed class TestServer : IAsyncDisposable
 
     /// <summary>As <see cref="StartAsync(string[])"/>, with extra or replaced services.</summary>
     /// <param name="linuxUdp">The UDP engine: the Linux one, the portable one, or (null) what the server would pick.</param>
+    /// <remarks>
+    /// Relay ports come from 20000-32767, below Linux's ephemeral range (32768-60999), so the sockets of test clients
+    /// and turnutils tools never hold a port a test server wants to relay on.
+    /// </remarks>
     public static Task<TestServer> StartAsync(string[] extra, Action<IServiceCollection>? configureServices, bool? linuxUdp = null) =>
-        StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=0", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra], configureServices, linuxUdp);
+        StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=0", "--min-port=20000", "--max-port=32767", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra], configureServices, linuxUdp);
 
     /// <summary>Starts a server with exactly these coTURN-style arguments.</summary>
     public static Task<TestServer> StartRawAsync(params string[] args) => StartRawAsync(args, configureServices: null);
