@@ -128,7 +128,9 @@ public sealed class TurnEngine
         switch (message.Class)
         {
             case StunMessageClass.Request:
-                return HandleRequest(message, fiveTuple, connections, response);
+                int length = HandleRequest(message, fiveTuple, connections, response);
+                CountRequest(fiveTuple, packet.Length, length);
+                return length;
             case StunMessageClass.Indication when message.Method == StunMethod.Send && !_ctx.Options.StunOnly:
                 SendIndicationHandler.Handle(_ctx, message, fiveTuple, scratch);
                 return 0;
@@ -157,6 +159,8 @@ public sealed class TurnEngine
             return false;
         }
 
+        allocation.ClientPacketsReceived++;
+        allocation.ClientBytesReceived += packet.Length;
         long now = _ctx.Now;
         ChannelBinding? channel = allocation.FindLiveChannel(number, now);
         if (channel is null || now >= allocation.ExpiresAt)
@@ -172,8 +176,6 @@ public sealed class TurnEngine
         }
 
         ReadOnlySpan<byte> payload = packet.Slice(ChannelData.HeaderLength, length);
-        allocation.ClientPacketsReceived++;
-        allocation.ClientBytesReceived += length;
         if (!allocation.GetRelay(channel.PeerSocketAddress.Family)!.SendTo(payload, channel.PeerSocketAddress))
         {
             Counters.Drop(DropReason.SendFailed);
@@ -233,6 +235,27 @@ public sealed class TurnEngine
         }
 
         Reservations.Clear();
+    }
+
+    /// <summary>
+    /// Counts a request and its answer on the allocation the 5-tuple has after handling (so an Allocate counts, a
+    /// Refresh that deleted it does not): coTURN's traffic counters include control messages, and dashboards built
+    /// on them should read the same here. Atomic, because RFC 6062 data connections add to the same counters.
+    /// </summary>
+    private void CountRequest(in FiveTuple fiveTuple, int requestLength, int responseLength)
+    {
+        if (!Allocations.TryGet(fiveTuple, out Allocation allocation))
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref allocation.ClientPacketsReceived);
+        Interlocked.Add(ref allocation.ClientBytesReceived, requestLength);
+        if (responseLength > 0)
+        {
+            Interlocked.Increment(ref allocation.ClientResponsesSent);
+            Interlocked.Add(ref allocation.ClientResponseBytesSent, responseLength);
+        }
     }
 
     private int HandleRequest(in StunMessageReader request, in FiveTuple fiveTuple, IClientConnectionSource connections, Span<byte> response)

@@ -46,7 +46,7 @@ public sealed class DaemonProcessTests : IDisposable
         string log = File.ReadAllText(dated);
         Assert.Contains("Listening on UDP 127.0.0.1:" + DaemonProcess.PortText(port), log, StringComparison.Ordinal);
         Assert.Matches(@"session 0{17}1: new, realm=<example\.org>, username=<alice>, lifetime=600, UDP 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:", log);
-        Assert.Matches(@"session 0{17}1: usage: realm=<example\.org>, username=<alice>, rp=0, rb=0, sp=0, sb=0", log);
+        Assert.Matches(@"session 0{17}1: usage: realm=<example\.org>, username=<alice>, rp=1, rb=[1-9]\d+, sp=1, sb=[1-9]\d+", log); // the Allocate and its answer
         Assert.Matches(@"session 0{17}1: peer usage: realm=<example\.org>, username=<alice>, rp=0, rb=0, sp=0, sb=0", log);
         Assert.Matches(@"session 0{17}1: closed, user <alice> realm <example\.org>, UDP 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+, lifetime=\d+s, reason: Shutdown", log);
         Assert.DoesNotContain("secret", log, StringComparison.Ordinal);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using TurnServer.Core.Diagnostics;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
 
@@ -21,12 +22,19 @@ public sealed class MetricsTests : IDisposable
         using var client = new StunUdpClient(server.UdpEndPoint);
         Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding)));
         await client.AllocateAsync();
+
+        // As in coTURN, the client's traffic counts every message on the allocation at its full size: so far the
+        // Allocate that created it (the 401 before came with no allocation) and its answer.
+        TrafficTotals allocate = server.Engine.GetTrafficTotals();
+        Assert.Equal((1, 1), (allocate.ClientPacketsReceived, allocate.ClientPacketsSent));
         TransportAddress peerAddress = TransportAddress.FromEndPoint(peer.EndPoint);
-        Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
+        byte[] channelBind = client.Build(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
         {
             w.WriteChannelNumber(0x4001);
             w.WriteXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
-        })));
+        }, TransactionId.NewRandom(), sign: true);
+        byte[] channelBound = await client.ExchangeAsync(channelBind);
+        Assert.Equal(0, StunUdpClient.Code(channelBound));
         var frame = new byte[4 + 100];
         ChannelData.WriteHeader(frame, 0x4001, 100);
         for (int i = 0; i < 3; i++)
@@ -36,7 +44,9 @@ public sealed class MetricsTests : IDisposable
         }
 
         client.SendRaw([0xFF, 0xFF, 0xFF]); // neither STUN nor ChannelData
-        Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding))); // handled after the junk
+        byte[] binding = client.Build(StunMethod.Binding, null, TransactionId.NewRandom(), sign: false);
+        byte[] bound = await client.ExchangeAsync(binding); // handled after the junk
+        Assert.Equal(0, StunUdpClient.Code(bound));
 
         using HttpResponseMessage response = await _http.GetAsync(new Uri(server.MetricsBase, "/metrics"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -49,15 +59,15 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(2, scrape.Value("stun_binding_request"));
         Assert.Equal(2, scrape.Value("stun_binding_response"));
         Assert.Equal(0, scrape.Value("stun_binding_error"));
-        Assert.Equal(3, scrape.Value("turn_traffic_rcvp", realm));
-        Assert.Equal(300, scrape.Value("turn_traffic_rcvb", realm));
-        Assert.Equal(3, scrape.Value("turn_traffic_sentp", realm));
-        Assert.Equal(3 * 104, scrape.Value("turn_traffic_sentb", realm)); // ChannelData framing included
+        Assert.Equal(1 + 1 + 3 + 1, scrape.Value("turn_traffic_rcvp", realm));
+        Assert.Equal(allocate.ClientBytesReceived + channelBind.Length + (3 * 104) + binding.Length, scrape.Value("turn_traffic_rcvb", realm));
+        Assert.Equal(1 + 1 + 3 + 1, scrape.Value("turn_traffic_sentp", realm));
+        Assert.Equal(allocate.ClientBytesSent + channelBound.Length + (3 * 104) + bound.Length, scrape.Value("turn_traffic_sentb", realm));
         Assert.Equal(3, scrape.Value("turn_traffic_peer_sentp", realm));
         Assert.Equal(300, scrape.Value("turn_traffic_peer_sentb", realm));
         Assert.Equal(3, scrape.Value("turn_traffic_peer_rcvp", realm));
         Assert.Equal(300, scrape.Value("turn_traffic_peer_rcvb", realm));
-        Assert.Equal(3, scrape.Value("turn_total_traffic_rcvp"));
+        Assert.Equal(6, scrape.Value("turn_total_traffic_rcvp"));
         Assert.Equal(300, scrape.Value("turn_total_traffic_peer_rcvb"));
         Assert.Equal(1, scrape.Value("turn_total_allocations", ("type", "UDP")));
         Assert.Equal(0, scrape.Value("turn_total_allocations", ("type", "TLS/TCP")));
@@ -77,7 +87,7 @@ public sealed class MetricsTests : IDisposable
         // Deleting the allocation moves its traffic to the finished sessions: the counters do not drop.
         Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0))));
         PrometheusText after = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
-        Assert.Equal(3, after.Value("turn_traffic_rcvp", realm));
+        Assert.Equal(6, after.Value("turn_traffic_rcvp", realm));
         Assert.Equal(0, after.Value("turn_total_allocations", ("type", "UDP")));
         Assert.Equal(1, after.Value("turnserver_allocation_lifetime_seconds_count"));
         Assert.Equal(1, after.Value("turnserver_allocation_lifetime_seconds_bucket", ("le", "+Inf")));

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using TurnServer.Core.Allocations;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
 
@@ -41,6 +42,11 @@ public class TcpRelayTests
         await peer.SendAsync("and the rest"u8.ToArray());
         byte[] expected = [.. "early bytes from the peer and the rest"u8];
         Assert.Equal(expected, await data.ReadRawAsync(expected.Length));
+
+        // Counted before they were handed to the client, so final now: the peer's bytes, unframed, byte for byte.
+        Allocation allocation = Assert.Single(server.Engine.Allocations.All);
+        Assert.Equal(expected.Length, Volatile.Read(ref allocation.PeerBytesReceived));
+        Assert.Equal(expected.Length, Volatile.Read(ref allocation.ClientBytesSent));
 
         // Closing the peer closes the client data connection.
         peer.Shutdown(SocketShutdown.Both);

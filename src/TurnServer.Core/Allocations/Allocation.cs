@@ -89,17 +89,29 @@ public sealed class Allocation
     /// <summary>True once the allocation has been deleted and its relays closed.</summary>
     public bool IsReleased => Volatile.Read(ref _released) != 0;
 
-    /// <summary>Packets received from the client for relaying (ChannelData and Send indications).</summary>
+    /// <summary>
+    /// Messages received from the client on this allocation's 5-tuple, as coTURN counts them: ChannelData, Send
+    /// indications and requests (dropped ones included), and reads on RFC 6062 data connections.
+    /// </summary>
     public long ClientPacketsReceived;
 
-    /// <summary>Payload bytes of <see cref="ClientPacketsReceived"/>.</summary>
+    /// <summary>Bytes of <see cref="ClientPacketsReceived"/>, whole messages (headers and padding included).</summary>
     public long ClientBytesReceived;
 
-    /// <summary>Frames sent to the client (ChannelData and Data indications).</summary>
+    /// <summary>Relayed frames sent to the client (ChannelData, Data indications, RFC 6062 data connection writes).</summary>
     public long ClientPacketsSent;
 
     /// <summary>Bytes of <see cref="ClientPacketsSent"/>, framing included.</summary>
     public long ClientBytesSent;
+
+    /// <summary>
+    /// STUN responses sent to the client. Kept apart from <see cref="ClientPacketsSent"/> because the receive loop
+    /// counts these while a relay loop counts those; <see cref="Diagnostics.TrafficTotals"/> adds them up.
+    /// </summary>
+    public long ClientResponsesSent;
+
+    /// <summary>Bytes of <see cref="ClientResponsesSent"/>.</summary>
+    public long ClientResponseBytesSent;
 
     /// <summary>Datagrams received from peers on the relay sockets.</summary>
     public long PeerPacketsReceived;

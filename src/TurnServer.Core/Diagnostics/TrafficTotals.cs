@@ -3,9 +3,8 @@ using TurnServer.Core.Allocations;
 namespace TurnServer.Core.Diagnostics;
 
 /// <summary>
-/// Relay traffic summed over allocations, in coTURN's terms: rcv/sent with the client, and rcv/sent with peers.
-/// Packets are datagrams or frames; bytes are as counted by <see cref="Allocation"/> (client sent bytes include
-/// ChannelData and Data indication framing).
+/// Traffic summed over allocations, in coTURN's terms: rcv/sent with the client (every message, control included,
+/// at its full size), and rcv/sent with peers (relayed data).
 /// </summary>
 public readonly record struct TrafficTotals(
     long ClientPacketsReceived,
@@ -24,8 +23,8 @@ public readonly record struct TrafficTotals(
         return new(
             Volatile.Read(ref allocation.ClientPacketsReceived),
             Volatile.Read(ref allocation.ClientBytesReceived),
-            Volatile.Read(ref allocation.ClientPacketsSent),
-            Volatile.Read(ref allocation.ClientBytesSent),
+            Volatile.Read(ref allocation.ClientPacketsSent) + Volatile.Read(ref allocation.ClientResponsesSent),
+            Volatile.Read(ref allocation.ClientBytesSent) + Volatile.Read(ref allocation.ClientResponseBytesSent),
             Volatile.Read(ref allocation.PeerPacketsReceived),
             Volatile.Read(ref allocation.PeerBytesReceived),
             Volatile.Read(ref allocation.PeerPacketsSent),

@@ -17,6 +17,9 @@ internal static class SendIndicationHandler
             return;
         }
 
+        allocation.ClientPacketsReceived++;
+        allocation.ClientBytesReceived += indication.Bytes.Length;
+
         // "When the server receives a Send indication, it checks that the Send indication contains both an
         // XOR-PEER-ADDRESS attribute and a DATA attribute. If one of these attributes is missing or invalid, then the
         // message is discarded."
@@ -36,8 +39,6 @@ internal static class SendIndicationHandler
             return;
         }
 
-        allocation.ClientPacketsReceived++;
-        allocation.ClientBytesReceived += data.Length;
         SocketAddress destination = scratch.For(relay.Family);
         peer.WriteTo(destination);
         if (relay.SendTo(data, destination))

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using TurnServer.Core.Allocations;
+using TurnServer.Core.Diagnostics;
 
 namespace TurnServer.Hosting.Logging;
 
@@ -44,8 +45,9 @@ internal sealed partial class SessionLog : IAllocationObserver
     {
         _sessions.TryRemove(allocation, out long session);
         string user = allocation.Username ?? string.Empty;
-        LogUsage(_logger, session, _realm, user, allocation.ClientPacketsReceived, allocation.ClientBytesReceived, allocation.ClientPacketsSent, allocation.ClientBytesSent);
-        LogPeerUsage(_logger, session, _realm, user, allocation.PeerPacketsReceived, allocation.PeerBytesReceived, allocation.PeerPacketsSent, allocation.PeerBytesSent);
+        TrafficTotals traffic = TrafficTotals.Of(allocation);
+        LogUsage(_logger, session, _realm, user, traffic.ClientPacketsReceived, traffic.ClientBytesReceived, traffic.ClientPacketsSent, traffic.ClientBytesSent);
+        LogPeerUsage(_logger, session, _realm, user, traffic.PeerPacketsReceived, traffic.PeerBytesReceived, traffic.PeerPacketsSent, traffic.PeerBytesSent);
         LogClosed(_logger, session, user, _realm, allocation.FiveTuple.ToString(), (long)(_time.GetUtcNow() - allocation.CreatedAt).TotalSeconds, reason.ToString());
     }
 

@@ -312,8 +312,11 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
                 await peer.Stream.WriteAsync(segment, _closed.Token).ConfigureAwait(false);
             }
 
-            allocation.ClientBytesReceived += buffer.Length;
-            allocation.PeerBytesSent += buffer.Length;
+            // Atomic: the allocation's other data connections and its control connection count into the same fields.
+            Interlocked.Increment(ref allocation.ClientPacketsReceived);
+            Interlocked.Add(ref allocation.ClientBytesReceived, buffer.Length);
+            Interlocked.Increment(ref allocation.PeerPacketsSent);
+            Interlocked.Add(ref allocation.PeerBytesSent, buffer.Length);
             client.AdvanceTo(buffer.End);
             ReadResult result = await client.ReadAsync(_closed.Token).ConfigureAwait(false);
             buffer = result.Buffer;
@@ -337,8 +340,10 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
                     break;
                 }
 
-                allocation.PeerBytesReceived += read;
-                allocation.ClientBytesSent += read;
+                Interlocked.Increment(ref allocation.PeerPacketsReceived);
+                Interlocked.Add(ref allocation.PeerBytesReceived, read);
+                Interlocked.Increment(ref allocation.ClientPacketsSent);
+                Interlocked.Add(ref allocation.ClientBytesSent, read);
                 ValueTask<FlushResult> flush;
                 lock (_writeLock)
                 {
