@@ -105,12 +105,7 @@ public class TcpRelayTests
     [Fact]
     public void An_unclaimed_peer_connection_is_closed_after_30_seconds()
     {
-        var harness = new TurnHarness();
-        TurnHarness.SimulatedClient control = harness.NewClient("198.51.100.7", 40000, protocol: TransportProtocol.Tcp);
-        AllocateTcp(control);
-        control.CreatePermission(Peer);
-        var peer = new FakePeerConnection(PeerAddress);
-        harness.Engine.Allocations.All.Single().AcceptPeerConnection(peer);
+        (TurnHarness harness, _, FakePeerConnection peer) = PermittedPeerConnectsIn();
         harness.Time.Advance(TimeSpan.FromSeconds(29));
         harness.Engine.Sweep();
         Assert.False(peer.Disposed);
@@ -123,18 +118,25 @@ public class TcpRelayTests
     [Fact]
     public void Another_user_cannot_take_a_connection_and_the_connection_is_closed()
     {
-        var harness = new TurnHarness();
-        TurnHarness.SimulatedClient control = harness.NewClient("198.51.100.7", 40000, protocol: TransportProtocol.Tcp);
-        AllocateTcp(control);
-        control.CreatePermission(Peer);
-        var peer = new FakePeerConnection(PeerAddress);
-        harness.Engine.Allocations.All.Single().AcceptPeerConnection(peer);
+        (TurnHarness harness, TurnHarness.SimulatedClient control, FakePeerConnection peer) = PermittedPeerConnectsIn();
         var attempt = new Response(control.Connection.Frames[^1]);
         attempt.Message.TryGetUInt32(StunAttributeType.ConnectionId, out uint connectionId);
 
         Response stolen = ConnectionBind(harness.NewClient("198.51.100.66", 1, "bob", "builder", TransportProtocol.Tcp), connectionId);
         Assert.Equal(441, stolen.ErrorCode);
         Assert.True(peer.Disposed);
+    }
+
+    /// <summary>A TCP allocation whose control connection permitted <see cref="Peer"/>, and that peer connecting in.</summary>
+    private static (TurnHarness Harness, TurnHarness.SimulatedClient Control, FakePeerConnection Peer) PermittedPeerConnectsIn()
+    {
+        var harness = new TurnHarness();
+        TurnHarness.SimulatedClient control = harness.NewClient("198.51.100.7", 40000, protocol: TransportProtocol.Tcp);
+        AllocateTcp(control);
+        control.CreatePermission(Peer);
+        var peer = new FakePeerConnection(PeerAddress);
+        harness.Engine.Allocations.All.Single().AcceptPeerConnection(peer);
+        return (harness, control, peer);
     }
 
     private static Response AllocateTcp(TurnHarness.SimulatedClient client, Action<StunMessageWriterBox>? extra = null) =>
