@@ -153,13 +153,16 @@ public static partial class TurnServerHostFactory
 
         foreach (IPAddress ip in listeningIps)
         {
+            // As in coTURN, both ports take plain TCP and TLS, whichever are enabled; no-tcp leaves no plain TCP anywhere.
             if (!settings.NoTcp)
             {
                 var endPoint = new IPEndPoint(ip, settings.ListeningPort);
                 builder.Services.AddSingleton<IHostedService>(sp => new TcpListenerService(
                     endPoint,
+                    TransportProtocol.Tcp,
+                    plain: true,
+                    tls,
                     sp.GetRequiredService<TurnEngine>(),
-                    tls: null,
                     TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
                     sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tcp"),
                     time));
@@ -170,8 +173,10 @@ public static partial class TurnServerHostFactory
                 var endPoint = new IPEndPoint(ip, settings.TlsListeningPort);
                 builder.Services.AddSingleton<IHostedService>(sp => new TcpListenerService(
                     endPoint,
-                    sp.GetRequiredService<TurnEngine>(),
+                    TransportProtocol.Tls,
+                    plain: !settings.NoTcp,
                     tls,
+                    sp.GetRequiredService<TurnEngine>(),
                     TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
                     sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tls"),
                     time));

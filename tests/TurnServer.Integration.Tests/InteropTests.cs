@@ -63,14 +63,20 @@ public partial class InteropTests
     /// <summary>
     /// Regression: answers that shared one TLS record lost 1-5% of uclient's messages, because uclient reads one
     /// message per socket readiness event and never looks at the rest of a record. Each message is now one record.
+    /// TLS to the plain port works too, as with coTURN.
     /// </summary>
-    [Fact]
-    public async Task Uclient_over_tls_gets_every_message_when_answers_would_share_a_record()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Uclient_over_tls_gets_every_message_when_answers_would_share_a_record(bool tlsPort)
     {
         using var certificate = new TestCertificate();
         await using TestServer server = await TestServer.StartAsync(certificate.Options);
         using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
-        await RunUclientAndCheckAsync(server, peer, ["-t", "-S", "-u", TestServer.User, "-w", TestServer.Password], sendIndications: false, server.TlsEndPoints[0].Port);
+        int port = (tlsPort ? server.TlsEndPoints[0] : server.TcpEndPoints[0]).Port;
+        await RunUclientAndCheckAsync(server, peer, ["-t", "-S", "-u", TestServer.User, "-w", TestServer.Password], sendIndications: false, port);
+        Assert.NotEmpty(server.Events.Created);
+        Assert.All(server.Events.Created, a => Assert.Equal(TransportProtocol.Tls, a.FiveTuple.Protocol));
     }
 
     /// <summary>

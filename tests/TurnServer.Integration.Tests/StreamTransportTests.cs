@@ -144,6 +144,36 @@ public sealed class StreamTransportTests : IDisposable
         }
     }
 
+    /// <summary>coTURN takes TLS and plain TCP on both its ports, and clients configured for it may rely on that.</summary>
+    [Theory]
+    [InlineData(TransportProtocol.Tcp)]
+    [InlineData(TransportProtocol.Tls)]
+    public async Task Either_port_takes_tls_and_plain_tcp_told_apart_by_the_first_byte(TransportProtocol port)
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        IPEndPoint endPoint = port == TransportProtocol.Tls ? server.TlsEndPoints[0] : server.TcpEndPoints[0];
+        using StunStreamClient tls = await StunStreamClient.ConnectAsync(endPoint, _certificate.Certificate);
+        using StunStreamClient plain = await StunStreamClient.ConnectAsync(endPoint);
+
+        await tls.AllocateAsync();
+        await plain.AllocateAsync();
+
+        Allocation[] allocations = [.. server.Engine.Allocations.All];
+        Assert.Equal(TransportProtocol.Tls, Assert.Single(allocations, a => a.FiveTuple.ClientAddress.Port == tls.LocalEndPoint.Port).FiveTuple.Protocol);
+        Assert.Equal(TransportProtocol.Tcp, Assert.Single(allocations, a => a.FiveTuple.ClientAddress.Port == plain.LocalEndPoint.Port).FiveTuple.Protocol);
+    }
+
+    [Fact]
+    public async Task With_no_tcp_the_tls_port_refuses_plain_tcp()
+    {
+        await using TestServer server = await TestServer.StartAsync([.. _certificate.Options, "--no-tcp"]);
+        Assert.Empty(server.TcpEndPoints);
+        using StunStreamClient plain = await StunStreamClient.ConnectAsync(server.TlsEndPoints[0]);
+        await plain.SendRawAsync(plain.Build(StunMethod.Binding, null, TransactionId.NewRandom(), sign: false));
+        await plain.WaitForCloseAsync(EventTimeout); // read as a broken TLS handshake, never answered
+        Assert.Equal(0, server.Engine.Counters.BindingResponses);
+    }
+
     [Fact]
     public async Task A_client_that_never_finishes_the_tls_handshake_does_not_hold_the_listener()
     {

@@ -13,27 +13,48 @@ namespace TurnServer.Hosting.Tcp;
 
 /// <summary>
 /// A TCP or TLS listening socket (a <c>listening-ip</c> with <c>listening-port</c> or <c>tls-listening-port</c>)
-/// and its connections. TLS handshakes must finish within <see cref="HandshakeTimeout"/>; a connection that has not
-/// made an allocation within <c>max-allocate-timeout</c> (60 s by default, as in coTURN) is closed, and
-/// TCP keepalive finds half-open connections. Stopping closes the listener and every connection.
+/// and its connections. As in coTURN, either port takes both plain TCP and TLS when both are enabled, told apart by
+/// the connection's first byte. TLS handshakes (and that first byte) must arrive within <see cref="HandshakeTimeout"/>;
+/// a connection that has not made an allocation within <c>max-allocate-timeout</c> (60 s by default, as in coTURN) is
+/// closed, and TCP keepalive finds half-open connections. Stopping closes the listener and every connection.
 /// </summary>
 internal sealed partial class TcpListenerService : BackgroundService
 {
     /// <summary>Longest a TLS handshake may take.</summary>
     public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>The content type of a TLS handshake record (RFC 8446 section 5.1), a ClientHello's first byte.</summary>
+    private const byte TlsHandshakeRecord = 0x16;
+
     private readonly Socket _listener;
     private readonly TurnEngine _engine;
     private readonly TlsCertificateProvider? _tls;
+    private readonly bool _plain;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly TimeSpan _allocationTimeout;
     private readonly ConcurrentDictionary<StreamClientConnection, Task> _connections = new();
 
-    public TcpListenerService(IPEndPoint endPoint, TurnEngine engine, TlsCertificateProvider? tls, TimeSpan allocationTimeout, ILogger logger, TimeProvider time)
+    /// <summary>Creates the listener; <see cref="StartAsync"/> binds it.</summary>
+    /// <param name="endPoint">Where to listen.</param>
+    /// <param name="protocol">The port's role: <see cref="TransportProtocol.Tcp"/> for <c>listening-port</c>, <see cref="TransportProtocol.Tls"/> for <c>tls-listening-port</c>.</param>
+    /// <param name="plain">Whether plain TCP connections are taken (false with <c>no-tcp</c>).</param>
+    /// <param name="tls">The certificate for TLS connections; null when TLS is off.</param>
+    /// <param name="engine">The protocol engine.</param>
+    /// <param name="allocationTimeout">How long a connection may stay without an allocation.</param>
+    /// <param name="logger">Where connection failures are logged.</param>
+    /// <param name="time">The clock.</param>
+    public TcpListenerService(IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnEngine engine, TimeSpan allocationTimeout, ILogger logger, TimeProvider time)
     {
+        if (!plain && tls is null)
+        {
+            throw new ArgumentException("a listener must take plain TCP, TLS or both", nameof(plain));
+        }
+
         _allocationTimeout = allocationTimeout;
         EndPoint = endPoint;
+        Protocol = protocol;
+        _plain = plain;
         _engine = engine;
         _tls = tls;
         _logger = logger;
@@ -51,7 +72,8 @@ internal sealed partial class TcpListenerService : BackgroundService
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndPoint!;
 
-    public TransportProtocol Protocol => _tls is null ? TransportProtocol.Tcp : TransportProtocol.Tls;
+    /// <summary>The port's role (which of coTURN's ports it is); each connection may still be either.</summary>
+    public TransportProtocol Protocol { get; }
 
     /// <summary>Open connections.</summary>
     public int ConnectionCount => _connections.Count;
@@ -60,7 +82,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     {
         _listener.Bind(EndPoint);
         _listener.Listen(1024);
-        LogListening(_logger, _tls is null ? "TCP" : "TLS", LocalEndPoint.ToString());
+        LogListening(_logger, (_plain, _tls is not null) switch { (true, true) => "TCP and TLS", (true, false) => "TCP", _ => "TLS" }, LocalEndPoint.ToString());
         return base.StartAsync(cancellationToken);
     }
 
@@ -117,18 +139,19 @@ internal sealed partial class TcpListenerService : BackgroundService
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 60);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 10);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
+            bool secure = _tls is not null && (!_plain || await StartsWithTlsRecordAsync(socket, stoppingToken).ConfigureAwait(false));
             var fiveTuple = new FiveTuple(
                 TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!),
                 TransportAddress.FromEndPoint((IPEndPoint)socket.LocalEndPoint!),
-                Protocol);
+                secure ? TransportProtocol.Tls : TransportProtocol.Tcp);
             Stream stream = new NetworkStream(socket, ownsSocket: false);
-            if (_tls is not null)
+            if (secure)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                 stream = ssl;
                 using var handshake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                 handshake.CancelAfter(HandshakeTimeout);
-                await ssl.AuthenticateAsServerAsync(_tls.CreateServerOptions(), handshake.Token).ConfigureAwait(false);
+                await ssl.AuthenticateAsServerAsync(_tls!.CreateServerOptions(), handshake.Token).ConfigureAwait(false);
             }
 
             connection = new StreamClientConnection(socket, stream, fiveTuple, _engine, _logger, _time);
@@ -148,6 +171,22 @@ internal sealed partial class TcpListenerService : BackgroundService
                 _connections.TryRemove(connection, out _);
             }
         }
+    }
+
+    /// <summary>
+    /// Waits (up to <see cref="HandshakeTimeout"/>) for the connection's first byte without consuming it: a TLS
+    /// handshake record starts with 0x16, which no STUN message (first byte 0x00-0x3F for the methods in use) or
+    /// ChannelData message (0x40-0x7F) does (RFC 7983 section 7). The client always speaks first in TURN.
+    /// </summary>
+    /// <exception cref="IOException">The connection closed before sending anything.</exception>
+    /// <exception cref="OperationCanceledException">Nothing arrived in time, or the listener is stopping.</exception>
+    private static async Task<bool> StartsWithTlsRecordAsync(Socket socket, CancellationToken stoppingToken)
+    {
+        byte[] first = new byte[1];
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        timeout.CancelAfter(HandshakeTimeout);
+        int peeked = await socket.ReceiveAsync(first, SocketFlags.Peek, timeout.Token).ConfigureAwait(false);
+        return peeked == 1 ? first[0] == TlsHandshakeRecord : throw new IOException("closed before its first byte");
     }
 
     /// <summary>Closes connections that made no allocation in time; one pass a second, no timer per connection.</summary>

@@ -9,9 +9,12 @@ internal sealed class AllocationEvents : IAllocationObserver
     private readonly Channel<(Allocation Allocation, AllocationEndReason Reason)> _ended =
         Channel.CreateUnbounded<(Allocation, AllocationEndReason)>();
 
-    public void OnCreated(Allocation allocation)
-    {
-    }
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Allocation> _created = new();
+
+    /// <summary>Every allocation made so far, in order.</summary>
+    public IReadOnlyCollection<Allocation> Created => _created;
+
+    public void OnCreated(Allocation allocation) => _created.Enqueue(allocation);
 
     public void OnEnded(Allocation allocation, AllocationEndReason reason) => _ended.Writer.TryWrite((allocation, reason));
 
