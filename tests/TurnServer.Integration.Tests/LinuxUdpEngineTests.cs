@@ -1,6 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using TurnServer.Hosting;
+using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Udp;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Udp.Linux;
 using TurnServer.Integration.Tests.Infrastructure;
@@ -151,6 +155,36 @@ public class LinuxUdpEngineTests
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         probe.Bind(relayed.ToEndPoint());
         Assert.Equal(0, server.Engine.Allocations.Count);
+    }
+
+    /// <summary>
+    /// Regression: when a service after the UDP listeners failed to start (proc-user refused, say), disposing the host
+    /// crashed in the worker's Join ("Collection was modified") instead of exiting with the start-up error.
+    /// </summary>
+    [Fact]
+    public async Task A_failed_start_after_the_udp_listeners_closes_them_without_crashing()
+    {
+        if (!Libc.IsSupported)
+        {
+            return;
+        }
+
+        TurnServerConfigLoadResult config = TurnServerConfigLoader.Load(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--no-tcp", "--no-tls", "--no-dtls", "--no-auth", "--no-stdout-log"], new Dictionary<string, string?>(), () => []);
+        IHost host = TurnServerHostFactory.Create(config.Settings!, linuxUdp: true, configureServices: s => s.AddHostedService<FailingService>());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
+        IPEndPoint bound = host.Services.GetServices<IHostedService>().OfType<UdpListener>().Single().LocalEndPoint;
+
+        host.Dispose();
+
+        using var rebind = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        rebind.Bind(bound); // the listener's sockets were closed
+    }
+
+    private sealed class FailingService : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => throw new InvalidOperationException("refused");
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private static async Task BindAsync(StunUdpClient client, IPEndPoint peer)

@@ -116,9 +116,10 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
             }
         }
 
-        foreach (ListenerState? listener in _listeners)
+        // By index: CloseListener empties the slot, which a foreach would take for a modified list.
+        for (int i = 0; i < _listeners.Count; i++)
         {
-            if (listener is not null)
+            if (_listeners[i] is { } listener)
             {
                 CloseListener(listener);
             }
