@@ -210,6 +210,15 @@ public static partial class TurnServerHostFactory
 
         builder.Services.AddHostedService<SweeperService>();
 
+        // After every listener above has bound its port.
+        if (settings.ProcUserId is not null || settings.ProcGroupId is not null)
+        {
+            builder.Services.AddHostedService(sp => new ProcessIdentityService(
+                settings.ProcUserId,
+                settings.ProcGroupId,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer")));
+        }
+
         // Lifecycle: SIGHUP reload, SIGUSR1 drain, SIGUSR2 certificate reload (into the TLS listeners' provider), systemd.
         builder.Services.AddSingleton(sp => new ConfigurationReloader(
             reloadConfiguration ?? (() => new TurnServerConfigLoadResult { Settings = settings, Configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build() }),

@@ -43,7 +43,7 @@ catch (TurnServer.Hosting.Tls.TlsConfigurationException e)
     Console.Error.WriteLine("ERROR: " + e.Message);
     return ExitCodes.Configuration;
 }
-catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or TurnServer.Hosting.Lifecycle.ProcessCredentialsException)
 {
     Console.Error.WriteLine("ERROR: cannot start: " + e.Message);
     return ExitCodes.CannotStart;

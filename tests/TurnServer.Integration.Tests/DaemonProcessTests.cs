@@ -54,6 +54,75 @@ public sealed class DaemonProcessTests : IDisposable
         rebind.Bind(DaemonProcess.Loopback(port));
     }
 
+    /// <summary>
+    /// coTURN's proc-user: started as root, the server binds its listeners, then runs as the user, and relay ports
+    /// (which need no privilege) keep working. Not started as root, it cannot become another user and says so.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Proc_user_gives_up_root_once_listening_and_the_relay_still_works()
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        string server = Directory.CreateDirectory(Path.Combine(_directory, "server")).FullName;
+        DaemonProcess.CopyServerTo(server);
+        string config = DaemonProcess.WriteConfig(_directory, $"""
+            listening-ip=127.0.0.1
+            listening-port={port}
+            min-port=20000
+            max-port=32767
+            realm=example.org
+            lt-cred-mech
+            user=alice:secret
+            allow-loopback-peers
+            proc-user=nobody
+            """);
+        File.SetUnixFileMode(_directory, File.GetUnixFileMode(server)); // 0755, as CopyServerTo left it: the copy below must stay readable
+
+        if (Environment.UserName != "root")
+        {
+            ToolResult refused = await DaemonProcess.RunAsync("-c", config);
+            Assert.Equal(69, refused.ExitCode);
+            Assert.Contains("setgid(65534) failed", refused.Output, StringComparison.Ordinal);
+            return;
+        }
+
+        using DaemonProcess daemon = DaemonProcess.StartFrom(server, "-c", config);
+        Func<Task<string>> dropped = daemon.ExpectLine("now running as user 65534, group 65534");
+        await daemon.WaitUntilListeningAsync();
+        await dropped();
+        string status = File.ReadAllText($"/proc/{daemon.Id}/status");
+        Assert.Matches(@"\nUid:\t65534\t65534\t65534\t65534\n", status);
+        Assert.Matches(@"\nGid:\t65534\t65534\t65534\t65534\n", status);
+        Assert.Matches(@"\nGroups:[\t ]*\n", status); // no supplementary groups left
+
+        using (var peer = new UdpEchoPeer())
+        using (var client = new StunUdpClient(DaemonProcess.Loopback(port), "alice", "secret"))
+        {
+            await client.AllocateAsync();
+            await client.BindChannelAsync(0x4001, TransportAddress.FromEndPoint(peer.EndPoint));
+            byte[] frame = new byte[4 + 8];
+            ChannelData.WriteHeader(frame, 0x4001, 8);
+            client.SendRaw(frame);
+            Assert.Equal(frame, await client.ReceiveAsync());
+        }
+
+        Assert.Equal(0, await daemon.TerminateAsync());
+    }
+
+    [Fact]
+    public async Task An_unknown_proc_user_stops_start_up_naming_the_line()
+    {
+        string config = DaemonProcess.WriteConfig(_directory, """
+            realm=example.org
+            proc-user=no-such-user-here
+            """);
+
+        ToolResult result = await DaemonProcess.RunAsync("-c", config);
+
+        Assert.Equal(78, result.ExitCode);
+        Assert.Contains("turnserver.conf:2: invalid value 'no-such-user-here' for option 'proc-user': no such user on this system", result.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_bad_value_stops_start_up_naming_option_value_and_line()
     {

@@ -161,6 +161,15 @@ public sealed class TurnServerSettings
     /// <summary><c>pidfile</c>: where to write the process ID; null when not given.</summary>
     public string? PidFile { get; init; }
 
+    /// <summary><c>proc-user</c>: the user ID to run as once the listeners are bound; null to keep the current one.</summary>
+    public uint? ProcUserId { get; init; }
+
+    /// <summary>
+    /// <c>proc-group</c>, else the primary group of <c>proc-user</c>: the group ID to run as once the listeners are
+    /// bound; null to keep the current one.
+    /// </summary>
+    public uint? ProcGroupId { get; init; }
+
     /// <summary><c>drain-min-allocations</c>: a drain (SIGUSR1) ends the process once at most this many allocations remain.</summary>
     public int DrainMinAllocations { get; init; }
 

@@ -73,6 +73,7 @@ internal sealed class TurnServerSettingsBinder
             _warnings.Add($"{OriginsOf("userdb", "psql-userdb")}: both 'userdb' and 'psql-userdb' are given; the PostgreSQL database is used");
         }
 
+        (uint? procUserId, uint? procGroupId) = ProcessIdentity();
         var settings = new TurnServerSettings
         {
             ConfigFilePath = configFilePath,
@@ -121,6 +122,8 @@ internal sealed class TurnServerSettingsBinder
             Verbose = Boolean("verbose"),
             ExtraVerbose = Boolean("Verbose"),
             PidFile = Text("pidfile"),
+            ProcUserId = procUserId,
+            ProcGroupId = procGroupId,
             DrainMinAllocations = Integer("drain-min-allocations", 0),
             DrainTimeout = Integer("drain-timeout", 0),
             Cert = Text("cert"),
@@ -160,6 +163,42 @@ internal sealed class TurnServerSettingsBinder
         }
 
         return settings;
+    }
+
+    /// <summary>
+    /// <c>proc-user</c> and <c>proc-group</c> resolved to IDs now, so a name the system does not know stops start-up
+    /// with the option and line. Unlike coTURN, <c>proc-user</c> alone also takes the user's primary group, rather than
+    /// leaving the process in root's group.
+    /// </summary>
+    private (uint? UserId, uint? GroupId) ProcessIdentity()
+    {
+        uint? userId = null;
+        uint? groupId = null;
+        if (Text("proc-user") is { } user)
+        {
+            if (Lifecycle.ProcessCredentials.TryFindUser(user, out uint uid, out uint primaryGroup))
+            {
+                (userId, groupId) = (uid, primaryGroup);
+            }
+            else
+            {
+                Invalid(Origin(Key("proc-user")), user, "proc-user", "no such user on this system");
+            }
+        }
+
+        if (Text("proc-group") is { } group)
+        {
+            if (Lifecycle.ProcessCredentials.TryFindGroup(group, out uint gid))
+            {
+                groupId = gid;
+            }
+            else
+            {
+                Invalid(Origin(Key("proc-group")), group, "proc-group", "no such group on this system");
+            }
+        }
+
+        return (userId, groupId);
     }
 
     /// <summary>

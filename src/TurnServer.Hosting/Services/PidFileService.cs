@@ -28,9 +28,9 @@ internal sealed class PidFileService : IHostedService
         {
             File.Delete(_path);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Another process may own it now; nothing to undo.
+            // Another process may own it now, or proc-user may not write where root wrote it; nothing to undo.
         }
 
         return Task.CompletedTask;

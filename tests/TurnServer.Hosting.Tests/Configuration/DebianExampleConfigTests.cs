@@ -64,6 +64,9 @@ public partial class DebianExampleConfigTests
             lines[i] = lines[i][1..];
         }
 
+        // Users and groups must exist to be accepted; the example's placeholders become ones every Debian system has.
+        lines = [.. lines.Select(l => l.Replace("proc-user=<user-name>", "proc-user=nobody", StringComparison.Ordinal).Replace("proc-group=<group-name>", "proc-group=nogroup", StringComparison.Ordinal))];
+
         using var file = new TempConfFile(string.Join('\n', lines));
         TurnServerConfigLoadResult result = TestLoader.Load(["-c", file.Path]);
 
@@ -89,6 +92,7 @@ public partial class DebianExampleConfigTests
         Assert.Equal(("/usr/local/etc/turn_server_cert.pem", "/usr/local/etc/turn_server_pkey.pem", "..."), (s.Cert, s.PKey, s.PKeyPassword));
         Assert.Equal("DEFAULT", s.CipherList);
         Assert.Equal(("/var/tmp/turn.log", "/var/run/turnserver.pid"), (s.LogFile, s.PidFile));
+        Assert.Equal((65534u, 65534u), (s.ProcUserId, s.ProcGroupId));
         Assert.True(s.NoStdoutLog && s.SimpleLog && s.LogBinding && s.NoSoftwareAttribute && s.SecureStun);
         Assert.True(s.AllowLoopbackPeers && s.NoMulticastPeers);
         Assert.True(s.NoTlsV1 && s.NoTlsV1_1 && s.NoTlsV1_2);

@@ -358,4 +358,27 @@ public class SettingsBindingTests
 
         Assert.Empty(result.Errors);
     }
+
+    [Fact]
+    public void Proc_user_takes_its_primary_group_unless_proc_group_names_one_and_ids_are_accepted()
+    {
+        Assert.Equal((65534u, 65534u), Ids(TestLoader.Load(["-n", "--proc-user=nobody"])));
+        Assert.Equal((65534u, 0u), Ids(TestLoader.Load(["-n", "--proc-user=nobody", "--proc-group=root"])));
+        Assert.Equal(((uint?)null, 65534u), Ids(TestLoader.Load(["-n", "--proc-group=65534"])));
+        Assert.Equal(((uint?)null, (uint?)null), Ids(TestLoader.Load(["-n"])));
+
+        static (uint? User, uint? Group) Ids(TurnServerConfigLoadResult result)
+        {
+            Assert.Empty(result.Errors);
+            return (result.Settings!.ProcUserId, result.Settings.ProcGroupId);
+        }
+    }
+
+    [Fact]
+    public void An_unknown_proc_group_is_an_error_naming_its_line()
+    {
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("no-auth\nproc-group=no-such-group-here\n");
+
+        Assert.Contains(result.Errors, e => e.EndsWith(":2: invalid value 'no-such-group-here' for option 'proc-group': no such group on this system", StringComparison.Ordinal));
+    }
 }

@@ -13,10 +13,10 @@ internal sealed partial class DaemonProcess : IDisposable
 
     private readonly List<(string Text, TaskCompletionSource<string> Seen)> _awaited = [];
 
-    private DaemonProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    private DaemonProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null, string? serverDirectory = null)
     {
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        _process = ExternalProcess.Start(dotnet, [Path.Combine(AppContext.BaseDirectory, "turnserver.dll"), .. args], environment);
+        _process = ExternalProcess.Start(dotnet, [Path.Combine(serverDirectory ?? AppContext.BaseDirectory, "turnserver.dll"), .. args], environment);
         _process.LineReceived += line =>
         {
             lock (_awaited)
@@ -48,6 +48,49 @@ internal sealed partial class DaemonProcess : IDisposable
     public static DaemonProcess Start(params string[] args) => new(args);
 
     public static DaemonProcess Start(IDictionary<string, string> environment, params string[] args) => new(args, environment);
+
+    /// <summary>Starts the copy of the server in <paramref name="serverDirectory"/> (see <see cref="CopyServerTo"/>).</summary>
+    public static DaemonProcess StartFrom(string serverDirectory, params string[] args) => new(args, serverDirectory: serverDirectory);
+
+    /// <summary>
+    /// Copies the server's files (those its deps.json names, with turnserver.dll) into <paramref name="directory"/>,
+    /// readable by every user: a server that gives up root must still load its assemblies, wherever the checkout is.
+    /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public static void CopyServerTo(string directory)
+    {
+        using var deps = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "turnserver.deps.json")));
+        var files = new HashSet<string>(StringComparer.Ordinal) { "turnserver.dll", "turnserver.deps.json", "turnserver.runtimeconfig.json" };
+        foreach (System.Text.Json.JsonProperty target in deps.RootElement.GetProperty("targets").EnumerateObject())
+        {
+            foreach (System.Text.Json.JsonProperty library in target.Value.EnumerateObject())
+            {
+                // Managed and native assets land in the output by file name; RID-specific ones keep their runtimes/ path.
+                foreach (string kind in new[] { "runtime", "native", "runtimeTargets" })
+                {
+                    if (library.Value.TryGetProperty(kind, out System.Text.Json.JsonElement assets))
+                    {
+                        files.UnionWith(assets.EnumerateObject().Select(a => kind == "runtimeTargets" ? a.Name : Path.GetFileName(a.Name)));
+                    }
+                }
+            }
+        }
+
+        const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(directory, Readable);
+        foreach (string file in files.Where(f => File.Exists(Path.Combine(AppContext.BaseDirectory, f))))
+        {
+            string destination = Path.Combine(directory, file);
+            for (string? folder = Path.GetDirectoryName(destination); folder is not null && folder.Length > directory.Length; folder = Path.GetDirectoryName(folder))
+            {
+                Directory.CreateDirectory(folder);
+                File.SetUnixFileMode(folder, Readable);
+            }
+
+            File.Copy(Path.Combine(AppContext.BaseDirectory, file), destination);
+            File.SetUnixFileMode(destination, Readable);
+        }
+    }
 
     /// <summary>Sends a signal by number (SIGHUP 1, SIGUSR1 10, SIGUSR2 12, SIGTERM 15).</summary>
     public void Signal(int signal) => SendSignal(_process.Id, signal);
