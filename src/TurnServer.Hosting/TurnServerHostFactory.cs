@@ -123,11 +123,6 @@ public static partial class TurnServerHostFactory
             builder.Services.AddHostedService(sp => sp.GetRequiredService<MetricsHttpServer>());
         }
 
-        if (settings.PidFile is { Length: > 0 } pidFile)
-        {
-            builder.Services.AddHostedService(_ => new PidFileService(pidFile));
-        }
-
         // Before the listeners, so the first packet already finds the database's users.
         if (userDatabase is not null)
         {
@@ -210,7 +205,13 @@ public static partial class TurnServerHostFactory
 
         builder.Services.AddHostedService<SweeperService>();
 
-        // After every listener above has bound its port.
+        // After every listener above has bound its port: the pidfile (while still root, for /var/run) ...
+        if (settings.PidFile is { Length: > 0 } pidFile)
+        {
+            builder.Services.AddHostedService(_ => new PidFileService(pidFile));
+        }
+
+        // ... then giving root up.
         if (settings.ProcUserId is not null || settings.ProcGroupId is not null)
         {
             builder.Services.AddHostedService(sp => new ProcessIdentityService(

@@ -2,6 +2,7 @@ using System.Reflection;
 using Microsoft.Extensions.Hosting;
 using TurnServer.Hosting;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Lifecycle;
 
 TurnServerConfigLoadResult config = TurnServerConfigLoader.Load(args);
 if (config.HelpRequested)
@@ -16,9 +17,13 @@ if (config.VersionRequested)
     return 0;
 }
 
-foreach (string warning in config.Warnings)
+// The background copy of a daemon reads the same configuration: its parent has already shown the warnings.
+if (!DaemonMode.IsChild)
 {
-    Console.Error.WriteLine("WARNING: " + warning);
+    foreach (string warning in config.Warnings)
+    {
+        Console.Error.WriteLine("WARNING: " + warning);
+    }
 }
 
 if (config.Settings is null)
@@ -29,6 +34,16 @@ if (config.Settings is null)
     }
 
     return ExitCodes.Configuration;
+}
+
+if (config.Settings.Daemon && !DaemonMode.IsChild)
+{
+    return await DaemonMode.StartInBackgroundAsync(args).ConfigureAwait(false);
+}
+
+if (DaemonMode.IsChild)
+{
+    DaemonMode.BeginSession();
 }
 
 try

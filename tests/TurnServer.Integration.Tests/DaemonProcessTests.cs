@@ -109,6 +109,64 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.Equal(0, await daemon.TerminateAsync());
     }
 
+    /// <summary>
+    /// Init scripts run coTURN with -o and wait for the command to return (Debian's: turnserver -c ... -o -v). The
+    /// command returns 0 once the server is listening, leaving it in the background under its own session, found by
+    /// its pidfile.
+    /// </summary>
+    [Fact]
+    public async Task Daemon_mode_returns_once_listening_and_leaves_the_server_running_in_the_background()
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        string pidFile = Path.Combine(_directory, "turnserver.pid");
+        string config = DaemonProcess.WriteConfig(_directory, $"""
+            listening-ip=127.0.0.1
+            listening-port={port}
+            realm=example.org
+            lt-cred-mech
+            user=alice:secret
+            pidfile={pidFile}
+            """);
+
+        ToolResult started = await DaemonProcess.RunAsync("-c", config, "-o");
+
+        Assert.Equal(0, started.ExitCode);
+        Assert.Contains("Listening on UDP 127.0.0.1:" + DaemonProcess.PortText(port), started.Output, StringComparison.Ordinal);
+        int pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        using var background = System.Diagnostics.Process.GetProcessById(pid);
+        string[] stat = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(pid.ToString(System.Globalization.CultureInfo.InvariantCulture), stat[3]); // its own session (setsid)
+        Assert.Equal("0", stat[4]); // and no controlling terminal
+        using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
+        {
+            await client.AllocateAsync();
+        }
+
+        DaemonProcess.SendSignal(pid, 15);
+        await background.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.False(File.Exists(pidFile));
+    }
+
+    [Fact]
+    public async Task Daemon_mode_reports_a_failed_start_with_its_message_and_exit_code()
+    {
+        using var holder = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        holder.Bind(DaemonProcess.Loopback(0));
+        string pidFile = Path.Combine(_directory, "turnserver.pid");
+        string config = DaemonProcess.WriteConfig(_directory, $"""
+            listening-ip=127.0.0.1
+            listening-port={((System.Net.IPEndPoint)holder.LocalEndPoint!).Port}
+            no-auth
+            pidfile={pidFile}
+            """);
+
+        ToolResult result = await DaemonProcess.RunAsync("-c", config, "--daemon");
+
+        Assert.Equal(69, result.ExitCode);
+        Assert.Contains("ERROR: cannot start: Address already in use", result.Output, StringComparison.Ordinal);
+        Assert.False(File.Exists(pidFile));
+    }
+
     [Fact]
     public async Task An_unknown_proc_user_stops_start_up_naming_the_line()
     {
@@ -154,6 +212,26 @@ public sealed class DaemonProcessTests : IDisposable
 
         Assert.Contains("3478", result.Output, StringComparison.Ordinal);
         Assert.Contains("49152", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Debians_systemd_unit_command_line_starts_the_server()
+    {
+        // coturn.service: ExecStart=/usr/bin/turnserver -c /etc/turnserver.conf --pidfile= (an empty pidfile: none).
+        string unit = File.ReadAllText("/lib/systemd/system/coturn.service");
+        string[] execStart = unit.Split('\n').Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal))["ExecStart=".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["/usr/bin/turnserver", "-c", "/etc/turnserver.conf", "--pidfile="], execStart);
+        int port = ExternalProcess.FreeUdpPort();
+
+        using DaemonProcess daemon = DaemonProcess.Start([.. execStart[1..], "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port)]);
+        await daemon.WaitUntilListeningAsync();
+        using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
+        {
+            Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.Binding)));
+        }
+
+        Assert.Equal(0, await daemon.TerminateAsync());
+        Assert.DoesNotContain("pidfile", daemon.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -158,8 +158,14 @@ public sealed class TurnServerSettings
     /// <summary><c>Verbose</c> (<c>-V</c>): extra verbose logging.</summary>
     public bool ExtraVerbose { get; init; }
 
-    /// <summary><c>pidfile</c>: where to write the process ID; null when not given.</summary>
+    /// <summary>
+    /// <c>pidfile</c>: where to write the process ID; null when not given, except with <see cref="Daemon"/>, where
+    /// coTURN's default applies (init scripts find the process by it).
+    /// </summary>
     public string? PidFile { get; init; }
+
+    /// <summary><c>daemon</c> (<c>-o</c>): run in the background once the listeners are bound.</summary>
+    public bool Daemon { get; init; }
 
     /// <summary><c>proc-user</c>: the user ID to run as once the listeners are bound; null to keep the current one.</summary>
     public uint? ProcUserId { get; init; }

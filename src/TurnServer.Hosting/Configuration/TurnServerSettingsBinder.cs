@@ -121,7 +121,8 @@ internal sealed class TurnServerSettingsBinder
             LogTimestampFormat = TimestampFormat(),
             Verbose = Boolean("verbose"),
             ExtraVerbose = Boolean("Verbose"),
-            PidFile = Text("pidfile"),
+            PidFile = PidFile(),
+            Daemon = Boolean("daemon"),
             ProcUserId = procUserId,
             ProcGroupId = procGroupId,
             DrainMinAllocations = Integer("drain-min-allocations", 0),
@@ -163,6 +164,25 @@ internal sealed class TurnServerSettingsBinder
         }
 
         return settings;
+    }
+
+    /// <summary>
+    /// <c>pidfile</c>; with <c>daemon</c> and no <c>pidfile</c> line, coTURN's default: /var/run/turnserver.pid for
+    /// root, /var/tmp/turnserver.pid for anyone else. An empty <c>pidfile=</c> (coTURN's unit passes one) means none.
+    /// </summary>
+    private string? PidFile()
+    {
+        if (TryGet("pidfile", out string value, out _))
+        {
+            return value.Length == 0 ? null : value;
+        }
+
+        if (!Boolean("daemon"))
+        {
+            return null;
+        }
+
+        return Environment.UserName == "root" ? "/var/run/turnserver.pid" : "/var/tmp/turnserver.pid";
     }
 
     /// <summary>

@@ -3,10 +3,14 @@ using Microsoft.Extensions.Hosting;
 
 namespace TurnServer.Hosting.Services;
 
-/// <summary>Writes the process ID to coTURN's <c>pidfile</c> at start and removes it at stop.</summary>
-internal sealed class PidFileService : IHostedService
+/// <summary>
+/// Writes the process ID to coTURN's <c>pidfile</c> once the listeners are bound, and removes it when the host stops
+/// or, after a failed start (when no stop comes), when the host is disposed: a pidfile never outlives the server.
+/// </summary>
+internal sealed class PidFileService : IHostedService, IDisposable
 {
     private readonly string _path;
+    private bool _written;
 
     public PidFileService(string path) => _path = path;
 
@@ -19,11 +23,26 @@ internal sealed class PidFileService : IHostedService
         }
 
         File.WriteAllText(_path, Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
+        _written = true;
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
+        Remove();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => Remove();
+
+    private void Remove()
+    {
+        if (!_written)
+        {
+            return;
+        }
+
+        _written = false;
         try
         {
             File.Delete(_path);
@@ -32,7 +51,5 @@ internal sealed class PidFileService : IHostedService
         {
             // Another process may own it now, or proc-user may not write where root wrote it; nothing to undo.
         }
-
-        return Task.CompletedTask;
     }
 }

@@ -335,13 +335,12 @@ public class SettingsBindingTests
     [Fact]
     public void Not_yet_implemented_options_are_accepted_with_a_warning_naming_them()
     {
-        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--cli-password=x", "--mobility", "--no-rfc5780", "--web-admin", "-o"]);
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--cli-password=x", "--mobility", "--no-rfc5780", "--web-admin"]);
 
         Assert.Empty(result.Errors);
         Assert.NotNull(result.Settings);
         Assert.Equal(
             [
-                "command line (-o): option 'daemon' is not yet implemented in TurnServer and has no effect",
                 "command line (--mobility): option 'mobility' is not yet implemented in TurnServer and has no effect",
                 "command line (--no-cli): option 'no-cli' is not yet implemented in TurnServer and has no effect",
                 "command line (--cli-password): option 'cli-password' is not yet implemented in TurnServer and has no effect",
@@ -380,5 +379,16 @@ public class SettingsBindingTests
         TurnServerConfigLoadResult result = TestLoader.LoadConf("no-auth\nproc-group=no-such-group-here\n");
 
         Assert.Contains(result.Errors, e => e.EndsWith(":2: invalid value 'no-such-group-here' for option 'proc-group': no such group on this system", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Daemon_mode_takes_coturns_default_pidfile_unless_one_is_given_or_emptied()
+    {
+        string expected = Environment.UserName == "root" ? "/var/run/turnserver.pid" : "/var/tmp/turnserver.pid";
+        Assert.Equal(expected, TestLoader.Load(["-n", "-o"]).Settings!.PidFile);
+        Assert.Equal("/tmp/x.pid", TestLoader.Load(["-n", "-o", "--pidfile=/tmp/x.pid"]).Settings!.PidFile);
+        Assert.Null(TestLoader.Load(["-n", "-o", "--pidfile="]).Settings!.PidFile); // as Debian's coturn.service passes it
+        Assert.Null(TestLoader.Load(["-n"]).Settings!.PidFile);
+        Assert.True(TestLoader.Load(["-n", "--daemon"]).Settings!.Daemon);
     }
 }
