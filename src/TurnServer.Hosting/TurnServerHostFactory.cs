@@ -182,6 +182,7 @@ public static partial class TurnServerHostFactory
                 var endPoint = new IPEndPoint(ip, settings.TlsListeningPort);
                 builder.Services.AddSingleton<IHostedService>(sp => new DtlsListener(
                     endPoint,
+                    plainUdp: !settings.NoUdp,
                     sp.GetRequiredService<TurnEngine>(),
                     dtls,
                     sp.GetRequiredService<DtlsLimits>(),

@@ -75,10 +75,11 @@ public sealed class DtlsTransportTests : IDisposable
         }
     }
 
+    /// <summary>With no-udp, even plain STUN and ChannelData are junk on the DTLS port.</summary>
     [Fact]
     public async Task Datagrams_that_do_not_open_a_handshake_are_dropped_and_counted_without_a_session()
     {
-        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        await using TestServer server = await TestServer.StartAsync([.. _certificate.Options, "--no-udp"]);
         DtlsListener listener = server.DtlsListeners[0];
         IPEndPoint dtls = server.DtlsEndPoints[0];
         Socket socket = StunDtlsClient.BoundSocket();
@@ -104,6 +105,26 @@ public sealed class DtlsTransportTests : IDisposable
         Assert.Equal(junk.Length, listener.Counters.GetDropped(DtlsDropReason.NotClientHello));
         Assert.Equal(1, listener.Counters.HandshakesStarted);
         Assert.Equal(1, listener.SessionCount);
+    }
+
+    /// <summary>As coTURN's listeners do, the DTLS port also serves plain TURN over UDP to addresses without a session.</summary>
+    [Fact]
+    public async Task Plain_turn_over_udp_is_served_on_the_dtls_port_too()
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        IPEndPoint dtlsPort = server.DtlsEndPoints[0];
+        using var peer = new UdpEchoPeer();
+        using var client = new StunUdpClient(dtlsPort);
+
+        await client.AllocateAsync();
+        await client.BindChannelAsync(0x4001, TransportAddress.FromEndPoint(peer.EndPoint));
+        byte[] frame = ChannelDataFrame(0x4001, [1, 2, 3, 4, 5, 6, 7, 8]);
+        client.SendRaw(frame);
+
+        Assert.Equal(frame, await client.ReceiveAsync()); // relayed both ways, answered from the DTLS port
+        FiveTuple fiveTuple = Assert.Single(server.Engine.Allocations.All).FiveTuple;
+        Assert.Equal((TransportProtocol.Udp, dtlsPort.Port), (fiveTuple.Protocol, fiveTuple.ServerAddress.Port));
+        Assert.Equal(0, server.DtlsListeners[0].Counters.HandshakesStarted);
     }
 
     [Fact]

@@ -52,6 +52,17 @@ public partial class InteropTests
         await RunUclientAndCheckAsync(server, peer, ["-W", TestServer.RestSecret, "-u", "webrtc-user"], sendIndications);
     }
 
+    /// <summary>coTURN serves plain UDP on its TLS port too; so does this server, beside DTLS.</summary>
+    [Fact]
+    public async Task Uclient_relays_over_plain_udp_to_the_tls_port_without_loss()
+    {
+        using var certificate = new TestCertificate();
+        await using TestServer server = await TestServer.StartAsync(certificate.Options);
+        using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
+        await RunUclientAndCheckAsync(server, peer, ["-u", TestServer.User, "-w", TestServer.Password], sendIndications: false, server.DtlsEndPoints[0].Port);
+        Assert.All(server.Events.Created, a => Assert.Equal(server.DtlsEndPoints[0].Port, a.FiveTuple.ServerAddress.Port));
+    }
+
     [Fact]
     public async Task Uclient_relays_over_tcp_without_loss()
     {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TurnServer.Core;
 using TurnServer.Core.Allocations;
+using TurnServer.Core.Relay;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Dtls;
@@ -14,11 +15,14 @@ namespace TurnServer.Hosting.Dtls;
 /// DTLS next to TLS. The receive loop demultiplexes datagrams by client address to sessions, each a
 /// <see cref="DtlsSession"/> on its own thread with a bounded queue. A datagram from an unknown address starts a
 /// session only if it is an initial ClientHello and <see cref="DtlsAdmission"/> allows it; anything else is dropped
-/// and counted in <see cref="Counters"/>. No exception escapes the loop; stopping closes the socket and every session.
+/// and counted in <see cref="Counters"/>, except that plain STUN and ChannelData from an address without a session
+/// are served as TURN over UDP on this port, as coTURN's listeners do (unless <c>no-udp</c>). No exception escapes the
+/// loop; stopping closes the socket and every session.
 /// </summary>
-internal sealed partial class DtlsListener : BackgroundService
+internal sealed partial class DtlsListener : BackgroundService, IClientConnectionSource
 {
     private const int ReceiveBufferSize = 65536;
+    private const int ResponseBufferSize = 2048;
 
     private readonly TurnEngine _engine;
     private readonly DtlsCredentials _credentials;
@@ -28,12 +32,24 @@ internal sealed partial class DtlsListener : BackgroundService
     private readonly Socket _socket;
     private readonly DtlsAdmission _admission;
     private readonly ConcurrentDictionary<TransportAddress, DtlsSession> _sessions = new();
+    private readonly bool _plainUdp;
+    private readonly byte[] _response = new byte[ResponseBufferSize];
+    private readonly SendScratch _scratch = new();
     private TransportAddress _local;
     private volatile bool _stopping;
 
-    public DtlsListener(IPEndPoint endPoint, TurnEngine engine, DtlsCredentials credentials, DtlsLimits limits, ILogger logger, TimeProvider time)
+    /// <summary>Creates the listener; <see cref="StartAsync"/> binds it.</summary>
+    /// <param name="endPoint">Where to listen (a <c>listening-ip</c> and <c>tls-listening-port</c>).</param>
+    /// <param name="plainUdp">Whether plain TURN over UDP is served on this port too (false with <c>no-udp</c>).</param>
+    /// <param name="engine">The protocol engine.</param>
+    /// <param name="credentials">The certificate and key for handshakes.</param>
+    /// <param name="limits">Handshake and session limits.</param>
+    /// <param name="logger">Where sessions and failures are logged.</param>
+    /// <param name="time">The clock.</param>
+    public DtlsListener(IPEndPoint endPoint, bool plainUdp, TurnEngine engine, DtlsCredentials credentials, DtlsLimits limits, ILogger logger, TimeProvider time)
     {
         EndPoint = endPoint;
+        _plainUdp = plainUdp;
         _engine = engine;
         _credentials = credentials;
         _limits = limits;
@@ -101,6 +117,10 @@ internal sealed partial class DtlsListener : BackgroundService
         _socket.Dispose();
         base.Dispose();
     }
+
+    /// <summary>The way back to a plain UDP client of this port: this socket, so replies leave from the address it used.</summary>
+    public ClientConnection GetConnection(in FiveTuple fiveTuple) =>
+        new Udp.UdpClientConnection(_socket, fiveTuple.ClientAddress.ToSocketAddress(_socket.AddressFamily), _engine.Counters);
 
     /// <summary>Frees the handshake slot of <paramref name="session"/> (its thread calls this once, however the handshake ended).</summary>
     internal void OnHandshakeEnded(DtlsSession session) => _admission.EndHandshake(session.FiveTuple.ClientAddress);
@@ -170,6 +190,13 @@ internal sealed partial class DtlsListener : BackgroundService
             return;
         }
 
+        PacketKind kind = PacketClassifier.Classify(datagram);
+        if (_plainUdp && kind is PacketKind.Stun or PacketKind.ChannelData)
+        {
+            ServePlain(datagram, kind, client, from);
+            return;
+        }
+
         if (!DtlsRecord.IsInitialClientHello(datagram) || _stopping)
         {
             Counters.Drop(DtlsDropReason.NotClientHello);
@@ -212,6 +239,30 @@ internal sealed partial class DtlsListener : BackgroundService
             // No thread could be made: give the slots back as the session thread would have.
             OnHandshakeEnded(session);
             OnSessionEnded(session, DtlsSessionEndReason.HandshakeFailed);
+        }
+    }
+
+    /// <summary>TURN over plain UDP on this port, as the UDP listener serves it on <c>listening-port</c>.</summary>
+    private void ServePlain(ReadOnlySpan<byte> datagram, PacketKind kind, in TransportAddress client, SocketAddress from)
+    {
+        var fiveTuple = new FiveTuple(client, _local, TransportProtocol.Udp);
+        if (kind == PacketKind.ChannelData)
+        {
+            _engine.ProcessChannelData(datagram, fiveTuple);
+            return;
+        }
+
+        int length = _engine.ProcessStun(datagram, fiveTuple, this, _scratch, _response);
+        if (length > 0)
+        {
+            try
+            {
+                _socket.SendTo(_response.AsSpan(0, length), SocketFlags.None, from);
+            }
+            catch (SocketException)
+            {
+                _engine.Counters.Drop(Core.Diagnostics.DropReason.SendFailed);
+            }
         }
     }
 
