@@ -134,16 +134,21 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.Contains("Listening on UDP 127.0.0.1:" + DaemonProcess.PortText(port), started.Output, StringComparison.Ordinal);
         int pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
         using var background = System.Diagnostics.Process.GetProcessById(pid);
-        string[] stat = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(pid.ToString(System.Globalization.CultureInfo.InvariantCulture), stat[3]); // its own session (setsid)
-        Assert.Equal("0", stat[4]); // and no controlling terminal
-        using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
+        try
         {
+            string[] stat = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(pid.ToString(System.Globalization.CultureInfo.InvariantCulture), stat[3]); // its own session (setsid)
+            Assert.Equal("0", stat[4]); // and no controlling terminal
+            using var client = new StunUdpClient(DaemonProcess.Loopback(port));
             await client.AllocateAsync();
         }
+        finally
+        {
+            // The server this test started in the background ends with the test, whatever failed above.
+            DaemonProcess.SendSignal(pid, 15);
+            await background.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+        }
 
-        DaemonProcess.SendSignal(pid, 15);
-        await background.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
         Assert.False(File.Exists(pidFile));
     }
 
