@@ -119,8 +119,7 @@ internal sealed partial class DtlsListener : BackgroundService, IClientConnectio
     }
 
     /// <summary>The way back to a plain UDP client of this port: this socket, so replies leave from the address it used.</summary>
-    public ClientConnection GetConnection(in FiveTuple fiveTuple) =>
-        new Udp.UdpClientConnection(_socket, fiveTuple.ClientAddress.ToSocketAddress(_socket.AddressFamily), _engine.Counters);
+    public ClientConnection GetConnection(in FiveTuple fiveTuple) => Udp.PlainUdp.Connection(_socket, fiveTuple, _engine.Counters);
 
     /// <summary>Frees the handshake slot of <paramref name="session"/> (its thread calls this once, however the handshake ended).</summary>
     internal void OnHandshakeEnded(DtlsSession session) => _admission.EndHandshake(session.FiveTuple.ClientAddress);
@@ -190,10 +189,9 @@ internal sealed partial class DtlsListener : BackgroundService, IClientConnectio
             return;
         }
 
-        PacketKind kind = PacketClassifier.Classify(datagram);
-        if (_plainUdp && kind is PacketKind.Stun or PacketKind.ChannelData)
+        if (_plainUdp && PacketClassifier.Classify(datagram) is PacketKind.Stun or PacketKind.ChannelData)
         {
-            ServePlain(datagram, kind, client, from);
+            Udp.PlainUdp.Serve(_engine, _socket, this, datagram, new FiveTuple(client, _local, TransportProtocol.Udp), from, _response, _scratch);
             return;
         }
 
@@ -239,30 +237,6 @@ internal sealed partial class DtlsListener : BackgroundService, IClientConnectio
             // No thread could be made: give the slots back as the session thread would have.
             OnHandshakeEnded(session);
             OnSessionEnded(session, DtlsSessionEndReason.HandshakeFailed);
-        }
-    }
-
-    /// <summary>TURN over plain UDP on this port, as the UDP listener serves it on <c>listening-port</c>.</summary>
-    private void ServePlain(ReadOnlySpan<byte> datagram, PacketKind kind, in TransportAddress client, SocketAddress from)
-    {
-        var fiveTuple = new FiveTuple(client, _local, TransportProtocol.Udp);
-        if (kind == PacketKind.ChannelData)
-        {
-            _engine.ProcessChannelData(datagram, fiveTuple);
-            return;
-        }
-
-        int length = _engine.ProcessStun(datagram, fiveTuple, this, _scratch, _response);
-        if (length > 0)
-        {
-            try
-            {
-                _socket.SendTo(_response.AsSpan(0, length), SocketFlags.None, from);
-            }
-            catch (SocketException)
-            {
-                _engine.Counters.Drop(Core.Diagnostics.DropReason.SendFailed);
-            }
         }
     }
 

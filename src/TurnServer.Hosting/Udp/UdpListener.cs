@@ -64,8 +64,7 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
     /// <summary>Completes once the socket is bound.</summary>
     public Task Started => _started.Task;
 
-    public ClientConnection GetConnection(in FiveTuple fiveTuple) =>
-        new UdpClientConnection(_socket!, fiveTuple.ClientAddress.ToSocketAddress(_socket!.AddressFamily), _engine.Counters);
+    public ClientConnection GetConnection(in FiveTuple fiveTuple) => PlainUdp.Connection(_socket!, fiveTuple, _engine.Counters);
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -151,36 +150,7 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
             return;
         }
 
-        var fiveTuple = new FiveTuple(client, _local, TransportProtocol.Udp);
-        switch (PacketClassifier.Classify(packet))
-        {
-            case PacketKind.ChannelData:
-                _engine.ProcessChannelData(packet, fiveTuple);
-                break;
-            case PacketKind.Stun:
-                int length = _engine.ProcessStun(packet, fiveTuple, this, scratch, response);
-                if (length > 0)
-                {
-                    SendResponse(response.AsSpan(0, length), from, counters);
-                }
-
-                break;
-            default:
-                counters.Drop(DropReason.UnknownPacket);
-                break;
-        }
-    }
-
-    private void SendResponse(ReadOnlySpan<byte> response, SocketAddress to, ServerCounters counters)
-    {
-        try
-        {
-            _socket!.SendTo(response, SocketFlags.None, to);
-        }
-        catch (SocketException)
-        {
-            counters.Drop(DropReason.SendFailed);
-        }
+        PlainUdp.Serve(_engine, _socket!, this, packet, new FiveTuple(client, _local, TransportProtocol.Udp), from, response, scratch);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Listening on {Transport} {EndPoint}")]
