@@ -131,7 +131,6 @@ public sealed class DaemonProcessTests : IDisposable
         ToolResult started = await DaemonProcess.RunAsync("-c", config, "-o");
 
         Assert.Equal(0, started.ExitCode);
-        Assert.Contains("Listening on UDP 127.0.0.1:" + DaemonProcess.PortText(port), started.Output, StringComparison.Ordinal);
         int pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
         using var background = System.Diagnostics.Process.GetProcessById(pid);
         try

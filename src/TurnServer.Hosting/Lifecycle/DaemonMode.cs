@@ -10,9 +10,9 @@ namespace TurnServer.Hosting.Lifecycle;
 /// coTURN's <c>-o</c>/<c>--daemon</c>, which init scripts pass (Debian's <c>/etc/init.d/coturn</c> runs
 /// <c>turnserver -c /etc/turnserver.conf -o -v</c> and returns only when it does). A .NET process cannot fork, so the
 /// command starts itself again in the background and waits until that copy has bound its listeners (it reports
-/// <c>READY=1</c>, sd_notify's datagram, to a private socket) or has failed: the caller sees the server's start-up
-/// messages and exit code, as with a forking daemon. The copy's output comes through pipes this command forwards until
-/// then; afterwards those pipes are closed and .NET drops console writes to them, so the copy holds neither the
+/// <c>READY=1</c>, sd_notify's datagram, to a private socket) or has failed: the caller gets 0, or the server's exit
+/// code and every message it wrote, as with a forking daemon. The copy's output comes through pipes this command
+/// forwards until then (after a success, lines still in flight may be cut); afterwards those pipes are closed and .NET drops console writes to them, so the copy holds neither the
 /// terminal nor a caller's pipe (<c>$(turnserver -o)</c> returns). It also starts a new session, away from the
 /// terminal's signals. Logs that should outlive start-up go to <c>log-file</c> or <c>syslog</c>, as with coTURN.
 /// </summary>

@@ -42,6 +42,7 @@ internal sealed partial class SignalService : IHostedService, IDisposable
         _registrations.Add(PosixSignalRegistration.Create((PosixSignal)SigUsr1, context => Handle(context, "SIGUSR1", _drain.Begin)));
         _registrations.Add(PosixSignalRegistration.Create((PosixSignal)SigUsr2, context => Handle(context, "SIGUSR2", _reloader.ReloadCertificate)));
         _lifetime.ApplicationStopping.Register(_systemd.Stopping);
+        LogReady(_logger);
         _systemd.Ready();
         return Task.CompletedTask;
     }
@@ -87,6 +88,9 @@ internal sealed partial class SignalService : IHostedService, IDisposable
             }
         });
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "ready: every listener is bound")]
+    private static partial void LogReady(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Signal} received")]
     private static partial void LogSignal(ILogger logger, string signal);

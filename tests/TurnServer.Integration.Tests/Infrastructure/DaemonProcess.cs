@@ -8,6 +8,9 @@ namespace TurnServer.Integration.Tests.Infrastructure;
 internal sealed partial class DaemonProcess : IDisposable
 {
     private const int SigTerm = 15;
+
+    /// <summary>What the server logs once start-up is complete: listeners bound, pidfile written, systemd told READY=1.</summary>
+    private const string ReadyLine = "ready: every listener is bound";
     private readonly ExternalProcess _process;
     private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -30,12 +33,12 @@ internal sealed partial class DaemonProcess : IDisposable
                 }
             }
 
-            if (line.Contains("Listening on UDP", StringComparison.Ordinal))
+            if (line.Contains(ReadyLine, StringComparison.Ordinal))
             {
                 _listening.TrySetResult(line);
             }
         };
-        if (_process.Output.Contains("Listening on UDP", StringComparison.Ordinal))
+        if (_process.Output.Contains(ReadyLine, StringComparison.Ordinal))
         {
             _listening.TrySetResult("already");
         }
