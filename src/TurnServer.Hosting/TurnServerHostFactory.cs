@@ -177,30 +177,16 @@ public static partial class TurnServerHostFactory
                     time));
             }
 
+            // As in coTURN, UDP on both ports takes plain TURN and DTLS, whichever are enabled (DTLS only with a
+            // certificate); without DTLS the TLS port has no UDP listener.
+            if (!settings.NoUdp || dtls is not null)
+            {
+                AddUdpListener(builder.Services, new IPEndPoint(ip, settings.ListeningPort), TransportProtocol.Udp, !settings.NoUdp, dtls, time, linuxUdp);
+            }
+
             if (dtls is not null)
             {
-                var endPoint = new IPEndPoint(ip, settings.TlsListeningPort);
-                builder.Services.AddSingleton<IHostedService>(sp => new DtlsListener(
-                    endPoint,
-                    plainUdp: !settings.NoUdp,
-                    sp.GetRequiredService<TurnEngine>(),
-                    dtls,
-                    sp.GetRequiredService<DtlsLimits>(),
-                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Dtls"),
-                    time));
-            }
-        }
-
-        if (!settings.NoUdp)
-        {
-            foreach (IPAddress ip in listeningIps)
-            {
-                var endPoint = new IPEndPoint(ip, settings.ListeningPort);
-                builder.Services.AddSingleton<IHostedService>(sp => new UdpListener(
-                    endPoint,
-                    sp.GetRequiredService<TurnEngine>(),
-                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Udp"),
-                    linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null));
+                AddUdpListener(builder.Services, new IPEndPoint(ip, settings.TlsListeningPort), TransportProtocol.Dtls, !settings.NoUdp, dtls, time, linuxUdp);
             }
         }
 
@@ -266,6 +252,16 @@ public static partial class TurnServerHostFactory
     /// (TLS and DTLS listeners are then not started, as coTURN does without a certificate).
     /// </summary>
     /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
+    /// <summary>Registers a UDP listener on <paramref name="endPoint"/>, with a DTLS endpoint of its own when <paramref name="dtls"/> is given.</summary>
+    private static void AddUdpListener(IServiceCollection services, IPEndPoint endPoint, TransportProtocol protocol, bool plainUdp, DtlsCredentials? dtls, TimeProvider time, bool linuxUdp) =>
+        services.AddSingleton<IHostedService>(sp =>
+        {
+            TurnEngine engine = sp.GetRequiredService<TurnEngine>();
+            ILoggerFactory loggers = sp.GetRequiredService<ILoggerFactory>();
+            DtlsEndpoint? endpoint = dtls is null ? null : new DtlsEndpoint(engine, dtls, sp.GetRequiredService<DtlsLimits>(), loggers.CreateLogger("TurnServer.Dtls"), time);
+            return new UdpListener(endPoint, protocol, plainUdp, endpoint, engine, loggers.CreateLogger("TurnServer.Udp"), linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null);
+        });
+
     private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings) =>
         (settings.NoTls && settings.NoDtls) || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings);
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using TurnServer.Core.Allocations;
+using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Dtls;
 using TurnServer.Hosting.Tests.Dtls;
 using TurnServer.Integration.Tests.Infrastructure;
@@ -10,7 +11,7 @@ using TurnServer.Stun;
 
 namespace TurnServer.Integration.Tests;
 
-/// <summary>TURN over DTLS (RFC 8656 section 3.1, RFC 6347) on the TLS port over UDP, against the in-process server.</summary>
+/// <summary>TURN over DTLS (RFC 8656 section 3.1, RFC 6347) on both ports over UDP, against the in-process server.</summary>
 public sealed class DtlsTransportTests : IDisposable
 {
     private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(15);
@@ -44,7 +45,7 @@ public sealed class DtlsTransportTests : IDisposable
         Assert.Equal(TransportProtocol.Dtls, allocation.FiveTuple.Protocol);
         Assert.Equal(TransportAddress.FromEndPoint(client.LocalEndPoint), allocation.FiveTuple.ClientAddress);
         Assert.Equal(TransportAddress.FromEndPoint(server.DtlsEndPoints[0]), allocation.FiveTuple.ServerAddress);
-        Assert.Equal(1, server.DtlsListeners[0].Counters.HandshakesCompleted);
+        Assert.Equal(1, server.Dtls[0].Counters.HandshakesCompleted);
     }
 
     [Fact]
@@ -80,7 +81,7 @@ public sealed class DtlsTransportTests : IDisposable
     public async Task Datagrams_that_do_not_open_a_handshake_are_dropped_and_counted_without_a_session()
     {
         await using TestServer server = await TestServer.StartAsync([.. _certificate.Options, "--no-udp"]);
-        DtlsListener listener = server.DtlsListeners[0];
+        DtlsEndpoint endpoint = server.Dtls[0];
         IPEndPoint dtls = server.DtlsEndPoints[0];
         Socket socket = StunDtlsClient.BoundSocket();
         byte[] hello = DtlsTestRecords.ClientHello();
@@ -102,12 +103,12 @@ public sealed class DtlsTransportTests : IDisposable
         using StunDtlsClient client = await StunDtlsClient.ConnectAsync(dtls, socket: socket);
         await client.AllocateAsync();
 
-        Assert.Equal(junk.Length, listener.Counters.GetDropped(DtlsDropReason.NotClientHello));
-        Assert.Equal(1, listener.Counters.HandshakesStarted);
-        Assert.Equal(1, listener.SessionCount);
+        Assert.Equal(junk.Length, endpoint.Counters.GetDropped(DtlsDropReason.NotClientHello));
+        Assert.Equal(1, endpoint.Counters.HandshakesStarted);
+        Assert.Equal(1, endpoint.SessionCount);
     }
 
-    /// <summary>As coTURN's listeners do, the DTLS port also serves plain TURN over UDP to addresses without a session.</summary>
+    /// <summary>As coTURN's listeners do, the DTLS port also serves plain TURN over UDP.</summary>
     [Fact]
     public async Task Plain_turn_over_udp_is_served_on_the_dtls_port_too()
     {
@@ -124,7 +125,7 @@ public sealed class DtlsTransportTests : IDisposable
         Assert.Equal(frame, await client.ReceiveAsync()); // relayed both ways, answered from the DTLS port
         FiveTuple fiveTuple = Assert.Single(server.Engine.Allocations.All).FiveTuple;
         Assert.Equal((TransportProtocol.Udp, dtlsPort.Port), (fiveTuple.Protocol, fiveTuple.ServerAddress.Port));
-        Assert.Equal(0, server.DtlsListeners[0].Counters.HandshakesStarted);
+        Assert.Equal(0, server.Dtls[0].Counters.HandshakesStarted);
     }
 
     [Fact]
@@ -136,8 +137,8 @@ public sealed class DtlsTransportTests : IDisposable
 
         byte[] answer = await ReceiveAsync(socket);
         Assert.Equal(new byte[] { 21, 0xFE, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 70 }, answer); // fatal protocol_version
-        Assert.Equal(1, server.DtlsListeners[0].Counters.GetDropped(DtlsDropReason.UnsupportedVersion));
-        Assert.Equal(0, server.DtlsListeners[0].Counters.HandshakesStarted);
+        Assert.Equal(1, server.Dtls[0].Counters.GetDropped(DtlsDropReason.UnsupportedVersion));
+        Assert.Equal(0, server.Dtls[0].Counters.HandshakesStarted);
     }
 
     /// <summary>
@@ -149,8 +150,8 @@ public sealed class DtlsTransportTests : IDisposable
     {
         var limits = new DtlsLimits { HandshakeTimeout = TimeSpan.FromSeconds(1), MaxHandshakes = 1 };
         await using TestServer server = await TestServer.StartAsync(_certificate.Options, s => s.AddSingleton(limits));
-        DtlsListener listener = server.DtlsListeners[0];
-        using var events = new DtlsSessionEvents(listener);
+        DtlsEndpoint endpoint = server.Dtls[0];
+        using var events = new DtlsSessionEvents(endpoint);
         using Socket silent = StunDtlsClient.BoundSocket();
         silent.SendTo(DtlsTestRecords.ClientHello(), server.DtlsEndPoints[0]);
 
@@ -161,8 +162,8 @@ public sealed class DtlsTransportTests : IDisposable
         DtlsSessionEnd end = await events.NextAsync(EventTimeout);
         Assert.Equal(DtlsSessionEndReason.HandshakeTimedOut, end.Reason);
         Assert.Equal(TransportAddress.FromEndPoint((IPEndPoint)silent.LocalEndPoint!), end.FiveTuple.ClientAddress);
-        Assert.Equal(0, listener.SessionCount);
-        Assert.True(listener.Counters.GetDropped(DtlsDropReason.UnansweredRetransmission) > 0);
+        Assert.Equal(0, endpoint.SessionCount);
+        Assert.True(endpoint.Counters.GetDropped(DtlsDropReason.UnansweredRetransmission) > 0);
         Assert.DoesNotContain(ReceiveQueued(silent), datagram => datagram[0] == 22 && datagram[13] == 2); // no second ServerHello
 
         // The only handshake slot admits a real client again.
@@ -170,6 +171,10 @@ public sealed class DtlsTransportTests : IDisposable
         await client.AllocateAsync();
     }
 
+    /// <summary>
+    /// Records that are not records are dropped before the session sees them; ChannelData in the clear from the
+    /// session's address is plain TURN over UDP, a 5-tuple without an allocation, so it is relayed nowhere.
+    /// </summary>
     [Fact]
     public async Task Junk_on_an_established_session_is_dropped_and_the_session_keeps_relaying()
     {
@@ -178,6 +183,7 @@ public sealed class DtlsTransportTests : IDisposable
         using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
         await client.AllocateAsync();
         await client.BindChannelAsync(0x4001, TransportAddress.FromEndPoint(peer.EndPoint));
+        long noAllocation = server.Engine.Counters.GetDropped(DropReason.NoAllocation);
 
         client.Socket.Send(ChannelDataFrame(0x4001, [9, 9, 9])); // ChannelData in the clear
         client.Socket.Send(DtlsTestRecords.Record(23, DtlsTestRecords.Dtls12, 1, new byte[40])[..30]); // a record cut short
@@ -187,8 +193,59 @@ public sealed class DtlsTransportTests : IDisposable
         await client.SendRawAsync(frame);
         Assert.Equal(frame, await client.ReceiveAsync());
         Assert.Equal(new byte[] { 1, 2, 3 }, Assert.Single(peer.Received).Data); // the clear-text ChannelData was not relayed
-        Assert.Equal(2, server.DtlsListeners[0].Counters.GetDropped(DtlsDropReason.NotDtlsRecord));
-        Assert.Equal(1, server.DtlsListeners[0].SessionCount);
+        Assert.Equal(noAllocation + 1, server.Engine.Counters.GetDropped(DropReason.NoAllocation));
+        Assert.Equal(1, server.Dtls[0].Counters.GetDropped(DtlsDropReason.NotDtlsRecord));
+        Assert.Equal(1, server.Dtls[0].SessionCount);
+    }
+
+    /// <summary>
+    /// As in coTURN, DTLS is served on <c>listening-port</c> too, beside plain UDP on the same socket(s), by either UDP
+    /// engine; answers and relayed data leave from the port the client used.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Dtls_and_plain_udp_share_the_listening_port(bool linuxUdp)
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options, configureServices: null, linuxUdp);
+        using var peer = new UdpEchoPeer();
+        using StunDtlsClient secure = await StunDtlsClient.ConnectAsync(server.UdpEndPoint);
+        using var plain = new StunUdpClient(server.UdpEndPoint);
+
+        await secure.AllocateAsync();
+        await plain.AllocateAsync();
+        await secure.BindChannelAsync(0x4001, TransportAddress.FromEndPoint(peer.EndPoint));
+        await plain.BindChannelAsync(0x4002, TransportAddress.FromEndPoint(peer.EndPoint));
+        byte[] overDtls = ChannelDataFrame(0x4001, [1, 2, 3, 4, 5]);
+        byte[] overUdp = ChannelDataFrame(0x4002, [6, 7, 8, 9]);
+        await secure.SendRawAsync(overDtls);
+        plain.SendRaw(overUdp);
+
+        Assert.Equal(overDtls, await secure.ReceiveAsync());
+        Assert.Equal(overUdp, await plain.ReceiveAsync());
+        Assert.Equal(
+            new[] { (TransportProtocol.Dtls, server.Port), (TransportProtocol.Udp, server.Port) }.Order(),
+            server.Engine.Allocations.All.Select(a => (a.FiveTuple.Protocol, (int)a.FiveTuple.ServerAddress.Port)).Order());
+        Assert.Equal(1, server.ListeningPortDtls!.Counters.HandshakesCompleted);
+        Assert.Equal(0, server.Dtls[0].Counters.HandshakesStarted);
+    }
+
+    /// <summary>Without DTLS (no-dtls, or no certificate) a ClientHello on the listening port is an unknown packet, dropped and counted.</summary>
+    [Fact]
+    public async Task No_dtls_leaves_the_listening_port_plain()
+    {
+        await using TestServer server = await TestServer.StartAsync([.. _certificate.Options, "--no-dtls"]);
+        using Socket socket = StunDtlsClient.BoundSocket();
+        long unknown = server.Engine.Counters.GetDropped(DropReason.UnknownPacket);
+        socket.SendTo(DtlsTestRecords.ClientHello(), server.UdpEndPoint);
+        socket.SendTo([0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42, .. RandomNumberGenerator.GetBytes(12)], server.UdpEndPoint);
+
+        // Datagrams from one address are handled in order: once the Binding request is answered, the ClientHello was handled.
+        byte[] answer = await ReceiveAsync(socket);
+        Assert.Equal(new byte[] { 0x01, 0x01 }, answer[..2]); // a Binding success, nothing before it
+        Assert.Null(server.ListeningPortDtls);
+        Assert.Equal(unknown + 1, server.Engine.Counters.GetDropped(DropReason.UnknownPacket));
+        Assert.Empty(ReceiveQueued(socket));
     }
 
     /// <summary>BouncyCastle treats a record that fails authentication as fatal: the session and its allocation end cleanly.</summary>
@@ -196,7 +253,7 @@ public sealed class DtlsTransportTests : IDisposable
     public async Task A_record_that_fails_authentication_ends_the_session_and_deletes_its_allocation()
     {
         await using TestServer server = await TestServer.StartAsync(_certificate.Options);
-        using var events = new DtlsSessionEvents(server.DtlsListeners[0]);
+        using var events = new DtlsSessionEvents(server.Dtls[0]);
         using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
         await client.AllocateAsync();
 
@@ -205,14 +262,14 @@ public sealed class DtlsTransportTests : IDisposable
         Assert.Equal(DtlsSessionEndReason.Failed, (await events.NextAsync(EventTimeout)).Reason);
         Assert.Equal(AllocationEndReason.ConnectionClosed, (await server.Events.NextEndAsync(EventTimeout)).Reason);
         Assert.Empty(server.Engine.Allocations.All);
-        Assert.Equal(0, server.DtlsListeners[0].SessionCount);
+        Assert.Equal(0, server.Dtls[0].SessionCount);
     }
 
     [Fact]
     public async Task Deleting_the_allocation_answers_the_refresh_then_closes_the_session()
     {
         await using TestServer server = await TestServer.StartAsync(_certificate.Options);
-        using var events = new DtlsSessionEvents(server.DtlsListeners[0]);
+        using var events = new DtlsSessionEvents(server.Dtls[0]);
         using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
         await client.AllocateAsync();
 
@@ -221,14 +278,14 @@ public sealed class DtlsTransportTests : IDisposable
         Assert.Equal(0, StunTestClient.Code(response));
         Assert.True(await client.WaitForServerCloseAsync()); // close_notify
         Assert.Equal(DtlsSessionEndReason.AllocationEnded, (await events.NextAsync(EventTimeout)).Reason);
-        Assert.Equal(0, server.DtlsListeners[0].SessionCount);
+        Assert.Equal(0, server.Dtls[0].SessionCount);
     }
 
     [Fact]
     public async Task The_clients_close_notify_ends_the_session_and_deletes_its_allocation()
     {
         await using TestServer server = await TestServer.StartAsync(_certificate.Options);
-        using var events = new DtlsSessionEvents(server.DtlsListeners[0]);
+        using var events = new DtlsSessionEvents(server.Dtls[0]);
         using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
         TransportAddress relayed = await client.AllocateAsync();
 
@@ -246,7 +303,7 @@ public sealed class DtlsTransportTests : IDisposable
     {
         var limits = new DtlsLimits { AllocationTimeout = TimeSpan.FromSeconds(1) };
         await using TestServer server = await TestServer.StartAsync(_certificate.Options, s => s.AddSingleton(limits));
-        using var events = new DtlsSessionEvents(server.DtlsListeners[0]);
+        using var events = new DtlsSessionEvents(server.Dtls[0]);
         using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
 
         Assert.True(await client.WaitForServerCloseAsync());
@@ -257,7 +314,7 @@ public sealed class DtlsTransportTests : IDisposable
     public async Task Stopping_the_server_ends_every_session()
     {
         TestServer server = await TestServer.StartAsync(_certificate.Options);
-        using var events = new DtlsSessionEvents(server.DtlsListeners[0]);
+        using var events = new DtlsSessionEvents(server.Dtls[0]);
         using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
         await client.AllocateAsync();
 
@@ -265,7 +322,7 @@ public sealed class DtlsTransportTests : IDisposable
 
         // Hosted services stop in reverse order: the sweeper deletes the allocation before the listener stops.
         Assert.Contains((await events.NextAsync(EventTimeout)).Reason, new[] { DtlsSessionEndReason.AllocationEnded, DtlsSessionEndReason.ServerStopping });
-        Assert.Equal(0, server.DtlsListeners[0].SessionCount);
+        Assert.Equal(0, server.Dtls[0].SessionCount);
         Assert.True(await client.WaitForServerCloseAsync());
     }
 

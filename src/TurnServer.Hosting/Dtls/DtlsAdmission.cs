@@ -15,7 +15,7 @@ internal sealed class DtlsAdmission
     private int _handshakes;
     private int _sessions;
 
-    /// <summary>Creates the admission control for one listener.</summary>
+    /// <summary>Creates the admission control for one listening address.</summary>
     public DtlsAdmission(DtlsLimits limits) => _limits = limits;
 
     /// <summary>Sessions admitted and not yet ended.</summary>

@@ -63,13 +63,12 @@ internal enum DtlsSessionEndReason
 internal readonly record struct DtlsSessionEnd(Core.Allocations.FiveTuple FiveTuple, DtlsSessionEndReason Reason);
 
 /// <summary>
-/// DTLS counters of one listener: drops by reason and handshake outcomes. Incremented with <see cref="Interlocked"/>;
+/// DTLS counters of one listening address: drops by reason and handshake outcomes. Incremented with <see cref="Interlocked"/>;
 /// none of them is on the per-record path of an established session except a drop.
 /// </summary>
 internal sealed class DtlsCounters
 {
     private readonly long[] _drops = new long[Enum.GetValues<DtlsDropReason>().Length];
-    private readonly long[] _ends = new long[Enum.GetValues<DtlsSessionEndReason>().Length];
     private long _handshakesStarted;
     private long _handshakesCompleted;
 
@@ -82,9 +81,6 @@ internal sealed class DtlsCounters
     /// <summary>Datagrams (or suppressed flights) dropped for <paramref name="reason"/>.</summary>
     public long GetDropped(DtlsDropReason reason) => Volatile.Read(ref _drops[(int)reason]);
 
-    /// <summary>Sessions that ended for <paramref name="reason"/>.</summary>
-    public long GetEnded(DtlsSessionEndReason reason) => Volatile.Read(ref _ends[(int)reason]);
-
     /// <summary>Counts one drop for <paramref name="reason"/>.</summary>
     public void Drop(DtlsDropReason reason) => Interlocked.Increment(ref _drops[(int)reason]);
 
@@ -93,7 +89,4 @@ internal sealed class DtlsCounters
 
     /// <summary>Counts a handshake that finished.</summary>
     public void HandshakeCompleted() => Interlocked.Increment(ref _handshakesCompleted);
-
-    /// <summary>Counts a session that ended for <paramref name="reason"/>.</summary>
-    public void Ended(DtlsSessionEndReason reason) => Interlocked.Increment(ref _ends[(int)reason]);
 }

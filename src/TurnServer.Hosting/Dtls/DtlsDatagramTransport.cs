@@ -1,16 +1,15 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using Org.BouncyCastle.Crypto.Tls;
-using TurnServer.Core.Diagnostics;
+using TurnServer.Core.Relay;
 
 namespace TurnServer.Hosting.Dtls;
 
 /// <summary>
-/// What BouncyCastle reads records from and writes records to for one client: a bounded queue that the listener's
-/// receive loop fills with this client's datagrams, and the listener's socket to send from. Also where the session's
-/// time limits and its anti-amplification rule live, since every wait and every send of the handshake passes here.
+/// What BouncyCastle reads records from and writes records to for one client: a bounded queue that the UDP
+/// listener's receive loop fills with this client's datagrams, and the listener's UDP path to the client to send by.
+/// Also where the session's time limits and its anti-amplification rule live, since every wait and every send of the
+/// handshake passes here.
 /// </summary>
 internal sealed class DtlsDatagramTransport : DatagramTransport
 {
@@ -23,10 +22,8 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
     /// <summary>Largest UDP payload over IPv4.</summary>
     public const int ReceiveLimit = 65507;
 
-    private readonly Socket _socket;
-    private readonly SocketAddress _client;
+    private readonly ClientConnection _datagrams;
     private readonly DtlsCounters _counters;
-    private readonly ServerCounters _serverCounters;
     private readonly Lock _recordLayerLock;
     private readonly TimeProvider _time;
     private readonly long _handshakeDeadline;
@@ -39,22 +36,18 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
     private volatile bool _closedByRecordLayer;
     private bool _spokenTo;
 
-    /// <param name="socket">The listener's socket.</param>
-    /// <param name="client">Where the client's datagrams come from.</param>
-    /// <param name="counters">The listener's DTLS counters.</param>
-    /// <param name="serverCounters">The engine's counters, for failed sends.</param>
+    /// <param name="datagrams">The plain UDP path to the client, from the address it sent to; it counts failed sends.</param>
+    /// <param name="counters">The endpoint's DTLS counters.</param>
     /// <param name="recordLayerLock">
     /// The session's lock around BouncyCastle's record layer: released while <see cref="Receive"/> waits, so other
     /// threads can send records while the session thread is idle but never while it is processing one.
     /// </param>
     /// <param name="limits">Queue size and handshake timeout.</param>
     /// <param name="time">The clock the handshake deadline is measured on.</param>
-    public DtlsDatagramTransport(Socket socket, SocketAddress client, DtlsCounters counters, ServerCounters serverCounters, Lock recordLayerLock, DtlsLimits limits, TimeProvider time)
+    public DtlsDatagramTransport(ClientConnection datagrams, DtlsCounters counters, Lock recordLayerLock, DtlsLimits limits, TimeProvider time)
     {
-        _socket = socket;
-        _client = client;
+        _datagrams = datagrams;
         _counters = counters;
-        _serverCounters = serverCounters;
         _recordLayerLock = recordLayerLock;
         _time = time;
         _capacity = limits.QueueCapacity;
@@ -190,14 +183,7 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
             return;
         }
 
-        try
-        {
-            _socket.SendTo(buf.AsSpan(off, len), SocketFlags.None, _client);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            _serverCounters.Drop(DropReason.SendFailed);
-        }
+        _datagrams.Send(buf.AsSpan(off, len));
     }
 
     /// <summary>BouncyCastle closes the transport after a close_notify or a fatal alert (its own or the client's).</summary>

@@ -6,10 +6,10 @@ namespace TurnServer.Hosting.Dtls;
 /// </summary>
 internal sealed record DtlsLimits
 {
-    /// <summary>Most sessions (handshaking or established) per listener; each holds a thread.</summary>
+    /// <summary>Most sessions (handshaking or established) per listening address; each holds a thread.</summary>
     public int MaxSessions { get; init; } = 1024;
 
-    /// <summary>Most handshakes in progress per listener.</summary>
+    /// <summary>Most handshakes in progress per listening address.</summary>
     public int MaxHandshakes { get; init; } = 64;
 
     /// <summary>

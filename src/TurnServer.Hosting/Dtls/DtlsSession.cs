@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Org.BouncyCastle.Crypto.Tls;
 using Org.BouncyCastle.Security;
@@ -32,7 +30,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
     /// <summary>BouncyCastle's handshake and record code is shallow; a small stack keeps a thread per session cheap.</summary>
     private const int ThreadStackSize = 512 * 1024;
 
-    private readonly DtlsListener _listener;
+    private readonly DtlsEndpoint _endpoint;
     private readonly TurnEngine _engine;
     private readonly DtlsCredentials _credentials;
     private readonly DtlsLimits _limits;
@@ -53,10 +51,9 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
     private int _closeReason = -1;
 
     public DtlsSession(
-        DtlsListener listener,
+        DtlsEndpoint endpoint,
         FiveTuple fiveTuple,
-        Socket socket,
-        SocketAddress clientAddress,
+        ClientConnection datagrams,
         TurnEngine engine,
         DtlsCredentials credentials,
         DtlsLimits limits,
@@ -64,7 +61,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
         ILogger logger,
         TimeProvider time)
     {
-        _listener = listener;
+        _endpoint = endpoint;
         FiveTuple = fiveTuple;
         _engine = engine;
         _credentials = credentials;
@@ -73,7 +70,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
         _logger = logger;
         _time = time;
         _startedAt = time.GetTimestamp();
-        Transport = new DtlsDatagramTransport(socket, clientAddress, counters, engine.Counters, _recordLayer, limits, time);
+        Transport = new DtlsDatagramTransport(datagrams, counters, _recordLayer, limits, time);
     }
 
     /// <summary>The client's address, the listener's address, DTLS.</summary>
@@ -180,7 +177,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
 
             Transport.RequestClose(); // the listener queues nothing more for this session
             Transport.Drain();
-            _listener.OnSessionEnded(this, reason);
+            _endpoint.OnSessionEnded(this, reason);
             _ended.TrySetResult();
         }
     }
@@ -214,7 +211,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
         }
         finally
         {
-            _listener.OnHandshakeEnded(this);
+            _endpoint.OnHandshakeEnded(this);
         }
     }
 

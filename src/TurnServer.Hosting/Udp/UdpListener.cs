@@ -6,18 +6,21 @@ using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Dtls;
 using TurnServer.Hosting.Udp.Linux;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Udp;
 
 /// <summary>
-/// One UDP listening address (a <c>listening-ip</c> and port). With the Linux engine it binds one SO_REUSEPORT socket
-/// per engine worker and hands them over; the workers receive and answer. Otherwise (the portable engine) it owns one
-/// socket and its receive loop: each datagram is classified by its first byte (RFC 7983), ChannelData is relayed
-/// without a STUN decode, STUN goes to the engine and any answer is sent back from this socket. The loop owns a
-/// pinned receive buffer, a send buffer and one scratch <see cref="SocketAddress"/>, so steady-state relaying
-/// allocates nothing. Stopping closes the socket(s), which ends the loop; no exception escapes it.
+/// One UDP listening address (a <c>listening-ip</c> with <c>listening-port</c> or <c>tls-listening-port</c>), serving
+/// plain TURN over UDP, DTLS, or both, as coTURN's UDP listeners do. With the Linux engine it binds one SO_REUSEPORT
+/// socket per engine worker and hands them over; the workers receive and answer. Otherwise (the portable engine) it
+/// owns one socket and its receive loop. Either way each datagram is classified by its first byte (RFC 7983):
+/// ChannelData is relayed without a STUN decode, STUN goes to the engine and any answer is sent back from the address
+/// the client used, DTLS records go to <see cref="Dtls"/>. The portable loop owns a pinned receive buffer, a send
+/// buffer and one scratch <see cref="SocketAddress"/>, so steady-state relaying allocates nothing. Stopping ends the
+/// DTLS sessions, then closes the socket(s), which ends the loop; no exception escapes it.
 /// </summary>
 internal sealed partial class UdpListener : BackgroundService, IClientConnectionSource
 {
@@ -26,6 +29,7 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
     private const int KernelBufferBytes = 4 * 1024 * 1024;
 
     private readonly TurnEngine _engine;
+    private readonly bool _plainUdp;
     private readonly ILogger _logger;
     private readonly LinuxUdpEngine? _linux;
     private readonly Socket? _socket;
@@ -33,8 +37,22 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
     private LinuxUdpListenerGroup? _group;
     private TransportAddress _local;
 
-    public UdpListener(IPEndPoint endPoint, TurnEngine engine, ILogger logger, LinuxUdpEngine? linux = null)
+    /// <summary>Creates the listener; <see cref="StartAsync"/> binds it.</summary>
+    /// <param name="endPoint">Where to listen.</param>
+    /// <param name="protocol">
+    /// <see cref="TransportProtocol.Udp"/> for <c>listening-port</c>, <see cref="TransportProtocol.Dtls"/> for
+    /// <c>tls-listening-port</c>: which of the server's ports this is, whatever it serves.
+    /// </param>
+    /// <param name="plainUdp">Whether plain TURN over UDP is served (false with <c>no-udp</c>).</param>
+    /// <param name="dtls">Where DTLS datagrams go, or null without DTLS (<c>no-dtls</c>, or no certificate).</param>
+    /// <param name="engine">The protocol engine.</param>
+    /// <param name="logger">Where the listener logs.</param>
+    /// <param name="linux">The Linux engine whose workers serve the address, or null for the portable loop.</param>
+    public UdpListener(IPEndPoint endPoint, TransportProtocol protocol, bool plainUdp, DtlsEndpoint? dtls, TurnEngine engine, ILogger logger, LinuxUdpEngine? linux = null)
     {
+        Protocol = protocol;
+        _plainUdp = plainUdp;
+        Dtls = dtls;
         _engine = engine;
         _logger = logger;
         _linux = linux;
@@ -55,6 +73,12 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         _socket.SendBufferSize = KernelBufferBytes;
     }
 
+    /// <summary><see cref="TransportProtocol.Udp"/> on <c>listening-port</c>, <see cref="TransportProtocol.Dtls"/> on <c>tls-listening-port</c>.</summary>
+    public TransportProtocol Protocol { get; }
+
+    /// <summary>The DTLS sessions of this address, or null when it serves no DTLS.</summary>
+    public DtlsEndpoint? Dtls { get; }
+
     /// <summary>The configured address; after start, <see cref="LocalEndPoint"/> has the bound port.</summary>
     public IPEndPoint EndPoint { get; }
 
@@ -71,8 +95,7 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         // Bind here, not in the loop, so a port that cannot be bound fails start-up with a clear error.
         if (_linux is not null)
         {
-            _group = LinuxUdpListenerGroup.Bind(_linux.NewGroupId(), _engine, EndPoint, _linux.WorkerCount, KernelBufferBytes);
-            _linux.AddListener(_group);
+            _group = LinuxUdpListenerGroup.Bind(_linux.NewGroupId(), _engine, EndPoint, _linux.WorkerCount, KernelBufferBytes, _plainUdp, Dtls);
         }
         else
         {
@@ -80,12 +103,47 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         }
 
         _local = TransportAddress.FromEndPoint(LocalEndPoint);
-        LogListening(_logger, "UDP", LocalEndPoint.ToString());
+        Dtls?.Open(_local, _group is null ? this : _group);
+        if (_group is not null)
+        {
+            _linux!.AddListener(_group);
+        }
+
+        LogListening(_logger, ListenerKind, LocalEndPoint.ToString());
         _started.TrySetResult();
         return base.StartAsync(cancellationToken);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (Dtls is not null)
+            {
+                await Dtls.CloseAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            CloseSockets();
+            await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public override void Dispose()
+    {
+        _socket?.Dispose();
+        base.Dispose();
+    }
+
+    private string ListenerKind => (_plainUdp, Dtls is not null) switch
+    {
+        (true, true) => "UDP and DTLS",
+        (false, true) => "DTLS",
+        _ => "UDP",
+    };
+
+    private void CloseSockets()
     {
         if (_group is not null)
         {
@@ -93,13 +151,6 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         }
 
         _socket?.Dispose();
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    public override void Dispose()
-    {
-        _socket?.Dispose();
-        base.Dispose();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -147,6 +198,12 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         if (!TransportAddress.TryRead(from, out TransportAddress client))
         {
             counters.Drop(DropReason.UnknownPacket);
+            return;
+        }
+
+        if (Dtls is not null && (!_plainUdp || PacketClassifier.Classify(packet) == PacketKind.Dtls))
+        {
+            Dtls.Receive(packet, client);
             return;
         }
 

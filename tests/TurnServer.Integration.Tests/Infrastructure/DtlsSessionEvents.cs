@@ -6,10 +6,10 @@ namespace TurnServer.Integration.Tests.Infrastructure;
 /// <summary>Lets a test await DTLS session ends (after the session has released its slots) instead of polling.</summary>
 internal sealed class DtlsSessionEvents : IDisposable
 {
-    private readonly DtlsListener _listener;
+    private readonly DtlsEndpoint _listener;
     private readonly Channel<DtlsSessionEnd> _ended = Channel.CreateUnbounded<DtlsSessionEnd>();
 
-    public DtlsSessionEvents(DtlsListener listener)
+    public DtlsSessionEvents(DtlsEndpoint listener)
     {
         _listener = listener;
         _listener.SessionEnded += OnEnded;

@@ -24,6 +24,9 @@ internal sealed class StunDtlsClient : StunTestClient
         ServerCertificate = serverCertificate;
     }
 
+    /// <summary>How long <see cref="ConnectAsync"/> waits for the handshake; closing the socket then ends BouncyCastle's attempt.</summary>
+    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(20);
+
     /// <summary>The chain the server presented.</summary>
     public Certificate ServerCertificate { get; }
 
@@ -35,8 +38,9 @@ internal sealed class StunDtlsClient : StunTestClient
     public bool ClosedByServer => _udp.Closed;
 
     /// <summary>
-    /// Connects and completes the handshake, or throws (BouncyCastle's own handshake timeout applies); from
-    /// <paramref name="socket"/> (bound, not connected) when given, so a test can send from the address first.
+    /// Connects and completes the handshake, or throws (<see cref="TimeoutException"/> after
+    /// <see cref="HandshakeTimeout"/>: BouncyCastle's client retransmits for minutes); from <paramref name="socket"/>
+    /// (bound, not connected) when given, so a test can send from the address first.
     /// </summary>
     public static async Task<StunDtlsClient> ConnectAsync(IPEndPoint server, bool offerRsa = false, Socket? socket = null)
     {
@@ -44,7 +48,7 @@ internal sealed class StunDtlsClient : StunTestClient
         var client = new TestDtlsClient(offerRsa);
         try
         {
-            DtlsTransport dtls = await Task.Run(() => new DtlsClientProtocol(new SecureRandom()).Connect(client, udp));
+            DtlsTransport dtls = await Task.Run(() => new DtlsClientProtocol(new SecureRandom()).Connect(client, udp)).WaitAsync(HandshakeTimeout);
             return new StunDtlsClient(udp, dtls, client.ServerCertificate!);
         }
         catch

@@ -28,10 +28,13 @@ internal sealed class TestServer : IAsyncDisposable
         Events = events;
         Engine = host.Services.GetRequiredService<TurnEngine>();
         List<IHostedService> services = [.. host.Services.GetServices<IHostedService>()];
-        UdpEndPoints = [.. services.OfType<UdpListener>().Select(l => l.LocalEndPoint)];
+        List<UdpListener> udp = [.. services.OfType<UdpListener>()];
+        UdpEndPoints = [.. udp.Where(l => l.Protocol == TransportProtocol.Udp).Select(l => l.LocalEndPoint)];
         TcpEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.Protocol == TransportProtocol.Tcp).Select(l => l.LocalEndPoint)];
         TlsEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.Protocol == TransportProtocol.Tls).Select(l => l.LocalEndPoint)];
-        DtlsListeners = [.. services.OfType<DtlsListener>()];
+        DtlsEndPoints = [.. udp.Where(l => l.Protocol == TransportProtocol.Dtls && l.Dtls is not null).Select(l => l.LocalEndPoint)];
+        Dtls = [.. udp.Where(l => l.Protocol == TransportProtocol.Dtls).Select(l => l.Dtls).OfType<DtlsEndpoint>()];
+        ListeningPortDtls = udp.FirstOrDefault(l => l.Protocol == TransportProtocol.Udp)?.Dtls;
     }
 
     public IHost Host { get; }
@@ -46,9 +49,14 @@ internal sealed class TestServer : IAsyncDisposable
 
     public IReadOnlyList<IPEndPoint> TlsEndPoints { get; }
 
-    internal IReadOnlyList<DtlsListener> DtlsListeners { get; }
+    /// <summary>The DTLS endpoints on <c>tls-listening-port</c>, one per listening IP.</summary>
+    internal IReadOnlyList<DtlsEndpoint> Dtls { get; }
 
-    public IReadOnlyList<IPEndPoint> DtlsEndPoints => [.. DtlsListeners.Select(l => l.LocalEndPoint)];
+    /// <summary>The DTLS endpoint on the first <c>listening-port</c> listener, if it serves DTLS.</summary>
+    internal DtlsEndpoint? ListeningPortDtls { get; }
+
+    /// <summary>Where DTLS is served on <c>tls-listening-port</c>.</summary>
+    public IReadOnlyList<IPEndPoint> DtlsEndPoints { get; }
 
     public IPEndPoint UdpEndPoint => UdpEndPoints[0];
 

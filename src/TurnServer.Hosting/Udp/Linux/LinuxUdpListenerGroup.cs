@@ -2,6 +2,7 @@ using System.Net;
 using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Dtls;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Udp.Linux;
@@ -13,10 +14,12 @@ namespace TurnServer.Hosting.Udp.Linux;
 /// </summary>
 internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
 {
-    private LinuxUdpListenerGroup(int id, TurnEngine engine, SocketFd[] sockets, IPEndPoint localEndPoint)
+    private LinuxUdpListenerGroup(int id, TurnEngine engine, SocketFd[] sockets, IPEndPoint localEndPoint, bool plainUdp, DtlsEndpoint? dtls)
     {
         Id = id;
         Engine = engine;
+        PlainUdp = plainUdp;
+        Dtls = dtls;
         Sockets = sockets;
         LocalEndPoint = localEndPoint;
         Local = TransportAddress.FromEndPoint(localEndPoint);
@@ -29,6 +32,12 @@ internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
 
     public SocketFd[] Sockets { get; }
 
+    /// <summary>Whether plain TURN over UDP is served here (false with <c>no-udp</c>).</summary>
+    public bool PlainUdp { get; }
+
+    /// <summary>Where DTLS datagrams go, or null when this address serves no DTLS.</summary>
+    public DtlsEndpoint? Dtls { get; }
+
     public IPEndPoint LocalEndPoint { get; }
 
     /// <summary>The server transport address of every 5-tuple on this listener.</summary>
@@ -37,10 +46,11 @@ internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
     public bool IsIPv6 { get; }
 
     /// <summary>
-    /// Binds <paramref name="count"/> sockets to <paramref name="endPoint"/> (port 0: the first socket's port for all).
+    /// Binds <paramref name="count"/> sockets to <paramref name="endPoint"/> (port 0: the first socket's port for all),
+    /// to serve plain TURN over UDP (<paramref name="plainUdp"/>), DTLS (<paramref name="dtls"/>) or both.
     /// Throws <see cref="System.Net.Sockets.SocketException"/> when the address cannot be bound.
     /// </summary>
-    public static LinuxUdpListenerGroup Bind(int id, TurnEngine engine, IPEndPoint endPoint, int count, int bufferBytes)
+    public static LinuxUdpListenerGroup Bind(int id, TurnEngine engine, IPEndPoint endPoint, int count, int bufferBytes, bool plainUdp, DtlsEndpoint? dtls)
     {
         // SO_REUSEPORT would let this group silently share a port with another process of the same user (another
         // server instance) and split its clients. A plain bind first fails if anyone holds the port, as it should.
@@ -72,7 +82,7 @@ internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
             throw;
         }
 
-        return new LinuxUdpListenerGroup(id, engine, sockets, endPoint);
+        return new LinuxUdpListenerGroup(id, engine, sockets, endPoint, plainUdp, dtls);
     }
 
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => new LinuxUdpClientConnection(this, fiveTuple.ClientAddress);

@@ -372,8 +372,15 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         }
 
         ReadOnlySpan<byte> packet = batch.Received(i);
+        PacketKind kind = PacketClassifier.Classify(packet);
+        if (group.Dtls is { } dtls && (kind == PacketKind.Dtls || !group.PlainUdp))
+        {
+            dtls.Receive(packet, client);
+            return;
+        }
+
         var fiveTuple = new FiveTuple(client, group.Local, TransportProtocol.Udp);
-        switch (PacketClassifier.Classify(packet))
+        switch (kind)
         {
             case PacketKind.ChannelData:
                 group.Engine.ProcessChannelData(packet, fiveTuple);

@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using TurnServer.Core;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Relay;
+using TurnServer.Stun;
+
+namespace TurnServer.Hosting.Dtls;
+
+/// <summary>
+/// The DTLS side of one UDP listening address (coTURN takes DTLS on both <c>listening-port</c> and
+/// <c>tls-listening-port</c>). The address's receive loop hands it every datagram whose first byte says DTLS
+/// (RFC 7983); it demultiplexes them by client address to sessions, each a <see cref="DtlsSession"/> on its own
+/// thread with a bounded queue. A datagram from an unknown address starts a session only if it is an initial
+/// ClientHello and <see cref="DtlsAdmission"/> allows it; anything else is dropped and counted in
+/// <see cref="Counters"/>. Sessions send through the address's UDP path to the client, so replies leave from the
+/// address and port the client used.
+/// </summary>
+internal sealed partial class DtlsEndpoint
+{
+    private readonly TurnEngine _engine;
+    private readonly DtlsCredentials _credentials;
+    private readonly DtlsLimits _limits;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly DtlsAdmission _admission;
+    private readonly ConcurrentDictionary<TransportAddress, DtlsSession> _sessions = new();
+    private IClientConnectionSource? _udp;
+    private TransportAddress _local;
+    private volatile bool _stopping;
+
+    /// <summary>Creates the endpoint; <see cref="Open"/> connects it to its bound address.</summary>
+    /// <param name="engine">The protocol engine.</param>
+    /// <param name="credentials">The certificate and key for handshakes.</param>
+    /// <param name="limits">Handshake and session limits (per endpoint).</param>
+    /// <param name="logger">Where sessions and failures are logged.</param>
+    /// <param name="time">The clock.</param>
+    public DtlsEndpoint(TurnEngine engine, DtlsCredentials credentials, DtlsLimits limits, ILogger logger, TimeProvider time)
+    {
+        _engine = engine;
+        _credentials = credentials;
+        _limits = limits;
+        _logger = logger;
+        _time = time;
+        _admission = new DtlsAdmission(limits);
+    }
+
+    /// <summary>Told after each session has ended and released its slots (tests await it; no other use).</summary>
+    public event Action<DtlsSessionEnd>? SessionEnded;
+
+    /// <summary>Drops and handshake outcomes.</summary>
+    public DtlsCounters Counters { get; } = new();
+
+    /// <summary>Sessions alive (handshaking or established).</summary>
+    public int SessionCount => _admission.Sessions;
+
+    /// <summary>
+    /// Connects the endpoint to its bound address, before the first datagram: <paramref name="local"/> is the server
+    /// side of every session's 5-tuple, and <paramref name="udp"/> gives the plain UDP path to a client, which carries
+    /// its records.
+    /// </summary>
+    public void Open(TransportAddress local, IClientConnectionSource udp)
+    {
+        _local = local;
+        _udp = udp;
+    }
+
+    /// <summary>
+    /// Takes one datagram from <paramref name="client"/> that is not STUN or ChannelData: queues it for the client's
+    /// session, starts a session for an initial ClientHello, or drops and counts it. Called by the address's receive
+    /// loop; never blocks.
+    /// </summary>
+    public void Receive(ReadOnlySpan<byte> datagram, in TransportAddress client)
+    {
+        if (_sessions.TryGetValue(client, out DtlsSession? session))
+        {
+            // Junk that is not even a record header is dropped here, before it costs the session thread a wake-up.
+            if (!DtlsRecord.StartsWithRecord(datagram))
+            {
+                Counters.Drop(DtlsDropReason.NotDtlsRecord);
+            }
+            else if (!session.Transport.TryEnqueue(datagram))
+            {
+                Counters.Drop(DtlsDropReason.QueueFull);
+            }
+
+            return;
+        }
+
+        if (!DtlsRecord.IsInitialClientHello(datagram) || _stopping)
+        {
+            Counters.Drop(DtlsDropReason.NotClientHello);
+            return;
+        }
+
+        ClientConnection path = _udp!.GetConnection(new FiveTuple(client, _local, TransportProtocol.Udp));
+        if (DtlsRecord.OffersOnlyOlderThanDtls12(datagram, out ushort recordVersion))
+        {
+            Counters.Drop(DtlsDropReason.UnsupportedVersion);
+            RefuseVersion(recordVersion, path);
+            return;
+        }
+
+        if (!_admission.TryAdmit(client, out DtlsDropReason refusal))
+        {
+            Counters.Drop(refusal);
+            return;
+        }
+
+        session = new DtlsSession(this, new FiveTuple(client, _local, TransportProtocol.Dtls), path, _engine, _credentials, _limits, Counters, _logger, _time);
+        _sessions[client] = session;
+        session.Transport.TryEnqueue(datagram);
+        Counters.HandshakeStarted();
+        try
+        {
+            session.Start();
+        }
+        catch (OutOfMemoryException)
+        {
+            // No thread could be made: give the slots back as the session thread would have.
+            OnHandshakeEnded(session);
+            OnSessionEnded(session, DtlsSessionEndReason.HandshakeFailed);
+        }
+    }
+
+    /// <summary>
+    /// Ends every session (each sends its close_notify while the address can still carry it) and starts no new ones;
+    /// completes when all have ended. The caller closes the address's sockets afterwards.
+    /// </summary>
+    public Task CloseAsync(CancellationToken cancellationToken)
+    {
+        _stopping = true;
+        List<Task> ended = [];
+        foreach (DtlsSession session in _sessions.Values)
+        {
+            session.Close(DtlsSessionEndReason.ServerStopping);
+            ended.Add(session.Ended);
+        }
+
+        return Task.WhenAll(ended).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Frees the handshake slot of <paramref name="session"/> (its thread calls this once, however the handshake ended).</summary>
+    internal void OnHandshakeEnded(DtlsSession session) => _admission.EndHandshake(session.FiveTuple.ClientAddress);
+
+    /// <summary>Forgets <paramref name="session"/> (its thread calls this last), so its address can start a new one.</summary>
+    internal void OnSessionEnded(DtlsSession session, DtlsSessionEndReason reason)
+    {
+        _sessions.TryRemove(new KeyValuePair<TransportAddress, DtlsSession>(session.FiveTuple.ClientAddress, session));
+        _admission.EndSession();
+        LogSessionEnded(_logger, session.FiveTuple.ToString(), reason);
+        SessionEnded?.Invoke(new DtlsSessionEnd(session.FiveTuple, reason));
+    }
+
+    /// <summary>Answers a DTLS 1.0 ClientHello with a protocol_version alert: 15 bytes, less than it, so no amplification.</summary>
+    private static void RefuseVersion(ushort recordVersion, ClientConnection path)
+    {
+        Span<byte> alert = stackalloc byte[DtlsRecord.HeaderLength + 2];
+        int length = DtlsRecord.WriteProtocolVersionAlert(alert, recordVersion);
+        path.Send(alert[..length]);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "DTLS session {FiveTuple} ended: {Reason}")]
+    private static partial void LogSessionEnded(ILogger logger, string fiveTuple, DtlsSessionEndReason reason);
+}
