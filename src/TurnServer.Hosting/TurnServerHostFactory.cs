@@ -95,7 +95,7 @@ public static partial class TurnServerHostFactory
             ILogger relayLogger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Relay");
             var engine = new TurnEngine(
                 TurnOptionsFactory.CreateOptions(settings),
-                new UdpRelayEndpointFactory(settings.RelayIps, listeningIps, counters, relayLogger, linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null),
+                new UdpRelayEndpointFactory(ListeningAddresses.RelayAddresses(settings.RelayIps), listeningIps, counters, relayLogger, linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null),
                 TurnOptionsFactory.CreateCredentialSources(settings, time, () => settings.StaticAuthSecrets, databaseUsers),
                 new CompositeAllocationObserver(sp.GetServices<IAllocationObserver>()),
                 time,

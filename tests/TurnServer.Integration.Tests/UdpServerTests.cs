@@ -193,6 +193,16 @@ public class UdpServerTests
         Assert.Equal(relayed.Port, from.Port);
     }
 
+    /// <summary>Many coTURN configs say relay-ip=0.0.0.0: the relay goes on the address the client reached, never 0.0.0.0.</summary>
+    [Fact]
+    public async Task A_wildcard_relay_ip_relays_on_the_address_the_client_reached()
+    {
+        await using TestServer server = await TestServer.StartAsync("--relay-ip=0.0.0.0");
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        TransportAddress relayed = await client.AllocateAsync();
+        Assert.Equal(IPAddress.Loopback, relayed.ToIPAddress());
+    }
+
     [Fact]
     public async Task Stopping_the_server_closes_relay_sockets_and_frees_their_ports()
     {
