@@ -279,11 +279,16 @@ public sealed class TurnEngine
         }
 
         var state = new RequestState { FiveTuple = fiveTuple, Connections = connections };
-        if (Allocations.TryGet(fiveTuple, out Allocation existing))
+        Allocation? existing = Allocations.TryGet(fiveTuple, out Allocation found) ? found : null;
+        if (existing is not null && _ctx.Now >= existing.ExpiresAt)
         {
-            state.Allocation = existing;
+            // Expired but not yet swept (the sweep runs once a second): it is gone (RFC 8656 section 7), so a Refresh
+            // gets 437 and an Allocate makes a new allocation rather than 437.
+            Allocations.Remove(existing, AllocationEndReason.Expired);
+            existing = null;
         }
 
+        state.Allocation = existing;
         bool authenticate = _ctx.Authenticator is not null && (!binding || _ctx.Options.SecureStun);
         state.Seal = new ResponseSeal(_ctx.Software, null, false, _ctx.Options.Fingerprint || request.HasFingerprint);
         if (authenticate)

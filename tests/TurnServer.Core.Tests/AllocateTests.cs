@@ -319,6 +319,21 @@ public class AllocateTests
         Assert.Equal(AllocationEndReason.Expired, Assert.Single(harness.Observer.Ended).Reason);
     }
 
+    /// <summary>The sweep runs once a second; in between, an expired allocation must already be gone to requests.</summary>
+    [Fact]
+    public void An_expired_allocation_is_gone_to_requests_before_the_sweep_runs()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        harness.Time.Advance(TimeSpan.FromSeconds(600));
+
+        Assert.Equal(437, harness.Client.Refresh(600).ErrorCode); // not a revival
+        Assert.Equal(AllocationEndReason.Expired, Assert.Single(harness.Observer.Ended).Reason);
+        Assert.True(harness.Relays.Bound[0].Disposed);
+        Assert.True(harness.Client.Allocate().IsSuccess); // a new allocation on the same 5-tuple, not 437
+        Assert.Equal(1, harness.Engine.Allocations.Count);
+    }
+
     [Fact]
     public void Refresh_extends_lifetime_and_without_allocation_is_437()
     {

@@ -50,10 +50,10 @@ public class AuthenticationTests
     [Fact]
     public void Expired_nonce_is_438_and_the_client_succeeds_with_the_new_one()
     {
-        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, NonceLifetimeSeconds = 600 });
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, NonceLifetimeSeconds = 300 });
         Assert.True(harness.Client.Allocate().IsSuccess);
         string oldNonce = harness.Client.Nonce!;
-        harness.Time.Advance(TimeSpan.FromSeconds(601));
+        harness.Time.Advance(TimeSpan.FromSeconds(301)); // the nonce is stale, the 600 s allocation is not
 
         Response stale = harness.Client.Send(StunMethod.Refresh, null, TransactionId.NewRandom(), sign: true);
         Assert.Equal(438, stale.ErrorCode);

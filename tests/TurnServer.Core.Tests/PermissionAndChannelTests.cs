@@ -124,17 +124,16 @@ public class PermissionAndChannelTests
     [Fact]
     public void ChannelData_on_unbound_or_expired_channel_or_without_allocation_is_dropped_and_counted()
     {
-        var harness = new TurnHarness();
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, MaxAllocationLifetimeSeconds = 3600 });
         Assert.False(harness.Client.ChannelData(0x4001, [1]));
         Assert.Equal(1, harness.Engine.Counters.GetDropped(DropReason.NoAllocation));
 
-        harness.Client.Allocate();
+        harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteUInt32(StunAttributeType.Lifetime, 3600)));
         Assert.False(harness.Client.ChannelData(0x4001, [1]));
         Assert.Equal(1, harness.Engine.Counters.GetDropped(DropReason.ChannelNotBound));
 
         harness.Client.ChannelBind(0x4001, Peer);
-        harness.Time.Advance(TimeSpan.FromSeconds(601));
-        harness.Client.Refresh(600);
+        harness.Time.Advance(TimeSpan.FromSeconds(601)); // the channel's 600 s are up, the allocation's are not
         Assert.False(harness.Client.ChannelData(0x4001, [1]));
         Assert.Equal(2, harness.Engine.Counters.GetDropped(DropReason.ChannelNotBound));
         Assert.Empty(harness.Relays.Bound[0].Sent);
