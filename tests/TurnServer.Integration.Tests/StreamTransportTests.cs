@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using TurnServer.Core.Allocations;
 using TurnServer.Hosting;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Tcp;
 using TurnServer.Hosting.Tls;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
@@ -174,14 +176,25 @@ public sealed class StreamTransportTests : IDisposable
         Assert.Equal(0, server.Engine.Counters.BindingResponses);
     }
 
+    /// <summary>
+    /// A client that connects and never finishes its TLS handshake neither holds up others nor keeps its connection:
+    /// the server closes it when <see cref="TcpListenerService.HandshakeTimeout"/> has passed, not before.
+    /// </summary>
     [Fact]
-    public async Task A_client_that_never_finishes_the_tls_handshake_does_not_hold_the_listener()
+    public async Task A_client_that_never_finishes_the_tls_handshake_is_closed_after_the_handshake_timeout()
     {
         await using TestServer server = await TestServer.StartAsync(_certificate.Options);
         using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await silent.ConnectAsync(server.TlsEndPoints[0]);
+        long connected = Stopwatch.GetTimestamp();
+        silent.Send([0x16, 0x03, 0x01]); // a TLS record header, and nothing more
         using StunStreamClient other = await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], _certificate.Certificate);
         Assert.Equal(0, StunTestClient.Code(await other.RequestAsync(StunMethod.Binding)));
+
+        using var cts = new CancellationTokenSource(TcpListenerService.HandshakeTimeout * 3);
+        int read = await silent.ReceiveAsync(new byte[64], SocketFlags.None, cts.Token);
+        Assert.Equal(0, read); // closed by the server
+        Assert.True(Stopwatch.GetElapsedTime(connected) >= TcpListenerService.HandshakeTimeout - TimeSpan.FromSeconds(1));
     }
 
     [Fact]

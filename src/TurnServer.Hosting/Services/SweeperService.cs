@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using TurnServer.Core;
 
 namespace TurnServer.Hosting.Services;
@@ -7,15 +8,17 @@ namespace TurnServer.Hosting.Services;
 /// Once a second, frees what has expired (allocations, permissions, channels, reservations, cached responses).
 /// On stop, deletes every allocation so sockets close and ports return before the process exits.
 /// </summary>
-internal sealed class SweeperService : BackgroundService
+internal sealed partial class SweeperService : BackgroundService
 {
     private readonly TurnEngine _engine;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
 
-    public SweeperService(TurnEngine engine, TimeProvider time)
+    public SweeperService(TurnEngine engine, TimeProvider time, ILogger<SweeperService> logger)
     {
         _engine = engine;
         _time = time;
+        _logger = logger;
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -31,7 +34,15 @@ internal sealed class SweeperService : BackgroundService
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                _engine.Sweep();
+                try
+                {
+                    _engine.Sweep();
+                }
+                catch (Exception e)
+                {
+                    // A bug (an observer that throws, say) must cost one sweep, never expiry for the rest of the run.
+                    LogSweepFailed(_logger, e);
+                }
             }
         }
         catch (OperationCanceledException)
@@ -39,4 +50,7 @@ internal sealed class SweeperService : BackgroundService
             // stopping
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Sweeping expired state failed; the next sweep runs in a second")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
 }

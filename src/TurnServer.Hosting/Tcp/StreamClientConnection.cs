@@ -278,6 +278,12 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         {
             Close(); // the client stopped reading for good
         }
+        catch (Exception e)
+        {
+            // RunAsync awaits this loop in its finally: nothing may escape it, or the connection would not be disposed.
+            LogConnectionFailed(_logger, e, FiveTuple.ToString());
+            Close();
+        }
         finally
         {
             await outbound.CompleteAsync().ConfigureAwait(false);

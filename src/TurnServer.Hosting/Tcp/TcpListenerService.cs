@@ -20,7 +20,7 @@ namespace TurnServer.Hosting.Tcp;
 /// </summary>
 internal sealed partial class TcpListenerService : BackgroundService
 {
-    /// <summary>Longest a TLS handshake may take.</summary>
+    /// <summary>Longest a connection may take to send its first byte and finish any TLS handshake, on the server's clock.</summary>
     public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The content type of a TLS handshake record (RFC 8446 section 5.1), a ClientHello's first byte.</summary>
@@ -139,7 +139,10 @@ internal sealed partial class TcpListenerService : BackgroundService
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 60);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 10);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
-            bool secure = _tls is not null && (!_plain || await StartsWithTlsRecordAsync(socket, stoppingToken).ConfigureAwait(false));
+            // One deadline, on the server's clock, for the first byte and the TLS handshake together.
+            using var setupTimeout = new CancellationTokenSource(HandshakeTimeout, _time);
+            using var setup = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, setupTimeout.Token);
+            bool secure = _tls is not null && (!_plain || await StartsWithTlsRecordAsync(socket, setup.Token).ConfigureAwait(false));
             var fiveTuple = new FiveTuple(
                 TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!),
                 TransportAddress.FromEndPoint((IPEndPoint)socket.LocalEndPoint!),
@@ -149,9 +152,7 @@ internal sealed partial class TcpListenerService : BackgroundService
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                 stream = ssl;
-                using var handshake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                handshake.CancelAfter(HandshakeTimeout);
-                await ssl.AuthenticateAsServerAsync(_tls!.CreateServerOptions(), handshake.Token).ConfigureAwait(false);
+                await ssl.AuthenticateAsServerAsync(_tls!.CreateServerOptions(), setup.Token).ConfigureAwait(false);
             }
 
             connection = new StreamClientConnection(socket, stream, fiveTuple, _engine, _logger, _time);
@@ -164,6 +165,12 @@ internal sealed partial class TcpListenerService : BackgroundService
             LogHandshakeFailed(_logger, socket.RemoteEndPoint?.ToString() ?? "?", e.Message);
             socket.Dispose();
         }
+        catch (Exception e)
+        {
+            // Nobody awaits this task: a bug must cost this connection, logged, never go unobserved with the socket open.
+            LogServeFailed(_logger, e, socket.RemoteEndPoint?.ToString() ?? "?");
+            socket.Dispose();
+        }
         finally
         {
             if (connection is not null)
@@ -174,18 +181,16 @@ internal sealed partial class TcpListenerService : BackgroundService
     }
 
     /// <summary>
-    /// Waits (up to <see cref="HandshakeTimeout"/>) for the connection's first byte without consuming it: a TLS
+    /// Waits (until <paramref name="setup"/> is cancelled) for the connection's first byte without consuming it: a TLS
     /// handshake record starts with 0x16, which no STUN message (first byte 0x00-0x3F for the methods in use) or
     /// ChannelData message (0x40-0x7F) does (RFC 7983 section 7). The client always speaks first in TURN.
     /// </summary>
     /// <exception cref="IOException">The connection closed before sending anything.</exception>
     /// <exception cref="OperationCanceledException">Nothing arrived in time, or the listener is stopping.</exception>
-    private static async Task<bool> StartsWithTlsRecordAsync(Socket socket, CancellationToken stoppingToken)
+    private static async Task<bool> StartsWithTlsRecordAsync(Socket socket, CancellationToken setup)
     {
         byte[] first = new byte[1];
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        timeout.CancelAfter(HandshakeTimeout);
-        int peeked = await socket.ReceiveAsync(first, SocketFlags.Peek, timeout.Token).ConfigureAwait(false);
+        int peeked = await socket.ReceiveAsync(first, SocketFlags.Peek, setup).ConfigureAwait(false);
         return peeked == 1 ? first[0] == TlsHandshakeRecord : throw new IOException("closed before its first byte");
     }
 
@@ -216,6 +221,9 @@ internal sealed partial class TcpListenerService : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Listening on {Transport} {EndPoint}")]
     private static partial void LogListening(ILogger logger, string transport, string endPoint);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Serving the connection from {Remote} failed")]
+    private static partial void LogServeFailed(ILogger logger, Exception exception, string remote);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection from {Remote} ended before it was set up: {Reason}")]
     private static partial void LogHandshakeFailed(ILogger logger, string remote, string reason);

@@ -133,14 +133,26 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
                 return; // the allocation ended
             }
 
-            socket.NoDelay = true;
-            var peer = TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!);
-            if (Track(socket, peer) is { } connection)
+            try
             {
-                allocation.AcceptPeerConnection(connection);
+                socket.NoDelay = true;
+                var peer = TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!);
+                if (Track(socket, peer) is { } connection)
+                {
+                    allocation.AcceptPeerConnection(connection);
+                }
+            }
+            catch (Exception e)
+            {
+                // A peer that reset right after connecting, or a bug, costs that connection, never the relay's accept loop.
+                socket.Dispose();
+                LogAcceptFailed(_logger, e, LocalAddress.ToString());
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "TCP relay {Relay} could not take a peer connection")]
+    private static partial void LogAcceptFailed(ILogger logger, Exception exception, string relay);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "TCP relay {Relay} could not connect to {Peer}: {Reason}")]
     private static partial void LogConnectFailed(ILogger logger, string relay, string peer, string reason);

@@ -176,8 +176,14 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
             {
                 continue;
             }
-            catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException or SocketException)
+            catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException or SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Interrupted })
             {
+                return;
+            }
+            catch (SocketException e)
+            {
+                // Not a stop: the socket itself failed, and this address serves no one until a restart. Say so.
+                LogReceiveFailed(_logger, e, LocalEndPoint.ToString());
                 return;
             }
 
@@ -212,6 +218,9 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Listening on {Transport} {EndPoint}")]
     private static partial void LogListening(ILogger logger, string transport, string endPoint);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Receiving on {EndPoint} failed; the listener has stopped")]
+    private static partial void LogReceiveFailed(ILogger logger, Exception exception, string endPoint);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Handling a datagram on {EndPoint} failed")]
     private static partial void LogHandlerFailed(ILogger logger, Exception exception, string endPoint);

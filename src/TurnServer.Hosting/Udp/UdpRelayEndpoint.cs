@@ -68,9 +68,14 @@ internal sealed partial class UdpRelayEndpoint : RelayEndpoint
             {
                 continue;
             }
-            catch (Exception e) when (e is ObjectDisposedException or SocketException or OperationCanceledException)
+            catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException or SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Interrupted })
             {
                 return; // the allocation ended and closed the socket
+            }
+            catch (SocketException e)
+            {
+                LogReceiveFailed(_logger, e, LocalAddress.ToString()); // the relay is deaf from now on: say so
+                return;
             }
 
             try
@@ -87,6 +92,9 @@ internal sealed partial class UdpRelayEndpoint : RelayEndpoint
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Receiving on relay {Relay} failed; it relays nothing more from peers")]
+    private static partial void LogReceiveFailed(ILogger logger, Exception exception, string relay);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Relaying a peer datagram on {Relay} failed")]
     private static partial void LogForwardFailed(ILogger logger, Exception exception, string relay);
