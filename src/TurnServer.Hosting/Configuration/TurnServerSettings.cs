@@ -4,8 +4,7 @@ using TurnServer.Core.Peers;
 namespace TurnServer.Hosting.Configuration;
 
 /// <summary>
-/// The validated server configuration, one property per option TurnServer supports, plus raw values kept for
-/// features still to come (Prometheus, user databases). Built by <see cref="TurnServerConfigLoader.Load(IReadOnlyList{string}, IDictionary{string, string}, Func{IEnumerable{string}})"/>;
+/// The validated server configuration, one property per option TurnServer supports. Built by <see cref="TurnServerConfigLoader.Load(IReadOnlyList{string}, IDictionary{string, string}, Func{IEnumerable{string}})"/>;
 /// defaults are coTURN's. Times are in seconds, ports are port numbers.
 /// </summary>
 public sealed class TurnServerSettings

@@ -31,9 +31,6 @@ internal sealed partial class DrainService : IDisposable
         _logger = logger;
     }
 
-    /// <summary>The watch loop of a drain in progress, for tests; null before <see cref="Begin"/>.</summary>
-    public Task? Completion { get; private set; }
-
     /// <summary>Starts draining; later calls do nothing.</summary>
     public void Begin()
     {
@@ -44,7 +41,7 @@ internal sealed partial class DrainService : IDisposable
 
         _engine.BeginDrain();
         LogDrainStarted(_logger, _engine.Allocations.Count, _minAllocations, _timeout?.TotalSeconds ?? 0);
-        Completion = WatchAsync();
+        _ = WatchAsync(); // stops the host when the drain is done
     }
 
     public void Dispose()
@@ -76,7 +73,7 @@ internal sealed partial class DrainService : IDisposable
             }
             while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false));
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
         {
             return; // the host is stopping anyway
         }

@@ -25,8 +25,6 @@ internal sealed class SystemdNotifier
 
     public void Stopping() => Send("STOPPING=1\n");
 
-    public void Status(string text) => Send("STATUS=" + text.Replace('\n', ' ') + "\n");
-
     private void Send(string message)
     {
         if (_socketPath is null)

@@ -75,9 +75,6 @@ internal sealed partial class TcpListenerService : BackgroundService
     /// <summary>The port's role (which of coTURN's ports it is); each connection may still be either.</summary>
     public TransportProtocol Protocol { get; }
 
-    /// <summary>Open connections.</summary>
-    public int ConnectionCount => _connections.Count;
-
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         _listener.Bind(EndPoint);

@@ -37,9 +37,6 @@ public sealed class TlsCertificateProvider
     /// <summary>The certificate new handshakes present.</summary>
     public X509Certificate2 Certificate => _context.TargetCertificate;
 
-    /// <summary>The protocols offered.</summary>
-    public SslProtocols Protocols => _protocols;
-
     /// <summary>
     /// Loads the certificate named by <paramref name="settings"/>.
     /// </summary>

@@ -35,7 +35,6 @@ internal static unsafe partial class Libc
     public const int EFD_NONBLOCK = 0x800;
 
     public const int EINTR = 4;
-    public const int EAGAIN = 11;
     public const int EIO = 5;
     public const int EINVAL = 22;
     public const int EOPNOTSUPP = 95;
