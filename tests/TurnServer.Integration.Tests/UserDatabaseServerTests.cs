@@ -32,14 +32,14 @@ public sealed class UserDatabaseServerTests : IDisposable
         Assert.Equal(StunErrorCodes.Unauthenticated, await AllocateCodeAsync(erin));
 
         // Our turnadmin adds her to the same file while the server runs.
-        ToolResult added = await TurnadminAsync("-a", "-b", turndb, "-u", "erin", "-r", TestServer.Realm, "-p", "fresh");
+        ToolResult added = await Turnadmin.RunAsync("-a", "-b", turndb, "-u", "erin", "-r", TestServer.Realm, "-p", "fresh");
         Assert.Equal(0, added.ExitCode);
         await WaitForRefreshAsync(server);
 
         Assert.Equal(0, await AllocateCodeAsync(erin));
         Assert.Equal("alice[example.org]\nerin[example.org]", (await DebianTurnadmin.RunAsync("-l", "-b", turndb)).Trim());
 
-        Assert.Equal(0, (await TurnadminAsync("-d", "-b", turndb, "-u", "erin", "-r", TestServer.Realm)).ExitCode);
+        Assert.Equal(0, (await Turnadmin.RunAsync("-d", "-b", turndb, "-u", "erin", "-r", TestServer.Realm)).ExitCode);
         await WaitForRefreshAsync(server);
         using var erinAgain = new StunUdpClient(server.UdpEndPoint, "erin", "fresh");
         Assert.Equal(StunErrorCodes.Unauthenticated, await AllocateCodeAsync(erinAgain));
@@ -51,7 +51,7 @@ public sealed class UserDatabaseServerTests : IDisposable
         PostgresServer postgres = await PostgresServer.StartAsync();
         try
         {
-            Assert.Equal(0, (await TurnadminAsync("-s", "pg-secret", "-e", postgres.ConnInfo, "-r", TestServer.Realm)).ExitCode);
+            Assert.Equal(0, (await Turnadmin.RunAsync("-s", "pg-secret", "-e", postgres.ConnInfo, "-r", TestServer.Realm)).ExitCode);
             await using TestServer server = await TestServer.StartRawAsync(
                 "-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--realm=" + TestServer.Realm, "--use-auth-secret",
                 "--psql-userdb=" + postgres.ConnInfo, "--no-stdout-log");
@@ -62,15 +62,10 @@ public sealed class UserDatabaseServerTests : IDisposable
                 await frank.AllocateAsync();
             }
 
+            Task failed = server.Host.Services.GetRequiredService<UserDatabaseRefresher>().NextFailureAsync();
             await postgres.DisposeAsync();
             postgres = null!;
-            UserDatabaseRefresher refresher = server.Host.Services.GetRequiredService<UserDatabaseRefresher>();
-            long failures = refresher.Failures;
-            using var timeout = new CancellationTokenSource(RefreshWait);
-            while (refresher.Failures == failures)
-            {
-                await Task.Delay(100, timeout.Token); // bounded by the timeout: waits for one failed read
-            }
+            await failed.WaitAsync(RefreshWait); // one read has failed, and the users read before are still served
 
             using var again = new StunUdpClient(server.UdpEndPoint, user, TurnRestCredentials.ComputePassword("pg-secret", user));
             await again.AllocateAsync();
@@ -92,7 +87,4 @@ public sealed class UserDatabaseServerTests : IDisposable
         Task refreshed = server.Host.Services.GetRequiredService<UserDatabaseRefresher>().NextRefreshAsync();
         Assert.Same(refreshed, await Task.WhenAny(refreshed, Task.Delay(RefreshWait)));
     }
-
-    private static Task<ToolResult> TurnadminAsync(params string[] args) =>
-        ExternalProcess.RunAsync(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", [Path.Combine(AppContext.BaseDirectory, "turnadmin.dll"), .. args], TimeSpan.FromSeconds(60));
 }

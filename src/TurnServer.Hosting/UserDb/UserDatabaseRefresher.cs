@@ -26,8 +26,8 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
     private readonly TimeProvider _time;
     private readonly HashSet<string> _reportedProblems = new(StringComparer.Ordinal);
     private TaskCompletionSource _refreshed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _failing;
-    private long _failures;
     private long _users;
 
     public UserDatabaseRefresher(TurnUserDatabase database, EngineConfigurator configurator, string realm, ILogger logger, TimeProvider time)
@@ -39,14 +39,17 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
         _time = time;
     }
 
-    /// <summary>Reads that failed since start.</summary>
-    public long Failures => Interlocked.Read(ref _failures);
-
     /// <summary>Users of the realm in the last good read.</summary>
     public long Users => Interlocked.Read(ref _users);
 
-    /// <summary>Completes after the next successful read (tests wait on it instead of sleeping).</summary>
+    /// <summary>
+    /// Completes after the next successful read that starts after this call, so it covers any change written before
+    /// it (tests wait on it instead of sleeping).
+    /// </summary>
     public Task NextRefreshAsync() => Volatile.Read(ref _refreshed).Task;
+
+    /// <summary>Completes after the next failed read (tests wait on it instead of polling).</summary>
+    public Task NextFailureAsync() => Volatile.Read(ref _failed).Task;
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -74,6 +77,9 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
 
     internal async Task RefreshAsync(CancellationToken cancellationToken, bool starting)
     {
+        // Whoever waits from now on waits for a later read: this one may have missed what they wrote.
+        var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        TaskCompletionSource reading = Interlocked.Exchange(ref _refreshed, next);
         UserDatabaseSnapshot snapshot;
         try
         {
@@ -85,7 +91,9 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
         }
         catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException or OperationCanceledException)
         {
-            Interlocked.Increment(ref _failures);
+            // This read's waiters are answered by the next read that succeeds.
+            _ = next.Task.ContinueWith(_ => reading.TrySetResult(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            Interlocked.Exchange(ref _failed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             if (!_failing)
             {
                 _failing = true;
@@ -111,7 +119,7 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
             }
         }
 
-        Interlocked.Exchange(ref _refreshed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        reading.TrySetResult();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "user database {Database} cannot be read: {Reason}; keeping the users, secrets and peer lists last read, retrying every {Seconds} s")]
