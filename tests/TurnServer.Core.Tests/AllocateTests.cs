@@ -94,6 +94,15 @@ public class AllocateTests
     }
 
     [Fact]
+    public void No_udp_relay_answers_a_udp_allocate_with_442_and_binds_nothing()
+    {
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, AllowUdpRelay = false });
+        Assert.Equal(442, harness.Client.Allocate().ErrorCode);
+        Assert.Empty(harness.Relays.Bound);
+        Assert.Equal(0, harness.Engine.Allocations.Count);
+    }
+
+    [Fact]
     public void Missing_requested_transport_is_400_tcp_over_udp_is_400_and_unknown_transport_is_442()
     {
         var harness = new TurnHarness();

@@ -1,0 +1,65 @@
+using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Tests.Shared;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>
+/// Our turnadmin's listing and deleting commands on a SQLite turndb, checked against what Debian's turnadmin reads
+/// from the same file, and its usage errors (exit 2, naming what was wrong).
+/// </summary>
+public sealed class TurnadminTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-turnadmin-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task Users_secrets_and_realm_options_are_listed_and_deleted_per_realm()
+    {
+        string db = Path.Combine(_directory, "turndb");
+        await Succeeds("-a", "-b", db, "-u", "bob", "-r", "example.org", "-p", "pw1");
+        await Succeeds("--add", "--db=" + db, "--user=carol", "--realm=other.org", "--password=pw2");
+        Assert.Equal("bob[example.org]\ncarol[other.org]", await Succeeds("-l", "-b", db));
+        Assert.Equal("bob[example.org]", await Succeeds("-l", "-b", db, "-r", "example.org"));
+
+        await Succeeds("-s", "s1", "-b", db, "-r", "example.org");
+        await Succeeds("--set-secret=s2", "-b", db, "-r", "example.org");
+        await Succeeds("-s", "s3", "-b", db, "-r", "other.org");
+        Assert.Equal("s1[example.org]\ns2[example.org]", await Succeeds("-S", "-b", db, "-r", "example.org"));
+        await Succeeds("-X", "s1", "-b", db, "-r", "example.org");
+        Assert.Equal("s2[example.org]\ns3[other.org]", await Succeeds("-S", "-b", db));
+        await Succeeds("--delete-all-secrets", "-b", db, "-r", "example.org");
+        Assert.Equal("s3[other.org]", await Succeeds("--show-secret", "-b", db));
+
+        await Succeeds("-g", "-b", db, "-r", "example.org", "--user-quota=5", "--total-quota", "10");
+        Assert.Equal("total-quota=10[example.org]\nuser-quota=5[example.org]", await Succeeds("-G", "-b", db, "-r", "example.org"));
+
+        // Debian's turnadmin reads the same file the same way.
+        Assert.Equal("bob[example.org]\ncarol[other.org]", (await DebianTurnadmin.RunAsync("-l", "-b", db)).Trim());
+        Assert.Contains("s3", await DebianTurnadmin.RunAsync("-S", "-b", db, "-r", "other.org"), StringComparison.Ordinal);
+        await Succeeds("-d", "-b", db, "-u", "bob", "-r", "example.org");
+        Assert.Equal("carol[other.org]", (await DebianTurnadmin.RunAsync("-l", "-b", db)).Trim());
+    }
+
+    [Theory]
+    [InlineData(new[] { "-x", "-r", "r" }, "-x (--key-path) is not supported")]
+    [InlineData(new[] { "--frobnicate" }, "unknown option '--frobnicate'")]
+    [InlineData(new[] { "-u", "bob" }, "no command given")]
+    [InlineData(new[] { "-a", "-u", "bob", "-r", "r" }, "-a needs -u <user>, -r <realm> and -p <password>")]
+    [InlineData(new[] { "-k", "-u", "bob", "-r", "r" }, "-k needs -u <user>, -r <realm> and -p <password>")]
+    [InlineData(new[] { "-g", "-r", "r" }, "-g needs -r <realm> and at least one of")]
+    public async Task Usage_errors_exit_2_naming_what_was_wrong(string[] args, string message)
+    {
+        ToolResult result = await Turnadmin.RunAsync([.. args, "-b", Path.Combine(_directory, "turndb")]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("ERROR: " + message, result.Output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_directory, "turndb")), "a usage error must not touch the database");
+    }
+
+    private static async Task<string> Succeeds(params string[] args)
+    {
+        ToolResult result = await Turnadmin.RunAsync(args);
+        Assert.True(result.ExitCode == 0, string.Join(' ', args) + ":\n" + result.Output);
+        return result.Output.Trim();
+    }
+}
