@@ -1,7 +1,10 @@
+using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Auth;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
 
@@ -55,6 +58,43 @@ public sealed class LifecycleTests : IDisposable
 
         Assert.Equal(0, await daemon.TerminateAsync());
         Assert.DoesNotContain("builder", daemon.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>SIGHUP also swaps TURN REST secrets and peer ranges: the old secret stops working, a newly denied peer gets 403.</summary>
+    [Fact]
+    public async Task Sighup_swaps_rest_secrets_and_peer_ranges_without_a_restart()
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        TransportAddress denied = TransportAddress.FromEndPoint(IPEndPoint.Parse("127.0.0.5:4000"));
+        TransportAddress allowed = TransportAddress.FromEndPoint(IPEndPoint.Parse("127.0.0.6:4000"));
+        string config = Config(port, "use-auth-secret", "static-auth-secret=first-secret");
+        using DaemonProcess daemon = DaemonProcess.Start("-c", config);
+        await daemon.WaitUntilListeningAsync();
+        using (StunUdpClient before = RestClient(port, "first-secret"))
+        {
+            await before.AllocateAsync();
+            Assert.Equal(0, await PermissionCodeAsync(before, denied));
+        }
+
+        Config(port, "use-auth-secret", "static-auth-secret=second-secret", "denied-peer-ip=127.0.0.5");
+        Func<Task<string>> reloaded = daemon.ExpectLine("configuration reloaded");
+        daemon.Signal(SigHup);
+        await reloaded();
+
+        using (StunUdpClient stale = RestClient(port, "first-secret"))
+        {
+            Assert.Equal(401, await AllocateCodeAsync(stale));
+        }
+
+        using (StunUdpClient fresh = RestClient(port, "second-secret"))
+        {
+            await fresh.AllocateAsync();
+            Assert.Equal(403, await PermissionCodeAsync(fresh, denied));
+            Assert.Equal(0, await PermissionCodeAsync(fresh, allowed));
+        }
+
+        Assert.Equal(0, await daemon.TerminateAsync());
+        Assert.DoesNotContain("second-secret", daemon.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -142,6 +182,16 @@ public sealed class LifecycleTests : IDisposable
 
     private static async Task<int> AllocateCodeAsync(StunUdpClient client) =>
         StunUdpClient.Code(await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17)));
+
+    private static async Task<int> PermissionCodeAsync(StunUdpClient client, TransportAddress peer) =>
+        StunUdpClient.Code(await client.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, peer)));
+
+    /// <summary>A TURN REST API client: a username valid for an hour and its password under <paramref name="secret"/>.</summary>
+    private static StunUdpClient RestClient(int port, string secret)
+    {
+        string user = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture) + ":frank";
+        return new StunUdpClient(DaemonProcess.Loopback(port), user, TurnRestCredentials.ComputePassword(secret, user));
+    }
 
     private static async Task<string> ReceiveAsync(Socket socket)
     {
