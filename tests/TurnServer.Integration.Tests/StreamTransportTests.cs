@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using TurnServer.Core.Allocations;
@@ -197,6 +198,31 @@ public sealed class StreamTransportTests : IDisposable
         Assert.True(Stopwatch.GetElapsedTime(connected) >= TcpListenerService.HandshakeTimeout - TimeSpan.FromSeconds(1));
     }
 
+    /// <summary>
+    /// cipher-list is what the TLS listener offers for TLS 1.2: a client that would take anything gets the suite named.
+    /// Before OpenSSL's TLS 1.3 defaults were kept beside such a list, OpenSSL refused every handshake (protocol_version).
+    /// </summary>
+    [Theory]
+    [InlineData("ECDHE-RSA-AES256-GCM-SHA384", TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384)]
+    [InlineData("ECDHE-RSA-AES128-GCM-SHA256", TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)]
+    public async Task Cipher_list_decides_the_tls12_suite_and_tls13_keeps_its_defaults(string cipherList, TlsCipherSuite expected)
+    {
+        using var certificate = new TestCertificate(rsa: true);
+        await using TestServer server = await TestServer.StartAsync([.. certificate.Options, "--cipher-list=" + cipherList]);
+
+        Assert.Equal((expected, SslProtocols.Tls12), await NegotiateAsync(server.TlsEndPoints[0], SslProtocols.Tls12));
+        (TlsCipherSuite _, SslProtocols protocol) = await NegotiateAsync(server.TlsEndPoints[0], SslProtocols.None);
+        Assert.Equal(SslProtocols.Tls13, protocol);
+    }
+
+    [Fact]
+    public async Task A_tls13_suite_in_cipher_list_is_the_only_tls13_suite_offered()
+    {
+        using var certificate = new TestCertificate(rsa: true);
+        await using TestServer server = await TestServer.StartAsync([.. certificate.Options, "--cipher-list=TLS_AES_128_GCM_SHA256:ECDHE-RSA-AES128-GCM-SHA256"]);
+        Assert.Equal((TlsCipherSuite.TLS_AES_128_GCM_SHA256, SslProtocols.Tls13), await NegotiateAsync(server.TlsEndPoints[0], SslProtocols.None));
+    }
+
     [Fact]
     public void An_unreadable_certificate_stops_start_up_naming_the_file()
     {
@@ -239,4 +265,15 @@ public sealed class StreamTransportTests : IDisposable
         tls
             ? await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], _certificate.Certificate)
             : await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+
+    /// <summary>A TLS handshake with the listener at <paramref name="endPoint"/> accepting any certificate; what it settled on.</summary>
+    private static async Task<(TlsCipherSuite Suite, SslProtocols Protocol)> NegotiateAsync(IPEndPoint endPoint, SslProtocols protocols)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(endPoint);
+        using var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, _, _, _) => true);
+        using var timeout = new CancellationTokenSource(EventTimeout);
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = protocols }, timeout.Token);
+        return (tls.NegotiatedCipherSuite, tls.SslProtocol);
+    }
 }

@@ -4,7 +4,8 @@ namespace TurnServer.Hosting.Tls;
 
 /// <summary>
 /// Reads coTURN's <c>cipher-list</c>, an OpenSSL cipher string. A list of OpenSSL cipher names (separated by
-/// <c>:</c>, <c>,</c> or spaces) becomes a <see cref="CipherSuitesPolicy"/>; OpenSSL's keywords and operators
+/// <c>:</c>, <c>,</c> or spaces) becomes a <see cref="CipherSuitesPolicy"/>, with OpenSSL's default TLS 1.3 suites
+/// when it names none (coTURN's list only reaches TLS 1.2 and older); OpenSSL's keywords and operators
 /// (<c>DEFAULT</c>, <c>HIGH</c>, <c>!aNULL</c>, ...) cannot be mapped exactly, so such a string keeps the system's
 /// default suites (which exclude NULL and export ciphers) and says so.
 /// </summary>
@@ -51,6 +52,10 @@ internal static class CipherList
 
     private static readonly char[] Separators = [':', ',', ' '];
 
+    // OpenSSL's default TLS 1.3 ciphersuites, in its order.
+    private static readonly TlsCipherSuite[] OpenSslDefaultTls13 =
+        [TlsCipherSuite.TLS_AES_256_GCM_SHA384, TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256, TlsCipherSuite.TLS_AES_128_GCM_SHA256];
+
     /// <summary>
     /// The policy for <paramref name="cipherList"/>: null means the system default (also for keyword strings, reported
     /// in <paramref name="note"/>). Throws <see cref="TlsConfigurationException"/> naming an unknown cipher name.
@@ -88,8 +93,19 @@ internal static class CipherList
             return null;
         }
 
+        // coTURN's cipher-list reaches OpenSSL's TLS 1.2 list only; TLS 1.3 keeps OpenSSL's default suites. So here,
+        // which also keeps OpenSSL from refusing every handshake (protocol_version) when TLS 1.3 is on without a suite.
+        if (!suites.Exists(IsTls13))
+        {
+            suites.InsertRange(0, OpenSslDefaultTls13);
+        }
+
         return new CipherSuitesPolicy(suites);
     }
+
+    /// <summary>True for the TLS 1.3 suites (RFC 8446 appendix B.4), which no TLS 1.2 handshake can use.</summary>
+    private static bool IsTls13(TlsCipherSuite suite) => suite is TlsCipherSuite.TLS_AES_128_GCM_SHA256 or TlsCipherSuite.TLS_AES_256_GCM_SHA384
+        or TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256 or TlsCipherSuite.TLS_AES_128_CCM_SHA256 or TlsCipherSuite.TLS_AES_128_CCM_8_SHA256;
 
     private static bool IsKeywordOrOperator(string item) =>
         item[0] is '!' or '+' or '-' or '@' || Keywords.Contains(item) || item.Contains('+', StringComparison.Ordinal);
