@@ -143,6 +143,25 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(1, scrape.Value("turnserver_draining"));
     }
 
+    /// <summary>turn_total_allocations by coTURN's type labels: one live allocation over each client transport.</summary>
+    [Fact]
+    public async Task Allocations_are_counted_by_client_transport()
+    {
+        using var certificate = new TestCertificate();
+        await using TestServer server = await TestServer.StartAsync([.. PrometheusFlags, .. certificate.Options]);
+        using var udp = new StunUdpClient(server.UdpEndPoint);
+        using StunStreamClient tcp = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        using StunStreamClient tls = await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], certificate.Certificate);
+        using StunDtlsClient dtls = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
+        await udp.AllocateAsync();
+        await tcp.AllocateAsync();
+        await tls.AllocateAsync();
+        await dtls.AllocateAsync();
+
+        PrometheusText scrape = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
+        Assert.All(new[] { "UDP", "TCP", "TLS/TCP", "DTLS" }, type => Assert.Equal(1, scrape.Value("turn_total_allocations", ("type", type))));
+    }
+
     [Fact]
     public async Task Without_the_prometheus_option_nothing_listens()
     {
