@@ -51,7 +51,9 @@ public class AllocationBudgetTests
         Assert.True(paths.VerifyFingerprint());
         Assert.True(paths.ChannelDataClientToPeer());
         Assert.Equal(160, paths.Outbox.QueuedLength(paths.Outbox.Count - 1));
-        Assert.Equal(0, paths.SendIndicationClientToPeer());
+        int queued = paths.Outbox.Count;
+        Assert.Equal(0, paths.SendIndicationClientToPeer()); // no answer to an indication ...
+        Assert.Equal((queued + 1, 160), (paths.Outbox.Count, paths.Outbox.QueuedLength(paths.Outbox.Count - 1))); // ... but its DATA went to the peer
         Assert.True(paths.PeerToClient());
         Assert.Equal(4 + 160, paths.Outbox.QueuedLength(paths.Outbox.Count - 1));
         Assert.True(paths.FiveTupleLookup());
