@@ -5,17 +5,43 @@ namespace TurnServer.Admin;
 /// <summary>What <c>turnadmin</c> was asked to do.</summary>
 internal enum AdminCommand
 {
+    /// <summary>No command given: a usage error.</summary>
     None,
+
+    /// <summary><c>-h</c>, <c>--help</c>: print the usage text.</summary>
     Help,
+
+    /// <summary><c>-k</c>, <c>--key</c>: print the long-term key of <c>-u</c>, <c>-r</c>, <c>-p</c> (0x and 32 hex digits).</summary>
     Key,
+
+    /// <summary><c>-a</c>, <c>--add</c>: add or update a long-term credential user (<c>-u</c>, <c>-r</c>, <c>-p</c>).</summary>
     AddUser,
+
+    /// <summary><c>-d</c>, <c>--delete</c>: delete a user (<c>-u</c>, <c>-r</c>).</summary>
     DeleteUser,
+
+    /// <summary><c>-l</c>, <c>--list</c>: list users of <c>-r</c>, or of every realm.</summary>
     ListUsers,
+
+    /// <summary><c>-s</c>, <c>--set-secret</c>: add a TURN REST API shared secret to <c>-r</c>.</summary>
     SetSecret,
+
+    /// <summary><c>-S</c>, <c>--show-secret</c>: list shared secrets of <c>-r</c>, or of every realm.</summary>
     ShowSecrets,
+
+    /// <summary><c>-X</c>, <c>--delete-secret</c>: delete one shared secret of <c>-r</c>.</summary>
     DeleteSecret,
+
+    /// <summary><c>--delete-all-secrets</c>: delete every shared secret of <c>-r</c>.</summary>
     DeleteAllSecrets,
+
+    /// <summary>
+    /// <c>-g</c>, <c>--set-realm-option</c>: set <c>--max-bps</c>, <c>--total-quota</c>, <c>--user-quota</c> of <c>-r</c> (0
+    /// removes one).
+    /// </summary>
     SetRealmOption,
+
+    /// <summary><c>-G</c>, <c>--list-realm-options</c>: list realm options of <c>-r</c>, or of every realm.</summary>
     ListRealmOptions,
 }
 
@@ -66,24 +92,31 @@ internal sealed class AdminCommandLine
     {
     }
 
+    /// <summary>The command asked for; <see cref="AdminCommand.None"/> when none was.</summary>
     public AdminCommand Command { get; private set; }
 
+    /// <summary>The SQLite turndb file of <c>-b</c> (<c>--db</c>, <c>--userdb</c>); null for coTURN's default locations.</summary>
     public string? SqliteFile { get; private set; }
 
+    /// <summary>The PostgreSQL connection string of <c>-e</c> (<c>--psql-userdb</c>, <c>--sql-userdb</c>), libpq style; null when not given.</summary>
     public string? PostgresConnection { get; private set; }
 
+    /// <summary>The user name of <c>-u</c>.</summary>
     public string? User { get; private set; }
 
+    /// <summary>The realm of <c>-r</c>; empty when not given (for listings: every realm).</summary>
     public string Realm { get; private set; } = string.Empty;
 
+    /// <summary>Whether <c>-r</c> was given (<c>-g</c> requires it).</summary>
     public bool RealmGiven { get; private set; }
 
+    /// <summary>The password of <c>-p</c>.</summary>
     public string? Password { get; private set; }
 
     /// <summary>The value of -s or -X.</summary>
     public string? Secret { get; private set; }
 
-    /// <summary>Realm options given with -g: name and value.</summary>
+    /// <summary>Realm options for -g to set, from --max-bps, --total-quota and --user-quota: name and value.</summary>
     public List<KeyValuePair<string, int>> RealmOptions { get; } = [];
 
     /// <summary>Parses <paramref name="args"/>; on failure <paramref name="error"/> says why.</summary>

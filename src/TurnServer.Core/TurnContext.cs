@@ -15,6 +15,7 @@ internal sealed class TurnContext
     private volatile PeerAddressPolicy _peerPolicy;
     private volatile bool _draining;
 
+    /// <summary>Gathers the server's shared state; the SOFTWARE value is encoded to UTF-8 once here.</summary>
     public TurnContext(
         TurnOptions options,
         TimeProvider time,
@@ -55,30 +56,46 @@ internal sealed class TurnContext
         set => _draining = value;
     }
 
+    /// <summary>The server's options (realm, lifetimes in seconds, relay switches); the peer policy in force is <see cref="PeerPolicy"/>.</summary>
     public TurnOptions Options { get; }
 
+    /// <summary>The clock: timestamps for every expiry, wall time for creation times.</summary>
     public TimeProvider Time { get; }
 
+    /// <summary>The live allocations by 5-tuple, with the per-user quotas.</summary>
     public AllocationTable Allocations { get; }
 
+    /// <summary>The relay ports, min-port..max-port.</summary>
     public RelayPortPool Ports { get; }
 
+    /// <summary>Ports held by RESERVATION-TOKEN for a later Allocate (EVEN-PORT with the R bit, RFC 8656 section 7.2).</summary>
     public ReservationTable Reservations { get; }
 
+    /// <summary>Recent responses, so a retransmitted request gets the same answer (RFC 8489 section 6.3.4).</summary>
     public TransactionCache Transactions { get; }
 
+    /// <summary>The long-term credential check (RFC 8489 section 9.2), or null when authentication is off (no-auth).</summary>
     public LongTermCredentialAuthenticator? Authenticator { get; }
 
+    /// <summary>Binds relay sockets: UDP, and TCP for RFC 6062.</summary>
     public IRelayEndpointFactory RelayFactory { get; }
 
+    /// <summary>The server-wide counters: drops, requests, authentication failures, traffic of ended allocations.</summary>
     public ServerCounters Counters { get; }
 
+    /// <summary>RFC 6062 peer data connections waiting for ConnectionBind, by CONNECTION-ID.</summary>
     public TcpConnectionTable TcpConnections { get; }
 
+    /// <summary>The SOFTWARE attribute value as UTF-8 bytes, or null when responses carry none.</summary>
     public byte[]? Software { get; }
 
+    /// <summary>Now, as a <see cref="TimeProvider.GetTimestamp"/> value: the unit of every <c>ExpiresAt</c>.</summary>
     public long Now => Time.GetTimestamp();
 
+    /// <summary>
+    /// Converts <paramref name="seconds"/> to timestamp ticks (<see cref="TimeProvider.TimestampFrequency"/> per second), to add
+    /// to <see cref="Now"/>.
+    /// </summary>
     public long SecondsToTicks(long seconds) => seconds * Time.TimestampFrequency;
 
     /// <summary>The next alternate server, round robin, as coTURN spreads load.</summary>

@@ -20,6 +20,10 @@ internal sealed class EngineConfigurator
     private TurnServerSettings _settings;
     private UserDatabaseSnapshot _database = UserDatabaseSnapshot.Empty;
 
+    /// <summary>
+    /// Applies <paramref name="settings"/> to <paramref name="engine"/> at once; <paramref name="databaseUsers"/> is null without
+    /// a user database.
+    /// </summary>
     public EngineConfigurator(TurnEngine engine, TurnServerSettings settings, UserDatabaseCredentials? databaseUsers, TimeProvider time)
     {
         _engine = engine;

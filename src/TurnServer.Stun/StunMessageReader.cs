@@ -377,6 +377,7 @@ public readonly ref struct StunMessageReader
 /// <summary>One attribute: its 16-bit type and its value without padding.</summary>
 public readonly ref struct StunAttribute
 {
+    /// <summary>An attribute of <paramref name="type"/> whose value (padding excluded) is <paramref name="value"/>.</summary>
     internal StunAttribute(ushort type, ReadOnlySpan<byte> value)
     {
         Type = type;
@@ -397,6 +398,7 @@ public ref struct StunAttributeEnumerator
     private int _next;
     private StunAttribute _current;
 
+    /// <summary>Walks the attributes of <paramref name="messageUpToEnd"/>: a validated message from its header up to where enumeration stops.</summary>
     internal StunAttributeEnumerator(ReadOnlySpan<byte> messageUpToEnd)
     {
         _message = messageUpToEnd;

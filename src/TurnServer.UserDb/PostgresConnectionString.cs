@@ -11,6 +11,14 @@ namespace TurnServer.UserDb;
 /// </summary>
 internal static class PostgresConnectionString
 {
+    /// <summary>
+    /// Npgsql settings for a libpq <paramref name="conninfo"/> (keywords or URI): host or hostaddr, port, dbname, user, password,
+    /// connect_timeout (seconds), sslmode and application_name.
+    /// </summary>
+    /// <exception cref="FormatException">
+    /// The text cannot be read: a keyword without <c>=</c>, an unterminated quote, an invalid URI, a non-numeric port or timeout,
+    /// an unknown keyword or <c>sslmode</c>.
+    /// </exception>
     public static NpgsqlConnectionStringBuilder ToNpgsql(string conninfo)
     {
         ArgumentNullException.ThrowIfNull(conninfo);

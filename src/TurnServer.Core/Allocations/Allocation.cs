@@ -33,6 +33,11 @@ public sealed class Allocation
     private long _expiresAt;
     private int _released;
 
+    /// <summary>
+    /// An allocation for <paramref name="fiveTuple"/>, reached through <paramref name="client"/>, of <paramref name="username"/> with
+    /// <paramref name="key"/> (both null under no-auth), expiring at <paramref name="expiresAt"/> (a <see cref="TimeProvider.GetTimestamp"/>
+    /// value). <paramref name="fingerprint"/> adds FINGERPRINT to the indications it sends. Relays are attached with <see cref="AttachRelay"/>.
+    /// </summary>
     internal Allocation(
         FiveTuple fiveTuple,
         ClientConnection client,
@@ -143,6 +148,10 @@ public sealed class Allocation
     /// <summary>The relay for peers of <paramref name="family"/>, or null when this allocation has none of it (answer 443).</summary>
     public RelayEndpoint? GetRelay(AddressFamily family) => family == AddressFamily.InterNetwork ? RelayV4 : RelayV6;
 
+    /// <summary>
+    /// Attaches a bound relay as this allocation's relay of its family; the first attached is advertised as
+    /// <see cref="RelayedTransportAddress"/>, a second as <see cref="AdditionalRelayedTransportAddress"/>, at <paramref name="advertised"/>.
+    /// </summary>
     internal void AttachRelay(RelayEndpoint relay, TransportAddress advertised)
     {
         if (relay.Family == AddressFamily.InterNetwork)

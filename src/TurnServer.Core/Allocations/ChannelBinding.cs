@@ -12,6 +12,10 @@ public sealed class ChannelBinding
 {
     private long _expiresAt;
 
+    /// <summary>
+    /// Binds channel <paramref name="number"/> to <paramref name="peer"/> until <paramref name="expiresAt"/> (a
+    /// <see cref="TimeProvider.GetTimestamp"/> value).
+    /// </summary>
     internal ChannelBinding(ushort number, TransportAddress peer, SocketAddress peerSocketAddress, long expiresAt)
     {
         Number = number;

@@ -10,6 +10,10 @@ public sealed class Permission
 {
     private long _expiresAt;
 
+    /// <summary>
+    /// A permission for the IP of <paramref name="peer"/> (its port dropped) until <paramref name="expiresAt"/> (a
+    /// <see cref="TimeProvider.GetTimestamp"/> value).
+    /// </summary>
     internal Permission(TransportAddress peer, long expiresAt)
     {
         PeerAddress = peer.WithPort(0);

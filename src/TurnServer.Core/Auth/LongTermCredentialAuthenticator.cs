@@ -34,8 +34,13 @@ public readonly struct AuthenticationResult
     /// <summary>True when authenticated.</summary>
     public bool Succeeded => ErrorCode == 0;
 
+    /// <summary>
+    /// Authenticated as <paramref name="username"/>; <paramref name="key"/> signs the response, with SHA-256 when
+    /// <paramref name="sha256"/>.
+    /// </summary>
     internal static AuthenticationResult Success(string username, byte[] key, bool sha256) => new(0, default, username, key, sha256);
 
+    /// <summary>Not authenticated: answer <paramref name="code"/> (400, 401 or 438) for <paramref name="reason"/>.</summary>
     internal static AuthenticationResult Failure(int code, AuthFailureReason reason) => new(code, reason, null, null, false);
 }
 

@@ -141,6 +141,7 @@ public sealed class ServerCounters
     /// <summary>Counts a dropped packet.</summary>
     public void Drop(DropReason reason) => Interlocked.Increment(ref _drops[(int)reason]);
 
+    /// <summary>Adds an ended allocation's <paramref name="traffic"/> to <see cref="EndedTraffic"/>.</summary>
     internal void AllocationEnded(TrafficTotals traffic)
     {
         lock (_endedSync)
@@ -149,14 +150,19 @@ public sealed class ServerCounters
         }
     }
 
+    /// <summary>Counts an authentication failure for <paramref name="reason"/>.</summary>
     internal void AuthFailed(AuthFailureReason reason) => Interlocked.Increment(ref _authFailures[(int)reason]);
 
+    /// <summary>Counts a STUN message parsed successfully (<see cref="PacketsProcessed"/>).</summary>
     internal void Processed() => Interlocked.Increment(ref _packetsProcessed);
 
+    /// <summary>Counts a STUN request of any method (<see cref="Requests"/>).</summary>
     internal void Request() => Interlocked.Increment(ref _requests);
 
+    /// <summary>Counts a Binding request.</summary>
     internal void BindingRequest() => Interlocked.Increment(ref _bindingRequests);
 
+    /// <summary>Counts a Binding answer: a success response when <paramref name="success"/>, else an error response.</summary>
     internal void BindingAnswered(bool success)
     {
         if (success)

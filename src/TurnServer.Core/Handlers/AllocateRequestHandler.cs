@@ -14,6 +14,11 @@ internal static class AllocateRequestHandler
     // quarantined, so the odds improve with every try and for every later Allocate.
     private const int BindAttempts = 32;
 
+    /// <summary>
+    /// Creates the allocation and writes XOR-RELAYED-ADDRESS (two for a dual allocation, or ADDRESS-ERROR-CODE), LIFETIME,
+    /// RESERVATION-TOKEN if one was made, and XOR-MAPPED-ADDRESS. Returns 0, or the error code to answer: 300 (alternate-server,
+    /// target in <see cref="RequestState.AlternateServer"/>), 400, 437, 440, 442, 486, or 508 (draining, no free port, bad token).
+    /// </summary>
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref StunMessageWriter response)
     {
         // Step 2: "the server checks if the 5-tuple is currently in use by an existing allocation. If yes, the server

@@ -7,6 +7,10 @@ namespace TurnServer.Core.Handlers;
 /// <summary>ChannelBind (RFC 8656 section 12.2): binds a channel number to a peer transport address.</summary>
 internal static class ChannelBindRequestHandler
 {
+    /// <summary>
+    /// Binds or refreshes the channel and installs or refreshes the peer's permission. Returns 0, or 437 (no allocation),
+    /// 400 (missing or invalid attributes, number or peer bound otherwise), 443 (no relay of the peer's family) or 403 (peer forbidden).
+    /// </summary>
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request)
     {
         Allocation? allocation = state.Allocation;

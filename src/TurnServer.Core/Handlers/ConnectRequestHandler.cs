@@ -10,6 +10,10 @@ internal static class ConnectRequestHandler
     /// <summary>Returned instead of an error code: the answer will be sent when the connection attempt ends.</summary>
     public const int Deferred = -1;
 
+    /// <summary>
+    /// Starts connecting the TCP relay to XOR-PEER-ADDRESS and returns <see cref="Deferred"/>: the answer (CONNECTION-ID, or 447) is sent
+    /// when the attempt ends. Otherwise the error code: 437 (no allocation), 400 (no peer address, UDP allocation), 443, 403 or 446.
+    /// </summary>
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request)
     {
         // "If the request is received on a TCP connection for which no allocation exists, the server MUST return a

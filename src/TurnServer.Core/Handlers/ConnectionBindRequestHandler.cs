@@ -7,6 +7,10 @@ namespace TurnServer.Core.Handlers;
 /// <summary>ConnectionBind (RFC 6062 section 5.4): makes a new client connection the data connection for a peer connection.</summary>
 internal static class ConnectionBindRequestHandler
 {
+    /// <summary>
+    /// Hands the peer connection named by CONNECTION-ID to this connection. Returns 0, or 400 (not TCP or TLS, a control connection,
+    /// CONNECTION-ID missing or unknown) or 441 (the allocation belongs to another user; that peer connection is closed).
+    /// </summary>
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request)
     {
         // "If the client connection transport is not TCP or TLS, the server MUST return a 400 (Bad Request) error."

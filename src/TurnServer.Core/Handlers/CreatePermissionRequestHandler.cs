@@ -6,6 +6,10 @@ namespace TurnServer.Core.Handlers;
 /// <summary>CreatePermission (RFC 8656 section 10.2): installs or refreshes permissions for one or more peer IPs.</summary>
 internal static class CreatePermissionRequestHandler
 {
+    /// <summary>
+    /// Installs or refreshes a permission for the IP of every XOR-PEER-ADDRESS, after checking them all. Returns 0, or 437 (no allocation),
+    /// 400 (none, or one invalid), 443 (no relay of a peer's family) or 403 (a peer forbidden).
+    /// </summary>
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request)
     {
         Allocation? allocation = state.Allocation;

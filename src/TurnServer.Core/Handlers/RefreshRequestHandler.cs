@@ -7,6 +7,10 @@ namespace TurnServer.Core.Handlers;
 /// <summary>Refresh (RFC 8656 section 7.3): extends or, with LIFETIME 0, deletes the allocation.</summary>
 internal static class RefreshRequestHandler
 {
+    /// <summary>
+    /// Sets the allocation to expire after the desired lifetime, or deletes it for 0, and writes LIFETIME. Returns 0, or 437 (no allocation),
+    /// 400 (malformed REQUESTED-ADDRESS-FAMILY) or 443 (a family the allocation has no relay of).
+    /// </summary>
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref StunMessageWriter response)
     {
         Allocation? allocation = state.Allocation;

@@ -14,6 +14,10 @@ internal readonly struct ResponseSeal
     private readonly bool _sha256;
     private readonly bool _fingerprint;
 
+    /// <summary>
+    /// Adds SOFTWARE when <paramref name="software"/> (UTF-8) is given; MESSAGE-INTEGRITY with <paramref name="key"/>, or
+    /// MESSAGE-INTEGRITY-SHA256 when <paramref name="sha256"/>, when a key is given; FINGERPRINT when <paramref name="fingerprint"/>.
+    /// </summary>
     public ResponseSeal(byte[]? software, byte[]? key, bool sha256, bool fingerprint)
     {
         _software = software;
@@ -22,6 +26,7 @@ internal readonly struct ResponseSeal
         _fingerprint = fingerprint;
     }
 
+    /// <summary>Writes the sealing attributes at the end of <paramref name="writer"/>'s message; call it after every other attribute.</summary>
     public void Apply(ref StunMessageWriter writer)
     {
         if (_software is not null)

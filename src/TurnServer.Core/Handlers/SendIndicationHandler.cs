@@ -9,6 +9,10 @@ namespace TurnServer.Core.Handlers;
 /// <summary>Send indication (RFC 8656 section 11.2): relays the DATA to the peer. Indications get no answer, so every failure is a counted drop.</summary>
 internal static class SendIndicationHandler
 {
+    /// <summary>
+    /// Sends the DATA of a Send indication to its XOR-PEER-ADDRESS from the allocation's relay of that family; no allocation, a missing
+    /// attribute, no permission or a failed send is a counted drop. <paramref name="scratch"/> supplies the destination SocketAddress.
+    /// </summary>
     public static void Handle(TurnContext ctx, in StunMessageReader indication, in FiveTuple fiveTuple, SendScratch scratch)
     {
         if (!ctx.Allocations.TryGet(fiveTuple, out Allocation allocation))

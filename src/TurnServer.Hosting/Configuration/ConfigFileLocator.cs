@@ -3,6 +3,7 @@ namespace TurnServer.Hosting.Configuration;
 /// <summary>Finds turnserver.conf as coTURN's <c>find_config_file</c> does.</summary>
 internal static class ConfigFileLocator
 {
+    /// <summary>The file looked for when neither <c>-c</c> nor <c>-n</c> is given.</summary>
     public const string DefaultFileName = "turnserver.conf";
 
     // coTURN's config_file_search_dirs, relative ones against the working directory. coTURN also tries

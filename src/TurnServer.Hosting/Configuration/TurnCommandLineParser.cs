@@ -3,6 +3,7 @@ namespace TurnServer.Hosting.Configuration;
 /// <summary>What the command line asked for besides option values.</summary>
 internal sealed class TurnCommandLine
 {
+    /// <summary>The option values given, with the parser's warnings and errors.</summary>
     public TurnConfigurationLayer Layer { get; } = new();
 
     /// <summary>The <c>-c</c> file name as given, if any.</summary>
@@ -11,8 +12,10 @@ internal sealed class TurnCommandLine
     /// <summary><c>-n</c>: read no configuration file.</summary>
     public bool NoConfigFile { get; set; }
 
+    /// <summary><c>-h</c> or <c>--help</c> was given.</summary>
     public bool HelpRequested { get; set; }
 
+    /// <summary><c>--version</c> was given.</summary>
     public bool VersionRequested { get; set; }
 }
 
@@ -24,6 +27,7 @@ internal sealed class TurnCommandLine
 /// </summary>
 internal static class TurnCommandLineParser
 {
+    /// <summary>Parses <paramref name="args"/> (without the program name); never throws: problems go to the layer's warnings and errors.</summary>
     public static TurnCommandLine Parse(IReadOnlyList<string> args)
     {
         var result = new TurnCommandLine();

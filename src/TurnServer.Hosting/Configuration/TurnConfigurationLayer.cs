@@ -9,9 +9,12 @@ internal sealed record TurnConfigurationEntry(TurnOption Option, string Value, s
 /// <summary>The options one source (file, environment, command line) gave, in order, with what its parser found wrong.</summary>
 internal sealed class TurnConfigurationLayer
 {
+    /// <summary>Every option occurrence, in the order written.</summary>
     public List<TurnConfigurationEntry> Entries { get; } = [];
 
+    /// <summary>Problems that do not stop loading (unknown options and stray arguments ignored), each naming where.</summary>
     public List<string> Warnings { get; } = [];
 
+    /// <summary>What makes the configuration unusable (an unreadable file, a missing value), each naming where; loading fails.</summary>
     public List<string> Errors { get; } = [];
 }

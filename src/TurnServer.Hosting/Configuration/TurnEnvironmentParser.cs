@@ -15,6 +15,7 @@ namespace TurnServer.Hosting.Configuration;
 /// </summary>
 internal static class TurnEnvironmentParser
 {
+    /// <summary>The prefix of every variable read, matched case-insensitively.</summary>
     public const string Prefix = "TURNSERVER_";
 
     private static readonly FrozenDictionary<string, TurnOption> ByNormalizedName = TurnOptionTable.LongNames
@@ -22,6 +23,10 @@ internal static class TurnEnvironmentParser
         .GroupBy(n => Normalize(n.Key))
         .ToFrozenDictionary(g => g.Key, g => g.OrderBy(n => n.Key.Any(char.IsUpper)).First().Value);
 
+    /// <summary>
+    /// Reads the <c>TURNSERVER_*</c> variables of <paramref name="variables"/> (others are skipped); never throws: problems
+    /// become warnings.
+    /// </summary>
     public static TurnConfigurationLayer Parse(IEnumerable<KeyValuePair<string, string?>> variables)
     {
         var layer = new TurnConfigurationLayer();

@@ -6,6 +6,7 @@ namespace TurnServer.Hosting.Configuration;
 /// </summary>
 public sealed class TurnOption
 {
+    /// <summary>Options are made only by <see cref="TurnOptionTable"/>.</summary>
     internal TurnOption()
     {
     }

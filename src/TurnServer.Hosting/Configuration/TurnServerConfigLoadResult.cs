@@ -5,6 +5,7 @@ namespace TurnServer.Hosting.Configuration;
 /// <summary>What <see cref="TurnServerConfigLoader.Load(IReadOnlyList{string}, IDictionary{string, string}, Func{IEnumerable{string}})"/> found.</summary>
 public sealed class TurnServerConfigLoadResult
 {
+    /// <summary>Results are made only by <see cref="TurnServerConfigLoader"/>.</summary>
     internal TurnServerConfigLoadResult()
     {
     }

@@ -98,6 +98,7 @@ public static class TurnServerConfigLoader
         };
     }
 
+    /// <summary>The process's environment variables as name/value pairs.</summary>
     internal static IEnumerable<KeyValuePair<string, string?>> ProcessEnvironment() =>
         Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
             .Select(e => KeyValuePair.Create((string)e.Key, (string?)e.Value));

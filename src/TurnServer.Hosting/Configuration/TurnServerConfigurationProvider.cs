@@ -15,6 +15,10 @@ public sealed class TurnServerConfigurationProvider : ConfigurationProvider
     private TurnConfigurationLayer? _layer;
     private Dictionary<string, string> _origins = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// A provider whose layer comes from <paramref name="parse"/> (run once, on first use); repeatable options whose keys are in
+    /// <paramref name="replacedLists"/> are left out, since a later source replaces their lists.
+    /// </summary>
     internal TurnServerConfigurationProvider(Func<TurnConfigurationLayer> parse, IReadOnlySet<string>? replacedLists)
     {
         _parse = parse;
@@ -30,6 +34,7 @@ public sealed class TurnServerConfigurationProvider : ConfigurationProvider
     /// <summary>Errors from parsing the source (an unreadable file, a missing value).</summary>
     public IReadOnlyList<string> Errors => Layer.Errors;
 
+    /// <summary>The parsed source, parsed on first use.</summary>
     internal TurnConfigurationLayer Layer => _layer ??= _parse();
 
     /// <inheritdoc />

@@ -14,6 +14,10 @@ public sealed class TurnServerConfFileConfigurationSource : IConfigurationSource
     /// <summary>Reads the file at <paramref name="path"/> when the configuration is built.</summary>
     public TurnServerConfFileConfigurationSource(string path) => Path = path;
 
+    /// <summary>
+    /// A file already parsed into <paramref name="parsed"/>; its lists named in <paramref name="replacedLists"/> are left to
+    /// later sources.
+    /// </summary>
     internal TurnServerConfFileConfigurationSource(string path, TurnConfigurationLayer parsed, IReadOnlySet<string> replacedLists)
         : this(path)
     {
@@ -24,6 +28,7 @@ public sealed class TurnServerConfFileConfigurationSource : IConfigurationSource
     /// <summary>The file's path.</summary>
     public string Path { get; }
 
+    /// <summary>Keys of repeatable options a later source sets, whose lists this source leaves out; null when added alone.</summary>
     internal IReadOnlySet<string>? ReplacedLists { get; }
 
     /// <inheritdoc />
@@ -39,6 +44,10 @@ public sealed class TurnServerCommandLineConfigurationSource : IConfigurationSou
     /// <summary>Parses <paramref name="args"/> when the configuration is built; <c>-c</c>, <c>-n</c>, <c>-h</c> and <c>--version</c> yield no keys.</summary>
     public TurnServerCommandLineConfigurationSource(IReadOnlyList<string> args) => Args = args;
 
+    /// <summary>
+    /// A command line already parsed into <paramref name="parsed"/>; its lists named in <paramref name="replacedLists"/> are left
+    /// to later sources.
+    /// </summary>
     internal TurnServerCommandLineConfigurationSource(IReadOnlyList<string> args, TurnConfigurationLayer parsed, IReadOnlySet<string> replacedLists)
         : this(args)
     {
@@ -49,6 +58,7 @@ public sealed class TurnServerCommandLineConfigurationSource : IConfigurationSou
     /// <summary>The arguments, without the program name.</summary>
     public IReadOnlyList<string> Args { get; }
 
+    /// <summary>Keys of repeatable options a later source sets, whose lists this source leaves out; null when added alone.</summary>
     internal IReadOnlySet<string>? ReplacedLists { get; }
 
     /// <inheritdoc />
@@ -67,6 +77,10 @@ public sealed class TurnServerEnvironmentConfigurationSource : IConfigurationSou
     /// <summary>Reads <paramref name="variables"/>, or the process environment when null, when the configuration is built.</summary>
     public TurnServerEnvironmentConfigurationSource(IDictionary<string, string?>? variables = null) => Variables = variables;
 
+    /// <summary>
+    /// Variables already parsed into <paramref name="parsed"/>; its lists named in <paramref name="replacedLists"/> are left to
+    /// later sources.
+    /// </summary>
     internal TurnServerEnvironmentConfigurationSource(TurnConfigurationLayer parsed, IReadOnlySet<string> replacedLists)
     {
         _parsed = parsed;
@@ -76,6 +90,7 @@ public sealed class TurnServerEnvironmentConfigurationSource : IConfigurationSou
     /// <summary>The variables to read; null for the process environment.</summary>
     public IDictionary<string, string?>? Variables { get; }
 
+    /// <summary>Keys of repeatable options a later source sets, whose lists this source leaves out; null when added alone.</summary>
     internal IReadOnlySet<string>? ReplacedLists { get; }
 
     /// <inheritdoc />

@@ -24,9 +24,11 @@ internal static class TurnValueParser
         }
     }
 
+    /// <summary>A decimal integer with an optional sign, as a 64-bit value.</summary>
     public static bool TryParseInteger(string text, out long value) =>
         long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
 
+    /// <summary>A port: decimal digits only, 0 to 65535.</summary>
     public static bool TryParsePort(string text, out int port) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port <= IPEndPoint.MaxPort;
 

@@ -103,8 +103,10 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
         }
     }
 
+    /// <inheritdoc />
     public int GetReceiveLimit() => ReceiveLimit;
 
+    /// <inheritdoc />
     public int GetSendLimit() => SendLimit;
 
     /// <summary>

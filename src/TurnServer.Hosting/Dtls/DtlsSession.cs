@@ -50,6 +50,10 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
     private DtlsTransport? _dtls;
     private int _closeReason = -1;
 
+    /// <summary>
+    /// A session for the client of <paramref name="fiveTuple"/> on <paramref name="endpoint"/>; encrypted records go out through
+    /// <paramref name="datagrams"/>, the listener's way back to that client. <see cref="Start"/> runs it.
+    /// </summary>
     public DtlsSession(
         DtlsEndpoint endpoint,
         FiveTuple fiveTuple,
@@ -82,8 +86,10 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
     /// <summary>Completes when the session thread has finished and cleaned up.</summary>
     public Task Ended => _ended.Task;
 
+    /// <inheritdoc />
     public override TransportProtocol Protocol => TransportProtocol.Dtls;
 
+    /// <inheritdoc />
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => this;
 
     /// <summary>Starts the session thread; the listener has queued the ClientHello already.</summary>

@@ -29,22 +29,29 @@ internal sealed class TurnDtlsServer : DefaultTlsServer
     private readonly DtlsCredentialSet _credentials;
     private readonly int _handshakeTimeoutMillis;
 
+    /// <summary>Signs with <paramref name="credentials"/>; the whole handshake must finish within <paramref name="handshakeTimeout"/>.</summary>
     public TurnDtlsServer(DtlsCredentialSet credentials, TimeSpan handshakeTimeout)
     {
         _credentials = credentials;
         _handshakeTimeoutMillis = (int)handshakeTimeout.TotalMilliseconds;
     }
 
+    /// <inheritdoc />
     protected override ProtocolVersion MinimumVersion => ProtocolVersion.DTLSv12;
 
+    /// <inheritdoc />
     protected override ProtocolVersion MaximumVersion => ProtocolVersion.DTLSv12;
 
+    /// <inheritdoc />
     public override int GetHandshakeTimeoutMillis() => _handshakeTimeoutMillis;
 
+    /// <inheritdoc />
     protected override int[] GetCipherSuites() => _credentials.IsEcdsa ? EcdsaSuites : RsaSuites;
 
+    /// <inheritdoc />
     protected override TlsSignerCredentials GetECDsaSignerCredentials() => CreateSigner(SignatureAlgorithm.ecdsa);
 
+    /// <inheritdoc />
     protected override TlsSignerCredentials GetRsaSignerCredentials() => CreateSigner(SignatureAlgorithm.rsa);
 
     private DefaultTlsSignerCredentials CreateSigner(byte signature)

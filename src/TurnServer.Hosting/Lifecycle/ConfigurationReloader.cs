@@ -20,6 +20,10 @@ internal sealed partial class ConfigurationReloader
     private readonly ILogger _logger;
     private readonly Lock _sync = new();
 
+    /// <summary>
+    /// Reloads with <paramref name="load"/> (the start-up sources read again) into <paramref name="configurator"/>, and the certificate into
+    /// <paramref name="tls"/> (null: no TLS listener).
+    /// </summary>
     public ConfigurationReloader(Func<TurnServerConfigLoadResult> load, EngineConfigurator configurator, TlsCertificateProvider? tls, ILogger logger)
     {
         _load = load;

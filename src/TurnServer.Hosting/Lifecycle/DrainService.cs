@@ -21,6 +21,11 @@ internal sealed partial class DrainService : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private int _started;
 
+    /// <summary>
+    /// Once <see cref="Begin"/> is called, waits until <paramref name="engine"/> has at most <paramref name="minAllocations"/> allocations
+    /// (<c>drain-min-allocations</c>) or <paramref name="timeoutSeconds"/> seconds have passed (<c>drain-timeout</c>; 0 or less: no limit),
+    /// then stops the host through <paramref name="lifetime"/>.
+    /// </summary>
     public DrainService(TurnEngine engine, IHostApplicationLifetime lifetime, int minAllocations, int timeoutSeconds, TimeProvider time, ILogger logger)
     {
         _engine = engine;
@@ -44,6 +49,7 @@ internal sealed partial class DrainService : IDisposable
         _ = WatchAsync(); // stops the host when the drain is done
     }
 
+    /// <inheritdoc />
     public void Dispose()
     {
         _stopping.Cancel();

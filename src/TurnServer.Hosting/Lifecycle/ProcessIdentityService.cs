@@ -14,6 +14,10 @@ internal sealed partial class ProcessIdentityService : IHostedService
     private readonly uint? _groupId;
     private readonly ILogger _logger;
 
+    /// <summary>
+    /// Switches to <paramref name="userId"/> and <paramref name="groupId"/> (<c>proc-user</c>, <c>proc-group</c>) at start; null
+    /// leaves either unchanged.
+    /// </summary>
     public ProcessIdentityService(uint? userId, uint? groupId, ILogger logger)
     {
         _userId = userId;
@@ -29,6 +33,7 @@ internal sealed partial class ProcessIdentityService : IHostedService
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "listeners bound; now running as user {UserId}, group {GroupId} (proc-user, proc-group)")]

@@ -26,6 +26,10 @@ internal sealed partial class SignalService : IHostedService, IDisposable
     private readonly ILogger _logger;
     private readonly List<PosixSignalRegistration> _registrations = [];
 
+    /// <summary>
+    /// Routes SIGHUP to <paramref name="reloader"/> and <paramref name="logFiles"/>, SIGUSR1 to <paramref name="drain"/>, SIGUSR2 to the
+    /// certificate reload; <paramref name="systemd"/> hears READY, RELOADING and STOPPING.
+    /// </summary>
     public SignalService(ConfigurationReloader reloader, DrainService drain, LogFiles logFiles, SystemdNotifier systemd, IHostApplicationLifetime lifetime, ILogger logger)
     {
         _reloader = reloader;
@@ -36,6 +40,7 @@ internal sealed partial class SignalService : IHostedService, IDisposable
         _logger = logger;
     }
 
+    /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => Handle(context, "SIGHUP", Reload)));
@@ -47,12 +52,14 @@ internal sealed partial class SignalService : IHostedService, IDisposable
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken)
     {
         Dispose();
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc />
     public void Dispose()
     {
         foreach (PosixSignalRegistration registration in _registrations)

@@ -22,6 +22,10 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
     private Logger? _file;
     private DateOnly _day;
 
+    /// <summary>
+    /// Writes to the file named <paramref name="configured"/> (<c>log-file</c>), dated unless <paramref name="simple"/> (<c>simple-log</c>);
+    /// <paramref name="localNow"/> is the local clock (default <see cref="DateTime.Now"/>).
+    /// </summary>
     public CoturnFileSink(string configured, bool simple, ITextFormatter formatter, Func<DateTime>? localNow = null)
     {
         _configured = configured;
@@ -74,6 +78,7 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
         return name + (separated ? string.Empty : "_") + date + extension;
     }
 
+    /// <inheritdoc />
     public void Emit(LogEvent logEvent)
     {
         lock (_sync)
@@ -107,6 +112,7 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
         }
     }
 
+    /// <inheritdoc />
     public void Dispose() => Reopen();
 }
 
@@ -115,8 +121,10 @@ internal sealed class LogFiles
 {
     private readonly List<CoturnFileSink> _sinks = [];
 
+    /// <summary>Registers a sink to reopen on SIGHUP.</summary>
     public void Add(CoturnFileSink sink) => _sinks.Add(sink);
 
+    /// <summary>Closes every registered file; each reopens by name with its next event (SIGHUP, for logrotate).</summary>
     public void Reopen()
     {
         foreach (CoturnFileSink sink in _sinks)

@@ -20,6 +20,7 @@ internal sealed partial class SessionLog : IAllocationObserver
     private readonly ConcurrentDictionary<Allocation, long> _sessions = new(ReferenceEqualityComparer.Instance);
     private long _lastSession;
 
+    /// <summary>Logs sessions of <paramref name="realm"/>; <paramref name="time"/> gives the lifetimes and durations logged.</summary>
     public SessionLog(ILogger<SessionLog> logger, string realm, TimeProvider time)
     {
         _logger = logger;
@@ -27,6 +28,7 @@ internal sealed partial class SessionLog : IAllocationObserver
         _time = time;
     }
 
+    /// <inheritdoc />
     public void OnCreated(Allocation allocation)
     {
         long session = Interlocked.Increment(ref _lastSession);
@@ -41,6 +43,7 @@ internal sealed partial class SessionLog : IAllocationObserver
             allocation.RelayedTransportAddress.ToString());
     }
 
+    /// <inheritdoc />
     public void OnEnded(Allocation allocation, AllocationEndReason reason)
     {
         _sessions.TryRemove(allocation, out long session);

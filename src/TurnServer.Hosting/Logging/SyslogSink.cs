@@ -33,6 +33,10 @@ internal sealed class SyslogSink : ILogEventSink, IDisposable
     private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
     private readonly Lock _sync = new();
 
+    /// <summary>
+    /// Sends to <paramref name="socketPath"/> with <paramref name="facility"/> (a syslog.h code, see
+    /// <see cref="TryParseFacility"/>), tagged <c>turnserver[pid]</c>.
+    /// </summary>
     public SyslogSink(int facility, ITextFormatter formatter, string socketPath = DefaultSocket)
     {
         _facility = facility;
@@ -62,6 +66,7 @@ internal sealed class SyslogSink : ILogEventSink, IDisposable
         _ => 7,
     };
 
+    /// <inheritdoc />
     public void Emit(LogEvent logEvent)
     {
         ArgumentNullException.ThrowIfNull(logEvent);
@@ -84,5 +89,6 @@ internal sealed class SyslogSink : ILogEventSink, IDisposable
         }
     }
 
+    /// <inheritdoc />
     public void Dispose() => _socket.Dispose();
 }

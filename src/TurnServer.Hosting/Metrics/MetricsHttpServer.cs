@@ -29,6 +29,10 @@ internal sealed partial class MetricsHttpServer : IHostedService, IAsyncDisposab
     private readonly ILogger _logger;
     private WebApplication? _app;
 
+    /// <summary>
+    /// Serves <paramref name="exporter"/>'s scrape at <paramref name="path"/> on <paramref name="address"/> (null: every address) and
+    /// <paramref name="port"/>; <paramref name="engine"/> tells <c>/healthz</c> whether a drain has started.
+    /// </summary>
     public MetricsHttpServer(IPAddress? address, int port, string path, PrometheusExporter exporter, TurnEngine engine, ILoggerFactory loggerFactory)
     {
         _address = address;
@@ -43,6 +47,7 @@ internal sealed partial class MetricsHttpServer : IHostedService, IAsyncDisposab
     /// <summary>The bound port, once started (useful with port 0).</summary>
     public int Port { get; private set; }
 
+    /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
@@ -69,6 +74,7 @@ internal sealed partial class MetricsHttpServer : IHostedService, IAsyncDisposab
         LogListening(_logger, bound, _path);
     }
 
+    /// <inheritdoc />
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_app is not null)
@@ -77,6 +83,7 @@ internal sealed partial class MetricsHttpServer : IHostedService, IAsyncDisposab
         }
     }
 
+    /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         if (_app is not null)

@@ -102,6 +102,10 @@ public sealed class PrometheusExporter : IDisposable
         private readonly double[] _bounds;
         private readonly SortedDictionary<string, Series> _series = new(StringComparer.Ordinal);
 
+        /// <summary>
+        /// Names and types the family of <paramref name="instrument"/>: counter, histogram or gauge; <paramref name="own"/> (the server's
+        /// meter) keeps the name as is and the description as help, others get <c>_total</c> on counters and the unit in the help.
+        /// </summary>
         public Family(Instrument instrument, bool own)
         {
             _instrument = instrument;
@@ -121,6 +125,10 @@ public sealed class PrometheusExporter : IDisposable
             _bounds = _type == PrometheusMetricType.Histogram ? BucketsOf(instrument) : [];
         }
 
+        /// <summary>
+        /// Before observable instruments are read: marks gauge series unseen, so those not reported again are left out; counters
+        /// keep theirs.
+        /// </summary>
         public void BeginScrape()
         {
             if (!_observable)
@@ -136,6 +144,10 @@ public sealed class PrometheusExporter : IDisposable
             }
         }
 
+        /// <summary>
+        /// Records one measurement in the series of <paramref name="tags"/>: a histogram observes it, an observable counter keeps the
+        /// highest value reported, an observable gauge the last, and a recorded counter or gauge adds it.
+        /// </summary>
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             string key = LabelKey(tags);
@@ -163,6 +175,10 @@ public sealed class PrometheusExporter : IDisposable
             }
         }
 
+        /// <summary>
+        /// Writes the family's <c># HELP</c> and <c># TYPE</c> lines and every seen series; a histogram writes its cumulative
+        /// buckets, +Inf, sum and count.
+        /// </summary>
         public void Write(PrometheusTextWriter writer)
         {
             writer.WriteFamily(_name, _help, _type);
@@ -237,17 +253,25 @@ public sealed class PrometheusExporter : IDisposable
 
     private sealed class Series(KeyValuePair<string, string>[] labels, int buckets)
     {
+        /// <summary>The series' label names and values, in the instrument's tag order.</summary>
         public KeyValuePair<string, string>[] Labels { get; } = labels;
 
         /// <summary>The counter or gauge value; for a histogram, the sum of observations.</summary>
         public double Value { get; set; }
 
+        /// <summary>Histogram observations per bucket bound, not cumulative; those above the last bound are only in <see cref="Count"/>.</summary>
         public long[] Buckets { get; } = new long[buckets];
 
+        /// <summary>Histogram observations in all, the +Inf bucket.</summary>
         public long Count { get; private set; }
 
+        /// <summary>Whether the series is written at this scrape.</summary>
         public bool Seen { get; set; }
 
+        /// <summary>
+        /// Adds a histogram observation to the first bucket whose upper bound in <paramref name="bounds"/> is at least
+        /// <paramref name="value"/>.
+        /// </summary>
         public void Observe(double value, double[] bounds)
         {
             int bucket = 0;

@@ -271,6 +271,7 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
 
     private sealed record TrafficSnapshot(TrafficTotals Total, Dictionary<string, TrafficTotals> PerUser)
     {
+        /// <summary>Zero traffic and no per-user totals: the snapshot before the first one is taken, and while there is no engine.</summary>
         public static readonly TrafficSnapshot Empty = new(default, []);
     }
 }

@@ -7,8 +7,10 @@ internal sealed class CompositeAllocationObserver : IAllocationObserver
 {
     private readonly IAllocationObserver[] _observers;
 
+    /// <summary>Tells <paramref name="observers"/>, in the order given.</summary>
     public CompositeAllocationObserver(IEnumerable<IAllocationObserver> observers) => _observers = [.. observers];
 
+    /// <inheritdoc />
     public void OnCreated(Allocation allocation)
     {
         foreach (IAllocationObserver observer in _observers)
@@ -17,6 +19,7 @@ internal sealed class CompositeAllocationObserver : IAllocationObserver
         }
     }
 
+    /// <inheritdoc />
     public void OnEnded(Allocation allocation, AllocationEndReason reason)
     {
         foreach (IAllocationObserver observer in _observers)

@@ -12,8 +12,10 @@ internal sealed class PidFileService : IHostedService, IDisposable
     private readonly string _path;
     private bool _written;
 
+    /// <summary>Manages the pidfile at <paramref name="path"/> (<c>pidfile</c>); its directory is created if missing.</summary>
     public PidFileService(string path) => _path = path;
 
+    /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
     {
         string? directory = Path.GetDirectoryName(Path.GetFullPath(_path));
@@ -27,12 +29,14 @@ internal sealed class PidFileService : IHostedService, IDisposable
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken)
     {
         Remove();
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc />
     public void Dispose() => Remove();
 
     private void Remove()

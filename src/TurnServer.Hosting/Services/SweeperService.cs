@@ -14,6 +14,10 @@ internal sealed partial class SweeperService : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
+    /// <summary>
+    /// Sweeps <paramref name="engine"/> once a second of <paramref name="time"/>; sweep failures are logged to
+    /// <paramref name="logger"/>.
+    /// </summary>
     public SweeperService(TurnEngine engine, TimeProvider time, ILogger<SweeperService> logger)
     {
         _engine = engine;
@@ -21,12 +25,14 @@ internal sealed partial class SweeperService : BackgroundService
         _logger = logger;
     }
 
+    /// <inheritdoc />
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         _engine.Shutdown();
     }
 
+    /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _time);

@@ -43,6 +43,10 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     private Allocation? _boundAllocation;
     private volatile bool _raw;
 
+    /// <summary>
+    /// Serves a client accepted on <paramref name="socket"/>; <paramref name="stream"/> is the socket's stream or the TLS stream
+    /// over it. <paramref name="time"/> stamps <see cref="ConnectedAt"/>.
+    /// </summary>
     public StreamClientConnection(Socket socket, Stream stream, FiveTuple fiveTuple, TurnEngine engine, ILogger logger, TimeProvider time)
     {
         _socket = socket;
@@ -53,20 +57,25 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         ConnectedAt = time.GetTimestamp();
     }
 
+    /// <summary>The client's address, the listener's address, and TCP or TLS.</summary>
     public FiveTuple FiveTuple { get; }
 
     /// <summary>When the connection was accepted, as a <see cref="TimeProvider.GetTimestamp"/> value.</summary>
     public long ConnectedAt { get; }
 
+    /// <summary>True while an allocation made on this connection exists (checked for <c>max-allocate-timeout</c>).</summary>
     public bool HasAllocation => _engine.Allocations.TryGet(FiveTuple, out Allocation allocation) && allocation.Client == this;
 
     /// <summary>True once this is an RFC 6062 client data connection.</summary>
     public bool IsDataConnection => _raw;
 
+    /// <inheritdoc />
     public override TransportProtocol Protocol => FiveTuple.Protocol;
 
+    /// <inheritdoc />
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => this;
 
+    /// <inheritdoc />
     public override void Send(ReadOnlySpan<byte> frame)
     {
         lock (_writeLock)
@@ -87,6 +96,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         }
     }
 
+    /// <inheritdoc />
     public void BindPeer(IPeerDataConnection peer, Allocation allocation)
     {
         _boundPeer = (PeerDataConnection)peer;
@@ -94,6 +104,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         _raw = true;
     }
 
+    /// <inheritdoc />
     public override void OnAllocationReleased()
     {
         // Refresh(0) arrives on this connection's own loop: let its answer go out before closing.

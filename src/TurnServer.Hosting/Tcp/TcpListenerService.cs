@@ -68,13 +68,16 @@ internal sealed partial class TcpListenerService : BackgroundService
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
     }
 
+    /// <summary>The configured address; after start, <see cref="LocalEndPoint"/> has the bound port.</summary>
     public IPEndPoint EndPoint { get; }
 
+    /// <summary>The bound address and port (useful when configured with port 0); valid after <see cref="StartAsync"/>.</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndPoint!;
 
     /// <summary>The port's role (which of coTURN's ports it is); each connection may still be either.</summary>
     public TransportProtocol Protocol { get; }
 
+    /// <inheritdoc />
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         _listener.Bind(EndPoint);
@@ -83,6 +86,7 @@ internal sealed partial class TcpListenerService : BackgroundService
         return base.StartAsync(cancellationToken);
     }
 
+    /// <inheritdoc />
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         _listener.Dispose();
@@ -95,12 +99,14 @@ internal sealed partial class TcpListenerService : BackgroundService
         await Task.WhenAll(_connections.Values).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
     public override void Dispose()
     {
         _listener.Dispose();
         base.Dispose();
     }
 
+    /// <inheritdoc />
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(AcceptLoopAsync(stoppingToken), CloseIdleLoopAsync(stoppingToken));
 

@@ -51,8 +51,10 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
         return true;
     }
 
+    /// <inheritdoc />
     public override void Start(Allocation allocation) => _ = AcceptLoopAsync(allocation);
 
+    /// <inheritdoc />
     public override async Task<IPeerDataConnection?> ConnectAsync(TransportAddress peer)
     {
         Socket socket = CreateSocket(Family);
@@ -72,6 +74,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
         return Track(socket, peer);
     }
 
+    /// <inheritdoc />
     public override void Dispose()
     {
         _disposed = true;
@@ -82,6 +85,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
         }
     }
 
+    /// <summary>Stops tracking a peer connection that has been disposed.</summary>
     internal void Forget(PeerDataConnection connection) => _connections.TryRemove(connection, out _);
 
     private static Socket CreateSocket(AddressFamily family)
@@ -164,6 +168,7 @@ internal sealed class PeerDataConnection : IPeerDataConnection
     private readonly TcpRelaySocket _owner;
     private int _disposed;
 
+    /// <summary>Wraps a connected <paramref name="socket"/> to <paramref name="peer"/>, tracked by <paramref name="owner"/> until disposed.</summary>
     public PeerDataConnection(Socket socket, TransportAddress peer, TcpRelaySocket owner)
     {
         Socket = socket;
@@ -172,12 +177,16 @@ internal sealed class PeerDataConnection : IPeerDataConnection
         Stream = new NetworkStream(socket, ownsSocket: true);
     }
 
+    /// <inheritdoc />
     public TransportAddress PeerAddress { get; }
 
+    /// <summary>The connected TCP socket; <see cref="Stream"/> owns it.</summary>
     public Socket Socket { get; }
 
+    /// <summary>The socket's stream, through which the peer's bytes are read and written.</summary>
     public NetworkStream Stream { get; }
 
+    /// <inheritdoc />
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)

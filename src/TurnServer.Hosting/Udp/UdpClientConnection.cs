@@ -16,6 +16,10 @@ internal sealed class UdpClientConnection : ClientConnection
     private readonly SocketAddress _client;
     private readonly ServerCounters _counters;
 
+    /// <summary>
+    /// Replies to <paramref name="client"/> from <paramref name="listener"/>; failed sends are counted in
+    /// <paramref name="counters"/>.
+    /// </summary>
     public UdpClientConnection(Socket listener, SocketAddress client, ServerCounters counters)
     {
         _listener = listener;
@@ -23,8 +27,10 @@ internal sealed class UdpClientConnection : ClientConnection
         _counters = counters;
     }
 
+    /// <inheritdoc />
     public override TransportProtocol Protocol => TransportProtocol.Udp;
 
+    /// <inheritdoc />
     public override void Send(ReadOnlySpan<byte> frame)
     {
         try

@@ -88,8 +88,10 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
     /// <summary>Completes once the socket is bound.</summary>
     public Task Started => _started.Task;
 
+    /// <inheritdoc />
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => PlainUdp.Connection(_socket!, fiveTuple, _engine.Counters);
 
+    /// <inheritdoc />
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         // Bind here, not in the loop, so a port that cannot be bound fails start-up with a clear error.
@@ -114,6 +116,7 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         return base.StartAsync(cancellationToken);
     }
 
+    /// <inheritdoc />
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         try
@@ -130,6 +133,7 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         }
     }
 
+    /// <inheritdoc />
     public override void Dispose()
     {
         _socket?.Dispose();
@@ -153,6 +157,7 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         _socket?.Dispose();
     }
 
+    /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (_socket is null)

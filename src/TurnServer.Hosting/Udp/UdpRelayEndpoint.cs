@@ -22,6 +22,10 @@ internal sealed partial class UdpRelayEndpoint : RelayEndpoint
     private readonly ServerCounters _counters;
     private readonly ILogger _logger;
 
+    /// <summary>
+    /// Wraps a bound relay <paramref name="socket"/> at <paramref name="localAddress"/>; its receive loop starts with
+    /// <see cref="Start"/>.
+    /// </summary>
     public UdpRelayEndpoint(Socket socket, TransportAddress localAddress, ServerCounters counters, ILogger logger)
         : base(localAddress)
     {
@@ -30,6 +34,7 @@ internal sealed partial class UdpRelayEndpoint : RelayEndpoint
         _logger = logger;
     }
 
+    /// <inheritdoc />
     public override bool SendTo(ReadOnlySpan<byte> payload, SocketAddress peer)
     {
         try
@@ -43,8 +48,10 @@ internal sealed partial class UdpRelayEndpoint : RelayEndpoint
         }
     }
 
+    /// <inheritdoc />
     public override void Start(Allocation allocation) => _ = ReceiveLoopAsync(allocation);
 
+    /// <inheritdoc />
     public override void Dispose() => _socket.Dispose();
 
     private async Task ReceiveLoopAsync(Allocation allocation)

@@ -24,6 +24,10 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
     private readonly ILogger _logger;
     private readonly LinuxUdpEngine? _linux;
 
+    /// <summary>
+    /// Binds relays on <paramref name="relayIps"/> (<c>relay-ip</c>), else on the client's server IP or one of <paramref name="listeningIps"/>;
+    /// UDP relays are the Linux engine's descriptors when <paramref name="linux"/> is given, else .NET sockets.
+    /// </summary>
     public UdpRelayEndpointFactory(IReadOnlyList<IPAddress> relayIps, IReadOnlyList<IPAddress> listeningIps, ServerCounters counters, ILogger logger, LinuxUdpEngine? linux = null)
     {
         _relayIps = relayIps;
@@ -33,8 +37,10 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
         _linux = linux;
     }
 
+    /// <inheritdoc />
     public bool SupportsFamily(AddressFamily family, in TransportAddress serverAddress) => ChooseIp(family, serverAddress) is not null;
 
+    /// <inheritdoc />
     public RelayBindError TryBind(AddressFamily family, in TransportAddress serverAddress, int port, bool dontFragment, out RelayEndpoint? endpoint)
     {
         endpoint = null;
@@ -84,6 +90,7 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
         return RelayBindError.None;
     }
 
+    /// <inheritdoc />
     public RelayBindError TryBindTcp(AddressFamily family, in TransportAddress serverAddress, int port, out TcpRelayEndpoint? endpoint)
     {
         endpoint = null;

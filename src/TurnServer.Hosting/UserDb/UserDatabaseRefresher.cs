@@ -30,6 +30,10 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
     private bool _failing;
     private long _users;
 
+    /// <summary>
+    /// Reads the users, secrets and options of <paramref name="realm"/> from <paramref name="database"/> into
+    /// <paramref name="configurator"/>.
+    /// </summary>
     public UserDatabaseRefresher(TurnUserDatabase database, EngineConfigurator configurator, string realm, ILogger logger, TimeProvider time)
     {
         _database = database;
@@ -51,6 +55,7 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
     /// <summary>Completes after the next failed read (tests wait on it instead of polling).</summary>
     public Task NextFailureAsync() => Volatile.Read(ref _failed).Task;
 
+    /// <inheritdoc />
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -59,6 +64,7 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(Interval, _time);
@@ -75,6 +81,10 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
         }
     }
 
+    /// <summary>
+    /// One read: applies it to the engine, or on failure (database, I/O or timeout errors) keeps the last good data and logs once.
+    /// With <paramref name="starting"/>, cancellation (the <see cref="StartTimeout"/>) counts as a failed read rather than a stop.
+    /// </summary>
     internal async Task RefreshAsync(CancellationToken cancellationToken, bool starting)
     {
         // Whoever waits from now on waits for a later read: this one may have missed what they wrote.

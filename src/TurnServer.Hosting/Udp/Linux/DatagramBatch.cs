@@ -16,6 +16,10 @@ internal sealed unsafe class DatagramBatch : IDisposable
     private readonly int _stride;
     private byte* _memory;
 
+    /// <summary>
+    /// Allocates <paramref name="capacity"/> slots of <paramref name="dataSize"/> data bytes each, plus
+    /// <paramref name="headroom"/> and <paramref name="tailroom"/> bytes around the data, in 64-byte aligned native memory.
+    /// </summary>
     public DatagramBatch(int capacity, int dataSize, int headroom = 0, int tailroom = 0)
     {
         Capacity = capacity;
@@ -57,10 +61,13 @@ internal sealed unsafe class DatagramBatch : IDisposable
     /// <summary>Slots filled so far (send batches).</summary>
     public int Count { get; set; }
 
+    /// <summary>One mmsghdr per slot, each pointing at its slot's iovec and name: the array recvmmsg/sendmmsg take.</summary>
     public Libc.MMsgHdr* Headers { get; }
 
+    /// <summary>One iovec per slot, pointing at the slot's data (after the headroom).</summary>
     public Libc.IoVec* Iov { get; }
 
+    /// <summary>The slots' sockaddr areas, 32 bytes apart (<see cref="NameSize"/> used).</summary>
     public byte* Names { get; }
 
     /// <summary>Per slot socket to send on (relay batches, whose datagrams leave from many sockets).</summary>
@@ -115,6 +122,7 @@ internal sealed unsafe class DatagramBatch : IDisposable
         return true;
     }
 
+    /// <inheritdoc />
     public void Dispose()
     {
         if (_memory != null)

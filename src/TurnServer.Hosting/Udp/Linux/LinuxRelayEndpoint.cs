@@ -15,6 +15,10 @@ internal sealed class LinuxRelayEndpoint : RelayEndpoint
     private readonly LinuxUdpEngine _engine;
     private int _disposed;
 
+    /// <summary>
+    /// Wraps a bound relay <paramref name="socket"/> at <paramref name="localAddress"/>; it joins a worker of
+    /// <paramref name="engine"/> on <see cref="Start"/>.
+    /// </summary>
     public LinuxRelayEndpoint(SocketFd socket, TransportAddress localAddress, LinuxUdpEngine engine)
         : base(localAddress)
     {
@@ -22,6 +26,7 @@ internal sealed class LinuxRelayEndpoint : RelayEndpoint
         _engine = engine;
     }
 
+    /// <summary>The relay socket; closed by its owning worker (or here, if it never had one).</summary>
     internal SocketFd Socket { get; }
 
     /// <summary>The allocation peer datagrams go to; set by <see cref="Start"/>.</summary>
@@ -33,8 +38,10 @@ internal sealed class LinuxRelayEndpoint : RelayEndpoint
     /// <summary>The socket's slot in its worker's relay table, -1 when not registered. Worker thread only.</summary>
     internal int Slot { get; set; } = -1;
 
+    /// <summary>True once <see cref="Dispose"/> has run; sends then fail and a pending registration closes the socket.</summary>
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
+    /// <inheritdoc />
     public override bool SendTo(ReadOnlySpan<byte> payload, SocketAddress peer)
     {
         ArgumentNullException.ThrowIfNull(peer);
@@ -50,6 +57,7 @@ internal sealed class LinuxRelayEndpoint : RelayEndpoint
             : Socket.SendFromAnyThread(payload, name);
     }
 
+    /// <inheritdoc />
     public override void Start(Allocation allocation)
     {
         Allocation = allocation;
@@ -58,6 +66,7 @@ internal sealed class LinuxRelayEndpoint : RelayEndpoint
         owner.AddRelay(this);
     }
 
+    /// <inheritdoc />
     public override void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

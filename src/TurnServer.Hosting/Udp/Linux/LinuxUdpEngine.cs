@@ -20,6 +20,7 @@ internal sealed partial class LinuxUdpEngine : IHostedService, IDisposable
     private bool _started;
     private int _disposed;
 
+    /// <summary>Creates <paramref name="workerCount"/> workers (0 or less: one per processor); they start with <see cref="Start"/>.</summary>
     public LinuxUdpEngine(ServerCounters counters, ILogger logger, int workerCount = 0)
     {
         _logger = logger;
@@ -41,12 +42,14 @@ internal sealed partial class LinuxUdpEngine : IHostedService, IDisposable
     /// <summary>The workers (diagnostics and tests).</summary>
     internal IReadOnlyList<LinuxUdpWorker> Workers => _workers;
 
+    /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
     {
         Start();
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken)
     {
         Stop();
@@ -87,6 +90,7 @@ internal sealed partial class LinuxUdpEngine : IHostedService, IDisposable
         }
     }
 
+    /// <inheritdoc />
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

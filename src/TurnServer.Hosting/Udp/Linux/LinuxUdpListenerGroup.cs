@@ -26,10 +26,13 @@ internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
         IsIPv6 = localEndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
     }
 
+    /// <summary>The group's id, from <see cref="LinuxUdpEngine.NewGroupId"/>; indexes each worker's listener state.</summary>
     public int Id { get; }
 
+    /// <summary>The TURN engine that handles this listener's packets.</summary>
     public TurnEngine Engine { get; }
 
+    /// <summary>One socket per worker, all bound to <see cref="LocalEndPoint"/>; socket i belongs to worker i.</summary>
     public SocketFd[] Sockets { get; }
 
     /// <summary>Whether plain TURN over UDP is served here (false with <c>no-udp</c>).</summary>
@@ -38,11 +41,13 @@ internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
     /// <summary>Where DTLS datagrams go, or null when this address serves no DTLS.</summary>
     public DtlsEndpoint? Dtls { get; }
 
+    /// <summary>The bound address and port (the real port when port 0 was asked for).</summary>
     public IPEndPoint LocalEndPoint { get; }
 
     /// <summary>The server transport address of every 5-tuple on this listener.</summary>
     public TransportAddress Local { get; }
 
+    /// <summary>True for an IPv6 listener: client sockaddrs are written as sockaddr_in6.</summary>
     public bool IsIPv6 { get; }
 
     /// <summary>
@@ -85,6 +90,7 @@ internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
         return new LinuxUdpListenerGroup(id, engine, sockets, endPoint, plainUdp, dtls);
     }
 
+    /// <inheritdoc />
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => new LinuxUdpClientConnection(this, fiveTuple.ClientAddress);
 }
 
@@ -99,14 +105,17 @@ internal sealed class LinuxUdpClientConnection : ClientConnection
     private readonly byte[] _name = new byte[DatagramBatch.NameSize];
     private readonly int _nameLength;
 
+    /// <summary>The way back to <paramref name="client"/> through <paramref name="group"/>; the client's sockaddr is built once here.</summary>
     public LinuxUdpClientConnection(LinuxUdpListenerGroup group, in TransportAddress client)
     {
         _group = group;
         _nameLength = SockAddr.Write(client, group.IsIPv6, _name);
     }
 
+    /// <inheritdoc />
     public override TransportProtocol Protocol => TransportProtocol.Udp;
 
+    /// <inheritdoc />
     public override void Send(ReadOnlySpan<byte> frame)
     {
         ReadOnlySpan<byte> name = _name.AsSpan(0, _nameLength);

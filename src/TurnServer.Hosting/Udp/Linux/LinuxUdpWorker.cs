@@ -57,6 +57,10 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
     private volatile bool _stopping;
     private bool _stopped;
 
+    /// <summary>
+    /// Creates worker <paramref name="index"/> with its epoll set and wake-up eventfd; the thread starts with <see cref="Start"/>.
+    /// Throws <see cref="InvalidOperationException"/> when epoll or eventfd cannot be set up.
+    /// </summary>
     public LinuxUdpWorker(int index, ServerCounters counters, ILogger logger)
     {
         _index = index;
@@ -81,12 +85,14 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
 
     private long _allocatedBytes;
 
+    /// <summary>Starts the worker's background thread ("turn-udp-" and its index) running the epoll loop.</summary>
     public void Start()
     {
         _thread = new Thread(Run) { IsBackground = true, Name = "turn-udp-" + _index };
         _thread.Start();
     }
 
+    /// <summary>Tells the thread to stop after its current wake-up and wakes it; does not wait (see <see cref="Join"/>).</summary>
     public void RequestStop()
     {
         _stopping = true;
@@ -126,6 +132,7 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         }
     }
 
+    /// <inheritdoc />
     public void Dispose()
     {
         Join();
@@ -138,8 +145,16 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         _gso.Dispose();
     }
 
+    /// <summary>
+    /// Posts to the thread: add this worker's <paramref name="socket"/> of <paramref name="group"/> to the epoll set (closed at
+    /// once if stopped).
+    /// </summary>
     public void AddListener(LinuxUdpListenerGroup group, SocketFd socket) => Post(w => w.RegisterListener(group, socket));
 
+    /// <summary>
+    /// Posts to the thread: send what is queued for <paramref name="group"/>'s clients, then take its socket out of the set and
+    /// close it.
+    /// </summary>
     public void RemoveListener(LinuxUdpListenerGroup group) => Post(w =>
     {
         if (group.Id < w._byGroup.Length && w._byGroup[group.Id] is { } state)
@@ -149,6 +164,7 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         }
     });
 
+    /// <summary>Adds a relay socket to the epoll set: at once on this worker's thread, else posted to it.</summary>
     public void AddRelay(LinuxRelayEndpoint relay)
     {
         if (t_current == this)
@@ -161,6 +177,10 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends the peer datagrams queued so far, then takes <paramref name="relay"/>'s socket out of the epoll set and closes it:
+    /// at once on this worker's thread, else posted to it.
+    /// </summary>
     public void RemoveRelay(LinuxRelayEndpoint relay)
     {
         if (t_current == this)
@@ -659,12 +679,16 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
     /// <summary>This worker's socket of one listener group and the batch of datagrams queued on it.</summary>
     private sealed class ListenerState(LinuxUdpListenerGroup group, SocketFd socket, int index)
     {
+        /// <summary>The listener group this socket belongs to.</summary>
         public LinuxUdpListenerGroup Group { get; } = group;
 
+        /// <summary>This worker's SO_REUSEPORT socket of the group.</summary>
         public SocketFd Socket { get; } = socket;
 
+        /// <summary>The state's slot in the worker's listener list, which is also its epoll tag.</summary>
         public int Index { get; } = index;
 
+        /// <summary>Datagrams queued for clients on <see cref="Socket"/> (up to 2048 bytes each), sent at the end of each wake-up.</summary>
         public DatagramBatch Out { get; } = new(BatchSize, ResponseBufferSize);
     }
 }

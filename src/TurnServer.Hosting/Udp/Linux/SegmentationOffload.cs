@@ -24,6 +24,7 @@ internal sealed unsafe class SegmentationOffload : IDisposable
     private readonly int _capacity;
     private byte* _memory;
 
+    /// <summary>Allocates native room to merge up to <paramref name="capacity"/> messages (iovecs and one UDP_SEGMENT cmsg each).</summary>
     public SegmentationOffload(int capacity)
     {
         _capacity = capacity;
@@ -116,6 +117,7 @@ internal sealed unsafe class SegmentationOffload : IDisposable
         return merged;
     }
 
+    /// <inheritdoc />
     public void Dispose()
     {
         if (_memory != null)

@@ -15,6 +15,7 @@ internal sealed unsafe class SocketFd : SafeHandle
     private SocketFd(int fd)
         : base(-1, ownsHandle: true) => SetHandle(fd);
 
+    /// <inheritdoc />
     public override bool IsInvalid => handle == -1;
 
     /// <summary>The raw descriptor.</summary>
@@ -103,6 +104,7 @@ internal sealed unsafe class SocketFd : SafeHandle
         }
     }
 
+    /// <inheritdoc />
     protected override bool ReleaseHandle() => Libc.close((int)handle) == 0;
 }
 
