@@ -114,6 +114,32 @@ public sealed class DaemonProcessTests : IDisposable
     /// command returns 0 once the server is listening, leaving it in the background under its own session, found by
     /// its pidfile.
     /// </summary>
+    /// <summary>coTURN's Verbose (-V) logs every request with its user and outcome; verbose (-v) alone does not. No secret is logged.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Extra_verbose_logs_each_request_and_its_outcome(bool extraVerbose)
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        using DaemonProcess daemon = DaemonProcess.Start(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:pw-of-alice", extraVerbose ? "-V" : "-v");
+        await daemon.WaitUntilListeningAsync();
+        Func<Task<string>>? answered = extraVerbose ? daemon.ExpectLine(": Allocate request, user alice: success") : null;
+        using (var client = new StunUdpClient(DaemonProcess.Loopback(port), "alice", "pw-of-alice"))
+        {
+            await client.AllocateAsync();
+        }
+
+        if (answered is not null)
+        {
+            Assert.Contains("UDP 127.0.0.1:", await answered(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, await daemon.TerminateAsync());
+        Assert.Equal(extraVerbose, daemon.Output.Contains(": Allocate request, user -: error 401", StringComparison.Ordinal)); // the challenge
+        Assert.DoesNotContain("pw-of-alice", daemon.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Daemon_mode_returns_once_listening_and_leaves_the_server_running_in_the_background()
     {
