@@ -14,6 +14,7 @@ internal sealed partial class RequestTraceLog
 {
     private readonly ILogger _logger;
 
+    /// <summary>Logs to <paramref name="logger"/> (the host names it TurnServer.Requests).</summary>
     public RequestTraceLog(ILogger logger) => _logger = logger;
 
     /// <summary>Logs <paramref name="request"/> and what it was answered (a <see cref="Core.StunRequestTrace"/>).</summary>
