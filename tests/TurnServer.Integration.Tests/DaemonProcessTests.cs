@@ -114,6 +114,25 @@ public sealed class DaemonProcessTests : IDisposable
     /// command returns 0 once the server is listening, leaving it in the background under its own session, found by
     /// its pidfile.
     /// </summary>
+    /// <summary>Ctrl-C in a terminal (SIGINT) stops the server as cleanly as SIGTERM: allocations closed, port freed, exit 0.</summary>
+    [Fact]
+    public async Task Sigint_stops_cleanly_with_exit_0()
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        using DaemonProcess daemon = DaemonProcess.Start("-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:secret");
+        await daemon.WaitUntilListeningAsync();
+        using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
+        {
+            await client.AllocateAsync();
+        }
+
+        daemon.Signal(2);
+        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Contains("reason: Shutdown", daemon.Output, StringComparison.Ordinal);
+        using var rebind = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        rebind.Bind(DaemonProcess.Loopback(port));
+    }
+
     /// <summary>coTURN's Verbose (-V) logs every request with its user and outcome; verbose (-v) alone does not. No secret is logged.</summary>
     [Theory]
     [InlineData(true)]
