@@ -107,6 +107,11 @@ public static partial class TurnServerHostFactory
                 sp.GetRequiredService<TurnMetrics>().Attach(engine);
             }
 
+            if (settings.ExtraVerbose)
+            {
+                engine.RequestTrace = new RequestTraceLog(sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Requests")).Log;
+            }
+
             return engine;
         });
 

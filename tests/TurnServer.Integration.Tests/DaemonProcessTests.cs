@@ -114,6 +114,51 @@ public sealed class DaemonProcessTests : IDisposable
     /// command returns 0 once the server is listening, leaving it in the background under its own session, found by
     /// its pidfile.
     /// </summary>
+    /// <summary>Ctrl-C in a terminal (SIGINT) stops the server as cleanly as SIGTERM: allocations closed, port freed, exit 0.</summary>
+    [Fact]
+    public async Task Sigint_stops_cleanly_with_exit_0()
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        using DaemonProcess daemon = DaemonProcess.Start("-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:secret");
+        await daemon.WaitUntilListeningAsync();
+        using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
+        {
+            await client.AllocateAsync();
+        }
+
+        daemon.Signal(2);
+        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Contains("reason: Shutdown", daemon.Output, StringComparison.Ordinal);
+        using var rebind = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        rebind.Bind(DaemonProcess.Loopback(port));
+    }
+
+    /// <summary>coTURN's Verbose (-V) logs every request with its user and outcome; verbose (-v) alone does not. No secret is logged.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Extra_verbose_logs_each_request_and_its_outcome(bool extraVerbose)
+    {
+        int port = ExternalProcess.FreeUdpPort();
+        using DaemonProcess daemon = DaemonProcess.Start(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:pw-of-alice", extraVerbose ? "-V" : "-v");
+        await daemon.WaitUntilListeningAsync();
+        Func<Task<string>>? answered = extraVerbose ? daemon.ExpectLine(": Allocate request, user alice: success") : null;
+        using (var client = new StunUdpClient(DaemonProcess.Loopback(port), "alice", "pw-of-alice"))
+        {
+            await client.AllocateAsync();
+        }
+
+        if (answered is not null)
+        {
+            Assert.Contains("UDP 127.0.0.1:", await answered(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, await daemon.TerminateAsync());
+        Assert.Equal(extraVerbose, daemon.Output.Contains(": Allocate request, user -: error 401", StringComparison.Ordinal)); // the challenge
+        Assert.DoesNotContain("pw-of-alice", daemon.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Daemon_mode_returns_once_listening_and_leaves_the_server_running_in_the_background()
     {
