@@ -17,4 +17,14 @@ internal static class TestVectors
 
         return Convert.FromHexString(hex.ToString());
     }
+
+    /// <summary>Every proper prefix of the message in <paramref name="name"/> is rejected by TryParse, without an exception.</summary>
+    public static void AssertEveryProperPrefixFails(string name)
+    {
+        byte[] bytes = Load(name);
+        for (int length = 0; length < bytes.Length; length++)
+        {
+            Assert.NotEqual(StunParseResult.Success, StunMessageReader.TryParse(bytes.AsSpan(0, length), out _));
+        }
+    }
 }
