@@ -113,6 +113,32 @@ public sealed class TurnEngine
     public StunRequestTrace? RequestTrace { get; set; }
 
     /// <summary>
+    /// Handles one message from a client that <paramref name="kind"/> (its first byte, RFC 7983) says is STUN or
+    /// ChannelData: ChannelData is relayed (<see cref="ProcessChannelData"/>), STUN handled (<see cref="ProcessStun"/>).
+    /// Returns the answer's length in <paramref name="response"/>, 0 when nothing is to be sent, or -1 for any other
+    /// kind, which the caller drops and counts as its transport sees fit.
+    /// </summary>
+    /// <param name="kind">What the caller's classification found; the packet is not classified again.</param>
+    /// <param name="packet">Exactly one message.</param>
+    /// <param name="fiveTuple">Where it came from and arrived.</param>
+    /// <param name="connections">Makes the path back to the client if an allocation is created.</param>
+    /// <param name="scratch">The calling loop's scratch addresses.</param>
+    /// <param name="response">Where to write the answer (at least 1,500 bytes).</param>
+    public int ProcessMessage(PacketKind kind, ReadOnlySpan<byte> packet, in FiveTuple fiveTuple, IClientConnectionSource connections, SendScratch scratch, Span<byte> response)
+    {
+        switch (kind)
+        {
+            case PacketKind.ChannelData:
+                ProcessChannelData(packet, fiveTuple);
+                return 0;
+            case PacketKind.Stun:
+                return ProcessStun(packet, fiveTuple, connections, scratch, response);
+            default:
+                return -1;
+        }
+    }
+
+    /// <summary>
     /// Handles one STUN message from a client. Requests are answered in <paramref name="response"/> (size it for
     /// at least 1,500 bytes); returns the answer's length, or 0 when nothing is to be sent (indications, drops).
     /// </summary>

@@ -1,6 +1,8 @@
 using System.Net;
+using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Peers;
+using TurnServer.Core.Relay;
 using TurnServer.Stun;
 
 namespace TurnServer.Core.Tests;
@@ -101,6 +103,30 @@ public class PermissionAndChannelTests
         harness.Time.Advance(TimeSpan.FromSeconds(300));
         harness.Engine.Sweep();
         Assert.True(harness.Client.ChannelBind(0x4000, "203.0.113.9:1").IsSuccess);
+    }
+
+    /// <summary>The one dispatch every datagram transport uses: ChannelData relayed, STUN answered, anything else left to the caller.</summary>
+    [Fact]
+    public void ProcessMessage_relays_channel_data_answers_stun_and_refuses_other_kinds()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        harness.Client.ChannelBind(0x4001, Peer);
+        var connection = new RecordingClient(TransportProtocol.Udp);
+        var scratch = new SendScratch();
+        byte[] response = new byte[1500];
+
+        Assert.Equal(0, harness.Engine.ProcessMessage(PacketKind.ChannelData, [0x40, 0x01, 0x00, 0x02, 7, 8], harness.Client.FiveTuple, connection, scratch, response));
+        Assert.Equal(new byte[] { 7, 8 }, Assert.Single(harness.Relays.Bound[0].Sent).Payload);
+
+        byte[] binding = [0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42, .. new byte[12]];
+        int length = harness.Engine.ProcessMessage(PacketKind.Stun, binding, harness.Client.FiveTuple, connection, scratch, response);
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(response.AsSpan(0, length), out StunMessageReader answer));
+        Assert.Equal((StunMethod.Binding, StunMessageClass.SuccessResponse), (answer.Method, answer.Class));
+
+        Assert.Equal(-1, harness.Engine.ProcessMessage(PacketKind.Dtls, [22, 0xFE, 0xFD], harness.Client.FiveTuple, connection, scratch, response));
+        Assert.Equal(-1, harness.Engine.ProcessMessage(PacketKind.Unknown, [0xFF], harness.Client.FiveTuple, connection, scratch, response));
+        Assert.Single(harness.Relays.Bound[0].Sent);
     }
 
     [Fact]

@@ -258,22 +258,14 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
     {
         try
         {
-            switch (PacketClassifier.Classify(message))
+            int length = _engine.ProcessMessage(PacketClassifier.Classify(message), message, FiveTuple, this, scratch, response);
+            if (length < 0)
             {
-                case PacketKind.ChannelData:
-                    _engine.ProcessChannelData(message, FiveTuple);
-                    break;
-                case PacketKind.Stun:
-                    int length = _engine.ProcessStun(message, FiveTuple, this, scratch, response);
-                    if (length > 0)
-                    {
-                        Send(response.AsSpan(0, length));
-                    }
-
-                    break;
-                default:
-                    _counters.Drop(DtlsDropReason.NotStunOrChannelData);
-                    break;
+                _counters.Drop(DtlsDropReason.NotStunOrChannelData);
+            }
+            else if (length > 0)
+            {
+                Send(response.AsSpan(0, length));
             }
         }
         catch (Exception e)

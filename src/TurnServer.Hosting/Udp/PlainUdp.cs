@@ -21,6 +21,7 @@ internal static class PlainUdp
     /// <param name="engine">The protocol engine.</param>
     /// <param name="socket">The socket the datagram arrived on; the answer leaves from it.</param>
     /// <param name="connections">Makes the path back to the client if an allocation is created.</param>
+    /// <param name="kind">What the datagram's first byte says it is (RFC 7983).</param>
     /// <param name="packet">The datagram.</param>
     /// <param name="fiveTuple">Where it came from and arrived, protocol UDP.</param>
     /// <param name="from">The sender, as received; the answer goes there.</param>
@@ -30,35 +31,28 @@ internal static class PlainUdp
         TurnEngine engine,
         Socket socket,
         IClientConnectionSource connections,
+        PacketKind kind,
         ReadOnlySpan<byte> packet,
         in FiveTuple fiveTuple,
         SocketAddress from,
         Span<byte> response,
         SendScratch scratch)
     {
-        switch (PacketClassifier.Classify(packet))
+        int length = engine.ProcessMessage(kind, packet, fiveTuple, connections, scratch, response);
+        if (length < 0)
         {
-            case PacketKind.ChannelData:
-                engine.ProcessChannelData(packet, fiveTuple);
-                break;
-            case PacketKind.Stun:
-                int length = engine.ProcessStun(packet, fiveTuple, connections, scratch, response);
-                if (length > 0)
-                {
-                    try
-                    {
-                        socket.SendTo(response[..length], SocketFlags.None, from);
-                    }
-                    catch (SocketException)
-                    {
-                        engine.Counters.Drop(DropReason.SendFailed);
-                    }
-                }
-
-                break;
-            default:
-                engine.Counters.Drop(DropReason.UnknownPacket);
-                break;
+            engine.Counters.Drop(DropReason.UnknownPacket);
+        }
+        else if (length > 0)
+        {
+            try
+            {
+                socket.SendTo(response[..length], SocketFlags.None, from);
+            }
+            catch (SocketException)
+            {
+                engine.Counters.Drop(DropReason.SendFailed);
+            }
         }
     }
 

@@ -212,13 +212,14 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
             return;
         }
 
-        if (Dtls is not null && (!_plainUdp || PacketClassifier.Classify(packet) == PacketKind.Dtls))
+        PacketKind kind = PacketClassifier.Classify(packet);
+        if (Dtls is not null && (!_plainUdp || kind == PacketKind.Dtls))
         {
             Dtls.Receive(packet, client);
             return;
         }
 
-        PlainUdp.Serve(_engine, _socket!, this, packet, new FiveTuple(client, _local, TransportProtocol.Udp), from, response, scratch);
+        PlainUdp.Serve(_engine, _socket!, this, kind, packet, new FiveTuple(client, _local, TransportProtocol.Udp), from, response, scratch);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Listening on {Transport} {EndPoint}")]

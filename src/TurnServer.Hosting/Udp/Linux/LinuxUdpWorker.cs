@@ -400,22 +400,14 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         }
 
         var fiveTuple = new FiveTuple(client, group.Local, TransportProtocol.Udp);
-        switch (kind)
+        int length = group.Engine.ProcessMessage(kind, packet, fiveTuple, group, _scratch, _response);
+        if (length < 0)
         {
-            case PacketKind.ChannelData:
-                group.Engine.ProcessChannelData(packet, fiveTuple);
-                break;
-            case PacketKind.Stun:
-                int length = group.Engine.ProcessStun(packet, fiveTuple, group, _scratch, _response);
-                if (length > 0)
-                {
-                    QueueToClient(group, _response.AsSpan(0, length), batch.Name(i));
-                }
-
-                break;
-            default:
-                _counters.Drop(DropReason.UnknownPacket);
-                break;
+            _counters.Drop(DropReason.UnknownPacket);
+        }
+        else if (length > 0)
+        {
+            QueueToClient(group, _response.AsSpan(0, length), batch.Name(i));
         }
     }
 
