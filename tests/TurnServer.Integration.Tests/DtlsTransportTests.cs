@@ -172,6 +172,38 @@ public sealed class DtlsTransportTests : IDisposable
     }
 
     /// <summary>
+    /// A ClientHello repeated from one address (as a forged source would) draws a retransmitted flight each time only
+    /// up to the flight limit; after that the server sends that address nothing more for the handshake.
+    /// </summary>
+    [Fact]
+    public async Task A_repeated_client_hello_draws_no_more_flights_than_the_limit()
+    {
+        var limits = new DtlsLimits { HandshakeTimeout = TimeSpan.FromSeconds(2), MaxHandshakeFlights = 2 };
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options, s => s.AddSingleton(limits));
+        DtlsEndpoint endpoint = server.Dtls[0];
+        using var events = new DtlsSessionEvents(endpoint);
+        using Socket forged = StunDtlsClient.BoundSocket();
+        byte[] clientHello = DtlsTestRecords.ClientHello();
+
+        ulong sequence = 0;
+        for (int flight = 1; flight <= limits.MaxHandshakeFlights; flight++)
+        {
+            forged.SendTo(DtlsTestRecords.WithSequence(clientHello, sequence++), server.DtlsEndPoints[0]);
+            await ReceiveServerHelloAsync(forged); // the first flight, then BouncyCastle's retransmission of it
+        }
+
+        for (int repeat = 0; repeat < 5; repeat++)
+        {
+            forged.SendTo(DtlsTestRecords.WithSequence(clientHello, sequence++), server.DtlsEndPoints[0]);
+        }
+
+        Assert.Equal(DtlsSessionEndReason.HandshakeTimedOut, (await events.NextAsync(EventTimeout)).Reason);
+        Assert.DoesNotContain(ReceiveQueued(forged), datagram => datagram[0] == 22 && datagram[13] == 2);
+        Assert.True(endpoint.Counters.GetDropped(DtlsDropReason.FlightLimit) > 0);
+        Assert.Equal(1, endpoint.Counters.HandshakesStarted);
+    }
+
+    /// <summary>
     /// Records that are not records are dropped before the session sees them; ChannelData in the clear from the
     /// session's address is plain TURN over UDP, a 5-tuple without an allocation, so it is relayed nowhere.
     /// </summary>
@@ -340,6 +372,17 @@ public sealed class DtlsTransportTests : IDisposable
         using var cts = new CancellationTokenSource(EventTimeout);
         int length = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
         return buffer[..length];
+    }
+
+    /// <summary>Reads datagrams until one whose first record holds a ServerHello, the start of the server's first flight.</summary>
+    private static async Task ReceiveServerHelloAsync(Socket socket)
+    {
+        byte[] datagram;
+        do
+        {
+            datagram = await ReceiveAsync(socket);
+        }
+        while (datagram[0] != 22 || datagram[13] != 2);
     }
 
     /// <summary>Every datagram already waiting on <paramref name="socket"/>, without waiting for more.</summary>

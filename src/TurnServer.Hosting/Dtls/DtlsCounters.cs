@@ -30,6 +30,12 @@ internal enum DtlsDropReason
     /// </summary>
     UnansweredRetransmission,
 
+    /// <summary>
+    /// A handshake datagram in a flight beyond <see cref="DtlsLimits.MaxHandshakeFlights"/>: not sent, so repeating a
+    /// ClientHello from a forged address draws a bounded number of flights to it.
+    /// </summary>
+    FlightLimit,
+
     /// <summary>Decrypted application data that was neither STUN nor ChannelData.</summary>
     NotStunOrChannelData,
 }

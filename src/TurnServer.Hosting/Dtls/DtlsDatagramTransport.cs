@@ -28,6 +28,7 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
     private readonly TimeProvider _time;
     private readonly long _handshakeDeadline;
     private readonly int _capacity;
+    private readonly int _maxFlights;
     private readonly ConcurrentQueue<(byte[] Buffer, int Length)> _queue = new();
     private readonly SemaphoreSlim _available = new(0);
     private int _queued;
@@ -35,6 +36,8 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
     private volatile bool _closeRequested;
     private volatile bool _closedByRecordLayer;
     private bool _spokenTo;
+    private bool _flightOpen;
+    private int _flights;
 
     /// <param name="datagrams">The plain UDP path to the client, from the address it sent to; it counts failed sends.</param>
     /// <param name="counters">The endpoint's DTLS counters.</param>
@@ -51,6 +54,7 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
         _recordLayerLock = recordLayerLock;
         _time = time;
         _capacity = limits.QueueCapacity;
+        _maxFlights = limits.MaxHandshakeFlights;
         _handshakeDeadline = time.GetTimestamp() + (long)(limits.HandshakeTimeout.TotalSeconds * time.TimestampFrequency);
     }
 
@@ -169,20 +173,38 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
         item.Buffer.AsSpan(0, length).CopyTo(buf.AsSpan(off));
         ArrayPool<byte>.Shared.Return(item.Buffer);
         _spokenTo = true;
+        _flightOpen = false;
         return length;
     }
 
     /// <summary>
     /// Sends one record datagram to the client. Until the handshake completes, sends only while answering a datagram
-    /// from the client: BouncyCastle 1.8.10 has no HelloVerifyRequest, so a spoofed ClientHello starts a handshake,
-    /// and this keeps it to one flight instead of a flight per retransmission timeout.
+    /// from the client, and at most <see cref="DtlsLimits.MaxHandshakeFlights"/> flights: BouncyCastle 1.8.10 has no
+    /// HelloVerifyRequest, so a spoofed ClientHello starts a handshake, and this keeps it to one flight instead of a
+    /// flight per retransmission timeout, and to a few however often the ClientHello is repeated.
     /// </summary>
     public void Send(byte[] buf, int off, int len)
     {
-        if (!_handshakeComplete && !_spokenTo)
+        if (!_handshakeComplete)
         {
-            _counters.Drop(DtlsDropReason.UnansweredRetransmission);
-            return;
+            if (!_spokenTo)
+            {
+                _counters.Drop(DtlsDropReason.UnansweredRetransmission);
+                return;
+            }
+
+            // The first send after a datagram from the client begins a flight; the rest of that flight follows it.
+            if (!_flightOpen)
+            {
+                _flightOpen = true;
+                _flights++;
+            }
+
+            if (_flights > _maxFlights)
+            {
+                _counters.Drop(DtlsDropReason.FlightLimit);
+                return;
+            }
         }
 
         _datagrams.Send(buf.AsSpan(off, len));

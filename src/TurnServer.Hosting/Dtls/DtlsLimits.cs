@@ -18,6 +18,13 @@ internal sealed record DtlsLimits
     /// </summary>
     public int MaxHandshakesPerAddress { get; init; } = 8;
 
+    /// <summary>
+    /// Most flights the server sends before a handshake completes: its two (ServerHello to ServerHelloDone, then
+    /// ChangeCipherSpec and Finished) and three retransmissions for a client whose datagrams were lost. A spoofed
+    /// source can repeat its ClientHello; this bounds what each such handshake reflects to the forged address.
+    /// </summary>
+    public int MaxHandshakeFlights { get; init; } = 5;
+
     /// <summary>Longest a handshake may take, as for TLS.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = Tcp.TcpListenerService.HandshakeTimeout;
 

@@ -58,6 +58,18 @@ internal static class DtlsTestRecords
         return record;
     }
 
+    /// <summary>
+    /// A copy of <paramref name="record"/> with another record sequence number: how a client retransmits a
+    /// handshake message (the same message, a new record, since the receiver discards replayed sequence numbers).
+    /// </summary>
+    public static byte[] WithSequence(byte[] record, ulong sequence)
+    {
+        byte[] copy = (byte[])record.Clone();
+        BinaryPrimitives.WriteUInt16BigEndian(copy.AsSpan(5), (ushort)(sequence >> 32));
+        BinaryPrimitives.WriteUInt32BigEndian(copy.AsSpan(7), (uint)sequence);
+        return copy;
+    }
+
     private static byte[] BigEndian(ushort value) => [(byte)(value >> 8), (byte)value];
 
     private static byte[] UInt24(int value) => [(byte)(value >> 16), (byte)(value >> 8), (byte)value];
