@@ -186,12 +186,12 @@ public static partial class TurnServerHostFactory
             // certificate); without DTLS the TLS port has no UDP listener.
             if (!settings.NoUdp || dtls is not null)
             {
-                AddUdpListener(builder.Services, new IPEndPoint(ip, settings.ListeningPort), TransportProtocol.Udp, !settings.NoUdp, dtls, time, linuxUdp);
+                AddUdpListener(builder.Services, new IPEndPoint(ip, settings.ListeningPort), TransportProtocol.Udp, !settings.NoUdp, dtls, settings.Prometheus, time, linuxUdp);
             }
 
             if (dtls is not null)
             {
-                AddUdpListener(builder.Services, new IPEndPoint(ip, settings.TlsListeningPort), TransportProtocol.Dtls, !settings.NoUdp, dtls, time, linuxUdp);
+                AddUdpListener(builder.Services, new IPEndPoint(ip, settings.TlsListeningPort), TransportProtocol.Dtls, !settings.NoUdp, dtls, settings.Prometheus, time, linuxUdp);
             }
         }
 
@@ -258,12 +258,17 @@ public static partial class TurnServerHostFactory
     /// </summary>
     /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
     /// <summary>Registers a UDP listener on <paramref name="endPoint"/>, with a DTLS endpoint of its own when <paramref name="dtls"/> is given.</summary>
-    private static void AddUdpListener(IServiceCollection services, IPEndPoint endPoint, TransportProtocol protocol, bool plainUdp, DtlsCredentials? dtls, TimeProvider time, bool linuxUdp) =>
+    private static void AddUdpListener(IServiceCollection services, IPEndPoint endPoint, TransportProtocol protocol, bool plainUdp, DtlsCredentials? dtls, bool metrics, TimeProvider time, bool linuxUdp) =>
         services.AddSingleton<IHostedService>(sp =>
         {
             TurnEngine engine = sp.GetRequiredService<TurnEngine>();
             ILoggerFactory loggers = sp.GetRequiredService<ILoggerFactory>();
             DtlsEndpoint? endpoint = dtls is null ? null : new DtlsEndpoint(engine, dtls, sp.GetRequiredService<DtlsLimits>(), loggers.CreateLogger("TurnServer.Dtls"), time);
+            if (endpoint is not null && metrics)
+            {
+                sp.GetRequiredService<TurnMetrics>().Add(endpoint);
+            }
+
             return new UdpListener(endPoint, protocol, plainUdp, endpoint, engine, loggers.CreateLogger("TurnServer.Udp"), linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null);
         });
 

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using TurnServer.Core.Diagnostics;
+using TurnServer.Hosting.Tests.Dtls;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
 
@@ -91,6 +93,30 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(0, after.Value("turn_total_allocations", ("type", "UDP")));
         Assert.Equal(1, after.Value("turnserver_allocation_lifetime_seconds_count"));
         Assert.Equal(1, after.Value("turnserver_allocation_lifetime_seconds_bucket", ("le", "+Inf")));
+    }
+
+    /// <summary>DTLS handshakes, sessions and drops, which the engine's counters never see, are scraped too.</summary>
+    [Fact]
+    public async Task Dtls_handshakes_sessions_and_drops_by_reason_are_scraped()
+    {
+        using var certificate = new TestCertificate();
+        await using TestServer server = await TestServer.StartAsync([.. PrometheusFlags, .. certificate.Options]);
+        using Socket socket = StunDtlsClient.BoundSocket();
+
+        // Application data from an address with no session is dropped; the same address's handshake comes after it.
+        socket.SendTo(DtlsTestRecords.Record(23, DtlsTestRecords.Dtls12, 1, new byte[40]), server.DtlsEndPoints[0]);
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0], socket: socket);
+        await client.AllocateAsync();
+
+        PrometheusText scrape = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
+        Assert.Equal(1, scrape.Value("turnserver_dtls_handshakes_started_total"));
+        Assert.Equal(1, scrape.Value("turnserver_dtls_handshakes_completed_total"));
+        Assert.Equal(1, scrape.Value("turnserver_dtls_sessions"));
+        Assert.Equal(1, scrape.Value("turnserver_dtls_dropped_total", ("reason", "not_client_hello")));
+        Assert.Equal(0, scrape.Value("turnserver_dtls_dropped_total", ("reason", "flight_limit")));
+        Assert.Equal("counter", scrape.Types["turnserver_dtls_dropped_total"]);
+        Assert.Equal("gauge", scrape.Types["turnserver_dtls_sessions"]);
+        Assert.Equal(1, scrape.Value("turn_total_allocations", ("type", "DTLS")));
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using System.Globalization;
 using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
+using TurnServer.Hosting.Dtls;
 
 namespace TurnServer.Hosting.Metrics;
 
@@ -30,6 +31,7 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
     private readonly TimeProvider _time;
     private readonly Histogram<double> _lifetime;
     private readonly ConcurrentDictionary<string, TrafficTotals> _endedPerUser = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<DtlsEndpoint> _dtls = new();
     private readonly Lock _snapshotSync = new();
     private TurnEngine? _engine;
     private long _allocationsCreated;
@@ -65,6 +67,10 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
         Meter.CreateObservableGauge("turnserver_relay_ports_in_use", () => _engine is null ? 0 : _engine.Ports.Capacity - _engine.Ports.FreeCount, description: "Relay ports held by allocations and reservations");
         Meter.CreateObservableGauge("turnserver_relay_ports_free", () => _engine?.Ports.FreeCount ?? 0, description: "Relay ports free in min-port..max-port");
         Meter.CreateObservableGauge("turnserver_draining", () => _engine?.IsDraining == true ? 1 : 0, description: "1 while draining (SIGUSR1): Allocate is refused with 508");
+        Meter.CreateObservableCounter("turnserver_dtls_handshakes_started_total", () => _dtls.Sum(e => e.Counters.HandshakesStarted), description: "DTLS handshakes begun, all listening addresses");
+        Meter.CreateObservableCounter("turnserver_dtls_handshakes_completed_total", () => _dtls.Sum(e => e.Counters.HandshakesCompleted), description: "DTLS handshakes finished, all listening addresses");
+        Meter.CreateObservableCounter("turnserver_dtls_dropped_total", DtlsDropsByReason, description: "DTLS datagrams (and suppressed handshake flights) dropped, by reason");
+        Meter.CreateObservableGauge("turnserver_dtls_sessions", () => _dtls.Sum(e => e.SessionCount), description: "DTLS sessions alive, handshaking or established");
         _lifetime = Meter.CreateHistogram(
             "turnserver_allocation_lifetime_seconds",
             unit: "s",
@@ -82,6 +88,9 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
 
     /// <summary>Connects the metrics to the engine they report on (the engine needs this observer first).</summary>
     public void Attach(TurnEngine engine) => _engine = engine ?? throw new ArgumentNullException(nameof(engine));
+
+    /// <summary>Adds a DTLS listening address's counters to the <c>turnserver_dtls_*</c> metrics (summed over addresses).</summary>
+    internal void Add(DtlsEndpoint endpoint) => _dtls.Enqueue(endpoint);
 
     /// <inheritdoc />
     public void OnCreated(Allocation allocation) => Interlocked.Increment(ref _allocationsCreated);
@@ -225,6 +234,10 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
     private IEnumerable<Measurement<long>> AuthFailuresByReason() =>
         Counters is not { } counters ? [] : Enum.GetValues<AuthFailureReason>()
             .Select(r => new Measurement<long>(counters.GetAuthFailures(r), new KeyValuePair<string, object?>("reason", ReasonLabel(r))));
+
+    private IEnumerable<Measurement<long>> DtlsDropsByReason() =>
+        Enum.GetValues<DtlsDropReason>()
+            .Select(r => new Measurement<long>(_dtls.Sum(e => e.Counters.GetDropped(r)), new KeyValuePair<string, object?>("reason", ReasonLabel(r))));
 
     /// <summary>The process metrics every Prometheus client library exports, under the same names.</summary>
     private void ProcessMetrics()
