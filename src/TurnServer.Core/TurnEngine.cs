@@ -305,7 +305,7 @@ public sealed class TurnEngine
         {
             Counters.BindingRequest();
         }
-        else if (Transactions.TryGet(fiveTuple, request.TransactionId, out byte[] cached))
+        else if (Transactions.TryGet(fiveTuple, request.TransactionId, request.Method, out byte[] cached))
         {
             cached.CopyTo(response);
             return cached.Length;

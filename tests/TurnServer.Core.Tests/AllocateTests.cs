@@ -64,6 +64,26 @@ public class AllocateTests
         Assert.Equal(2, harness.Relays.Bound.Count); // one from the first Allocate (deleted), one now
     }
 
+    /// <summary>
+    /// Regression (found by <see cref="EngineModelTests"/>): a request that reused an Allocate's transaction ID with
+    /// another method was answered from the transaction cache with the Allocate's success response.
+    /// </summary>
+    [Fact]
+    public void A_transaction_id_reused_with_another_method_is_a_new_request_not_a_retransmission()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate(); // learn a nonce
+        harness.Client.Refresh(0);
+        var tid = TransactionId.NewRandom();
+        Response allocated = harness.Client.Send(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 17)), tid, sign: true);
+
+        Response refreshed = harness.Client.Send(StunMethod.Refresh, w => w.Add((ref StunMessageWriter x) => x.WriteUInt32(StunAttributeType.Lifetime, 0)), tid, sign: true);
+
+        Assert.True(allocated.IsSuccess);
+        Assert.Equal((StunMethod.Refresh, StunMessageClass.SuccessResponse), (refreshed.Message.Method, refreshed.Message.Class));
+        Assert.Equal(0, harness.Engine.Allocations.Count); // the Refresh was carried out
+    }
+
     [Fact]
     public void Second_allocate_on_the_same_five_tuple_is_437()
     {

@@ -159,9 +159,9 @@ internal sealed class FakeTcpRelay(TransportAddress local) : TcpRelayEndpoint(lo
 
     public override void Start(Allocation allocation) => Owner = allocation;
 
-    public override void Dispose()
-    {
-    }
+    public bool Disposed { get; private set; }
+
+    public override void Dispose() => Disposed = true;
 }
 
 /// <summary>A peer connection that records whether it was closed.</summary>

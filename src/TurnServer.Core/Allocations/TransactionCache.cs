@@ -35,10 +35,15 @@ public sealed class TransactionCache
     /// <summary>Responses held now.</summary>
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>The cached response, if the request was seen within the retention time.</summary>
-    public bool TryGet(in FiveTuple fiveTuple, TransactionId transactionId, out byte[] response)
+    /// <summary>
+    /// The cached response, if a request of <paramref name="method"/> with this transaction ID was seen within the
+    /// retention time. A request that reuses the ID with another method is not a retransmission: it gets no answer
+    /// of the other method's.
+    /// </summary>
+    public bool TryGet(in FiveTuple fiveTuple, TransactionId transactionId, StunMethod method, out byte[] response)
     {
-        if (_entries.TryGetValue(new Key(fiveTuple, transactionId), out Entry entry) && _time.GetTimestamp() < entry.ExpiresAt)
+        if (_entries.TryGetValue(new Key(fiveTuple, transactionId), out Entry entry) && _time.GetTimestamp() < entry.ExpiresAt
+            && MethodOf(entry.Response) == method)
         {
             response = entry.Response;
             return true;
@@ -64,6 +69,12 @@ public sealed class TransactionCache
                 _entries[key] = entry;
             }
         }
+    }
+
+    private static StunMethod MethodOf(byte[] response)
+    {
+        StunMessageType.Decode(System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(response), out StunMethod method, out _);
+        return method;
     }
 
     /// <summary>Drops entries older than the retention time.</summary>
