@@ -253,11 +253,9 @@ public static partial class TurnServerHostFactory
     }
 
     /// <summary>
-    /// The certificate TLS and DTLS share, when either is on and <c>cert</c> and <c>pkey</c> are set; null otherwise
-    /// (TLS and DTLS listeners are then not started, as coTURN does without a certificate).
+    /// Registers a UDP listener on <paramref name="endPoint"/>, with a DTLS endpoint of its own when
+    /// <paramref name="dtls"/> is given (reported in the metrics when <paramref name="metrics"/>).
     /// </summary>
-    /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
-    /// <summary>Registers a UDP listener on <paramref name="endPoint"/>, with a DTLS endpoint of its own when <paramref name="dtls"/> is given.</summary>
     private static void AddUdpListener(IServiceCollection services, IPEndPoint endPoint, TransportProtocol protocol, bool plainUdp, DtlsCredentials? dtls, bool metrics, TimeProvider time, bool linuxUdp) =>
         services.AddSingleton<IHostedService>(sp =>
         {
@@ -272,6 +270,11 @@ public static partial class TurnServerHostFactory
             return new UdpListener(endPoint, protocol, plainUdp, endpoint, engine, loggers.CreateLogger("TurnServer.Udp"), linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null);
         });
 
+    /// <summary>
+    /// The certificate TLS and DTLS share, when either is on and <c>cert</c> and <c>pkey</c> are set; null otherwise
+    /// (TLS and DTLS listeners are then not started, as coTURN does without a certificate).
+    /// </summary>
+    /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
     private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings) =>
         (settings.NoTls && settings.NoDtls) || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings);
 

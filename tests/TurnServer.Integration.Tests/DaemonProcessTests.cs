@@ -109,11 +109,6 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.Equal(0, await daemon.TerminateAsync());
     }
 
-    /// <summary>
-    /// Init scripts run coTURN with -o and wait for the command to return (Debian's: turnserver -c ... -o -v). The
-    /// command returns 0 once the server is listening, leaving it in the background under its own session, found by
-    /// its pidfile.
-    /// </summary>
     /// <summary>Ctrl-C in a terminal (SIGINT) stops the server as cleanly as SIGTERM: allocations closed, port freed, exit 0.</summary>
     [Fact]
     public async Task Sigint_stops_cleanly_with_exit_0()
@@ -159,6 +154,11 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.DoesNotContain("pw-of-alice", daemon.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Init scripts run coTURN with -o and wait for the command to return (Debian's: turnserver -c ... -o -v). The
+    /// command returns 0 once the server is listening, leaving it in the background under its own session, found by
+    /// its pidfile.
+    /// </summary>
     [Fact]
     public async Task Daemon_mode_returns_once_listening_and_leaves_the_server_running_in_the_background()
     {
