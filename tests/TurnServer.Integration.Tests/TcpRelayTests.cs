@@ -54,6 +54,37 @@ public class TcpRelayTests
         await data.WaitForCloseAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>
+    /// A bound data connection must not outlive its allocation, relaying from a relayed address whose port has gone
+    /// back to the pool. Deleting the allocation (here Refresh 0 on the control connection; expiry and the control
+    /// connection closing take the same path) closes its peer connections and so their data connections, as coTURN
+    /// does.
+    /// </summary>
+    [Fact]
+    public async Task Deleting_the_allocation_closes_its_data_connections_and_their_peers()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        TransportAddress relayed = await control.AllocateAsync((ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 6));
+        Assert.Equal(0, StunTestClient.Code(await control.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
+            w.WriteXorAddress(StunAttributeType.XorPeerAddress, new TransportAddress(IPAddress.Loopback, 0)))));
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(relayed.ToEndPoint());
+        Assert.True(StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt) == StunParseResult.Success);
+        Assert.True(attempt.TryGetUInt32(StunAttributeType.ConnectionId, out uint connectionId));
+        using StunStreamClient data = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        Assert.Equal(0, StunTestClient.Code(await data.RequestAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.ConnectionId, connectionId))));
+        await data.Stream.WriteAsync("bound"u8.ToArray());
+        Assert.Equal("bound"u8.ToArray(), await ReadExactlyAsync(peer, 5));
+
+        Assert.Equal(0, StunTestClient.Code(await control.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0))));
+
+        await data.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+        byte[] rest = new byte[16];
+        Assert.Equal(0, await peer.ReceiveAsync(rest, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10))); // the peer sees the end too
+        Assert.Empty(server.Engine.Allocations.All);
+    }
+
     [Fact]
     public async Task Connect_reaches_a_listening_peer_and_a_closed_port_answers_447()
     {
