@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using System.Globalization;
 using Serilog;
 using Serilog.Formatting.Display;
@@ -70,7 +71,12 @@ public static partial class TurnServerHostFactory
 
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
         builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
-        builder.Services.AddSingleton(_ => new TurnMetrics(settings.Realm, settings.PrometheusUsernameLabels, time));
+        builder.Services.AddSingleton(_ =>
+        {
+            var metrics = new TurnMetrics(settings.Realm, settings.PrometheusUsernameLabels, time);
+            metrics.Meter.CreateObservableCounter("turnserver_log_events_dropped_total", () => logFiles.DroppedEvents, description: "Log lines dropped because the log file or syslog writer fell behind");
+            return metrics;
+        });
         if (settings.Prometheus)
         {
             builder.Services.AddSingleton<IAllocationObserver>(sp => sp.GetRequiredService<TurnMetrics>());
@@ -315,6 +321,12 @@ public static partial class TurnServerHostFactory
         bool fileIsStdout = settings.LogFile is "stdout" or "-";
         if (!settings.NoStdoutLog || fileIsStdout)
         {
+            // The console logger writes from its own thread too; a stdout nobody reads must not stall relaying either.
+            logging.Services.Configure<ConsoleLoggerOptions>(o =>
+            {
+                o.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite;
+                o.MaxQueueLength = LogFiles.QueueLength;
+            });
             logging.AddSimpleConsole(o =>
             {
                 o.SingleLine = true;
@@ -329,14 +341,15 @@ public static partial class TurnServerHostFactory
         if (settings.Syslog)
         {
             // coTURN: "syslog" sends everything to syslog and no file is written.
-            serilog = serilog.WriteTo.Sink(new SyslogSink(settings.SyslogFacility, new MessageTemplateTextFormatter("{SourceContext}: {Message:lj} {Exception}", CultureInfo.InvariantCulture)));
+            var syslog = new SyslogSink(settings.SyslogFacility, new MessageTemplateTextFormatter("{SourceContext}: {Message:lj} {Exception}", CultureInfo.InvariantCulture));
+            serilog = serilog.WriteTo.Async(a => a.Sink(syslog), monitor: logFiles, bufferSize: LogFiles.QueueLength, blockWhenFull: false);
             any = true;
         }
         else if (settings.LogFile is { Length: > 0 } path && !fileIsStdout)
         {
             var sink = new CoturnFileSink(path, settings.SimpleLog, new MessageTemplateTextFormatter(timestamp + " {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}", CultureInfo.InvariantCulture));
             logFiles.Add(sink);
-            serilog = serilog.WriteTo.Sink(sink);
+            serilog = serilog.WriteTo.Async(a => a.Sink(sink), monitor: logFiles, bufferSize: LogFiles.QueueLength, blockWhenFull: false);
             any = true;
         }
 

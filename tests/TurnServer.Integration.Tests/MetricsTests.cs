@@ -81,6 +81,8 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal("counter", scrape.Types["turn_traffic_rcvp"]);
         Assert.Equal("gauge", scrape.Types["turn_total_allocations"]);
         Assert.Equal("histogram", scrape.Types["turnserver_allocation_lifetime_seconds"]);
+        Assert.Equal("counter", scrape.Types["turnserver_log_events_dropped_total"]);
+        Assert.Equal(0, scrape.Value("turnserver_log_events_dropped_total"));
         Assert.True(scrape.Value("process_resident_memory_bytes") > 0);
         Assert.True(scrape.Value("process_open_fds") > 0);
         Assert.Contains(scrape.Types.Keys, name => name.StartsWith("dotnet_gc_", StringComparison.Ordinal));

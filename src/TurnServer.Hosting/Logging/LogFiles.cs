@@ -3,6 +3,7 @@ using Serilog;
 using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting;
+using Serilog.Sinks.Async;
 
 namespace TurnServer.Hosting.Logging;
 
@@ -116,10 +117,29 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
     public void Dispose() => Reopen();
 }
 
-/// <summary>The log files of the process, reopened together on SIGHUP.</summary>
-internal sealed class LogFiles
+/// <summary>
+/// The log files of the process, reopened together on SIGHUP. Also watches the queue in front of the file or syslog
+/// sink: lines are written by a background thread so that a slow disk never stalls a thread that relays, and lines
+/// that find the queue full are dropped and counted here.
+/// </summary>
+internal sealed class LogFiles : IAsyncLogEventSinkMonitor
 {
+    /// <summary>Log events queued for the file or syslog writer before further ones are dropped.</summary>
+    public const int QueueLength = 10_000;
+
     private readonly List<CoturnFileSink> _sinks = [];
+    private IAsyncLogEventSinkInspector? _queue;
+
+    /// <summary>Log events dropped because the writer's queue was full (a disk or syslog daemon too slow).</summary>
+    public long DroppedEvents => Volatile.Read(ref _queue)?.DroppedMessagesCount ?? 0;
+
+    /// <inheritdoc />
+    public void StartMonitoring(IAsyncLogEventSinkInspector inspector) => Volatile.Write(ref _queue, inspector);
+
+    /// <inheritdoc />
+    public void StopMonitoring(IAsyncLogEventSinkInspector inspector)
+    {
+    }
 
     /// <summary>Registers a sink to reopen on SIGHUP.</summary>
     public void Add(CoturnFileSink sink) => _sinks.Add(sink);
