@@ -347,7 +347,7 @@ public static partial class TurnServerHostFactory
         }
         else if (settings.LogFile is { Length: > 0 } path && !fileIsStdout)
         {
-            var sink = new CoturnFileSink(path, settings.SimpleLog, new MessageTemplateTextFormatter(timestamp + " {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}", CultureInfo.InvariantCulture));
+            var sink = new CoturnFileSink(path, settings.SimpleLog, new MessageTemplateTextFormatter(timestamp + " {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}", CultureInfo.InvariantCulture), queued: () => logFiles.QueuedEvents);
             logFiles.Add(sink);
             serilog = serilog.WriteTo.Async(a => a.Sink(sink), monitor: logFiles, bufferSize: LogFiles.QueueLength, blockWhenFull: false);
             any = true;

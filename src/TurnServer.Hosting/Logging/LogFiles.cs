@@ -1,5 +1,5 @@
 using System.Globalization;
-using Serilog;
+using System.Text;
 using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting;
@@ -11,7 +11,7 @@ namespace TurnServer.Hosting.Logging;
 /// coTURN's log file: <c>log-file=/var/log/turn.log</c> writes <c>/var/log/turn_2026-01-31.log</c> (the date, local
 /// time, before the extension) and starts a new file when the date changes; with <c>simple-log</c> the name is used as
 /// given and never changes. <see cref="Reopen"/> (SIGHUP) closes and reopens the file, so logrotate can move it away.
-/// Writing goes through Serilog's file sink, one per file name.
+/// Lines are flushed to the file when no more are queued behind them: one write for a burst, none held back when idle.
 /// </summary>
 internal sealed class CoturnFileSink : ILogEventSink, IDisposable
 {
@@ -19,20 +19,23 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
     private readonly bool _simple;
     private readonly ITextFormatter _formatter;
     private readonly Func<DateTime> _localNow;
+    private readonly Func<int> _queued;
     private readonly Lock _sync = new();
-    private Logger? _file;
+    private StreamWriter? _file;
     private DateOnly _day;
 
     /// <summary>
     /// Writes to the file named <paramref name="configured"/> (<c>log-file</c>), dated unless <paramref name="simple"/> (<c>simple-log</c>);
-    /// <paramref name="localNow"/> is the local clock (default <see cref="DateTime.Now"/>).
+    /// <paramref name="localNow"/> is the local clock (default <see cref="DateTime.Now"/>); <paramref name="queued"/> tells
+    /// how many lines wait behind the one being written (default none: every line is flushed).
     /// </summary>
-    public CoturnFileSink(string configured, bool simple, ITextFormatter formatter, Func<DateTime>? localNow = null)
+    public CoturnFileSink(string configured, bool simple, ITextFormatter formatter, Func<DateTime>? localNow = null, Func<int>? queued = null)
     {
         _configured = configured;
         _simple = simple;
         _formatter = formatter;
         _localNow = localNow ?? (() => DateTime.Now);
+        _queued = queued ?? (() => 0);
     }
 
     /// <summary>The file written now (or next).</summary>
@@ -96,10 +99,15 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
                     Directory.CreateDirectory(directory);
                 }
 
-                _file = new LoggerConfiguration().MinimumLevel.Verbose().WriteTo.File(_formatter, path, fileSizeLimitBytes: null).CreateLogger();
+                var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+                _file = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
             }
 
-            _file.Write(logEvent);
+            _formatter.Format(logEvent, _file);
+            if (_queued() == 0)
+            {
+                _file.Flush();
+            }
         }
     }
 
@@ -132,6 +140,9 @@ internal sealed class LogFiles : IAsyncLogEventSinkMonitor
 
     /// <summary>Log events dropped because the writer's queue was full (a disk or syslog daemon too slow).</summary>
     public long DroppedEvents => Volatile.Read(ref _queue)?.DroppedMessagesCount ?? 0;
+
+    /// <summary>Log events waiting for the writer now.</summary>
+    public int QueuedEvents => Volatile.Read(ref _queue)?.Count ?? 0;
 
     /// <inheritdoc />
     public void StartMonitoring(IAsyncLogEventSinkInspector inspector) => Volatile.Write(ref _queue, inspector);

@@ -47,6 +47,24 @@ public sealed class LoggingTests : IDisposable
         Assert.Equal("after rotation\n", File.ReadAllText(Path.Combine(_directory, "turn_2026-02-01.log")).Replace("\r", "", StringComparison.Ordinal));
     }
 
+    /// <summary>Lines with more queued behind them wait in the writer; the last of a burst flushes them all in one write.</summary>
+    [Fact]
+    public void Lines_are_flushed_when_no_more_are_queued()
+    {
+        string path = Path.Combine(_directory, "turn.log");
+        int queued = 2;
+        using var sink = new CoturnFileSink(path, simple: true, new MessageTemplateTextFormatter("{Message}{NewLine}", CultureInfo.InvariantCulture), queued: () => queued);
+
+        sink.Emit(Event("first"));
+        queued = 1;
+        sink.Emit(Event("second"));
+        Assert.Equal(0, new FileInfo(path).Length);
+
+        queued = 0;
+        sink.Emit(Event("third"));
+        Assert.Equal("first\nsecond\nthird\n", File.ReadAllText(path).Replace("\r", "", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Syslog_datagrams_carry_priority_timestamp_tag_and_message()
     {
