@@ -14,9 +14,7 @@ public class TcpRelayTests
     {
         await using TestServer server = await TestServer.StartAsync();
         using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
-        TransportAddress relayed = await control.AllocateAsync((ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 6));
-        Assert.Equal(0, StunTestClient.Code(await control.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
-            w.WriteXorAddress(StunAttributeType.XorPeerAddress, new TransportAddress(IPAddress.Loopback, 0)))));
+        TransportAddress relayed = await AllocateTcpForLoopbackPeersAsync(control);
 
         using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await peer.ConnectAsync(relayed.ToEndPoint());
@@ -65,9 +63,7 @@ public class TcpRelayTests
     {
         await using TestServer server = await TestServer.StartAsync();
         using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
-        TransportAddress relayed = await control.AllocateAsync((ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 6));
-        Assert.Equal(0, StunTestClient.Code(await control.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
-            w.WriteXorAddress(StunAttributeType.XorPeerAddress, new TransportAddress(IPAddress.Loopback, 0)))));
+        TransportAddress relayed = await AllocateTcpForLoopbackPeersAsync(control);
         using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await peer.ConnectAsync(relayed.ToEndPoint());
         Assert.True(StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt) == StunParseResult.Success);
@@ -105,6 +101,15 @@ public class TcpRelayTests
         TransportAddress nobody = new(IPAddress.Loopback, closedPort);
         byte[] refused = await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, nobody));
         Assert.Equal(447, StunTestClient.Code(refused));
+    }
+
+    /// <summary>A TCP allocation (RFC 6062) with a permission for peers on 127.0.0.1; returns its relayed address.</summary>
+    private static async Task<TransportAddress> AllocateTcpForLoopbackPeersAsync(StunStreamClient control)
+    {
+        TransportAddress relayed = await control.AllocateAsync((ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 6));
+        Assert.Equal(0, StunTestClient.Code(await control.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
+            w.WriteXorAddress(StunAttributeType.XorPeerAddress, new TransportAddress(IPAddress.Loopback, 0)))));
+        return relayed;
     }
 
     private static async Task<byte[]> ReadExactlyAsync(Socket socket, int count)
