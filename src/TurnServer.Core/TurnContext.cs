@@ -86,6 +86,9 @@ internal sealed class TurnContext
     /// <summary>RFC 6062 peer data connections waiting for ConnectionBind, by CONNECTION-ID.</summary>
     public TcpConnectionTable TcpConnections { get; }
 
+    /// <summary>RFC 5780 NAT behaviour discovery for Binding over UDP, or null when it is off.</summary>
+    public NatBehaviorDiscovery? NatDiscovery { get; set; }
+
     /// <summary>The SOFTWARE attribute value as UTF-8 bytes, or null when responses carry none.</summary>
     public byte[]? Software { get; }
 

@@ -107,6 +107,17 @@ public sealed class TurnEngine
     public void BeginDrain() => _ctx.Draining = true;
 
     /// <summary>
+    /// RFC 5780 NAT behaviour discovery for Binding requests over UDP (OTHER-ADDRESS, RESPONSE-ORIGIN,
+    /// CHANGE-REQUEST), or null, the default, when it is off: then a CHANGE-REQUEST draws 420. Set before the
+    /// listeners start.
+    /// </summary>
+    public NatBehaviorDiscovery? NatDiscovery
+    {
+        get => _ctx.NatDiscovery;
+        set => _ctx.NatDiscovery = value;
+    }
+
+    /// <summary>
     /// Told of every STUN request after it was handled, with the answer (empty when none was sent); null, the
     /// default, costs the request path one field read. Set before the listeners start (coTURN's <c>Verbose</c>).
     /// </summary>
@@ -347,6 +358,12 @@ public sealed class TurnEngine
         // UNKNOWN-ATTRIBUTES attribute".
         Span<ushort> unknown = stackalloc ushort[MaxUnknownAttributes];
         int unknownCount = request.GetUnknownComprehensionRequired(unknown);
+        if (binding && unknownCount > 0 && BindingRequestHandler.UsesNatDiscovery(_ctx, fiveTuple))
+        {
+            // CHANGE-REQUEST is understood where RFC 5780 is served, and only there (RFC 5780 section 6.1).
+            unknownCount = Remove(unknown[..unknownCount], (ushort)StunAttributeType.ChangeRequest);
+        }
+
         if (unknownCount > 0)
         {
             return WriteResponse(request, StunErrorCodes.UnknownAttribute, ref state, response, unknown[..unknownCount], binding);
@@ -355,7 +372,7 @@ public sealed class TurnEngine
         var writer = new StunMessageWriter(response, request.Method, StunMessageClass.SuccessResponse, request.TransactionId);
         int error = request.Method switch
         {
-            StunMethod.Binding => BindingRequestHandler.Handle(ref state, ref writer),
+            StunMethod.Binding => BindingRequestHandler.Handle(_ctx, ref state, request, ref writer),
             StunMethod.Allocate => AllocateRequestHandler.Handle(_ctx, ref state, request, ref writer),
             StunMethod.Refresh => RefreshRequestHandler.Handle(_ctx, ref state, request, ref writer),
             StunMethod.CreatePermission => CreatePermissionRequestHandler.Handle(_ctx, ref state, request),
@@ -378,6 +395,16 @@ public sealed class TurnEngine
             if (binding)
             {
                 Counters.BindingAnswered(success: true);
+                if (state.ResponseOrigin is { } origin && origin != fiveTuple.ServerAddress)
+                {
+                    // CHANGE-REQUEST: the answer leaves from another of the server's addresses, not this socket.
+                    if (!_ctx.NatDiscovery!.SendFrom(origin, fiveTuple.ClientAddress, writer.Written))
+                    {
+                        Counters.Drop(DropReason.SendFailed);
+                    }
+
+                    return 0;
+                }
             }
             else
             {
@@ -429,6 +456,19 @@ public sealed class TurnEngine
         }
 
         return writer.Length;
+    }
+
+    /// <summary>Removes <paramref name="type"/> from <paramref name="types"/> (no repeats); returns the new count.</summary>
+    private static int Remove(Span<ushort> types, ushort type)
+    {
+        int index = types.IndexOf(type);
+        if (index < 0)
+        {
+            return types.Length;
+        }
+
+        types[(index + 1)..].CopyTo(types[index..]);
+        return types.Length - 1;
     }
 
     private static DropReason ToDropReason(StunParseResult result) => result switch

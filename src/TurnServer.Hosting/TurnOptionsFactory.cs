@@ -13,14 +13,6 @@ public static class TurnOptionsFactory
     public static TurnOptions CreateOptions(TurnServerSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var external = new Dictionary<IPAddress, IPAddress>();
-        foreach (ExternalIpMapping mapping in settings.ExternalIps)
-        {
-            IPAddress key = mapping.Private
-                ?? (mapping.Public.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any);
-            external[key] = mapping.Public;
-        }
-
         return new TurnOptions
         {
             Realm = settings.Realm,
@@ -40,8 +32,26 @@ public static class TurnOptionsFactory
             AllowTcpRelay = !settings.NoTcpRelay,
             PeerPolicy = CreatePeerPolicy(settings, [], []),
             AlternateServers = settings.AlternateServers,
-            ExternalAddresses = external,
+            ExternalAddresses = ExternalAddresses(settings),
         };
+    }
+
+    /// <summary>
+    /// <c>external-ip</c> as a map from private to public address; the single-address form is keyed by the wildcard
+    /// of its family (<see cref="IPAddress.Any"/>, <see cref="IPAddress.IPv6Any"/>).
+    /// </summary>
+    public static Dictionary<IPAddress, IPAddress> ExternalAddresses(TurnServerSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var external = new Dictionary<IPAddress, IPAddress>();
+        foreach (ExternalIpMapping mapping in settings.ExternalIps)
+        {
+            IPAddress key = mapping.Private
+                ?? (mapping.Public.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any);
+            external[key] = mapping.Public;
+        }
+
+        return external;
     }
 
     /// <summary>

@@ -70,6 +70,7 @@ public static partial class TurnServerHostFactory
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
+        NatBehaviorDiscovery? natDiscovery = CreateNatDiscovery(settings, listeningIps);
         builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
         builder.Services.AddSingleton(_ =>
         {
@@ -113,6 +114,7 @@ public static partial class TurnServerHostFactory
                 sp.GetRequiredService<TurnMetrics>().Attach(engine);
             }
 
+            engine.NatDiscovery = natDiscovery;
             if (settings.ExtraVerbose)
             {
                 engine.RequestTrace = new RequestTraceLog(sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Requests")).Log;
@@ -199,6 +201,11 @@ public static partial class TurnServerHostFactory
             {
                 AddUdpListener(builder.Services, new IPEndPoint(ip, settings.TlsListeningPort), TransportProtocol.Dtls, !settings.NoUdp, dtls, settings.Prometheus, time, linuxUdp);
             }
+
+            if (natDiscovery is not null && natDiscovery.Addresses.Contains(ip))
+            {
+                AddUdpListener(builder.Services, new IPEndPoint(ip, natDiscovery.AlternatePort), TransportProtocol.Udp, plainUdp: true, dtls: null, settings.Prometheus, time, linuxUdp);
+            }
         }
 
         builder.Services.AddHostedService<SweeperService>();
@@ -275,6 +282,24 @@ public static partial class TurnServerHostFactory
 
             return new UdpListener(endPoint, protocol, plainUdp, endpoint, engine, loggers.CreateLogger("TurnServer.Udp"), linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null);
         });
+
+    /// <summary>
+    /// RFC 5780 NAT behaviour discovery as coTURN enables it: on plain UDP, unless <c>no-rfc5780</c>, when two or more
+    /// listening IPs of a family (loopback and not counted apart) give each an alternate, on <c>listening-port</c> and
+    /// <c>alt-listening-port</c> (default <c>listening-port</c> + 1). Null when off.
+    /// </summary>
+    internal static NatBehaviorDiscovery? CreateNatDiscovery(TurnServerSettings settings, IReadOnlyList<IPAddress> listeningIps)
+    {
+        int port = settings.ListeningPort;
+        int alternate = settings.AltListeningPort == 0 ? port + 1 : settings.AltListeningPort;
+        if (settings.NoRfc5780 || settings.NoUdp || port == 0 || alternate > IPEndPoint.MaxPort || alternate == port)
+        {
+            return null;
+        }
+
+        var discovery = new NatBehaviorDiscovery(listeningIps, port, alternate, TurnOptionsFactory.ExternalAddresses(settings));
+        return discovery.Addresses.Any() ? discovery : null;
+    }
 
     /// <summary>
     /// The certificate TLS and DTLS share, when either is on and <c>cert</c> and <c>pkey</c> are set; null otherwise

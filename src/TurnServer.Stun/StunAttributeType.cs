@@ -9,7 +9,7 @@ public enum StunAttributeType : ushort
     /// <summary>MAPPED-ADDRESS (RFC 8489 section 14.1).</summary>
     MappedAddress = 0x0001,
 
-    /// <summary>CHANGE-REQUEST (RFC 5780 section 7.2); not supported, so it draws 420.</summary>
+    /// <summary>CHANGE-REQUEST (RFC 5780 section 7.2); understood only in Binding requests where the server runs RFC 5780, else it draws 420.</summary>
     ChangeRequest = 0x0003,
 
     /// <summary>USERNAME (RFC 8489 section 14.3), UTF-8, under 513 bytes.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Auth;
 using TurnServer.Core.Relay;
+using TurnServer.Stun;
 
 namespace TurnServer.Core.Handlers;
 
@@ -28,6 +29,12 @@ internal ref struct RequestState
 
     /// <summary>Set with a 300 answer: where to send the client (ALTERNATE-SERVER).</summary>
     public IPEndPoint? AlternateServer;
+
+    /// <summary>
+    /// Set by a Binding request's CHANGE-REQUEST (RFC 5780): the server address the answer must leave from, when it
+    /// is not the one the request arrived at.
+    /// </summary>
+    public TransportAddress? ResponseOrigin;
 
     /// <summary>The username the request authenticated as, or null under no-auth.</summary>
     public readonly string? Username => Auth.Username;

@@ -18,7 +18,7 @@ public sealed class TurnServerSettings
     /// <summary><c>tls-listening-port</c>: TLS and DTLS listener port.</summary>
     public int TlsListeningPort { get; init; } = TurnOptionTable.DefaultTlsPort;
 
-    /// <summary><c>alt-listening-port</c>: RFC 5780 alternative port; 0 means <see cref="ListeningPort"/> + 1.</summary>
+    /// <summary><c>alt-listening-port</c>: RFC 5780 alternative UDP port; 0 means <see cref="ListeningPort"/> + 1.</summary>
     public int AltListeningPort { get; init; }
 
     /// <summary><c>alt-tls-listening-port</c>: alternative TLS/DTLS port; 0 means <see cref="TlsListeningPort"/> + 1.</summary>
@@ -108,6 +108,9 @@ public sealed class TurnServerSettings
 
     /// <summary><c>no-multicast-peers</c>: refuse peers on multicast and broadcast addresses.</summary>
     public bool NoMulticastPeers { get; init; }
+
+    /// <summary><c>no-rfc5780</c>: no RFC 5780 NAT behaviour discovery, whatever the listening IPs.</summary>
+    public bool NoRfc5780 { get; init; }
 
     /// <summary><c>no-udp</c>: start no UDP client listeners.</summary>
     public bool NoUdp { get; init; }

@@ -107,6 +107,7 @@ internal sealed class TurnServerSettingsBinder
             AllowLoopbackPeers = Boolean("allow-loopback-peers"),
             NoMulticastPeers = Boolean("no-multicast-peers"),
             NoUdp = Boolean("no-udp"),
+            NoRfc5780 = Boolean("no-rfc5780"),
             NoTcp = Boolean("no-tcp"),
             NoTls = Boolean("no-tls"),
             NoDtls = Boolean("no-dtls"),

@@ -105,7 +105,13 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         }
 
         _local = TransportAddress.FromEndPoint(LocalEndPoint);
-        Dtls?.Open(_local, _group is null ? this : _group);
+        IClientConnectionSource connections = _group is null ? this : _group;
+        Dtls?.Open(_local, connections);
+        if (_plainUdp && _engine.NatDiscovery is { } discovery && discovery.Serves(_local, TransportProtocol.Udp))
+        {
+            discovery.Attach(_local, connections);
+        }
+
         if (_group is not null)
         {
             _linux!.AddListener(_group);

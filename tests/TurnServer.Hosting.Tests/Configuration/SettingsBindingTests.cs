@@ -335,7 +335,7 @@ public class SettingsBindingTests
     [Fact]
     public void Not_yet_implemented_options_are_accepted_with_a_warning_naming_them()
     {
-        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--cli-password=x", "--mobility", "--no-rfc5780", "--web-admin"]);
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--cli-password=x", "--mobility", "--web-admin"]);
 
         Assert.Empty(result.Errors);
         Assert.NotNull(result.Settings);
@@ -345,7 +345,6 @@ public class SettingsBindingTests
                 "command line (--no-cli): option 'no-cli' is not yet implemented in TurnServer and has no effect",
                 "command line (--cli-password): option 'cli-password' is not yet implemented in TurnServer and has no effect",
                 "command line (--web-admin): option 'web-admin' is not yet implemented in TurnServer and has no effect",
-                "command line (--no-rfc5780): option 'no-rfc5780' is not yet implemented in TurnServer and has no effect",
             ],
             result.Warnings.Where(w => w.Contains("not yet implemented", StringComparison.Ordinal)));
     }

@@ -42,7 +42,7 @@ public class TurnOptionTableTests
         "no-tlsv1_1", "no-tlsv1_2", "secure-stun", "stun-only", "no-stun", "relay-threads", "log-binding", "alternate-server",
         "tls-alternate-server", "prometheus", "prometheus-port", "prometheus-address", "prometheus-path", "prometheus-username-labels",
         "userdb", "psql-userdb", "syslog", "syslog-facility", "new-log-timestamp", "new-log-timestamp-format",
-        "drain-min-allocations", "drain-timeout",
+        "drain-min-allocations", "drain-timeout", "no-rfc5780", "response-origin-only-with-rfc5780", "no-stun-backward-compatibility",
     ];
 
     [Fact]
@@ -94,7 +94,7 @@ public class TurnOptionTableTests
         Assert.Equal(
             SupportedOptions.Order(StringComparer.Ordinal),
             TurnOptionTable.All.Where(o => !o.CommandLineOnly && o.Support == TurnOptionSupport.Supported).Select(o => o.Name!).Order(StringComparer.Ordinal));
-        foreach (string name in new[] { "no-cli", "cli-password", "mysql-userdb", "web-admin", "oauth", "mobility", "no-rfc5780" })
+        foreach (string name in new[] { "no-cli", "cli-password", "mysql-userdb", "web-admin", "oauth", "mobility" })
         {
             Assert.True(TurnOptionTable.TryFindByName(name, out TurnOption? option));
             Assert.Equal(TurnOptionSupport.NotYetImplemented, option.Support);
