@@ -61,6 +61,12 @@ public sealed class TurnOptions
     /// <summary>Whether TCP relaying (REQUESTED-TRANSPORT 6, RFC 6062) is offered (coTURN's <c>no-tcp-relay</c> turns it off).</summary>
     public bool AllowTcpRelay { get; init; } = true;
 
+    /// <summary>
+    /// The relay family for an Allocate that names none; <see cref="DefaultRelayFamily.IPv4"/>, RFC 8656's, unless
+    /// configured otherwise. A family the server cannot relay on draws 440, as if it had been requested.
+    /// </summary>
+    public DefaultRelayFamily DefaultRelayFamily { get; init; } = DefaultRelayFamily.IPv4;
+
     /// <summary>Which peers a client may reach.</summary>
     public PeerAddressPolicy PeerPolicy { get; init; } = new(allowLoopback: false, denyMulticast: true, allowed: [], denied: []);
 

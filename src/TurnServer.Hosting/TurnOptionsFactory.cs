@@ -30,6 +30,7 @@ public static class TurnOptionsFactory
             TotalQuota = settings.TotalQuota,
             AllowUdpRelay = !settings.NoUdpRelay,
             AllowTcpRelay = !settings.NoTcpRelay,
+            DefaultRelayFamily = settings.DefaultRelayFamily,
             PeerPolicy = CreatePeerPolicy(settings, [], []),
             AlternateServers = settings.AlternateServers,
             ExternalAddresses = ExternalAddresses(settings),

@@ -274,6 +274,37 @@ public class AllocateTests
         Assert.Equal(440, other.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedAddressFamily, 0x02))).ErrorCode);
     }
 
+    [Theory]
+    [InlineData(DefaultRelayFamily.IPv4, "192.0.2.1", false)]
+    [InlineData(DefaultRelayFamily.IPv6, "192.0.2.1", true)]
+    [InlineData(DefaultRelayFamily.Keep, "192.0.2.1", false)]
+    [InlineData(DefaultRelayFamily.Keep, "2001:db8::1", true)]
+    public void Without_a_requested_family_the_configured_default_applies(DefaultRelayFamily configured, string serverIp, bool ipv6Relay)
+    {
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, DefaultRelayFamily = configured });
+        TransportAddress client = new(IPAddress.Parse(serverIp.Contains(':') ? "2001:db8::7" : "198.51.100.7"), 40000);
+        var simulated = new TurnHarness.SimulatedClient(harness, new FiveTuple(client, new TransportAddress(IPAddress.Parse(serverIp), 3478), TransportProtocol.Udp), "alice", "secret");
+
+        Response response = simulated.Allocate();
+
+        Assert.True(response.IsSuccess);
+        Assert.Equal(ipv6Relay, response.XorAddress(StunAttributeType.XorRelayedAddress).IsIPv6);
+    }
+
+    [Fact]
+    public void A_requested_family_or_a_dual_allocation_overrides_the_default()
+    {
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, DefaultRelayFamily = DefaultRelayFamily.IPv6 });
+
+        Response four = harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedAddressFamily, 0x01)));
+        Response dual = harness.NewClient("198.51.100.8", 1).Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.AdditionalAddressFamily, 0x02)));
+
+        Assert.True(four.XorAddress(StunAttributeType.XorRelayedAddress).IsIPv4);
+        Assert.True(dual.XorAddress(StunAttributeType.XorRelayedAddress).IsIPv4); // the first of the two is IPv4
+        harness.Relays.SupportsIPv6 = false;
+        Assert.Equal(440, harness.NewClient("198.51.100.9", 1).Allocate().ErrorCode);
+    }
+
     [Fact]
     public void Additional_address_family_gives_a_dual_allocation_or_an_address_error_code()
     {

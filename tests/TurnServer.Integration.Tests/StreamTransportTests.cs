@@ -261,6 +261,24 @@ public sealed class StreamTransportTests : IDisposable
         Assert.Equal(440, StunTestClient.Code(noIpv4)); // this server has no IPv4 address to relay from
     }
 
+    [Theory]
+    [InlineData("ipv6", "::1", "::1")]
+    [InlineData("keep", "127.0.0.1", "::1")]
+    public async Task Allocation_default_address_family_picks_the_relay_family_when_the_client_names_none(string configured, string forIpv4Client, string forIpv6Client)
+    {
+        await using TestServer server = await TestServer.StartRawAsync(
+            "-n", "--listening-ip=127.0.0.1", "--listening-ip=::1", "--listening-port=0", "--realm=" + TestServer.Realm, "--user=alice:secret",
+            "--no-stdout-log", "--allocation-default-address-family=" + configured);
+        using var ipv4Client = new StunUdpClient(server.UdpEndPoints.Single(e => e.AddressFamily == AddressFamily.InterNetwork));
+        using var ipv6Client = new StunUdpClient(server.UdpEndPoints.Single(e => e.AddressFamily == AddressFamily.InterNetworkV6));
+
+        TransportAddress ipv4Relayed = await ipv4Client.AllocateAsync();
+        TransportAddress ipv6Relayed = await ipv6Client.AllocateAsync();
+
+        Assert.Equal(IPAddress.Parse(forIpv4Client), ipv4Relayed.ToIPAddress());
+        Assert.Equal(IPAddress.Parse(forIpv6Client), ipv6Relayed.ToIPAddress());
+    }
+
     private async Task<StunStreamClient> ConnectAsync(TestServer server, bool tls) =>
         tls
             ? await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], _certificate.Certificate)

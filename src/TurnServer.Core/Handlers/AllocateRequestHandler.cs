@@ -81,7 +81,14 @@ internal static class AllocateRequestHandler
             return StunErrorCodes.BadRequest;
         }
 
-        AddressFamily family = AddressFamily.InterNetwork;
+        // RFC 8656 section 7.2 takes IPv4 when the request names no family (and a dual allocation starts with IPv4);
+        // allocation-default-address-family may say otherwise, as in coTURN.
+        AddressFamily family = hasAdditional ? AddressFamily.InterNetwork : ctx.Options.DefaultRelayFamily switch
+        {
+            DefaultRelayFamily.IPv6 => AddressFamily.InterNetworkV6,
+            DefaultRelayFamily.Keep => state.FiveTuple.ServerAddress.AddressFamily,
+            _ => AddressFamily.InterNetwork,
+        };
         bool dual = false;
         if (hasFamily)
         {

@@ -1,4 +1,5 @@
 using System.Net;
+using TurnServer.Core;
 using TurnServer.Core.Peers;
 
 namespace TurnServer.Hosting.Configuration;
@@ -108,6 +109,12 @@ public sealed class TurnServerSettings
 
     /// <summary><c>no-multicast-peers</c>: refuse peers on multicast and broadcast addresses.</summary>
     public bool NoMulticastPeers { get; init; }
+
+    /// <summary>
+    /// <c>allocation-default-address-family</c> (<c>ipv4</c>, <c>ipv6</c>, <c>keep</c>; <c>keep-address-family</c> means
+    /// <c>keep</c>): the relay family for an Allocate that names none.
+    /// </summary>
+    public DefaultRelayFamily DefaultRelayFamily { get; init; }
 
     /// <summary><c>no-rfc5780</c>: no RFC 5780 NAT behaviour discovery, whatever the listening IPs.</summary>
     public bool NoRfc5780 { get; init; }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Configuration;
+using TurnServer.Core;
 using TurnServer.Core.Peers;
 
 namespace TurnServer.Hosting.Configuration;
@@ -108,6 +109,7 @@ internal sealed class TurnServerSettingsBinder
             NoMulticastPeers = Boolean("no-multicast-peers"),
             NoUdp = Boolean("no-udp"),
             NoRfc5780 = Boolean("no-rfc5780"),
+            DefaultRelayFamily = RelayFamily(),
             NoTcp = Boolean("no-tcp"),
             NoTls = Boolean("no-tls"),
             NoDtls = Boolean("no-dtls"),
@@ -370,6 +372,25 @@ internal sealed class TurnServerSettingsBinder
         // coTURN warns and keeps its default.
         _warnings.Add($"{Origin(Key("syslog-facility"))}: invalid value '{value}' for option 'syslog-facility' (LOG_USER, LOG_DAEMON, LOG_LOCAL0 ... LOG_LOCAL7); ignored, as coTURN does");
         return Logging.SyslogSink.DefaultFacility;
+    }
+
+    private DefaultRelayFamily RelayFamily()
+    {
+        string? value = Text("allocation-default-address-family");
+        switch (value?.ToLowerInvariant())
+        {
+            case null:
+                return Boolean("keep-address-family") ? DefaultRelayFamily.Keep : DefaultRelayFamily.IPv4;
+            case "ipv4":
+                return DefaultRelayFamily.IPv4;
+            case "ipv6":
+                return DefaultRelayFamily.IPv6;
+            case "keep":
+                return DefaultRelayFamily.Keep;
+            default:
+                Invalid(Origin(Key("allocation-default-address-family")), value, "allocation-default-address-family", "use ipv4, ipv6 or keep");
+                return DefaultRelayFamily.IPv4;
+        }
     }
 
     private string? TimestampFormat()

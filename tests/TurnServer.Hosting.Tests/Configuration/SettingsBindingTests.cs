@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using TurnServer.Core;
 using TurnServer.Core.Peers;
 using TurnServer.Hosting.Configuration;
 
@@ -370,6 +371,29 @@ public class SettingsBindingTests
             Assert.Empty(result.Errors);
             return (result.Settings!.ProcUserId, result.Settings.ProcGroupId);
         }
+    }
+
+    [Theory]
+    [InlineData(new string[0], DefaultRelayFamily.IPv4)]
+    [InlineData(new[] { "--allocation-default-address-family=ipv6" }, DefaultRelayFamily.IPv6)]
+    [InlineData(new[] { "-A", "KEEP" }, DefaultRelayFamily.Keep)]
+    [InlineData(new[] { "-K", "1" }, DefaultRelayFamily.Keep)]
+    [InlineData(new[] { "--keep-address-family", "--allocation-default-address-family=ipv4" }, DefaultRelayFamily.IPv4)]
+    public void Allocation_default_address_family_and_keep_address_family_bind(string[] args, DefaultRelayFamily expected)
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", .. args]);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(expected, result.Settings!.DefaultRelayFamily);
+        Assert.Equal(expected, TurnOptionsFactory.CreateOptions(result.Settings).DefaultRelayFamily);
+    }
+
+    [Fact]
+    public void An_unknown_allocation_default_address_family_is_an_error_naming_its_line()
+    {
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("no-auth\nallocation-default-address-family=ipv5\n");
+
+        Assert.Contains(result.Errors, e => e.EndsWith(":2: invalid value 'ipv5' for option 'allocation-default-address-family': use ipv4, ipv6 or keep", StringComparison.Ordinal));
     }
 
     [Fact]
