@@ -101,10 +101,19 @@ internal sealed class TurnContext
     /// </summary>
     public long SecondsToTicks(long seconds) => seconds * Time.TimestampFrequency;
 
-    /// <summary>The next alternate server, round robin, as coTURN spreads load.</summary>
-    public IPEndPoint NextAlternateServer()
+    /// <summary>
+    /// The next alternate server for a client over <paramref name="protocol"/>, round robin, as coTURN spreads load:
+    /// from <see cref="TurnOptions.TlsAlternateServers"/> for TLS and DTLS, else <see cref="TurnOptions.AlternateServers"/>;
+    /// null when that list is empty.
+    /// </summary>
+    public IPEndPoint? NextAlternateServer(TransportProtocol protocol)
     {
-        IReadOnlyList<IPEndPoint> servers = Options.AlternateServers;
+        IReadOnlyList<IPEndPoint> servers = protocol is TransportProtocol.Tls or TransportProtocol.Dtls ? Options.TlsAlternateServers : Options.AlternateServers;
+        if (servers.Count == 0)
+        {
+            return null;
+        }
+
         int index = (int)((uint)Interlocked.Increment(ref _nextAlternate) % (uint)servers.Count);
         return servers[index];
     }

@@ -71,10 +71,16 @@ public sealed class TurnOptions
     public PeerAddressPolicy PeerPolicy { get; init; } = new(allowLoopback: false, denyMulticast: true, allowed: [], denied: []);
 
     /// <summary>
-    /// Servers to send Allocate requests to with 300 Try Alternate (coTURN's <c>alternate-server</c>), in turn.
-    /// Empty: this server allocates.
+    /// Servers to send Allocate requests over UDP and TCP to with 300 Try Alternate (coTURN's <c>alternate-server</c>),
+    /// in turn. Empty: this server allocates for those clients.
     /// </summary>
     public IReadOnlyList<IPEndPoint> AlternateServers { get; init; } = [];
+
+    /// <summary>
+    /// As <see cref="AlternateServers"/>, for clients over TLS and DTLS (coTURN's <c>tls-alternate-server</c>), which
+    /// need a server that speaks their transport. Empty: this server allocates for those clients.
+    /// </summary>
+    public IReadOnlyList<IPEndPoint> TlsAlternateServers { get; init; } = [];
 
     /// <summary>
     /// Addresses to advertise instead of a relay socket's own (coTURN's <c>external-ip</c>): maps a private relay IP to

@@ -33,6 +33,7 @@ public static class TurnOptionsFactory
             DefaultRelayFamily = settings.DefaultRelayFamily,
             PeerPolicy = CreatePeerPolicy(settings, [], []),
             AlternateServers = settings.AlternateServers,
+            TlsAlternateServers = settings.TlsAlternateServers,
             ExternalAddresses = ExternalAddresses(settings),
         };
     }

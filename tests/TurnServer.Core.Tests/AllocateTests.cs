@@ -349,6 +349,42 @@ public class AllocateTests
         Assert.Equal(0, harness.Engine.Allocations.Count);
     }
 
+    [Theory]
+    [InlineData(TransportProtocol.Udp, "203.0.113.1:3478")]
+    [InlineData(TransportProtocol.Tcp, "203.0.113.1:3478")]
+    [InlineData(TransportProtocol.Tls, "203.0.113.9:5349")]
+    [InlineData(TransportProtocol.Dtls, "203.0.113.9:5349")]
+    public void Tls_and_dtls_clients_are_sent_to_a_tls_alternate_server(TransportProtocol protocol, string expected)
+    {
+        var harness = new TurnHarness(new TurnOptions
+        {
+            Realm = TurnHarness.Realm,
+            AlternateServers = [IPEndPoint.Parse("203.0.113.1:3478")],
+            TlsAlternateServers = [IPEndPoint.Parse("203.0.113.9:5349")],
+        });
+
+        Response response = harness.NewClient("198.51.100.8", 1, protocol: protocol).Allocate();
+
+        Assert.Equal(300, response.ErrorCode);
+        Assert.True(response.Message.TryGetAddress(StunAttributeType.AlternateServer, out TransportAddress alternate));
+        Assert.Equal(expected, alternate.ToString());
+    }
+
+    [Theory]
+    [InlineData(TransportProtocol.Udp, false)]
+    [InlineData(TransportProtocol.Tls, true)]
+    public void Without_an_alternate_for_its_transport_a_client_is_served_here(TransportProtocol protocol, bool onlyPlainAlternates)
+    {
+        var harness = new TurnHarness(new TurnOptions
+        {
+            Realm = TurnHarness.Realm,
+            AlternateServers = onlyPlainAlternates ? [IPEndPoint.Parse("203.0.113.1:3478")] : [],
+            TlsAlternateServers = onlyPlainAlternates ? [] : [IPEndPoint.Parse("203.0.113.9:5349")],
+        });
+
+        Assert.True(harness.NewClient("198.51.100.8", 1, protocol: protocol).Allocate().IsSuccess);
+    }
+
     [Fact]
     public void External_ip_is_advertised_in_xor_relayed_address()
     {

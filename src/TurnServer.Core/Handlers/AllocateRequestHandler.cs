@@ -36,10 +36,11 @@ internal static class AllocateRequestHandler
             return StunErrorCodes.InsufficientCapacity;
         }
 
-        // coTURN's alternate-server: send every Allocate elsewhere with 300 Try Alternate (RFC 8489 section 10).
-        if (ctx.Options.AlternateServers.Count > 0)
+        // coTURN's alternate-server and tls-alternate-server: send every Allocate elsewhere with 300 Try Alternate
+        // (RFC 8489 section 10).
+        if (ctx.NextAlternateServer(state.FiveTuple.Protocol) is { } alternate)
         {
-            state.AlternateServer = ctx.NextAlternateServer();
+            state.AlternateServer = alternate;
             return StunErrorCodes.TryAlternate;
         }
 
