@@ -102,14 +102,14 @@ internal sealed class TurnContext
     public long SecondsToTicks(long seconds) => seconds * Time.TimestampFrequency;
 
     /// <summary>
-    /// The next alternate server for a client over <paramref name="protocol"/>, round robin, as coTURN spreads load:
+    /// The next alternate server for a client on <paramref name="fiveTuple"/>, round robin, as coTURN spreads load:
     /// from <see cref="TurnOptions.TlsAlternateServers"/> for TLS and DTLS, else <see cref="TurnOptions.AlternateServers"/>;
-    /// null when that list is empty.
+    /// null when that list is empty or the client reached one of <see cref="TurnOptions.AuxiliaryServers"/>.
     /// </summary>
-    public IPEndPoint? NextAlternateServer(TransportProtocol protocol)
+    public IPEndPoint? NextAlternateServer(in FiveTuple fiveTuple)
     {
-        IReadOnlyList<IPEndPoint> servers = protocol is TransportProtocol.Tls or TransportProtocol.Dtls ? Options.TlsAlternateServers : Options.AlternateServers;
-        if (servers.Count == 0)
+        IReadOnlyList<IPEndPoint> servers = fiveTuple.Protocol is TransportProtocol.Tls or TransportProtocol.Dtls ? Options.TlsAlternateServers : Options.AlternateServers;
+        if (servers.Count == 0 || Options.AuxiliaryServers.Contains(fiveTuple.ServerAddress))
         {
             return null;
         }

@@ -83,6 +83,12 @@ public sealed class TurnOptions
     public IReadOnlyList<IPEndPoint> TlsAlternateServers { get; init; } = [];
 
     /// <summary>
+    /// The server's auxiliary listening addresses (coTURN's <c>aux-server</c>): clients that reached one are always
+    /// allocated here, never sent to an alternate server, as in coTURN.
+    /// </summary>
+    public IReadOnlySet<TransportAddress> AuxiliaryServers { get; init; } = new HashSet<TransportAddress>();
+
+    /// <summary>
     /// Addresses to advertise instead of a relay socket's own (coTURN's <c>external-ip</c>): maps a private relay IP to
     /// its public one for servers behind a 1:1 NAT. A key of <see cref="IPAddress.Any"/> or
     /// <see cref="IPAddress.IPv6Any"/> maps every relay IP of that family.

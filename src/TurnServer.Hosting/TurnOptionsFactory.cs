@@ -3,6 +3,8 @@ using TurnServer.Core;
 using TurnServer.Core.Auth;
 using TurnServer.Core.Peers;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Services;
+using TurnServer.Stun;
 
 namespace TurnServer.Hosting;
 
@@ -34,6 +36,7 @@ public static class TurnOptionsFactory
             PeerPolicy = CreatePeerPolicy(settings, [], []),
             AlternateServers = settings.AlternateServers,
             TlsAlternateServers = settings.TlsAlternateServers,
+            AuxiliaryServers = ListeningAddresses.ResolveEndPoints(settings.AuxServers).Select(TransportAddress.FromEndPoint).ToHashSet(),
             ExternalAddresses = ExternalAddresses(settings),
         };
     }

@@ -71,6 +71,7 @@ public static partial class TurnServerHostFactory
 
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
         NatBehaviorDiscovery? natDiscovery = CreateNatDiscovery(settings, listeningIps);
+        IReadOnlyList<IPEndPoint> auxServers = ListeningAddresses.ResolveEndPoints(settings.AuxServers);
         builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
         builder.Services.AddSingleton(_ =>
         {
@@ -161,40 +162,10 @@ public static partial class TurnServerHostFactory
 
         foreach (IPAddress ip in listeningIps)
         {
-            // As in coTURN, both ports take plain TCP and TLS, whichever are enabled; no-tcp leaves no plain TCP anywhere.
-            if (!settings.NoTcp)
-            {
-                var endPoint = new IPEndPoint(ip, settings.ListeningPort);
-                builder.Services.AddSingleton<IHostedService>(sp => new TcpListenerService(
-                    endPoint,
-                    TransportProtocol.Tcp,
-                    plain: true,
-                    tls,
-                    sp.GetRequiredService<TurnEngine>(),
-                    TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
-                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tcp"),
-                    time));
-            }
-
+            AddPortListeners(builder.Services, new IPEndPoint(ip, settings.ListeningPort), settings, tls, dtls, time, linuxUdp);
             if (tls is not null)
             {
-                var endPoint = new IPEndPoint(ip, settings.TlsListeningPort);
-                builder.Services.AddSingleton<IHostedService>(sp => new TcpListenerService(
-                    endPoint,
-                    TransportProtocol.Tls,
-                    plain: !settings.NoTcp,
-                    tls,
-                    sp.GetRequiredService<TurnEngine>(),
-                    TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
-                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Tls"),
-                    time));
-            }
-
-            // As in coTURN, UDP on both ports takes plain TURN and DTLS, whichever are enabled (DTLS only with a
-            // certificate); without DTLS the TLS port has no UDP listener.
-            if (!settings.NoUdp || dtls is not null)
-            {
-                AddUdpListener(builder.Services, new IPEndPoint(ip, settings.ListeningPort), TransportProtocol.Udp, !settings.NoUdp, dtls, settings.Prometheus, time, linuxUdp);
+                AddTcpListener(builder.Services, new IPEndPoint(ip, settings.TlsListeningPort), TransportProtocol.Tls, plain: !settings.NoTcp, tls, settings, time);
             }
 
             if (dtls is not null)
@@ -206,6 +177,11 @@ public static partial class TurnServerHostFactory
             {
                 AddUdpListener(builder.Services, new IPEndPoint(ip, natDiscovery.AlternatePort), TransportProtocol.Udp, plainUdp: true, dtls: null, settings.Prometheus, time, linuxUdp);
             }
+        }
+
+        foreach (IPEndPoint aux in auxServers)
+        {
+            AddPortListeners(builder.Services, aux, settings, tls, dtls, time, linuxUdp);
         }
 
         builder.Services.AddHostedService<SweeperService>();
@@ -264,6 +240,39 @@ public static partial class TurnServerHostFactory
 
         return host;
     }
+
+    /// <summary>
+    /// The listeners of a <c>listening-port</c> (or <c>aux-server</c>) address, as in coTURN: TCP taking plain and,
+    /// with a certificate, TLS connections (none with <c>no-tcp</c>); UDP taking plain datagrams (not with
+    /// <c>no-udp</c>) and DTLS records (with a certificate).
+    /// </summary>
+    private static void AddPortListeners(IServiceCollection services, IPEndPoint endPoint, TurnServerSettings settings, TlsCertificateProvider? tls, DtlsCredentials? dtls, TimeProvider time, bool linuxUdp)
+    {
+        if (!settings.NoTcp)
+        {
+            AddTcpListener(services, endPoint, TransportProtocol.Tcp, plain: true, tls, settings, time);
+        }
+
+        if (!settings.NoUdp || dtls is not null)
+        {
+            AddUdpListener(services, endPoint, TransportProtocol.Udp, !settings.NoUdp, dtls, settings.Prometheus, time, linuxUdp);
+        }
+    }
+
+    /// <summary>
+    /// Registers a TCP listener on <paramref name="endPoint"/> taking plain connections when <paramref name="plain"/>
+    /// and TLS ones when <paramref name="tls"/> is given, told apart by their first byte.
+    /// </summary>
+    private static void AddTcpListener(IServiceCollection services, IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnServerSettings settings, TimeProvider time) =>
+        services.AddSingleton<IHostedService>(sp => new TcpListenerService(
+            endPoint,
+            protocol,
+            plain,
+            tls,
+            sp.GetRequiredService<TurnEngine>(),
+            TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger(protocol == TransportProtocol.Tls ? "TurnServer.Tls" : "TurnServer.Tcp"),
+            time));
 
     /// <summary>
     /// Registers a UDP listener on <paramref name="endPoint"/>, with a DTLS endpoint of its own when

@@ -386,6 +386,19 @@ public class AllocateTests
     }
 
     [Fact]
+    public void A_client_of_an_aux_server_is_never_sent_to_an_alternate()
+    {
+        var harness = new TurnHarness(new TurnOptions
+        {
+            Realm = TurnHarness.Realm,
+            AlternateServers = [IPEndPoint.Parse("203.0.113.1:3478")],
+            AuxiliaryServers = new HashSet<TransportAddress> { TurnHarness.ServerAddress },
+        });
+
+        Assert.True(harness.Client.Allocate().IsSuccess);
+    }
+
+    [Fact]
     public void External_ip_is_advertised_in_xor_relayed_address()
     {
         var harness = new TurnHarness(new TurnOptions

@@ -279,6 +279,26 @@ public sealed class StreamTransportTests : IDisposable
         Assert.Equal(IPAddress.Parse(forIpv6Client), ipv6Relayed.ToIPAddress());
     }
 
+    [Fact]
+    public async Task An_aux_server_serves_udp_and_tcp_and_allocates_where_the_main_port_redirects()
+    {
+        int auxPort = ExternalProcess.FreeUdpPort();
+        await using TestServer server = await TestServer.StartAsync("--aux-server=127.0.0.1:" + auxPort, "--alternate-server=203.0.113.1:3478");
+        var aux = new IPEndPoint(IPAddress.Loopback, auxPort);
+        Assert.Contains(aux, server.UdpEndPoints);
+        Assert.Contains(aux, server.TcpEndPoints);
+
+        using var main = new StunUdpClient(server.UdpEndPoint);
+        byte[] redirected = await main.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17));
+        Assert.Equal(StunErrorCodes.TryAlternate, StunTestClient.Code(redirected));
+
+        using var udp = new StunUdpClient(aux);
+        using StunStreamClient tcp = await StunStreamClient.ConnectAsync(aux);
+        Assert.Equal(IPAddress.Loopback, (await udp.AllocateAsync()).ToIPAddress());
+        Assert.Equal(IPAddress.Loopback, (await tcp.AllocateAsync()).ToIPAddress());
+        Assert.Equal(2, server.Engine.Allocations.Count);
+    }
+
     private async Task<StunStreamClient> ConnectAsync(TestServer server, bool tls) =>
         tls
             ? await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], _certificate.Certificate)

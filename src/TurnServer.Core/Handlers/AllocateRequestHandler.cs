@@ -38,7 +38,7 @@ internal static class AllocateRequestHandler
 
         // coTURN's alternate-server and tls-alternate-server: send every Allocate elsewhere with 300 Try Alternate
         // (RFC 8489 section 10).
-        if (ctx.NextAlternateServer(state.FiveTuple.Protocol) is { } alternate)
+        if (ctx.NextAlternateServer(state.FiveTuple) is { } alternate)
         {
             state.AlternateServer = alternate;
             return StunErrorCodes.TryAlternate;

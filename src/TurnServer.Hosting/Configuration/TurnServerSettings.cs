@@ -230,6 +230,13 @@ public sealed class TurnServerSettings
     /// <summary><c>alternate-server</c>: ALTERNATE-SERVER targets for UDP/TCP allocations (port 3478 when not given).</summary>
     public IReadOnlyList<IPEndPoint> AlternateServers { get; init; } = [];
 
+    /// <summary>
+    /// <c>aux-server</c>: more listening endpoints (<c>ip:port</c>, port 3478 when not given; a wildcard IP stands for
+    /// every interface address of its family), each served over UDP and TCP (and TLS and DTLS with a certificate) like
+    /// the main ones, but never answering 300 Try Alternate and without RFC 5780.
+    /// </summary>
+    public IReadOnlyList<IPEndPoint> AuxServers { get; init; } = [];
+
     /// <summary><c>tls-alternate-server</c>: ALTERNATE-SERVER targets for TLS/DTLS allocations (port 5349 when not given, as coTURN does).</summary>
     public IReadOnlyList<IPEndPoint> TlsAlternateServers { get; init; } = [];
 

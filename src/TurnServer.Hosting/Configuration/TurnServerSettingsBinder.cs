@@ -144,6 +144,7 @@ internal sealed class TurnServerSettingsBinder
             LogBinding = Boolean("log-binding"),
             AlternateServers = EndPoints("alternate-server", TurnOptionTable.DefaultPort),
             TlsAlternateServers = EndPoints("tls-alternate-server", TurnOptionTable.DefaultTlsPort),
+            AuxServers = EndPoints("aux-server", TurnOptionTable.DefaultPort),
             Prometheus = Boolean("prometheus"),
             PrometheusPort = Port("prometheus-port", 9641),
             PrometheusAddress = OptionalAddress("prometheus-address"),

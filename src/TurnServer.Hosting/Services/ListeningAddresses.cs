@@ -45,6 +45,13 @@ internal static class ListeningAddresses
     }
 
     /// <summary>
+    /// <paramref name="configured"/> endpoints (<c>aux-server</c>) with each wildcard IP replaced by the interface
+    /// addresses of its family, keeping the port. No duplicates, in order.
+    /// </summary>
+    public static IReadOnlyList<IPEndPoint> ResolveEndPoints(IReadOnlyList<IPEndPoint> configured) =>
+        [.. configured.SelectMany(e => Resolve([e.Address]).Select(ip => new IPEndPoint(ip, e.Port))).Distinct()];
+
+    /// <summary>
     /// The <c>relay-ip</c> addresses to use: a wildcard there means no choice (relay on the address the client
     /// reached, as with no <c>relay-ip</c>), never a relayed address of <c>0.0.0.0</c>.
     /// </summary>

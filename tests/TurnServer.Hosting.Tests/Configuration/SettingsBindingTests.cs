@@ -308,6 +308,17 @@ public class SettingsBindingTests
     }
 
     [Fact]
+    public void Aux_servers_take_an_address_with_an_optional_port_and_reach_the_engine_options()
+    {
+        TurnServerSettings s = TestLoader.Settings("no-auth\naux-server=192.0.2.1:33478\naux-server=[2001:db8::1]:443\naux-server=192.0.2.2\n");
+
+        Assert.Equal(["192.0.2.1:33478", "[2001:db8::1]:443", "192.0.2.2:3478"], s.AuxServers.Select(e => e.ToString()));
+        Assert.Equal(
+            ["192.0.2.1:33478", "192.0.2.2:3478", "[2001:db8::1]:443"],
+            TurnOptionsFactory.CreateOptions(s).AuxiliaryServers.Select(a => a.ToString()).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void External_ip_takes_one_plain_address_and_any_number_of_mappings()
     {
         TurnServerSettings s = TestLoader.Settings("no-auth\nexternal-ip=203.0.113.1\nexternal-ip=203.0.113.2/10.0.0.2\nexternal-ip=2001:db8::9/fd00::9\n");

@@ -43,7 +43,7 @@ public class TurnOptionTableTests
         "tls-alternate-server", "prometheus", "prometheus-port", "prometheus-address", "prometheus-path", "prometheus-username-labels",
         "userdb", "psql-userdb", "syslog", "syslog-facility", "new-log-timestamp", "new-log-timestamp-format",
         "drain-min-allocations", "drain-timeout", "no-rfc5780", "response-origin-only-with-rfc5780", "no-stun-backward-compatibility",
-        "allocation-default-address-family", "keep-address-family",
+        "allocation-default-address-family", "keep-address-family", "aux-server",
     ];
 
     [Fact]
