@@ -293,7 +293,7 @@ public static partial class TurnServerHostFactory
         });
 
     /// <summary>
-    /// RFC 5780 NAT behaviour discovery as coTURN enables it: on plain UDP, unless <c>no-rfc5780</c>, when two or more
+    /// RFC 5780 NAT behaviour discovery as coTURN 4.7 enables it: on plain UDP, with <c>rfc5780</c>, when two or more
     /// listening IPs of a family (loopback and not counted apart) give each an alternate, on <c>listening-port</c> and
     /// <c>alt-listening-port</c> (default <c>listening-port</c> + 1). Null when off.
     /// </summary>
@@ -301,7 +301,7 @@ public static partial class TurnServerHostFactory
     {
         int port = settings.ListeningPort;
         int alternate = settings.AltListeningPort == 0 ? port + 1 : settings.AltListeningPort;
-        if (settings.NoRfc5780 || settings.NoUdp || port == 0 || alternate > IPEndPoint.MaxPort || alternate == port)
+        if (!settings.Rfc5780 || settings.NoUdp || port == 0 || alternate > IPEndPoint.MaxPort || alternate == port)
         {
             return null;
         }

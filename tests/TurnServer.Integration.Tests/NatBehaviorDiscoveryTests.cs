@@ -86,7 +86,7 @@ public class NatBehaviorDiscoveryTests
             try
             {
                 TestServer server = await TestServer.StartRawAsync(
-                    ["-n", $"--listening-ip={Primary}", $"--listening-ip={Secondary}", "--listening-port=" + port.ToString(CultureInfo.InvariantCulture),
+                    ["-n", "--rfc5780", $"--listening-ip={Primary}", $"--listening-ip={Secondary}", "--listening-port=" + port.ToString(CultureInfo.InvariantCulture),
                      "--no-tcp", "--no-tls", "--no-dtls", "--no-auth", "--no-stdout-log"],
                     configureServices: null,
                     linuxUdp);

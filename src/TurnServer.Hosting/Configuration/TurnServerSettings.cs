@@ -116,8 +116,11 @@ public sealed class TurnServerSettings
     /// </summary>
     public DefaultRelayFamily DefaultRelayFamily { get; init; }
 
-    /// <summary><c>no-rfc5780</c>: no RFC 5780 NAT behaviour discovery, whatever the listening IPs.</summary>
-    public bool NoRfc5780 { get; init; }
+    /// <summary>
+    /// <c>rfc5780</c> and not <c>no-rfc5780</c>: RFC 5780 NAT behaviour discovery where two listening IPs of a family
+    /// allow it. Off by default, as in coTURN 4.7 (coTURN 4.6 turned it on by itself with two such IPs).
+    /// </summary>
+    public bool Rfc5780 { get; init; }
 
     /// <summary><c>no-udp</c>: start no UDP client listeners.</summary>
     public bool NoUdp { get; init; }
@@ -137,8 +140,11 @@ public sealed class TurnServerSettings
     /// <summary><c>no-tcp-relay</c>: refuse TCP relay allocations (RFC 6062).</summary>
     public bool NoTcpRelay { get; init; }
 
-    /// <summary><c>no-software-attribute</c>: send no SOFTWARE attribute.</summary>
-    public bool NoSoftwareAttribute { get; init; }
+    /// <summary>
+    /// Send no SOFTWARE attribute: the default, as in coTURN 4.7; <c>software-attribute</c> turns it on unless
+    /// <c>no-software-attribute</c> is given too.
+    /// </summary>
+    public bool NoSoftwareAttribute { get; init; } = true;
 
     /// <summary><c>log-file</c>: log file path, or coTURN's special names <c>stdout</c>, <c>-</c>, <c>syslog</c>; null for the default.</summary>
     public string? LogFile { get; init; }

@@ -36,7 +36,7 @@ public partial class DebianExampleConfigTests
         // Debian's copy leaves four options uncommented: syslog, no-rfc5780, and two that describe this server's
         // behaviour anyway (no RFC 3489 Binding, RESPONSE-ORIGIN only with RFC 5780).
         Assert.True(s.Syslog);
-        Assert.True(s.NoRfc5780);
+        Assert.False(s.Rfc5780);
         Assert.DoesNotContain(result.Warnings, w => w.Contains("not yet implemented", StringComparison.Ordinal));
     }
 

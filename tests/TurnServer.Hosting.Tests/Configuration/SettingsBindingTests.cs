@@ -34,6 +34,22 @@ public class SettingsBindingTests
         Assert.Null(s.Cert);
         Assert.Null(s.PidFile);
         Assert.False(s.Fingerprint || s.NoUdp || s.NoTcp || s.NoTls || s.NoDtls || s.StunOnly || s.NoStun || s.Verbose || s.ExtraVerbose);
+
+        // coTURN 4.7's defaults: no SOFTWARE attribute, no RFC 5780.
+        Assert.True(s.NoSoftwareAttribute);
+        Assert.False(s.Rfc5780);
+    }
+
+    [Theory]
+    [InlineData(new string[0], false)]
+    [InlineData(new[] { "--software-attribute" }, true)]
+    [InlineData(new[] { "--software-attribute", "--no-software-attribute" }, false)]
+    public void Software_is_sent_only_when_asked_for(string[] args, bool sent)
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", .. args]);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(sent, TurnOptionsFactory.CreateOptions(result.Settings!).Software is not null);
     }
 
     [Fact]

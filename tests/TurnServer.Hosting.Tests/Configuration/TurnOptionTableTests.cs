@@ -25,8 +25,8 @@ public class TurnOptionTableTests
         "response-origin-only-with-rfc5780", "respond-http-unsupported", "version", "syslog-facility",
     ];
 
-    // Options the table adds to coTURN 4.6's: later coTURN releases' (prometheus-path, drain-min-allocations), and TurnServer's own (drain-timeout).
-    private static readonly string[] AddedOptions = ["prometheus-path", "drain-min-allocations", "drain-timeout"];
+    // Options the table adds to coTURN 4.6's: later coTURN releases' (prometheus-path, drain-min-allocations, rfc5780), and TurnServer's own (drain-timeout).
+    private static readonly string[] AddedOptions = ["prometheus-path", "drain-min-allocations", "drain-timeout", "rfc5780"];
 
     // coTURN's getopt short-option string: a letter followed by ':' takes a value.
     private const string CoturnShortOptions = "c:d:p:L:E:X:i:m:l:r:u:b:B:e:M:J:N:O:q:Q:s:C:K:A:vVofhznaS";
@@ -44,6 +44,7 @@ public class TurnOptionTableTests
         "userdb", "psql-userdb", "syslog", "syslog-facility", "new-log-timestamp", "new-log-timestamp-format",
         "drain-min-allocations", "drain-timeout", "no-rfc5780", "response-origin-only-with-rfc5780", "no-stun-backward-compatibility",
         "allocation-default-address-family", "keep-address-family", "aux-server",
+        "rfc5780", "software-attribute",
     ];
 
     [Fact]
