@@ -173,6 +173,11 @@ public static partial class TurnServerHostFactory
                 AddUdpListener(builder.Services, new IPEndPoint(ip, settings.TlsListeningPort), TransportProtocol.Dtls, !settings.NoUdp, dtls, settings.Prometheus, time, linuxUdp);
             }
 
+            if (settings.TcpProxyPort is { } proxyPort)
+            {
+                AddTcpListener(builder.Services, new IPEndPoint(ip, proxyPort), TransportProtocol.Tcp, plain: true, tls, settings, time, proxyProtocol: true);
+            }
+
             if (natDiscovery is not null && natDiscovery.Addresses.Contains(ip))
             {
                 AddUdpListener(builder.Services, new IPEndPoint(ip, natDiscovery.AlternatePort), TransportProtocol.Udp, plainUdp: true, dtls: null, settings.Prometheus, time, linuxUdp);
@@ -261,9 +266,10 @@ public static partial class TurnServerHostFactory
 
     /// <summary>
     /// Registers a TCP listener on <paramref name="endPoint"/> taking plain connections when <paramref name="plain"/>
-    /// and TLS ones when <paramref name="tls"/> is given, told apart by their first byte.
+    /// and TLS ones when <paramref name="tls"/> is given, told apart by their first byte; with
+    /// <paramref name="proxyProtocol"/>, each behind a PROXY protocol version 2 header.
     /// </summary>
-    private static void AddTcpListener(IServiceCollection services, IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnServerSettings settings, TimeProvider time) =>
+    private static void AddTcpListener(IServiceCollection services, IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnServerSettings settings, TimeProvider time, bool proxyProtocol = false) =>
         services.AddSingleton<IHostedService>(sp => new TcpListenerService(
             endPoint,
             protocol,
@@ -272,7 +278,8 @@ public static partial class TurnServerHostFactory
             sp.GetRequiredService<TurnEngine>(),
             TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(protocol == TransportProtocol.Tls ? "TurnServer.Tls" : "TurnServer.Tcp"),
-            time));
+            time,
+            proxyProtocol));
 
     /// <summary>
     /// Registers a UDP listener on <paramref name="endPoint"/>, with a DTLS endpoint of its own when

@@ -26,7 +26,7 @@ public static class TurnOptionTable
         Value("tls-listening-port", TurnOptionValueKind.Port, "5349", "TURN listener port for TLS and DTLS.", Supported),
         Value("alt-listening-port", TurnOptionValueKind.Port, "0 (listening-port + 1)", "Alternative listening port for RFC 5780 CHANGE-REQUEST.", Supported),
         Value("alt-tls-listening-port", TurnOptionValueKind.Port, "0 (tls-listening-port + 1)", "Alternative TLS/DTLS listening port.", Supported),
-        Value("tcp-proxy-port", TurnOptionValueKind.Port, null, "Port for connections from a TCP load balancer speaking the PROXY protocol.", NotYetImplemented),
+        Value("tcp-proxy-port", TurnOptionValueKind.Port, null, "TCP port (on each listening IP) for connections from a load balancer that sends a PROXY protocol v2 header.", Supported),
         Value("listening-ip", TurnOptionValueKind.IPAddress, "all addresses", "Listener IP address; may be repeated.", Supported, 'L', repeatable: true),
         Value("relay-device", TurnOptionValueKind.String, null, "Relay network interface (Linux only, not recommended).", NotYetImplemented, 'i'),
         Value("relay-ip", TurnOptionValueKind.IPAddress, "chosen from the listening addresses", "Local address for relay endpoints; may be repeated.", Supported, 'E', repeatable: true),

@@ -25,6 +25,12 @@ public sealed class TurnServerSettings
     /// <summary><c>alt-tls-listening-port</c>: alternative TLS/DTLS port; 0 means <see cref="TlsListeningPort"/> + 1.</summary>
     public int AltTlsListeningPort { get; init; }
 
+    /// <summary>
+    /// <c>tcp-proxy-port</c>: a TCP port on each listening IP for connections forwarded by a load balancer that sends a
+    /// PROXY protocol version 2 header first; null when not set.
+    /// </summary>
+    public int? TcpProxyPort { get; init; }
+
     /// <summary><c>listening-ip</c>: addresses to listen on, duplicates removed; empty means all local addresses.</summary>
     public IReadOnlyList<IPAddress> ListeningIps { get; init; } = [];
 

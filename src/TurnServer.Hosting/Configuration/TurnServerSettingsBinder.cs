@@ -82,6 +82,7 @@ internal sealed class TurnServerSettingsBinder
             TlsListeningPort = Port("tls-listening-port", TurnOptionTable.DefaultTlsPort),
             AltListeningPort = Port("alt-listening-port", 0),
             AltTlsListeningPort = Port("alt-tls-listening-port", 0),
+            TcpProxyPort = Present("tcp-proxy-port") ? Port("tcp-proxy-port", 0) : null,
             ListeningIps = Addresses("listening-ip"),
             RelayIps = Addresses("relay-ip"),
             ExternalIps = externalIps,

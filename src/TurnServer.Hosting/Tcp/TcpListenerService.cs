@@ -33,6 +33,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly TimeSpan _allocationTimeout;
+    private readonly bool _proxyProtocol;
     private readonly ConcurrentDictionary<StreamClientConnection, Task> _connections = new();
 
     /// <summary>Creates the listener; <see cref="StartAsync"/> binds it.</summary>
@@ -44,7 +45,11 @@ internal sealed partial class TcpListenerService : BackgroundService
     /// <param name="allocationTimeout">How long a connection may stay without an allocation.</param>
     /// <param name="logger">Where connection failures are logged.</param>
     /// <param name="time">The clock.</param>
-    public TcpListenerService(IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnEngine engine, TimeSpan allocationTimeout, ILogger logger, TimeProvider time)
+    /// <param name="proxyProtocol">
+    /// Whether each connection starts with a PROXY protocol version 2 header from a load balancer (<c>tcp-proxy-port</c>),
+    /// naming the client; it must arrive with the first byte, within <see cref="HandshakeTimeout"/>.
+    /// </param>
+    public TcpListenerService(IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnEngine engine, TimeSpan allocationTimeout, ILogger logger, TimeProvider time, bool proxyProtocol = false)
     {
         if (!plain && tls is null)
         {
@@ -52,6 +57,7 @@ internal sealed partial class TcpListenerService : BackgroundService
         }
 
         _allocationTimeout = allocationTimeout;
+        _proxyProtocol = proxyProtocol;
         EndPoint = endPoint;
         Protocol = protocol;
         _plain = plain;
@@ -74,6 +80,9 @@ internal sealed partial class TcpListenerService : BackgroundService
     /// <summary>The bound address and port (useful when configured with port 0); valid after <see cref="StartAsync"/>.</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndPoint!;
 
+    /// <summary>Whether connections start with a PROXY protocol header naming the client (<c>tcp-proxy-port</c>).</summary>
+    public bool BehindProxy => _proxyProtocol;
+
     /// <summary>The port's role (which of coTURN's ports it is); each connection may still be either.</summary>
     public TransportProtocol Protocol { get; }
 
@@ -82,7 +91,8 @@ internal sealed partial class TcpListenerService : BackgroundService
     {
         _listener.Bind(EndPoint);
         _listener.Listen(1024);
-        LogListening(_logger, (_plain, _tls is not null) switch { (true, true) => "TCP and TLS", (true, false) => "TCP", _ => "TLS" }, LocalEndPoint.ToString());
+        string transports = (_plain, _tls is not null) switch { (true, true) => "TCP and TLS", (true, false) => "TCP", _ => "TLS" };
+        LogListening(_logger, _proxyProtocol ? transports + " behind a PROXY protocol load balancer" : transports, LocalEndPoint.ToString());
         return base.StartAsync(cancellationToken);
     }
 
@@ -145,11 +155,16 @@ internal sealed partial class TcpListenerService : BackgroundService
             // One deadline, on the server's clock, for the first byte and the TLS handshake together.
             using var setupTimeout = new CancellationTokenSource(HandshakeTimeout, _time);
             using var setup = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, setupTimeout.Token);
+            // Behind a load balancer the client is the one its PROXY header names; the server address stays the local
+            // one, since relays are bound on the address the client reached.
+            TransportAddress client = TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!);
+            if (_proxyProtocol)
+            {
+                client = await ProxyProtocol.ReadAsync(socket, setup.Token).ConfigureAwait(false) ?? client;
+            }
+
             bool secure = _tls is not null && (!_plain || await StartsWithTlsRecordAsync(socket, setup.Token).ConfigureAwait(false));
-            var fiveTuple = new FiveTuple(
-                TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!),
-                TransportAddress.FromEndPoint((IPEndPoint)socket.LocalEndPoint!),
-                secure ? TransportProtocol.Tls : TransportProtocol.Tcp);
+            var fiveTuple = new FiveTuple(client, TransportAddress.FromEndPoint((IPEndPoint)socket.LocalEndPoint!), secure ? TransportProtocol.Tls : TransportProtocol.Tcp);
             Stream stream = new NetworkStream(socket, ownsSocket: false);
             if (secure)
             {
@@ -163,7 +178,7 @@ internal sealed partial class TcpListenerService : BackgroundService
             _connections[connection] = run;
             await run.ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
+        catch (Exception e) when (e is IOException or InvalidDataException or SocketException or ObjectDisposedException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
         {
             LogHandshakeFailed(_logger, socket.RemoteEndPoint?.ToString() ?? "?", e.Message);
             socket.Dispose();

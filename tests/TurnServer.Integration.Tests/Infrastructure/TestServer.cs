@@ -30,7 +30,8 @@ internal sealed class TestServer : IAsyncDisposable
         List<IHostedService> services = [.. host.Services.GetServices<IHostedService>()];
         List<UdpListener> udp = [.. services.OfType<UdpListener>()];
         UdpEndPoints = [.. udp.Where(l => l.Protocol == TransportProtocol.Udp).Select(l => l.LocalEndPoint)];
-        TcpEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.Protocol == TransportProtocol.Tcp).Select(l => l.LocalEndPoint)];
+        TcpEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.Protocol == TransportProtocol.Tcp && !l.BehindProxy).Select(l => l.LocalEndPoint)];
+        ProxyEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.BehindProxy).Select(l => l.LocalEndPoint)];
         TlsEndPoints = [.. services.OfType<TcpListenerService>().Where(l => l.Protocol == TransportProtocol.Tls).Select(l => l.LocalEndPoint)];
         DtlsEndPoints = [.. udp.Where(l => l.Protocol == TransportProtocol.Dtls && l.Dtls is not null).Select(l => l.LocalEndPoint)];
         Dtls = [.. udp.Where(l => l.Protocol == TransportProtocol.Dtls).Select(l => l.Dtls).OfType<DtlsEndpoint>()];
@@ -48,6 +49,9 @@ internal sealed class TestServer : IAsyncDisposable
     public IReadOnlyList<IPEndPoint> TcpEndPoints { get; }
 
     public IReadOnlyList<IPEndPoint> TlsEndPoints { get; }
+
+    /// <summary>The <c>tcp-proxy-port</c> listeners, which take connections behind a PROXY protocol header.</summary>
+    public IReadOnlyList<IPEndPoint> ProxyEndPoints { get; }
 
     /// <summary>The DTLS endpoints on <c>tls-listening-port</c>, one per listening IP.</summary>
     internal IReadOnlyList<DtlsEndpoint> Dtls { get; }

@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Sockets;
+using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Stun;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>
+/// tcp-proxy-port behind Debian's haproxy with send-proxy-v2: the server sees each client as the PROXY header names it,
+/// and turnutils_uclient relays through the balancer without loss.
+/// </summary>
+public partial class InteropTests
+{
+    [Fact]
+    public async Task Behind_haproxy_the_mapped_address_is_the_clients_own()
+    {
+        await using TestServer server = await TestServer.StartAsync("--tcp-proxy-port=0");
+        using HaproxyProcess haproxy = await HaproxyProcess.StartAsync(server.ProxyEndPoints.Single());
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.7"), 0));
+        await socket.ConnectAsync(haproxy.EndPoint);
+
+        var request = new byte[20];
+        _ = new StunMessageWriter(request, StunMethod.Binding, StunMessageClass.Request, TransactionId.NewRandom());
+        await socket.SendAsync(request);
+        byte[] response = await ReceiveMessageAsync(socket);
+
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(response, out StunMessageReader message));
+        Assert.Equal(StunMessageClass.SuccessResponse, message.Class);
+        Assert.True(message.TryGetXorAddress(StunAttributeType.XorMappedAddress, out TransportAddress mapped));
+        Assert.Equal(socket.LocalEndPoint, mapped.ToEndPoint());
+    }
+
+    [Fact]
+    public async Task Uclient_relays_over_tcp_through_haproxy_without_loss()
+    {
+        await using TestServer server = await TestServer.StartAsync("--tcp-proxy-port=0");
+        using HaproxyProcess haproxy = await HaproxyProcess.StartAsync(server.ProxyEndPoints.Single());
+        using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
+
+        await RunUclientAndCheckAsync(server, peer, ["-t", "-u", TestServer.User, "-w", TestServer.Password], sendIndications: false, haproxy.EndPoint.Port);
+
+        Assert.NotEmpty(server.Events.Created);
+        Assert.All(server.Events.Created, a => Assert.Equal(server.ProxyEndPoints.Single().Port, a.FiveTuple.ServerAddress.Port));
+    }
+
+    [Fact]
+    public async Task A_connection_without_a_proxy_header_is_closed_unanswered()
+    {
+        await using TestServer server = await TestServer.StartAsync("--tcp-proxy-port=0");
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(server.ProxyEndPoints.Single());
+
+        var request = new byte[20];
+        _ = new StunMessageWriter(request, StunMethod.Binding, StunMessageClass.Request, TransactionId.NewRandom());
+        await socket.SendAsync(request);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        int received;
+        try
+        {
+            received = await socket.ReceiveAsync(new byte[64], SocketFlags.None, timeout.Token);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            received = 0; // closed with bytes of ours still unread: a reset, not a FIN
+        }
+
+        Assert.Equal(0, received); // closed, no answer
+        Assert.Equal(0, server.Engine.Counters.BindingRequests);
+    }
+
+    private static async Task<byte[]> ReceiveMessageAsync(Socket socket)
+    {
+        var buffer = new byte[1500];
+        int length = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (length < 20 || length < 20 + ((buffer[2] << 8) | buffer[3]))
+        {
+            int received = await socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, timeout.Token);
+            Assert.True(received > 0, "closed before the answer");
+            length += received;
+        }
+
+        return buffer[..length];
+    }
+}
