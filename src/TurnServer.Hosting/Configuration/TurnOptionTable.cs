@@ -104,7 +104,7 @@ public static class TurnOptionTable
         new() { Name = "drain-min-allocations", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0", Description = "Draining (SIGUSR1) ends the process once this many allocations or fewer remain (coTURN 4.15 and later).", Support = Supported },
         new() { Name = "drain-timeout", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0 (no limit)", Description = "TurnServer only: seconds a drain (SIGUSR1) may last before the process ends anyway.", Support = Supported },
         Flag("secure-stun", "Require authentication of STUN Binding requests.", Supported),
-        Value("CA-file", TurnOptionValueKind.Path, null, "CA certificates; makes TLS verify client certificates.", NotYetImplemented),
+        Value("CA-file", TurnOptionValueKind.Path, null, "CA certificates (PEM); TLS and DTLS clients must then present a certificate they issued.", Supported),
         Value("dh-file", TurnOptionValueKind.Path, null, "Custom Diffie-Hellman parameters, PEM.", NotYetImplemented),
         Value("proc-user", TurnOptionValueKind.String, null, "User (name or ID) to run as once the listeners are bound; also its primary group unless proc-group is given.", Supported),
         Value("proc-group", TurnOptionValueKind.String, null, "Group (name or ID) to run as once the listeners are bound.", Supported),

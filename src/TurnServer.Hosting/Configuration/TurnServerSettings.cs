@@ -212,6 +212,9 @@ public sealed class TurnServerSettings
     /// <summary><c>pkey-pwd</c>: password of an encrypted private key.</summary>
     public string? PKeyPassword { get; init; }
 
+    /// <summary><c>CA-file</c>: PEM certificate authorities that TLS and DTLS client certificates must chain to; null: none asked for.</summary>
+    public string? CaFile { get; init; }
+
     /// <summary><c>cipher-list</c>: OpenSSL-style cipher list; null for the default.</summary>
     public string? CipherList { get; init; }
 

@@ -134,6 +134,7 @@ internal sealed class TurnServerSettingsBinder
             Cert = Text("cert"),
             PKey = Text("pkey"),
             PKeyPassword = Text("pkey-pwd"),
+            CaFile = Text("CA-file"),
             CipherList = Text("cipher-list"),
             NoTlsV1 = Boolean("no-tlsv1"),
             NoTlsV1_1 = Boolean("no-tlsv1_1"),

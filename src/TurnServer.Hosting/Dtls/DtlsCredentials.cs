@@ -34,6 +34,9 @@ internal sealed class DtlsCredentials
         _current = Convert(provider.Certificate, certificatePath);
     }
 
+    /// <summary>Checks client certificates (<c>CA-file</c>), as for TLS; null when clients are not asked for one.</summary>
+    public ClientCertificateVerifier? ClientVerifier => _provider.ClientVerifier;
+
     /// <summary>
     /// The credentials new handshakes use: converted again when the provider has reloaded its certificate; if the
     /// new one cannot be converted, the previous stays, as for TLS.

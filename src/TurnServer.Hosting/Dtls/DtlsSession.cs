@@ -195,7 +195,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
         try
         {
             var protocol = new DtlsServerProtocol(new SecureRandom());
-            var server = new TurnDtlsServer(_credentials.Current, _limits.HandshakeTimeout);
+            var server = new TurnDtlsServer(_credentials.Current, _limits.HandshakeTimeout, _credentials.ClientVerifier);
             DtlsTransport dtls;
             lock (_recordLayer)
             {

@@ -1,5 +1,8 @@
 using System.Collections;
+using X509Certificate2 = System.Security.Cryptography.X509Certificates.X509Certificate2;
+using X509CertificateLoader = System.Security.Cryptography.X509Certificates.X509CertificateLoader;
 using Org.BouncyCastle.Crypto.Tls;
+using TurnServer.Hosting.Tls;
 
 namespace TurnServer.Hosting.Dtls;
 
@@ -7,7 +10,7 @@ namespace TurnServer.Hosting.Dtls;
 /// The server side of one DTLS handshake for BouncyCastle: DTLS 1.2 only, ephemeral ECDH with AES-GCM (forward
 /// secrecy and AEAD, the suites coTURN's default OpenSSL build prefers), signed with the configured RSA or ECDSA key.
 /// DTLS 1.0 is not offered: its suites are CBC with HMAC-SHA1, and current OpenSSL clients refuse it anyway at
-/// their default security level.
+/// their default security level. With <c>CA-file</c> the client must present a certificate that chains to it.
 /// </summary>
 internal sealed class TurnDtlsServer : DefaultTlsServer
 {
@@ -28,12 +31,17 @@ internal sealed class TurnDtlsServer : DefaultTlsServer
 
     private readonly DtlsCredentialSet _credentials;
     private readonly int _handshakeTimeoutMillis;
+    private readonly ClientCertificateVerifier? _clients;
 
-    /// <summary>Signs with <paramref name="credentials"/>; the whole handshake must finish within <paramref name="handshakeTimeout"/>.</summary>
-    public TurnDtlsServer(DtlsCredentialSet credentials, TimeSpan handshakeTimeout)
+    /// <summary>
+    /// Signs with <paramref name="credentials"/>; the whole handshake must finish within <paramref name="handshakeTimeout"/>;
+    /// with <paramref name="clients"/>, the client must present a certificate it accepts.
+    /// </summary>
+    public TurnDtlsServer(DtlsCredentialSet credentials, TimeSpan handshakeTimeout, ClientCertificateVerifier? clients = null)
     {
         _credentials = credentials;
         _handshakeTimeoutMillis = (int)handshakeTimeout.TotalMilliseconds;
+        _clients = clients;
     }
 
     /// <inheritdoc />
@@ -44,6 +52,28 @@ internal sealed class TurnDtlsServer : DefaultTlsServer
 
     /// <inheritdoc />
     public override int GetHandshakeTimeoutMillis() => _handshakeTimeoutMillis;
+
+    /// <inheritdoc />
+    public override CertificateRequest? GetCertificateRequest() => _clients is null
+        ? null
+        : new CertificateRequest([ClientCertificateType.rsa_sign, ClientCertificateType.ecdsa_sign], TlsUtilities.GetDefaultSupportedSignatureAlgorithms(), null);
+
+    /// <inheritdoc />
+    /// <exception cref="TlsFatalAlert">No certificate, or one that does not chain to <c>CA-file</c> (bad_certificate).</exception>
+    public override void NotifyClientCertificate(Certificate clientCertificate)
+    {
+        if (_clients is null || clientCertificate.IsEmpty)
+        {
+            throw new TlsFatalAlert(AlertDescription.handshake_failure);
+        }
+
+        // BouncyCastle has checked the client's CertificateVerify against the first certificate; the chain is ours to check.
+        X509Certificate2[] chain = [.. clientCertificate.GetCertificateList().Select(c => X509CertificateLoader.LoadCertificate(c.GetEncoded()))];
+        if (!_clients.Verify(chain[0], chain[1..], out _))
+        {
+            throw new TlsFatalAlert(AlertDescription.bad_certificate);
+        }
+    }
 
     /// <inheritdoc />
     protected override int[] GetCipherSuites() => _credentials.IsEcdsa ? EcdsaSuites : RsaSuites;

@@ -19,17 +19,27 @@ public sealed class TlsCertificateProvider
     private readonly string? _keyPassword;
     private readonly SslProtocols _protocols;
     private readonly CipherSuitesPolicy? _ciphers;
+    private readonly string? _caFile;
     private SslStreamCertificateContext _context;
+    private ClientCertificateVerifier? _clients;
 
-    private TlsCertificateProvider(string certificatePath, string keyPath, string? keyPassword, SslProtocols protocols, CipherSuitesPolicy? ciphers)
+    private TlsCertificateProvider(string certificatePath, string keyPath, string? keyPassword, SslProtocols protocols, CipherSuitesPolicy? ciphers, string? caFile)
     {
         _certificatePath = certificatePath;
         _keyPath = keyPath;
         _keyPassword = keyPassword;
         _protocols = protocols;
         _ciphers = ciphers;
+        _caFile = caFile;
         _context = LoadContext();
+        _clients = caFile is null ? null : ClientCertificateVerifier.Load(caFile);
     }
+
+    /// <summary>
+    /// Checks client certificates against <c>CA-file</c>, which TLS and DTLS clients must then present; null when
+    /// no <c>CA-file</c> is set and clients are not asked for one.
+    /// </summary>
+    public ClientCertificateVerifier? ClientVerifier => Volatile.Read(ref _clients);
 
     /// <summary>Where <c>cipher-list</c> could not be honoured exactly, why; else null.</summary>
     public string? CipherNote { get; private init; }
@@ -51,22 +61,41 @@ public sealed class TlsCertificateProvider
 
         SslProtocols protocols = SslProtocols.Tls13 | (settings.NoTlsV1_2 ? SslProtocols.None : SslProtocols.Tls12);
         CipherSuitesPolicy? ciphers = CipherList.Parse(settings.CipherList, out string? note);
-        return new TlsCertificateProvider(settings.Cert, settings.PKey, settings.PKeyPassword, protocols, ciphers) { CipherNote = note };
+        return new TlsCertificateProvider(settings.Cert, settings.PKey, settings.PKeyPassword, protocols, ciphers, settings.CaFile) { CipherNote = note };
     }
 
     /// <summary>Options for one server handshake, with the current certificate.</summary>
-    public SslServerAuthenticationOptions CreateServerOptions() => new()
+    public SslServerAuthenticationOptions CreateServerOptions()
     {
-        ServerCertificateContext = Volatile.Read(ref _context),
-        EnabledSslProtocols = _protocols,
-        CipherSuitesPolicy = _ciphers,
-        ClientCertificateRequired = false,
-        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-    };
+        ClientCertificateVerifier? clients = ClientVerifier;
+        return new SslServerAuthenticationOptions
+        {
+            ServerCertificateContext = Volatile.Read(ref _context),
+            EnabledSslProtocols = _protocols,
+            CipherSuitesPolicy = _ciphers,
+            ClientCertificateRequired = clients is not null,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = clients is null ? null : (_, certificate, chain, _) =>
+                certificate is not null
+                && clients.Verify(
+                    certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()),
+                    chain?.ChainElements.Select(e => e.Certificate) ?? [],
+                    out _),
+        };
+    }
 
-    /// <summary>Re-reads the certificate and key files; on failure the current certificate stays and the exception says why.</summary>
+    /// <summary>
+    /// Re-reads the certificate and key files, and <c>CA-file</c>; on failure what is in force stays and the
+    /// exception says why.
+    /// </summary>
     /// <exception cref="TlsConfigurationException">The new files cannot be used.</exception>
-    public void Reload() => Volatile.Write(ref _context, LoadContext());
+    public void Reload()
+    {
+        SslStreamCertificateContext context = LoadContext();
+        ClientCertificateVerifier? clients = _caFile is null ? null : ClientCertificateVerifier.Load(_caFile);
+        Volatile.Write(ref _context, context);
+        Volatile.Write(ref _clients, clients);
+    }
 
     private SslStreamCertificateContext LoadContext()
     {

@@ -30,13 +30,17 @@ internal sealed class StunStreamClient : StunTestClient
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
-    /// <summary>Connects over TCP, or TLS when <paramref name="trusted"/> (the server's self-signed certificate) is given.</summary>
+    /// <summary>
+    /// Connects over TCP, or TLS when <paramref name="trusted"/> (the server's self-signed certificate) is given,
+    /// presenting <paramref name="clientCertificate"/> if the server asks for one.
+    /// </summary>
     public static async Task<StunStreamClient> ConnectAsync(
         IPEndPoint server,
         X509Certificate2? trusted = null,
         SslProtocols protocols = SslProtocols.None,
         string user = TestServer.User,
-        string password = TestServer.Password)
+        string password = TestServer.Password,
+        X509Certificate2? clientCertificate = null)
     {
         var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(server);
@@ -44,7 +48,12 @@ internal sealed class StunStreamClient : StunTestClient
         if (trusted is not null)
         {
             var ssl = new SslStream(stream, leaveInnerStreamOpen: false, (_, certificate, _, _) => certificate is not null && certificate.GetCertHashString() == trusted.GetCertHashString());
-            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = protocols });
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                EnabledSslProtocols = protocols,
+                ClientCertificates = clientCertificate is null ? null : [clientCertificate],
+            });
             stream = ssl;
         }
 
