@@ -43,7 +43,7 @@ public sealed class TurnEngine
         ArgumentNullException.ThrowIfNull(options);
         Counters = counters ?? new ServerCounters();
         Ports = new RelayPortPool(minPort, maxPort);
-        Allocations = new AllocationTable(Ports, options.UserQuota, options.TotalQuota, observer, Counters);
+        Allocations = new AllocationTable(Ports, options.UserQuota, options.TotalQuota, observer, Counters, options.MaxBps, options.BpsCapacity);
         Reservations = new ReservationTable(Ports, time);
         Transactions = new TransactionCache(time);
         LongTermCredentialAuthenticator? authenticator = options.RequireAuthentication
@@ -216,6 +216,12 @@ public sealed class TurnEngine
         if (!allocation.HasPermission(channel.PeerAddress, now))
         {
             Counters.Drop(DropReason.NoPermission);
+            return false;
+        }
+
+        if (allocation.BandwidthLimit > 0 && !allocation.AdmitFromClient(packet.Length, now))
+        {
+            Counters.Drop(DropReason.BandwidthLimit);
             return false;
         }
 

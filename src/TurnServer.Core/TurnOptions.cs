@@ -67,6 +67,19 @@ public sealed class TurnOptions
     /// </summary>
     public DefaultRelayFamily DefaultRelayFamily { get; init; } = DefaultRelayFamily.IPv4;
 
+    /// <summary>
+    /// Relayed bytes per second each allocation may carry each way, from client to peers and from peers to client
+    /// (coTURN's <c>max-bps</c>); more in one second is dropped. 0: no limit.
+    /// </summary>
+    public long MaxBps { get; init; }
+
+    /// <summary>
+    /// Bytes per second all allocations together may be granted (coTURN's <c>bps-capacity</c>): each Allocate takes
+    /// <see cref="MaxBps"/>, or what is left; with nothing left it gets 486. 0: no limit. Has effect only with
+    /// <see cref="MaxBps"/>.
+    /// </summary>
+    public long BpsCapacity { get; init; }
+
     /// <summary>Which peers a client may reach.</summary>
     public PeerAddressPolicy PeerPolicy { get; init; } = new(allowLoopback: false, denyMulticast: true, allowed: [], denied: []);
 

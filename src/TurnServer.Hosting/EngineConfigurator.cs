@@ -81,6 +81,6 @@ internal sealed class EngineConfigurator
     private void UpdateRulesAndQuotas()
     {
         _engine.PeerPolicy = TurnOptionsFactory.CreatePeerPolicy(_settings, _database.AllowedPeers, _database.DeniedPeers);
-        _engine.Allocations.SetQuotas(_database.UserQuota ?? _settings.UserQuota, _database.TotalQuota ?? _settings.TotalQuota);
+        _engine.Allocations.SetQuotas(_database.UserQuota ?? _settings.UserQuota, _database.TotalQuota ?? _settings.TotalQuota, _database.MaxBps ?? _settings.MaxBps);
     }
 }

@@ -30,6 +30,8 @@ public static class TurnOptionsFactory
             ChannelLifetimeSeconds = settings.ChannelLifetime,
             UserQuota = settings.UserQuota,
             TotalQuota = settings.TotalQuota,
+            MaxBps = settings.MaxBps,
+            BpsCapacity = settings.BpsCapacity,
             AllowUdpRelay = !settings.NoUdpRelay,
             AllowTcpRelay = !settings.NoTcpRelay,
             DefaultRelayFamily = settings.DefaultRelayFamily,

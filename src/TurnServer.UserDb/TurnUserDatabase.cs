@@ -126,6 +126,7 @@ public sealed class TurnUserDatabase
 
         int? userQuota = null;
         int? totalQuota = null;
+        int? maxBps = null;
         foreach (string[] row in await QueryAsync(connection, "SELECT opt, value FROM turn_realm_option WHERE realm = @realm", [("realm", realm)], cancellationToken).ConfigureAwait(false))
         {
             bool number = int.TryParse(row[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int value);
@@ -137,13 +138,16 @@ public sealed class TurnUserDatabase
                 case "total-quota" when number:
                     totalQuota = value;
                     break;
-                case "user-quota" or "total-quota":
+                case "max-bps" when number:
+                    maxBps = value;
+                    break;
+                case "user-quota" or "total-quota" or "max-bps":
                     problems.Add($"turn_realm_option: '{row[0]}' = '{row[1]}' is not a number; ignored");
                     break;
             }
         }
 
-        return new UserDatabaseSnapshot(keys, secrets, allowed, denied, userQuota, totalQuota, problems);
+        return new UserDatabaseSnapshot(keys, secrets, allowed, denied, userQuota, totalQuota, maxBps, problems);
     }
 
     /// <summary>Adds a user or replaces its key (<c>turnadmin -a</c>).</summary>

@@ -9,6 +9,7 @@ namespace TurnServer.UserDb;
 /// <param name="DeniedPeers">Ranges from <c>denied_peer_ip</c> (this realm's and those with an empty realm).</param>
 /// <param name="UserQuota">The realm's <c>user-quota</c> option, if set.</param>
 /// <param name="TotalQuota">The realm's <c>total-quota</c> option, if set.</param>
+/// <param name="MaxBps">The realm's <c>max-bps</c> option (bytes per second), if set.</param>
 /// <param name="Problems">Rows that could not be used, each saying why (they are skipped).</param>
 public sealed record UserDatabaseSnapshot(
     IReadOnlyDictionary<string, byte[]> Keys,
@@ -17,8 +18,9 @@ public sealed record UserDatabaseSnapshot(
     IReadOnlyList<IPAddressRange> DeniedPeers,
     int? UserQuota,
     int? TotalQuota,
+    int? MaxBps,
     IReadOnlyList<string> Problems)
 {
     /// <summary>Nothing yet: before the first successful read.</summary>
-    public static UserDatabaseSnapshot Empty { get; } = new(new Dictionary<string, byte[]>(), [], [], [], null, null, []);
+    public static UserDatabaseSnapshot Empty { get; } = new(new Dictionary<string, byte[]>(), [], [], [], null, null, null, []);
 }

@@ -64,11 +64,11 @@ public class OperationsTests
         var harness = new TurnHarness();
         Assert.True(harness.Client.Allocate().IsSuccess);
 
-        harness.Engine.Allocations.SetQuotas(userQuota: 1, totalQuota: 0);
+        harness.Engine.Allocations.SetQuotas(userQuota: 1, totalQuota: 0, maxBps: 0);
 
         Assert.Equal(StunErrorCodes.AllocationQuotaReached, harness.NewClient("198.51.100.11", 40004).Allocate().ErrorCode);
         Assert.True(harness.NewClient("198.51.100.12", 40005, "bob", "builder").Allocate().IsSuccess);
-        harness.Engine.Allocations.SetQuotas(userQuota: 0, totalQuota: 2);
+        harness.Engine.Allocations.SetQuotas(userQuota: 0, totalQuota: 2, maxBps: 0);
         Assert.Equal(StunErrorCodes.AllocationQuotaReached, harness.NewClient("198.51.100.13", 40006, "bob", "builder").Allocate().ErrorCode);
         Assert.Equal(2, harness.Engine.Allocations.Count);
     }

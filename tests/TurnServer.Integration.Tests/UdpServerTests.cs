@@ -52,6 +52,31 @@ public class UdpServerTests
     }
 
     [Fact]
+    public async Task Max_bps_drops_what_a_burst_sends_beyond_its_bytes_per_second()
+    {
+        await using TestServer server = await TestServer.StartAsync("--max-bps=1000");
+        using var peer = new UdpEchoPeer();
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        await client.AllocateAsync();
+        await client.BindChannelAsync(0x4001, TransportAddress.FromEndPoint(peer.EndPoint));
+        var frame = new byte[200];
+        ChannelData.WriteHeader(frame, 0x4001, frame.Length - 4);
+
+        for (int i = 0; i < 30; i++)
+        {
+            client.SendRaw(frame);
+        }
+
+        // Answered after the burst, from the same socket: every frame before it has been relayed or dropped.
+        Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.Binding)));
+        Core.Allocations.Allocation allocation = server.Engine.Allocations.All.Single();
+        long relayed = allocation.PeerPacketsSent;
+        Assert.InRange(relayed, 5, 10); // 1000 bytes a second is five frames: one window, or two if a second ended mid-burst
+        Assert.True(server.Engine.Counters.GetDropped(DropReason.BandwidthLimit) >= 30 - relayed); // echoes over the limit may add to it
+        Assert.Equal(1000, allocation.BandwidthLimit);
+    }
+
+    [Fact]
     public async Task Send_indication_reaches_the_peer_and_the_echo_comes_back_as_a_data_indication()
     {
         await using TestServer server = await TestServer.StartAsync();

@@ -45,13 +45,14 @@ public abstract class UserDatabaseContract
         await Database.AddSecretAsync("other.org", "west");
         await Database.SetRealmOptionAsync(Realm, "user-quota", 3);
         await Database.SetRealmOptionAsync(Realm, "total-quota", 7);
+        await Database.SetRealmOptionAsync(Realm, "max-bps", 250_000);
         await SqlAsync("INSERT INTO allowed_peer_ip (realm, ip_range) VALUES ('example.org', '10.0.0.5'), ('', '10.0.1.0-10.0.1.255')");
         await SqlAsync("INSERT INTO denied_peer_ip (realm, ip_range) VALUES ('example.org', '198.51.100.0-198.51.100.255'), ('other.org', '203.0.113.1')");
 
         UserDatabaseSnapshot snapshot = await Database.LoadAsync(Realm);
 
         Assert.Equal(["north", "south"], snapshot.Secrets);
-        Assert.Equal((3, 7), (snapshot.UserQuota, snapshot.TotalQuota));
+        Assert.Equal((3, 7, 250_000), (snapshot.UserQuota, snapshot.TotalQuota, snapshot.MaxBps));
         var policy = new PeerAddressPolicy(false, true, snapshot.AllowedPeers, snapshot.DeniedPeers);
         Assert.True(policy.IsAllowed(IPAddress.Parse("10.0.1.9")));
         Assert.False(policy.IsAllowed(IPAddress.Parse("198.51.100.9")));
@@ -66,7 +67,7 @@ public abstract class UserDatabaseContract
         snapshot = await Database.LoadAsync(Realm);
         Assert.Empty(snapshot.Secrets);
         Assert.Equal((null, 7), (snapshot.UserQuota, snapshot.TotalQuota));
-        Assert.Equal([new(Realm, "total-quota", "7")], await Database.ListRealmOptionsAsync(Realm));
+        Assert.Equal([new(Realm, "max-bps", "250000"), new(Realm, "total-quota", "7")], await Database.ListRealmOptionsAsync(Realm));
     }
 
     [Fact]

@@ -33,6 +33,12 @@ public sealed class Allocation
     private long _expiresAt;
     private int _released;
 
+    // max-bps windows: the second (timestamp / frequency) being counted and the bytes counted in it, per direction.
+    private long _fromClientSecond;
+    private long _fromClientBytes;
+    private long _toClientSecond;
+    private long _toClientBytes;
+
     /// <summary>
     /// An allocation for <paramref name="fiveTuple"/>, reached through <paramref name="client"/>, of <paramref name="username"/> with
     /// <paramref name="key"/> (both null under no-auth), expiring at <paramref name="expiresAt"/> (a <see cref="TimeProvider.GetTimestamp"/>
@@ -90,6 +96,16 @@ public sealed class Allocation
         get => Volatile.Read(ref _expiresAt);
         internal set => Volatile.Write(ref _expiresAt, value);
     }
+
+    /// <summary>
+    /// Relayed bytes per second this allocation may carry each way (coTURN's <c>max-bps</c>, as granted out of
+    /// <c>bps-capacity</c>): client to peers counted as the client's messages, peers to client as the frames sent
+    /// to it; what exceeds it within a second is dropped. 0: no limit.
+    /// </summary>
+    public long BandwidthLimit { get; init; }
+
+    /// <summary>Where drops over <see cref="BandwidthLimit"/> on the way to the client are counted; none when null.</summary>
+    internal Diagnostics.ServerCounters? Counters { get; init; }
 
     /// <summary>True once the allocation has been deleted and its relays closed.</summary>
     public bool IsReleased => Volatile.Read(ref _released) != 0;
@@ -390,9 +406,44 @@ public sealed class Allocation
             frame = buffer.Slice(start, length);
         }
 
+        if (BandwidthLimit > 0 && !Admit(ref _toClientSecond, ref _toClientBytes, frame.Length, now))
+        {
+            PeerPacketsDropped++;
+            Counters?.Drop(Diagnostics.DropReason.BandwidthLimit);
+            return false;
+        }
+
         Client.Send(frame);
         ClientPacketsSent++;
         ClientBytesSent += frame.Length;
+        return true;
+    }
+
+    /// <summary>
+    /// Counts <paramref name="bytes"/> from the client against <see cref="BandwidthLimit"/> (call only when it is set);
+    /// false when they would exceed it this second, and the message is to be dropped.
+    /// </summary>
+    internal bool AdmitFromClient(int bytes, long now) => Admit(ref _fromClientSecond, ref _fromClientBytes, bytes, now);
+
+    /// <summary>
+    /// One direction's window: a fixed one-second window, as coTURN counts, reset when the second changes. A single
+    /// receive loop writes each direction, so plain fields suffice.
+    /// </summary>
+    private bool Admit(ref long second, ref long used, int bytes, long now)
+    {
+        long current = now / _time.TimestampFrequency;
+        if (current != second)
+        {
+            second = current;
+            used = 0;
+        }
+
+        if (used + bytes > BandwidthLimit)
+        {
+            return false;
+        }
+
+        used += bytes;
         return true;
     }
 

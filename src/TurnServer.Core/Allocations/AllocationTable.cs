@@ -36,7 +36,10 @@ public enum QuotaResult
     /// <summary>Counted against the quotas; call <see cref="AllocationTable.Add"/> or <see cref="AllocationTable.ReleaseQuota"/>.</summary>
     Reserved,
 
-    /// <summary>The user already holds user-quota allocations, or the server total-quota (486).</summary>
+    /// <summary>
+    /// The user already holds user-quota allocations, the server total-quota, or every byte per second of
+    /// bps-capacity is granted (486).
+    /// </summary>
     QuotaReached,
 }
 
@@ -55,19 +58,33 @@ public sealed class AllocationTable
     private readonly IAllocationObserver? _observer;
     private readonly ServerCounters _counters;
     private int _reserved;
+    private long _maxBps;
+    private readonly long _bpsCapacity;
+    private long _bpsGranted;
 
     /// <summary>
     /// Creates a table with quotas (0 = unlimited) whose deleted allocations return ports to <paramref name="ports"/>
-    /// and add their traffic to <paramref name="counters"/>.
+    /// and add their traffic to <paramref name="counters"/>; each allocation is granted <paramref name="maxBps"/>
+    /// bytes per second each way out of <paramref name="bpsCapacity"/> (0 = unlimited for either).
     /// </summary>
-    public AllocationTable(RelayPortPool ports, int userQuota, int totalQuota, IAllocationObserver? observer, ServerCounters counters)
+    public AllocationTable(RelayPortPool ports, int userQuota, int totalQuota, IAllocationObserver? observer, ServerCounters counters, long maxBps = 0, long bpsCapacity = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBps);
+        ArgumentOutOfRangeException.ThrowIfNegative(bpsCapacity);
         _ports = ports;
         _userQuota = userQuota;
         _totalQuota = totalQuota;
         _observer = observer;
         _counters = counters;
+        _maxBps = maxBps;
+        _bpsCapacity = bpsCapacity;
     }
+
+    /// <summary>Bytes per second a new allocation is granted each way; 0 = unlimited (coTURN's <c>max-bps</c>).</summary>
+    public long MaxBps => Volatile.Read(ref _maxBps);
+
+    /// <summary>Bytes per second granted to live allocations, out of <c>bps-capacity</c>.</summary>
+    public long BpsGranted => Volatile.Read(ref _bpsGranted);
 
     /// <summary>Concurrent allocations one username may hold; 0 = unlimited (coTURN's <c>user-quota</c>).</summary>
     public int UserQuota => Volatile.Read(ref _userQuota);
@@ -79,14 +96,16 @@ public sealed class AllocationTable
     /// Changes the quotas (0 = unlimited), as a user database's realm options do. Allocations already held stay;
     /// only new ones are judged against the new values.
     /// </summary>
-    public void SetQuotas(int userQuota, int totalQuota)
+    public void SetQuotas(int userQuota, int totalQuota, long maxBps)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(userQuota);
         ArgumentOutOfRangeException.ThrowIfNegative(totalQuota);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBps);
         lock (_quotaSync)
         {
             _userQuota = userQuota;
             _totalQuota = totalQuota;
+            _maxBps = maxBps;
         }
     }
 
@@ -99,13 +118,24 @@ public sealed class AllocationTable
     /// <summary>Finds the allocation for <paramref name="fiveTuple"/>; lock-free.</summary>
     public bool TryGet(in FiveTuple fiveTuple, out Allocation allocation) => _allocations.TryGetValue(fiveTuple, out allocation!);
 
-    /// <summary>Counts a coming allocation against user-quota and total-quota (RFC 8656 section 7.2 step 10, 486).</summary>
-    public QuotaResult TryReserveQuota(string? username)
+    /// <summary>
+    /// Counts a coming allocation against user-quota and total-quota, and grants it <paramref name="bandwidth"/> bytes
+    /// per second each way (0: unlimited): <see cref="MaxBps"/>, or what is left of bps-capacity when that is less
+    /// (RFC 8656 section 7.2 step 10, 486, as coTURN does).
+    /// </summary>
+    public QuotaResult TryReserveQuota(string? username, out long bandwidth)
     {
         lock (_quotaSync)
         {
-            if (_totalQuota > 0 && _reserved >= _totalQuota)
+            bandwidth = _maxBps;
+            if (_maxBps > 0 && _bpsCapacity > 0)
             {
+                bandwidth = Math.Min(_maxBps, _bpsCapacity - _bpsGranted);
+            }
+
+            if ((_totalQuota > 0 && _reserved >= _totalQuota) || (_maxBps > 0 && bandwidth <= 0))
+            {
+                bandwidth = 0;
                 return QuotaResult.QuotaReached;
             }
 
@@ -114,6 +144,7 @@ public sealed class AllocationTable
                 _perUser.TryGetValue(username, out int held);
                 if (_userQuota > 0 && held >= _userQuota)
                 {
+                    bandwidth = 0;
                     return QuotaResult.QuotaReached;
                 }
 
@@ -121,16 +152,18 @@ public sealed class AllocationTable
             }
 
             _reserved++;
+            _bpsGranted += bandwidth;
             return QuotaResult.Reserved;
         }
     }
 
-    /// <summary>Gives back a quota reservation whose allocation was not made.</summary>
-    public void ReleaseQuota(string? username)
+    /// <summary>Gives back a quota reservation and the <paramref name="bandwidth"/> it was granted.</summary>
+    public void ReleaseQuota(string? username, long bandwidth)
     {
         lock (_quotaSync)
         {
             _reserved--;
+            _bpsGranted -= bandwidth;
             if (username is not null && _perUser.TryGetValue(username, out int held))
             {
                 if (held <= 1)
@@ -171,7 +204,7 @@ public sealed class AllocationTable
         }
 
         ReturnPorts(allocation);
-        ReleaseQuota(allocation.Username);
+        ReleaseQuota(allocation.Username, allocation.BandwidthLimit);
         _counters.AllocationEnded(TrafficTotals.Of(allocation));
         _observer?.OnEnded(allocation, reason);
         allocation.Client.OnAllocationReleased();

@@ -47,6 +47,12 @@ public enum DropReason
 
     /// <summary>A datagram larger than the receive buffer.</summary>
     Truncated,
+
+    /// <summary>
+    /// Relayed data over the allocation's bandwidth limit for the current second (coTURN's <c>max-bps</c>), either
+    /// way.
+    /// </summary>
+    BandwidthLimit,
 }
 
 /// <summary>Why authentication of a request failed.</summary>

@@ -151,7 +151,7 @@ internal static class AllocateRequestHandler
         }
 
         // Step 10 (quota): "the server MAY reject the request with a 486 (Allocation Quota Reached)".
-        if (ctx.Allocations.TryReserveQuota(state.Username) != QuotaResult.Reserved)
+        if (ctx.Allocations.TryReserveQuota(state.Username, out long bandwidth) != QuotaResult.Reserved)
         {
             ctx.Ports.Release(claimedPort);
             return StunErrorCodes.AllocationQuotaReached;
@@ -162,7 +162,7 @@ internal static class AllocateRequestHandler
             : BindFromPool(ctx, family, state.FiveTuple.ServerAddress, hasEvenPort, reserveNext, dontFragment, out token);
         if (relay is null)
         {
-            ctx.Allocations.ReleaseQuota(state.Username);
+            ctx.Allocations.ReleaseQuota(state.Username, bandwidth);
             return StunErrorCodes.InsufficientCapacity;
         }
 
@@ -189,6 +189,8 @@ internal static class AllocateRequestHandler
             ctx.Now + ctx.SecondsToTicks(lifetime))
         {
             TcpConnections = tcp ? ctx.TcpConnections : null,
+            BandwidthLimit = bandwidth,
+            Counters = ctx.Counters,
         };
         allocation.AttachRelay(relay, ctx.Options.Advertise(relay.LocalAddress));
         if (additionalRelay is not null)
@@ -201,7 +203,7 @@ internal static class AllocateRequestHandler
             // Another Allocate on the same 5-tuple won a race.
             allocation.Release();
             ctx.Allocations.ReturnPorts(allocation);
-            ctx.Allocations.ReleaseQuota(state.Username);
+            ctx.Allocations.ReleaseQuota(state.Username, bandwidth);
             if (token != 0)
             {
                 ctx.Reservations.TryClaim(token, out int held, out _);

@@ -43,6 +43,12 @@ internal static class SendIndicationHandler
             return;
         }
 
+        if (allocation.BandwidthLimit > 0 && !allocation.AdmitFromClient(indication.Bytes.Length, now))
+        {
+            ctx.Counters.Drop(DropReason.BandwidthLimit);
+            return;
+        }
+
         SocketAddress destination = scratch.For(relay.Family);
         peer.WriteTo(destination);
         if (relay.SendTo(data, destination))

@@ -104,6 +104,12 @@ public sealed class TurnServerSettings
     /// <summary><c>total-quota</c>: concurrent allocations for the server; 0 means unlimited.</summary>
     public int TotalQuota { get; init; }
 
+    /// <summary><c>max-bps</c>: relayed bytes per second one allocation may carry each way; 0 means unlimited.</summary>
+    public int MaxBps { get; init; }
+
+    /// <summary><c>bps-capacity</c>: bytes per second granted to all allocations together (with <c>max-bps</c>); 0 means unlimited.</summary>
+    public int BpsCapacity { get; init; }
+
     /// <summary><c>denied-peer-ip</c>: peer address ranges refused.</summary>
     public IReadOnlyList<IPAddressRange> DeniedPeerIps { get; init; } = [];
 

@@ -90,6 +90,8 @@ public class SettingsBindingTests
             permission-lifetime=400
             user-quota=5
             total-quota=100
+            max-bps=125000
+            bps-capacity=10000000
             denied-peer-ip=10.0.0.0-10.255.255.255
             denied-peer-ip=fc00::/7
             allowed-peer-ip=10.1.2.3
@@ -148,6 +150,7 @@ public class SettingsBindingTests
         Assert.True(s.Fingerprint);
         Assert.Equal((120, 1800, 700, 400), (s.StaleNonce, s.MaxAllocateLifetime, s.ChannelLifetime, s.PermissionLifetime));
         Assert.Equal((5, 100), (s.UserQuota, s.TotalQuota));
+        Assert.Equal((125_000, 10_000_000), (s.MaxBps, s.BpsCapacity));
         Assert.True(IPAddressRange.TryParse("10.0.0.0-10.255.255.255", out IPAddressRange tens));
         Assert.True(IPAddressRange.TryParse("fc00::/7", out IPAddressRange uniqueLocal));
         Assert.True(IPAddressRange.TryParse("10.1.2.3", out IPAddressRange single));
