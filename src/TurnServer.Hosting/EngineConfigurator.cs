@@ -80,7 +80,17 @@ internal sealed class EngineConfigurator
 
     private void UpdateRulesAndQuotas()
     {
-        _engine.PeerPolicy = TurnOptionsFactory.CreatePeerPolicy(_settings, _database.AllowedPeers, _database.DeniedPeers);
-        _engine.Allocations.SetQuotas(_database.UserQuota ?? _settings.UserQuota, _database.TotalQuota ?? _settings.TotalQuota, _database.MaxBps ?? _settings.MaxBps);
+        UserDatabaseSnapshot database = _database;
+        _engine.PeerPolicy = _settings.NoDynamicIpList
+            ? TurnOptionsFactory.CreatePeerPolicy(_settings, [], [])
+            : TurnOptionsFactory.CreatePeerPolicy(_settings, database.AllowedPeers, database.DeniedPeers);
+        if (_settings.NoDynamicRealms)
+        {
+            _engine.Allocations.SetQuotas(_settings.UserQuota, _settings.TotalQuota, _settings.MaxBps);
+        }
+        else
+        {
+            _engine.Allocations.SetQuotas(database.UserQuota ?? _settings.UserQuota, database.TotalQuota ?? _settings.TotalQuota, database.MaxBps ?? _settings.MaxBps);
+        }
     }
 }

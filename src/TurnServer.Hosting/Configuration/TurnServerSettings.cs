@@ -104,6 +104,12 @@ public sealed class TurnServerSettings
     /// <summary><c>total-quota</c>: concurrent allocations for the server; 0 means unlimited.</summary>
     public int TotalQuota { get; init; }
 
+    /// <summary><c>no-dynamic-ip-list</c>: ignore the user database's <c>allowed_peer_ip</c> and <c>denied_peer_ip</c>.</summary>
+    public bool NoDynamicIpList { get; init; }
+
+    /// <summary><c>no-dynamic-realms</c>: ignore the user database's realm options (<c>turn_realm_option</c>).</summary>
+    public bool NoDynamicRealms { get; init; }
+
     /// <summary><c>max-bps</c>: relayed bytes per second one allocation may carry each way; 0 means unlimited.</summary>
     public int MaxBps { get; init; }
 

@@ -105,6 +105,8 @@ internal sealed class TurnServerSettingsBinder
             UserQuota = Integer("user-quota", 0),
             TotalQuota = Integer("total-quota", 0),
             MaxBps = Integer("max-bps", 0),
+            NoDynamicIpList = Boolean("no-dynamic-ip-list"),
+            NoDynamicRealms = Boolean("no-dynamic-realms"),
             BpsCapacity = Integer("bps-capacity", 0),
             DeniedPeerIps = List("denied-peer-ip", "not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')", (string s, out IPAddressRange r) => IPAddressRange.TryParse(s, out r)),
             AllowedPeerIps = List("allowed-peer-ip", "not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')", (string s, out IPAddressRange r) => IPAddressRange.TryParse(s, out r)),
