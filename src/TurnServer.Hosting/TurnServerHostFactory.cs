@@ -279,7 +279,8 @@ public static partial class TurnServerHostFactory
             TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(protocol == TransportProtocol.Tls ? "TurnServer.Tls" : "TurnServer.Tcp"),
             time,
-            proxyProtocol));
+            proxyProtocol,
+            new HttpOnTurnPort(settings.AcmeRedirect, settings.RespondHttpUnsupported)));
 
     /// <summary>
     /// Registers a UDP listener on <paramref name="endPoint"/>, with a DTLS endpoint of its own when

@@ -299,6 +299,39 @@ public sealed class StreamTransportTests : IDisposable
         Assert.Equal(2, server.Engine.Allocations.Count);
     }
 
+    [Fact]
+    public async Task Http_on_the_turn_port_gets_the_acme_redirect_or_400_as_configured()
+    {
+        await using TestServer server = await TestServer.StartAsync("--acme-redirect=http://acme.example.net/challenges/", "--respond-http-unsupported");
+        using var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = EventTimeout };
+        string port = server.TcpEndPoints[0].Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        using HttpResponseMessage challenge = await http.GetAsync($"http://127.0.0.1:{port}/.well-known/acme-challenge/Tok3n-x");
+        using HttpResponseMessage other = await http.GetAsync($"http://127.0.0.1:{port}/");
+
+        Assert.Equal(HttpStatusCode.MovedPermanently, challenge.StatusCode);
+        Assert.Equal(new Uri("http://acme.example.net/challenges/Tok3n-x"), challenge.Headers.Location);
+        Assert.Equal(HttpStatusCode.BadRequest, other.StatusCode);
+        Assert.Contains("TURN", await other.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // The port still speaks TURN.
+        using StunStreamClient client = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        await client.AllocateAsync();
+    }
+
+    [Fact]
+    public async Task Http_on_the_turn_port_is_closed_at_once_by_default()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using var http = new HttpClient { Timeout = EventTimeout };
+
+        var stopwatch = Stopwatch.StartNew();
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://127.0.0.1:{server.TcpEndPoints[0].Port}/"));
+
+        Assert.True(stopwatch.Elapsed < EventTimeout, "closed, not held until max-allocate-timeout");
+        Assert.InRange(server.Engine.Counters.GetDropped(Core.Diagnostics.DropReason.UnknownPacket), 1, 5); // HttpClient retries a closed GET a few times
+    }
+
     private async Task<StunStreamClient> ConnectAsync(TestServer server, bool tls) =>
         tls
             ? await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], _certificate.Certificate)

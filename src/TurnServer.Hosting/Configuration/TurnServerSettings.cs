@@ -104,6 +104,12 @@ public sealed class TurnServerSettings
     /// <summary><c>total-quota</c>: concurrent allocations for the server; 0 means unlimited.</summary>
     public int TotalQuota { get; init; }
 
+    /// <summary><c>acme-redirect</c>: where ACME HTTP-01 challenges reaching a TURN TCP port are redirected (URL + token); null: not.</summary>
+    public string? AcmeRedirect { get; init; }
+
+    /// <summary><c>respond-http-unsupported</c>: answer other HTTP requests on TURN TCP/TLS ports with 400 rather than closing.</summary>
+    public bool RespondHttpUnsupported { get; init; }
+
     /// <summary><c>no-dynamic-ip-list</c>: ignore the user database's <c>allowed_peer_ip</c> and <c>denied_peer_ip</c>.</summary>
     public bool NoDynamicIpList { get; init; }
 

@@ -106,6 +106,8 @@ internal sealed class TurnServerSettingsBinder
             TotalQuota = Integer("total-quota", 0),
             MaxBps = Integer("max-bps", 0),
             NoDynamicIpList = Boolean("no-dynamic-ip-list"),
+            AcmeRedirect = Text("acme-redirect") is { Length: > 0 } acme ? acme : null,
+            RespondHttpUnsupported = Boolean("respond-http-unsupported"),
             NoDynamicRealms = Boolean("no-dynamic-realms"),
             BpsCapacity = Integer("bps-capacity", 0),
             DeniedPeerIps = List("denied-peer-ip", "not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')", (string s, out IPAddressRange r) => IPAddressRange.TryParse(s, out r)),

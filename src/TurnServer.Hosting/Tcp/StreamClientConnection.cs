@@ -29,6 +29,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     private readonly Stream _stream;
     private readonly TurnEngine _engine;
     private readonly ILogger _logger;
+    private readonly HttpOnTurnPort? _http;
     private readonly Pipe _outbound = new(new PipeOptions(
         pauseWriterThreshold: OutboundPauseBytes,
         resumeWriterThreshold: OutboundPauseBytes / 2,
@@ -45,11 +46,13 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
 
     /// <summary>
     /// Serves a client accepted on <paramref name="socket"/>; <paramref name="stream"/> is the socket's stream or the TLS stream
-    /// over it. <paramref name="time"/> stamps <see cref="ConnectedAt"/>.
+    /// over it. <paramref name="time"/> stamps <see cref="ConnectedAt"/>. With <paramref name="http"/>, a connection that opens
+    /// with an HTTP request gets its answer, if any, and is closed.
     /// </summary>
-    public StreamClientConnection(Socket socket, Stream stream, FiveTuple fiveTuple, TurnEngine engine, ILogger logger, TimeProvider time)
+    public StreamClientConnection(Socket socket, Stream stream, FiveTuple fiveTuple, TurnEngine engine, ILogger logger, TimeProvider time, HttpOnTurnPort? http = null)
     {
         _socket = socket;
+        _http = http;
         _stream = stream;
         FiveTuple = fiveTuple;
         _engine = engine;
@@ -165,12 +168,34 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     {
         PipeReader reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16384, leaveOpen: true));
         var scratch = new SendScratch();
+        bool probing = _http is not null;
         try
         {
             while (true)
             {
                 ReadResult result = await reader.ReadAsync(_closed.Token).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
+                if (probing)
+                {
+                    switch (HttpOnTurnPort.Probe(buffer, out string requestLine))
+                    {
+                        case HttpProbe.NeedMore when !result.IsCompleted:
+                            reader.AdvanceTo(buffer.Start, buffer.End);
+                            continue;
+                        case HttpProbe.Http or HttpProbe.NeedMore:
+                            _engine.Counters.Drop(DropReason.UnknownPacket);
+                            if (_http!.Answer(requestLine) is { } answer)
+                            {
+                                Send(answer);
+                            }
+
+                            return;
+                        default:
+                            probing = false;
+                            break;
+                    }
+                }
+
                 FrameStatus status;
                 while ((status = StreamFramer.TryReadFrame(ref buffer, out ReadOnlySequence<byte> frame, out PacketKind kind)) == FrameStatus.Frame)
                 {

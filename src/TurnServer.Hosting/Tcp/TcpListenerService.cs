@@ -34,6 +34,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     private readonly TimeProvider _time;
     private readonly TimeSpan _allocationTimeout;
     private readonly bool _proxyProtocol;
+    private readonly HttpOnTurnPort _http;
     private readonly ConcurrentDictionary<StreamClientConnection, Task> _connections = new();
 
     /// <summary>Creates the listener; <see cref="StartAsync"/> binds it.</summary>
@@ -49,7 +50,8 @@ internal sealed partial class TcpListenerService : BackgroundService
     /// Whether each connection starts with a PROXY protocol version 2 header from a load balancer (<c>tcp-proxy-port</c>),
     /// naming the client; it must arrive with the first byte, within <see cref="HandshakeTimeout"/>.
     /// </param>
-    public TcpListenerService(IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnEngine engine, TimeSpan allocationTimeout, ILogger logger, TimeProvider time, bool proxyProtocol = false)
+    /// <param name="http">What HTTP requests get (<c>acme-redirect</c>, <c>respond-http-unsupported</c>); by default none, and the connection is closed.</param>
+    public TcpListenerService(IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnEngine engine, TimeSpan allocationTimeout, ILogger logger, TimeProvider time, bool proxyProtocol = false, HttpOnTurnPort? http = null)
     {
         if (!plain && tls is null)
         {
@@ -58,6 +60,7 @@ internal sealed partial class TcpListenerService : BackgroundService
 
         _allocationTimeout = allocationTimeout;
         _proxyProtocol = proxyProtocol;
+        _http = http ?? new HttpOnTurnPort(acmeRedirect: null, respondUnsupported: false);
         EndPoint = endPoint;
         Protocol = protocol;
         _plain = plain;
@@ -173,7 +176,7 @@ internal sealed partial class TcpListenerService : BackgroundService
                 await ssl.AuthenticateAsServerAsync(_tls!.CreateServerOptions(), setup.Token).ConfigureAwait(false);
             }
 
-            connection = new StreamClientConnection(socket, stream, fiveTuple, _engine, _logger, _time);
+            connection = new StreamClientConnection(socket, stream, fiveTuple, _engine, _logger, _time, _http);
             Task run = connection.RunAsync();
             _connections[connection] = run;
             await run.ConfigureAwait(false);

@@ -44,7 +44,7 @@ public class TurnOptionTableTests
         "userdb", "psql-userdb", "syslog", "syslog-facility", "new-log-timestamp", "new-log-timestamp-format",
         "drain-min-allocations", "drain-timeout", "no-rfc5780", "response-origin-only-with-rfc5780", "no-stun-backward-compatibility",
         "allocation-default-address-family", "keep-address-family", "aux-server",
-        "rfc5780", "software-attribute", "tcp-proxy-port", "CA-file", "max-bps", "bps-capacity", "no-dynamic-ip-list", "no-dynamic-realms",
+        "rfc5780", "software-attribute", "tcp-proxy-port", "CA-file", "max-bps", "bps-capacity", "no-dynamic-ip-list", "no-dynamic-realms", "acme-redirect", "respond-http-unsupported",
     ];
 
     [Fact]
