@@ -1,4 +1,5 @@
 using System.Buffers;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Stun.Tests;
 
@@ -105,33 +106,5 @@ public class StreamFramerTests
         return frames;
     }
 
-    private static ReadOnlySequence<byte> Segment(byte[] stream, int[] sizes)
-    {
-        BufferSegment? first = null, last = null;
-        int offset = 0;
-        foreach (int size in sizes)
-        {
-            var memory = new ReadOnlyMemory<byte>(stream, offset, size);
-            offset += size;
-            last = last is null ? (first = new BufferSegment(memory, 0)) : last.Append(memory);
-        }
-
-        return new ReadOnlySequence<byte>(first!, 0, last!, last!.Memory.Length);
-    }
-
-    private sealed class BufferSegment : ReadOnlySequenceSegment<byte>
-    {
-        public BufferSegment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public BufferSegment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new BufferSegment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    private static ReadOnlySequence<byte> Segment(byte[] stream, int[] sizes) => SegmentedSequence.Create(stream, sizes);
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using TurnServer.Hosting.Tcp;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Hosting.Tests.Tcp;
 
@@ -51,32 +52,5 @@ public sealed class HttpOnTurnPortTests
     private static string Text(byte[]? answer) => answer is null ? "" : Encoding.ASCII.GetString(answer);
 
     /// <summary>One segment per byte, as a slow client's bytes may sit in a pipe.</summary>
-    private static ReadOnlySequence<byte> Segmented(string text)
-    {
-        byte[] bytes = Encoding.ASCII.GetBytes(text);
-        var first = new Segment(bytes.AsMemory(0, 1), 0);
-        Segment last = first;
-        for (int i = 1; i < bytes.Length; i++)
-        {
-            last = last.Append(bytes.AsMemory(i, 1));
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, 1);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    private static ReadOnlySequence<byte> Segmented(string text) => SegmentedSequence.Create(Encoding.ASCII.GetBytes(text), Enumerable.Repeat(1, text.Length));
 }
