@@ -93,8 +93,9 @@ public sealed class AllocationTable
     public int TotalQuota => Volatile.Read(ref _totalQuota);
 
     /// <summary>
-    /// Changes the quotas (0 = unlimited), as a user database's realm options do. Allocations already held stay;
-    /// only new ones are judged against the new values.
+    /// Changes the quotas and the bytes per second granted to each new allocation (0 = unlimited), as a user
+    /// database's realm options do. Allocations already held keep what they have; only new ones are judged against
+    /// the new values.
     /// </summary>
     public void SetQuotas(int userQuota, int totalQuota, long maxBps)
     {
