@@ -32,6 +32,27 @@ public partial class InteropTests
     }
 
     [Fact]
+    public async Task Tls_passed_through_haproxy_follows_the_proxy_header()
+    {
+        using var certificate = new TestCertificate();
+        await using TestServer server = await TestServer.StartAsync([.. certificate.Options, "--tcp-proxy-port=0"]);
+        using HaproxyProcess haproxy = await HaproxyProcess.StartAsync(server.ProxyEndPoints.Single());
+
+        using StunStreamClient client = await StunStreamClient.ConnectAsync(haproxy.EndPoint, certificate.Certificate);
+        byte[] response = await client.RequestAsync(StunMethod.Binding);
+
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(response, out StunMessageReader message));
+        Assert.True(message.TryGetXorAddress(StunAttributeType.XorMappedAddress, out TransportAddress mapped));
+        Assert.Equal(client.LocalEndPoint, mapped.ToEndPoint());
+
+        TransportAddress relayed = await client.AllocateAsync();
+        Core.Allocations.Allocation allocation = server.Events.Created.Single();
+        Assert.Equal(relayed, allocation.RelayedTransportAddress);
+        Assert.Equal(Core.Allocations.TransportProtocol.Tls, allocation.FiveTuple.Protocol);
+        Assert.Equal(client.LocalEndPoint, allocation.FiveTuple.ClientAddress.ToEndPoint());
+    }
+
+    [Fact]
     public async Task Uclient_relays_over_tcp_through_haproxy_without_loss()
     {
         await using TestServer server = await TestServer.StartAsync("--tcp-proxy-port=0");
