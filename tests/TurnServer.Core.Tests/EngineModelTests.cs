@@ -8,9 +8,10 @@ namespace TurnServer.Core.Tests;
 /// <summary>
 /// Random sequences of what clients can send (every request with random options, replays, mutations, wrong
 /// passwords, ChannelData, indications) interleaved with time passing, against one engine with a small port pool.
-/// After every step: nothing threw, every answer is a well-formed response to its request, and every relay port
-/// is accounted for (free, quarantined, reserved, or held by a live allocation's relay). At the end, once every
-/// lifetime has run out: no allocation, no open relay, and the whole pool free. The seed of a failing sequence
+/// After every step: nothing threw, every answer is a well-formed response to its request, every relay port is
+/// accounted for (free, quarantined, reserved, or held by a live allocation's relay), and the bandwidth granted out
+/// of bps-capacity is what the live allocations hold. At the end, once every lifetime has run out: no allocation,
+/// no open relay, the whole pool free and no bandwidth granted. The seed of a failing sequence
 /// and its steps are in the failure message, so it can be replayed.
 /// </summary>
 public sealed class EngineModelTests
@@ -45,7 +46,8 @@ public sealed class EngineModelTests
     private sealed class ModelRun
     {
         private readonly Random _random;
-        private readonly TurnHarness _harness = new(minPort: MinPort, maxPort: MaxPort);
+        // max-bps 1000 out of 3000: three allocations get it all, a fourth gets 486, and the relay path drops over it.
+        private readonly TurnHarness _harness = new(new TurnOptions { Realm = TurnHarness.Realm, MaxBps = 1000, BpsCapacity = 3000 }, MinPort, MaxPort);
         private readonly TurnHarness.SimulatedClient[] _clients;
         private readonly Dictionary<TurnHarness.SimulatedClient, byte[]> _lastRequest = [];
         private ulong _lastToken;
@@ -134,6 +136,7 @@ public sealed class EngineModelTests
             Assert.All(_harness.Relays.Bound, relay => Assert.True(relay.Disposed));
             Assert.All(_harness.Relays.BoundTcp, relay => Assert.True(relay.Disposed));
             Assert.Equal(_harness.Engine.Ports.Capacity, _harness.Engine.Ports.FreeCount);
+            Assert.Equal(0, _harness.Engine.Allocations.BpsGranted);
             Assert.Equal(_harness.Observer.Created.Count, _harness.Observer.Ended.Count);
         }
 
@@ -378,6 +381,7 @@ public sealed class EngineModelTests
             Assert.Equal(
                 _harness.Engine.Ports.Capacity,
                 _harness.Engine.Ports.FreeCount + _harness.Engine.Ports.QuarantinedCount + _harness.Engine.Reservations.Count + open);
+            Assert.Equal(_harness.Engine.Allocations.All.Sum(a => a.BandwidthLimit), _harness.Engine.Allocations.BpsGranted);
         }
 
         private static string Who(TurnHarness.SimulatedClient client) =>
