@@ -5,6 +5,7 @@ using TurnServer.Core.Auth;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Peers;
 using TurnServer.Core.Relay;
+using TurnServer.Stun;
 
 namespace TurnServer.Core;
 
@@ -103,18 +104,28 @@ internal sealed class TurnContext
 
     /// <summary>
     /// The next alternate server for a client on <paramref name="fiveTuple"/>, round robin, as coTURN spreads load:
-    /// from <see cref="TurnOptions.TlsAlternateServers"/> for TLS and DTLS, else <see cref="TurnOptions.AlternateServers"/>;
-    /// null when that list is empty or the client reached one of <see cref="TurnOptions.AuxiliaryServers"/>.
+    /// from <see cref="TurnOptions.TlsAlternateServers"/> for TLS and DTLS, else <see cref="TurnOptions.AlternateServers"/>,
+    /// else, over UDP with <see cref="TurnOptions.UdpSelfBalance"/>, the auxiliary servers of the client's family; null
+    /// when there is none or the client reached one of <see cref="TurnOptions.AuxiliaryServers"/>.
     /// </summary>
     public IPEndPoint? NextAlternateServer(in FiveTuple fiveTuple)
     {
         IReadOnlyList<IPEndPoint> servers = fiveTuple.Protocol is TransportProtocol.Tls or TransportProtocol.Dtls ? Options.TlsAlternateServers : Options.AlternateServers;
-        if (servers.Count == 0 || Options.AuxiliaryServers.Contains(fiveTuple.ServerAddress))
+        bool balance = servers.Count == 0 && Options.UdpSelfBalance && fiveTuple.Protocol == TransportProtocol.Udp;
+        if ((servers.Count == 0 && !balance) || Options.AuxiliaryServers.Contains(fiveTuple.ServerAddress))
         {
             return null;
         }
 
-        int index = (int)((uint)Interlocked.Increment(ref _nextAlternate) % (uint)servers.Count);
-        return servers[index];
+        if (balance)
+        {
+            System.Net.Sockets.AddressFamily family = fiveTuple.ServerAddress.AddressFamily;
+            TransportAddress[] sameFamily = [.. Options.AuxiliaryServers.Where(a => a.AddressFamily == family)];
+            return sameFamily.Length == 0 ? null : sameFamily[NextIndex(sameFamily.Length)].ToEndPoint();
+        }
+
+        return servers[NextIndex(servers.Count)];
     }
+
+    private int NextIndex(int count) => (int)((uint)Interlocked.Increment(ref _nextAlternate) % (uint)count);
 }

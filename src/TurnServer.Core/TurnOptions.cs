@@ -99,7 +99,13 @@ public sealed class TurnOptions
     /// The server's auxiliary listening addresses (coTURN's <c>aux-server</c>): clients that reached one are always
     /// allocated here, never sent to an alternate server, as in coTURN.
     /// </summary>
-    public IReadOnlySet<TransportAddress> AuxiliaryServers { get; init; } = new HashSet<TransportAddress>();
+    public IReadOnlyList<TransportAddress> AuxiliaryServers { get; init; } = [];
+
+    /// <summary>
+    /// coTURN's <c>udp-self-balance</c>: an Allocate over UDP to a main listening address is answered 300 Try
+    /// Alternate naming the <see cref="AuxiliaryServers"/> of its family in turn, unless alternate servers are set.
+    /// </summary>
+    public bool UdpSelfBalance { get; init; }
 
     /// <summary>
     /// Addresses to advertise instead of a relay socket's own (coTURN's <c>external-ip</c>): maps a private relay IP to

@@ -38,7 +38,8 @@ public static class TurnOptionsFactory
             PeerPolicy = CreatePeerPolicy(settings, [], []),
             AlternateServers = settings.AlternateServers,
             TlsAlternateServers = settings.TlsAlternateServers,
-            AuxiliaryServers = ListeningAddresses.ResolveEndPoints(settings.AuxServers).Select(TransportAddress.FromEndPoint).ToHashSet(),
+            AuxiliaryServers = [.. ListeningAddresses.ResolveEndPoints(settings.AuxServers).Select(TransportAddress.FromEndPoint)],
+            UdpSelfBalance = settings.UdpSelfBalance,
             ExternalAddresses = ExternalAddresses(settings),
         };
     }

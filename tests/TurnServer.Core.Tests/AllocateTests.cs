@@ -392,10 +392,33 @@ public class AllocateTests
         {
             Realm = TurnHarness.Realm,
             AlternateServers = [IPEndPoint.Parse("203.0.113.1:3478")],
-            AuxiliaryServers = new HashSet<TransportAddress> { TurnHarness.ServerAddress },
+            AuxiliaryServers = [TurnHarness.ServerAddress],
         });
 
         Assert.True(harness.Client.Allocate().IsSuccess);
+    }
+
+    [Fact]
+    public void Udp_self_balance_sends_udp_allocates_to_the_aux_servers_of_their_family_in_turn()
+    {
+        TransportAddress[] aux = [TransportAddress.FromEndPoint(IPEndPoint.Parse("192.0.2.1:33478")), TransportAddress.FromEndPoint(IPEndPoint.Parse("[2001:db8::1]:33478")), TransportAddress.FromEndPoint(IPEndPoint.Parse("192.0.2.2:33478"))];
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, AuxiliaryServers = aux, UdpSelfBalance = true });
+
+        string[] sentTo = [.. Enumerable.Range(0, 3).Select(i => Alternate(harness.NewClient("198.51.100." + (30 + i), 40000).Allocate()))];
+        Response tcp = harness.NewClient("198.51.100.40", 40000, protocol: TransportProtocol.Tcp).Allocate();
+        var onAux = new TurnHarness.SimulatedClient(harness, new FiveTuple(new TransportAddress(IPAddress.Parse("198.51.100.41"), 40000), aux[0], TransportProtocol.Udp), "alice", "secret");
+
+        Assert.Equal(2, sentTo.Distinct().Count());
+        Assert.All(sentTo, a => Assert.Contains(a, new[] { "192.0.2.1:33478", "192.0.2.2:33478" }));
+        Assert.True(tcp.IsSuccess);
+        Assert.True(onAux.Allocate().IsSuccess);
+
+        static string Alternate(Response response)
+        {
+            Assert.Equal(300, response.ErrorCode);
+            Assert.True(response.Message.TryGetAddress(StunAttributeType.AlternateServer, out TransportAddress alternate));
+            return alternate.ToString();
+        }
     }
 
     [Fact]

@@ -157,6 +157,20 @@ public partial class InteropTests
         Assert.True(traffic.PeerBytesSent >= Clients * MessagesPerClient * 170L, $"bytes relayed to peers: {traffic.PeerBytesSent}");
     }
 
+    /// <summary>udp-self-balance: uclient follows 300 Try Alternate from the main port to the aux server and relays there.</summary>
+    [Fact]
+    public async Task Uclient_follows_udp_self_balance_to_the_aux_server_without_loss()
+    {
+        int auxPort = ExternalProcess.FreeUdpPort();
+        await using TestServer server = await TestServer.StartAsync("--aux-server=127.0.0.1:" + auxPort.ToString(CultureInfo.InvariantCulture), "--udp-self-balance");
+        using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
+
+        await RunUclientAndCheckAsync(server, peer, ["-u", TestServer.User, "-w", TestServer.Password], sendIndications: false);
+
+        Assert.NotEmpty(server.Events.Created);
+        Assert.All(server.Events.Created, a => Assert.Equal(auxPort, a.FiveTuple.ServerAddress.Port));
+    }
+
     [Fact]
     public async Task Uclient_with_a_wrong_password_gets_no_allocation()
     {

@@ -90,7 +90,7 @@ public static class TurnOptionTable
         Flag("new-log-timestamp", "Use ISO-8601 timestamps in the log.", Supported),
         Value("new-log-timestamp-format", TurnOptionValueKind.String, "%FT%T%z", "strftime format of log timestamps (needs new-log-timestamp).", Supported),
         Value("aux-server", TurnOptionValueKind.IPEndPoint, null, "Auxiliary STUN/TURN listening endpoint (ip:port, UDP and TCP), never redirecting to an alternate server; may be repeated.", Supported, repeatable: true),
-        Flag("udp-self-balance", "Balance UDP traffic over the auxiliary servers with ALTERNATE-SERVER.", NotYetImplemented),
+        Flag("udp-self-balance", "Send UDP Allocates on the main ports to the auxiliary servers in turn (300 Try Alternate).", Supported),
         Value("alternate-server", TurnOptionValueKind.IPEndPoint, null, "Server to redirect UDP/TCP allocations to (port default 3478); may be repeated.", Supported, repeatable: true),
         Value("tls-alternate-server", TurnOptionValueKind.IPEndPoint, null, "Server to redirect TLS/DTLS allocations to (port default 5349); may be repeated.", Supported, repeatable: true),
         Value("rest-api-separator", TurnOptionValueKind.Character, ":", "Separator of timestamp and user name in TURN REST API user names.", Supported, 'C'),

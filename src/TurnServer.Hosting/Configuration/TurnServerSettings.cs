@@ -270,6 +270,9 @@ public sealed class TurnServerSettings
     /// </summary>
     public IReadOnlyList<IPEndPoint> AuxServers { get; init; } = [];
 
+    /// <summary><c>udp-self-balance</c>: UDP Allocates on the main ports are sent to the <c>aux-server</c> addresses in turn.</summary>
+    public bool UdpSelfBalance { get; init; }
+
     /// <summary><c>tls-alternate-server</c>: ALTERNATE-SERVER targets for TLS/DTLS allocations (port 5349 when not given, as coTURN does).</summary>
     public IReadOnlyList<IPEndPoint> TlsAlternateServers { get; init; } = [];
 

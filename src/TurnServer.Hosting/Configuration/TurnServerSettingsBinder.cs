@@ -153,6 +153,7 @@ internal sealed class TurnServerSettingsBinder
             AlternateServers = EndPoints("alternate-server", TurnOptionTable.DefaultPort),
             TlsAlternateServers = EndPoints("tls-alternate-server", TurnOptionTable.DefaultTlsPort),
             AuxServers = EndPoints("aux-server", TurnOptionTable.DefaultPort),
+            UdpSelfBalance = Boolean("udp-self-balance"),
             Prometheus = Boolean("prometheus"),
             PrometheusPort = Port("prometheus-port", 9641),
             PrometheusAddress = OptionalAddress("prometheus-address"),

@@ -329,12 +329,13 @@ public class SettingsBindingTests
     [Fact]
     public void Aux_servers_take_an_address_with_an_optional_port_and_reach_the_engine_options()
     {
-        TurnServerSettings s = TestLoader.Settings("no-auth\naux-server=192.0.2.1:33478\naux-server=[2001:db8::1]:443\naux-server=192.0.2.2\n");
+        TurnServerSettings s = TestLoader.Settings("no-auth\naux-server=192.0.2.1:33478\naux-server=[2001:db8::1]:443\naux-server=192.0.2.2\nudp-self-balance\n");
 
         Assert.Equal(["192.0.2.1:33478", "[2001:db8::1]:443", "192.0.2.2:3478"], s.AuxServers.Select(e => e.ToString()));
         Assert.Equal(
             ["192.0.2.1:33478", "192.0.2.2:3478", "[2001:db8::1]:443"],
             TurnOptionsFactory.CreateOptions(s).AuxiliaryServers.Select(a => a.ToString()).Order(StringComparer.Ordinal));
+        Assert.True(TurnOptionsFactory.CreateOptions(s).UdpSelfBalance);
     }
 
     [Fact]

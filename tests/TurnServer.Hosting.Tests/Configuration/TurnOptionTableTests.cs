@@ -45,6 +45,7 @@ public class TurnOptionTableTests
         "drain-min-allocations", "drain-timeout", "no-rfc5780", "response-origin-only-with-rfc5780", "no-stun-backward-compatibility",
         "allocation-default-address-family", "keep-address-family", "aux-server",
         "rfc5780", "software-attribute", "tcp-proxy-port", "CA-file", "max-bps", "bps-capacity", "no-dynamic-ip-list", "no-dynamic-realms", "acme-redirect", "respond-http-unsupported",
+        "udp-self-balance",
     ];
 
     [Fact]
