@@ -1,5 +1,6 @@
 using System.Globalization;
 using TurnServer.Benchmarks.Infrastructure;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -62,14 +63,8 @@ public class AllocationBudgetTests
 
     private static Dictionary<string, long> ReadBudget()
     {
-        string directory = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(directory, "TurnServer.sln")))
-        {
-            directory = Path.GetDirectoryName(directory) ?? throw new FileNotFoundException("TurnServer.sln above " + AppContext.BaseDirectory);
-        }
-
         var budget = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (string line in File.ReadLines(Path.Combine(directory, "benchmarks", "allocation-budget.txt")))
+        foreach (string line in File.ReadLines(Path.Combine(RepositoryRoot.Path, "benchmarks", "allocation-budget.txt")))
         {
             if (line.Length > 0 && line[0] != '#' && line.Split('=') is [string name, string bytes])
             {

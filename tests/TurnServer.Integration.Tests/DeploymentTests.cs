@@ -2,6 +2,7 @@ using System.Text.Json;
 using TurnServer.Hosting;
 using TurnServer.Hosting.Configuration;
 using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Tests.Shared;
 using TurnServer.Stun;
 
 namespace TurnServer.Integration.Tests;
@@ -13,7 +14,7 @@ namespace TurnServer.Integration.Tests;
 /// </summary>
 public sealed class DeploymentTests : IDisposable
 {
-    private static readonly string Root = FindRoot();
+    private static readonly string Root = RepositoryRoot.Path;
     private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-publish-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
@@ -111,18 +112,5 @@ public sealed class DeploymentTests : IDisposable
             TimeSpan.FromSeconds(60));
         Assert.True(result.ExitCode == 0, "python3-yaml is needed (.ci/run installs it): " + result.Output);
         return [.. JsonDocument.Parse(result.Output).RootElement.EnumerateArray()];
-    }
-
-    private static string FindRoot()
-    {
-        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "TurnServer.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("TurnServer.sln not found above " + AppContext.BaseDirectory);
     }
 }
