@@ -13,6 +13,8 @@ namespace TurnServer.Core;
 internal sealed class TurnContext
 {
     private int _nextAlternate;
+    private readonly IPEndPoint[] _auxiliaryV4;
+    private readonly IPEndPoint[] _auxiliaryV6;
     private volatile PeerAddressPolicy _peerPolicy;
     private volatile bool _draining;
 
@@ -41,6 +43,8 @@ internal sealed class TurnContext
         Counters = counters;
         Software = options.Software is null ? null : Encoding.UTF8.GetBytes(options.Software);
         _peerPolicy = options.PeerPolicy;
+        _auxiliaryV4 = [.. options.AuxiliaryServers.Where(a => a.IsIPv4).Select(a => a.ToEndPoint())];
+        _auxiliaryV6 = [.. options.AuxiliaryServers.Where(a => !a.IsIPv4).Select(a => a.ToEndPoint())];
     }
 
     /// <summary>Which peers clients may reach; starts as the options' and is replaced whole on reload.</summary>
@@ -110,21 +114,13 @@ internal sealed class TurnContext
     /// </summary>
     public IPEndPoint? NextAlternateServer(in FiveTuple fiveTuple)
     {
-        IReadOnlyList<IPEndPoint> servers = fiveTuple.Protocol is TransportProtocol.Tls or TransportProtocol.Dtls ? Options.TlsAlternateServers : Options.AlternateServers;
-        bool balance = servers.Count == 0 && Options.UdpSelfBalance && fiveTuple.Protocol == TransportProtocol.Udp;
-        if ((servers.Count == 0 && !balance) || Options.AuxiliaryServers.Contains(fiveTuple.ServerAddress))
+        IReadOnlyList<IPEndPoint> servers = fiveTuple.Protocol switch
         {
-            return null;
-        }
-
-        if (balance)
-        {
-            System.Net.Sockets.AddressFamily family = fiveTuple.ServerAddress.AddressFamily;
-            TransportAddress[] sameFamily = [.. Options.AuxiliaryServers.Where(a => a.AddressFamily == family)];
-            return sameFamily.Length == 0 ? null : sameFamily[NextIndex(sameFamily.Length)].ToEndPoint();
-        }
-
-        return servers[NextIndex(servers.Count)];
+            TransportProtocol.Tls or TransportProtocol.Dtls => Options.TlsAlternateServers,
+            TransportProtocol.Udp when Options.AlternateServers.Count == 0 && Options.UdpSelfBalance => fiveTuple.ServerAddress.IsIPv4 ? _auxiliaryV4 : _auxiliaryV6,
+            _ => Options.AlternateServers,
+        };
+        return servers.Count == 0 || Options.AuxiliaryServers.Contains(fiveTuple.ServerAddress) ? null : servers[NextIndex(servers.Count)];
     }
 
     private int NextIndex(int count) => (int)((uint)Interlocked.Increment(ref _nextAlternate) % (uint)count);
