@@ -5,7 +5,6 @@ using TurnServer.Core.Auth;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Peers;
 using TurnServer.Core.Relay;
-using TurnServer.Stun;
 
 namespace TurnServer.Core;
 
