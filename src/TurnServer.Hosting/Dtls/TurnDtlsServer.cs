@@ -29,18 +29,27 @@ internal sealed class TurnDtlsServer : DefaultTlsServer
     /// <summary>Hashes to sign ServerKeyExchange with, best first (RFC 5246 section 7.4.1.4.1).</summary>
     private static readonly byte[] PreferredHashes = [HashAlgorithm.sha256, HashAlgorithm.sha384, HashAlgorithm.sha512, HashAlgorithm.sha1];
 
+    /// <summary>
+    /// How much later than the session's own deadline BouncyCastle's handshake limit falls: the transport's deadline
+    /// (<see cref="DtlsDatagramTransport.Receive"/>) then always ends a handshake that ran out of time, so the session
+    /// knows it timed out rather than failed. BouncyCastle measures on a coarser clock and, given the same limit, at
+    /// times gave up a fraction of a millisecond first.
+    /// </summary>
+    private const int BackstopMillis = 1000;
+
     private readonly DtlsCredentialSet _credentials;
     private readonly int _handshakeTimeoutMillis;
     private readonly ClientCertificateVerifier? _clients;
 
     /// <summary>
-    /// Signs with <paramref name="credentials"/>; the whole handshake must finish within <paramref name="handshakeTimeout"/>;
-    /// with <paramref name="clients"/>, the client must present a certificate it accepts.
+    /// Signs with <paramref name="credentials"/>; the session's transport ends the handshake at <paramref name="handshakeTimeout"/>,
+    /// and BouncyCastle's own limit is set <see cref="BackstopMillis"/> later; with <paramref name="clients"/>, the client must
+    /// present a certificate it accepts.
     /// </summary>
     public TurnDtlsServer(DtlsCredentialSet credentials, TimeSpan handshakeTimeout, ClientCertificateVerifier? clients = null)
     {
         _credentials = credentials;
-        _handshakeTimeoutMillis = (int)handshakeTimeout.TotalMilliseconds;
+        _handshakeTimeoutMillis = (int)handshakeTimeout.TotalMilliseconds + BackstopMillis;
         _clients = clients;
     }
 
