@@ -19,6 +19,12 @@ public sealed class TurnOptions
     /// </summary>
     public bool RequireAuthentication { get; init; } = true;
 
+    /// <summary>
+    /// Offer RFC 8016 mobility (coTURN's <c>mobility</c>): an Allocate with an empty MOBILITY-TICKET gets a ticket that
+    /// moves the allocation to a new 5-tuple; without it such requests get 405 (Mobility Forbidden).
+    /// </summary>
+    public bool Mobility { get; init; }
+
     /// <summary>Require credentials on Binding requests as well (coTURN's <c>secure-stun</c>).</summary>
     public bool SecureStun { get; init; }
 

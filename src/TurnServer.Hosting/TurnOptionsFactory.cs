@@ -20,6 +20,7 @@ public static class TurnOptionsFactory
             Realm = settings.Realm,
             RequireAuthentication = !settings.NoAuth,
             SecureStun = settings.SecureStun,
+            Mobility = settings.Mobility,
             StunOnly = settings.StunOnly,
             NoStun = settings.NoStun,
             Fingerprint = settings.Fingerprint,

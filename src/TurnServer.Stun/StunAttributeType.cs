@@ -113,6 +113,12 @@ public enum StunAttributeType : ushort
 
     /// <summary>ORIGIN (RFC 7635 era, sent by some browsers); tolerated, ignored.</summary>
     Origin = 0x802F,
+
+    /// <summary>
+    /// MOBILITY-TICKET (RFC 8016 section 3.4): empty in an Allocate that asks for mobility; an opaque ticket from the
+    /// server in its answers, sent back in a Refresh from a new 5-tuple to move the allocation there.
+    /// </summary>
+    MobilityTicket = 0x8030,
 }
 
 /// <summary>Classification of attribute types.</summary>

@@ -18,6 +18,9 @@ public static class StunErrorCodes
     /// <summary>420 Unknown Attribute.</summary>
     public const int UnknownAttribute = 420;
 
+    /// <summary>405 Mobility Forbidden (RFC 8016 section 3.4): mobility was asked for and is not offered.</summary>
+    public const int MobilityForbidden = 405;
+
     /// <summary>437 Allocation Mismatch.</summary>
     public const int AllocationMismatch = 437;
 
@@ -58,6 +61,7 @@ public static class StunErrorCodes
         BadRequest => "Bad Request"u8,
         Unauthenticated => "Unauthenticated"u8,
         Forbidden => "Forbidden"u8,
+        MobilityForbidden => "Mobility Forbidden"u8,
         UnknownAttribute => "Unknown Attribute"u8,
         AllocationMismatch => "Allocation Mismatch"u8,
         StaleNonce => "Stale Nonce"u8,

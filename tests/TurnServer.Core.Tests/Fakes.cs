@@ -184,4 +184,8 @@ internal sealed class RecordingObserver : IAllocationObserver
     public void OnCreated(Allocation allocation) => Created.Add(allocation);
 
     public void OnEnded(Allocation allocation, AllocationEndReason reason) => Ended.Add((allocation, reason));
+
+    public List<(Allocation Allocation, FiveTuple From)> Moved { get; } = [];
+
+    public void OnMoved(Allocation allocation, in FiveTuple from) => Moved.Add((allocation, from));
 }

@@ -25,6 +25,7 @@ public sealed class Allocation
     public const int PeerDataTailroom = 12;
 
     private readonly Lock _sync = new();
+    private ClientPath _path;
     private readonly TimeProvider _time;
     private readonly bool _fingerprint;
     private readonly HashSet<TransportAddress> _tcpPeers = [];
@@ -53,8 +54,7 @@ public sealed class Allocation
         bool fingerprint,
         long expiresAt)
     {
-        FiveTuple = fiveTuple;
-        Client = client;
+        _path = new ClientPath(fiveTuple, client);
         Username = username;
         Key = key;
         _time = time;
@@ -63,11 +63,23 @@ public sealed class Allocation
         CreatedAt = time.GetUtcNow();
     }
 
-    /// <summary>The 5-tuple that names this allocation.</summary>
-    public FiveTuple FiveTuple { get; }
+    /// <summary>The 5-tuple that names this allocation; a mobility move (RFC 8016) changes it.</summary>
+    public FiveTuple FiveTuple => Volatile.Read(ref _path).FiveTuple;
 
-    /// <summary>The path back to the client.</summary>
-    public ClientConnection Client { get; }
+    /// <summary>The path back to the client, the one of <see cref="FiveTuple"/>.</summary>
+    public ClientConnection Client => Volatile.Read(ref _path).Connection;
+
+    /// <summary>
+    /// The ticket that moves this allocation to another 5-tuple (RFC 8016 section 3.4: printable, at most
+    /// <see cref="Handlers.Mobility.MaxTicketBytes"/> bytes), or null when the client did not ask for mobility.
+    /// </summary>
+    public string? MobilityTicket { get; private set; }
+
+    /// <summary>
+    /// The ticket this allocation had before its last move: the client may retransmit the Refresh that moved it,
+    /// which still carries that ticket, from the new 5-tuple.
+    /// </summary>
+    internal string? PreviousMobilityTicket { get; private set; }
 
     /// <summary>The authenticated username, or null under no-auth.</summary>
     public string? Username { get; }
@@ -160,6 +172,16 @@ public sealed class Allocation
 
     /// <summary>True for an RFC 6062 TCP allocation.</summary>
     public bool IsTcp => TcpConnections is not null;
+
+    /// <summary>Gives the allocation a mobility ticket, keeping the one it had as <see cref="PreviousMobilityTicket"/>.</summary>
+    internal void IssueMobilityTicket(string ticket)
+    {
+        PreviousMobilityTicket = MobilityTicket;
+        MobilityTicket = ticket;
+    }
+
+    /// <summary>Makes <paramref name="fiveTuple"/>, reached through <paramref name="client"/>, the allocation's 5-tuple (RFC 8016).</summary>
+    internal void MoveTo(in FiveTuple fiveTuple, ClientConnection client) => Volatile.Write(ref _path, new ClientPath(fiveTuple, client));
 
     /// <summary>The relay for peers of <paramref name="family"/>, or null when this allocation has none of it (answer 443).</summary>
     public RelayEndpoint? GetRelay(AddressFamily family) => family == AddressFamily.InterNetwork ? RelayV4 : RelayV6;
@@ -467,5 +489,13 @@ public sealed class Allocation
 
         length = writer.Length;
         return start;
+    }
+
+    /// <summary>A 5-tuple and its connection, replaced as one so readers never see one without the other.</summary>
+    private sealed class ClientPath(FiveTuple fiveTuple, ClientConnection connection)
+    {
+        public FiveTuple FiveTuple { get; } = fiveTuple;
+
+        public ClientConnection Connection { get; } = connection;
     }
 }

@@ -28,6 +28,11 @@ public interface IAllocationObserver
 
     /// <summary>An allocation ended; its counters are final.</summary>
     void OnEnded(Allocation allocation, AllocationEndReason reason);
+
+    /// <summary>A client moved an allocation from <paramref name="from"/> to its current 5-tuple (RFC 8016 mobility).</summary>
+    void OnMoved(Allocation allocation, in FiveTuple from)
+    {
+    }
 }
 
 /// <summary>Result of <see cref="AllocationTable.TryReserveQuota"/>.</summary>
@@ -50,6 +55,10 @@ public enum QuotaResult
 public sealed class AllocationTable
 {
     private readonly ConcurrentDictionary<FiveTuple, Allocation> _allocations = new();
+    private readonly ConcurrentDictionary<string, Allocation> _byMobilityTicket = new(StringComparer.Ordinal);
+
+    // Moves re-key an allocation; deletions take the same lock so one never removes the key the other just left.
+    private readonly Lock _keySync = new();
     private readonly Dictionary<string, int> _perUser = new(StringComparer.Ordinal);
     private readonly Lock _quotaSync = new();
     private readonly RelayPortPool _ports;
@@ -188,8 +197,72 @@ public sealed class AllocationTable
             return false;
         }
 
+        if (allocation.MobilityTicket is { } ticket)
+        {
+            _byMobilityTicket[ticket] = allocation;
+        }
+
         _observer?.OnCreated(allocation);
         return true;
+    }
+
+    /// <summary>Finds the live allocation whose current mobility ticket is <paramref name="ticket"/> (ASCII bytes).</summary>
+    public bool TryGetByMobilityTicket(ReadOnlySpan<byte> ticket, out Allocation allocation)
+    {
+        var lookup = _byMobilityTicket.GetAlternateLookup<ReadOnlySpan<char>>();
+        Span<char> chars = stackalloc char[ticket.Length];
+        for (int i = 0; i < ticket.Length; i++)
+        {
+            chars[i] = (char)ticket[i];
+        }
+
+        return lookup.TryGetValue(chars, out allocation!) && !allocation.IsReleased;
+    }
+
+    /// <summary>
+    /// Moves <paramref name="allocation"/> to <paramref name="fiveTuple"/>, reached through <paramref name="client"/>,
+    /// and gives it <paramref name="newTicket"/> (RFC 8016 section 3.2): from now on its traffic goes to and comes from
+    /// there, and the old 5-tuple has no allocation. False, and nothing changed, when the allocation was deleted
+    /// meanwhile or <paramref name="fiveTuple"/> already has one.
+    /// </summary>
+    public bool Move(Allocation allocation, in FiveTuple fiveTuple, ClientConnection client, string newTicket)
+    {
+        ArgumentNullException.ThrowIfNull(allocation);
+        FiveTuple from;
+        lock (_keySync)
+        {
+            from = allocation.FiveTuple;
+            if (allocation.IsReleased || !_allocations.TryAdd(fiveTuple, allocation))
+            {
+                return false;
+            }
+
+            allocation.MoveTo(fiveTuple, client);
+            _allocations.TryRemove(new KeyValuePair<FiveTuple, Allocation>(from, allocation));
+            if (allocation.MobilityTicket is { } old)
+            {
+                _byMobilityTicket.TryRemove(new KeyValuePair<string, Allocation>(old, allocation));
+            }
+
+            allocation.IssueMobilityTicket(newTicket);
+            _byMobilityTicket[newTicket] = allocation;
+        }
+
+        _observer?.OnMoved(allocation, from);
+        return true;
+    }
+
+    /// <summary>
+    /// The stream connection or DTLS session <paramref name="client"/> of <paramref name="fiveTuple"/> closed (RFC 8656
+    /// section 3.1): its allocation ends, unless it has moved to another connection or holds a mobility ticket, which
+    /// keeps it until it expires so the client can move it to a new connection (RFC 8016).
+    /// </summary>
+    public void ConnectionClosed(in FiveTuple fiveTuple, ClientConnection client)
+    {
+        if (_allocations.TryGetValue(fiveTuple, out Allocation? allocation) && allocation.Client == client && allocation.MobilityTicket is null)
+        {
+            Remove(allocation, AllocationEndReason.ConnectionClosed);
+        }
     }
 
     /// <summary>
@@ -199,9 +272,17 @@ public sealed class AllocationTable
     public bool Remove(Allocation allocation, AllocationEndReason reason)
     {
         ArgumentNullException.ThrowIfNull(allocation);
-        if (!_allocations.TryRemove(new KeyValuePair<FiveTuple, Allocation>(allocation.FiveTuple, allocation)) || !allocation.Release())
+        lock (_keySync)
         {
-            return false;
+            if (!_allocations.TryRemove(new KeyValuePair<FiveTuple, Allocation>(allocation.FiveTuple, allocation)) || !allocation.Release())
+            {
+                return false;
+            }
+
+            if (allocation.MobilityTicket is { } ticket)
+            {
+                _byMobilityTicket.TryRemove(new KeyValuePair<string, Allocation>(ticket, allocation));
+            }
         }
 
         ReturnPorts(allocation);

@@ -17,7 +17,8 @@ internal static class AllocateRequestHandler
     /// <summary>
     /// Creates the allocation and writes XOR-RELAYED-ADDRESS (two for a dual allocation, or ADDRESS-ERROR-CODE), LIFETIME,
     /// RESERVATION-TOKEN if one was made, and XOR-MAPPED-ADDRESS. Returns 0, or the error code to answer: 300 (alternate-server,
-    /// target in <see cref="RequestState.AlternateServer"/>), 400, 437, 440, 442, 486, or 508 (draining, no free port, bad token).
+    /// target in <see cref="RequestState.AlternateServer"/>), 400, 405 (MOBILITY-TICKET without <c>mobility</c>), 437, 440, 442, 486, or 508
+    /// (draining, no free port, bad token). With an empty MOBILITY-TICKET and <c>mobility</c>, also writes the allocation's ticket (RFC 8016).
     /// </summary>
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref StunMessageWriter response)
     {
@@ -56,6 +57,12 @@ internal static class AllocateRequestHandler
         if ((tcp && !ctx.Options.AllowTcpRelay) || (!tcp && (protocol != ProtocolUdp || !ctx.Options.AllowUdpRelay)))
         {
             return StunErrorCodes.UnsupportedTransportProtocol;
+        }
+
+        int mobilityError = Mobility.CheckAllocate(ctx, request, tcp, out bool mobile);
+        if (mobilityError != 0)
+        {
+            return mobilityError;
         }
 
         // Step 4: DONT-FRAGMENT is supported: the relay socket gets the DF bit.
@@ -192,6 +199,11 @@ internal static class AllocateRequestHandler
             BandwidthLimit = bandwidth,
             Counters = ctx.Counters,
         };
+        if (mobile)
+        {
+            allocation.IssueMobilityTicket(Mobility.NewTicket());
+        }
+
         allocation.AttachRelay(relay, ctx.Options.Advertise(relay.LocalAddress));
         if (additionalRelay is not null)
         {
@@ -229,6 +241,12 @@ internal static class AllocateRequestHandler
         }
 
         response.WriteUInt32(StunAttributeType.Lifetime, lifetime);
+        if (mobile)
+        {
+            // RFC 8016 section 3.1: the ticket that moves this allocation to a new 5-tuple.
+            response.WriteText(StunAttributeType.MobilityTicket, allocation.MobilityTicket!);
+        }
+
         if (!hasToken && token != 0)
         {
             response.WriteUInt64(StunAttributeType.ReservationToken, token);

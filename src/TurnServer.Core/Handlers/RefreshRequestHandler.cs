@@ -8,16 +8,21 @@ namespace TurnServer.Core.Handlers;
 internal static class RefreshRequestHandler
 {
     /// <summary>
-    /// Sets the allocation to expire after the desired lifetime, or deletes it for 0, and writes LIFETIME. Returns 0, or 437 (no allocation),
-    /// 400 (malformed REQUESTED-ADDRESS-FAMILY) or 443 (a family the allocation has no relay of).
+    /// Sets the allocation to expire after the desired lifetime, or deletes it for 0, and writes LIFETIME; with a
+    /// MOBILITY-TICKET (RFC 8016) from a new 5-tuple, first moves the ticket's allocation here, and answers with the
+    /// allocation's ticket. Returns 0, or 437 (no allocation), 400 (malformed REQUESTED-ADDRESS-FAMILY or ticket),
+    /// 405 (mobility not offered), 441 (another user's ticket) or 443 (a family the allocation has no relay of).
     /// </summary>
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref StunMessageWriter response)
     {
-        Allocation? allocation = state.Allocation;
-        if (allocation is null)
+        Allocation? resolved = state.Allocation;
+        int error = Mobility.ResolveRefresh(ctx, ref state, request, ref resolved, out bool hasTicket, out bool move);
+        if (error != 0)
         {
-            return StunErrorCodes.AllocationMismatch;
+            return error;
         }
+
+        Allocation allocation = resolved!;
 
         // Section 7.3: "If the server receives a Refresh Request with a REQUESTED-ADDRESS-FAMILY attribute and the
         // attribute value does not match the address family of the allocation, the server MUST reply with a 443".
@@ -35,6 +40,11 @@ internal static class RefreshRequestHandler
             }
         }
 
+        if (move && !ctx.Allocations.Move(allocation, state.FiveTuple, state.Connections.GetConnection(state.FiveTuple), Mobility.NewTicket()))
+        {
+            return StunErrorCodes.AllocationMismatch; // deleted meanwhile, or another Allocate took this 5-tuple
+        }
+
         uint lifetime = Lifetimes.Desired(request, ctx.Options);
         if (lifetime == 0)
         {
@@ -49,6 +59,12 @@ internal static class RefreshRequestHandler
 
         // "the server MUST include a LIFETIME attribute with the value of the desired lifetime" in the success response.
         response.WriteUInt32(StunAttributeType.Lifetime, lifetime);
+        if (hasTicket && lifetime != 0)
+        {
+            // RFC 8016 section 3.2: the answer carries the ticket the client must use from now on.
+            response.WriteText(StunAttributeType.MobilityTicket, allocation.MobilityTicket!);
+        }
+
         return 0;
     }
 }

@@ -108,7 +108,7 @@ public static class TurnOptionTable
         Value("dh-file", TurnOptionValueKind.Path, null, "Custom Diffie-Hellman parameters, PEM.", NotYetImplemented),
         Value("proc-user", TurnOptionValueKind.String, null, "User (name or ID) to run as once the listeners are bound; also its primary group unless proc-group is given.", Supported),
         Value("proc-group", TurnOptionValueKind.String, null, "Group (name or ID) to run as once the listeners are bound.", Supported),
-        Flag("mobility", "Support mobility with ICE (MICE).", NotYetImplemented),
+        Flag("mobility", "Offer RFC 8016 mobility: a ticket moves an allocation to the client's new address.", Supported),
         Flag("no-cli", "Turn the telnet CLI off.", NotYetImplemented),
         Value("cli-ip", TurnOptionValueKind.IPAddress, "127.0.0.1", "CLI listening address.", NotYetImplemented),
         Value("cli-port", TurnOptionValueKind.Port, "5766", "CLI listening port.", NotYetImplemented),

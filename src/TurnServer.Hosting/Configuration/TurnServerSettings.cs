@@ -245,6 +245,9 @@ public sealed class TurnServerSettings
     /// <summary><c>no-tlsv1_2</c>: refuse TLS 1.2.</summary>
     public bool NoTlsV1_2 { get; init; }
 
+    /// <summary><c>mobility</c>: offer RFC 8016 mobility tickets.</summary>
+    public bool Mobility { get; init; }
+
     /// <summary><c>secure-stun</c>: require authentication of Binding requests.</summary>
     public bool SecureStun { get; init; }
 

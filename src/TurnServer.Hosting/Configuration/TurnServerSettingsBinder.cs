@@ -146,6 +146,7 @@ internal sealed class TurnServerSettingsBinder
             NoTlsV1_1 = Boolean("no-tlsv1_1"),
             NoTlsV1_2 = Boolean("no-tlsv1_2"),
             SecureStun = Boolean("secure-stun"),
+            Mobility = Boolean("mobility"),
             StunOnly = Boolean("stun-only"),
             NoStun = Boolean("no-stun"),
             RelayThreads = relayThreads,

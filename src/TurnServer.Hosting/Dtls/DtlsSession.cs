@@ -176,10 +176,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
                 _dtls = null;
             }
 
-            if (_engine.Allocations.TryGet(FiveTuple, out Allocation allocation) && allocation.Client == this)
-            {
-                _engine.Allocations.Remove(allocation, AllocationEndReason.ConnectionClosed);
-            }
+            _engine.Allocations.ConnectionClosed(FiveTuple, this);
 
             Transport.RequestClose(); // the listener queues nothing more for this session
             Transport.Drain();

@@ -54,6 +54,16 @@ internal sealed partial class SessionLog : IAllocationObserver
         LogClosed(_logger, session, user, _realm, allocation.FiveTuple.ToString(), (long)(_time.GetUtcNow() - allocation.CreatedAt).TotalSeconds, reason.ToString());
     }
 
+    /// <inheritdoc />
+    public void OnMoved(Allocation allocation, in FiveTuple from)
+    {
+        _sessions.TryGetValue(allocation, out long session);
+        LogMoved(_logger, session, allocation.Username ?? string.Empty, _realm, from.ToString(), allocation.FiveTuple.ToString());
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: moved (mobility), user <{Username}> realm <{Realm}>, from {From} to {FiveTuple}")]
+    private static partial void LogMoved(ILogger logger, long session, string username, string realm, string from, string fiveTuple);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: new, realm=<{Realm}>, username=<{Username}>, lifetime={Lifetime}, {FiveTuple}, relayed {Relayed}")]
     private static partial void LogCreated(ILogger logger, long session, string realm, string username, long lifetime, string fiveTuple, string relayed);
 

@@ -27,4 +27,13 @@ internal sealed class CompositeAllocationObserver : IAllocationObserver
             observer.OnEnded(allocation, reason);
         }
     }
+
+    /// <inheritdoc />
+    public void OnMoved(Allocation allocation, in FiveTuple from)
+    {
+        foreach (IAllocationObserver observer in _observers)
+        {
+            observer.OnMoved(allocation, from);
+        }
+    }
 }

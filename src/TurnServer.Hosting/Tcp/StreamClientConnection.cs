@@ -153,10 +153,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         finally
         {
             Close();
-            if (_engine.Allocations.TryGet(FiveTuple, out Allocation allocation) && allocation.Client == this)
-            {
-                _engine.Allocations.Remove(allocation, AllocationEndReason.ConnectionClosed);
-            }
+            _engine.Allocations.ConnectionClosed(FiveTuple, this);
 
             await sending.ConfigureAwait(false);
             await _stream.DisposeAsync().ConfigureAwait(false);

@@ -52,6 +52,18 @@ public class SettingsBindingTests
         Assert.Equal(sent, TurnOptionsFactory.CreateOptions(result.Settings!).Software is not null);
     }
 
+    [Theory]
+    [InlineData(new string[0], false)]
+    [InlineData(new[] { "--mobility" }, true)]
+    public void Mobility_is_offered_only_when_asked_for(string[] args, bool offered)
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", .. args]);
+
+        Assert.Empty(result.Errors);
+        Assert.DoesNotContain(result.Warnings, w => w.Contains("mobility", StringComparison.Ordinal));
+        Assert.Equal(offered, TurnOptionsFactory.CreateOptions(result.Settings!).Mobility);
+    }
+
     [Fact]
     public void No_credential_mechanism_means_anonymous_access_with_a_warning_as_in_coturn()
     {
@@ -367,13 +379,13 @@ public class SettingsBindingTests
     [Fact]
     public void Not_yet_implemented_options_are_accepted_with_a_warning_naming_them()
     {
-        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--cli-password=x", "--mobility", "--web-admin"]);
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--cli-password=x", "--oauth", "--web-admin"]);
 
         Assert.Empty(result.Errors);
         Assert.NotNull(result.Settings);
         Assert.Equal(
             [
-                "command line (--mobility): option 'mobility' is not yet implemented in TurnServer and has no effect",
+                "command line (--oauth): option 'oauth' is not yet implemented in TurnServer and has no effect",
                 "command line (--no-cli): option 'no-cli' is not yet implemented in TurnServer and has no effect",
                 "command line (--cli-password): option 'cli-password' is not yet implemented in TurnServer and has no effect",
                 "command line (--web-admin): option 'web-admin' is not yet implemented in TurnServer and has no effect",

@@ -10,6 +10,7 @@ internal sealed class AllocationEvents : IAllocationObserver
         Channel.CreateUnbounded<(Allocation, AllocationEndReason)>();
 
     private readonly System.Collections.Concurrent.ConcurrentQueue<Allocation> _created = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(Allocation, FiveTuple)> _moved = new();
 
     /// <summary>Every allocation made so far, in order.</summary>
     public IReadOnlyCollection<Allocation> Created => _created;
@@ -17,6 +18,11 @@ internal sealed class AllocationEvents : IAllocationObserver
     public void OnCreated(Allocation allocation) => _created.Enqueue(allocation);
 
     public void OnEnded(Allocation allocation, AllocationEndReason reason) => _ended.Writer.TryWrite((allocation, reason));
+
+    /// <summary>Every mobility move so far (RFC 8016): the allocation and the 5-tuple it left.</summary>
+    public IReadOnlyCollection<(Allocation Allocation, FiveTuple From)> Moved => _moved;
+
+    public void OnMoved(Allocation allocation, in FiveTuple from) => _moved.Enqueue((allocation, from));
 
     /// <summary>The next allocation end, in order, within <paramref name="timeout"/>.</summary>
     public async Task<(Allocation Allocation, AllocationEndReason Reason)> NextEndAsync(TimeSpan timeout)
