@@ -386,7 +386,6 @@ public class SettingsBindingTests
         Assert.Equal(
             [
                 "command line (--oauth): option 'oauth' is not yet implemented in TurnServer and has no effect",
-                "command line (--no-cli): option 'no-cli' is not yet implemented in TurnServer and has no effect",
                 "command line (--cli-password): option 'cli-password' is not yet implemented in TurnServer and has no effect",
                 "command line (--web-admin): option 'web-admin' is not yet implemented in TurnServer and has no effect",
             ],
