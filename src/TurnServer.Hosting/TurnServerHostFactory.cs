@@ -103,7 +103,7 @@ public static partial class TurnServerHostFactory
             ILogger relayLogger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Relay");
             var engine = new TurnEngine(
                 TurnOptionsFactory.CreateOptions(settings),
-                new UdpRelayEndpointFactory(ListeningAddresses.RelayAddresses(settings.RelayIps), listeningIps, counters, relayLogger, linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null),
+                new UdpRelayEndpointFactory(ListeningAddresses.RelayAddresses(settings.RelayIps), listeningIps, counters, relayLogger, linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null, settings.RelayDevice),
                 TurnOptionsFactory.CreateCredentialSources(settings, time, () => settings.StaticAuthSecrets, databaseUsers),
                 new CompositeAllocationObserver(sp.GetServices<IAllocationObserver>()),
                 time,
@@ -170,7 +170,7 @@ public static partial class TurnServerHostFactory
 
             if (dtls is not null)
             {
-                AddUdpListener(builder.Services, new IPEndPoint(ip, settings.TlsListeningPort), TransportProtocol.Dtls, !settings.NoUdp, dtls, settings.Prometheus, time, linuxUdp);
+                AddUdpListener(builder.Services, new IPEndPoint(ip, settings.TlsListeningPort), TransportProtocol.Dtls, !settings.NoUdp, dtls, settings, time, linuxUdp);
             }
 
             if (settings.TcpProxyPort is { } proxyPort)
@@ -180,7 +180,7 @@ public static partial class TurnServerHostFactory
 
             if (natDiscovery is not null && natDiscovery.Addresses.Contains(ip))
             {
-                AddUdpListener(builder.Services, new IPEndPoint(ip, natDiscovery.AlternatePort), TransportProtocol.Udp, plainUdp: true, dtls: null, settings.Prometheus, time, linuxUdp);
+                AddUdpListener(builder.Services, new IPEndPoint(ip, natDiscovery.AlternatePort), TransportProtocol.Udp, plainUdp: true, dtls: null, settings, time, linuxUdp);
             }
         }
 
@@ -260,7 +260,7 @@ public static partial class TurnServerHostFactory
 
         if (!settings.NoUdp || dtls is not null)
         {
-            AddUdpListener(services, endPoint, TransportProtocol.Udp, !settings.NoUdp, dtls, settings.Prometheus, time, linuxUdp);
+            AddUdpListener(services, endPoint, TransportProtocol.Udp, !settings.NoUdp, dtls, settings, time, linuxUdp);
         }
     }
 
@@ -280,24 +280,25 @@ public static partial class TurnServerHostFactory
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(protocol == TransportProtocol.Tls ? "TurnServer.Tls" : "TurnServer.Tcp"),
             time,
             proxyProtocol,
-            new HttpOnTurnPort(settings.AcmeRedirect, settings.RespondHttpUnsupported)));
+            new HttpOnTurnPort(settings.AcmeRedirect, settings.RespondHttpUnsupported),
+            settings.ListeningDevice));
 
     /// <summary>
     /// Registers a UDP listener on <paramref name="endPoint"/>, with a DTLS endpoint of its own when
-    /// <paramref name="dtls"/> is given (reported in the metrics when <paramref name="metrics"/>).
+    /// <paramref name="dtls"/> is given (reported in the metrics with <c>prometheus</c>), tied to <c>listening-device</c> if set.
     /// </summary>
-    private static void AddUdpListener(IServiceCollection services, IPEndPoint endPoint, TransportProtocol protocol, bool plainUdp, DtlsCredentials? dtls, bool metrics, TimeProvider time, bool linuxUdp) =>
+    private static void AddUdpListener(IServiceCollection services, IPEndPoint endPoint, TransportProtocol protocol, bool plainUdp, DtlsCredentials? dtls, TurnServerSettings settings, TimeProvider time, bool linuxUdp) =>
         services.AddSingleton<IHostedService>(sp =>
         {
             TurnEngine engine = sp.GetRequiredService<TurnEngine>();
             ILoggerFactory loggers = sp.GetRequiredService<ILoggerFactory>();
             DtlsEndpoint? endpoint = dtls is null ? null : new DtlsEndpoint(engine, dtls, sp.GetRequiredService<DtlsLimits>(), loggers.CreateLogger("TurnServer.Dtls"), time);
-            if (endpoint is not null && metrics)
+            if (endpoint is not null && settings.Prometheus)
             {
                 sp.GetRequiredService<TurnMetrics>().Add(endpoint);
             }
 
-            return new UdpListener(endPoint, protocol, plainUdp, endpoint, engine, loggers.CreateLogger("TurnServer.Udp"), linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null);
+            return new UdpListener(endPoint, protocol, plainUdp, endpoint, engine, loggers.CreateLogger("TurnServer.Udp"), linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null, settings.ListeningDevice);
         });
 
     /// <summary>

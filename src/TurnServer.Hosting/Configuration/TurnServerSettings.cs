@@ -34,6 +34,15 @@ public sealed class TurnServerSettings
     /// <summary><c>listening-ip</c>: addresses to listen on, duplicates removed; empty means all local addresses.</summary>
     public IReadOnlyList<IPAddress> ListeningIps { get; init; } = [];
 
+    /// <summary>
+    /// <c>listening-device</c> (<c>-d</c>): the network interface every listener socket is tied to (SO_BINDTODEVICE,
+    /// Linux), or null.
+    /// </summary>
+    public string? ListeningDevice { get; init; }
+
+    /// <summary><c>relay-device</c> (<c>-i</c>): the network interface every relay socket is tied to, or null.</summary>
+    public string? RelayDevice { get; init; }
+
     /// <summary><c>relay-ip</c>: local addresses for relay endpoints, duplicates removed; empty means coTURN's default choice.</summary>
     public IReadOnlyList<IPAddress> RelayIps { get; init; } = [];
 

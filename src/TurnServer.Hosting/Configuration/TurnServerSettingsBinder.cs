@@ -85,6 +85,8 @@ internal sealed class TurnServerSettingsBinder
             TcpProxyPort = Present("tcp-proxy-port") ? Port("tcp-proxy-port", 0) : null,
             ListeningIps = Addresses("listening-ip"),
             RelayIps = Addresses("relay-ip"),
+            ListeningDevice = Device("listening-device"),
+            RelayDevice = Device("relay-device"),
             ExternalIps = externalIps,
             MinPort = minPort,
             MaxPort = maxPort,
@@ -605,6 +607,19 @@ internal sealed class TurnServerSettingsBinder
         }
 
         return fallback;
+    }
+
+    // A network interface for SO_BINDTODEVICE: checked against this machine's interfaces, so a typo fails start-up.
+    private string? Device(string name)
+    {
+        string? value = Text(name);
+        if (value is not null && Net.NetworkDevice.Check(value) is { } reason)
+        {
+            Invalid(Origin(Key(name)), value, name, reason);
+            return null;
+        }
+
+        return value;
     }
 
     private char Character(string name, char fallback)

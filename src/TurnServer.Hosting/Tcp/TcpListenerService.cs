@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TurnServer.Core;
 using TurnServer.Core.Allocations;
+using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Tls;
 using TurnServer.Stun;
 
@@ -35,6 +36,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     private readonly TimeSpan _allocationTimeout;
     private readonly bool _proxyProtocol;
     private readonly HttpOnTurnPort _http;
+    private readonly string? _device;
     private readonly ConcurrentDictionary<StreamClientConnection, Task> _connections = new();
 
     /// <summary>Creates the listener; <see cref="StartAsync"/> binds it.</summary>
@@ -51,7 +53,8 @@ internal sealed partial class TcpListenerService : BackgroundService
     /// naming the client; it must arrive with the first byte, within <see cref="HandshakeTimeout"/>.
     /// </param>
     /// <param name="http">What HTTP requests get (<c>acme-redirect</c>, <c>respond-http-unsupported</c>); by default none, and the connection is closed.</param>
-    public TcpListenerService(IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnEngine engine, TimeSpan allocationTimeout, ILogger logger, TimeProvider time, bool proxyProtocol = false, HttpOnTurnPort? http = null)
+    /// <param name="device">The network interface the listener is tied to (<c>listening-device</c>), or null.</param>
+    public TcpListenerService(IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnEngine engine, TimeSpan allocationTimeout, ILogger logger, TimeProvider time, bool proxyProtocol = false, HttpOnTurnPort? http = null, string? device = null)
     {
         if (!plain && tls is null)
         {
@@ -75,6 +78,7 @@ internal sealed partial class TcpListenerService : BackgroundService
         }
 
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        _device = device;
     }
 
     /// <summary>The configured address; after start, <see cref="LocalEndPoint"/> has the bound port.</summary>
@@ -92,6 +96,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     /// <inheritdoc />
     public override Task StartAsync(CancellationToken cancellationToken)
     {
+        NetworkDevice.Apply(_listener, _device);
         _listener.Bind(EndPoint);
         _listener.Listen(1024);
         string transports = (_plain, _tls is not null) switch { (true, true) => "TCP and TLS", (true, false) => "TCP", _ => "TLS" };

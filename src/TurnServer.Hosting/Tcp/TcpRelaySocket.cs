@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Net;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Tcp;
@@ -21,23 +22,29 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
 
     private readonly Socket _listener;
     private readonly ILogger _logger;
+    private readonly string? _device;
     private readonly ConcurrentDictionary<PeerDataConnection, byte> _connections = new();
     private volatile bool _disposed;
 
-    private TcpRelaySocket(Socket listener, TransportAddress localAddress, ILogger logger)
+    private TcpRelaySocket(Socket listener, TransportAddress localAddress, ILogger logger, string? device)
         : base(localAddress)
     {
         _listener = listener;
         _logger = logger;
+        _device = device;
     }
 
-    /// <summary>Binds and listens on <paramref name="ip"/>:<paramref name="port"/>; false when the port is taken.</summary>
-    public static bool TryBind(IPAddress ip, int port, ILogger logger, out TcpRelaySocket? relay)
+    /// <summary>
+    /// Binds and listens on <paramref name="ip"/>:<paramref name="port"/>, tied to the network interface <paramref name="device"/>
+    /// (<c>relay-device</c>) when given, as its peer connections will be; false when the port is taken or the device refused.
+    /// </summary>
+    public static bool TryBind(IPAddress ip, int port, ILogger logger, out TcpRelaySocket? relay, string? device = null)
     {
         relay = null;
         Socket listener = CreateSocket(ip.AddressFamily);
         try
         {
+            NetworkDevice.Apply(listener, device);
             listener.Bind(new IPEndPoint(ip, port));
             listener.Listen(64);
         }
@@ -47,7 +54,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
             return false;
         }
 
-        relay = new TcpRelaySocket(listener, new TransportAddress(ip, port), logger);
+        relay = new TcpRelaySocket(listener, new TransportAddress(ip, port), logger, device);
         return true;
     }
 
@@ -61,6 +68,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
         using var timeout = new CancellationTokenSource(ConnectTimeout);
         try
         {
+            NetworkDevice.Apply(socket, _device);
             socket.Bind(LocalAddress.ToEndPoint());
             await socket.ConnectAsync(peer.ToEndPoint(), timeout.Token).ConfigureAwait(false);
         }

@@ -7,6 +7,7 @@ using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Relay;
 using TurnServer.Hosting.Dtls;
+using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Udp.Linux;
 using TurnServer.Stun;
 
@@ -33,6 +34,7 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
     private readonly ILogger _logger;
     private readonly LinuxUdpEngine? _linux;
     private readonly Socket? _socket;
+    private readonly string? _device;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private LinuxUdpListenerGroup? _group;
     private TransportAddress _local;
@@ -48,8 +50,10 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
     /// <param name="engine">The protocol engine.</param>
     /// <param name="logger">Where the listener logs.</param>
     /// <param name="linux">The Linux engine whose workers serve the address, or null for the portable loop.</param>
-    public UdpListener(IPEndPoint endPoint, TransportProtocol protocol, bool plainUdp, DtlsEndpoint? dtls, TurnEngine engine, ILogger logger, LinuxUdpEngine? linux = null)
+    /// <param name="device">The network interface the sockets are tied to (<c>listening-device</c>), or null.</param>
+    public UdpListener(IPEndPoint endPoint, TransportProtocol protocol, bool plainUdp, DtlsEndpoint? dtls, TurnEngine engine, ILogger logger, LinuxUdpEngine? linux = null, string? device = null)
     {
+        _device = device;
         Protocol = protocol;
         _plainUdp = plainUdp;
         Dtls = dtls;
@@ -97,10 +101,11 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         // Bind here, not in the loop, so a port that cannot be bound fails start-up with a clear error.
         if (_linux is not null)
         {
-            _group = LinuxUdpListenerGroup.Bind(_linux.NewGroupId(), _engine, EndPoint, _linux.WorkerCount, KernelBufferBytes, _plainUdp, Dtls);
+            _group = LinuxUdpListenerGroup.Bind(_linux.NewGroupId(), _engine, EndPoint, _linux.WorkerCount, KernelBufferBytes, _plainUdp, Dtls, _device is null ? null : NetworkDevice.Value(_device));
         }
         else
         {
+            NetworkDevice.Apply(_socket!, _device);
             _socket!.Bind(EndPoint);
         }
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Udp.Linux;
 using TurnServer.Stun;
 
@@ -23,13 +24,18 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
     private readonly ServerCounters _counters;
     private readonly ILogger _logger;
     private readonly LinuxUdpEngine? _linux;
+    private readonly string? _device;
+    private readonly byte[]? _deviceValue;
 
     /// <summary>
     /// Binds relays on <paramref name="relayIps"/> (<c>relay-ip</c>), else on the client's server IP or one of <paramref name="listeningIps"/>;
-    /// UDP relays are the Linux engine's descriptors when <paramref name="linux"/> is given, else .NET sockets.
+    /// UDP relays are the Linux engine's descriptors when <paramref name="linux"/> is given, else .NET sockets; every
+    /// relay socket is tied to the network interface <paramref name="device"/> (<c>relay-device</c>) when given.
     /// </summary>
-    public UdpRelayEndpointFactory(IReadOnlyList<IPAddress> relayIps, IReadOnlyList<IPAddress> listeningIps, ServerCounters counters, ILogger logger, LinuxUdpEngine? linux = null)
+    public UdpRelayEndpointFactory(IReadOnlyList<IPAddress> relayIps, IReadOnlyList<IPAddress> listeningIps, ServerCounters counters, ILogger logger, LinuxUdpEngine? linux = null, string? device = null)
     {
+        _device = device;
+        _deviceValue = device is null ? null : NetworkDevice.Value(device);
         _relayIps = relayIps;
         _listeningIps = listeningIps;
         _counters = counters;
@@ -55,7 +61,7 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
             // The default receive buffer (rmem_default, 208 KB) holds only 92 datagrams of 1,200 bytes: a burst from a
             // peer while the worker is busy overflowed it (164 of 256 lost in turnload's 1-client run). It is a limit,
             // not memory taken, so an idle allocation costs nothing more.
-            SocketFd? fd = SocketFd.TryOpen(new IPEndPoint(ip, port), reusePort: false, dontFragment, bufferBytes: RelayBufferBytes, out _);
+            SocketFd? fd = SocketFd.TryOpen(new IPEndPoint(ip, port), reusePort: false, dontFragment, bufferBytes: RelayBufferBytes, out _, _deviceValue);
             if (fd is null)
             {
                 return RelayBindError.PortInUse;
@@ -78,6 +84,7 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
                 socket.DontFragment = true;
             }
 
+            NetworkDevice.Apply(socket, _device);
             socket.Bind(new IPEndPoint(ip, port));
         }
         catch (SocketException)
@@ -100,7 +107,7 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
             return RelayBindError.FamilyNotSupported;
         }
 
-        if (!Tcp.TcpRelaySocket.TryBind(ip, port, _logger, out Tcp.TcpRelaySocket? relay))
+        if (!Tcp.TcpRelaySocket.TryBind(ip, port, _logger, out Tcp.TcpRelaySocket? relay, _device))
         {
             return RelayBindError.PortInUse;
         }

@@ -64,8 +64,15 @@ public partial class DebianExampleConfigTests
             lines[i] = lines[i][1..];
         }
 
-        // Users and groups must exist to be accepted; the example's placeholders become ones every Debian system has.
-        lines = [.. lines.Select(l => l.Replace("proc-user=<user-name>", "proc-user=nobody", StringComparison.Ordinal).Replace("proc-group=<group-name>", "proc-group=nogroup", StringComparison.Ordinal))];
+        // Users, groups and network devices must exist to be accepted; the example's become ones every Debian system has.
+        lines =
+        [
+            .. lines.Select(l => l
+                .Replace("proc-user=<user-name>", "proc-user=nobody", StringComparison.Ordinal)
+                .Replace("proc-group=<group-name>", "proc-group=nogroup", StringComparison.Ordinal)
+                .Replace("listening-device=eth0", "listening-device=lo", StringComparison.Ordinal)
+                .Replace("relay-device=eth1", "relay-device=lo", StringComparison.Ordinal)),
+        ];
 
         using var file = new TempConfFile(string.Join('\n', lines));
         TurnServerConfigLoadResult result = TestLoader.Load(["-c", file.Path]);
@@ -77,6 +84,7 @@ public partial class DebianExampleConfigTests
         Assert.Equal(["172.17.19.105", "2607:f0d0:1002:51::5"], s.RelayIps.Select(a => a.ToString()));
         Assert.Equal(["60.70.80.91", "60.70.80.91/172.17.19.101", "60.70.80.92/172.17.19.102"], s.ExternalIps.Select(m => m.ToString()));
         Assert.Equal(0, s.RelayThreads);
+        Assert.Equal(("lo", "lo"), (s.ListeningDevice, s.RelayDevice));
         Assert.Equal((49152, 65535), (s.MinPort, s.MaxPort));
         Assert.True(s.Verbose && s.ExtraVerbose && s.Fingerprint);
         Assert.True(s.LtCredMech && s.UseAuthSecret);

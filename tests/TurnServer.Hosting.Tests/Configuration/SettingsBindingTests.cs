@@ -52,6 +52,26 @@ public class SettingsBindingTests
         Assert.Equal(sent, TurnOptionsFactory.CreateOptions(result.Settings!).Software is not null);
     }
 
+    [Fact]
+    public void Devices_that_exist_are_taken()
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "-d", "lo", "--relay-device=lo"]);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(("lo", "lo"), (result.Settings!.ListeningDevice, result.Settings.RelayDevice));
+    }
+
+    [Theory]
+    [InlineData("listening-device", "no-such-nic0", "no network interface of that name")]
+    [InlineData("relay-device", "a-name-over-15-bytes", "an interface name has 1 to 15 bytes")]
+    public void A_device_that_cannot_be_used_fails_start_up_naming_the_option(string option, string value, string reason)
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", $"--{option}={value}"]);
+
+        Assert.Null(result.Settings);
+        Assert.Contains(result.Errors, e => e.Contains($"invalid value '{value}' for option '{option}'", StringComparison.Ordinal) && e.Contains(reason, StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(new string[0], false)]
     [InlineData(new[] { "--mobility" }, true)]

@@ -39,6 +39,9 @@ internal static unsafe partial class Libc
     /// <summary>SO_REUSEPORT: lets each worker bind its own socket to one listener address; the kernel spreads clients by address hash.</summary>
     public const int SO_REUSEPORT = 15;
 
+    /// <summary>SO_BINDTODEVICE: ties a socket to one network interface (<c>listening-device</c>, <c>relay-device</c>).</summary>
+    public const int SO_BINDTODEVICE = 25;
+
     /// <summary>IPPROTO_IP: setsockopt(2) level of the IPv4 options (IP_MTU_DISCOVER).</summary>
     public const int IPPROTO_IP = 0;
 
@@ -223,6 +226,15 @@ internal static unsafe partial class Libc
     /// <summary>read(2): here reads (and resets) a worker's 8-byte eventfd counter; returns bytes read, or -1 with errno.</summary>
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint read(int fd, byte* buffer, nuint count);
+
+    /// <summary>Sets SO_BINDTODEVICE to <paramref name="device"/> (a NUL-terminated interface name); false on failure.</summary>
+    public static bool SetDevice(int fd, byte[] device)
+    {
+        fixed (byte* name = device)
+        {
+            return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, (int*)name, (uint)device.Length) == 0;
+        }
+    }
 
     /// <summary>Sets an int socket option; false on failure.</summary>
     public static bool SetOption(int fd, int level, int name, int value) => setsockopt(fd, level, name, &value, sizeof(int)) == 0;

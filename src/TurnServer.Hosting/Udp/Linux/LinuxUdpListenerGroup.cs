@@ -53,13 +53,14 @@ internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
     /// <summary>
     /// Binds <paramref name="count"/> sockets to <paramref name="endPoint"/> (port 0: the first socket's port for all),
     /// to serve plain TURN over UDP (<paramref name="plainUdp"/>), DTLS (<paramref name="dtls"/>) or both.
-    /// Throws <see cref="System.Net.Sockets.SocketException"/> when the address cannot be bound.
+    /// Throws <see cref="System.Net.Sockets.SocketException"/> when the address cannot be bound, or the sockets cannot be
+    /// tied to <paramref name="device"/> (<c>listening-device</c>, a NUL-terminated interface name).
     /// </summary>
-    public static LinuxUdpListenerGroup Bind(int id, TurnEngine engine, IPEndPoint endPoint, int count, int bufferBytes, bool plainUdp, DtlsEndpoint? dtls)
+    public static LinuxUdpListenerGroup Bind(int id, TurnEngine engine, IPEndPoint endPoint, int count, int bufferBytes, bool plainUdp, DtlsEndpoint? dtls, byte[]? device = null)
     {
         // SO_REUSEPORT would let this group silently share a port with another process of the same user (another
         // server instance) and split its clients. A plain bind first fails if anyone holds the port, as it should.
-        using (SocketFd probe = SocketFd.TryOpen(endPoint, reusePort: false, dontFragment: false, bufferBytes: 0, out int probeError)
+        using (SocketFd probe = SocketFd.TryOpen(endPoint, reusePort: false, dontFragment: false, bufferBytes: 0, out int probeError, device)
             ?? throw new System.Net.Sockets.SocketException(probeError))
         {
             if (endPoint.Port == 0)
@@ -73,7 +74,7 @@ internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
         {
             for (int i = 0; i < count; i++)
             {
-                sockets[i] = SocketFd.TryOpen(endPoint, reusePort: true, dontFragment: false, bufferBytes, out int error)
+                sockets[i] = SocketFd.TryOpen(endPoint, reusePort: true, dontFragment: false, bufferBytes, out int error, device)
                     ?? throw new System.Net.Sockets.SocketException(error);
             }
         }

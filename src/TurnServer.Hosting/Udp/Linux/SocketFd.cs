@@ -22,10 +22,11 @@ internal sealed unsafe class SocketFd : SafeHandle
     public int Fd => (int)handle;
 
     /// <summary>
-    /// A non-blocking UDP socket bound to <paramref name="endPoint"/>, or null with the errno in
-    /// <paramref name="error"/> (EADDRINUSE when the port is taken).
+    /// A non-blocking UDP socket bound to <paramref name="endPoint"/> (and to the network interface <paramref name="device"/>,
+    /// a NUL-terminated name, when given), or null with the errno in <paramref name="error"/> (EADDRINUSE when the port
+    /// is taken, ENODEV or EPERM when the device cannot be used).
     /// </summary>
-    public static SocketFd? TryOpen(IPEndPoint endPoint, bool reusePort, bool dontFragment, int bufferBytes, out int error)
+    public static SocketFd? TryOpen(IPEndPoint endPoint, bool reusePort, bool dontFragment, int bufferBytes, out int error, byte[]? device = null)
     {
         bool v6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
         int fd = Libc.socket(v6 ? Libc.AF_INET6 : Libc.AF_INET, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, Libc.IPPROTO_UDP);
@@ -59,7 +60,7 @@ internal sealed unsafe class SocketFd : SafeHandle
 
         byte* name = stackalloc byte[DatagramBatch.NameSize];
         int length = SockAddr.Write(TransportAddress.FromEndPoint(endPoint), v6, new Span<byte>(name, DatagramBatch.NameSize));
-        if (Libc.bind(fd, name, (uint)length) != 0)
+        if ((device is not null && !Libc.SetDevice(fd, device)) || Libc.bind(fd, name, (uint)length) != 0)
         {
             error = Marshal.GetLastPInvokeError();
             socket.Dispose();
