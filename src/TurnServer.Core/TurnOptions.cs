@@ -25,6 +25,13 @@ public sealed class TurnOptions
     /// </summary>
     public bool Mobility { get; init; }
 
+    /// <summary>
+    /// coTURN's <c>server-relay</c> (non-standard, dangerous): datagrams from any peer reach the client as Data
+    /// indications, without the permission RFC 8656 section 9 requires. For servers whose own applications sit
+    /// behind the relay; never for a public TURN service.
+    /// </summary>
+    public bool ServerRelay { get; init; }
+
     /// <summary>Require credentials on Binding requests as well (coTURN's <c>secure-stun</c>).</summary>
     public bool SecureStun { get; init; }
 

@@ -21,6 +21,7 @@ public static class TurnOptionsFactory
             RequireAuthentication = !settings.NoAuth,
             SecureStun = settings.SecureStun,
             Mobility = settings.Mobility,
+            ServerRelay = settings.ServerRelay,
             StunOnly = settings.StunOnly,
             NoStun = settings.NoStun,
             Fingerprint = settings.Fingerprint,

@@ -237,6 +237,29 @@ public class PermissionAndChannelTests
         Assert.Equal(2, allocation.ClientPacketsSent);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Server_relay_lets_peers_without_a_permission_reach_the_client(bool serverRelay)
+    {
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, ServerRelay = serverRelay });
+        harness.Client.Allocate();
+        var allocation = harness.Engine.Allocations.All.Single();
+        TransportAddress stranger = TransportAddress.FromEndPoint(IPEndPoint.Parse("198.51.100.200:9999"));
+
+        Assert.Equal(serverRelay, Deliver(allocation, [1, 2, 3], stranger));
+
+        Assert.Equal(serverRelay ? 1 : 0, harness.Client.Connection.Frames.Count);
+        Assert.Equal(serverRelay ? 0 : 1, allocation.PeerPacketsDropped);
+        if (serverRelay)
+        {
+            Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(harness.Client.Connection.Frames[0], out StunMessageReader message));
+            Assert.Equal((StunMethod.Data, StunMessageClass.Indication), (message.Method, message.Class));
+            Assert.True(message.TryGetXorAddress(StunAttributeType.XorPeerAddress, out TransportAddress from));
+            Assert.Equal(stranger, from);
+        }
+    }
+
     private static bool Deliver(Allocations.Allocation allocation, byte[] payload, TransportAddress peer)
     {
         var buffer = new byte[Allocations.Allocation.PeerDataHeadroom + payload.Length + Allocations.Allocation.PeerDataTailroom];

@@ -51,7 +51,7 @@ public sealed class DtlsTransportTests : IDisposable
     [Fact]
     public async Task Dtls_listens_over_udp_on_the_tls_port_number()
     {
-        int port = ExternalProcess.FreeUdpPort();
+        int port = ExternalProcess.FreeServerPort();
         await using TestServer server = await TestServer.StartRawAsync(
             ["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=" + port, .. _certificate.Options, "--no-stdout-log"]);
 

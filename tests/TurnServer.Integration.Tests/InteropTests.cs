@@ -161,7 +161,7 @@ public partial class InteropTests
     [Fact]
     public async Task Uclient_follows_udp_self_balance_to_the_aux_server_without_loss()
     {
-        int auxPort = ExternalProcess.FreeUdpPort();
+        int auxPort = ExternalProcess.FreeServerPort();
         await using TestServer server = await TestServer.StartAsync("--aux-server=127.0.0.1:" + auxPort.ToString(CultureInfo.InvariantCulture), "--udp-self-balance");
         using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
 

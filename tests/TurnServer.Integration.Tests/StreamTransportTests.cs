@@ -282,7 +282,7 @@ public sealed class StreamTransportTests : IDisposable
     [Fact]
     public async Task An_aux_server_serves_udp_and_tcp_and_allocates_where_the_main_port_redirects()
     {
-        int auxPort = ExternalProcess.FreeUdpPort();
+        int auxPort = ExternalProcess.FreeServerPort();
         await using TestServer server = await TestServer.StartAsync("--aux-server=127.0.0.1:" + auxPort, "--alternate-server=203.0.113.1:3478");
         var aux = new IPEndPoint(IPAddress.Loopback, auxPort);
         Assert.Contains(aux, server.UdpEndPoints);

@@ -116,6 +116,12 @@ public sealed class Allocation
     /// </summary>
     public long BandwidthLimit { get; init; }
 
+    /// <summary>
+    /// coTURN's <c>server-relay</c>: peers need no permission to send to the relayed address (RFC 8656 section 9 asks
+    /// for one); for servers that run their own applications behind the relay. False for every client allocation.
+    /// </summary>
+    public bool AcceptsAnyPeer { get; init; }
+
     /// <summary>Where drops over <see cref="BandwidthLimit"/> on the way to the client are counted; none when null.</summary>
     internal Diagnostics.ServerCounters? Counters { get; init; }
 
@@ -400,11 +406,13 @@ public sealed class Allocation
         PeerPacketsReceived++;
         PeerBytesReceived += payloadLength;
         long now = _time.GetTimestamp();
-        if (now >= ExpiresAt || !HasPermission(peer, now))
+        if (now >= ExpiresAt || (!AcceptsAnyPeer && !HasPermission(peer, now)))
         {
             PeerPacketsDropped++;
             return false;
         }
+
+        ClientPath path = Volatile.Read(ref _path);
 
         ReadOnlySpan<byte> frame;
         ChannelBinding? channel = FindLiveChannel(peer, now);
@@ -413,7 +421,7 @@ public sealed class Allocation
             int start = payloadOffset - ChannelData.HeaderLength;
             ChannelData.WriteHeader(buffer[start..], channel.Number, payloadLength);
             int length = ChannelData.HeaderLength + payloadLength;
-            if (FiveTuple.IsStream)
+            if (path.FiveTuple.IsStream)
             {
                 int padded = ChannelData.GetStreamFrameLength(payloadLength);
                 buffer.Slice(start + length, padded - length).Clear();
@@ -435,7 +443,7 @@ public sealed class Allocation
             return false;
         }
 
-        Client.Send(frame);
+        path.Connection.Send(frame);
         ClientPacketsSent++;
         ClientBytesSent += frame.Length;
         return true;
@@ -494,8 +502,9 @@ public sealed class Allocation
     /// <summary>A 5-tuple and its connection, replaced as one so readers never see one without the other.</summary>
     private sealed class ClientPath(FiveTuple fiveTuple, ClientConnection connection)
     {
-        public FiveTuple FiveTuple { get; } = fiveTuple;
+        // Fields, not properties: the relay path reads FiveTuple.IsStream in place, without copying the 5-tuple.
+        public readonly FiveTuple FiveTuple = fiveTuple;
 
-        public ClientConnection Connection { get; } = connection;
+        public readonly ClientConnection Connection = connection;
     }
 }

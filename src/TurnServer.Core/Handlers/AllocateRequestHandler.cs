@@ -198,6 +198,7 @@ internal static class AllocateRequestHandler
             TcpConnections = tcp ? ctx.TcpConnections : null,
             BandwidthLimit = bandwidth,
             Counters = ctx.Counters,
+            AcceptsAnyPeer = ctx.Options.ServerRelay,
         };
         if (mobile)
         {

@@ -117,7 +117,7 @@ public static class TurnOptionTable
         Value("web-admin-ip", TurnOptionValueKind.IPAddress, "127.0.0.1", "Web admin listening address.", NotYetImplemented),
         Value("web-admin-port", TurnOptionValueKind.Port, "8080", "Web admin listening port.", NotYetImplemented),
         Flag("web-admin-listen-on-workers", "Let the web admin listen on the STUN/TURN worker ports.", NotYetImplemented),
-        Flag("server-relay", "Skip permission checks on relay endpoints (non-standard, dangerous).", NotYetImplemented),
+        Flag("server-relay", "Skip permission checks on relay endpoints (non-standard, dangerous).", Supported),
         new() { Name = "cli-max-output-sessions", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "256", Description = "Sessions the CLI 'ps' command lists at most.", Support = NotYetImplemented },
         Value("ec-curve-name", TurnOptionValueKind.String, "chosen by OpenSSL", "Elliptic curve for ECDHE.", NotYetImplemented),
         Flag("dh566", "Use the predefined 566-bit DH key.", NotYetImplemented),

@@ -254,6 +254,9 @@ public sealed class TurnServerSettings
     /// <summary><c>no-tlsv1_2</c>: refuse TLS 1.2.</summary>
     public bool NoTlsV1_2 { get; init; }
 
+    /// <summary><c>server-relay</c>: peers reach clients without permissions (non-standard, dangerous).</summary>
+    public bool ServerRelay { get; init; }
+
     /// <summary><c>mobility</c>: offer RFC 8016 mobility tickets.</summary>
     public bool Mobility { get; init; }
 

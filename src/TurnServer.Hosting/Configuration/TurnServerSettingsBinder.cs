@@ -149,6 +149,7 @@ internal sealed class TurnServerSettingsBinder
             NoTlsV1_2 = Boolean("no-tlsv1_2"),
             SecureStun = Boolean("secure-stun"),
             Mobility = Boolean("mobility"),
+            ServerRelay = Boolean("server-relay"),
             StunOnly = Boolean("stun-only"),
             NoStun = Boolean("no-stun"),
             RelayThreads = relayThreads,

@@ -93,6 +93,31 @@ internal sealed class ExternalProcess : IDisposable
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
+    /// <summary>
+    /// A port free on 127.0.0.1 for UDP and TCP both right now, for a server that listens on both. Chosen from
+    /// 10000-19999: below the relay ports test servers use (20000-32767) and below Linux's ephemeral range
+    /// (32768-60999), where other tests' client connections would take the TCP port before the server binds it.
+    /// </summary>
+    public static int FreeServerPort()
+    {
+        while (true)
+        {
+            int port = Random.Shared.Next(10000, 20000);
+            try
+            {
+                using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                udp.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException)
+            {
+                // taken: try another
+            }
+        }
+    }
+
     /// <summary>A TCP port free on 127.0.0.1 right now.</summary>
     public static int FreeTcpPort()
     {
