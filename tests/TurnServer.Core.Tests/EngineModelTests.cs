@@ -10,7 +10,8 @@ namespace TurnServer.Core.Tests;
 /// passwords, ChannelData, indications) interleaved with time passing, against one engine with a small port pool.
 /// After every step: nothing threw, every answer is a well-formed response to its request, every relay port is
 /// accounted for (free, quarantined, reserved, or held by a live allocation's relay), and the bandwidth granted out
-/// of bps-capacity is what the live allocations hold. At the end, once every lifetime has run out: no allocation,
+/// of bps-capacity is what the live allocations hold, and every live allocation is found under its 5-tuple and its
+/// mobility ticket (RFC 8016 moves between the clients of one transport, and TCP connections closing). At the end, once every lifetime has run out: no allocation,
 /// no open relay, the whole pool free and no bandwidth granted. The seed of a failing sequence
 /// and its steps are in the failure message, so it can be replayed.
 /// </summary>
@@ -29,6 +30,7 @@ public sealed class EngineModelTests
     [Fact]
     public void Random_client_behaviour_never_throws_never_answers_malformed_and_never_leaks_a_port()
     {
+        int moves = 0;
         for (int seed = 1; seed <= Sequences; seed++)
         {
             var run = new ModelRun(seed);
@@ -40,16 +42,22 @@ public sealed class EngineModelTests
             {
                 throw new Xunit.Sdk.XunitException($"seed {seed}, after: {string.Join(", ", run.Steps)}\n{e}");
             }
+
+            moves += run.Moves;
         }
+
+        // The sequences must reach the mobility paths they are meant to check.
+        Assert.True(moves > 0, "no sequence moved an allocation");
     }
 
     private sealed class ModelRun
     {
         private readonly Random _random;
         // max-bps 1000 out of 3000: three allocations get it all, a fourth gets 486, and the relay path drops over it.
-        private readonly TurnHarness _harness = new(new TurnOptions { Realm = TurnHarness.Realm, MaxBps = 1000, BpsCapacity = 3000 }, MinPort, MaxPort);
+        private readonly TurnHarness _harness = new(new TurnOptions { Realm = TurnHarness.Realm, MaxBps = 1000, BpsCapacity = 3000, Mobility = true }, MinPort, MaxPort);
         private readonly TurnHarness.SimulatedClient[] _clients;
         private readonly Dictionary<TurnHarness.SimulatedClient, byte[]> _lastRequest = [];
+        private readonly List<string> _tickets = [];
         private ulong _lastToken;
 
         public ModelRun(int seed)
@@ -61,10 +69,13 @@ public sealed class EngineModelTests
                 _harness.NewClient("198.51.100.8", 40001, "bob", "builder"),
                 _harness.NewClient("198.51.100.9", 40002, protocol: TransportProtocol.Tcp),
                 _harness.NewClient("198.51.100.7", 40003),
+                _harness.NewClient("198.51.100.9", 40004, protocol: TransportProtocol.Tcp),
             ];
         }
 
         public List<string> Steps { get; } = [];
+
+        public int Moves => _harness.Observer.Moved.Count;
 
         public void Execute(int steps)
         {
@@ -111,6 +122,11 @@ public sealed class EngineModelTests
                 else if (what < 90)
                 {
                     WrongPassword(client);
+                }
+                else if (what < 92 && client.FiveTuple.IsStream)
+                {
+                    Steps.Add(Who(client) + " connection closed");
+                    _harness.Engine.Allocations.ConnectionClosed(client.FiveTuple, client.Connection);
                 }
                 else
                 {
@@ -193,7 +209,14 @@ public sealed class EngineModelTests
                     options.Add("dont-fragment");
                     w.Add((ref StunMessageWriter x) => x.WriteAttribute(StunAttributeType.DontFragment, []));
                 }
+
+                if (_random.Next(3) == 0)
+                {
+                    options.Add("mobility");
+                    w.Add((ref StunMessageWriter x) => x.WriteAttribute(StunAttributeType.MobilityTicket, []));
+                }
             }, "allocate", options);
+            KeepTicket(response);
 
             if (response is { IsSuccess: true } && response.Message.TryGetAttribute(StunAttributeType.ReservationToken, out ReadOnlySpan<byte> token))
             {
@@ -204,7 +227,7 @@ public sealed class EngineModelTests
         private void Refresh(TurnHarness.SimulatedClient client)
         {
             var options = new List<string>();
-            Exchange(client, StunMethod.Refresh, w =>
+            Response? response = Exchange(client, StunMethod.Refresh, w =>
             {
                 if (_random.Next(4) > 0)
                 {
@@ -219,7 +242,24 @@ public sealed class EngineModelTests
                     options.Add("family " + family);
                     w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedAddressFamily, family));
                 }
+
+                if (_random.Next(3) == 0)
+                {
+                    // A ticket seen in some answer (current or stale), or one never issued.
+                    string ticket = _tickets.Count > 0 && _random.Next(4) > 0 ? _tickets[_random.Next(_tickets.Count)] : "never-issued-" + _random.Next(3);
+                    options.Add("ticket " + ticket);
+                    w.Add((ref StunMessageWriter x) => x.WriteText(StunAttributeType.MobilityTicket, ticket));
+                }
             }, "refresh", options);
+            KeepTicket(response);
+        }
+
+        private void KeepTicket(Response? response)
+        {
+            if (response is { IsSuccess: true } && response.Text(StunAttributeType.MobilityTicket) is { Length: > 0 } ticket)
+            {
+                _tickets.Add(ticket);
+            }
         }
 
         private void CreatePermission(TurnHarness.SimulatedClient client)
@@ -382,6 +422,14 @@ public sealed class EngineModelTests
                 _harness.Engine.Ports.Capacity,
                 _harness.Engine.Ports.FreeCount + _harness.Engine.Ports.QuarantinedCount + _harness.Engine.Reservations.Count + open);
             Assert.Equal(_harness.Engine.Allocations.All.Sum(a => a.BandwidthLimit), _harness.Engine.Allocations.BpsGranted);
+            foreach (Allocation allocation in _harness.Engine.Allocations.All)
+            {
+                Assert.True(_harness.Engine.Allocations.TryGet(allocation.FiveTuple, out Allocation keyed) && keyed == allocation, "not under its 5-tuple");
+                if (allocation.MobilityTicket is { } ticket)
+                {
+                    Assert.True(_harness.Engine.Allocations.TryGetByMobilityTicket(Encoding.ASCII.GetBytes(ticket), out Allocation found) && found == allocation, "not under its ticket");
+                }
+            }
         }
 
         private static string Who(TurnHarness.SimulatedClient client) =>
