@@ -359,6 +359,13 @@ public sealed class TurnEngine
             }
         }
 
+        // coTURN's check-origin-consistency: the requests of an allocation keep the ORIGIN its Allocate had (441).
+        if (existing is not null && _ctx.Options.CheckOriginConsistency && !Origins.Consistent(existing.Origin, request))
+        {
+            Counters.AuthFailed(AuthFailureReason.WrongCredentials);
+            return Finish(request, StunErrorCodes.WrongCredentials, ref state, response, binding);
+        }
+
         // RFC 8489 section 6.3.1: "If the request contains one or more unknown comprehension-required attributes, the
         // server replies with an error response with an error code of 420 (Unknown Attribute) and includes an
         // UNKNOWN-ATTRIBUTES attribute".

@@ -32,6 +32,12 @@ public sealed class TurnOptions
     /// </summary>
     public bool ServerRelay { get; init; }
 
+    /// <summary>
+    /// coTURN's <c>check-origin-consistency</c>: every request on an allocation must carry the ORIGIN its Allocate
+    /// carried (or none, if that had none); otherwise 441 (Wrong Credentials).
+    /// </summary>
+    public bool CheckOriginConsistency { get; init; }
+
     /// <summary>Require credentials on Binding requests as well (coTURN's <c>secure-stun</c>).</summary>
     public bool SecureStun { get; init; }
 

@@ -22,6 +22,7 @@ public static class TurnOptionsFactory
             SecureStun = settings.SecureStun,
             Mobility = settings.Mobility,
             ServerRelay = settings.ServerRelay,
+            CheckOriginConsistency = settings.CheckOriginConsistency,
             StunOnly = settings.StunOnly,
             NoStun = settings.NoStun,
             Fingerprint = settings.Fingerprint,

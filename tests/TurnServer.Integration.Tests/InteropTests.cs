@@ -197,6 +197,24 @@ public partial class InteropTests
         Assert.Equal(0, server.Engine.Counters.GetAuthFailures(AuthFailureReason.WrongCredentials));
     }
 
+    /// <summary>
+    /// uclient -o puts three ORIGINs on its Allocate and Refresh requests (https://carleon.gov:443, the one given,
+    /// ftp://uffrith.net); the allocation keeps the last, as coTURN does, and with check-origin-consistency every
+    /// request still passes.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Uclient_with_an_origin_relays_under_check_origin_consistency(bool sendIndications)
+    {
+        await using TestServer server = await TestServer.StartAsync("--check-origin-consistency");
+        using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
+        await RunUclientAndCheckAsync(server, peer, ["-o", "https://app.example.org", "-u", TestServer.User, "-w", TestServer.Password], sendIndications);
+
+        Assert.All(server.Events.Created, a => Assert.Equal("ftp://uffrith.net:21", a.Origin));
+        Assert.Equal(0, server.Engine.Counters.GetAuthFailures(AuthFailureReason.WrongCredentials));
+    }
+
     [Fact]
     public async Task Uclient_asking_for_mobility_is_refused_without_the_option()
     {

@@ -117,6 +117,12 @@ public sealed class Allocation
     public long BandwidthLimit { get; init; }
 
     /// <summary>
+    /// The canonical ORIGIN (<c>scheme://host:port</c>) of the Allocate that made this allocation, kept only with
+    /// <c>check-origin-consistency</c>; null otherwise or when it had none.
+    /// </summary>
+    public string? Origin { get; init; }
+
+    /// <summary>
     /// coTURN's <c>server-relay</c>: peers need no permission to send to the relayed address (RFC 8656 section 9 asks
     /// for one); for servers that run their own applications behind the relay. False for every client allocation.
     /// </summary>

@@ -66,7 +66,7 @@ public static class TurnOptionTable
         Flag("no-software-attribute", "Do not send the SOFTWARE attribute, whatever software-attribute says (the default).", Supported),
         Flag("software-attribute", "Send the SOFTWARE attribute (server name and version), off by default as in coTURN 4.7.", Supported),
         Flag("fingerprint", "Add FINGERPRINT to TURN messages.", Supported, 'f'),
-        Flag("check-origin-consistency", "Require the same ORIGIN throughout a session.", NotYetImplemented),
+        Flag("check-origin-consistency", "Require the same ORIGIN throughout a session.", Supported),
         Flag("no-udp", "Start no UDP client listeners.", Supported),
         Flag("no-tcp", "Start no TCP client listeners.", Supported),
         Flag("no-tls", "Start no TLS client listeners.", Supported),

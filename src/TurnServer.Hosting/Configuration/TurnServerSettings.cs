@@ -257,6 +257,9 @@ public sealed class TurnServerSettings
     /// <summary><c>server-relay</c>: peers reach clients without permissions (non-standard, dangerous).</summary>
     public bool ServerRelay { get; init; }
 
+    /// <summary><c>check-origin-consistency</c>: requests on an allocation must keep its Allocate's ORIGIN.</summary>
+    public bool CheckOriginConsistency { get; init; }
+
     /// <summary><c>mobility</c>: offer RFC 8016 mobility tickets.</summary>
     public bool Mobility { get; init; }
 

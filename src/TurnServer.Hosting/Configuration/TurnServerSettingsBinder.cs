@@ -150,6 +150,7 @@ internal sealed class TurnServerSettingsBinder
             SecureStun = Boolean("secure-stun"),
             Mobility = Boolean("mobility"),
             ServerRelay = Boolean("server-relay"),
+            CheckOriginConsistency = Boolean("check-origin-consistency"),
             StunOnly = Boolean("stun-only"),
             NoStun = Boolean("no-stun"),
             RelayThreads = relayThreads,
