@@ -47,7 +47,7 @@ public sealed class TurnEngine
         Reservations = new ReservationTable(Ports, time);
         Transactions = new TransactionCache(time);
         LongTermCredentialAuthenticator? authenticator = options.RequireAuthentication
-            ? new LongTermCredentialAuthenticator(options.Realm, new NonceService(time, options.NonceLifetimeSeconds), credentials, Counters)
+            ? new LongTermCredentialAuthenticator(options.Realm, new NonceService(time, options.NonceLifetimeSeconds), credentials, Counters, options.OAuthServerName, time)
             : null;
         TcpConnections = new TcpConnectionTable(time);
         _ctx = new TurnContext(options, time, Allocations, Ports, Reservations, Transactions, authenticator, relayFactory, Counters, TcpConnections);
@@ -343,7 +343,7 @@ public sealed class TurnEngine
         state.Seal = new ResponseSeal(_ctx.Software, null, false, _ctx.Options.Fingerprint || request.HasFingerprint);
         if (authenticate)
         {
-            state.Auth = _ctx.Authenticator!.Authenticate(request, fiveTuple.ClientAddress, existing?.Username, existing?.Key);
+            state.Auth = _ctx.Authenticator!.Authenticate(request, fiveTuple.ClientAddress, existing?.KeyUser, existing?.Key);
             if (!state.Auth.Succeeded)
             {
                 return Finish(request, state.Auth.ErrorCode, ref state, response, binding);
@@ -351,11 +351,18 @@ public sealed class TurnEngine
 
             state.Seal = new ResponseSeal(_ctx.Software, state.Auth.Key, state.Auth.UseSha256, _ctx.Options.Fingerprint || request.HasFingerprint);
 
-            // RFC 8656 section 4: requests on an allocation must come from its user, else 441 Wrong Credentials.
-            if (existing is not null && !string.Equals(existing.Username, state.Auth.Username, StringComparison.Ordinal))
+            // RFC 8656 section 4: requests on an allocation must come from its user, else 441 Wrong Credentials. An
+            // allocation made with an access token takes any valid token (RFC 7635: the authorization server vouches
+            // for the client, whichever key it used) and signs on with the newest.
+            if (existing is not null && !existing.Admits(state.Auth))
             {
                 Counters.AuthFailed(AuthFailureReason.WrongCredentials);
                 return Finish(request, StunErrorCodes.WrongCredentials, ref state, response, binding);
+            }
+
+            if (existing is not null && state.Auth.ViaAccessToken)
+            {
+                existing.Rekey(state.Auth.Username!, state.Auth.Key!);
             }
         }
 
@@ -375,6 +382,11 @@ public sealed class TurnEngine
         {
             // CHANGE-REQUEST is understood where RFC 5780 is served, and only there (RFC 5780 section 6.1).
             unknownCount = Remove(unknown[..unknownCount], (ushort)StunAttributeType.ChangeRequest);
+        }
+
+        if (unknownCount > 0 && _ctx.Authenticator?.OAuthServerName is not null)
+        {
+            unknownCount = Remove(unknown[..unknownCount], (ushort)StunAttributeType.AccessToken);
         }
 
         if (unknownCount > 0)
@@ -453,6 +465,12 @@ public sealed class TurnEngine
                 // RFC 8489 section 9.2.4: 401 and 438 carry REALM and a fresh NONCE so the client can (re)try.
                 writer.WriteText(StunAttributeType.Realm, _ctx.Authenticator!.Realm);
                 writer.WriteText(StunAttributeType.Nonce, _ctx.Authenticator.CreateNonce(state.FiveTuple.ClientAddress));
+                if (_ctx.Authenticator.OAuthServerName is { } serverName)
+                {
+                    // RFC 7635 section 6.1: tells the client to get a token from the authorization server for this server.
+                    writer.WriteText(StunAttributeType.ThirdPartyAuthorization, serverName);
+                }
+
                 break;
             case StunErrorCodes.UnknownAttribute:
                 writer.WriteUnknownAttributes(unknown);

@@ -38,6 +38,13 @@ public sealed class TurnOptions
     /// </summary>
     public bool CheckOriginConsistency { get; init; }
 
+    /// <summary>
+    /// coTURN's <c>oauth</c> (RFC 7635 third-party authorization): the server name 401 challenges carry in
+    /// THIRD-PARTY-AUTHORIZATION and access tokens must be sealed for (<c>server-name</c>, else the realm); null
+    /// without OAuth. Keys come from credential sources that are <see cref="Auth.IOAuthKeySource"/>s (the user database).
+    /// </summary>
+    public string? OAuthServerName { get; init; }
+
     /// <summary>Require credentials on Binding requests as well (coTURN's <c>secure-stun</c>).</summary>
     public bool SecureStun { get; init; }
 

@@ -23,6 +23,7 @@ public static class TurnOptionsFactory
             Mobility = settings.Mobility,
             ServerRelay = settings.ServerRelay,
             CheckOriginConsistency = settings.CheckOriginConsistency,
+            OAuthServerName = settings.OAuth ? settings.ServerName ?? settings.Realm : null,
             StunOnly = settings.StunOnly,
             NoStun = settings.NoStun,
             Fingerprint = settings.Fingerprint,

@@ -39,6 +39,12 @@ public enum StunAttributeType : ushort
     /// <summary>REALM (RFC 8489 section 14.9).</summary>
     Realm = 0x0014,
 
+    /// <summary>
+    /// ACCESS-TOKEN (RFC 7635 section 6.2): a self-contained token from an authorization server carrying the key
+    /// that signs the request. Understood only with coTURN's <c>oauth</c>; otherwise it draws 420.
+    /// </summary>
+    AccessToken = 0x001B,
+
     /// <summary>NONCE (RFC 8489 section 14.10).</summary>
     Nonce = 0x0015,
 
@@ -111,7 +117,10 @@ public enum StunAttributeType : ushort
     /// <summary>ICMP (RFC 8656 section 18.13).</summary>
     Icmp = 0x8004,
 
-    /// <summary>ORIGIN (RFC 7635 era, sent by some browsers); tolerated, ignored.</summary>
+    /// <summary>THIRD-PARTY-AUTHORIZATION (RFC 7635 section 6.1): in a 401 challenge, the server name an access token must be for.</summary>
+    ThirdPartyAuthorization = 0x802E,
+
+    /// <summary>ORIGIN (RFC 7635 era, sent by some browsers); compared with <c>check-origin-consistency</c>.</summary>
     Origin = 0x802F,
 
     /// <summary>

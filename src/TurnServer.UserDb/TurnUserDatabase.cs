@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using TurnServer.Core.Auth;
 using TurnServer.Core.Peers;
 
 namespace TurnServer.UserDb;
@@ -147,7 +148,23 @@ public sealed class TurnUserDatabase
             }
         }
 
-        return new UserDatabaseSnapshot(keys, secrets, allowed, denied, userQuota, totalQuota, maxBps, problems);
+        var oauthKeys = new Dictionary<string, OAuthKey>(StringComparer.Ordinal);
+        foreach (string[] row in await QueryAsync(connection, "SELECT kid, ikm_key, timestamp, lifetime, as_rs_alg FROM oauth_key", [], cancellationToken).ConfigureAwait(false))
+        {
+            bool numbers = long.TryParse(row[2].Length == 0 ? "0" : row[2], NumberStyles.Integer, CultureInfo.InvariantCulture, out long timestamp)
+                & long.TryParse(row[3].Length == 0 ? "0" : row[3], NumberStyles.Integer, CultureInfo.InvariantCulture, out long lifetime);
+            string? problem = "timestamp or lifetime is not a number";
+            if (numbers && OAuthKey.TryCreate(row[0], row[1], row[4], timestamp, lifetime, out problem) is { } oauthKey)
+            {
+                oauthKeys[oauthKey.Kid] = oauthKey;
+            }
+            else
+            {
+                problems.Add($"oauth_key: kid '{row[0]}': {problem}; ignored");
+            }
+        }
+
+        return new UserDatabaseSnapshot(keys, secrets, allowed, denied, userQuota, totalQuota, maxBps, problems) { OAuthKeys = oauthKeys };
     }
 
     /// <summary>Adds a user or replaces its key (<c>turnadmin -a</c>).</summary>

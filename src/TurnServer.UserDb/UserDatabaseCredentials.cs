@@ -3,11 +3,12 @@ using TurnServer.Core.Auth;
 namespace TurnServer.UserDb;
 
 /// <summary>
-/// Long-term credential keys from the turndb's <c>turnusers_lt</c>, served from the last snapshot read. Lookups never
+/// Long-term credential keys from the turndb's <c>turnusers_lt</c>, and RFC 7635 keys from its <c>oauth_key</c>,
+/// served from the last snapshot read. Lookups never
 /// touch the database: they run on the request path, so a slow or unreachable database can only make the keys stale
 /// (by at most the refresh interval plus the time the database is down), never block a receive loop.
 /// </summary>
-public sealed class UserDatabaseCredentials : ICredentialSource
+public sealed class UserDatabaseCredentials : ICredentialSource, IOAuthKeySource
 {
     private readonly string _realm;
     private volatile UserDatabaseSnapshot _snapshot = UserDatabaseSnapshot.Empty;
@@ -34,4 +35,7 @@ public sealed class UserDatabaseCredentials : ICredentialSource
 
         return CredentialLookupStatus.NotFound;
     }
+
+    /// <inheritdoc />
+    public bool TryGetOAuthKey(string kid, out OAuthKey key) => _snapshot.OAuthKeys.TryGetValue(kid, out key!);
 }

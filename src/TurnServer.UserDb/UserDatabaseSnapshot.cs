@@ -1,3 +1,4 @@
+using TurnServer.Core.Auth;
 using TurnServer.Core.Peers;
 
 namespace TurnServer.UserDb;
@@ -23,4 +24,7 @@ public sealed record UserDatabaseSnapshot(
 {
     /// <summary>Nothing yet: before the first successful read.</summary>
     public static UserDatabaseSnapshot Empty { get; } = new(new Dictionary<string, byte[]>(), [], [], [], null, null, null, []);
+
+    /// <summary>RFC 7635 keys by kid, from <c>oauth_key</c> (whatever their realm, as coTURN looks them up by kid alone).</summary>
+    public IReadOnlyDictionary<string, OAuthKey> OAuthKeys { get; init; } = new Dictionary<string, OAuthKey>();
 }

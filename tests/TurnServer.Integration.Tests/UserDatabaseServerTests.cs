@@ -79,6 +79,43 @@ public sealed class UserDatabaseServerTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// RFC 7635 through uclient's -J mode: it seals each Allocate's and Refresh's access token with one of three test
+    /// keys at random (kid north and oldempire A256GCM, union A128GCM) for the server name the 401 names, and signs
+    /// with the MAC key inside. The keys are rows of the turndb's oauth_key table, as coTURN reads them.
+    /// </summary>
+    [Fact]
+    public async Task Uclient_with_oauth_tokens_relays_without_loss_using_keys_from_the_turndb()
+    {
+        string turndb = Path.Combine(_directory, "turndb");
+        await DebianTurnadmin.RunAsync("-a", "-b", turndb, "-u", TestServer.User, "-r", TestServer.Realm, "-p", TestServer.Password);
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + turndb))
+        {
+            await connection.OpenAsync();
+            using Microsoft.Data.Sqlite.SqliteCommand insert = connection.CreateCommand();
+            insert.CommandText = "INSERT INTO oauth_key (kid, ikm_key, timestamp, lifetime, as_rs_alg, realm) VALUES " +
+                "('north', 'MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK', 0, 0, 'A256GCM', 'crinna.org'), " +
+                "('union', 'MTIzNDU2Nzg5MDEyMzQ1Ngo=', 0, 0, 'A128GCM', 'north.gov'), " +
+                "('oldempire', 'MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIK', 0, 0, 'A256GCM', '')";
+            Assert.Equal(3, await insert.ExecuteNonQueryAsync());
+        }
+
+        await using TestServer server = await TestServer.StartRawAsync(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--min-port=20000", "--max-port=32767", "--realm=" + TestServer.Realm,
+            "--lt-cred-mech", "--oauth", "--userdb=" + turndb, "--allow-loopback-peers", "--no-stdout-log");
+        using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
+        ToolResult result = await ExternalProcess.RunAsync(
+            "turnutils_uclient",
+            ["-J", "-e", "127.0.0.1", "-r", peer.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-p", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-n", "50", "-m", "4", "-l", "170", "127.0.0.1"],
+            TimeSpan.FromSeconds(60));
+
+        Assert.Contains("Total lost packets 0 ", result.Output, StringComparison.Ordinal);
+        Assert.Contains("tot_send_msgs=200, tot_recv_msgs=200", result.Output, StringComparison.Ordinal);
+        Assert.Equal(0, server.Engine.Counters.GetAuthFailures(Core.Diagnostics.AuthFailureReason.BadAccessToken));
+        Assert.All(server.Events.Created, a => Assert.Contains(a.Username, new[] { "north", "union", "oldempire" }));
+        Assert.All(server.Events.Created, a => Assert.True(a.ViaAccessToken));
+    }
+
     private static async Task<int> AllocateCodeAsync(StunUdpClient client) =>
         StunUdpClient.Code(await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17)));
 

@@ -84,6 +84,26 @@ public abstract class UserDatabaseContract
         Assert.Contains(snapshot.Problems, p => p.Contains("'mallory'", StringComparison.Ordinal));
         Assert.Contains(snapshot.Problems, p => p.Contains("'ten.zero'", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Oauth_keys_are_read_by_kid_whatever_their_realm_and_unusable_ones_are_named()
+    {
+        // ikm_key values as coTURN's own test keys write them (base64 of 32 and 17 bytes).
+        await SqlAsync("INSERT INTO oauth_key (kid, ikm_key, timestamp, lifetime, as_rs_alg, realm) VALUES " +
+            "('north', 'MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK', 0, 0, 'A256GCM', 'crinna.org'), " +
+            "('union', 'MTIzNDU2Nzg5MDEyMzQ1Ngo=', 1700000000, 3600, 'A128GCM', ''), " +
+            "('short', 'MTIzNDU2Nzg5MDEyMzQ1Ngo=', 0, 0, 'A256GCM', ''), " +
+            "('legacy', 'MTIzNDU2Nzg5MDEyMzQ1Ngo=', 0, 0, 'HS256', '')");
+
+        UserDatabaseSnapshot snapshot = await Database.LoadAsync(Realm);
+
+        Assert.Equal(["north", "union"], snapshot.OAuthKeys.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("01234567890123456789012345678901"u8.ToArray(), snapshot.OAuthKeys["north"].AsRsKey);
+        Assert.Equal("1234567890123456"u8.ToArray(), snapshot.OAuthKeys["union"].AsRsKey);
+        Assert.Equal((1700000000L, 3600L), (snapshot.OAuthKeys["union"].Timestamp, snapshot.OAuthKeys["union"].Lifetime));
+        Assert.Contains(snapshot.Problems, p => p.Contains("kid 'short'", StringComparison.Ordinal));
+        Assert.Contains(snapshot.Problems, p => p.Contains("kid 'legacy'", StringComparison.Ordinal) && p.Contains("HS256", StringComparison.Ordinal));
+    }
 }
 
 public sealed class SqliteUserDatabaseTests : UserDatabaseContract, IDisposable
@@ -158,7 +178,7 @@ public sealed class PostgresUserDatabaseTests : UserDatabaseContract, IClassFixt
 
     protected override TurnUserDatabase Database { get; }
 
-    public Task InitializeAsync() => SqlAsync("TRUNCATE turnusers_lt, turn_secret, allowed_peer_ip, denied_peer_ip, turn_realm_option");
+    public Task InitializeAsync() => SqlAsync("TRUNCATE turnusers_lt, turn_secret, allowed_peer_ip, denied_peer_ip, turn_realm_option, oauth_key");
 
     public Task DisposeAsync() => Task.CompletedTask;
 

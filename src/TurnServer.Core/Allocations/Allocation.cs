@@ -26,6 +26,7 @@ public sealed class Allocation
 
     private readonly Lock _sync = new();
     private ClientPath _path;
+    private Credential _credential;
     private readonly TimeProvider _time;
     private readonly bool _fingerprint;
     private readonly HashSet<TransportAddress> _tcpPeers = [];
@@ -56,7 +57,7 @@ public sealed class Allocation
     {
         _path = new ClientPath(fiveTuple, client);
         Username = username;
-        Key = key;
+        _credential = new Credential(username, key);
         _time = time;
         _fingerprint = fingerprint;
         _expiresAt = expiresAt;
@@ -84,8 +85,20 @@ public sealed class Allocation
     /// <summary>The authenticated username, or null under no-auth.</summary>
     public string? Username { get; }
 
-    /// <summary>The long-term key the allocation was created with; signs responses and checks later requests.</summary>
-    internal byte[]? Key { get; }
+    /// <summary>
+    /// The key that checks the allocation's requests and signs their answers: the long-term key it was created with,
+    /// or, for an allocation made with an RFC 7635 access token, the MAC key of the latest token.
+    /// </summary>
+    internal byte[]? Key => Volatile.Read(ref _credential).Key;
+
+    /// <summary>
+    /// Who signs with <see cref="Key"/>: <see cref="Username"/>, or the kid of the latest access token (a client may
+    /// present tokens of different kids over an allocation's life).
+    /// </summary>
+    internal string? KeyUser => Volatile.Read(ref _credential).User;
+
+    /// <summary>True when an RFC 7635 access token authorized the Allocate; later tokens may then change the key.</summary>
+    public bool ViaAccessToken { get; init; }
 
     /// <summary>When Allocate succeeded (wall clock).</summary>
     public DateTimeOffset CreatedAt { get; }
@@ -184,6 +197,19 @@ public sealed class Allocation
 
     /// <summary>True for an RFC 6062 TCP allocation.</summary>
     public bool IsTcp => TcpConnections is not null;
+
+    /// <summary>
+    /// Whether a request that authenticated as <paramref name="auth"/> may act on this allocation (RFC 8656 section 4,
+    /// else 441): the allocation's user, or, for an allocation made with an access token, any valid access token
+    /// (RFC 7635: the authorization server vouches for the client whichever key it sealed the token with).
+    /// </summary>
+    internal bool Admits(in Auth.AuthenticationResult auth) =>
+        (ViaAccessToken && auth.ViaAccessToken) || string.Equals(KeyUser, auth.Username, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Takes the kid and MAC key of a newer access token (RFC 7635): the requests that follow are signed with them.
+    /// </summary>
+    internal void Rekey(string kid, byte[] macKey) => Volatile.Write(ref _credential, new Credential(kid, macKey));
 
     /// <summary>Gives the allocation a mobility ticket, keeping the one it had as <see cref="PreviousMobilityTicket"/>.</summary>
     internal void IssueMobilityTicket(string ticket)
@@ -504,6 +530,9 @@ public sealed class Allocation
         length = writer.Length;
         return start;
     }
+
+    /// <summary>Who signs and the key, replaced as one.</summary>
+    private sealed record Credential(string? User, byte[]? Key);
 
     /// <summary>A 5-tuple and its connection, replaced as one so readers never see one without the other.</summary>
     private sealed class ClientPath(FiveTuple fiveTuple, ClientConnection connection)

@@ -7,13 +7,14 @@ namespace TurnServer.Core.Auth;
 /// <summary>Outcome of authenticating one request.</summary>
 public readonly struct AuthenticationResult
 {
-    private AuthenticationResult(int errorCode, AuthFailureReason reason, string? username, byte[]? key, bool sha256)
+    private AuthenticationResult(int errorCode, AuthFailureReason reason, string? username, byte[]? key, bool sha256, bool viaAccessToken)
     {
         ErrorCode = errorCode;
         FailureReason = reason;
         Username = username;
         Key = key;
         UseSha256 = sha256;
+        ViaAccessToken = viaAccessToken;
     }
 
     /// <summary>0 when authenticated; else 400, 401 or 438 to answer with.</summary>
@@ -35,20 +36,28 @@ public readonly struct AuthenticationResult
     public bool Succeeded => ErrorCode == 0;
 
     /// <summary>
+    /// Authenticated by an RFC 7635 ACCESS-TOKEN: <see cref="Username"/> is the token's kid and <see cref="Key"/> the
+    /// MAC key it carried.
+    /// </summary>
+    public bool ViaAccessToken { get; }
+
+    /// <summary>
     /// Authenticated as <paramref name="username"/>; <paramref name="key"/> signs the response, with SHA-256 when
     /// <paramref name="sha256"/>.
     /// </summary>
-    internal static AuthenticationResult Success(string username, byte[] key, bool sha256) => new(0, default, username, key, sha256);
+    internal static AuthenticationResult Success(string username, byte[] key, bool sha256, bool viaAccessToken = false) => new(0, default, username, key, sha256, viaAccessToken);
 
     /// <summary>Not authenticated: answer <paramref name="code"/> (400, 401 or 438) for <paramref name="reason"/>.</summary>
-    internal static AuthenticationResult Failure(int code, AuthFailureReason reason) => new(code, reason, null, null, false);
+    internal static AuthenticationResult Failure(int code, AuthFailureReason reason) => new(code, reason, null, null, false, false);
 }
 
 /// <summary>
 /// The long-term credential mechanism, server side (RFC 8489 section 9.2.4), in the RFC's order:
 /// no integrity → 401 challenge; integrity without USERNAME, REALM or NONCE → 400; stale nonce → 438;
 /// unknown user or wrong realm → 401; integrity that does not verify → 401. Keys come from the configured
-/// <see cref="ICredentialSource"/>s, or from the allocation when the same user signs a later request.
+/// <see cref="ICredentialSource"/>s, or from the allocation when the same user signs a later request. With an OAuth
+/// server name (coTURN's <c>oauth</c>, RFC 7635), a request carrying ACCESS-TOKEN is signed with the MAC key inside
+/// the token, which opens with the <see cref="OAuthKey"/> its USERNAME (the kid) names.
 /// </summary>
 public sealed class LongTermCredentialAuthenticator
 {
@@ -60,16 +69,27 @@ public sealed class LongTermCredentialAuthenticator
     private readonly NonceService _nonces;
     private volatile IReadOnlyList<ICredentialSource> _sources;
     private readonly ServerCounters _counters;
+    private readonly byte[]? _oauthServerName;
+    private readonly TimeProvider _time;
 
-    /// <summary>Creates an authenticator for <paramref name="realm"/>.</summary>
-    public LongTermCredentialAuthenticator(string realm, NonceService nonces, IReadOnlyList<ICredentialSource> sources, ServerCounters counters)
+    /// <summary>
+    /// Creates an authenticator for <paramref name="realm"/>; with <paramref name="oauthServerName"/> it also takes
+    /// RFC 7635 access tokens sealed for that server name, with keys from the sources that are <see cref="IOAuthKeySource"/>s.
+    /// </summary>
+    public LongTermCredentialAuthenticator(string realm, NonceService nonces, IReadOnlyList<ICredentialSource> sources, ServerCounters counters, string? oauthServerName = null, TimeProvider? time = null)
     {
         _realm = realm;
         _realmBytes = Encoding.UTF8.GetBytes(realm);
         _nonces = nonces;
         _sources = sources;
         _counters = counters;
+        OAuthServerName = oauthServerName;
+        _oauthServerName = oauthServerName is null ? null : Encoding.UTF8.GetBytes(oauthServerName);
+        _time = time ?? TimeProvider.System;
     }
+
+    /// <summary>The server name sent in THIRD-PARTY-AUTHORIZATION and sealed into access tokens; null without OAuth.</summary>
+    public string? OAuthServerName { get; }
 
     /// <summary>
     /// Where keys come from. Replaced whole on reload (SIGHUP); a request being authenticated finishes with the list
@@ -118,6 +138,29 @@ public sealed class LongTermCredentialAuthenticator
         }
 
         string username = Encoding.UTF8.GetString(usernameBytes);
+        if (_oauthServerName is not null && request.TryGetAttribute(StunAttributeType.AccessToken, out ReadOnlySpan<byte> token))
+        {
+            byte[]? macKey = TryGetOAuthKey(username, out OAuthKey oauthKey)
+                ? AccessTokens.TryOpen(token, oauthKey, _oauthServerName, _time.GetUtcNow().ToUnixTimeSeconds())
+                : null;
+            if (macKey is null)
+            {
+                return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadAccessToken);
+            }
+
+            // RFC 7635 makes the 20-byte MAC key the HMAC key; coTURN's clients key HMAC-SHA1 with its first 16 bytes
+            // (the size of a long-term key). Either verifies; the one that did signs the answer.
+            if (Verify(request, sha256Only, macKey))
+            {
+                return AuthenticationResult.Success(username, macKey, sha256Only, viaAccessToken: true);
+            }
+
+            byte[] truncated = macKey[..MessageIntegrity.LongTermKeyLength];
+            return Verify(request, sha256Only, truncated)
+                ? AuthenticationResult.Success(username, truncated, sha256Only, viaAccessToken: true)
+                : Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadIntegrity);
+        }
+
         if (allocationKey is not null && string.Equals(username, allocationUser, StringComparison.Ordinal))
         {
             return Verify(request, sha256Only, allocationKey)
@@ -148,6 +191,20 @@ public sealed class LongTermCredentialAuthenticator
 
         keys.Clear();
         return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadIntegrity);
+    }
+
+    private bool TryGetOAuthKey(string kid, out OAuthKey key)
+    {
+        foreach (ICredentialSource source in _sources)
+        {
+            if (source is IOAuthKeySource keys && keys.TryGetOAuthKey(kid, out key))
+            {
+                return true;
+            }
+        }
+
+        key = null!;
+        return false;
     }
 
     private static bool Verify(in StunMessageReader request, bool sha256Only, byte[] key) =>

@@ -78,6 +78,9 @@ public enum AuthFailureReason
 
     /// <summary>Authenticated as a different user than the allocation's (441).</summary>
     WrongCredentials,
+
+    /// <summary>An ACCESS-TOKEN (RFC 7635) with an unknown kid, that does not open, or that has expired (401).</summary>
+    BadAccessToken,
 }
 
 /// <summary>

@@ -199,6 +199,7 @@ internal static class AllocateRequestHandler
             BandwidthLimit = bandwidth,
             Counters = ctx.Counters,
             AcceptsAnyPeer = ctx.Options.ServerRelay,
+            ViaAccessToken = state.Auth.ViaAccessToken,
             Origin = ctx.Options.CheckOriginConsistency ? Origins.FromRequest(request) : null,
         };
         if (mobile)

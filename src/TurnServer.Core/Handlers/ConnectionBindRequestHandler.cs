@@ -29,7 +29,7 @@ internal static class ConnectionBindRequestHandler
 
         // Only the allocation's own user may take its connections; the claimed connection is closed so a guessed
         // CONNECTION-ID cannot be retried.
-        if (ctx.Authenticator is not null && !string.Equals(pending.Allocation.Username, state.Username, StringComparison.Ordinal))
+        if (ctx.Authenticator is not null && !pending.Allocation.Admits(state.Auth))
         {
             pending.Allocation.ReleaseTcpPeer(pending.Peer.PeerAddress);
             pending.Peer.Dispose();

@@ -88,7 +88,7 @@ internal static class Mobility
         }
 
         // The ticket only names the allocation; the request must come from its user (RFC 8656 section 4, 441).
-        if (!string.Equals(found.Username, state.Username, StringComparison.Ordinal))
+        if (ctx.Authenticator is not null && !found.Admits(state.Auth))
         {
             ctx.Counters.AuthFailed(Diagnostics.AuthFailureReason.WrongCredentials);
             return StunErrorCodes.WrongCredentials;

@@ -45,6 +45,11 @@ internal static class RefreshRequestHandler
             return StunErrorCodes.AllocationMismatch; // deleted meanwhile, or another Allocate took this 5-tuple
         }
 
+        if (move && state.Auth.ViaAccessToken)
+        {
+            allocation.Rekey(state.Auth.Username!, state.Auth.Key!);
+        }
+
         uint lifetime = Lifetimes.Desired(request, ctx.Options);
         if (lifetime == 0)
         {

@@ -55,7 +55,7 @@ public static class TurnOptionTable
         Flag("no-dynamic-realms", "Do not use the user database's realm options (turn_realm_option); realms are never assigned dynamically here.", Supported),
         Value("realm", TurnOptionValueKind.String, "the system's domain name", "Default realm for users.", Supported, 'r'),
         Value("server-name", TurnOptionValueKind.String, "the realm", "Server name, used for oAuth.", Supported),
-        Flag("oauth", "Support oAuth (third-party) authentication.", NotYetImplemented),
+        Flag("oauth", "Take RFC 7635 access tokens (third-party authorization); keys from the user database's oauth_key table.", Supported),
         new() { Name = "user-quota", ShortName = 'q', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0 (unlimited)", Description = "Concurrent allocations one user may hold.", Support = Supported },
         new() { Name = "total-quota", ShortName = 'Q', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0 (unlimited)", Description = "Concurrent allocations the whole server may hold.", Support = Supported },
         new() { Name = "max-bps", ShortName = 's', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0 (unlimited)", Description = "Relayed bytes per second one allocation may carry each way; more is dropped.", Support = Supported },

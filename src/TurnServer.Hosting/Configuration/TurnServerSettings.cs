@@ -257,6 +257,9 @@ public sealed class TurnServerSettings
     /// <summary><c>server-relay</c>: peers reach clients without permissions (non-standard, dangerous).</summary>
     public bool ServerRelay { get; init; }
 
+    /// <summary><c>oauth</c>: take RFC 7635 access tokens, with keys from the user database's <c>oauth_key</c>.</summary>
+    public bool OAuth { get; init; }
+
     /// <summary><c>check-origin-consistency</c>: requests on an allocation must keep its Allocate's ORIGIN.</summary>
     public bool CheckOriginConsistency { get; init; }
 

@@ -151,6 +151,7 @@ internal sealed class TurnServerSettingsBinder
             Mobility = Boolean("mobility"),
             ServerRelay = Boolean("server-relay"),
             CheckOriginConsistency = Boolean("check-origin-consistency"),
+            OAuth = Boolean("oauth"),
             StunOnly = Boolean("stun-only"),
             NoStun = Boolean("no-stun"),
             RelayThreads = relayThreads,
@@ -174,6 +175,15 @@ internal sealed class TurnServerSettingsBinder
         if (settings is { NoUdp: true, NoTcp: true, NoTls: true, NoDtls: true })
         {
             _errors.Add($"{OriginsOf("no-udp", "no-tcp", "no-tls", "no-dtls")}: options 'no-udp', 'no-tcp', 'no-tls' and 'no-dtls' cannot all be used together: no client listener would be left");
+        }
+
+        if (settings.OAuth && settings.NoAuth)
+        {
+            _warnings.Add($"{OriginsOf("oauth")}: option 'oauth' has no effect with 'no-auth'");
+        }
+        else if (settings is { OAuth: true, UserDb: null, PsqlUserDb: null, WantsDefaultUserDb: false })
+        {
+            _warnings.Add($"{OriginsOf("oauth")}: option 'oauth' takes its keys from the user database's oauth_key table, and no 'userdb' or 'psql-userdb' is given: every access token will be refused");
         }
 
         if (settings.AllowLoopbackPeers)

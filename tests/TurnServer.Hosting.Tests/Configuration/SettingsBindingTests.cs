@@ -73,6 +73,27 @@ public class SettingsBindingTests
     }
 
     [Theory]
+    [InlineData(new[] { "-r", "example.org" }, null)]
+    [InlineData(new[] { "-r", "example.org", "--oauth" }, "example.org")]
+    [InlineData(new[] { "-r", "example.org", "--oauth", "--server-name=turn.example.org" }, "turn.example.org")]
+    public void Oauth_seals_tokens_for_the_server_name_or_else_the_realm(string[] args, string? serverName)
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-a", "--user=alice:secret", "--userdb=/tmp/turndb", .. args]);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(serverName, TurnOptionsFactory.CreateOptions(result.Settings!).OAuthServerName);
+        Assert.DoesNotContain(result.Warnings, w => w.Contains("'oauth'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Oauth_without_a_user_database_warns_that_every_token_will_be_refused()
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-a", "--user=alice:secret", "--oauth"]);
+
+        Assert.Contains(result.Warnings, w => w.Contains("option 'oauth' takes its keys from the user database", StringComparison.Ordinal));
+    }
+
+    [Theory]
     [InlineData(new string[0], false)]
     [InlineData(new[] { "--mobility" }, true)]
     public void Mobility_is_offered_only_when_asked_for(string[] args, bool offered)
@@ -399,15 +420,15 @@ public class SettingsBindingTests
     [Fact]
     public void Not_yet_implemented_options_are_accepted_with_a_warning_naming_them()
     {
-        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--cli-password=x", "--oauth", "--web-admin"]);
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--cli-password=x", "--web-admin-port=8080", "--web-admin"]);
 
         Assert.Empty(result.Errors);
         Assert.NotNull(result.Settings);
         Assert.Equal(
             [
-                "command line (--oauth): option 'oauth' is not yet implemented in TurnServer and has no effect",
                 "command line (--cli-password): option 'cli-password' is not yet implemented in TurnServer and has no effect",
                 "command line (--web-admin): option 'web-admin' is not yet implemented in TurnServer and has no effect",
+                "command line (--web-admin-port): option 'web-admin-port' is not yet implemented in TurnServer and has no effect",
             ],
             result.Warnings.Where(w => w.Contains("not yet implemented", StringComparison.Ordinal)));
     }
