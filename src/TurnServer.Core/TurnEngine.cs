@@ -238,16 +238,7 @@ public sealed class TurnEngine
     }
 
     /// <summary>Relay traffic of all allocations, ended and live, as of now.</summary>
-    public TrafficTotals GetTrafficTotals()
-    {
-        TrafficTotals totals = Counters.EndedTraffic;
-        foreach (Allocation allocation in Allocations.All)
-        {
-            totals += TrafficTotals.Of(allocation);
-        }
-
-        return totals;
-    }
+    public TrafficTotals GetTrafficTotals() => Allocations.GetTrafficTotals();
 
     /// <summary>
     /// Frees what has expired: allocations past their lifetime (closing their relays and returning their ports),

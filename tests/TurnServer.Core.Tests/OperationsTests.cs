@@ -7,6 +7,47 @@ namespace TurnServer.Core.Tests;
 /// <summary>What operators change on a running engine: drain, reloaded credentials, peer rules and quotas.</summary>
 public class OperationsTests
 {
+    /// <summary>
+    /// Regression: totals were the ended sum read first, then the live set; an allocation deleted in between was in
+    /// neither (a CI run saw 450 of 500 relayed packets as uclient's TCP connections closed). Deleting and reading
+    /// now share a lock: every reading during a wave of deletions counts each allocation exactly once.
+    /// </summary>
+    [Fact]
+    public async Task Traffic_totals_count_every_allocation_once_while_allocations_end()
+    {
+        const int Count = 200;
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, UserQuota = 0 });
+        for (int i = 0; i < Count; i++)
+        {
+            Assert.True(harness.NewClient("198.51.100.7", 41000 + i).Allocate().IsSuccess);
+        }
+
+        Allocations.Allocation[] allocations = [.. harness.Engine.Allocations.All];
+        foreach (Allocations.Allocation allocation in allocations)
+        {
+            allocation.PeerPacketsSent = 1;
+        }
+
+        Task deleting = Task.Run(() =>
+        {
+            foreach (Allocations.Allocation allocation in allocations)
+            {
+                harness.Engine.Allocations.Remove(allocation, Allocations.AllocationEndReason.Deleted);
+            }
+        });
+
+        int readings = 0;
+        while (!deleting.IsCompleted || readings == 0)
+        {
+            Assert.Equal(Count, harness.Engine.GetTrafficTotals().PeerPacketsSent);
+            readings++;
+        }
+
+        await deleting;
+        Assert.Equal(0, harness.Engine.Allocations.Count);
+        Assert.Equal(Count, harness.Engine.GetTrafficTotals().PeerPacketsSent);
+    }
+
     [Fact]
     public void Draining_answers_allocate_508_while_existing_allocations_refresh_and_relay_on()
     {

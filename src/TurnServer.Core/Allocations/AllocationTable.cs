@@ -283,14 +283,38 @@ public sealed class AllocationTable
             {
                 _byMobilityTicket.TryRemove(new KeyValuePair<string, Allocation>(ticket, allocation));
             }
+
+            // Under the lock that GetTrafficTotals takes: the allocation leaves the live set and joins the ended
+            // totals at once, so no reading misses it.
+            _counters.AllocationEnded(TrafficTotals.Of(allocation));
         }
 
         ReturnPorts(allocation);
         ReleaseQuota(allocation.Username, allocation.BandwidthLimit);
-        _counters.AllocationEnded(TrafficTotals.Of(allocation));
         _observer?.OnEnded(allocation, reason);
         allocation.Client.OnAllocationReleased();
         return true;
+    }
+
+    /// <summary>
+    /// Relay traffic of every allocation, ended and live, each counted once: the ended totals and the live set are
+    /// read under the lock deletions take. <paramref name="eachLive"/>, if given, sees every live allocation and its
+    /// share (for per-user metrics); it runs under that lock, so it must be quick.
+    /// </summary>
+    public TrafficTotals GetTrafficTotals(Action<Allocation, TrafficTotals>? eachLive = null)
+    {
+        lock (_keySync)
+        {
+            TrafficTotals totals = _counters.EndedTraffic;
+            foreach (Allocation allocation in _allocations.Values)
+            {
+                TrafficTotals live = TrafficTotals.Of(allocation);
+                totals += live;
+                eachLive?.Invoke(allocation, live);
+            }
+
+            return totals;
+        }
     }
 
     /// <summary>Returns the relay ports of an allocation that never made it into the table.</summary>

@@ -175,9 +175,10 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
     }
 
     /// <summary>
-    /// Traffic of finished allocations, then of live ones, computed once for all sixteen traffic counters of a scrape.
-    /// Finished totals are read first: an allocation ending in between is missed once (the exporter keeps counters
-    /// from going down) rather than counted twice.
+    /// Traffic of finished allocations and of live ones, computed once for all sixteen traffic counters of a scrape;
+    /// the table reads both under one lock, so an allocation ending meanwhile is counted once. Per-user ended totals
+    /// come from <see cref="OnEnded"/>, which runs just after, so a user's counter may lag by that allocation for one
+    /// scrape (the exporter keeps counters from going down).
     /// </summary>
     private TrafficSnapshot Snapshot()
     {
@@ -188,18 +189,14 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
                 return _snapshot;
             }
 
-            TrafficTotals total = _engine.Counters.EndedTraffic;
             Dictionary<string, TrafficTotals> perUser = _userLabels ? new(_endedPerUser, StringComparer.Ordinal) : [];
-            foreach (Allocation allocation in _engine.Allocations.All)
-            {
-                TrafficTotals live = TrafficTotals.Of(allocation);
-                total += live;
-                if (_userLabels)
+            TrafficTotals total = _engine.Allocations.GetTrafficTotals(_userLabels
+                ? (allocation, live) =>
                 {
                     string user = allocation.Username ?? string.Empty;
                     perUser[user] = perUser.TryGetValue(user, out TrafficTotals sum) ? sum + live : live;
                 }
-            }
+                : null);
 
             _snapshot = new TrafficSnapshot(total, perUser);
             _snapshotAt = _time.GetTimestamp();
