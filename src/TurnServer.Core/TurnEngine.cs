@@ -342,9 +342,8 @@ public sealed class TurnEngine
 
             state.Seal = new ResponseSeal(_ctx.Software, state.Auth.Key, state.Auth.UseSha256, _ctx.Options.Fingerprint || request.HasFingerprint);
 
-            // RFC 8656 section 4: requests on an allocation must come from its user, else 441 Wrong Credentials. An
-            // allocation made with an access token takes any valid token (RFC 7635: the authorization server vouches
-            // for the client, whichever key it used) and signs on with the newest.
+            // RFC 8656 section 4: requests on an allocation must come from its user, else 441 Wrong Credentials; an
+            // allocation made with an access token signs on with the newest token's key.
             if (existing is not null && !existing.Admits(state.Auth))
             {
                 Counters.AuthFailed(AuthFailureReason.WrongCredentials);

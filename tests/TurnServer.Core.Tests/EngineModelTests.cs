@@ -427,7 +427,7 @@ public sealed class EngineModelTests
                 Assert.True(_harness.Engine.Allocations.TryGet(allocation.FiveTuple, out Allocation keyed) && keyed == allocation, "not under its 5-tuple");
                 if (allocation.MobilityTicket is { } ticket)
                 {
-                    Assert.True(_harness.Engine.Allocations.TryGetByMobilityTicket(Encoding.ASCII.GetBytes(ticket), out Allocation found) && found == allocation, "not under its ticket");
+                    Assert.True(_harness.Engine.Allocations.TryGetByMobilityTicket(ticket, out Allocation found) && found == allocation, "not under its ticket");
                 }
             }
         }

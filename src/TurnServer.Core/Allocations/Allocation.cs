@@ -200,11 +200,12 @@ public sealed class Allocation
 
     /// <summary>
     /// Whether a request that authenticated as <paramref name="auth"/> may act on this allocation (RFC 8656 section 4,
-    /// else 441): the allocation's user, or, for an allocation made with an access token, any valid access token
-    /// (RFC 7635: the authorization server vouches for the client whichever key it sealed the token with).
+    /// else 441): one signed by <see cref="KeyUser"/> with <see cref="Key"/>; and, for an allocation made with an
+    /// access token, any valid access token (RFC 7635: the authorization server vouches for the client whichever key
+    /// it sealed the token with), while a password allocation takes none.
     /// </summary>
     internal bool Admits(in Auth.AuthenticationResult auth) =>
-        (ViaAccessToken && auth.ViaAccessToken) || string.Equals(KeyUser, auth.Username, StringComparison.Ordinal);
+        auth.ViaAccessToken ? ViaAccessToken : string.Equals(KeyUser, auth.Username, StringComparison.Ordinal);
 
     /// <summary>
     /// Takes the kid and MAC key of a newer access token (RFC 7635): the requests that follow are signed with them.

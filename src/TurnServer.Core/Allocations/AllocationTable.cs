@@ -206,18 +206,9 @@ public sealed class AllocationTable
         return true;
     }
 
-    /// <summary>Finds the live allocation whose current mobility ticket is <paramref name="ticket"/> (ASCII bytes).</summary>
-    public bool TryGetByMobilityTicket(ReadOnlySpan<byte> ticket, out Allocation allocation)
-    {
-        var lookup = _byMobilityTicket.GetAlternateLookup<ReadOnlySpan<char>>();
-        Span<char> chars = stackalloc char[ticket.Length];
-        for (int i = 0; i < ticket.Length; i++)
-        {
-            chars[i] = (char)ticket[i];
-        }
-
-        return lookup.TryGetValue(chars, out allocation!) && !allocation.IsReleased;
-    }
+    /// <summary>Finds the live allocation whose current mobility ticket is <paramref name="ticket"/>.</summary>
+    public bool TryGetByMobilityTicket(string ticket, out Allocation allocation) =>
+        _byMobilityTicket.TryGetValue(ticket, out allocation!) && !allocation.IsReleased;
 
     /// <summary>
     /// Moves <paramref name="allocation"/> to <paramref name="fiveTuple"/>, reached through <paramref name="client"/>,

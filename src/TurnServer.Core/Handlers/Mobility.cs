@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
+using System.Text;
 using TurnServer.Core.Allocations;
 using TurnServer.Stun;
 
@@ -76,12 +77,14 @@ internal static class Mobility
             return StunErrorCodes.BadRequest;
         }
 
+        // Tickets are ASCII; anything else matches none. Refreshes with a ticket are rare, so the string is affordable.
+        string text = Encoding.Latin1.GetString(ticket);
         if (allocation is not null)
         {
-            return Matches(ticket, allocation.MobilityTicket) || Matches(ticket, allocation.PreviousMobilityTicket) ? 0 : StunErrorCodes.BadRequest;
+            return text == allocation.MobilityTicket || text == allocation.PreviousMobilityTicket ? 0 : StunErrorCodes.BadRequest;
         }
 
-        if (!ctx.Allocations.TryGetByMobilityTicket(ticket, out Allocation found) || ctx.Now >= found.ExpiresAt
+        if (!ctx.Allocations.TryGetByMobilityTicket(text, out Allocation found) || ctx.Now >= found.ExpiresAt
             || found.FiveTuple.Protocol != state.FiveTuple.Protocol)
         {
             return StunErrorCodes.AllocationMismatch;
@@ -97,23 +100,5 @@ internal static class Mobility
         allocation = found;
         move = true;
         return 0;
-    }
-
-    private static bool Matches(ReadOnlySpan<byte> ticket, string? expected)
-    {
-        if (expected is null || expected.Length != ticket.Length)
-        {
-            return false;
-        }
-
-        for (int i = 0; i < ticket.Length; i++)
-        {
-            if (ticket[i] != expected[i])
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }
