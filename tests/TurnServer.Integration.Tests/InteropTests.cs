@@ -152,7 +152,7 @@ public partial class InteropTests
         ];
         ToolResult result = await ExternalProcess.RunAsync("turnutils_uclient", args, ToolTimeout);
 
-        AssertNoLoss(result, Clients * MessagesPerClient);
+        UclientOutput.AssertNoLoss(result, Clients * MessagesPerClient);
         TrafficTotals traffic = server.Engine.GetTrafficTotals();
         Assert.True(traffic.PeerBytesSent >= Clients * MessagesPerClient * 170L, $"bytes relayed to peers: {traffic.PeerBytesSent}");
     }
@@ -256,7 +256,7 @@ public partial class InteropTests
         ];
         ToolResult result = await ExternalProcess.RunAsync("turnutils_uclient", args, ToolTimeout);
         const int expected = Clients * MessagesPerClient;
-        AssertNoLoss(result, expected);
+        UclientOutput.AssertNoLoss(result, expected);
 
         // The echoes came back through this server: every message went client -> relay -> peer and back.
         TrafficTotals traffic = server.Engine.GetTrafficTotals();
@@ -265,24 +265,8 @@ public partial class InteropTests
         Assert.Equal(0, server.Engine.Counters.GetDropped(DropReason.SendFailed));
     }
 
-    private static void AssertNoLoss(ToolResult result, int expected)
-    {
-        Match lost = LostPackets().Match(result.Output);
-        Match totals = FinalTotals().Match(result.Output);
-        Assert.True(lost.Success && totals.Success, result.Output);
-        Assert.Equal("0", lost.Groups[1].Value);
-        Assert.Equal(expected, int.Parse(totals.Groups[1].Value, CultureInfo.InvariantCulture));
-        Assert.Equal(expected, int.Parse(totals.Groups[2].Value, CultureInfo.InvariantCulture));
-    }
-
     private static string Port(TestServer server) => server.Port.ToString(CultureInfo.InvariantCulture);
 
     [GeneratedRegex(@"UDP reflexive addr: (\d+\.\d+\.\d+\.\d+):(\d+)")]
     private static partial Regex ReflexiveAddress();
-
-    [GeneratedRegex(@"Total lost packets (\d+)")]
-    private static partial Regex LostPackets();
-
-    [GeneratedRegex(@"start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)")]
-    private static partial Regex FinalTotals();
 }

@@ -109,8 +109,7 @@ public sealed class UserDatabaseServerTests : IDisposable
             ["-J", "-e", "127.0.0.1", "-r", peer.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-p", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-n", "50", "-m", "4", "-l", "170", "127.0.0.1"],
             TimeSpan.FromSeconds(60));
 
-        Assert.Contains("Total lost packets 0 ", result.Output, StringComparison.Ordinal);
-        Assert.Contains("tot_send_msgs=200, tot_recv_msgs=200", result.Output, StringComparison.Ordinal);
+        UclientOutput.AssertNoLoss(result, 200);
         Assert.Equal(0, server.Engine.Counters.GetAuthFailures(Core.Diagnostics.AuthFailureReason.BadAccessToken));
         Assert.All(server.Events.Created, a => Assert.Contains(a.Username, new[] { "north", "union", "oldempire" }));
         Assert.All(server.Events.Created, a => Assert.True(a.ViaAccessToken));
