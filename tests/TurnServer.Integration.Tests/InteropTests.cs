@@ -108,11 +108,24 @@ public partial class InteropTests
         using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
         string[] args = ["-S", "-u", TestServer.User, "-w", TestServer.Password];
         int port = listeningPort ? server.Port : server.DtlsEndPoints[0].Port;
-        await RunUclientAndCheckAsync(server, peer, args, sendIndications, port);
+        DtlsEndpoint dtls = listeningPort ? server.ListeningPortDtls! : server.Dtls[0];
+        var ended = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        dtls.SessionEnded += end => ended.Enqueue(end.FiveTuple.ClientAddress.Port + ": " + end.Reason);
+        try
+        {
+            await RunUclientAndCheckAsync(server, peer, args, sendIndications, port);
+        }
+        catch (TimeoutException e)
+        {
+            // Seen once in CI under full parallel load (uclient stalled after a handshake); say what the server saw.
+            string drops = string.Join(", ", Enum.GetValues<DtlsDropReason>().Select(r => r + " " + dtls.Counters.GetDropped(r)));
+            throw new TimeoutException(
+                $"handshakes started {dtls.Counters.HandshakesStarted}, completed {dtls.Counters.HandshakesCompleted}; drops: {drops}; sessions ended: {string.Join(", ", ended)}; allocations {server.Events.Created.Count}\n{e.Message}",
+                e);
+        }
 
         Assert.NotEmpty(server.Events.Created);
         Assert.All(server.Events.Created, a => Assert.Equal((TransportProtocol.Dtls, port), (a.FiveTuple.Protocol, a.FiveTuple.ServerAddress.Port)));
-        DtlsEndpoint dtls = listeningPort ? server.ListeningPortDtls! : server.Dtls[0];
         Assert.True(dtls.Counters.HandshakesCompleted >= Clients, "handshakes: " + dtls.Counters.HandshakesCompleted);
     }
 
