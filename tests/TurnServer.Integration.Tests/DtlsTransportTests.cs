@@ -204,6 +204,70 @@ public sealed class DtlsTransportTests : IDisposable
     }
 
     /// <summary>
+    /// RFC 6347 section 4.2.8: a client that restarts (or a new client given the same port, as turnutils_uclient
+    /// processes are when one left a session behind) handshakes again from the address of an established session.
+    /// The new session takes the address over and the old one ends with its allocation, so the new Allocate succeeds.
+    /// </summary>
+    [Fact]
+    public async Task A_new_handshake_from_an_established_sessions_address_replaces_it()
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        using var events = new DtlsSessionEvents(server.Dtls[0]);
+        IPEndPoint address;
+        TransportAddress oldRelay;
+        using (StunDtlsClient gone = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]))
+        {
+            oldRelay = await gone.AllocateAsync();
+            address = gone.LocalEndPoint;
+        }
+
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(address);
+        using StunDtlsClient restarted = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0], socket: socket);
+        TransportAddress newRelay = await restarted.AllocateAsync();
+
+        DtlsSessionEnd end = await events.NextAsync(EventTimeout);
+        Assert.Equal(DtlsSessionEndReason.Replaced, end.Reason);
+        Assert.Equal(TransportAddress.FromEndPoint(address), end.FiveTuple.ClientAddress);
+        (Allocation ended, AllocationEndReason reason) = await server.Events.NextEndAsync(EventTimeout);
+        Assert.Equal((oldRelay, AllocationEndReason.ConnectionClosed), (ended.RelayedTransportAddress, reason));
+        Assert.Equal(newRelay, Assert.Single(server.Engine.Allocations.All).RelayedTransportAddress);
+        Assert.Equal(1, server.Dtls[0].SessionCount);
+        Assert.Equal(2, server.Dtls[0].Counters.HandshakesCompleted);
+    }
+
+    /// <summary>
+    /// A ClientHello forged with an established client's address starts a handshake beside its session but cannot
+    /// finish it: the session relays on meanwhile, and goes on when the forged handshake times out.
+    /// </summary>
+    [Fact]
+    public async Task A_forged_client_hello_from_an_established_sessions_address_does_not_end_it()
+    {
+        var limits = new DtlsLimits { HandshakeTimeout = TimeSpan.FromSeconds(1) };
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options, s => s.AddSingleton(limits));
+        using var events = new DtlsSessionEvents(server.Dtls[0]);
+        using var peer = new UdpEchoPeer();
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
+        await client.AllocateAsync();
+        await client.BindChannelAsync(0x4001, TransportAddress.FromEndPoint(peer.EndPoint));
+
+        client.Socket.Send(DtlsTestRecords.ClientHello());
+        client.Socket.Send(DtlsTestRecords.Record(20, DtlsTestRecords.Dtls12, 0, [1], sequence: 1)); // its ChangeCipherSpec
+        byte[] during = ChannelDataFrame(0x4001, [1, 2, 3]);
+        await client.SendRawAsync(during);
+        Assert.Equal(during, await client.ReceiveAsync());
+
+        Assert.Equal(2, server.Dtls[0].Counters.HandshakesStarted);
+        DtlsSessionEnd end = await events.NextAsync(EventTimeout);
+        Assert.NotEqual(DtlsSessionEndReason.Replaced, end.Reason);
+        byte[] after = ChannelDataFrame(0x4001, [4, 5, 6]);
+        await client.SendRawAsync(after);
+        Assert.Equal(after, await client.ReceiveAsync());
+        Assert.Single(server.Engine.Allocations.All);
+        Assert.Equal(1, server.Dtls[0].SessionCount);
+    }
+
+    /// <summary>
     /// Records that are not records are dropped before the session sees them; ChannelData in the clear from the
     /// session's address is plain TURN over UDP, a 5-tuple without an allocation, so it is relayed nowhere.
     /// </summary>

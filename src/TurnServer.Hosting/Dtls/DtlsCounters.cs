@@ -63,6 +63,12 @@ internal enum DtlsSessionEndReason
 
     /// <summary>The listener stopped.</summary>
     ServerStopping,
+
+    /// <summary>
+    /// A new handshake from the client's address completed (RFC 6347 section 4.2.8): the client restarted, or a new
+    /// client was given the same address and port.
+    /// </summary>
+    Replaced,
 }
 
 /// <summary>A session that ended: its 5-tuple and why.</summary>

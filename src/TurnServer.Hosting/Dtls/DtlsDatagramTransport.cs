@@ -67,6 +67,9 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
     /// <summary>True when BouncyCastle closed the transport itself: after the client's close_notify or a fatal alert.</summary>
     public bool ClosedByRecordLayer => _closedByRecordLayer;
 
+    /// <summary>True once the handshake has completed.</summary>
+    public bool HandshakeComplete => _handshakeComplete;
+
     /// <summary>Lifts the handshake's deadline and send rule: the client has proved it receives at its address.</summary>
     public void MarkHandshakeComplete() => _handshakeComplete = true;
 

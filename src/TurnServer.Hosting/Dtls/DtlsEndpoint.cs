@@ -13,7 +13,8 @@ namespace TurnServer.Hosting.Dtls;
 /// (RFC 7983); it demultiplexes them by client address to sessions, each a <see cref="DtlsSession"/> on its own
 /// thread with a bounded queue. A datagram from an unknown address starts a session only if it is an initial
 /// ClientHello and <see cref="DtlsAdmission"/> allows it; anything else is dropped and counted in
-/// <see cref="Counters"/>. Sessions send through the address's UDP path to the client, so replies leave from the
+/// <see cref="Counters"/>. An initial ClientHello from the address of an established session starts a successor
+/// beside it, which takes the address over once its handshake completes (RFC 6347 section 4.2.8). Sessions send through the address's UDP path to the client, so replies leave from the
 /// address and port the client used.
 /// </summary>
 internal sealed partial class DtlsEndpoint
@@ -25,6 +26,9 @@ internal sealed partial class DtlsEndpoint
     private readonly TimeProvider _time;
     private readonly DtlsAdmission _admission;
     private readonly ConcurrentDictionary<TransportAddress, DtlsSession> _sessions = new();
+
+    /// <summary>Guards the hand-over of an address between a session and its successor (rare: per session, never per record).</summary>
+    private readonly Lock _renewalSync = new();
     private IClientConnectionSource? _udp;
     private TransportAddress _local;
     private volatile bool _stopping;
@@ -72,22 +76,144 @@ internal sealed partial class DtlsEndpoint
     /// </summary>
     public void Receive(ReadOnlySpan<byte> datagram, in TransportAddress client)
     {
+        DtlsSession? predecessor = null;
         if (_sessions.TryGetValue(client, out DtlsSession? session))
         {
             // Junk that is not even a record header is dropped here, before it costs the session thread a wake-up.
             if (!DtlsRecord.StartsWithRecord(datagram))
             {
                 Counters.Drop(DtlsDropReason.NotDtlsRecord);
-            }
-            else if (!session.Transport.TryEnqueue(datagram))
-            {
-                Counters.Drop(DtlsDropReason.QueueFull);
+                return;
             }
 
+            if (session.Successor is { } successor)
+            {
+                if (successor.SharesDatagram(datagram))
+                {
+                    Enqueue(successor, datagram);
+                }
+
+                if (DtlsRecord.Epoch(datagram) == 0)
+                {
+                    return; // the new handshake's; the established session is past epoch 0
+                }
+            }
+            else if (session.Transport.HandshakeComplete && DtlsRecord.IsInitialClientHello(datagram))
+            {
+                // RFC 6347 section 4.2.8: a new handshake from the address of an established session (its client
+                // restarted, or a new client was given the same port). The old session stays until the new one
+                // completes, so a forged ClientHello cannot end it.
+                predecessor = session;
+            }
+
+            if (predecessor is null)
+            {
+                Enqueue(session, datagram);
+                return;
+            }
+        }
+        else if (!DtlsRecord.IsInitialClientHello(datagram))
+        {
+            Counters.Drop(DtlsDropReason.NotClientHello);
             return;
         }
 
-        if (!DtlsRecord.IsInitialClientHello(datagram) || _stopping)
+        StartSession(datagram, client, predecessor);
+    }
+
+    /// <summary>
+    /// Ends every session (each sends its close_notify while the address can still carry it) and starts no new ones;
+    /// completes when all have ended. The caller closes the address's sockets afterwards.
+    /// </summary>
+    public Task CloseAsync(CancellationToken cancellationToken)
+    {
+        _stopping = true;
+        List<Task> ended = [];
+        foreach (DtlsSession session in _sessions.Values)
+        {
+            if (session.Successor is { } successor)
+            {
+                successor.Close(DtlsSessionEndReason.ServerStopping);
+                ended.Add(successor.Ended);
+            }
+
+            session.Close(DtlsSessionEndReason.ServerStopping);
+            ended.Add(session.Ended);
+        }
+
+        return Task.WhenAll(ended).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Frees the handshake slot of <paramref name="session"/> (its thread calls this once, however the handshake ended).</summary>
+    internal void OnHandshakeEnded(DtlsSession session) => _admission.EndHandshake(session.FiveTuple.ClientAddress);
+
+    /// <summary>
+    /// The handshake of <paramref name="successor"/>, begun beside an established session of the same address, has
+    /// completed: the client proved it holds the address, so the successor takes it over and the old session ends
+    /// with its allocation, at once, so that the new client's Allocate finds the 5-tuple free. Called on the
+    /// successor's thread before it reads its first record.
+    /// </summary>
+    internal void OnSuccessorEstablished(DtlsSession successor)
+    {
+        DtlsSession? predecessor;
+        lock (_renewalSync)
+        {
+            predecessor = successor.Predecessor;
+            if (predecessor is null)
+            {
+                return; // the old session ended first and handed the address over already
+            }
+
+            successor.Predecessor = null;
+            predecessor.Successor = null;
+            _sessions.TryUpdate(successor.FiveTuple.ClientAddress, successor, predecessor);
+        }
+
+        predecessor.Close(DtlsSessionEndReason.Replaced);
+        _engine.Allocations.ConnectionClosed(predecessor.FiveTuple, predecessor);
+    }
+
+    /// <summary>
+    /// Forgets <paramref name="session"/> (its thread calls this last), so its address can start a new one; a successor
+    /// still handshaking for the address takes its place.
+    /// </summary>
+    internal void OnSessionEnded(DtlsSession session, DtlsSessionEndReason reason)
+    {
+        TransportAddress client = session.FiveTuple.ClientAddress;
+        lock (_renewalSync)
+        {
+            if (session.Successor is { } successor)
+            {
+                session.Successor = null;
+                successor.Predecessor = null;
+                _sessions.TryUpdate(client, successor, session);
+            }
+            else
+            {
+                _sessions.TryRemove(new KeyValuePair<TransportAddress, DtlsSession>(client, session));
+            }
+
+            if (session.Predecessor is { } predecessor)
+            {
+                // A successor whose handshake failed: the session it would have replaced goes on as before.
+                session.Predecessor = null;
+                predecessor.Successor = null;
+            }
+        }
+
+        _admission.EndSession();
+        LogSessionEnded(_logger, session.FiveTuple.ToString(), reason);
+        SessionEnded?.Invoke(new DtlsSessionEnd(session.FiveTuple, reason));
+    }
+
+    /// <summary>
+    /// Starts a session for the initial ClientHello in <paramref name="datagram"/>, beside <paramref name="predecessor"/>
+    /// when that established session holds the address; refuses DTLS 1.0 with an alert, and drops what admission
+    /// control refuses.
+    /// </summary>
+    private void StartSession(ReadOnlySpan<byte> datagram, in TransportAddress client, DtlsSession? predecessor)
+    {
+        if (_stopping)
         {
             Counters.Drop(DtlsDropReason.NotClientHello);
             return;
@@ -107,9 +233,31 @@ internal sealed partial class DtlsEndpoint
             return;
         }
 
-        session = new DtlsSession(this, new FiveTuple(client, _local, TransportProtocol.Dtls), path, _engine, _credentials, _limits, Counters, _logger, _time);
-        _sessions[client] = session;
+        var session = new DtlsSession(this, new FiveTuple(client, _local, TransportProtocol.Dtls), path, _engine, _credentials, _limits, Counters, _logger, _time);
         session.Transport.TryEnqueue(datagram);
+        lock (_renewalSync)
+        {
+            if (predecessor is null)
+            {
+                _sessions[client] = session;
+            }
+            else if (predecessor.Successor is null && _sessions.TryGetValue(client, out DtlsSession? current) && current == predecessor)
+            {
+                predecessor.Successor = session;
+                session.Predecessor = predecessor;
+            }
+            else
+            {
+                // The old session ended, or another handshake began, since this datagram was routed: the client will
+                // repeat its ClientHello.
+                _admission.EndHandshake(client);
+                _admission.EndSession();
+                session.Transport.Drain();
+                Counters.Drop(DtlsDropReason.NotClientHello);
+                return;
+            }
+        }
+
         Counters.HandshakeStarted();
         try
         {
@@ -123,33 +271,12 @@ internal sealed partial class DtlsEndpoint
         }
     }
 
-    /// <summary>
-    /// Ends every session (each sends its close_notify while the address can still carry it) and starts no new ones;
-    /// completes when all have ended. The caller closes the address's sockets afterwards.
-    /// </summary>
-    public Task CloseAsync(CancellationToken cancellationToken)
+    private void Enqueue(DtlsSession session, ReadOnlySpan<byte> datagram)
     {
-        _stopping = true;
-        List<Task> ended = [];
-        foreach (DtlsSession session in _sessions.Values)
+        if (!session.Transport.TryEnqueue(datagram))
         {
-            session.Close(DtlsSessionEndReason.ServerStopping);
-            ended.Add(session.Ended);
+            Counters.Drop(DtlsDropReason.QueueFull);
         }
-
-        return Task.WhenAll(ended).WaitAsync(cancellationToken);
-    }
-
-    /// <summary>Frees the handshake slot of <paramref name="session"/> (its thread calls this once, however the handshake ended).</summary>
-    internal void OnHandshakeEnded(DtlsSession session) => _admission.EndHandshake(session.FiveTuple.ClientAddress);
-
-    /// <summary>Forgets <paramref name="session"/> (its thread calls this last), so its address can start a new one.</summary>
-    internal void OnSessionEnded(DtlsSession session, DtlsSessionEndReason reason)
-    {
-        _sessions.TryRemove(new KeyValuePair<TransportAddress, DtlsSession>(session.FiveTuple.ClientAddress, session));
-        _admission.EndSession();
-        LogSessionEnded(_logger, session.FiveTuple.ToString(), reason);
-        SessionEnded?.Invoke(new DtlsSessionEnd(session.FiveTuple, reason));
     }
 
     /// <summary>Answers a DTLS 1.0 ClientHello with a protocol_version alert: 15 bytes, less than it, so no amplification.</summary>

@@ -17,6 +17,7 @@ internal static class DtlsRecord
     /// <summary>client_version (2) + random (32) + session_id length (1): the least a ClientHello body can hold.</summary>
     private const int MinClientHelloBody = 35;
 
+    private const byte ContentTypeChangeCipherSpec = 20;
     private const byte ContentTypeAlert = 21;
     private const byte ContentTypeHandshake = 22;
     private const byte AlertLevelFatal = 2;
@@ -36,6 +37,28 @@ internal static class DtlsRecord
         && datagram[0] is >= 20 and <= 25
         && datagram[1] == DtlsMajorVersion
         && HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(datagram[11..]) <= datagram.Length;
+
+    /// <summary>The epoch of the first record of <paramref name="datagram"/>, which <see cref="StartsWithRecord"/> accepted.</summary>
+    public static int Epoch(ReadOnlySpan<byte> datagram) => BinaryPrimitives.ReadUInt16BigEndian(datagram[3..]);
+
+    /// <summary>
+    /// True when one of the records of <paramref name="datagram"/> is a ChangeCipherSpec; the walk stops at the first
+    /// length that overruns the datagram.
+    /// </summary>
+    public static bool ContainsChangeCipherSpec(ReadOnlySpan<byte> datagram)
+    {
+        while (StartsWithRecord(datagram))
+        {
+            if (datagram[0] == ContentTypeChangeCipherSpec)
+            {
+                return true;
+            }
+
+            datagram = datagram[(HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(datagram[11..]))..];
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// True when <paramref name="datagram"/> opens a new handshake: an epoch-0 handshake record whose first message is

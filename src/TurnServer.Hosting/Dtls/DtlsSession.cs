@@ -49,6 +49,9 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private DtlsTransport? _dtls;
     private int _closeReason = -1;
+    private volatile DtlsSession? _successor;
+    private volatile DtlsSession? _predecessor;
+    private volatile bool _cipherChangeRouted;
 
     /// <summary>
     /// A session for the client of <paramref name="fiveTuple"/> on <paramref name="endpoint"/>; encrypted records go out through
@@ -88,6 +91,46 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
 
     /// <inheritdoc />
     public override TransportProtocol Protocol => TransportProtocol.Dtls;
+
+    /// <summary>
+    /// A session handshaking for this established session's client address (RFC 6347 section 4.2.8); it takes the
+    /// address over if its handshake completes. Set and cleared by the endpoint under its hand-over lock.
+    /// </summary>
+    public DtlsSession? Successor
+    {
+        get => _successor;
+        set => _successor = value;
+    }
+
+    /// <summary>The established session this one would replace, while its handshake runs (see <see cref="Successor"/>).</summary>
+    public DtlsSession? Predecessor
+    {
+        get => _predecessor;
+        set => _predecessor = value;
+    }
+
+    /// <summary>
+    /// Whether this successor gets a datagram from the address it shares with its predecessor (RFC 6347 section
+    /// 4.2.8): every epoch-0 datagram, which only the new handshake uses; and once the new client's ChangeCipherSpec
+    /// has come, epoch-1 datagrams too, the first of which is its Finished. The predecessor gets those as well, so a
+    /// forged ChangeCipherSpec cannot divert its client's records: each session discards what it cannot use
+    /// (BouncyCastle drops records of an epoch it is not in, and replays of sequence numbers it has seen). Called by
+    /// the listener thread only.
+    /// </summary>
+    public bool SharesDatagram(ReadOnlySpan<byte> datagram)
+    {
+        if (DtlsRecord.Epoch(datagram) != 0)
+        {
+            return _cipherChangeRouted;
+        }
+
+        if (DtlsRecord.ContainsChangeCipherSpec(datagram))
+        {
+            _cipherChangeRouted = true;
+        }
+
+        return true;
+    }
 
     /// <inheritdoc />
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => this;
@@ -149,10 +192,21 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
             DtlsTransport? dtls = Handshake(out reason);
             if (dtls is not null)
             {
+                if (Predecessor is not null)
+                {
+                    _endpoint.OnSuccessorEstablished(this);
+                }
+
                 reason = Serve(dtls);
                 lock (_recordLayer)
                 {
-                    dtls.Close(); // close_notify, unless the record layer is closed already
+                    // close_notify, unless the record layer is closed already or the address has a new session,
+                    // whose client could not read it.
+                    if (reason != DtlsSessionEndReason.Replaced)
+                    {
+                        dtls.Close();
+                    }
+
                     _dtls = null;
                 }
             }

@@ -50,6 +50,34 @@ public class DtlsRecordTests
         Assert.False(DtlsRecord.IsInitialClientHello(applicationData));
     }
 
+    /// <summary>How OpenSSL sends a client's second flight: ClientKeyExchange, ChangeCipherSpec and Finished in one datagram.</summary>
+    [Fact]
+    public void A_change_cipher_spec_is_found_in_any_record_of_a_datagram_and_the_first_record_gives_the_epoch()
+    {
+        byte[] keyExchange = DtlsTestRecords.Record(22, DtlsTestRecords.Dtls12, 0, new byte[79]);
+        byte[] changeCipherSpec = DtlsTestRecords.Record(20, DtlsTestRecords.Dtls12, 0, [1], sequence: 1);
+        byte[] finished = DtlsTestRecords.Record(22, DtlsTestRecords.Dtls12, 1, new byte[48]);
+        byte[] flight = [.. keyExchange, .. changeCipherSpec, .. finished];
+
+        Assert.True(DtlsRecord.ContainsChangeCipherSpec(flight));
+        Assert.True(DtlsRecord.ContainsChangeCipherSpec(changeCipherSpec));
+        Assert.False(DtlsRecord.ContainsChangeCipherSpec(keyExchange));
+        Assert.False(DtlsRecord.ContainsChangeCipherSpec([.. keyExchange, .. finished]));
+        Assert.Equal(0, DtlsRecord.Epoch(flight));
+        Assert.Equal(1, DtlsRecord.Epoch(finished));
+    }
+
+    [Fact]
+    public void A_record_whose_length_overruns_the_datagram_ends_the_walk()
+    {
+        byte[] keyExchange = DtlsTestRecords.Record(22, DtlsTestRecords.Dtls12, 0, new byte[79]);
+        byte[] changeCipherSpec = DtlsTestRecords.Record(20, DtlsTestRecords.Dtls12, 0, [1]);
+        keyExchange[12] += 1; // one byte longer than it is: the ChangeCipherSpec after it is not a record boundary
+
+        Assert.False(DtlsRecord.ContainsChangeCipherSpec([.. keyExchange, .. changeCipherSpec]));
+        Assert.False(DtlsRecord.ContainsChangeCipherSpec(changeCipherSpec.AsSpan(0, 13)));
+    }
+
     [Fact]
     public void A_dtls_1_0_client_hello_is_answered_with_a_fatal_protocol_version_alert()
     {
