@@ -14,6 +14,12 @@ internal enum AdminCommand
     /// <summary><c>-k</c>, <c>--key</c>: print the long-term key of <c>-u</c>, <c>-r</c>, <c>-p</c> (0x and 32 hex digits).</summary>
     Key,
 
+    /// <summary>
+    /// <c>-P</c>, <c>--generate-encrypted-password</c>: print the stored form of <c>-p</c> for <c>cli-password</c>
+    /// (see <see cref="UserDb.AdminPassword"/>).
+    /// </summary>
+    EncryptPassword,
+
     /// <summary><c>-a</c>, <c>--add</c>: add or update a long-term credential user (<c>-u</c>, <c>-r</c>, <c>-p</c>).</summary>
     AddUser,
 
@@ -55,6 +61,7 @@ internal sealed class AdminCommandLine
     private static readonly (char? Short, string[] Long, bool Value, AdminCommand Command)[] Options =
     [
         ('k', ["key"], false, AdminCommand.Key),
+        ('P', ["generate-encrypted-password"], false, AdminCommand.EncryptPassword),
         ('a', ["add"], false, AdminCommand.AddUser),
         ('d', ["delete"], false, AdminCommand.DeleteUser),
         ('l', ["list"], false, AdminCommand.ListUsers),
@@ -78,7 +85,6 @@ internal sealed class AdminCommandLine
     // coTURN commands and databases this turnadmin does not handle: named in the error rather than misread.
     private static readonly Dictionary<string, string> Unsupported = new(StringComparer.Ordinal)
     {
-        ["P"] = "--generate-encrypted-password", ["generate-encrypted-password"] = "--generate-encrypted-password",
         ["E"] = "--generate-encrypted-password-aes", ["generate-encrypted-password-aes"] = "--generate-encrypted-password-aes",
         ["A"] = "--add-admin", ["add-admin"] = "--add-admin", ["D"] = "--delete-admin", ["delete-admin"] = "--delete-admin",
         ["L"] = "--list-admin", ["list-admin"] = "--list-admin", ["O"] = "--add-origin", ["add-origin"] = "--add-origin",

@@ -3,7 +3,7 @@ using TurnServer.Admin;
 using TurnServer.Stun;
 using TurnServer.UserDb;
 
-// turnadmin, as coTURN's: -k prints a long-term key; -a/-d/-l edit and list users; -s/-S/-X and --delete-all-secrets
+// turnadmin, as coTURN's: -k prints a long-term key; -P the stored form of a CLI password; -a/-d/-l edit and list users; -s/-S/-X and --delete-all-secrets
 // edit and list TURN REST API secrets; -g/-G realm options; against a SQLite turndb (-b) or PostgreSQL (-e).
 // Exit codes: 0 done, 1 the database failed, 2 a usage error (coTURN's turnadmin returns 0 in every case).
 const int Done = 0;
@@ -30,6 +30,14 @@ switch (line.Command)
         }
 
         Console.Out.WriteLine("0x" + Convert.ToHexStringLower(MessageIntegrity.ComputeLongTermKey(line.User, line.Realm, line.Password)));
+        return Done;
+    case AdminCommand.EncryptPassword:
+        if (string.IsNullOrEmpty(line.Password))
+        {
+            return Usage("-P needs -p <password>");
+        }
+
+        Console.Out.WriteLine(AdminPassword.Encrypt(line.Password));
         return Done;
 }
 
@@ -134,6 +142,7 @@ public partial class Program
 
         Commands:
           -k, --key                    print the long-term credential key of -u/-r/-p (0x + 32 hex digits)
+          -P, --generate-encrypted-password  print the stored form of -p for cli-password ($5$ salt $ SHA-256)
           -a, --add                    add or update a long-term credential user (-u, -r, -p)
           -d, --delete                 delete a user (-u, -r)
           -l, --list                   list users (of -r, or of every realm)
