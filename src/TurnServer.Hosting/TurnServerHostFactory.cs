@@ -10,6 +10,7 @@ using ILogger = Microsoft.Extensions.Logging.ILogger;
 using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
+using TurnServer.Hosting.Cli;
 using TurnServer.Hosting.Configuration;
 using TurnServer.Hosting.Dtls;
 using TurnServer.Hosting.Lifecycle;
@@ -72,7 +73,8 @@ public static partial class TurnServerHostFactory
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
         NatBehaviorDiscovery? natDiscovery = CreateNatDiscovery(settings, listeningIps);
         IReadOnlyList<IPEndPoint> auxServers = ListeningAddresses.ResolveEndPoints(settings.AuxServers);
-        builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
+        builder.Services.AddSingleton(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
+        builder.Services.AddSingleton<IAllocationObserver>(sp => sp.GetRequiredService<SessionLog>());
         builder.Services.AddSingleton(_ =>
         {
             var metrics = new TurnMetrics(settings.Realm, settings.PrometheusUsernameLabels, time);
@@ -135,6 +137,24 @@ public static partial class TurnServerHostFactory
                 sp.GetRequiredService<TurnEngine>(),
                 sp.GetRequiredService<ILoggerFactory>()));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<MetricsHttpServer>());
+        }
+
+        // coTURN 4.6 turns its telnet CLI on only with a password; so does this server.
+        if (!settings.NoCli && settings.CliPassword is not null)
+        {
+            builder.Services.AddSingleton(sp => new CliServer(
+                settings.CliIp,
+                settings.CliPort,
+                new CliContext(
+                    sp.GetRequiredService<TurnEngine>(),
+                    sp.GetRequiredService<SessionLog>(),
+                    settings,
+                    logFiles,
+                    sp.GetRequiredService<IHostApplicationLifetime>(),
+                    time,
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Cli")),
+                sp.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<CliServer>());
         }
 
         // Before the listeners, so the first packet already finds the database's users.

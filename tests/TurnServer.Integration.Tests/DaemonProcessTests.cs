@@ -300,8 +300,9 @@ public sealed class DaemonProcessTests : IDisposable
         }
 
         Assert.Equal(0, await daemon.TerminateAsync());
-        Assert.Contains("option 'cli-password' is not yet implemented", daemon.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain("'no-cli'", daemon.Output, StringComparison.Ordinal); // in force: there is no CLI
+        Assert.DoesNotContain("'cli-password'", daemon.Output, StringComparison.Ordinal); // taken, without a warning
+        Assert.DoesNotContain("'no-cli'", daemon.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("CLI listening", daemon.Output, StringComparison.Ordinal); // no-cli wins over the password
 
         Assert.DoesNotContain("qwerty", daemon.Output, StringComparison.Ordinal);
     }

@@ -18,6 +18,9 @@ public enum AllocationEndReason
 
     /// <summary>The server is shutting down.</summary>
     Shutdown,
+
+    /// <summary>An operator cancelled it (the CLI's <c>cs</c> command).</summary>
+    Cancelled,
 }
 
 /// <summary>Observes allocations starting and ending, for logs and metrics. Calls must not throw.</summary>

@@ -297,6 +297,21 @@ public sealed class TurnServerSettings
     /// <summary><c>tls-alternate-server</c>: ALTERNATE-SERVER targets for TLS/DTLS allocations (port 5349 when not given, as coTURN does).</summary>
     public IReadOnlyList<IPEndPoint> TlsAlternateServers { get; init; } = [];
 
+    /// <summary><c>no-cli</c>: no telnet CLI even with a <c>cli-password</c>.</summary>
+    public bool NoCli { get; init; }
+
+    /// <summary><c>cli-ip</c>: the telnet CLI's listening address.</summary>
+    public IPAddress CliIp { get; init; } = IPAddress.Loopback;
+
+    /// <summary><c>cli-port</c>: the telnet CLI's TCP port (0: any free port, for tests).</summary>
+    public int CliPort { get; init; } = 5766;
+
+    /// <summary><c>cli-password</c>: the CLI password, plain or in <c>turnadmin -P</c> form; the CLI is off without one.</summary>
+    public string? CliPassword { get; init; }
+
+    /// <summary><c>cli-max-output-sessions</c>: most sessions the CLI's <c>ps</c> prints.</summary>
+    public int CliMaxOutputSessions { get; init; } = 256;
+
     /// <summary><c>prometheus</c>: serve Prometheus metrics (and <c>/healthz</c>) over HTTP.</summary>
     public bool Prometheus { get; init; }
 

@@ -28,6 +28,12 @@ internal sealed partial class SessionLog : IAllocationObserver
         _time = time;
     }
 
+    /// <summary>
+    /// The session number <paramref name="allocation"/> is logged under (coTURN's session id, which its CLI's
+    /// <c>ps</c> prints and <c>cs</c> takes); false once it has ended.
+    /// </summary>
+    public bool TryGetSessionId(Allocation allocation, out long session) => _sessions.TryGetValue(allocation, out session);
+
     /// <inheritdoc />
     public void OnCreated(Allocation allocation)
     {

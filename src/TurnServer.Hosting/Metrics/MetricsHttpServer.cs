@@ -1,13 +1,10 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 using TurnServer.Core;
+using TurnServer.Hosting.Services;
 
 namespace TurnServer.Hosting.Metrics;
 
@@ -18,79 +15,48 @@ namespace TurnServer.Hosting.Metrics;
 /// Other paths are 404, other methods 405. Listens on <c>prometheus-address</c> (every address when not given) and
 /// <c>prometheus-port</c>.
 /// </summary>
-internal sealed partial class MetricsHttpServer : IHostedService, IAsyncDisposable
+internal sealed partial class MetricsHttpServer : KestrelService
 {
     private readonly IPAddress? _address;
     private readonly int _port;
     private readonly string _path;
     private readonly PrometheusExporter _exporter;
     private readonly TurnEngine _engine;
-    private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private WebApplication? _app;
 
     /// <summary>
     /// Serves <paramref name="exporter"/>'s scrape at <paramref name="path"/> on <paramref name="address"/> (null: every address) and
     /// <paramref name="port"/>; <paramref name="engine"/> tells <c>/healthz</c> whether a drain has started.
     /// </summary>
     public MetricsHttpServer(IPAddress? address, int port, string path, PrometheusExporter exporter, TurnEngine engine, ILoggerFactory loggerFactory)
+        : base(loggerFactory)
     {
         _address = address;
         _port = port;
         _path = path;
         _exporter = exporter;
         _engine = engine;
-        _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("TurnServer.Prometheus");
     }
 
-    /// <summary>The bound port, once started (useful with port 0).</summary>
-    public int Port { get; private set; }
-
     /// <inheritdoc />
-    public async Task StartAsync(CancellationToken cancellationToken)
+    protected override void Listen(KestrelServerOptions kestrel)
     {
-        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddSingleton(_loggerFactory);
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        if (_address is null)
         {
-            kestrel.AddServerHeader = false;
-            if (_address is null)
-            {
-                kestrel.ListenAnyIP(_port);
-            }
-            else
-            {
-                kestrel.Listen(_address, _port);
-            }
-        });
-        WebApplication app = builder.Build();
-        app.Run(HandleAsync);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        _app = app;
-
-        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? string.Empty;
-        Port = Uri.TryCreate(bound.Replace("[::]", "[::1]", StringComparison.Ordinal), UriKind.Absolute, out Uri? uri) ? uri.Port : _port;
-        LogListening(_logger, bound, _path);
-    }
-
-    /// <inheritdoc />
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (_app is not null)
+            kestrel.ListenAnyIP(_port);
+        }
+        else
         {
-            await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+            kestrel.Listen(_address, _port);
         }
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.DisposeAsync().ConfigureAwait(false);
-        }
-    }
+    protected override void Configure(WebApplication app) => app.Run(HandleAsync);
+
+    /// <inheritdoc />
+    protected override void OnStarted() => LogListening(_logger, BoundAddress, _path);
 
     private Task HandleAsync(HttpContext context)
     {

@@ -420,15 +420,15 @@ public class SettingsBindingTests
     [Fact]
     public void Not_yet_implemented_options_are_accepted_with_a_warning_naming_them()
     {
-        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--cli-password=x", "--web-admin-port=8080", "--web-admin"]);
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z", "--no-cli", "--ne=2", "--web-admin-port=8080", "--web-admin"]);
 
         Assert.Empty(result.Errors);
         Assert.NotNull(result.Settings);
         Assert.Equal(
             [
-                "command line (--cli-password): option 'cli-password' is not yet implemented in TurnServer and has no effect",
                 "command line (--web-admin): option 'web-admin' is not yet implemented in TurnServer and has no effect",
                 "command line (--web-admin-port): option 'web-admin-port' is not yet implemented in TurnServer and has no effect",
+                "command line (--ne): option 'ne' is not yet implemented in TurnServer and has no effect",
             ],
             result.Warnings.Where(w => w.Contains("not yet implemented", StringComparison.Ordinal)));
     }
@@ -436,7 +436,7 @@ public class SettingsBindingTests
     [Fact]
     public void Values_of_unbound_not_yet_implemented_options_are_not_validated()
     {
-        TurnServerConfigLoadResult result = TestLoader.LoadConf("no-auth\ncli-port=not-a-port\nne=[1|2|3]\ncli-max-output-sessions\n");
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("no-auth\nweb-admin-port=not-a-port\nne=[1|2|3]\n");
 
         Assert.Empty(result.Errors);
     }

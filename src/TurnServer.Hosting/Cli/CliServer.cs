@@ -1,0 +1,119 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
+using TurnServer.Hosting.Services;
+
+namespace TurnServer.Hosting.Cli;
+
+/// <summary>
+/// coTURN's telnet CLI on <c>cli-ip</c>:<c>cli-port</c> (127.0.0.1:5766), served by Kestrel's connection layer: each
+/// TCP connection is a <see cref="CliSession"/> fed by a <see cref="TelnetLineReader"/>. As in coTURN 4.6, it runs only
+/// with a <c>cli-password</c> and not with <c>no-cli</c>. At most <see cref="MaxConnections"/> connections at once;
+/// a connection idle for <see cref="IdleTimeout"/> is closed.
+/// </summary>
+internal sealed partial class CliServer : KestrelService
+{
+    /// <summary>Connections served at once; more are closed at once.</summary>
+    public const int MaxConnections = 16;
+
+    /// <summary>How long a connection may send nothing before it is closed.</summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(10);
+
+    private readonly IPAddress _address;
+    private readonly int _port;
+    private readonly CliContext _context;
+    private readonly ILogger _logger;
+    private int _connections;
+
+    /// <summary>Listens on <paramref name="address"/>:<paramref name="port"/> (0: any free port) for sessions on <paramref name="context"/>.</summary>
+    public CliServer(IPAddress address, int port, CliContext context, ILoggerFactory loggerFactory)
+        : base(loggerFactory)
+    {
+        _address = address;
+        _port = port;
+        _context = context;
+        _logger = loggerFactory.CreateLogger("TurnServer.Cli");
+    }
+
+    /// <inheritdoc />
+    protected override void Listen(KestrelServerOptions kestrel) => kestrel.Listen(_address, _port, listen => listen.Run(ServeAsync));
+
+    /// <inheritdoc />
+    protected override void OnStarted() => LogListening(_logger, new IPEndPoint(_address, Port).ToString());
+
+    private async Task ServeAsync(ConnectionContext connection)
+    {
+        string peer = connection.RemoteEndPoint?.ToString() ?? "unknown";
+        try
+        {
+            if (Interlocked.Increment(ref _connections) > MaxConnections)
+            {
+                LogRefused(_logger, peer);
+                return;
+            }
+
+            await RunSessionAsync(connection, new CliSession(_context, peer)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ConnectionResetException or OperationCanceledException)
+        {
+            // The client went away mid-answer, or the server is stopping: nothing to tell it.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _connections);
+        }
+    }
+
+    private static async Task RunSessionAsync(ConnectionContext connection, CliSession session)
+    {
+        PipeReader input = connection.Transport.Input;
+        PipeWriter output = connection.Transport.Output;
+        var reader = new TelnetLineReader();
+        var lines = new List<string>();
+        await WriteAsync(output, CliSession.Greeting()).ConfigureAwait(false);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        while (!session.Closing)
+        {
+            idle.CancelAfter(IdleTimeout);
+            ReadResult read = await input.ReadAsync(idle.Token).ConfigureAwait(false);
+            lines.Clear();
+            reader.Read(read.Buffer, lines, output);
+            input.AdvanceTo(read.Buffer.End);
+            foreach (string line in lines)
+            {
+                string answer = session.Execute(line);
+                WriteText(output, answer);
+                if (session.Closing)
+                {
+                    break;
+                }
+            }
+
+            await output.FlushAsync(idle.Token).ConfigureAwait(false);
+            if (read.IsCompleted)
+            {
+                break;
+            }
+        }
+    }
+
+    private static async Task WriteAsync(PipeWriter output, string text)
+    {
+        WriteText(output, text);
+        await output.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Writes <paramref name="text"/> as telnet's network virtual terminal wants it: every line ended by CR LF.</summary>
+    private static void WriteText(IBufferWriter<byte> output, string text) =>
+        Encoding.UTF8.GetBytes(text.Replace("\n", "\r\n", StringComparison.Ordinal), output);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "CLI listening on {EndPoint} (telnet)")]
+    private static partial void LogListening(ILogger logger, string endPoint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "CLI connection from {Peer} refused: too many CLI connections")]
+    private static partial void LogRefused(ILogger logger, string peer);
+}

@@ -1,0 +1,123 @@
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using TurnServer.Core.Allocations;
+using TurnServer.Hosting.Cli;
+using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Stun;
+
+namespace TurnServer.Integration.Tests;
+
+/// <summary>
+/// coTURN's telnet CLI (cli-ip, cli-port, cli-password): the password in the form Debian's turnadmin -P prints, the
+/// session listing an operator reads, cancelling a session, and stopping the server.
+/// </summary>
+public sealed class CliTests
+{
+    private const string CliPassword = "cli-secret";
+
+    [Fact]
+    public async Task An_operator_logs_in_with_a_password_from_debians_turnadmin_lists_and_cancels_a_session()
+    {
+        ToolResult hashed = await ExternalProcess.RunAsync("turnadmin", ["-P", "-p", CliPassword], TimeSpan.FromSeconds(30));
+        string stored = hashed.Output.Trim();
+        Assert.StartsWith("$5$", stored, StringComparison.Ordinal);
+        await using TestServer server = await TestServer.StartAsync("--cli-port=0", "--cli-password=" + stored);
+        using var alice = new StunUdpClient(server.UdpEndPoint);
+        TransportAddress relayed = await alice.AllocateAsync();
+        await alice.BindChannelAsync(0x4000, new TransportAddress(System.Net.IPAddress.Parse("127.0.0.1"), 9));
+
+        using TelnetTestClient cli = await TelnetTestClient.ConnectAsync(CliPort(server));
+        Assert.Contains("TURN Server\r\n", await cli.ReadUntilAsync("Enter password: \r\n"), StringComparison.Ordinal);
+        await cli.SendAsync("not the password");
+        await cli.ReadUntilAsync("Enter password: \r\n");
+        await cli.SendAsync(CliPassword);
+        await cli.ReadUntilAsync(CliSession.Prompt);
+
+        await cli.SendAsync("ps " + TestServer.User);
+        string sessions = await cli.ReadUntilAsync("Total sessions: 1\r\n\r\n> ");
+        Assert.Contains("    1) id=000000000000000001, user <alice>:\r\n", sessions, StringComparison.Ordinal);
+        Assert.Contains($"      client addr {TransportAddress.FromEndPoint(alice.LocalEndPoint)}, server addr {TransportAddress.FromEndPoint(server.UdpEndPoint)}\r\n", sessions, StringComparison.Ordinal);
+        Assert.Contains($"      relay addr {relayed}\r\n", sessions, StringComparison.Ordinal);
+        Assert.Contains("      client protocol UDP, relay protocol UDP\r\n", sessions, StringComparison.Ordinal);
+        Assert.Contains("      peers:\r\n          127.0.0.1\r\n", sessions, StringComparison.Ordinal);
+
+        await cli.SendAsync("ps bob");
+        await cli.ReadUntilAsync("Total sessions: 0\r\n\r\n> ");
+        await cli.SendAsync("pu udp");
+        Assert.Contains("    user: <alice>, 1 sessions\r\n", await cli.ReadUntilAsync("Total sessions: 1\r\n\r\n> "), StringComparison.Ordinal);
+        await cli.SendAsync("pu tls");
+        await cli.ReadUntilAsync("Total sessions: 0\r\n\r\n> ");
+
+        await cli.SendAsync("cs 1");
+        await cli.ReadUntilAsync(CliSession.Prompt);
+        (Allocation ended, AllocationEndReason reason) = await server.Events.NextEndAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal((relayed, AllocationEndReason.Cancelled), (ended.RelayedTransportAddress, reason));
+        Assert.Empty(server.Engine.Allocations.All);
+        Assert.Equal(437, StunTestClient.Code(await alice.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 600))));
+
+        await cli.SendAsync("tc stale-nonce");
+        Assert.Contains("Not supported", await cli.ReadUntilAsync(CliSession.Prompt), StringComparison.Ordinal);
+        await cli.SendAsync("quit");
+        Assert.Equal("Bye !\r\n", await cli.ReadUntilAsync("\r\n"));
+        Assert.True(await cli.ClosedByServerAsync());
+    }
+
+    [Fact]
+    public async Task Five_wrong_passwords_close_the_connection_and_telnet_option_offers_are_refused()
+    {
+        ToolResult hashed = await Turnadmin.RunAsync("-P", "-p", CliPassword);
+        Assert.Equal(0, hashed.ExitCode);
+        await using TestServer server = await TestServer.StartAsync("--cli-port=0", "--cli-password=" + hashed.Output.Trim());
+
+        using (TelnetTestClient guesser = await TelnetTestClient.ConnectAsync(CliPort(server)))
+        {
+            await guesser.ReadUntilAsync("Enter password: \r\n");
+            await guesser.SendBytesAsync([255, 251, 31, 255, 253, 1]); // IAC WILL NAWS, IAC DO ECHO, as telnet clients open
+            Assert.Equal("\xff\xfe\x1f\xff\xfc\x01", await guesser.ReadUntilAsync("\xff\xfc\x01")); // DONT NAWS, WONT ECHO
+            for (int attempt = 1; attempt < CliSession.PasswordTries; attempt++)
+            {
+                await guesser.SendAsync("guess " + attempt.ToString(CultureInfo.InvariantCulture));
+                await guesser.ReadUntilAsync("Enter password: \r\n");
+            }
+
+            await guesser.SendAsync("last guess");
+            Assert.True(await guesser.ClosedByServerAsync());
+        }
+
+        using TelnetTestClient admin = await TelnetTestClient.ConnectAsync(CliPort(server));
+        await admin.ReadUntilAsync("Enter password: \r\n");
+        await admin.SendAsync(CliPassword);
+        await admin.ReadUntilAsync(CliSession.Prompt);
+    }
+
+    [Fact]
+    public async Task Stop_from_the_cli_stops_the_server()
+    {
+        await using TestServer server = await TestServer.StartAsync("--cli-port=0", "--cli-password=" + CliPassword);
+        IHostApplicationLifetime lifetime = server.Host.Services.GetRequiredService<IHostApplicationLifetime>();
+        var stopping = new TaskCompletionSource();
+        using CancellationTokenRegistration registration = lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+
+        using TelnetTestClient cli = await TelnetTestClient.ConnectAsync(CliPort(server));
+        await cli.ReadUntilAsync("Enter password: \r\n");
+        await cli.SendAsync(CliPassword);
+        await cli.ReadUntilAsync(CliSession.Prompt);
+        Assert.False(stopping.Task.IsCompleted);
+        await cli.SendAsync("stop");
+
+        Assert.Equal("TURN server is shutting down\r\n", await cli.ReadUntilAsync("\r\n"));
+        await stopping.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Without_a_cli_password_or_with_no_cli_there_is_no_cli()
+    {
+        await using TestServer withoutPassword = await TestServer.StartAsync("--cli-port=0");
+        Assert.Null(withoutPassword.Host.Services.GetService<CliServer>());
+        await using TestServer turnedOff = await TestServer.StartAsync("--cli-port=0", "--cli-password=" + CliPassword, "--no-cli");
+        Assert.Null(turnedOff.Host.Services.GetService<CliServer>());
+    }
+
+    private static int CliPort(TestServer server) => server.Host.Services.GetRequiredService<CliServer>().Port;
+}
