@@ -113,9 +113,10 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
     /// Whether this successor gets a datagram from the address it shares with its predecessor (RFC 6347 section
     /// 4.2.8): every epoch-0 datagram, which only the new handshake uses; and once the new client's ChangeCipherSpec
     /// has come, epoch-1 datagrams too, the first of which is its Finished. The predecessor gets those as well, so a
-    /// forged ChangeCipherSpec cannot divert its client's records: each session discards what it cannot use
-    /// (BouncyCastle drops records of an epoch it is not in, and replays of sequence numbers it has seen). Called by
-    /// the listener thread only.
+    /// forged ChangeCipherSpec cannot divert its client's records. Each session copes with the other's: BouncyCastle
+    /// drops records of an epoch it has not entered and replays of sequence numbers it has seen, and a record it cannot
+    /// authenticate ends only the session that read it (a forged successor; or the old session, which a completed
+    /// successor is about to end anyway). Called by the listener thread only.
     /// </summary>
     public bool SharesDatagram(ReadOnlySpan<byte> datagram)
     {
