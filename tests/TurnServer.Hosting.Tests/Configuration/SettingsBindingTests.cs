@@ -433,6 +433,18 @@ public class SettingsBindingTests
             result.Warnings.Where(w => w.Contains("not yet implemented", StringComparison.Ordinal)));
     }
 
+    /// <summary>Deprecated coTURN options still found in old configurations load without a warning: 'prod' is 'no-software-attribute'.</summary>
+    [Fact]
+    public void Deprecated_coturn_options_load_quietly_and_prod_turns_software_off()
+    {
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("no-auth\nsoftware-attribute\nprod\nno-sslv2\nno-sslv3\nsecret-ts-exp-time=3600\n");
+
+        Assert.Empty(result.Errors);
+        Assert.Empty(result.Warnings);
+        Assert.True(result.Settings!.NoSoftwareAttribute);
+        Assert.False(TestLoader.LoadConf("no-auth\nsoftware-attribute\n").Settings!.NoSoftwareAttribute);
+    }
+
     [Fact]
     public void Values_of_unbound_not_yet_implemented_options_are_not_validated()
     {

@@ -20,7 +20,7 @@ public class TurnOptionTableTests
         "no-multicast-peers", "allow-loopback-peers", "allowed-peer-ip", "denied-peer-ip", "cipher-list", "pidfile", "secure-stun",
         "CA-file", "dh-file", "proc-user", "proc-group", "mobility", "no-cli", "cli-ip", "cli-port", "cli-password", "web-admin",
         "web-admin-ip", "web-admin-port", "web-admin-listen-on-workers", "server-relay", "cli-max-output-sessions", "ec-curve-name",
-        "dh566", "dh1066", "ne", "no-tlsv1", "no-tlsv1_1", "no-tlsv1_2", "secret-key-file", "keep-address-family",
+        "dh566", "dh1066", "ne", "prod", "no-sslv2", "no-sslv3", "secret-ts-exp-time", "no-tlsv1", "no-tlsv1_1", "no-tlsv1_2", "secret-key-file", "keep-address-family",
         "allocation-default-address-family", "acme-redirect", "log-binding", "no-rfc5780", "no-stun-backward-compatibility",
         "response-origin-only-with-rfc5780", "respond-http-unsupported", "version", "syslog-facility",
     ];
@@ -45,7 +45,7 @@ public class TurnOptionTableTests
         "drain-min-allocations", "drain-timeout", "no-rfc5780", "response-origin-only-with-rfc5780", "no-stun-backward-compatibility",
         "allocation-default-address-family", "keep-address-family", "aux-server",
         "rfc5780", "software-attribute", "tcp-proxy-port", "CA-file", "max-bps", "bps-capacity", "no-dynamic-ip-list", "no-dynamic-realms", "acme-redirect", "respond-http-unsupported",
-        "udp-self-balance",
+        "udp-self-balance", "no-sslv2", "no-sslv3", "secret-ts-exp-time",
     ];
 
     [Fact]
