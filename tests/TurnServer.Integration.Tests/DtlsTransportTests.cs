@@ -208,16 +208,27 @@ public sealed class DtlsTransportTests : IDisposable
     /// processes are when one left a session behind) handshakes again from the address of an established session.
     /// The new session takes the address over and the old one ends with its allocation, so the new Allocate succeeds.
     /// </summary>
-    [Fact]
-    public async Task A_new_handshake_from_an_established_sessions_address_replaces_it()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_new_handshake_from_an_established_sessions_address_replaces_it(bool mobile)
     {
-        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        // A mobile allocation outlives a closed connection, but not this: its 5-tuple now belongs to the new session.
+        await using TestServer server = await TestServer.StartAsync([.. _certificate.Options, .. mobile ? new[] { "--mobility" } : []]);
         using var events = new DtlsSessionEvents(server.Dtls[0]);
         IPEndPoint address;
         TransportAddress oldRelay;
         using (StunDtlsClient gone = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]))
         {
-            oldRelay = await gone.AllocateAsync();
+            oldRelay = await gone.AllocateAsync((ref StunMessageWriter w) =>
+            {
+                w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
+                if (mobile)
+                {
+                    w.WriteText(StunAttributeType.MobilityTicket, string.Empty);
+                }
+            });
+            Assert.Equal(mobile, Assert.Single(server.Engine.Allocations.All).MobilityTicket is not null);
             address = gone.LocalEndPoint;
         }
 

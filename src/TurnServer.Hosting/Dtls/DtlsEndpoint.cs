@@ -170,7 +170,13 @@ internal sealed partial class DtlsEndpoint
         }
 
         predecessor.Close(DtlsSessionEndReason.Replaced);
-        _engine.Allocations.ConnectionClosed(predecessor.FiveTuple, predecessor);
+
+        // Ended even when it holds a mobility ticket, which would keep it past a mere close: its 5-tuple now belongs
+        // to the new session, whose client could otherwise never allocate.
+        if (_engine.Allocations.TryGet(predecessor.FiveTuple, out Allocation allocation) && allocation.Client == predecessor)
+        {
+            _engine.Allocations.Remove(allocation, AllocationEndReason.ConnectionClosed);
+        }
     }
 
     /// <summary>
