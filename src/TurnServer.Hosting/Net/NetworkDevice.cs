@@ -1,6 +1,7 @@
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text;
+using TurnServer.Hosting.Udp.Linux;
 
 namespace TurnServer.Hosting.Net;
 
@@ -11,12 +12,6 @@ namespace TurnServer.Hosting.Net;
 /// </summary>
 internal static class NetworkDevice
 {
-    /// <summary>SOL_SOCKET, the level of SO_BINDTODEVICE.</summary>
-    private const int SolSocket = 1;
-
-    /// <summary>SO_BINDTODEVICE: the option's value is the interface name, NUL-terminated (at most IFNAMSIZ, 16 bytes with the NUL).</summary>
-    private const int SoBindToDevice = 25;
-
     /// <summary>IFNAMSIZ: the longest interface name is 15 bytes.</summary>
     public const int MaxNameBytes = 15;
 
@@ -46,11 +41,11 @@ internal static class NetworkDevice
     {
         if (device is not null)
         {
-            socket.SetRawSocketOption(SolSocket, SoBindToDevice, Value(device));
+            socket.SetRawSocketOption(Libc.SOL_SOCKET, Libc.SO_BINDTODEVICE, Value(device));
         }
     }
 
-    /// <summary>The option value for <paramref name="device"/>: its name in UTF-8 and a NUL.</summary>
+    /// <summary>The option value for <paramref name="device"/>: its name in UTF-8 and a NUL (at most IFNAMSIZ, 16 bytes).</summary>
     public static byte[] Value(string device)
     {
         byte[] value = new byte[Encoding.UTF8.GetByteCount(device) + 1];
