@@ -16,6 +16,7 @@ using TurnServer.Hosting.Dtls;
 using TurnServer.Hosting.Lifecycle;
 using TurnServer.Hosting.Logging;
 using TurnServer.Hosting.Metrics;
+using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Services;
 using TurnServer.Hosting.Tcp;
 using TurnServer.Hosting.Tls;
@@ -75,10 +76,15 @@ public static partial class TurnServerHostFactory
         IReadOnlyList<IPEndPoint> auxServers = ListeningAddresses.ResolveEndPoints(settings.AuxServers);
         builder.Services.AddSingleton(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
         builder.Services.AddSingleton<IAllocationObserver>(sp => sp.GetRequiredService<SessionLog>());
-        builder.Services.AddSingleton(_ =>
+        builder.Services.AddSingleton(sp => DescriptorBudget.ForThisProcess(sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Descriptors")));
+        builder.Services.AddSingleton(sp =>
         {
             var metrics = new TurnMetrics(settings.Realm, settings.PrometheusUsernameLabels, time);
             metrics.Meter.CreateObservableCounter("turnserver_log_events_dropped_total", () => logFiles.DroppedEvents, description: "Log lines dropped because the log file or syslog writer fell behind");
+            DescriptorBudget descriptors = sp.GetRequiredService<DescriptorBudget>();
+            metrics.Meter.CreateObservableGauge("turnserver_client_descriptors", () => descriptors.InUse, description: "Descriptors held by client connections and relay sockets");
+            metrics.Meter.CreateObservableGauge("turnserver_client_descriptors_limit", () => descriptors.Capacity, description: "Descriptors client connections and relay sockets may hold: the open files limit less what the server keeps for itself");
+            metrics.Meter.CreateObservableCounter("turnserver_client_descriptors_refused_total", () => descriptors.Refused, description: "Connections closed on accept and relays refused because client descriptors ran out");
             return metrics;
         });
         if (settings.Prometheus)
@@ -105,7 +111,7 @@ public static partial class TurnServerHostFactory
             ILogger relayLogger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Relay");
             var engine = new TurnEngine(
                 TurnOptionsFactory.CreateOptions(settings),
-                new UdpRelayEndpointFactory(ListeningAddresses.RelayAddresses(settings.RelayIps), listeningIps, counters, relayLogger, linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null, settings.RelayDevice),
+                new UdpRelayEndpointFactory(ListeningAddresses.RelayAddresses(settings.RelayIps), listeningIps, counters, relayLogger, sp.GetRequiredService<DescriptorBudget>(), linuxUdp ? sp.GetRequiredService<LinuxUdpEngine>() : null, settings.RelayDevice),
                 TurnOptionsFactory.CreateCredentialSources(settings, time, () => settings.StaticAuthSecrets, databaseUsers),
                 new CompositeAllocationObserver(sp.GetServices<IAllocationObserver>()),
                 time,
@@ -299,6 +305,7 @@ public static partial class TurnServerHostFactory
             TimeSpan.FromSeconds(settings.MaxAllocateTimeout),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(protocol == TransportProtocol.Tls ? "TurnServer.Tls" : "TurnServer.Tcp"),
             time,
+            sp.GetRequiredService<DescriptorBudget>(),
             proxyProtocol,
             new HttpOnTurnPort(settings.AcmeRedirect, settings.RespondHttpUnsupported),
             settings.ListeningDevice));

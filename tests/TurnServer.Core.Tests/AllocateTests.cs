@@ -193,6 +193,29 @@ public class AllocateTests
         Assert.Equal(1, harness.Engine.Ports.FreeCount);
     }
 
+    /// <summary>
+    /// Regression: out of descriptors, each Allocate tried 32 ports and quarantined every one for a minute as if other
+    /// programs held them, so a short shortage emptied the pool for a minute after it ended.
+    /// </summary>
+    [Theory]
+    [InlineData(17)]
+    [InlineData(6)]
+    public void Out_of_descriptors_an_allocate_gets_508_after_one_try_and_the_pool_stays_whole(byte transport)
+    {
+        var harness = new TurnHarness(minPort: 50000, maxPort: 50063);
+        harness.Relays.OutOfDescriptors = true;
+        TurnHarness.SimulatedClient client = transport == 6 ? harness.NewClient("198.51.100.9", 40002, protocol: TransportProtocol.Tcp) : harness.Client;
+        Response Allocate() => client.Request(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, transport)));
+
+        Assert.Equal(508, Allocate().ErrorCode);
+        Assert.Equal(1, harness.Relays.RefusedBinds);
+        Assert.Equal(0, harness.Engine.Ports.QuarantinedCount);
+        Assert.Equal(64, harness.Engine.Ports.FreeCount);
+
+        harness.Relays.OutOfDescriptors = false;
+        Assert.True(Allocate().IsSuccess);
+    }
+
     [Fact]
     public void A_pool_mostly_held_by_other_programs_still_allocates()
     {

@@ -108,6 +108,11 @@ internal sealed class FakeRelayFactory : IRelayEndpointFactory
 
     public HashSet<int> Busy { get; } = [];
 
+    /// <summary>While set, every bind fails as when the process is out of descriptors; counts the attempts.</summary>
+    public bool OutOfDescriptors { get; set; }
+
+    public int RefusedBinds { get; private set; }
+
     public List<FakeRelay> Bound { get; } = [];
 
     public bool SupportsFamily(AddressFamily family, in TransportAddress serverAddress) =>
@@ -119,6 +124,12 @@ internal sealed class FakeRelayFactory : IRelayEndpointFactory
         if (!SupportsFamily(family, serverAddress))
         {
             return RelayBindError.FamilyNotSupported;
+        }
+
+        if (OutOfDescriptors)
+        {
+            RefusedBinds++;
+            return RelayBindError.NoResources;
         }
 
         if (Busy.Contains(port))
@@ -136,6 +147,13 @@ internal sealed class FakeRelayFactory : IRelayEndpointFactory
 
     public RelayBindError TryBindTcp(AddressFamily family, in TransportAddress serverAddress, int port, out TcpRelayEndpoint? endpoint)
     {
+        endpoint = null;
+        if (OutOfDescriptors)
+        {
+            RefusedBinds++;
+            return RelayBindError.NoResources;
+        }
+
         var relay = new FakeTcpRelay(new TransportAddress(IPAddress.Parse(family == AddressFamily.InterNetwork ? "192.0.2.1" : "2001:db8::1"), port));
         BoundTcp.Add(relay);
         endpoint = relay;

@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
 
@@ -305,5 +308,69 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.DoesNotContain("CLI listening", daemon.Output, StringComparison.Ordinal); // no-cli wins over the password
 
         Assert.DoesNotContain("qwerty", daemon.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Regression: a client that opened TCP connections until the server reached its open files limit crashed it (the
+    /// .NET runtime aborts with "Out of memory." when it cannot have a descriptor for a new thread or assembly). Now
+    /// clients hold at most what the limit leaves after the server's reserve: past that a connection is closed at once
+    /// and an Allocate gets 508, the server keeps answering, and both work again once a descriptor is given back.
+    /// </summary>
+    [Fact]
+    public async Task Clients_cannot_use_up_the_open_files_limit_and_get_service_again_when_descriptors_free_up()
+    {
+        int port = ExternalProcess.FreeServerPort();
+        using DaemonProcess daemon = DaemonProcess.StartWithOpenFilesLimit(
+            512, "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=" + TestServer.Realm,
+            "--user=" + TestServer.User + ":" + TestServer.Password, "--no-tls", "--no-dtls");
+        await daemon.WaitUntilListeningAsync();
+        Match budget = Regex.Match(daemon.Output, @"Open files limit 512: \d+ open at start, 144 kept for the server, (\d+) for client connections");
+        Assert.True(budget.Success, daemon.Output);
+        int capacity = int.Parse(budget.Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.InRange(capacity, 100, 512 - 144);
+
+        IPEndPoint server = DaemonProcess.Loopback(port);
+        Func<Task<string>> exhausted = daemon.ExpectLine("Out of descriptors for clients (all " + capacity.ToString(CultureInfo.InvariantCulture) + " in use)");
+        Func<Task<string>> freed = daemon.ExpectLine("Descriptors for clients are free again");
+        var held = new List<StunStreamClient>();
+        try
+        {
+            for (int i = 0; i < capacity; i++)
+            {
+                held.Add(await StunStreamClient.ConnectAsync(server));
+                Assert.Equal(0, StunTestClient.Code(await held[i].RequestAsync(StunMethod.Binding)));
+            }
+
+            using (StunStreamClient refused = await StunStreamClient.ConnectAsync(server))
+            {
+                await refused.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+            }
+
+            await exhausted();
+            using (var udp = new StunUdpClient(server))
+            {
+                Assert.Equal(0, StunTestClient.Code(await udp.RequestAsync(StunMethod.Binding)));
+                byte[] answer = await udp.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17));
+                Assert.Equal(StunErrorCodes.InsufficientCapacity, StunTestClient.Code(answer));
+            }
+
+            held[0].Dispose();
+            await freed();
+            using (var udp = new StunUdpClient(server))
+            {
+                await udp.AllocateAsync();
+                Assert.Equal(0, StunTestClient.Code(await udp.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0))));
+            }
+
+            using StunStreamClient later = await StunStreamClient.ConnectAsync(server); // the descriptor the allocation gave back
+            Assert.Equal(0, StunTestClient.Code(await later.RequestAsync(StunMethod.Binding)));
+        }
+        finally
+        {
+            held.ForEach(client => client.Dispose());
+        }
+
+        Assert.Equal(0, await daemon.TerminateAsync());
+        Assert.DoesNotContain("Out of memory", daemon.Output, StringComparison.Ordinal);
     }
 }

@@ -288,7 +288,7 @@ internal static class AllocateRequestHandler
             }
 
             GiveBack(ctx, port, error);
-            if (error == RelayBindError.FamilyNotSupported)
+            if (error is RelayBindError.FamilyNotSupported or RelayBindError.NoResources)
             {
                 return null;
             }
@@ -328,7 +328,7 @@ internal static class AllocateRequestHandler
                 ctx.Ports.Release(port + 1);
             }
 
-            if (error == RelayBindError.FamilyNotSupported)
+            if (error is RelayBindError.FamilyNotSupported or RelayBindError.NoResources)
             {
                 return null;
             }

@@ -42,6 +42,12 @@ public enum RelayBindError
 
     /// <summary>No relay address of the requested family exists (answer 440).</summary>
     FamilyNotSupported,
+
+    /// <summary>
+    /// The process or system is out of descriptors or socket buffers (EMFILE, ENFILE, ENOBUFS, ENOMEM): the port is not
+    /// at fault and any other would fail the same way, so it goes back to the pool at once and the Allocate gets 508.
+    /// </summary>
+    NoResources,
 }
 
 /// <summary>Binds relay sockets; implemented by the hosting layer, which knows relay-ip and the interfaces.</summary>

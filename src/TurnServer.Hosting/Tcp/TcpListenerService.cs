@@ -33,6 +33,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     private readonly bool _plain;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly DescriptorBudget _descriptors;
     private readonly TimeSpan _allocationTimeout;
     private readonly bool _proxyProtocol;
     private readonly HttpOnTurnPort _http;
@@ -48,14 +49,16 @@ internal sealed partial class TcpListenerService : BackgroundService
     /// <param name="allocationTimeout">How long a connection may stay without an allocation.</param>
     /// <param name="logger">Where connection failures are logged.</param>
     /// <param name="time">The clock.</param>
+    /// <param name="descriptors">The budget each accepted connection takes a descriptor from; none left, it is closed at once.</param>
     /// <param name="proxyProtocol">
     /// Whether each connection starts with a PROXY protocol version 2 header from a load balancer (<c>tcp-proxy-port</c>),
     /// naming the client; it must arrive with the first byte, within <see cref="HandshakeTimeout"/>.
     /// </param>
     /// <param name="http">What HTTP requests get (<c>acme-redirect</c>, <c>respond-http-unsupported</c>); by default none, and the connection is closed.</param>
     /// <param name="device">The network interface the listener is tied to (<c>listening-device</c>), or null.</param>
-    public TcpListenerService(IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnEngine engine, TimeSpan allocationTimeout, ILogger logger, TimeProvider time, bool proxyProtocol = false, HttpOnTurnPort? http = null, string? device = null)
+    public TcpListenerService(IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnEngine engine, TimeSpan allocationTimeout, ILogger logger, TimeProvider time, DescriptorBudget descriptors, bool proxyProtocol = false, HttpOnTurnPort? http = null, string? device = null)
     {
+        _descriptors = descriptors ?? throw new ArgumentNullException(nameof(descriptors));
         if (!plain && tls is null)
         {
             throw new ArgumentException("a listener must take plain TCP, TLS or both", nameof(plain));
@@ -130,6 +133,7 @@ internal sealed partial class TcpListenerService : BackgroundService
 
     private async Task AcceptLoopAsync(CancellationToken stoppingToken)
     {
+        bool exhausted = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             Socket socket;
@@ -137,13 +141,45 @@ internal sealed partial class TcpListenerService : BackgroundService
             {
                 socket = await _listener.AcceptAsync(stoppingToken).ConfigureAwait(false);
             }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets)
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
             {
+                continue;
+            }
+            catch (SocketException e) when (ResourceExhaustion.Is(e))
+            {
+                // The connection stays queued and the next accept would fail at once: wait for descriptors to free up.
+                if (!exhausted)
+                {
+                    exhausted = true;
+                    LogAcceptExhausted(_logger, LocalEndPoint.ToString(), e.Message);
+                }
+
+                try
+                {
+                    await Task.Delay(ResourceExhaustion.AcceptRetryDelay, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
                 continue;
             }
             catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException or SocketException)
             {
                 return;
+            }
+
+            if (exhausted)
+            {
+                exhausted = false;
+                LogAcceptRecovered(_logger, LocalEndPoint.ToString());
+            }
+
+            if (!_descriptors.TryTake())
+            {
+                socket.Dispose(); // closed at once: the client hears so, rather than waiting in the queue
+                continue;
             }
 
             _ = ServeAsync(socket, stoppingToken);
@@ -203,6 +239,8 @@ internal sealed partial class TcpListenerService : BackgroundService
             {
                 _connections.TryRemove(connection, out _);
             }
+
+            _descriptors.Return();
         }
     }
 
@@ -250,6 +288,12 @@ internal sealed partial class TcpListenerService : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Serving the connection from {Remote} failed")]
     private static partial void LogServeFailed(ILogger logger, Exception exception, string remote);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Accepting connections on {EndPoint} failed: {Reason}; retrying every 100 ms (raise the descriptor limit: LimitNOFILE, ulimit -n)")]
+    private static partial void LogAcceptExhausted(ILogger logger, string endPoint, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Accepting connections on {EndPoint} again")]
+    private static partial void LogAcceptRecovered(ILogger logger, string endPoint);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection from {Remote} ended before it was set up: {Reason}")]
     private static partial void LogHandshakeFailed(ILogger logger, string remote, string reason);

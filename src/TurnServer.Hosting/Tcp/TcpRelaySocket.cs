@@ -23,39 +23,52 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
     private readonly Socket _listener;
     private readonly ILogger _logger;
     private readonly string? _device;
+    private readonly DescriptorBudget _descriptors;
     private readonly ConcurrentDictionary<PeerDataConnection, byte> _connections = new();
-    private volatile bool _disposed;
+    private int _disposed;
 
-    private TcpRelaySocket(Socket listener, TransportAddress localAddress, ILogger logger, string? device)
+    private TcpRelaySocket(Socket listener, TransportAddress localAddress, ILogger logger, DescriptorBudget descriptors, string? device)
         : base(localAddress)
     {
         _listener = listener;
         _logger = logger;
+        _descriptors = descriptors;
         _device = device;
     }
 
+    private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
     /// <summary>
     /// Binds and listens on <paramref name="ip"/>:<paramref name="port"/>, tied to the network interface <paramref name="device"/>
-    /// (<c>relay-device</c>) when given, as its peer connections will be; false when the port is taken or the device refused.
+    /// (<c>relay-device</c>) when given, as its peer connections will be. The listener and each peer connection take a
+    /// descriptor from <paramref name="descriptors"/>. Returns <see cref="RelayBindError.PortInUse"/> when the port is
+    /// taken or the device refused, <see cref="RelayBindError.NoResources"/> when descriptors ran out.
     /// </summary>
-    public static bool TryBind(IPAddress ip, int port, ILogger logger, out TcpRelaySocket? relay, string? device = null)
+    public static RelayBindError TryBind(IPAddress ip, int port, ILogger logger, DescriptorBudget descriptors, out TcpRelaySocket? relay, string? device = null)
     {
         relay = null;
-        Socket listener = CreateSocket(ip.AddressFamily);
+        if (!descriptors.TryTake())
+        {
+            return RelayBindError.NoResources;
+        }
+
+        Socket? listener = null;
         try
         {
+            listener = CreateSocket(ip.AddressFamily);
             NetworkDevice.Apply(listener, device);
             listener.Bind(new IPEndPoint(ip, port));
             listener.Listen(64);
         }
-        catch (SocketException)
+        catch (SocketException e)
         {
-            listener.Dispose();
-            return false;
+            listener?.Dispose();
+            descriptors.Return();
+            return ResourceExhaustion.Is(e) ? RelayBindError.NoResources : RelayBindError.PortInUse;
         }
 
-        relay = new TcpRelaySocket(listener, new TransportAddress(ip, port), logger, device);
-        return true;
+        relay = new TcpRelaySocket(listener, new TransportAddress(ip, port), logger, descriptors, device);
+        return RelayBindError.None;
     }
 
     /// <inheritdoc />
@@ -64,10 +77,17 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
     /// <inheritdoc />
     public override async Task<IPeerDataConnection?> ConnectAsync(TransportAddress peer)
     {
-        Socket socket = CreateSocket(Family);
+        if (!_descriptors.TryTake())
+        {
+            LogConnectFailed(_logger, LocalAddress.ToString(), peer.ToString(), "no descriptor left for clients");
+            return null;
+        }
+
+        Socket? socket = null;
         using var timeout = new CancellationTokenSource(ConnectTimeout);
         try
         {
+            socket = CreateSocket(Family);
             NetworkDevice.Apply(socket, _device);
             socket.Bind(LocalAddress.ToEndPoint());
             await socket.ConnectAsync(peer.ToEndPoint(), timeout.Token).ConfigureAwait(false);
@@ -75,7 +95,8 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {
             LogConnectFailed(_logger, LocalAddress.ToString(), peer.ToString(), e.Message);
-            socket.Dispose();
+            socket?.Dispose();
+            _descriptors.Return();
             return null;
         }
 
@@ -85,16 +106,25 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
     /// <inheritdoc />
     public override void Dispose()
     {
-        _disposed = true;
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _listener.Dispose();
+        _descriptors.Return();
         foreach (PeerDataConnection connection in _connections.Keys)
         {
             connection.Dispose();
         }
     }
 
-    /// <summary>Stops tracking a peer connection that has been disposed.</summary>
-    internal void Forget(PeerDataConnection connection) => _connections.TryRemove(connection, out _);
+    /// <summary>Stops tracking a peer connection that has been disposed, and gives its descriptor back.</summary>
+    internal void Forget(PeerDataConnection connection)
+    {
+        _connections.TryRemove(connection, out _);
+        _descriptors.Return();
+    }
 
     private static Socket CreateSocket(AddressFamily family)
     {
@@ -118,7 +148,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
     {
         var connection = new PeerDataConnection(socket, peer, this);
         _connections[connection] = 0;
-        if (_disposed)
+        if (IsDisposed)
         {
             connection.Dispose(); // the allocation ended while this was connecting
             return null;
@@ -140,16 +170,30 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
             {
                 continue;
             }
+            catch (SocketException e) when (ResourceExhaustion.Is(e) && !IsDisposed)
+            {
+                // The peer's connection stays queued: wait for descriptors to free up rather than spin or give up.
+                LogAcceptFailed(_logger, e, LocalAddress.ToString());
+                await Task.Delay(ResourceExhaustion.AcceptRetryDelay).ConfigureAwait(false);
+                continue;
+            }
             catch (Exception e) when (e is ObjectDisposedException or SocketException or OperationCanceledException)
             {
                 return; // the allocation ended
             }
 
+            if (!_descriptors.TryTake())
+            {
+                socket.Dispose(); // refused at once rather than left queued
+                continue;
+            }
+
+            PeerDataConnection? connection = null;
             try
             {
                 socket.NoDelay = true;
-                var peer = TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!);
-                if (Track(socket, peer) is { } connection)
+                connection = Track(socket, TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!));
+                if (connection is not null)
                 {
                     allocation.AcceptPeerConnection(connection);
                 }
@@ -157,7 +201,16 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
             catch (Exception e)
             {
                 // A peer that reset right after connecting, or a bug, costs that connection, never the relay's accept loop.
-                socket.Dispose();
+                if (connection is null)
+                {
+                    socket.Dispose();
+                    _descriptors.Return();
+                }
+                else
+                {
+                    connection.Dispose(); // gives the descriptor back
+                }
+
                 LogAcceptFailed(_logger, e, LocalAddress.ToString());
             }
         }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Net;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Udp;
@@ -21,17 +22,20 @@ internal sealed partial class UdpRelayEndpoint : RelayEndpoint
     private readonly Socket _socket;
     private readonly ServerCounters _counters;
     private readonly ILogger _logger;
+    private readonly DescriptorBudget _descriptors;
+    private int _disposed;
 
     /// <summary>
-    /// Wraps a bound relay <paramref name="socket"/> at <paramref name="localAddress"/>; its receive loop starts with
-    /// <see cref="Start"/>.
+    /// Wraps a bound relay <paramref name="socket"/> at <paramref name="localAddress"/>, whose descriptor was taken from
+    /// <paramref name="descriptors"/> and goes back on <see cref="Dispose"/>; its receive loop starts with <see cref="Start"/>.
     /// </summary>
-    public UdpRelayEndpoint(Socket socket, TransportAddress localAddress, ServerCounters counters, ILogger logger)
+    public UdpRelayEndpoint(Socket socket, TransportAddress localAddress, ServerCounters counters, ILogger logger, DescriptorBudget descriptors)
         : base(localAddress)
     {
         _socket = socket;
         _counters = counters;
         _logger = logger;
+        _descriptors = descriptors;
     }
 
     /// <inheritdoc />
@@ -52,7 +56,14 @@ internal sealed partial class UdpRelayEndpoint : RelayEndpoint
     public override void Start(Allocation allocation) => _ = ReceiveLoopAsync(allocation);
 
     /// <inheritdoc />
-    public override void Dispose() => _socket.Dispose();
+    public override void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _socket.Dispose();
+            _descriptors.Return();
+        }
+    }
 
     private async Task ReceiveLoopAsync(Allocation allocation)
     {

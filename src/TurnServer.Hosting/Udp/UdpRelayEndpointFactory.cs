@@ -26,14 +26,17 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
     private readonly LinuxUdpEngine? _linux;
     private readonly string? _device;
     private readonly byte[]? _deviceValue;
+    private readonly DescriptorBudget _descriptors;
 
     /// <summary>
     /// Binds relays on <paramref name="relayIps"/> (<c>relay-ip</c>), else on the client's server IP or one of <paramref name="listeningIps"/>;
     /// UDP relays are the Linux engine's descriptors when <paramref name="linux"/> is given, else .NET sockets; every
-    /// relay socket is tied to the network interface <paramref name="device"/> (<c>relay-device</c>) when given.
+    /// relay socket is tied to the network interface <paramref name="device"/> (<c>relay-device</c>) when given, and
+    /// takes a descriptor from <paramref name="descriptors"/> (none left: <see cref="RelayBindError.NoResources"/>).
     /// </summary>
-    public UdpRelayEndpointFactory(IReadOnlyList<IPAddress> relayIps, IReadOnlyList<IPAddress> listeningIps, ServerCounters counters, ILogger logger, LinuxUdpEngine? linux = null, string? device = null)
+    public UdpRelayEndpointFactory(IReadOnlyList<IPAddress> relayIps, IReadOnlyList<IPAddress> listeningIps, ServerCounters counters, ILogger logger, DescriptorBudget descriptors, LinuxUdpEngine? linux = null, string? device = null)
     {
+        _descriptors = descriptors;
         _device = device;
         _deviceValue = device is null ? null : NetworkDevice.Value(device);
         _relayIps = relayIps;
@@ -56,45 +59,18 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
             return RelayBindError.FamilyNotSupported;
         }
 
-        if (_linux is not null)
+        if (!_descriptors.TryTake())
         {
-            // The default receive buffer (rmem_default, 208 KB) holds only 92 datagrams of 1,200 bytes: a burst from a
-            // peer while the worker is busy overflowed it (164 of 256 lost in turnload's 1-client run). It is a limit,
-            // not memory taken, so an idle allocation costs nothing more.
-            SocketFd? fd = SocketFd.TryOpen(new IPEndPoint(ip, port), reusePort: false, dontFragment, bufferBytes: RelayBufferBytes, out _, _deviceValue);
-            if (fd is null)
-            {
-                return RelayBindError.PortInUse;
-            }
-
-            endpoint = new LinuxRelayEndpoint(fd, new TransportAddress(ip, port), _linux);
-            return RelayBindError.None;
+            return RelayBindError.NoResources;
         }
 
-        var socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
-        try
+        RelayBindError error = _linux is not null ? BindLinux(ip, port, dontFragment, _linux, out endpoint) : BindSocket(ip, port, dontFragment, out endpoint);
+        if (error != RelayBindError.None)
         {
-            if (family == AddressFamily.InterNetworkV6)
-            {
-                socket.DualMode = false;
-            }
-
-            if (dontFragment)
-            {
-                socket.DontFragment = true;
-            }
-
-            NetworkDevice.Apply(socket, _device);
-            socket.Bind(new IPEndPoint(ip, port));
-        }
-        catch (SocketException)
-        {
-            socket.Dispose();
-            return RelayBindError.PortInUse;
+            _descriptors.Return();
         }
 
-        endpoint = new UdpRelayEndpoint(socket, new TransportAddress(ip, port), _counters, _logger);
-        return RelayBindError.None;
+        return error;
     }
 
     /// <inheritdoc />
@@ -107,12 +83,50 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
             return RelayBindError.FamilyNotSupported;
         }
 
-        if (!Tcp.TcpRelaySocket.TryBind(ip, port, _logger, out Tcp.TcpRelaySocket? relay, _device))
+        RelayBindError error = Tcp.TcpRelaySocket.TryBind(ip, port, _logger, _descriptors, out Tcp.TcpRelaySocket? relay, _device);
+        endpoint = relay;
+        return error;
+    }
+
+    private RelayBindError BindLinux(IPAddress ip, int port, bool dontFragment, LinuxUdpEngine linux, out RelayEndpoint? endpoint)
+    {
+        // The default receive buffer (rmem_default, 208 KB) holds only 92 datagrams of 1,200 bytes: a burst from a
+        // peer while the worker is busy overflowed it (164 of 256 lost in turnload's 1-client run). It is a limit,
+        // not memory taken, so an idle allocation costs nothing more.
+        SocketFd? fd = SocketFd.TryOpen(new IPEndPoint(ip, port), reusePort: false, dontFragment, bufferBytes: RelayBufferBytes, out int errno, _deviceValue);
+        endpoint = fd is null ? null : new LinuxRelayEndpoint(fd, new TransportAddress(ip, port), linux, _descriptors);
+        return fd is not null ? RelayBindError.None
+            : ResourceExhaustion.IsErrno(errno) ? RelayBindError.NoResources
+            : RelayBindError.PortInUse;
+    }
+
+    private RelayBindError BindSocket(IPAddress ip, int port, bool dontFragment, out RelayEndpoint? endpoint)
+    {
+        endpoint = null;
+        Socket? socket = null;
+        try
         {
-            return RelayBindError.PortInUse;
+            socket = new Socket(ip.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            if (ip.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                socket.DualMode = false;
+            }
+
+            if (dontFragment)
+            {
+                socket.DontFragment = true;
+            }
+
+            NetworkDevice.Apply(socket, _device);
+            socket.Bind(new IPEndPoint(ip, port));
+        }
+        catch (SocketException e)
+        {
+            socket?.Dispose();
+            return ResourceExhaustion.Is(e) ? RelayBindError.NoResources : RelayBindError.PortInUse;
         }
 
-        endpoint = relay;
+        endpoint = new UdpRelayEndpoint(socket, new TransportAddress(ip, port), _counters, _logger, _descriptors);
         return RelayBindError.None;
     }
 

@@ -4,6 +4,7 @@ using TurnServer.Core;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Peers;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Tests.Configuration;
 using TurnServer.Hosting.Udp;
 using TurnServer.UserDb;
@@ -27,7 +28,7 @@ public sealed class EngineConfiguratorTests
         TurnServerSettings settings = TestLoader.Settings("realm=example.org\nuser=alice:secret\nuser-quota=5\ntotal-quota=50\nmax-bps=100000\n" + flags);
         var engine = new TurnEngine(
             TurnOptionsFactory.CreateOptions(settings),
-            new UdpRelayEndpointFactory([], [IPAddress.Loopback], new ServerCounters(), NullLogger.Instance),
+            new UdpRelayEndpointFactory([], [IPAddress.Loopback], new ServerCounters(), NullLogger.Instance, new DescriptorBudget(long.MaxValue, NullLogger.Instance)),
             [],
             null,
             TimeProvider.System,

@@ -16,10 +16,14 @@ internal sealed partial class DaemonProcess : IDisposable
 
     private readonly List<(string Text, TaskCompletionSource<string> Seen)> _awaited = [];
 
-    private DaemonProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null, string? serverDirectory = null)
+    private DaemonProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null, string? serverDirectory = null, int? openFiles = null)
     {
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        _process = ExternalProcess.Start(dotnet, [Path.Combine(serverDirectory ?? AppContext.BaseDirectory, "turnserver.dll"), .. args], environment);
+        string[] command = [dotnet, Path.Combine(serverDirectory ?? AppContext.BaseDirectory, "turnserver.dll"), .. args];
+        // prlimit (util-linux) sets the limit and execs the server, which so keeps its PID.
+        _process = openFiles is { } limit
+            ? ExternalProcess.Start("prlimit", ["--nofile=" + PortText(limit), "--", .. command], environment)
+            : ExternalProcess.Start(command[0], command[1..], environment);
         _process.LineReceived += line =>
         {
             lock (_awaited)
@@ -51,6 +55,9 @@ internal sealed partial class DaemonProcess : IDisposable
     public static DaemonProcess Start(params string[] args) => new(args);
 
     public static DaemonProcess Start(IDictionary<string, string> environment, params string[] args) => new(args, environment);
+
+    /// <summary>Starts the server with <paramref name="openFiles"/> as its soft and hard RLIMIT_NOFILE (<c>ulimit -n</c>).</summary>
+    public static DaemonProcess StartWithOpenFilesLimit(int openFiles, params string[] args) => new(args, openFiles: openFiles);
 
     /// <summary>Starts the copy of the server in <paramref name="serverDirectory"/> (see <see cref="CopyServerTo"/>).</summary>
     public static DaemonProcess StartFrom(string serverDirectory, params string[] args) => new(args, serverDirectory: serverDirectory);

@@ -87,6 +87,18 @@ internal static unsafe partial class Libc
     /// <summary>errno EINTR: the call was interrupted by a signal; retried.</summary>
     public const int EINTR = 4;
 
+    /// <summary>errno ENOMEM: the kernel could not allocate memory for the socket.</summary>
+    public const int ENOMEM = 12;
+
+    /// <summary>errno ENFILE: the system-wide limit on open files is reached.</summary>
+    public const int ENFILE = 23;
+
+    /// <summary>errno EMFILE: the process's limit on open descriptors (RLIMIT_NOFILE, <c>ulimit -n</c>) is reached.</summary>
+    public const int EMFILE = 24;
+
+    /// <summary>errno ENOBUFS: the kernel is out of socket buffer space.</summary>
+    public const int ENOBUFS = 105;
+
     /// <summary>errno EIO: a segmented (UDP_SEGMENT) sendmmsg failed in the driver; turns segmentation offload off.</summary>
     public const int EIO = 5;
 
@@ -179,6 +191,17 @@ internal static unsafe partial class Libc
     /// <summary>close(2): closes a socket, epoll or eventfd descriptor; 0, or -1 with errno.</summary>
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
+
+    /// <summary>RLIMIT_NOFILE: the getrlimit(2) resource that limits open descriptors (<c>ulimit -n</c>, systemd's LimitNOFILE).</summary>
+    public const int RLIMIT_NOFILE = 7;
+
+    /// <summary>getrlimit(2): reads a limit as struct rlimit, two 64-bit values (soft, then hard); 0, or -1 with errno.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int getrlimit(int resource, ulong* limits);
+
+    /// <summary>setrlimit(2): sets a limit from struct rlimit (soft, then hard); 0, or -1 with errno.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int setrlimit(int resource, ulong* limits);
 
     /// <summary>recvmmsg(2): reads up to <paramref name="count"/> datagrams in one call; returns how many, or -1 with errno.</summary>
     /// <param name="fd">The socket.</param>

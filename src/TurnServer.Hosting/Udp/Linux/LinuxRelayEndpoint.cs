@@ -1,6 +1,7 @@
 using System.Net;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Net;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Udp.Linux;
@@ -13,17 +14,20 @@ namespace TurnServer.Hosting.Udp.Linux;
 internal sealed class LinuxRelayEndpoint : RelayEndpoint
 {
     private readonly LinuxUdpEngine _engine;
+    private readonly DescriptorBudget _descriptors;
     private int _disposed;
 
     /// <summary>
-    /// Wraps a bound relay <paramref name="socket"/> at <paramref name="localAddress"/>; it joins a worker of
-    /// <paramref name="engine"/> on <see cref="Start"/>.
+    /// Wraps a bound relay <paramref name="socket"/> at <paramref name="localAddress"/>, whose descriptor was taken from
+    /// <paramref name="descriptors"/> and goes back on <see cref="Dispose"/>; it joins a worker of <paramref name="engine"/>
+    /// on <see cref="Start"/>.
     /// </summary>
-    public LinuxRelayEndpoint(SocketFd socket, TransportAddress localAddress, LinuxUdpEngine engine)
+    public LinuxRelayEndpoint(SocketFd socket, TransportAddress localAddress, LinuxUdpEngine engine, DescriptorBudget descriptors)
         : base(localAddress)
     {
         Socket = socket;
         _engine = engine;
+        _descriptors = descriptors;
     }
 
     /// <summary>The relay socket; closed by its owning worker (or here, if it never had one).</summary>
@@ -83,5 +87,8 @@ internal sealed class LinuxRelayEndpoint : RelayEndpoint
         {
             Socket.Dispose();
         }
+
+        // The owner closes the socket moments later; the budget's reserve covers the gap.
+        _descriptors.Return();
     }
 }

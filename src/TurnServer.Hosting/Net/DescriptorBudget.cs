@@ -1,0 +1,114 @@
+using Microsoft.Extensions.Logging;
+using TurnServer.Hosting.Udp.Linux;
+
+namespace TurnServer.Hosting.Net;
+
+/// <summary>
+/// The descriptors clients may hold: accepted TCP and TLS connections, UDP relay sockets, RFC 6062 relay listeners
+/// and peer connections, one each. The .NET runtime needs descriptors of its own at any moment (two for each assembly it
+/// loads, a pipe for each thread it starts) and aborts the process ("Out of memory.") when it cannot have one, so
+/// clients must never bring the process to its RLIMIT_NOFILE: past the budget a connection is closed as soon as it is
+/// accepted, an Allocate gets 508 and an RFC 6062 Connect 447, until clients give descriptors back.
+/// </summary>
+public sealed partial class DescriptorBudget
+{
+    private readonly ILogger _logger;
+    private long _inUse;
+    private long _refused;
+    private int _exhausted;
+
+    /// <summary>A budget of <paramref name="capacity"/> descriptors, logging when it runs out and when it has room again.</summary>
+    public DescriptorBudget(long capacity, ILogger logger)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(capacity);
+        Capacity = capacity;
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+    }
+
+    /// <summary>How many descriptors clients may hold at once.</summary>
+    public long Capacity { get; }
+
+    /// <summary>How many they hold now.</summary>
+    public long InUse => Volatile.Read(ref _inUse);
+
+    /// <summary>Connections closed on accept and relays refused since start, because the budget was spent.</summary>
+    public long Refused => Volatile.Read(ref _refused);
+
+    /// <summary>
+    /// The budget of this process on Linux: raises the soft RLIMIT_NOFILE to the hard one, as coTURN does, then leaves
+    /// for clients what is neither open now nor reserved for the runtime and the server's own later needs (listeners,
+    /// databases, the metrics and CLI servers, assemblies loaded on first use): 128 descriptors plus 1/32 of the limit.
+    /// Elsewhere, or with no limit, the budget is unbounded.
+    /// </summary>
+    public static unsafe DescriptorBudget ForThisProcess(ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        ulong* limits = stackalloc ulong[2];
+        if (!OperatingSystem.IsLinux() || Libc.getrlimit(Libc.RLIMIT_NOFILE, limits) != 0)
+        {
+            return new DescriptorBudget(long.MaxValue, logger);
+        }
+
+        ulong soft = limits[0];
+        if (soft < limits[1])
+        {
+            limits[0] = limits[1];
+            if (Libc.setrlimit(Libc.RLIMIT_NOFILE, limits) == 0)
+            {
+                LogLimitRaised(logger, soft, limits[1]);
+                soft = limits[1];
+            }
+        }
+
+        if (soft > long.MaxValue)
+        {
+            return new DescriptorBudget(long.MaxValue, logger);
+        }
+
+        long open = Directory.GetFileSystemEntries("/proc/self/fd").Length;
+        long reserve = 128 + ((long)soft / 32);
+        var budget = new DescriptorBudget(Math.Max(0, (long)soft - open - reserve), logger);
+        LogBudget(logger, soft, open, reserve, budget.Capacity);
+        return budget;
+    }
+
+    /// <summary>Takes one descriptor for a client; false (counted, and logged once per shortage) when none is left.</summary>
+    public bool TryTake()
+    {
+        if (Interlocked.Increment(ref _inUse) <= Capacity)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _inUse);
+        Interlocked.Increment(ref _refused);
+        if (Interlocked.Exchange(ref _exhausted, 1) == 0)
+        {
+            LogExhausted(_logger, Capacity);
+        }
+
+        return false;
+    }
+
+    /// <summary>Gives back a descriptor taken with <see cref="TryTake"/>, once its socket is closed.</summary>
+    public void Return()
+    {
+        Interlocked.Decrement(ref _inUse);
+        if (Volatile.Read(ref _exhausted) != 0 && Interlocked.Exchange(ref _exhausted, 0) != 0)
+        {
+            LogRecovered(_logger);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Open files limit raised from {Soft} to {Hard}")]
+    private static partial void LogLimitRaised(ILogger logger, ulong soft, ulong hard);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Open files limit {Limit}: {Open} open at start, {Reserve} kept for the server, {Capacity} for client connections and relay sockets")]
+    private static partial void LogBudget(ILogger logger, ulong limit, long open, long reserve, long capacity);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Out of descriptors for clients (all {Capacity} in use): new connections are closed and Allocate answered 508 until some are freed; raise LimitNOFILE or ulimit -n")]
+    private static partial void LogExhausted(ILogger logger, long capacity);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Descriptors for clients are free again")]
+    private static partial void LogRecovered(ILogger logger);
+}

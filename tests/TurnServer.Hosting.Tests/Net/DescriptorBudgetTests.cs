@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Logging;
+using TurnServer.Hosting.Net;
+
+namespace TurnServer.Hosting.Tests.Net;
+
+public sealed class DescriptorBudgetTests
+{
+    [Fact]
+    public void Takes_up_to_its_capacity_counts_refusals_and_logs_each_shortage_once_and_its_end()
+    {
+        var log = new LineLogger();
+        var budget = new DescriptorBudget(2, log);
+
+        Assert.True(budget.TryTake());
+        Assert.True(budget.TryTake());
+        Assert.False(budget.TryTake());
+        Assert.False(budget.TryTake());
+        Assert.Equal(2, budget.InUse);
+        Assert.Equal(2, budget.Refused);
+        Assert.Equal(["Warning: Out of descriptors for clients (all 2 in use): new connections are closed and Allocate answered 508 until some are freed; raise LimitNOFILE or ulimit -n"], log.Lines);
+
+        budget.Return();
+        Assert.Equal(1, budget.InUse);
+        Assert.Equal("Information: Descriptors for clients are free again", log.Lines[^1]);
+        Assert.True(budget.TryTake());
+        budget.Return();
+        Assert.Equal(2, log.Lines.Count); // no shortage, nothing more to say
+
+        Assert.True(budget.TryTake());
+        Assert.False(budget.TryTake());
+        Assert.Equal(3, log.Lines.Count); // a second shortage is logged again
+    }
+
+    [Fact]
+    public void Concurrent_takes_never_exceed_the_capacity()
+    {
+        var budget = new DescriptorBudget(1000, new LineLogger());
+        int taken = 0;
+        Parallel.For(0, 4000, _ =>
+        {
+            if (budget.TryTake())
+            {
+                Interlocked.Increment(ref taken);
+            }
+        });
+
+        Assert.Equal(1000, taken);
+        Assert.Equal(1000, budget.InUse);
+        Assert.Equal(3000, budget.Refused);
+    }
+
+    [Fact]
+    public void This_process_gets_a_budget_below_its_open_files_limit()
+    {
+        var budget = DescriptorBudget.ForThisProcess(new LineLogger());
+        string? line = File.ReadLines("/proc/self/limits").FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+        Assert.NotNull(line);
+        string[] fields = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(fields[1], fields[0]); // the soft limit was raised to the hard one
+        if (long.TryParse(fields[0], out long limit))
+        {
+            Assert.InRange(budget.Capacity, 0, limit - 128 - (limit / 32));
+        }
+    }
+
+    private sealed class LineLogger : ILogger
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (Lines)
+            {
+                Lines.Add(logLevel + ": " + formatter(state, exception));
+            }
+        }
+    }
+}
