@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Tests.Dtls;
 using TurnServer.Integration.Tests.Infrastructure;
@@ -171,6 +173,40 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(1, scrape.Value("turnserver_draining"));
     }
 
+    /// <summary>The metrics listener keeps at most 64 connections, so a flood of them cannot take the relay's descriptors.</summary>
+    [Fact]
+    public async Task The_metrics_listener_closes_connections_beyond_its_limit_unanswered()
+    {
+        await using TestServer server = await TestServer.StartAsync(PrometheusFlags);
+        var endPoint = new IPEndPoint(IPAddress.Loopback, server.MetricsBase.Port);
+        int limit = server.Host.Services.GetRequiredService<Hosting.Metrics.MetricsHttpServer>().ConnectionLimit;
+        byte[] request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"u8.ToArray();
+        var held = new List<Socket>();
+        try
+        {
+            for (int i = 0; i <= limit; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                held.Add(socket);
+                await socket.ConnectAsync(endPoint);
+                await socket.SendAsync(request);
+                string answer = await ReadAnswerAsync(socket);
+                if (i < limit)
+                {
+                    Assert.StartsWith("HTTP/1.1 200 OK", answer, StringComparison.Ordinal); // kept alive, so it stays counted
+                }
+                else
+                {
+                    Assert.Equal(string.Empty, answer);
+                }
+            }
+        }
+        finally
+        {
+            held.ForEach(socket => socket.Dispose());
+        }
+    }
+
     /// <summary>turn_total_allocations by coTURN's type labels: one live allocation over each client transport.</summary>
     [Fact]
     public async Task Allocations_are_counted_by_client_transport()
@@ -188,6 +224,35 @@ public sealed class MetricsTests : IDisposable
 
         PrometheusText scrape = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
         Assert.All(new[] { "UDP", "TCP", "TLS/TCP", "DTLS" }, type => Assert.Equal(1, scrape.Value("turn_total_allocations", ("type", type))));
+    }
+
+    /// <summary>Reads one HTTP answer's head (up to the blank line), or nothing when the server closes or resets first.</summary>
+    private static async Task<string> ReadAnswerAsync(Socket socket)
+    {
+        var text = new StringBuilder();
+        byte[] buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!text.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+        {
+            int read;
+            try
+            {
+                read = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+            {
+                break;
+            }
+
+            if (read == 0)
+            {
+                break;
+            }
+
+            text.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        }
+
+        return text.ToString();
     }
 
     [Fact]

@@ -12,14 +12,11 @@ namespace TurnServer.Hosting.Cli;
 /// <summary>
 /// coTURN's telnet CLI on <c>cli-ip</c>:<c>cli-port</c> (127.0.0.1:5766), served by Kestrel's connection layer: each
 /// TCP connection is a <see cref="CliSession"/> fed by a <see cref="TelnetLineReader"/>. As in coTURN 4.6, it runs only
-/// with a <c>cli-password</c> and not with <c>no-cli</c>. At most <see cref="MaxConnections"/> connections at once;
+/// with a <c>cli-password</c> and not with <c>no-cli</c>. At most <see cref="ConnectionLimit"/> connections at once;
 /// a connection idle for <see cref="IdleTimeout"/> is closed.
 /// </summary>
 internal sealed partial class CliServer : KestrelService
 {
-    /// <summary>Connections served at once; more are closed at once.</summary>
-    public const int MaxConnections = 16;
-
     /// <summary>How long a connection may send nothing before it is closed.</summary>
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(10);
 
@@ -27,7 +24,6 @@ internal sealed partial class CliServer : KestrelService
     private readonly int _port;
     private readonly CliContext _context;
     private readonly ILogger _logger;
-    private int _connections;
 
     /// <summary>Listens on <paramref name="address"/>:<paramref name="port"/> (0: any free port) for sessions on <paramref name="context"/>.</summary>
     public CliServer(IPAddress address, int port, CliContext context, ILoggerFactory loggerFactory)
@@ -40,6 +36,9 @@ internal sealed partial class CliServer : KestrelService
     }
 
     /// <inheritdoc />
+    public override int ConnectionLimit => 16;
+
+    /// <inheritdoc />
     protected override void Listen(KestrelServerOptions kestrel) => kestrel.Listen(_address, _port, listen => listen.Run(ServeAsync));
 
     /// <inheritdoc />
@@ -50,21 +49,11 @@ internal sealed partial class CliServer : KestrelService
         string peer = connection.RemoteEndPoint?.ToString() ?? "unknown";
         try
         {
-            if (Interlocked.Increment(ref _connections) > MaxConnections)
-            {
-                LogRefused(_logger, peer);
-                return;
-            }
-
             await RunSessionAsync(connection, new CliSession(_context, peer)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or ConnectionResetException or OperationCanceledException)
         {
             // The client went away mid-answer, or the server is stopping: nothing to tell it.
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _connections);
         }
     }
 
@@ -114,6 +103,4 @@ internal sealed partial class CliServer : KestrelService
     [LoggerMessage(Level = LogLevel.Information, Message = "CLI listening on {EndPoint} (telnet)")]
     private static partial void LogListening(ILogger logger, string endPoint);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "CLI connection from {Peer} refused: too many CLI connections")]
-    private static partial void LogRefused(ILogger logger, string peer);
 }

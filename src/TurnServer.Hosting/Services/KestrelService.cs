@@ -21,6 +21,9 @@ internal abstract class KestrelService : IHostedService, IAsyncDisposable
     /// <summary>Kestrel logs through <paramref name="loggerFactory"/>, the daemon's.</summary>
     protected KestrelService(ILoggerFactory loggerFactory) => _loggerFactory = loggerFactory;
 
+    /// <summary>Connections kept open at once (64 unless a listener says otherwise); more are closed as soon as they are accepted.</summary>
+    public virtual int ConnectionLimit => 64;
+
     /// <summary>The bound port, once started (useful with port 0).</summary>
     public int Port { get; private set; }
 
@@ -35,6 +38,9 @@ internal abstract class KestrelService : IHostedService, IAsyncDisposable
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // Scrapers, probes and operators need a handful; the rest are closed on accept, so these listeners cannot
+            // take the descriptors the relay's clients and the runtime need (see DescriptorBudget).
+            kestrel.Limits.MaxConcurrentConnections = ConnectionLimit;
             Listen(kestrel);
         });
         WebApplication app = builder.Build();
