@@ -5,6 +5,7 @@ using TurnServer.Core.Allocations;
 using TurnServer.Hosting.Cli;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -19,8 +20,7 @@ public sealed class CliTests
     [Fact]
     public async Task An_operator_logs_in_with_a_password_from_debians_turnadmin_lists_and_cancels_a_session()
     {
-        ToolResult hashed = await ExternalProcess.RunAsync("turnadmin", ["-P", "-p", CliPassword], TimeSpan.FromSeconds(30));
-        string stored = hashed.Output.Trim();
+        string stored = (await DebianTurnadmin.RunAsync("-P", "-p", CliPassword)).Trim();
         Assert.StartsWith("$5$", stored, StringComparison.Ordinal);
         await using TestServer server = await TestServer.StartAsync("--cli-port=0", "--cli-password=" + stored);
         using var alice = new StunUdpClient(server.UdpEndPoint);
