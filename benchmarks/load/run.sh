@@ -92,7 +92,8 @@ start_server() { # $1 = ts | coturn; sets SERVER_PID and PORT
     if ss -Hlun "sport = :$PORT" | grep -q .; then return 0; fi
     sleep 0.1
   done
-  echo "server $1 did not start listening on $PORT" >&2
+  echo "server $1 did not start listening on $PORT; its output:" >&2
+  tail -n 20 "$WORK"/*.out >&2
   exit 1
 }
 
