@@ -164,8 +164,10 @@ internal sealed partial class DtlsEndpoint
                 return; // the old session ended first and handed the address over already
             }
 
+            // predecessor.Successor stays set: the listener thread may have looked the predecessor up just before
+            // this update, and it must still share the new client's records (its first request among them) with
+            // the successor rather than give them to the old session alone, which cannot read them.
             successor.Predecessor = null;
-            predecessor.Successor = null;
             _sessions.TryUpdate(successor.FiveTuple.ClientAddress, successor, predecessor);
         }
 
