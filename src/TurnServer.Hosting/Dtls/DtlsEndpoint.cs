@@ -192,7 +192,7 @@ internal sealed partial class DtlsEndpoint
         {
             if (session.Successor is { } successor)
             {
-                session.Successor = null;
+                // session.Successor stays set, as in OnSuccessorEstablished, for a listener thread that looked it up.
                 successor.Predecessor = null;
                 _sessions.TryUpdate(client, successor, session);
             }

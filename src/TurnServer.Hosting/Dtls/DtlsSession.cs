@@ -94,8 +94,8 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
 
     /// <summary>
     /// A session handshaking for this established session's client address (RFC 6347 section 4.2.8); it takes the
-    /// address over if its handshake completes. Set and cleared by the endpoint under its hand-over lock; left set on a
-    /// replaced session, which ends.
+    /// address over if its handshake completes. Set and cleared by the endpoint under its hand-over lock; left set once
+    /// this session has handed the address over.
     /// </summary>
     public DtlsSession? Successor
     {
