@@ -74,6 +74,7 @@ internal sealed class AdminCommandLine
         ('h', ["help"], false, AdminCommand.Help),
         ('b', ["db", "userdb"], true, AdminCommand.None),
         ('e', ["psql-userdb", "sql-userdb"], true, AdminCommand.None),
+        ('N', ["redis-userdb"], true, AdminCommand.None),
         ('u', ["user"], true, AdminCommand.None),
         ('r', ["realm"], true, AdminCommand.None),
         ('p', ["password"], true, AdminCommand.None),
@@ -89,7 +90,7 @@ internal sealed class AdminCommandLine
         ["A"] = "--add-admin", ["add-admin"] = "--add-admin", ["D"] = "--delete-admin", ["delete-admin"] = "--delete-admin",
         ["L"] = "--list-admin", ["list-admin"] = "--list-admin", ["O"] = "--add-origin", ["add-origin"] = "--add-origin",
         ["R"] = "--del-origin", ["del-origin"] = "--del-origin", ["I"] = "--list-origins", ["list-origins"] = "--list-origins",
-        ["M"] = "--mysql-userdb", ["mysql-userdb"] = "--mysql-userdb", ["N"] = "--redis-userdb", ["redis-userdb"] = "--redis-userdb",
+        ["M"] = "--mysql-userdb", ["mysql-userdb"] = "--mysql-userdb", ["J"] = "--mongo-userdb", ["mongo-userdb"] = "--mongo-userdb",
         ["x"] = "--key-path", ["key-path"] = "--key-path", ["f"] = "--file-key-path", ["file-key-path"] = "--file-key-path",
         ["v"] = "--verify", ["verify"] = "--verify", ["o"] = "--origin", ["origin"] = "--origin",
     };
@@ -106,6 +107,9 @@ internal sealed class AdminCommandLine
 
     /// <summary>The PostgreSQL connection string of <c>-e</c> (<c>--psql-userdb</c>, <c>--sql-userdb</c>), libpq style; null when not given.</summary>
     public string? PostgresConnection { get; private set; }
+
+    /// <summary>The Redis connection string of <c>-N</c> (<c>--redis-userdb</c>), coTURN's form; null when not given.</summary>
+    public string? RedisConnection { get; private set; }
 
     /// <summary>The user name of <c>-u</c>.</summary>
     public string? User { get; private set; }
@@ -259,6 +263,9 @@ internal sealed class AdminCommandLine
                 break;
             case "psql-userdb":
                 PostgresConnection = value;
+                break;
+            case "redis-userdb":
+                RedisConnection = value;
                 break;
             case "user":
                 User = value;

@@ -44,11 +44,13 @@ switch (line.Command)
 TurnUserDatabase database;
 try
 {
-    database = line.PostgresConnection is { } postgres ? TurnUserDatabase.PostgreSql(postgres) : TurnUserDatabase.Sqlite(line.SqliteFile ?? DefaultSqliteFile());
+    database = line.PostgresConnection is { } postgres ? TurnUserDatabase.PostgreSql(postgres)
+        : line.RedisConnection is { } redis ? TurnUserDatabase.Redis(redis)
+        : TurnUserDatabase.Sqlite(line.SqliteFile ?? DefaultSqliteFile());
 }
 catch (FormatException e)
 {
-    return Usage("the PostgreSQL connection string cannot be read: " + e.Message);
+    return Usage("the database connection string cannot be read: " + e.Message);
 }
 
 try
@@ -115,7 +117,7 @@ try
             break;
     }
 }
-catch (DbException e)
+catch (Exception e) when (e is DbException or IOException)
 {
     Console.Error.WriteLine($"ERROR: {database.Description}: {e.Message}");
     return DatabaseFailed;
@@ -157,6 +159,7 @@ public partial class Program
         Options:
           -b, --db, --userdb           SQLite turndb file (default: /var/db/turndb, /usr/local/var/db/turndb or /var/lib/turn/turndb)
           -e, --psql-userdb, --sql-userdb  PostgreSQL connection string, libpq style ("host=... dbname=... user=... password=...")
+          -N, --redis-userdb           Redis connection string, coTURN's form ("ip=... port=... dbname=... password=...")
           -u, --user                   user name
           -r, --realm                  realm
           -p, --password               password

@@ -361,7 +361,7 @@ public static partial class TurnServerHostFactory
     private static partial void LogTlsDisabled(ILogger logger);
 
     /// <summary>
-    /// The user database the settings name: <c>psql-userdb</c>, <c>userdb</c>, or coTURN's default SQLite file when
+    /// The user database the settings name: <c>psql-userdb</c>, <c>redis-userdb</c>, <c>userdb</c>, or coTURN's default SQLite file when
     /// long-term credentials have no other source and that file exists.
     /// </summary>
     internal static TurnUserDatabase? OpenUserDatabase(TurnServerSettings settings)
@@ -374,6 +374,11 @@ public static partial class TurnServerHostFactory
         if (settings.PsqlUserDb is { } postgres)
         {
             return TurnUserDatabase.PostgreSql(postgres);
+        }
+
+        if (settings.RedisUserDb is { } redis)
+        {
+            return TurnUserDatabase.Redis(redis);
         }
 
         string? file = settings.UserDb ?? (settings.WantsDefaultUserDb ? DefaultUserDbFiles.FirstOrDefault(File.Exists) : null);

@@ -138,7 +138,7 @@ public sealed class PostgresServer : IAsyncDisposable
         return await output;
     }
 
-    private static int FreeTcpPort()
+    internal static int FreeTcpPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

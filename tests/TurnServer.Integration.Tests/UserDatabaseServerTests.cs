@@ -80,6 +80,38 @@ public sealed class UserDatabaseServerTests : IDisposable
     }
 
     /// <summary>
+    /// coTURN's redis-userdb: a user that Debian's turnadmin writes into Redis authenticates uclient, which relays without
+    /// loss; a user our turnadmin adds while the server runs works within one refresh; each tool lists what the other wrote.
+    /// </summary>
+    [Fact]
+    public async Task A_redis_userdb_filled_by_debians_turnadmin_authenticates_uclient_and_follows_changes()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await DebianTurnadmin.RunAsync("-a", "-N", redis.ConnInfo, "-u", TestServer.User, "-r", TestServer.Realm, "-p", TestServer.Password);
+        await DebianTurnadmin.RunAsync("-s", "redis-secret", "-N", redis.ConnInfo, "-r", TestServer.Realm);
+        await using TestServer server = await TestServer.StartRawAsync(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--min-port=20000", "--max-port=32767", "--realm=" + TestServer.Realm,
+            "--lt-cred-mech", "--redis-userdb=" + redis.ConnInfo, "--allow-loopback-peers", "--no-stdout-log");
+
+        using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
+        ToolResult result = await ExternalProcess.RunAsync(
+            "turnutils_uclient",
+            ["-u", TestServer.User, "-w", TestServer.Password, "-e", "127.0.0.1", "-r", peer.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+             "-p", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-n", "50", "-m", "4", "-l", "170", "127.0.0.1"],
+            TimeSpan.FromSeconds(60));
+        UclientOutput.AssertNoLoss(result, 200);
+
+        using var erin = new StunUdpClient(server.UdpEndPoint, "erin", "fresh");
+        Assert.Equal(StunErrorCodes.Unauthenticated, await AllocateCodeAsync(erin));
+        Assert.Equal(0, (await Turnadmin.RunAsync("-a", "-N", redis.ConnInfo, "-u", "erin", "-r", TestServer.Realm, "-p", "fresh")).ExitCode);
+        await WaitForRefreshAsync(server);
+        Assert.Equal(0, await AllocateCodeAsync(erin));
+
+        Assert.Equal(["alice[example.org]", "erin[example.org]"], (await DebianTurnadmin.RunAsync("-l", "-N", redis.ConnInfo)).Split('\n').Order(StringComparer.Ordinal)); // in KEYS order
+        Assert.Equal("redis-secret[example.org]", (await Turnadmin.RunAsync("-S", "-N", redis.ConnInfo)).Output.Trim());
+    }
+
+    /// <summary>
     /// RFC 7635 through uclient's -J mode: it seals each Allocate's and Refresh's access token with one of three test
     /// keys at random (kid north and oldempire A256GCM, union A128GCM) for the server name the 401 names, and signs
     /// with the MAC key inside. The keys are rows of the turndb's oauth_key table, as coTURN reads them.

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using TurnServer.Core.Peers;
 using TurnServer.Stun;
@@ -5,15 +6,21 @@ using TurnServer.Tests.Shared;
 
 namespace TurnServer.UserDb.Tests;
 
-/// <summary>The same behaviour from both engines: what turnadmin writes, the server reads.</summary>
+/// <summary>The same behaviour from every engine: what turnadmin writes, the server reads.</summary>
 public abstract class UserDatabaseContract
 {
     private const string Realm = "example.org";
 
     protected abstract TurnUserDatabase Database { get; }
 
-    /// <summary>Runs SQL against the database directly, as an operator or coTURN would have written rows.</summary>
-    protected abstract Task SqlAsync(string sql);
+    /// <summary>Stores a peer range directly, as an operator or coTURN would have (<paramref name="realm"/> empty: every realm).</summary>
+    protected abstract Task AddPeerRangeAsync(bool allowed, string realm, string range);
+
+    /// <summary>Stores a user's key text directly, unchecked.</summary>
+    protected abstract Task AddStoredUserKeyAsync(string realm, string name, string storedKey);
+
+    /// <summary>Stores an RFC 7635 key directly, as coTURN's turnadmin or test scripts do.</summary>
+    protected abstract Task AddOAuthKeyAsync(string kid, string ikm, long timestamp, long lifetime, string algorithm, string realm);
 
     [Fact]
     public async Task Users_added_listed_and_deleted_are_what_the_server_loads()
@@ -46,8 +53,10 @@ public abstract class UserDatabaseContract
         await Database.SetRealmOptionAsync(Realm, "user-quota", 3);
         await Database.SetRealmOptionAsync(Realm, "total-quota", 7);
         await Database.SetRealmOptionAsync(Realm, "max-bps", 250_000);
-        await SqlAsync("INSERT INTO allowed_peer_ip (realm, ip_range) VALUES ('example.org', '10.0.0.5'), ('', '10.0.1.0-10.0.1.255')");
-        await SqlAsync("INSERT INTO denied_peer_ip (realm, ip_range) VALUES ('example.org', '198.51.100.0-198.51.100.255'), ('other.org', '203.0.113.1')");
+        await AddPeerRangeAsync(true, Realm, "10.0.0.5");
+        await AddPeerRangeAsync(true, "", "10.0.1.0-10.0.1.255");
+        await AddPeerRangeAsync(false, Realm, "198.51.100.0-198.51.100.255");
+        await AddPeerRangeAsync(false, "other.org", "203.0.113.1");
 
         UserDatabaseSnapshot snapshot = await Database.LoadAsync(Realm);
 
@@ -73,8 +82,9 @@ public abstract class UserDatabaseContract
     [Fact]
     public async Task Unusable_rows_are_skipped_and_named()
     {
-        await SqlAsync("INSERT INTO turnusers_lt (realm, name, hmackey) VALUES ('example.org', 'mallory', 'not-hex'), ('example.org', 'sha256', '" + new string('a', 64) + "')");
-        await SqlAsync("INSERT INTO denied_peer_ip (realm, ip_range) VALUES ('example.org', 'ten.zero')");
+        await AddStoredUserKeyAsync(Realm, "mallory", "not-hex");
+        await AddStoredUserKeyAsync(Realm, "sha256", new string('a', 64));
+        await AddPeerRangeAsync(false, Realm, "ten.zero");
         await Database.SetUserKeyAsync(Realm, "alice", MessageIntegrity.ComputeLongTermKey("alice", Realm, "secret"));
 
         UserDatabaseSnapshot snapshot = await Database.LoadAsync(Realm);
@@ -89,11 +99,10 @@ public abstract class UserDatabaseContract
     public async Task Oauth_keys_are_read_by_kid_whatever_their_realm_and_unusable_ones_are_named()
     {
         // ikm_key values as coTURN's own test keys write them (base64 of 32 and 17 bytes).
-        await SqlAsync("INSERT INTO oauth_key (kid, ikm_key, timestamp, lifetime, as_rs_alg, realm) VALUES " +
-            "('north', 'MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK', 0, 0, 'A256GCM', 'crinna.org'), " +
-            "('union', 'MTIzNDU2Nzg5MDEyMzQ1Ngo=', 1700000000, 3600, 'A128GCM', ''), " +
-            "('short', 'MTIzNDU2Nzg5MDEyMzQ1Ngo=', 0, 0, 'A256GCM', ''), " +
-            "('legacy', 'MTIzNDU2Nzg5MDEyMzQ1Ngo=', 0, 0, 'HS256', '')");
+        await AddOAuthKeyAsync("north", "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK", 0, 0, "A256GCM", "crinna.org");
+        await AddOAuthKeyAsync("union", "MTIzNDU2Nzg5MDEyMzQ1Ngo=", 1700000000, 3600, "A128GCM", "");
+        await AddOAuthKeyAsync("short", "MTIzNDU2Nzg5MDEyMzQ1Ngo=", 0, 0, "A256GCM", "");
+        await AddOAuthKeyAsync("legacy", "MTIzNDU2Nzg5MDEyMzQ1Ngo=", 0, 0, "HS256", "");
 
         UserDatabaseSnapshot snapshot = await Database.LoadAsync(Realm);
 
@@ -106,7 +115,23 @@ public abstract class UserDatabaseContract
     }
 }
 
-public sealed class SqliteUserDatabaseTests : UserDatabaseContract, IDisposable
+/// <summary>The contract for the SQL engines, whose rows the tests write with SQL.</summary>
+public abstract class SqlUserDatabaseContract : UserDatabaseContract
+{
+    /// <summary>Runs SQL against the database directly, as an operator or coTURN would have written rows.</summary>
+    protected abstract Task SqlAsync(string sql);
+
+    protected override Task AddPeerRangeAsync(bool allowed, string realm, string range) =>
+        SqlAsync($"INSERT INTO {(allowed ? "allowed" : "denied")}_peer_ip (realm, ip_range) VALUES ('{realm}', '{range}')");
+
+    protected override Task AddStoredUserKeyAsync(string realm, string name, string storedKey) =>
+        SqlAsync($"INSERT INTO turnusers_lt (realm, name, hmackey) VALUES ('{realm}', '{name}', '{storedKey}')");
+
+    protected override Task AddOAuthKeyAsync(string kid, string ikm, long timestamp, long lifetime, string algorithm, string realm) =>
+        SqlAsync($"INSERT INTO oauth_key (kid, ikm_key, timestamp, lifetime, as_rs_alg, realm) VALUES ('{kid}', '{ikm}', {timestamp}, {lifetime}, '{algorithm}', '{realm}')");
+}
+
+public sealed class SqliteUserDatabaseTests : SqlUserDatabaseContract, IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-db-").FullName;
 
@@ -166,7 +191,7 @@ public sealed class PostgresFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Server.DisposeAsync();
 }
 
-public sealed class PostgresUserDatabaseTests : UserDatabaseContract, IClassFixture<PostgresFixture>, IAsyncLifetime
+public sealed class PostgresUserDatabaseTests : SqlUserDatabaseContract, IClassFixture<PostgresFixture>, IAsyncLifetime
 {
     private readonly PostgresFixture _fixture;
 
@@ -204,4 +229,110 @@ public sealed class PostgresUserDatabaseTests : UserDatabaseContract, IClassFixt
     }
 
     protected override Task SqlAsync(string sql) => _fixture.Server.PsqlAsync("-c", sql);
+}
+
+/// <summary>One Redis server for the class; each test starts on an empty database.</summary>
+public sealed class RedisFixture : IAsyncLifetime
+{
+    public RedisServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await RedisServer.StartAsync();
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+public sealed class RedisUserDatabaseTests : UserDatabaseContract, IClassFixture<RedisFixture>, IAsyncLifetime
+{
+    private readonly RedisFixture _fixture;
+
+    public RedisUserDatabaseTests(RedisFixture fixture)
+    {
+        _fixture = fixture;
+        Database = TurnUserDatabase.Redis(fixture.Server.ConnInfo);
+    }
+
+    protected override TurnUserDatabase Database { get; }
+
+    public Task InitializeAsync() => _fixture.Server.CliAsync("FLUSHDB");
+
+    public Task DisposeAsync()
+    {
+        Database.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Debians_turnadmin_writes_users_secrets_and_options_into_redis_that_we_read_and_lists_ours()
+    {
+        string conninfo = _fixture.Server.ConnInfo;
+        await DebianTurnadmin.RunAsync("-a", "-N", conninfo, "-u", "dave", "-r", "example.org", "-p", "pw");
+        await DebianTurnadmin.RunAsync("-s", "redis-secret", "-N", conninfo, "-r", "example.org");
+        await DebianTurnadmin.RunAsync("-g", "-N", conninfo, "-r", "example.org", "--user-quota", "4");
+        await Database.SetUserKeyAsync("example.org", "zoe", MessageIntegrity.ComputeLongTermKey("zoe", "example.org", "zz"));
+
+        UserDatabaseSnapshot snapshot = await Database.LoadAsync("example.org");
+
+        Assert.Equal(MessageIntegrity.ComputeLongTermKey("dave", "example.org", "pw"), snapshot.Keys["dave"]);
+        Assert.Equal(["redis-secret"], snapshot.Secrets);
+        Assert.Equal(4, snapshot.UserQuota);
+        Assert.Equal(["dave[example.org]", "zoe[example.org]"], (await DebianTurnadmin.RunAsync("-l", "-N", conninfo)).Split('\n').Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_database_of_coturns_own_redis_setup_script_is_read_as_coturn_reads_it()
+    {
+        // /usr/share/coturn/testredisdbsetup.sh feeds redis-cli a here-document; its AUTH and SELECT are for coTURN's test server.
+        string script = await File.ReadAllTextAsync("/usr/share/coturn/testredisdbsetup.sh");
+        int start = script.IndexOf("<<!", StringComparison.Ordinal) + 3;
+        string commands = string.Join('\n', script[start..script.LastIndexOf("\n!", StringComparison.Ordinal)].Split('\n')
+            .Where(l => !l.StartsWith("AUTH", StringComparison.Ordinal) && !l.StartsWith("SELECT", StringComparison.Ordinal) && !l.StartsWith("save", StringComparison.Ordinal))
+            .Select(l => l.Replace("\\$", "$", StringComparison.Ordinal)));
+        await _fixture.Server.CliScriptAsync(commands);
+
+        UserDatabaseSnapshot north = await Database.LoadAsync("north.gov");
+
+        Assert.Equal(["gorst", "ninefingers"], north.Keys.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(MessageIntegrity.ComputeLongTermKey("gorst", "north.gov", "hero"), north.Keys["gorst"]);
+        Assert.Equal(MessageIntegrity.ComputeLongTermKey("ninefingers", "north.gov", "youhavetoberealistic"), north.Keys["ninefingers"]);
+        Assert.Equal(["bloody9", "logen"], north.Secrets);
+        Assert.Equal((10000, 12000, 500000), (north.UserQuota, north.TotalQuota, north.MaxBps));
+        var policy = new PeerAddressPolicy(false, true, north.AllowedPeers, north.DeniedPeers);
+        Assert.False(policy.IsAllowed(IPAddress.Parse("172.17.14.1"))); // inside 172.17.13.133-172.17.14.56
+        Assert.True(policy.IsAllowed(IPAddress.Parse("172.17.13.200"))); // allowed explicitly
+        Assert.Equal(["north", "oldempire", "union"], north.OAuthKeys.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("1234567890123456"u8.ToArray(), north.OAuthKeys["union"].AsRsKey);
+        Assert.Empty(north.Problems);
+        Assert.Equal(
+            [new("stranger-come-knocking", "crinna.org"), new("whirrun", "crinna.org"), new("gorst", "north.gov"), new("ninefingers", "north.gov")],
+            await Database.ListUsersAsync(null));
+    }
+
+    [Fact]
+    public async Task An_unreachable_server_fails_with_an_io_error_naming_no_password()
+    {
+        using TurnUserDatabase down = TurnUserDatabase.Redis("ip=127.0.0.1 port=1 dbname=0 password=hunter2 connect_timeout=2");
+        Assert.DoesNotContain("hunter2", down.Description, StringComparison.Ordinal);
+        IOException error = await Assert.ThrowsAsync<IOException>(() => down.LoadAsync("example.org"));
+        Assert.DoesNotContain("hunter2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ip=127.0.0.1 port=http")]
+    [InlineData("ip=127.0.0.1 dbname=two")]
+    [InlineData("ip=127.0.0.1 sslmode=require")]
+    [InlineData("ip=127.0.0.1 password=two words")]
+    public void A_connection_string_coturn_would_refuse_is_refused_without_echoing_it(string conninfo)
+    {
+        FormatException error = Assert.Throws<FormatException>(() => TurnUserDatabase.Redis(conninfo));
+        Assert.DoesNotContain("words", error.Message, StringComparison.Ordinal);
+    }
+
+    protected override Task AddPeerRangeAsync(bool allowed, string realm, string range) =>
+        _fixture.Server.CliAsync("SADD", $"turn/realm/{realm}/{(allowed ? "allowed" : "denied")}-peer-ip", range);
+
+    protected override Task AddStoredUserKeyAsync(string realm, string name, string storedKey) =>
+        _fixture.Server.CliAsync("SET", $"turn/realm/{realm}/user/{name}/key", storedKey);
+
+    protected override Task AddOAuthKeyAsync(string kid, string ikm, long timestamp, long lifetime, string algorithm, string realm) =>
+        _fixture.Server.CliAsync("HSET", "turn/oauth/kid/" + kid, "ikm_key", ikm, "timestamp", timestamp.ToString(CultureInfo.InvariantCulture), "lifetime", lifetime.ToString(CultureInfo.InvariantCulture), "as_rs_alg", algorithm, "realm", realm);
 }

@@ -291,7 +291,7 @@ internal sealed partial class CliSession
         Line("use-auth-secret", Flag(s.UseAuthSecret));
         Line("static-auth-secret", s.StaticAuthSecrets.Count > 0 ? "******" : string.Empty);
         Line("static users", s.Users.Count);
-        Line("userdb", s.UserDb ?? (s.PsqlUserDb is null ? string.Empty : "PostgreSQL"));
+        Line("userdb", s.PsqlUserDb is not null ? "PostgreSQL" : s.RedisUserDb is not null ? "Redis" : s.UserDb ?? string.Empty);
         Line("no-auth", Flag(s.NoAuth));
         Line("max-allocate-lifetime", s.MaxAllocateLifetime);
         Line("channel-lifetime", s.ChannelLifetime);

@@ -41,7 +41,7 @@ public static class TurnOptionTable
         new() { Name = "psql-userdb", Aliases = ["sql-userdb"], ShortName = 'e', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.String, Description = "PostgreSQL user database connection string, libpq style (coTURN's turndb schema).", Support = Supported },
         Value("mysql-userdb", TurnOptionValueKind.String, null, "MySQL user database connection string.", NotYetImplemented, 'M'),
         Value("mongo-userdb", TurnOptionValueKind.String, null, "MongoDB user database connection string.", NotYetImplemented, 'J'),
-        Value("redis-userdb", TurnOptionValueKind.String, null, "Redis user database connection string.", NotYetImplemented, 'N'),
+        Value("redis-userdb", TurnOptionValueKind.String, null, "Redis user database, 'ip=<host> port=<port> dbname=<number> password=<password> connect_timeout=<seconds>' (coTURN's key layout).", Supported, 'N'),
         Value("redis-statsdb", TurnOptionValueKind.String, null, "Redis status and statistics database connection string.", NotYetImplemented, 'O'),
         Flag("prometheus", "Serve Prometheus metrics on /metrics, and /healthz for load balancers.", Supported),
         OptionalValue("prometheus-port", TurnOptionValueKind.Port, "9641", "Prometheus metrics port.", Supported),

@@ -334,6 +334,12 @@ public sealed class TurnServerSettings
     public string? PsqlUserDb { get; init; }
 
     /// <summary>
+    /// <c>redis-userdb</c>: Redis connection string in coTURN's form (<c>ip=... port=... dbname=... password=...</c>) of a
+    /// database in coTURN's key layout; null when not given.
+    /// </summary>
+    public string? RedisUserDb { get; init; }
+
+    /// <summary>
     /// True when long-term credentials are on but neither users, secrets nor a database are configured: coTURN then
     /// reads its default SQLite turndb, and so does TurnServer when that file exists.
     /// </summary>

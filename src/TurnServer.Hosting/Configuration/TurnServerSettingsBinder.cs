@@ -68,10 +68,12 @@ internal sealed class TurnServerSettingsBinder
         string realm = Text("realm") ?? DefaultRealm(domainName);
         (bool ltCredMech, bool useAuthSecret, bool noAuth, List<string> secrets, List<UserEntry> users, bool wantsDefaultUserDb) = Authentication(realm);
         string? userDb = Text("userdb");
-        string? psqlUserDb = PostgresConnection();
-        if (userDb is not null && psqlUserDb is not null)
+        string? psqlUserDb = DatabaseConnection("psql-userdb", TurnServer.UserDb.TurnUserDatabase.PostgreSql);
+        string? redisUserDb = DatabaseConnection("redis-userdb", TurnServer.UserDb.TurnUserDatabase.Redis);
+        string[] databases = [.. new[] { ("psql-userdb", psqlUserDb), ("redis-userdb", redisUserDb), ("userdb", userDb) }.Where(d => d.Item2 is not null).Select(d => d.Item1)];
+        if (databases.Length > 1)
         {
-            _warnings.Add($"{OriginsOf("userdb", "psql-userdb")}: both 'userdb' and 'psql-userdb' are given; the PostgreSQL database is used");
+            _warnings.Add($"{OriginsOf(databases)}: {string.Join(", ", databases.Select(d => $"'{d}'"))} are all given; only the first, '{databases[0]}', is used");
         }
 
         (uint? procUserId, uint? procGroupId) = ProcessIdentity();
@@ -172,6 +174,7 @@ internal sealed class TurnServerSettingsBinder
             PrometheusUsernameLabels = Boolean("prometheus-username-labels"),
             UserDb = userDb,
             PsqlUserDb = psqlUserDb,
+            RedisUserDb = redisUserDb,
             WantsDefaultUserDb = wantsDefaultUserDb,
         };
 
@@ -186,9 +189,9 @@ internal sealed class TurnServerSettingsBinder
         {
             _warnings.Add($"{OriginsOf("oauth")}: option 'oauth' has no effect with 'no-auth'");
         }
-        else if (settings is { OAuth: true, UserDb: null, PsqlUserDb: null, WantsDefaultUserDb: false })
+        else if (settings is { OAuth: true, UserDb: null, PsqlUserDb: null, RedisUserDb: null, WantsDefaultUserDb: false })
         {
-            _warnings.Add($"{OriginsOf("oauth")}: option 'oauth' takes its keys from the user database's oauth_key table, and no 'userdb' or 'psql-userdb' is given: every access token will be refused");
+            _warnings.Add($"{OriginsOf("oauth")}: option 'oauth' takes its keys from the user database's oauth_key table, and no 'userdb', 'psql-userdb' or 'redis-userdb' is given: every access token will be refused");
         }
 
         if (settings.AllowLoopbackPeers)
@@ -441,9 +444,9 @@ internal sealed class TurnServerSettingsBinder
     }
 
     // The value carries a password: errors name the option and the problem, never the value.
-    private string? PostgresConnection()
+    private string? DatabaseConnection(string option, Func<string, TurnServer.UserDb.TurnUserDatabase> open)
     {
-        string? value = Text("psql-userdb");
+        string? value = Text(option);
         if (value is null)
         {
             return null;
@@ -451,11 +454,11 @@ internal sealed class TurnServerSettingsBinder
 
         try
         {
-            TurnServer.UserDb.TurnUserDatabase.PostgreSql(value);
+            open(value).Dispose();
         }
         catch (Exception e) when (e is FormatException or ArgumentException)
         {
-            _errors.Add($"{Origin(Key("psql-userdb"))}: invalid value for option 'psql-userdb': {e.Message}");
+            _errors.Add($"{Origin(Key(option))}: invalid value for option '{option}': {e.Message}");
         }
 
         return value;

@@ -132,6 +132,13 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
         reading.TrySetResult();
     }
 
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        base.Dispose();
+        _database.Dispose(); // the refresher is the database's only user in the server
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "user database {Database} cannot be read: {Reason}; keeping the users, secrets and peer lists last read, retrying every {Seconds} s")]
     private static partial void LogReadFailed(ILogger logger, string database, string reason, int seconds);
 

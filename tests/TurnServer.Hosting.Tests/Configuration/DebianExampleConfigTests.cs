@@ -65,19 +65,22 @@ public partial class DebianExampleConfigTests
         }
 
         // Users, groups and network devices must exist to be accepted; the example's become ones every Debian system has.
+        // The Redis example's port and database number are placeholders, which are not numbers (coTURN's atoi reads 0).
         lines =
         [
             .. lines.Select(l => l
                 .Replace("proc-user=<user-name>", "proc-user=nobody", StringComparison.Ordinal)
                 .Replace("proc-group=<group-name>", "proc-group=nogroup", StringComparison.Ordinal)
                 .Replace("listening-device=eth0", "listening-device=lo", StringComparison.Ordinal)
-                .Replace("relay-device=eth1", "relay-device=lo", StringComparison.Ordinal)),
+                .Replace("relay-device=eth1", "relay-device=lo", StringComparison.Ordinal)
+                .Replace("redis-userdb=\"ip=<ip-address> dbname=<database-number>", "redis-userdb=\"ip=<ip-address> dbname=0", StringComparison.Ordinal)
+                .Replace("password=<database-user-password> port=<port> connect_timeout=<seconds>\"", "password=<database-user-password> port=6379 connect_timeout=30\"", StringComparison.Ordinal)),
         ];
 
         using var file = new TempConfFile(string.Join('\n', lines));
         TurnServerConfigLoadResult result = TestLoader.Load(["-c", file.Path]);
 
-        Assert.Empty(result.Errors);
+        Assert.Equal([], result.Errors);
         TurnServerSettings s = result.Settings!;
         Assert.Equal((3478, 5349, 0, 0), (s.ListeningPort, s.TlsListeningPort, s.AltListeningPort, s.AltTlsListeningPort));
         Assert.Equal(["172.17.19.101", "10.207.21.238", "2607:f0d0:1002:51::4"], s.ListeningIps.Select(a => a.ToString()));
@@ -113,6 +116,7 @@ public partial class DebianExampleConfigTests
         Assert.True(s.Prometheus);
         Assert.Equal("/var/db/turndb", s.UserDb);
         Assert.Equal("host=<host> dbname=<database-name> user=<database-user> password=<database-user-password> connect_timeout=30", s.PsqlUserDb);
+        Assert.Equal("ip=<ip-address> dbname=0 password=<database-user-password> port=6379 connect_timeout=30", s.RedisUserDb);
 
         // Two uncommented comment lines are not options: warnings with their line numbers, as coTURN reports them.
         Assert.Contains($"{file.Path}:130: unknown option 'OR:' ignored", result.Warnings);

@@ -148,10 +148,25 @@ public class ValidationTests
     }
 
     [Fact]
-    public void Two_user_databases_draw_a_warning_naming_the_one_used() =>
+    public void A_redis_userdb_coturn_would_refuse_is_an_error_that_does_not_repeat_the_password()
+    {
+        string error = TestLoader.SingleError("lt-cred-mech\nredis-userdb=ip=127.0.0.1 password=hunter2 sslmode=require\n");
+
+        Assert.Equal("turnserver.conf:2: invalid value for option 'redis-userdb': unknown key 'sslmode' (expected ip, port, dbname, password, connect_timeout)", error);
+        Assert.Contains("redis-userdb", TestLoader.SingleError("lt-cred-mech\nredis-userdb=ip=127.0.0.1 password=hunter 2\n"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Two_user_databases_draw_a_warning_naming_the_one_used()
+    {
         Assert.Contains(
             TestLoader.LoadConf("lt-cred-mech\nuserdb=/tmp/x\npsql-userdb=host=db\n").Warnings,
-            w => w.EndsWith("both 'userdb' and 'psql-userdb' are given; the PostgreSQL database is used", StringComparison.Ordinal));
+            w => w.EndsWith("'psql-userdb', 'userdb' are all given; only the first, 'psql-userdb', is used", StringComparison.Ordinal));
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("lt-cred-mech\nuserdb=/tmp/x\nredis-userdb=ip=127.0.0.1 dbname=3\n");
+        Assert.Contains(result.Warnings, w => w.EndsWith("'redis-userdb', 'userdb' are all given; only the first, 'redis-userdb', is used", StringComparison.Ordinal));
+        Assert.Equal("ip=127.0.0.1 dbname=3", result.Settings!.RedisUserDb);
+        Assert.Equal(TurnServer.UserDb.UserDatabaseKind.Redis, TurnServer.Hosting.TurnServerHostFactory.OpenUserDatabase(result.Settings)!.Kind);
+    }
 
     [Fact]
     public void Loopback_peers_draw_coturns_warning()
