@@ -181,14 +181,23 @@ public sealed class SqliteUserDatabaseTests : SqlUserDatabaseContract, IDisposab
     }
 }
 
-/// <summary>One PostgreSQL server for the class; each test gets fresh tables.</summary>
-public sealed class PostgresFixture : IAsyncLifetime
+/// <summary>One throwaway database server for a test class, started before its first test and ended after its last.</summary>
+public abstract class DatabaseServerFixture<TServer> : IAsyncLifetime
+    where TServer : IAsyncDisposable
 {
-    public PostgresServer Server { get; private set; } = null!;
+    public TServer Server { get; private set; } = default!;
 
-    public async Task InitializeAsync() => Server = await PostgresServer.StartAsync();
+    public async Task InitializeAsync() => Server = await StartAsync();
 
     public async Task DisposeAsync() => await Server.DisposeAsync();
+
+    protected abstract Task<TServer> StartAsync();
+}
+
+/// <summary>One PostgreSQL server for the class; each test gets fresh tables.</summary>
+public sealed class PostgresFixture : DatabaseServerFixture<PostgresServer>
+{
+    protected override Task<PostgresServer> StartAsync() => PostgresServer.StartAsync();
 }
 
 public sealed class PostgresUserDatabaseTests : SqlUserDatabaseContract, IClassFixture<PostgresFixture>, IAsyncLifetime
@@ -232,13 +241,9 @@ public sealed class PostgresUserDatabaseTests : SqlUserDatabaseContract, IClassF
 }
 
 /// <summary>One Redis server for the class; each test starts on an empty database.</summary>
-public sealed class RedisFixture : IAsyncLifetime
+public sealed class RedisFixture : DatabaseServerFixture<RedisServer>
 {
-    public RedisServer Server { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Server = await RedisServer.StartAsync();
-
-    public async Task DisposeAsync() => await Server.DisposeAsync();
+    protected override Task<RedisServer> StartAsync() => RedisServer.StartAsync();
 }
 
 public sealed class RedisUserDatabaseTests : UserDatabaseContract, IClassFixture<RedisFixture>, IAsyncLifetime
