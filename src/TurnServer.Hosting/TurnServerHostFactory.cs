@@ -74,8 +74,7 @@ public static partial class TurnServerHostFactory
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
         NatBehaviorDiscovery? natDiscovery = CreateNatDiscovery(settings, listeningIps);
         IReadOnlyList<IPEndPoint> auxServers = ListeningAddresses.ResolveEndPoints(settings.AuxServers);
-        builder.Services.AddSingleton(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
-        builder.Services.AddSingleton<IAllocationObserver>(sp => sp.GetRequiredService<SessionLog>());
+        builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
         builder.Services.AddSingleton(sp => DescriptorBudget.ForThisProcess(sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Descriptors")));
         builder.Services.AddSingleton(sp =>
         {
@@ -153,7 +152,6 @@ public static partial class TurnServerHostFactory
                 settings.CliPort,
                 new CliContext(
                     sp.GetRequiredService<TurnEngine>(),
-                    sp.GetRequiredService<SessionLog>(),
                     settings,
                     logFiles,
                     sp.GetRequiredService<IHostApplicationLifetime>(),

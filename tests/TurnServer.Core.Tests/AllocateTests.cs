@@ -504,6 +504,26 @@ public class AllocateTests
         Assert.Equal(1, harness.Engine.Allocations.Count);
     }
 
+    /// <summary>
+    /// Observers (the session log, redis-statsdb) hear of each successful Refresh with the lifetime granted, and of a
+    /// Refresh 0 before the deletion it causes; a refused Refresh tells them nothing. Session numbers count up from 1.
+    /// </summary>
+    [Fact]
+    public void Observers_hear_of_refreshes_before_the_deletion_and_sessions_are_numbered_in_order()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        TurnHarness.SimulatedClient bob = harness.NewClient("198.51.100.3", 1, "bob", "builder");
+        bob.Allocate();
+        Assert.Equal([1L, 2L], harness.Observer.Created.Select(a => a.SessionId));
+
+        Assert.True(harness.Client.Refresh(1000).IsSuccess);
+        Assert.True(harness.Client.Refresh(0).IsSuccess);
+        Assert.Equal(437, harness.Client.Refresh(600).ErrorCode);
+
+        Assert.Equal(["refreshed 1 1000", "refreshed 1 0", "ended 1 Deleted"], harness.Observer.Events);
+    }
+
     [Fact]
     public void Retransmitted_refresh_zero_gets_the_same_success_not_437()
     {

@@ -201,7 +201,22 @@ internal sealed class RecordingObserver : IAllocationObserver
 
     public void OnCreated(Allocation allocation) => Created.Add(allocation);
 
-    public void OnEnded(Allocation allocation, AllocationEndReason reason) => Ended.Add((allocation, reason));
+    public void OnEnded(Allocation allocation, AllocationEndReason reason)
+    {
+        Events.Add($"ended {allocation.SessionId} {reason}");
+        Ended.Add((allocation, reason));
+    }
+
+    public List<(Allocation Allocation, uint Lifetime)> Refreshed { get; } = [];
+
+    /// <summary>Refreshes and ends in the order they were told.</summary>
+    public List<string> Events { get; } = [];
+
+    public void OnRefreshed(Allocation allocation, uint lifetime)
+    {
+        Events.Add($"refreshed {allocation.SessionId} {lifetime}");
+        Refreshed.Add((allocation, lifetime));
+    }
 
     public List<(Allocation Allocation, FiveTuple From)> Moved { get; } = [];
 

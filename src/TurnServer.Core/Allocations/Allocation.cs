@@ -64,6 +64,12 @@ public sealed class Allocation
         CreatedAt = time.GetUtcNow();
     }
 
+    /// <summary>
+    /// The session number that coTURN's log lines, CLI and <c>redis-statsdb</c> keys name this allocation by (written as
+    /// 18 digits): from 1, in the order allocations were added, unique while the process runs. Set by <see cref="AllocationTable.Add"/>.
+    /// </summary>
+    public long SessionId { get; internal set; }
+
     /// <summary>The 5-tuple that names this allocation; a mobility move (RFC 8016) changes it.</summary>
     public FiveTuple FiveTuple => Volatile.Read(ref _path).FiveTuple;
 

@@ -32,6 +32,14 @@ public interface IAllocationObserver
     /// <summary>An allocation ended; its counters are final.</summary>
     void OnEnded(Allocation allocation, AllocationEndReason reason);
 
+    /// <summary>
+    /// A Refresh succeeded (RFC 8656 section 7.3) with <paramref name="lifetime"/> seconds; with 0, <see cref="OnEnded"/>
+    /// follows at once.
+    /// </summary>
+    void OnRefreshed(Allocation allocation, uint lifetime)
+    {
+    }
+
     /// <summary>A client moved an allocation from <paramref name="from"/> to its current 5-tuple (RFC 8016 mobility).</summary>
     void OnMoved(Allocation allocation, in FiveTuple from)
     {
@@ -73,6 +81,7 @@ public sealed class AllocationTable
     private long _maxBps;
     private readonly long _bpsCapacity;
     private long _bpsGranted;
+    private long _lastSessionId;
 
     /// <summary>
     /// Creates a table with quotas (0 = unlimited) whose deleted allocations return ports to <paramref name="ports"/>
@@ -195,6 +204,7 @@ public sealed class AllocationTable
     public bool Add(Allocation allocation)
     {
         ArgumentNullException.ThrowIfNull(allocation);
+        allocation.SessionId = Interlocked.Increment(ref _lastSessionId);
         if (!_allocations.TryAdd(allocation.FiveTuple, allocation))
         {
             return false;
@@ -256,6 +266,26 @@ public sealed class AllocationTable
         if (_allocations.TryGetValue(fiveTuple, out Allocation? allocation) && allocation.Client == client && allocation.MobilityTicket is null)
         {
             Remove(allocation, AllocationEndReason.ConnectionClosed);
+        }
+    }
+
+    /// <summary>
+    /// Answers a successful Refresh (RFC 8656 section 7.3): the allocation now expires at <paramref name="expiresAt"/>
+    /// (a <see cref="TimeProvider.GetTimestamp"/> value), <paramref name="lifetime"/> seconds from now, or with a
+    /// lifetime of 0 is deleted. Observers hear of the refresh before the deletion, as coTURN reports them.
+    /// </summary>
+    public void Refresh(Allocation allocation, uint lifetime, long expiresAt)
+    {
+        ArgumentNullException.ThrowIfNull(allocation);
+        if (lifetime != 0)
+        {
+            allocation.ExpiresAt = expiresAt;
+        }
+
+        _observer?.OnRefreshed(allocation, lifetime);
+        if (lifetime == 0)
+        {
+            Remove(allocation, AllocationEndReason.Deleted);
         }
     }
 

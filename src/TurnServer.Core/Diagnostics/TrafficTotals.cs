@@ -41,4 +41,18 @@ public readonly record struct TrafficTotals(
         a.PeerBytesReceived + b.PeerBytesReceived,
         a.PeerPacketsSent + b.PeerPacketsSent,
         a.PeerBytesSent + b.PeerBytesSent);
+
+    /// <summary>Field-wise difference: what <paramref name="a"/> counted since <paramref name="b"/>.</summary>
+    public static TrafficTotals operator -(TrafficTotals a, TrafficTotals b) => new(
+        a.ClientPacketsReceived - b.ClientPacketsReceived,
+        a.ClientBytesReceived - b.ClientBytesReceived,
+        a.ClientPacketsSent - b.ClientPacketsSent,
+        a.ClientBytesSent - b.ClientBytesSent,
+        a.PeerPacketsReceived - b.PeerPacketsReceived,
+        a.PeerBytesReceived - b.PeerBytesReceived,
+        a.PeerPacketsSent - b.PeerPacketsSent,
+        a.PeerBytesSent - b.PeerBytesSent);
+
+    /// <summary>Packets counted both ways with the client and with peers, as coTURN sums them to pace its traffic reports.</summary>
+    public long Packets => ClientPacketsReceived + ClientPacketsSent + PeerPacketsReceived + PeerPacketsSent;
 }

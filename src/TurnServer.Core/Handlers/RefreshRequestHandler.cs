@@ -50,17 +50,10 @@ internal static class RefreshRequestHandler
             allocation.Rekey(state.Auth.Username!, state.Auth.Key!);
         }
 
+        // "If the 'desired lifetime' is zero, then the request succeeds and the allocation is deleted"; otherwise "the
+        // request succeeds and the allocation's time-to-expiry is set to the 'desired lifetime'."
         uint lifetime = Lifetimes.Desired(request, ctx.Options);
-        if (lifetime == 0)
-        {
-            // "If the 'desired lifetime' is zero, then the request succeeds and the allocation is deleted."
-            ctx.Allocations.Remove(allocation, AllocationEndReason.Deleted);
-        }
-        else
-        {
-            // "the request succeeds and the allocation's time-to-expiry is set to the 'desired lifetime'."
-            allocation.ExpiresAt = ctx.Now + ctx.SecondsToTicks(lifetime);
-        }
+        ctx.Allocations.Refresh(allocation, lifetime, ctx.Now + ctx.SecondsToTicks(lifetime));
 
         // "the server MUST include a LIFETIME attribute with the value of the desired lifetime" in the success response.
         response.WriteUInt32(StunAttributeType.Lifetime, lifetime);

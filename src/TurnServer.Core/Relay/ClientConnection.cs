@@ -12,6 +12,18 @@ public abstract class ClientConnection
     public abstract TransportProtocol Protocol { get; }
 
     /// <summary>
+    /// The (D)TLS protocol version the connection negotiated, in OpenSSL's words (<c>TLSv1.2</c>, <c>TLSv1.3</c>,
+    /// <c>DTLSv1.2</c>) as coTURN reports it; null over plain UDP and TCP.
+    /// </summary>
+    public virtual string? TlsProtocol => null;
+
+    /// <summary>
+    /// The cipher suite the connection negotiated, by OpenSSL's name (<c>ECDHE-RSA-AES256-GCM-SHA384</c>,
+    /// <c>TLS_AES_256_GCM_SHA384</c>) as coTURN reports it; null over plain UDP and TCP.
+    /// </summary>
+    public virtual string? TlsCipher => null;
+
+    /// <summary>
     /// Sends one STUN message or ChannelData frame to the client. Stream transports receive frames already padded to
     /// 4 bytes. Must not throw: a failed send is dropped and counted by the implementation.
     /// </summary>

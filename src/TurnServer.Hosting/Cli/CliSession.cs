@@ -7,13 +7,13 @@ using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Configuration;
 using TurnServer.Hosting.Logging;
+using TurnServer.Hosting.Metrics;
 using TurnServer.UserDb;
 
 namespace TurnServer.Hosting.Cli;
 
-/// <summary>What every CLI connection works on: the engine, the session numbers, the settings, the process.</summary>
-/// <param name="Engine">The protocol engine, whose allocations the CLI lists and cancels.</param>
-/// <param name="Sessions">The session numbers of the session log, which <c>ps</c> prints and <c>cs</c> takes.</param>
+/// <summary>What every CLI connection works on: the engine, the settings, the process.</summary>
+/// <param name="Engine">The protocol engine, whose allocations (by session number) the CLI lists and cancels.</param>
 /// <param name="Settings">The settings in force, for <c>pc</c> and the password.</param>
 /// <param name="LogFiles">The log files <c>lr</c> reopens.</param>
 /// <param name="Lifetime">What <c>stop</c> stops.</param>
@@ -21,7 +21,6 @@ namespace TurnServer.Hosting.Cli;
 /// <param name="Logger">Where logins, failed logins, cancels and stops are logged.</param>
 internal sealed record CliContext(
     TurnEngine Engine,
-    SessionLog Sessions,
     TurnServerSettings Settings,
     LogFiles LogFiles,
     IHostApplicationLifetime Lifetime,
@@ -211,15 +210,6 @@ internal sealed partial class CliSession
 
     private static string Flag(bool on) => on ? "ON" : "OFF";
 
-    private static string ProtocolName(TransportProtocol protocol) => protocol switch
-    {
-        TransportProtocol.Udp => "UDP",
-        TransportProtocol.Tcp => "TCP",
-        TransportProtocol.Tls => "TLS/TCP",
-        TransportProtocol.Dtls => "DTLS",
-        _ => protocol.ToString(),
-    };
-
     private string Login(string password)
     {
         if (_context.Settings.CliPassword is { } configured && AdminPassword.Matches(password, configured))
@@ -335,10 +325,9 @@ internal sealed partial class CliSession
 
         foreach (Allocation allocation in _context.Engine.Allocations.All)
         {
-            if (_context.Sessions.TryGetSessionId(allocation, out long id)
-                && (_origin.Length == 0 || string.Equals(_origin, allocation.Origin, StringComparison.Ordinal)))
+            if (_origin.Length == 0 || string.Equals(_origin, allocation.Origin, StringComparison.Ordinal))
             {
-                listed.Add((id, allocation));
+                listed.Add((allocation.SessionId, allocation));
             }
         }
 
@@ -398,7 +387,7 @@ internal sealed partial class CliSession
 
         output.Append(CultureInfo.InvariantCulture, $"      started {Math.Max(age, 0)} secs ago\n");
         output.Append(allocation.ExpiresAt <= now ? "      expired\n" : string.Create(CultureInfo.InvariantCulture, $"      expiring in {left} secs\n"));
-        output.Append(CultureInfo.InvariantCulture, $"      client protocol {ProtocolName(fiveTuple.Protocol)}, relay protocol {(allocation.IsTcp ? "TCP" : "UDP")}\n");
+        output.Append(CultureInfo.InvariantCulture, $"      client protocol {TurnMetrics.TypeLabel(fiveTuple.Protocol)}, relay protocol {(allocation.IsTcp ? "TCP" : "UDP")}\n");
         output.Append(CultureInfo.InvariantCulture, $"      client addr {fiveTuple.ClientAddress}, server addr {fiveTuple.ServerAddress}\n");
         if (allocation.RelayV4 is { } relayV4)
         {

@@ -5,7 +5,9 @@ using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Tls;
 using TurnServer.Stun;
+using TlsCipherSuite = System.Net.Security.TlsCipherSuite;
 
 namespace TurnServer.Hosting.Dtls;
 
@@ -52,6 +54,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
     private volatile DtlsSession? _successor;
     private volatile DtlsSession? _predecessor;
     private volatile bool _cipherChangeRouted;
+    private volatile string? _cipher;
 
     /// <summary>
     /// A session for the client of <paramref name="fiveTuple"/> on <paramref name="endpoint"/>; encrypted records go out through
@@ -91,6 +94,12 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
 
     /// <inheritdoc />
     public override TransportProtocol Protocol => TransportProtocol.Dtls;
+
+    /// <inheritdoc />
+    public override string? TlsProtocol => _cipher is null ? null : "DTLSv1.2"; // the only version offered
+
+    /// <inheritdoc />
+    public override string? TlsCipher => _cipher;
 
     /// <summary>
     /// A session handshaking for this established session's client address (RFC 6347 section 4.2.8); it takes the
@@ -255,6 +264,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
                 dtls = protocol.Accept(server, Transport);
                 Transport.MarkHandshakeComplete();
                 _dtls = dtls;
+                _cipher = CipherList.OpenSslName((TlsCipherSuite)server.SelectedCipherSuite);
             }
 
             _counters.HandshakeCompleted();

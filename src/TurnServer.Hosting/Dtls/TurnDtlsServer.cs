@@ -53,6 +53,9 @@ internal sealed class TurnDtlsServer : DefaultTlsServer
         _clients = clients;
     }
 
+    /// <summary>The cipher suite the handshake chose (its IANA code point), once the ServerHello is sent.</summary>
+    public int SelectedCipherSuite => mSelectedCipherSuite;
+
     /// <inheritdoc />
     protected override ProtocolVersion MinimumVersion => ProtocolVersion.DTLSv12;
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
@@ -7,7 +6,9 @@ namespace TurnServer.Hosting.Logging;
 
 /// <summary>
 /// Logs each allocation's start and end in coTURN's words, so scripts that read coTURN's log keep working:
-/// <c>session 000000000000000001: new, realm=&lt;r&gt;, username=&lt;u&gt;, lifetime=600</c> at the start, and at the end
+/// <c>session 000000000000000001: new, realm=&lt;r&gt;, username=&lt;u&gt;, lifetime=600</c> at the start,
+/// <c>session ...: refreshed, realm=&lt;r&gt;, username=&lt;u&gt;, lifetime=600</c> on each Refresh (with <c>verbose</c>, as
+/// in coTURN), and at the end
 /// <c>session ...: usage: realm=&lt;r&gt;, username=&lt;u&gt;, rp=, rb=, sp=, sb=</c> (client side),
 /// <c>session ...: peer usage: ...</c> (relay side) and <c>session ...: closed</c> with the 5-tuple, how long it lived and
 /// why it ended. Never logs keys, passwords or nonces.
@@ -17,8 +18,6 @@ internal sealed partial class SessionLog : IAllocationObserver
     private readonly ILogger _logger;
     private readonly string _realm;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<Allocation, long> _sessions = new(ReferenceEqualityComparer.Instance);
-    private long _lastSession;
 
     /// <summary>Logs sessions of <paramref name="realm"/>; <paramref name="time"/> gives the lifetimes and durations logged.</summary>
     public SessionLog(ILogger<SessionLog> logger, string realm, TimeProvider time)
@@ -28,20 +27,12 @@ internal sealed partial class SessionLog : IAllocationObserver
         _time = time;
     }
 
-    /// <summary>
-    /// The session number <paramref name="allocation"/> is logged under (coTURN's session id, which its CLI's
-    /// <c>ps</c> prints and <c>cs</c> takes); false once it has ended.
-    /// </summary>
-    public bool TryGetSessionId(Allocation allocation, out long session) => _sessions.TryGetValue(allocation, out session);
-
     /// <inheritdoc />
     public void OnCreated(Allocation allocation)
     {
-        long session = Interlocked.Increment(ref _lastSession);
-        _sessions[allocation] = session;
         LogCreated(
             _logger,
-            session,
+            allocation.SessionId,
             _realm,
             allocation.Username ?? string.Empty,
             (long)Math.Round(_time.GetElapsedTime(_time.GetTimestamp(), allocation.ExpiresAt).TotalSeconds),
@@ -52,7 +43,7 @@ internal sealed partial class SessionLog : IAllocationObserver
     /// <inheritdoc />
     public void OnEnded(Allocation allocation, AllocationEndReason reason)
     {
-        _sessions.TryRemove(allocation, out long session);
+        long session = allocation.SessionId;
         string user = allocation.Username ?? string.Empty;
         TrafficTotals traffic = TrafficTotals.Of(allocation);
         LogUsage(_logger, session, _realm, user, traffic.ClientPacketsReceived, traffic.ClientBytesReceived, traffic.ClientPacketsSent, traffic.ClientBytesSent);
@@ -61,11 +52,15 @@ internal sealed partial class SessionLog : IAllocationObserver
     }
 
     /// <inheritdoc />
-    public void OnMoved(Allocation allocation, in FiveTuple from)
-    {
-        _sessions.TryGetValue(allocation, out long session);
-        LogMoved(_logger, session, allocation.Username ?? string.Empty, _realm, from.ToString(), allocation.FiveTuple.ToString());
-    }
+    public void OnRefreshed(Allocation allocation, uint lifetime) =>
+        LogRefreshed(_logger, allocation.SessionId, _realm, allocation.Username ?? string.Empty, lifetime);
+
+    /// <inheritdoc />
+    public void OnMoved(Allocation allocation, in FiveTuple from) =>
+        LogMoved(_logger, allocation.SessionId, allocation.Username ?? string.Empty, _realm, from.ToString(), allocation.FiveTuple.ToString());
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "session {Session:D18}: refreshed, realm=<{Realm}>, username=<{Username}>, lifetime={Lifetime}")]
+    private static partial void LogRefreshed(ILogger logger, long session, string realm, string username, uint lifetime);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: moved (mobility), user <{Username}> realm <{Realm}>, from {From} to {FiveTuple}")]
     private static partial void LogMoved(ILogger logger, long session, string username, string realm, string from, string fiveTuple);

@@ -29,6 +29,15 @@ internal sealed class CompositeAllocationObserver : IAllocationObserver
     }
 
     /// <inheritdoc />
+    public void OnRefreshed(Allocation allocation, uint lifetime)
+    {
+        foreach (IAllocationObserver observer in _observers)
+        {
+            observer.OnRefreshed(allocation, lifetime);
+        }
+    }
+
+    /// <inheritdoc />
     public void OnMoved(Allocation allocation, in FiveTuple from)
     {
         foreach (IAllocationObserver observer in _observers)

@@ -1,11 +1,13 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Tls;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Tcp;
@@ -74,6 +76,12 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
 
     /// <inheritdoc />
     public override TransportProtocol Protocol => FiveTuple.Protocol;
+
+    /// <inheritdoc />
+    public override string? TlsProtocol => _stream is SslStream tls ? CipherList.OpenSslName(tls.SslProtocol) : null;
+
+    /// <inheritdoc />
+    public override string? TlsCipher => _stream is SslStream tls ? CipherList.OpenSslName(tls.NegotiatedCipherSuite) : null;
 
     /// <inheritdoc />
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => this;

@@ -1,4 +1,5 @@
 using System.Net.Security;
+using System.Security.Authentication;
 
 namespace TurnServer.Hosting.Tls;
 
@@ -49,6 +50,8 @@ internal static class CipherList
         "AES256", "AESGCM", "AESCCM", "CHACHA20", "CAMELLIA", "ARIA", "3DES", "DES", "RC4", "MD5", "SHA1", "SHA",
         "SHA256", "SHA384", "SUITEB128", "SUITEB128ONLY", "SUITEB192", "CBC",
     };
+
+    private static readonly Dictionary<TlsCipherSuite, string> OpenSslNames = Known.ToDictionary(k => k.Value, k => k.Key);
 
     private static readonly char[] Separators = [':', ',', ' '];
 
@@ -102,6 +105,24 @@ internal static class CipherList
 
         return new CipherSuitesPolicy(suites);
     }
+
+    /// <summary>
+    /// OpenSSL's name for <paramref name="suite"/> (<c>ECDHE-RSA-AES256-GCM-SHA384</c>), as coTURN reports a
+    /// connection's cipher; the IANA name for a suite outside the known list.
+    /// </summary>
+    public static string OpenSslName(TlsCipherSuite suite) => OpenSslNames.TryGetValue(suite, out string? name) ? name : suite.ToString();
+
+    /// <summary>OpenSSL's name for a TLS protocol version (<c>TLSv1.2</c>, <c>TLSv1.3</c>), as coTURN reports it.</summary>
+    public static string OpenSslName(SslProtocols protocol) => protocol switch
+    {
+        SslProtocols.Tls13 => "TLSv1.3",
+        SslProtocols.Tls12 => "TLSv1.2",
+#pragma warning disable SYSLIB0039 // only named here, never enabled
+        SslProtocols.Tls11 => "TLSv1.1",
+        SslProtocols.Tls => "TLSv1",
+#pragma warning restore SYSLIB0039
+        _ => protocol.ToString(),
+    };
 
     /// <summary>True for the TLS 1.3 suites (RFC 8446 appendix B.4), which no TLS 1.2 handshake can use.</summary>
     private static bool IsTls13(TlsCipherSuite suite) => suite is TlsCipherSuite.TLS_AES_128_GCM_SHA256 or TlsCipherSuite.TLS_AES_256_GCM_SHA384
