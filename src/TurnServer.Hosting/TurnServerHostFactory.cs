@@ -90,6 +90,23 @@ public static partial class TurnServerHostFactory
         {
             builder.Services.AddSingleton<IAllocationObserver>(sp => sp.GetRequiredService<TurnMetrics>());
         }
+        if (settings.RedisStatsDb is { } statsDb)
+        {
+            // Registered before the listeners and the sweeper, so it stops after them and still writes the deletions of shutdown.
+            builder.Services.AddSingleton(sp =>
+            {
+                var publisher = new RedisStatsPublisher(RedisStatsDatabase.Open(statsDb), settings.Realm, time, sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.StatsDb"));
+                if (settings.Prometheus)
+                {
+                    publisher.AddMetrics(sp.GetRequiredService<TurnMetrics>());
+                }
+
+                return publisher;
+            });
+            builder.Services.AddSingleton<IAllocationObserver>(sp => sp.GetRequiredService<RedisStatsPublisher>());
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<RedisStatsPublisher>());
+        }
+
         builder.Services.AddSingleton<ServerCounters>();
         if (linuxUdp)
         {

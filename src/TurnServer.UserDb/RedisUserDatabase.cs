@@ -18,17 +18,10 @@ internal sealed class RedisUserDatabase : TurnUserDatabase
     private const string OAuthPrefix = "turn/oauth/kid/";
     private static readonly string[] RealmOptions = ["max-bps", "total-quota", "user-quota"];
 
-    private readonly ConfigurationOptions _options;
-    private readonly int _database;
-    private readonly SemaphoreSlim _connecting = new(1, 1);
-    private ConnectionMultiplexer? _connection;
+    private readonly RedisLink _link;
 
     public RedisUserDatabase((ConfigurationOptions Options, int Database, string Description) settings)
-        : base(UserDatabaseKind.Redis, settings.Description)
-    {
-        _options = settings.Options;
-        _database = settings.Database;
-    }
+        : base(UserDatabaseKind.Redis, settings.Description) => _link = new RedisLink(settings);
 
     /// <inheritdoc />
     public override Task<UserDatabaseSnapshot> LoadAsync(string realm, CancellationToken cancellationToken = default) => RunAsync(async db =>
@@ -170,8 +163,7 @@ internal sealed class RedisUserDatabase : TurnUserDatabase
     {
         if (disposing)
         {
-            _connection?.Dispose();
-            _connecting.Dispose();
+            _link.Dispose();
         }
 
         base.Dispose(disposing);
@@ -225,48 +217,7 @@ internal sealed class RedisUserDatabase : TurnUserDatabase
         return [.. keys.Distinct()];
     }
 
-    // The client takes no cancellation token: a cancelled call stops waiting and leaves its commands to finish unobserved.
-    private async Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
-    {
-        try
-        {
-            ConnectionMultiplexer connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-            return await call(connection.GetDatabase(_database)).WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is RedisException or TimeoutException)
-        {
-            throw new IOException(e.Message, e);
-        }
-    }
+    private Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) => _link.RunAsync(call, cancellationToken);
 
-    private Task RunAsync(Func<IDatabase, Task> call, CancellationToken cancellationToken) =>
-        RunAsync(async db =>
-        {
-            await call(db).ConfigureAwait(false);
-            return true;
-        }, cancellationToken);
-
-    private async Task<ConnectionMultiplexer> ConnectAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _connection) is { } connection)
-        {
-            return connection;
-        }
-
-        await _connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_connection is null)
-            {
-                ConnectionMultiplexer created = await ConnectionMultiplexer.ConnectAsync(_options).ConfigureAwait(false);
-                Volatile.Write(ref _connection, created);
-            }
-
-            return _connection!;
-        }
-        finally
-        {
-            _connecting.Release();
-        }
-    }
+    private Task RunAsync(Func<IDatabase, Task> call, CancellationToken cancellationToken) => _link.RunAsync(call, cancellationToken);
 }

@@ -83,7 +83,13 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>Runs redis-cli against the test database with <paramref name="script"/> (commands, one per line) on its input.</summary>
     public Task<string> CliScriptAsync(string script) => RunCliAsync(script, []);
 
-    private async Task<string> RunCliAsync(string? script, string[] args)
+    /// <summary>
+    /// Subscribes with <c>redis-cli psubscribe <paramref name="pattern"/></c>, as an operator's script does; returns once
+    /// Redis has confirmed the subscription, so every message published afterwards is seen.
+    /// </summary>
+    public Task<RedisSubscription> SubscribeAsync(string pattern) => RedisSubscription.StartAsync(CliStart(["psubscribe", pattern]));
+
+    private ProcessStartInfo CliStart(string[] args)
     {
         var start = new ProcessStartInfo("/usr/bin/redis-cli") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string arg in (string[])["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-a", Password, "--no-auth-warning", "-n", Database.ToString(CultureInfo.InvariantCulture), .. args])
@@ -91,7 +97,12 @@ public sealed class RedisServer : IAsyncDisposable
             start.ArgumentList.Add(arg);
         }
 
-        using Process cli = Process.Start(start)!;
+        return start;
+    }
+
+    private async Task<string> RunCliAsync(string? script, string[] args)
+    {
+        using Process cli = Process.Start(CliStart(args))!;
         await cli.StandardInput.WriteAsync(script ?? string.Empty);
         cli.StandardInput.Close();
         Task<string> output = cli.StandardOutput.ReadToEndAsync();

@@ -42,7 +42,7 @@ public static class TurnOptionTable
         Value("mysql-userdb", TurnOptionValueKind.String, null, "MySQL user database connection string.", NotYetImplemented, 'M'),
         Value("mongo-userdb", TurnOptionValueKind.String, null, "MongoDB user database connection string.", NotYetImplemented, 'J'),
         Value("redis-userdb", TurnOptionValueKind.String, null, "Redis user database, 'ip=<host> port=<port> dbname=<number> password=<password> connect_timeout=<seconds>' (coTURN's key layout).", Supported, 'N'),
-        Value("redis-statsdb", TurnOptionValueKind.String, null, "Redis status and statistics database connection string.", NotYetImplemented, 'O'),
+        Value("redis-statsdb", TurnOptionValueKind.String, null, "Redis database for allocation statuses and events (coTURN's keys and channels), same form as redis-userdb.", Supported, 'O'),
         Flag("prometheus", "Serve Prometheus metrics on /metrics, and /healthz for load balancers.", Supported),
         OptionalValue("prometheus-port", TurnOptionValueKind.Port, "9641", "Prometheus metrics port.", Supported),
         OptionalValue("prometheus-address", TurnOptionValueKind.IPAddress, "any address", "Prometheus listening address.", Supported),

@@ -340,6 +340,12 @@ public sealed class TurnServerSettings
     public string? RedisUserDb { get; init; }
 
     /// <summary>
+    /// <c>redis-statsdb</c>: Redis connection string in coTURN's form of the database that allocation statuses are kept
+    /// in and allocation events published to (coTURN's schema.stats.redis); null when not given.
+    /// </summary>
+    public string? RedisStatsDb { get; init; }
+
+    /// <summary>
     /// True when long-term credentials are on but neither users, secrets nor a database are configured: coTURN then
     /// reads its default SQLite turndb, and so does TurnServer when that file exists.
     /// </summary>

@@ -175,6 +175,7 @@ internal sealed class TurnServerSettingsBinder
             UserDb = userDb,
             PsqlUserDb = psqlUserDb,
             RedisUserDb = redisUserDb,
+            RedisStatsDb = DatabaseConnection("redis-statsdb", TurnServer.UserDb.RedisStatsDatabase.Open),
             WantsDefaultUserDb = wantsDefaultUserDb,
         };
 
@@ -444,7 +445,7 @@ internal sealed class TurnServerSettingsBinder
     }
 
     // The value carries a password: errors name the option and the problem, never the value.
-    private string? DatabaseConnection(string option, Func<string, TurnServer.UserDb.TurnUserDatabase> open)
+    private string? DatabaseConnection(string option, Func<string, IDisposable> open)
     {
         string? value = Text(option);
         if (value is null)

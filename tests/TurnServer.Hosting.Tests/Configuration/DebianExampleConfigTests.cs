@@ -65,7 +65,7 @@ public partial class DebianExampleConfigTests
         }
 
         // Users, groups and network devices must exist to be accepted; the example's become ones every Debian system has.
-        // The Redis example's port and database number are placeholders, which are not numbers (coTURN's atoi reads 0).
+        // The Redis examples' ports and database numbers are placeholders, which are not numbers (coTURN's atoi reads 0).
         lines =
         [
             .. lines.Select(l => l
@@ -74,6 +74,7 @@ public partial class DebianExampleConfigTests
                 .Replace("listening-device=eth0", "listening-device=lo", StringComparison.Ordinal)
                 .Replace("relay-device=eth1", "relay-device=lo", StringComparison.Ordinal)
                 .Replace("redis-userdb=\"ip=<ip-address> dbname=<database-number>", "redis-userdb=\"ip=<ip-address> dbname=0", StringComparison.Ordinal)
+                .Replace("redis-statsdb=\"ip=<ip-address> dbname=<database-number>", "redis-statsdb=\"ip=<ip-address> dbname=1", StringComparison.Ordinal)
                 .Replace("password=<database-user-password> port=<port> connect_timeout=<seconds>\"", "password=<database-user-password> port=6379 connect_timeout=30\"", StringComparison.Ordinal)),
         ];
 
@@ -117,6 +118,7 @@ public partial class DebianExampleConfigTests
         Assert.Equal("/var/db/turndb", s.UserDb);
         Assert.Equal("host=<host> dbname=<database-name> user=<database-user> password=<database-user-password> connect_timeout=30", s.PsqlUserDb);
         Assert.Equal("ip=<ip-address> dbname=0 password=<database-user-password> port=6379 connect_timeout=30", s.RedisUserDb);
+        Assert.Equal("ip=<ip-address> dbname=1 password=<database-user-password> port=6379 connect_timeout=30", s.RedisStatsDb);
 
         // Two uncommented comment lines are not options: warnings with their line numbers, as coTURN reports them.
         Assert.Contains($"{file.Path}:130: unknown option 'OR:' ignored", result.Warnings);

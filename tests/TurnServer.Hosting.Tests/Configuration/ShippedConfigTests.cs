@@ -13,7 +13,7 @@ public sealed class ShippedConfigTests
 
         // The alternatives to long-term users are left commented: no-auth and REST secrets exclude them.
         string[] exclusive = ["no-auth", "use-auth-secret", "static-auth-secret", "rest-api-separator"];
-        string[] offered = [.. lines.Where(l => (l.Length > 1 && l[0] == '#' && char.IsLetter(l[1]) && !l.Contains(' ', StringComparison.Ordinal)) || l.StartsWith("#psql-userdb=", StringComparison.Ordinal) || l.StartsWith("#redis-userdb=", StringComparison.Ordinal))
+        string[] offered = [.. lines.Where(l => (l.Length > 1 && l[0] == '#' && char.IsLetter(l[1]) && !l.Contains(' ', StringComparison.Ordinal)) || l.StartsWith("#psql-userdb=", StringComparison.Ordinal) || l.StartsWith("#redis-userdb=", StringComparison.Ordinal) || l.StartsWith("#redis-statsdb=", StringComparison.Ordinal))
             .Select(l => l[1..])
             .Where(l => !exclusive.Contains(l.Split('=')[0]))];
         Assert.NotEmpty(offered);

@@ -41,7 +41,7 @@ public class TurnOptionTableTests
         "proc-user", "proc-group", "daemon", "tls-listening-port", "alt-listening-port", "alt-tls-listening-port", "cert", "pkey", "pkey-pwd", "cipher-list", "no-tlsv1",
         "no-tlsv1_1", "no-tlsv1_2", "secure-stun", "stun-only", "no-stun", "relay-threads", "log-binding", "alternate-server",
         "tls-alternate-server", "prometheus", "prometheus-port", "prometheus-address", "prometheus-path", "prometheus-username-labels",
-        "userdb", "psql-userdb", "redis-userdb", "syslog", "syslog-facility", "new-log-timestamp", "new-log-timestamp-format",
+        "userdb", "psql-userdb", "redis-userdb", "redis-statsdb", "syslog", "syslog-facility", "new-log-timestamp", "new-log-timestamp-format",
         "drain-min-allocations", "drain-timeout", "no-rfc5780", "response-origin-only-with-rfc5780", "no-stun-backward-compatibility",
         "allocation-default-address-family", "keep-address-family", "aux-server",
         "rfc5780", "software-attribute", "tcp-proxy-port", "CA-file", "max-bps", "bps-capacity", "no-dynamic-ip-list", "no-dynamic-realms", "acme-redirect", "respond-http-unsupported",

@@ -157,6 +157,16 @@ public class ValidationTests
     }
 
     [Fact]
+    public void A_redis_statsdb_is_read_like_redis_userdb_and_a_bad_one_is_an_error_naming_it()
+    {
+        Assert.Equal("ip=10.0.0.5 port=6380 dbname=2", TestLoader.LoadConf("no-auth\nredis-statsdb=\"ip=10.0.0.5 port=6380 dbname=2\"\n").Settings!.RedisStatsDb);
+
+        string error = TestLoader.SingleError("no-auth\nredis-statsdb=ip=127.0.0.1 port=none password=hunter2\n");
+
+        Assert.Equal("turnserver.conf:2: invalid value for option 'redis-statsdb': 'port' must be a number from 1 to 65535", error);
+    }
+
+    [Fact]
     public void Two_user_databases_draw_a_warning_naming_the_one_used()
     {
         Assert.Contains(
