@@ -92,7 +92,7 @@ public sealed partial class RedisStatsDbTests
 
     /// <summary>
     /// Over TLS and DTLS the status names the transport as coTURN does (TLS/TCP, DTLS) and the protocol and cipher suite
-    /// the session negotiated, in OpenSSL's names.
+    /// the session negotiated, in OpenSSL's names (uclient's TLS sessions run 1.2 or 1.3, as with coTURN).
     /// </summary>
     [Theory]
     [InlineData(true)]
@@ -115,9 +115,9 @@ public sealed partial class RedisStatsDbTests
         IReadOnlyList<(string Channel, string Message)> messages = await subscription.WaitForAsync(
             m => m.Count(x => x.Message.StartsWith("new ", StringComparison.Ordinal)) == server.Events.Created.Count, EventWait);
         Regex expected = tcp
-            ? new Regex(@"^new lifetime=777, type=TLS/TCP, local=127\.0\.0\.1:" + port + @", remote=127\.0\.0\.1:\d+, ssl=TLSv1\.3, cipher=TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256)$")
+            ? new Regex(@"^new lifetime=777, type=TLS/TCP, local=127\.0\.0\.1:" + port + @", remote=127\.0\.0\.1:\d+, ssl=(TLSv1\.3, cipher=TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256)|TLSv1\.2, cipher=ECDHE-(RSA|ECDSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305))$")
             : new Regex(@"^new lifetime=777, type=DTLS, local=127\.0\.0\.1:" + port + @", remote=127\.0\.0\.1:\d+, ssl=DTLSv1\.2, cipher=ECDHE-(RSA|ECDSA)-AES(128|256)-GCM-SHA(256|384)$");
-        Assert.All(messages.Where(m => m.Message.StartsWith("new ", StringComparison.Ordinal)), m => Assert.Matches(expected, m.Message));
+        Assert.All(messages.Where(m => m.Message.StartsWith("new ", StringComparison.Ordinal)), m => Assert.True(expected.IsMatch(m.Message), m.Message));
     }
 
     /// <summary>

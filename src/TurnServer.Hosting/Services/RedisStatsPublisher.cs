@@ -146,6 +146,7 @@ internal sealed partial class RedisStatsPublisher : IAllocationObserver, IHosted
     public void Dispose()
     {
         _timer?.Dispose();
+        _queue.Writer.TryComplete(); // ends the writer if the host never got to stop it (a failed start)
         _stopping.Dispose();
         _database.Dispose();
     }
