@@ -41,6 +41,10 @@ public sealed class RedisStatsDatabase : IDisposable
     /// <exception cref="FormatException">A malformed connection string (see <see cref="TurnUserDatabase.Redis"/>).</exception>
     public static RedisStatsDatabase Open(string connectionString) => new(new RedisLink(RedisConnectionString.Parse(connectionString)));
 
+    /// <summary>Host, port and database number that <paramref name="connectionString"/> names, without the password.</summary>
+    /// <exception cref="FormatException">A malformed connection string.</exception>
+    public static string Describe(string connectionString) => RedisConnectionString.Parse(connectionString).Description;
+
     /// <summary>Sends <paramref name="records"/> in order and waits until Redis has answered every one.</summary>
     /// <exception cref="IOException">Redis could not be reached, refused a command or did not answer in time.</exception>
     public Task WriteAsync(IReadOnlyList<StatsRecord> records, CancellationToken cancellationToken = default)

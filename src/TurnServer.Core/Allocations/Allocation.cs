@@ -129,6 +129,12 @@ public sealed class Allocation
     }
 
     /// <summary>
+    /// The allocation's time-to-expiry (RFC 8656 section 2.2) now, rounded to whole seconds: what its last Allocate or
+    /// Refresh granted, less the time since; negative once it has expired.
+    /// </summary>
+    public long SecondsToExpiry => (long)Math.Round(_time.GetElapsedTime(_time.GetTimestamp(), ExpiresAt).TotalSeconds);
+
+    /// <summary>
     /// Relayed bytes per second this allocation may carry each way (coTURN's <c>max-bps</c>, as granted out of
     /// <c>bps-capacity</c>): client to peers counted as the client's messages, peers to client as the frames sent
     /// to it; what exceeds it within a second is dropped. 0: no limit.

@@ -210,12 +210,6 @@ internal sealed partial class CliSession
 
     private static string Flag(bool on) => on ? "ON" : "OFF";
 
-    private static string StatsDbDescription(string connectionString)
-    {
-        using RedisStatsDatabase database = RedisStatsDatabase.Open(connectionString); // validated at start-up; connects on first write only
-        return database.Description;
-    }
-
     private string Login(string password)
     {
         if (_context.Settings.CliPassword is { } configured && AdminPassword.Matches(password, configured))
@@ -288,7 +282,7 @@ internal sealed partial class CliSession
         Line("static-auth-secret", s.StaticAuthSecrets.Count > 0 ? "******" : string.Empty);
         Line("static users", s.Users.Count);
         Line("userdb", s.PsqlUserDb is not null ? "PostgreSQL" : s.RedisUserDb is not null ? "Redis" : s.UserDb ?? string.Empty);
-        Line("Redis Statistics DB", s.RedisStatsDb is null ? string.Empty : StatsDbDescription(s.RedisStatsDb));
+        Line("Redis Statistics DB", s.RedisStatsDb is null ? string.Empty : RedisStatsDatabase.Describe(s.RedisStatsDb));
         Line("no-auth", Flag(s.NoAuth));
         Line("max-allocate-lifetime", s.MaxAllocateLifetime);
         Line("channel-lifetime", s.ChannelLifetime);

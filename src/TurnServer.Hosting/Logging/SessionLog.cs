@@ -35,7 +35,7 @@ internal sealed partial class SessionLog : IAllocationObserver
             allocation.SessionId,
             _realm,
             allocation.Username ?? string.Empty,
-            (long)Math.Round(_time.GetElapsedTime(_time.GetTimestamp(), allocation.ExpiresAt).TotalSeconds),
+            allocation.SecondsToExpiry,
             allocation.FiveTuple.ToString(),
             allocation.RelayedTransportAddress.ToString());
     }

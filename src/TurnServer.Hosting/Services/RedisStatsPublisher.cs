@@ -103,11 +103,10 @@ internal sealed partial class RedisStatsPublisher : IAllocationObserver, IHosted
     /// <inheritdoc />
     public void OnCreated(Allocation allocation)
     {
-        long lifetime = (long)Math.Round(_time.GetElapsedTime(_time.GetTimestamp(), allocation.ExpiresAt).TotalSeconds);
         lock (_sync)
         {
             _live[allocation] = new Reported();
-            SetStatus(allocation, "new", lifetime);
+            SetStatus(allocation, "new", allocation.SecondsToExpiry);
         }
     }
 
