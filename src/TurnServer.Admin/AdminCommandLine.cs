@@ -42,6 +42,18 @@ internal enum AdminCommand
     DeleteAllSecrets,
 
     /// <summary>
+    /// <c>-A</c>, <c>--add-admin</c>: add or update an administrator of the web admin interface (<c>-u</c>, <c>-p</c>,
+    /// and <c>-r</c> for one realm only), its password stored in <see cref="UserDb.AdminPassword"/>'s form.
+    /// </summary>
+    AddAdmin,
+
+    /// <summary><c>-D</c>, <c>--delete-admin</c>: delete an administrator (<c>-u</c>).</summary>
+    DeleteAdmin,
+
+    /// <summary><c>-L</c>, <c>--list-admin</c>: list administrators, <c>name</c> or <c>name[realm]</c>.</summary>
+    ListAdmins,
+
+    /// <summary>
     /// <c>-g</c>, <c>--set-realm-option</c>: set <c>--max-bps</c>, <c>--total-quota</c>, <c>--user-quota</c> of <c>-r</c> (0
     /// removes one).
     /// </summary>
@@ -69,6 +81,9 @@ internal sealed class AdminCommandLine
         ('S', ["show-secret"], false, AdminCommand.ShowSecrets),
         ('X', ["delete-secret"], true, AdminCommand.DeleteSecret),
         (null, ["delete-all-secrets"], false, AdminCommand.DeleteAllSecrets),
+        ('A', ["add-admin"], false, AdminCommand.AddAdmin),
+        ('D', ["delete-admin"], false, AdminCommand.DeleteAdmin),
+        ('L', ["list-admin"], false, AdminCommand.ListAdmins),
         ('g', ["set-realm-option"], false, AdminCommand.SetRealmOption),
         ('G', ["list-realm-options"], false, AdminCommand.ListRealmOptions),
         ('h', ["help"], false, AdminCommand.Help),
@@ -87,8 +102,7 @@ internal sealed class AdminCommandLine
     private static readonly Dictionary<string, string> Unsupported = new(StringComparer.Ordinal)
     {
         ["E"] = "--generate-encrypted-password-aes", ["generate-encrypted-password-aes"] = "--generate-encrypted-password-aes",
-        ["A"] = "--add-admin", ["add-admin"] = "--add-admin", ["D"] = "--delete-admin", ["delete-admin"] = "--delete-admin",
-        ["L"] = "--list-admin", ["list-admin"] = "--list-admin", ["O"] = "--add-origin", ["add-origin"] = "--add-origin",
+        ["O"] = "--add-origin", ["add-origin"] = "--add-origin",
         ["R"] = "--del-origin", ["del-origin"] = "--del-origin", ["I"] = "--list-origins", ["list-origins"] = "--list-origins",
         ["M"] = "--mysql-userdb", ["mysql-userdb"] = "--mysql-userdb", ["J"] = "--mongo-userdb", ["mongo-userdb"] = "--mongo-userdb",
         ["x"] = "--key-path", ["key-path"] = "--key-path", ["f"] = "--file-key-path", ["file-key-path"] = "--file-key-path",
@@ -150,7 +164,7 @@ internal sealed class AdminCommandLine
 
                 if (Unsupported.TryGetValue(name, out string? unsupported))
                 {
-                    error = $"{unsupported} is not supported by TurnServer's turnadmin (SQLite and PostgreSQL users, secrets and realm options are)";
+                    error = $"{unsupported} is not supported by TurnServer's turnadmin (users, secrets, realm options and admin users are)";
                     return null;
                 }
 
@@ -191,7 +205,7 @@ internal sealed class AdminCommandLine
                 string letter = arg[j].ToString();
                 if (Unsupported.TryGetValue(letter, out string? unsupported))
                 {
-                    error = $"-{letter} ({unsupported}) is not supported by TurnServer's turnadmin (SQLite and PostgreSQL users, secrets and realm options are)";
+                    error = $"-{letter} ({unsupported}) is not supported by TurnServer's turnadmin (users, secrets, realm options and admin users are)";
                     return null;
                 }
 

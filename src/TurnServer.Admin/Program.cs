@@ -4,7 +4,7 @@ using TurnServer.Stun;
 using TurnServer.UserDb;
 
 // turnadmin, as coTURN's: -k prints a long-term key; -P the stored form of a CLI password; -a/-d/-l edit and list users; -s/-S/-X and --delete-all-secrets
-// edit and list TURN REST API secrets; -g/-G realm options; against a SQLite turndb (-b) or PostgreSQL (-e).
+// edit and list TURN REST API secrets; -g/-G realm options; -A/-D/-L administrators of the web admin interface; against a SQLite turndb (-b) or PostgreSQL (-e).
 // Exit codes: 0 done, 1 the database failed, 2 a usage error (coTURN's turnadmin returns 0 in every case).
 const int Done = 0;
 const int DatabaseFailed = 1;
@@ -96,6 +96,29 @@ try
         case AdminCommand.DeleteAllSecrets:
             await database.DeleteAllSecretsAsync(line.Realm);
             break;
+        case AdminCommand.AddAdmin:
+            if (line.User is null || string.IsNullOrEmpty(line.Password))
+            {
+                return Usage("-A needs -u <user> and -p <password> (and -r <realm> for an administrator of one realm)");
+            }
+
+            await database.SetAdminUserAsync(line.User, line.Realm, AdminPassword.Encrypt(line.Password));
+            break;
+        case AdminCommand.DeleteAdmin:
+            if (line.User is null)
+            {
+                return Usage("-D needs -u <user>");
+            }
+
+            await database.DeleteAdminUserAsync(line.User);
+            break;
+        case AdminCommand.ListAdmins:
+            foreach (UserDatabaseAdmin admin in await database.ListAdminUsersAsync())
+            {
+                Console.Out.WriteLine(admin.Realm.Length == 0 ? admin.Name : $"{admin.Name}[{admin.Realm}]");
+            }
+
+            break;
         case AdminCommand.SetRealmOption:
             if (!line.RealmGiven || line.RealmOptions.Count == 0)
             {
@@ -154,6 +177,9 @@ public partial class Program
               --delete-all-secrets     delete every shared secret of -r
           -g, --set-realm-option       set --max-bps, --total-quota, --user-quota of -r (0 removes the option)
           -G, --list-realm-options     list realm options (of -r, or of every realm)
+          -A, --add-admin              add or update a web admin user (-u, -p; -r limits it to one realm)
+          -D, --delete-admin           delete a web admin user (-u)
+          -L, --list-admin             list web admin users
           -h, --help                   this text
 
         Options:

@@ -8,7 +8,8 @@ namespace TurnServer.UserDb;
 /// <c>turn/realm/&lt;realm&gt;/user/&lt;name&gt;/key</c> (the key in hex), sets <c>turn/realm/&lt;realm&gt;/secret</c>,
 /// <c>turn/realm/&lt;realm&gt;/allowed-peer-ip</c> and <c>turn/realm/&lt;realm&gt;/denied-peer-ip</c>, strings
 /// <c>turn/realm/&lt;realm&gt;/max-bps</c>, <c>total-quota</c> and <c>user-quota</c>, and hashes
-/// <c>turn/oauth/kid/&lt;kid&gt;</c> (ikm_key, timestamp, lifetime, as_rs_alg, realm). Peer ranges of the empty realm
+/// <c>turn/oauth/kid/&lt;kid&gt;</c> (ikm_key, timestamp, lifetime, as_rs_alg, realm) and
+/// <c>turn/admin_user/&lt;name&gt;</c> (password, and realm for an administrator of one realm). Peer ranges of the empty realm
 /// (<c>turn/realm//allowed-peer-ip</c>) apply to every realm, as rows with an empty realm do in the SQL engines.
 /// Listings use SCAN, never KEYS, so they do not block the Redis server.
 /// </summary>
@@ -16,6 +17,7 @@ internal sealed class RedisUserDatabase : TurnUserDatabase
 {
     private const string RealmPrefix = "turn/realm/";
     private const string OAuthPrefix = "turn/oauth/kid/";
+    private const string AdminPrefix = "turn/admin_user/";
     private static readonly string[] RealmOptions = ["max-bps", "total-quota", "user-quota"];
 
     private readonly RedisLink _link;
@@ -159,6 +161,41 @@ internal sealed class RedisUserDatabase : TurnUserDatabase
         }, cancellationToken);
 
     /// <inheritdoc />
+    public override Task SetAdminUserAsync(string name, string realm, string password, CancellationToken cancellationToken = default) =>
+        RunAsync(async db =>
+        {
+            // coTURN leaves the realm out of a superuser's hash; a stale one from an earlier realm admin must go too.
+            ITransaction transaction = db.CreateTransaction();
+            _ = transaction.KeyDeleteAsync(AdminPrefix + name);
+            _ = transaction.HashSetAsync(AdminPrefix + name, realm.Length == 0 ? [new("password", password)] : [new("password", password), new("realm", realm)]);
+            await transaction.ExecuteAsync().ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public override Task<bool> DeleteAdminUserAsync(string name, CancellationToken cancellationToken = default) =>
+        RunAsync(db => db.KeyDeleteAsync(AdminPrefix + name), cancellationToken);
+
+    /// <inheritdoc />
+    public override Task<IReadOnlyList<UserDatabaseAdmin>> ListAdminUsersAsync(CancellationToken cancellationToken = default) =>
+        RunAsync<IReadOnlyList<UserDatabaseAdmin>>(async db =>
+        {
+            var admins = new List<UserDatabaseAdmin>();
+            foreach (RedisKey key in await ScanAsync(db, AdminPrefix + "*"))
+            {
+                if (await ReadAdminAsync(db, ((string)key!)[AdminPrefix.Length..]).ConfigureAwait(false) is { } admin)
+                {
+                    admins.Add(admin);
+                }
+            }
+
+            return [.. admins.OrderBy(a => a.Name, StringComparer.Ordinal)];
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public override Task<UserDatabaseAdmin?> FindAdminUserAsync(string name, CancellationToken cancellationToken = default) =>
+        RunAsync(db => ReadAdminAsync(db, name), cancellationToken);
+
+    /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -167,6 +204,12 @@ internal sealed class RedisUserDatabase : TurnUserDatabase
         }
 
         base.Dispose(disposing);
+    }
+
+    private static async Task<UserDatabaseAdmin?> ReadAdminAsync(IDatabase db, string name)
+    {
+        RedisValue[] fields = await db.HashGetAsync(AdminPrefix + name, ["password", "realm"]).ConfigureAwait(false);
+        return fields[0].IsNull ? null : new UserDatabaseAdmin(name, fields[1].IsNull ? string.Empty : (string)fields[1]!, fields[0]!);
     }
 
     private static string UserKey(string realm, string name) => RealmPrefix + realm + "/user/" + name + "/key";

@@ -139,6 +139,33 @@ internal sealed class SqlUserDatabase : TurnUserDatabase
         [.. (await QueryByRealmAsync("SELECT realm, opt, value FROM turn_realm_option", "ORDER BY realm, opt", realm, cancellationToken).ConfigureAwait(false))
             .Select(r => new UserDatabaseRealmOption(r[0], r[1], r[2]))];
 
+    /// <inheritdoc />
+    public override Task SetAdminUserAsync(string name, string realm, string password, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(
+            "INSERT INTO admin_user (name, realm, password) VALUES (@name, @realm, @password) ON CONFLICT (name) DO UPDATE SET realm = excluded.realm, password = excluded.password",
+            [("name", name), ("realm", realm), ("password", password)],
+            cancellationToken);
+
+    /// <inheritdoc />
+    public override async Task<bool> DeleteAdminUserAsync(string name, CancellationToken cancellationToken = default) =>
+        await ExecuteAsync("DELETE FROM admin_user WHERE name = @name", [("name", name)], cancellationToken).ConfigureAwait(false) > 0;
+
+    /// <inheritdoc />
+    public override async Task<IReadOnlyList<UserDatabaseAdmin>> ListAdminUsersAsync(CancellationToken cancellationToken = default)
+    {
+        await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return [.. (await QueryAsync(connection, "SELECT name, realm, password FROM admin_user ORDER BY name", [], cancellationToken).ConfigureAwait(false))
+            .Select(r => new UserDatabaseAdmin(r[0], r[1], r[2]))];
+    }
+
+    /// <inheritdoc />
+    public override async Task<UserDatabaseAdmin?> FindAdminUserAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        List<string[]> rows = await QueryAsync(connection, "SELECT name, realm, password FROM admin_user WHERE name = @name", [("name", name)], cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? null : new UserDatabaseAdmin(rows[0][0], rows[0][1], rows[0][2]);
+    }
+
     private async Task<List<string[]>> QueryByRealmAsync(string select, string orderBy, string? realm, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);

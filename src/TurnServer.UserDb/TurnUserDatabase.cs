@@ -29,6 +29,12 @@ public sealed record UserDatabaseSecret(string Value, string Realm);
 /// <param name="Value">Its value.</param>
 public sealed record UserDatabaseRealmOption(string Realm, string Option, string Value);
 
+/// <summary>An administrator of the web admin interface (<c>admin_user</c> row), as <c>turnadmin -L</c> lists it.</summary>
+/// <param name="Name">The administrator's name.</param>
+/// <param name="Realm">The one realm it may manage, or empty for a superuser, who may manage every realm.</param>
+/// <param name="Password">The stored password: <see cref="AdminPassword"/>'s <c>$5$</c> form, or the password itself.</param>
+public sealed record UserDatabaseAdmin(string Name, string Realm, string Password);
+
 /// <summary>
 /// coTURN's user database ("turndb"): a SQLite file or a PostgreSQL database in coTURN's SQL schema (schema.sql), or a
 /// Redis database in coTURN's key layout (schema.userdb.redis), unchanged, so a database made by coTURN's turnadmin works
@@ -109,6 +115,21 @@ public abstract class TurnUserDatabase : IDisposable
 
     /// <summary>Realm options of <paramref name="realm"/>, or of every realm (<c>turnadmin -G</c>), by realm then option.</summary>
     public abstract Task<IReadOnlyList<UserDatabaseRealmOption>> ListRealmOptionsAsync(string? realm, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Adds an administrator or replaces its realm and password (<c>turnadmin -A</c>); <paramref name="password"/> is
+    /// stored as given, so pass <see cref="AdminPassword.Encrypt(string)"/>'s form.
+    /// </summary>
+    public abstract Task SetAdminUserAsync(string name, string realm, string password, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes an administrator (<c>turnadmin -D</c>); returns whether one was there.</summary>
+    public abstract Task<bool> DeleteAdminUserAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Every administrator (<c>turnadmin -L</c>), by name.</summary>
+    public abstract Task<IReadOnlyList<UserDatabaseAdmin>> ListAdminUsersAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The administrator called <paramref name="name"/>, or null; read from the database on each call, so a new one may log in at once.</summary>
+    public abstract Task<UserDatabaseAdmin?> FindAdminUserAsync(string name, CancellationToken cancellationToken = default);
 
     /// <summary>Reads a stored key: 32 hex digits, possibly padded with blanks by a <c>char(128)</c> column.</summary>
     public static bool TryParseKey(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? key)

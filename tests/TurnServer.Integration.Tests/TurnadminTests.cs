@@ -1,11 +1,12 @@
 using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.UserDb;
 using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
 /// <summary>
-/// Our turnadmin's listing and deleting commands on a SQLite turndb, checked against what Debian's turnadmin reads
-/// from the same file, and its usage errors (exit 2, naming what was wrong).
+/// Our turnadmin's listing and deleting commands (users, secrets, realm options, admin users) on a SQLite turndb,
+/// checked against what Debian's turnadmin reads from the same file, and its usage errors (exit 2, naming what was wrong).
 /// </summary>
 public sealed class TurnadminTests : IDisposable
 {
@@ -41,8 +42,38 @@ public sealed class TurnadminTests : IDisposable
         Assert.Equal("carol[other.org]", (await DebianTurnadmin.RunAsync("-l", "-b", db)).Trim());
     }
 
+    [Fact]
+    public async Task Admin_users_are_added_listed_and_deleted_as_debians_turnadmin_does()
+    {
+        string db = Path.Combine(_directory, "turndb");
+        await Succeeds("-A", "-b", db, "-u", "boss", "-p", "pw1");
+        await Succeeds("--add-admin", "--db=" + db, "--user=north", "--realm=north.gov", "--password=pw2");
+        await DebianTurnadmin.RunAsync("-A", "-b", db, "-u", "bayaz", "-p", "magi");
+        Assert.Equal("bayaz\nboss\nnorth[north.gov]", await Succeeds("-L", "-b", db));
+        Assert.Equal("bayaz\nboss\nnorth[north.gov]", (await DebianTurnadmin.RunAsync("-L", "-b", db)).Trim());
+
+        using (TurnUserDatabase turndb = TurnUserDatabase.Sqlite(db))
+        {
+            // Passwords are stored in the $5$ form, whichever turnadmin stored them.
+            UserDatabaseAdmin boss = (await turndb.FindAdminUserAsync("boss"))!;
+            UserDatabaseAdmin bayaz = (await turndb.FindAdminUserAsync("bayaz"))!;
+            Assert.True(AdminPassword.Matches("pw1", boss.Password) && boss.Password.StartsWith("$5$", StringComparison.Ordinal));
+            Assert.True(AdminPassword.Matches("magi", bayaz.Password));
+            Assert.False(AdminPassword.Matches("pw2", boss.Password));
+            Assert.Equal("north.gov", (await turndb.FindAdminUserAsync("north"))!.Realm);
+            Assert.Null(await turndb.FindAdminUserAsync("nobody"));
+        }
+
+        await Succeeds("-D", "-b", db, "-u", "north");
+        await Succeeds("--delete-admin", "-b", db, "--user=bayaz");
+        Assert.Equal("boss", await Succeeds("-L", "-b", db));
+        Assert.Equal("boss", (await DebianTurnadmin.RunAsync("-L", "-b", db)).Trim());
+    }
+
     [Theory]
     [InlineData(new[] { "-x", "-r", "r" }, "-x (--key-path) is not supported")]
+    [InlineData(new[] { "-A", "-u", "boss" }, "-A needs -u <user> and -p <password>")]
+    [InlineData(new[] { "-D" }, "-D needs -u <user>")]
     [InlineData(new[] { "--frobnicate" }, "unknown option '--frobnicate'")]
     [InlineData(new[] { "-u", "bob" }, "no command given")]
     [InlineData(new[] { "-a", "-u", "bob", "-r", "r" }, "-a needs -u <user>, -r <realm> and -p <password>")]

@@ -44,6 +44,23 @@ public abstract class UserDatabaseContract
     }
 
     [Fact]
+    public async Task Admin_users_are_set_found_listed_and_deleted()
+    {
+        string stored = AdminPassword.Encrypt("pw");
+        await Database.SetAdminUserAsync("north", "north.gov", "old");
+        await Database.SetAdminUserAsync("north", "", stored); // replaces, and now a superuser
+        await Database.SetAdminUserAsync("east", Realm, "plain");
+
+        Assert.Equal([new("east", Realm, "plain"), new("north", "", stored)], await Database.ListAdminUsersAsync());
+        Assert.Equal(new UserDatabaseAdmin("north", "", stored), await Database.FindAdminUserAsync("north"));
+        Assert.Null(await Database.FindAdminUserAsync("nobody"));
+
+        Assert.True(await Database.DeleteAdminUserAsync("north"));
+        Assert.False(await Database.DeleteAdminUserAsync("north"));
+        Assert.Equal([new("east", Realm, "plain")], await Database.ListAdminUsersAsync());
+    }
+
+    [Fact]
     public async Task Secrets_peer_lists_and_realm_options_are_read_for_the_realm()
     {
         await Database.AddSecretAsync(Realm, "north");
@@ -212,7 +229,7 @@ public sealed class PostgresUserDatabaseTests : SqlUserDatabaseContract, IClassF
 
     protected override TurnUserDatabase Database { get; }
 
-    public Task InitializeAsync() => SqlAsync("TRUNCATE turnusers_lt, turn_secret, allowed_peer_ip, denied_peer_ip, turn_realm_option, oauth_key");
+    public Task InitializeAsync() => SqlAsync("TRUNCATE turnusers_lt, turn_secret, allowed_peer_ip, denied_peer_ip, turn_realm_option, oauth_key, admin_user");
 
     public Task DisposeAsync() => Task.CompletedTask;
 
@@ -221,8 +238,12 @@ public sealed class PostgresUserDatabaseTests : SqlUserDatabaseContract, IClassF
     {
         await DebianTurnadmin.RunAsync("-a", "-e", _fixture.Server.ConnInfo, "-u", "dave", "-r", "example.org", "-p", "pw");
         await DebianTurnadmin.RunAsync("-s", "pg-secret", "-e", _fixture.Server.ConnInfo, "-r", "example.org");
+        await DebianTurnadmin.RunAsync("-A", "-e", _fixture.Server.ConnInfo, "-u", "boss", "-r", "example.org", "-p", "bosspw");
 
         UserDatabaseSnapshot snapshot = await Database.LoadAsync("example.org");
+        UserDatabaseAdmin boss = (await Database.FindAdminUserAsync("boss"))!;
+        Assert.Equal("example.org", boss.Realm);
+        Assert.True(AdminPassword.Matches("bosspw", boss.Password));
 
         Assert.Equal(MessageIntegrity.ComputeLongTermKey("dave", "example.org", "pw"), snapshot.Keys["dave"]);
         Assert.Equal(["pg-secret"], snapshot.Secrets);
@@ -274,6 +295,8 @@ public sealed class RedisUserDatabaseTests : UserDatabaseContract, IClassFixture
         await DebianTurnadmin.RunAsync("-s", "redis-secret", "-N", conninfo, "-r", "example.org");
         await DebianTurnadmin.RunAsync("-g", "-N", conninfo, "-r", "example.org", "--user-quota", "4");
         await Database.SetUserKeyAsync("example.org", "zoe", MessageIntegrity.ComputeLongTermKey("zoe", "example.org", "zz"));
+        await DebianTurnadmin.RunAsync("-A", "-N", conninfo, "-u", "boss", "-p", "bosspw");
+        await Database.SetAdminUserAsync("north", "example.org", AdminPassword.Encrypt("npw"));
 
         UserDatabaseSnapshot snapshot = await Database.LoadAsync("example.org");
 
@@ -281,6 +304,8 @@ public sealed class RedisUserDatabaseTests : UserDatabaseContract, IClassFixture
         Assert.Equal(["redis-secret"], snapshot.Secrets);
         Assert.Equal(4, snapshot.UserQuota);
         Assert.Equal(["dave[example.org]", "zoe[example.org]"], (await DebianTurnadmin.RunAsync("-l", "-N", conninfo)).Split('\n').Order(StringComparer.Ordinal));
+        Assert.True(AdminPassword.Matches("bosspw", (await Database.FindAdminUserAsync("boss"))!.Password));
+        Assert.Equal(["boss", "north[example.org]"], (await DebianTurnadmin.RunAsync("-L", "-N", conninfo)).Split('\n').Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -310,6 +335,9 @@ public sealed class RedisUserDatabaseTests : UserDatabaseContract, IClassFixture
         Assert.Equal(
             [new("stranger-come-knocking", "crinna.org"), new("whirrun", "crinna.org"), new("gorst", "north.gov"), new("ninefingers", "north.gov")],
             await Database.ListUsersAsync(null));
+        IReadOnlyList<UserDatabaseAdmin> admins = await Database.ListAdminUsersAsync();
+        Assert.Equal([("bayaz", ""), ("skarling", "north.gov")], admins.Select(a => (a.Name, a.Realm)));
+        Assert.True(AdminPassword.Matches("magi", admins[0].Password) && AdminPassword.Matches("hoodless", admins[1].Password));
     }
 
     [Fact]
