@@ -23,6 +23,7 @@ using TurnServer.Hosting.Tls;
 using TurnServer.Hosting.Udp;
 using TurnServer.Hosting.Udp.Linux;
 using TurnServer.Hosting.UserDb;
+using TurnServer.Hosting.WebAdmin;
 using TurnServer.UserDb;
 
 namespace TurnServer.Hosting;
@@ -197,6 +198,20 @@ public static partial class TurnServerHostFactory
             builder.Services.AddSingleton(certificate);
         }
 
+        if (settings.WebAdmin && userDatabase is not null && certificate is not null)
+        {
+            builder.Services.AddSingleton(sp => new WebAdminServer(
+                settings.WebAdminIp,
+                settings.WebAdminPort,
+                certificate,
+                userDatabase,
+                sp.GetRequiredService<TurnEngine>(),
+                settings,
+                time,
+                sp.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<WebAdminServer>());
+        }
+
         // DTLS offers version 1.2 only, so no-tlsv1_2 (which coTURN applies to DTLS too) leaves it nothing.
         DtlsCredentials? dtls = certificate is null || settings.NoDtls || settings.NoTlsV1_2 ? null : DtlsCredentials.Create(certificate, settings.Cert!);
         builder.Services.AddSingleton(_ => new DtlsLimits { AllocationTimeout = TimeSpan.FromSeconds(settings.MaxAllocateTimeout) });
@@ -367,7 +382,7 @@ public static partial class TurnServerHostFactory
     /// </summary>
     /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
     private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings) =>
-        (settings.NoTls && settings.NoDtls) || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings);
+        (settings.NoTls && settings.NoDtls && !settings.WebAdmin) || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
     private static partial void LogTlsNote(ILogger logger, string note);

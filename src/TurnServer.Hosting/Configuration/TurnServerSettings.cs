@@ -306,6 +306,15 @@ public sealed class TurnServerSettings
     /// <summary><c>cli-port</c>: the telnet CLI's TCP port (0: any free port, for tests).</summary>
     public int CliPort { get; init; } = 5766;
 
+    /// <summary><c>web-admin</c>: serve the HTTPS web admin interface (with <c>cert</c>, <c>pkey</c> and a user database).</summary>
+    public bool WebAdmin { get; init; }
+
+    /// <summary><c>web-admin-ip</c>: the web admin's listening address.</summary>
+    public IPAddress WebAdminIp { get; init; } = IPAddress.Loopback;
+
+    /// <summary><c>web-admin-port</c>: the web admin's TCP port (0: any free port, for tests).</summary>
+    public int WebAdminPort { get; init; } = 8080;
+
     /// <summary><c>cli-password</c>: the CLI password, plain or in <c>turnadmin -P</c> form; the CLI is off without one.</summary>
     public string? CliPassword { get; init; }
 

@@ -165,6 +165,9 @@ internal sealed class TurnServerSettingsBinder
             NoCli = Boolean("no-cli"),
             CliIp = OptionalAddress("cli-ip") ?? IPAddress.Loopback,
             CliPort = Port("cli-port", 5766),
+            WebAdmin = Boolean("web-admin"),
+            WebAdminIp = OptionalAddress("web-admin-ip") ?? IPAddress.Loopback,
+            WebAdminPort = Port("web-admin-port", 8080),
             CliPassword = Text("cli-password") is { Length: > 0 } cliPassword ? cliPassword : null,
             CliMaxOutputSessions = Integer("cli-max-output-sessions", 256),
             Prometheus = Boolean("prometheus"),
@@ -193,6 +196,15 @@ internal sealed class TurnServerSettingsBinder
         else if (settings is { OAuth: true, UserDb: null, PsqlUserDb: null, RedisUserDb: null, WantsDefaultUserDb: false })
         {
             _warnings.Add($"{OriginsOf("oauth")}: option 'oauth' takes its keys from the user database's oauth_key table, and no 'userdb', 'psql-userdb' or 'redis-userdb' is given: every access token will be refused");
+        }
+
+        if (settings is { WebAdmin: true } && (settings.NoAuth || settings is { UserDb: null, PsqlUserDb: null, RedisUserDb: null, WantsDefaultUserDb: false }))
+        {
+            _warnings.Add($"{OriginsOf("web-admin")}: option 'web-admin' needs administrators from the user database's admin_user table (turnadmin -A), and no 'userdb', 'psql-userdb' or 'redis-userdb' is in use: the web admin is not started");
+        }
+        else if (settings is { WebAdmin: true } && (settings.Cert is null || settings.PKey is null))
+        {
+            _warnings.Add($"{OriginsOf("web-admin")}: option 'web-admin' is served over HTTPS only, and no 'cert' and 'pkey' are given: the web admin is not started");
         }
 
         if (settings.AllowLoopbackPeers)

@@ -124,7 +124,9 @@ public partial class DebianExampleConfigTests
         Assert.Contains($"{file.Path}:130: unknown option 'OR:' ignored", result.Warnings);
         Assert.Contains($"{file.Path}:701: unknown option 'Local' ignored", result.Warnings);
         Assert.Contains(result.Warnings, w => w.EndsWith(": option 'user' is ignored with 'use-auth-secret', as in coTURN", StringComparison.Ordinal));
-        Assert.Contains(result.Warnings, w => w.Contains("option 'web-admin' is not yet implemented", StringComparison.Ordinal));
+        Assert.Equal((true, "127.0.0.1", 8080), (s.WebAdmin, s.WebAdminIp.ToString(), s.WebAdminPort));
+        Assert.Contains(result.Warnings, w => w.Contains("option 'web-admin-listen-on-workers' is not yet implemented", StringComparison.Ordinal));
+        Assert.DoesNotContain(result.Warnings, w => w.Contains("option 'web-admin' ", StringComparison.Ordinal));
 
         // The CLI lines: the last cli-password wins (the example shows the turnadmin -P form, then a plain one).
         Assert.Equal((true, "127.0.0.1", 5766, "qwerty", 256), (s.NoCli, s.CliIp.ToString(), s.CliPort, s.CliPassword, s.CliMaxOutputSessions));

@@ -37,7 +37,7 @@ public class TurnOptionTableTests
         "use-auth-secret", "static-auth-secret", "rest-api-separator", "user", "no-auth", "fingerprint", "stale-nonce",
         "max-allocate-lifetime", "max-allocate-timeout", "channel-lifetime", "permission-lifetime", "user-quota", "total-quota", "denied-peer-ip",
         "allowed-peer-ip", "allow-loopback-peers", "no-multicast-peers", "no-udp", "no-tcp", "no-tls", "no-dtls", "no-udp-relay",
-        "no-tcp-relay", "no-software-attribute", "log-file", "no-stdout-log", "simple-log", "verbose", "Verbose", "pidfile", "mobility", "no-cli", "cli-ip", "cli-port", "cli-password", "cli-max-output-sessions", "no-auth-pings", "listening-device", "relay-device", "server-relay", "check-origin-consistency", "oauth",
+        "no-tcp-relay", "no-software-attribute", "log-file", "no-stdout-log", "simple-log", "verbose", "Verbose", "pidfile", "mobility", "no-cli", "cli-ip", "cli-port", "cli-password", "cli-max-output-sessions", "web-admin", "web-admin-ip", "web-admin-port", "no-auth-pings", "listening-device", "relay-device", "server-relay", "check-origin-consistency", "oauth",
         "proc-user", "proc-group", "daemon", "tls-listening-port", "alt-listening-port", "alt-tls-listening-port", "cert", "pkey", "pkey-pwd", "cipher-list", "no-tlsv1",
         "no-tlsv1_1", "no-tlsv1_2", "secure-stun", "stun-only", "no-stun", "relay-threads", "log-binding", "alternate-server",
         "tls-alternate-server", "prometheus", "prometheus-port", "prometheus-address", "prometheus-path", "prometheus-username-labels",
@@ -97,7 +97,7 @@ public class TurnOptionTableTests
         Assert.Equal(
             SupportedOptions.Order(StringComparer.Ordinal),
             TurnOptionTable.All.Where(o => !o.CommandLineOnly && o.Support == TurnOptionSupport.Supported).Select(o => o.Name!).Order(StringComparer.Ordinal));
-        foreach (string name in new[] { "web-admin-port", "mysql-userdb", "web-admin" })
+        foreach (string name in new[] { "web-admin-listen-on-workers", "mysql-userdb", "dh-file" })
         {
             Assert.True(TurnOptionTable.TryFindByName(name, out TurnOption? option));
             Assert.Equal(TurnOptionSupport.NotYetImplemented, option.Support);

@@ -185,4 +185,15 @@ public class ValidationTests
 
         Assert.Contains("command line (--allow-loopback-peers): option 'allow-loopback-peers' lets clients reach services on this host; do not use it in production", result.Warnings);
     }
+
+    [Theory]
+    [InlineData(new[] { "--web-admin", "--lt-cred-mech", "--user=a:b", "--cert=/c.pem", "--pkey=/k.pem" }, "option 'web-admin' needs administrators from the user database's admin_user table (turnadmin -A), and no 'userdb', 'psql-userdb' or 'redis-userdb' is in use: the web admin is not started")]
+    [InlineData(new[] { "--web-admin", "--cert=/c.pem", "--pkey=/k.pem", "--userdb=/tmp/turndb", "--no-auth" }, "option 'web-admin' needs administrators")]
+    [InlineData(new[] { "--web-admin", "--lt-cred-mech", "--userdb=/tmp/turndb" }, "option 'web-admin' is served over HTTPS only, and no 'cert' and 'pkey' are given: the web admin is not started")]
+    public void A_web_admin_that_cannot_start_is_named_in_a_warning(string[] args, string warning)
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "--realm=example.org", .. args]);
+        Assert.NotNull(result.Settings);
+        Assert.Contains(result.Warnings, w => w.StartsWith("command line (--web-admin): " + warning, StringComparison.Ordinal));
+    }
 }

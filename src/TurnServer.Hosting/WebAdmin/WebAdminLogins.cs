@@ -1,0 +1,94 @@
+using System.Buffers.Text;
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using System.Security.Cryptography;
+using TurnServer.UserDb;
+
+namespace TurnServer.Hosting.WebAdmin;
+
+/// <summary>
+/// One logged-in administrator of the web admin interface.
+/// </summary>
+/// <param name="Name">The <c>admin_user</c> name.</param>
+/// <param name="Realm">The one realm it may manage, or empty for a superuser.</param>
+/// <param name="CsrfToken">The token every form of this login carries back (32 random bytes, base64url), so another site cannot post forms in its name.</param>
+internal sealed record WebAdminLogin(string Name, string Realm, string CsrfToken)
+{
+    /// <summary>When the login was last used (<see cref="TimeProvider.GetTimestamp"/> ticks).</summary>
+    public long LastUsed { get; set; }
+
+    /// <summary>True for a superuser, who may manage every realm.</summary>
+    public bool IsSuperuser => Realm.Length == 0;
+
+    /// <summary>Whether this administrator may manage <paramref name="realm"/>.</summary>
+    public bool May(string realm) => IsSuperuser || string.Equals(Realm, realm, StringComparison.Ordinal);
+}
+
+/// <summary>
+/// The web admin's logins, kept in memory and named by a random cookie value (32 bytes, base64url). A login unused for
+/// <see cref="IdleTimeout"/> ends; at most <see cref="MaxLogins"/> are kept, the least recently used going first, so
+/// logging in over and over cannot grow the server's memory. Thread-safe.
+/// </summary>
+internal sealed class WebAdminLogins
+{
+    /// <summary>How long a login may go unused before it ends.</summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(30);
+
+    /// <summary>Most logins kept at once.</summary>
+    public const int MaxLogins = 64;
+
+    private readonly ConcurrentDictionary<string, WebAdminLogin> _logins = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+
+    /// <summary>Logins timed by <paramref name="time"/>.</summary>
+    public WebAdminLogins(TimeProvider time) => _time = time;
+
+    /// <summary>Starts a login for <paramref name="admin"/>; returns the cookie value that names it.</summary>
+    public string Start(UserDatabaseAdmin admin)
+    {
+        lock (_logins)
+        {
+            while (_logins.Count >= MaxLogins)
+            {
+                string oldest = _logins.MinBy(l => l.Value.LastUsed).Key;
+                _logins.TryRemove(oldest, out _);
+            }
+
+            string id = NewToken();
+            _logins[id] = new WebAdminLogin(admin.Name, admin.Realm, NewToken()) { LastUsed = _time.GetTimestamp() };
+            return id;
+        }
+    }
+
+    /// <summary>The live login named <paramref name="id"/> (the cookie's value), which this use keeps alive.</summary>
+    public bool TryGet(string? id, [NotNullWhen(true)] out WebAdminLogin? login)
+    {
+        if (id is null || !_logins.TryGetValue(id, out login))
+        {
+            login = null;
+            return false;
+        }
+
+        long now = _time.GetTimestamp();
+        if (_time.GetElapsedTime(login.LastUsed, now) > IdleTimeout)
+        {
+            _logins.TryRemove(id, out _);
+            login = null;
+            return false;
+        }
+
+        login.LastUsed = now;
+        return true;
+    }
+
+    /// <summary>Ends the login named <paramref name="id"/>, if there is one.</summary>
+    public void End(string? id)
+    {
+        if (id is not null)
+        {
+            _logins.TryRemove(id, out _);
+        }
+    }
+
+    private static string NewToken() => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+}
