@@ -75,7 +75,7 @@ public static partial class TurnServerHostFactory
         IReadOnlyList<IPAddress> listeningIps = ListeningAddresses.Resolve(settings.ListeningIps);
         NatBehaviorDiscovery? natDiscovery = CreateNatDiscovery(settings, listeningIps);
         IReadOnlyList<IPEndPoint> auxServers = ListeningAddresses.ResolveEndPoints(settings.AuxServers);
-        builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm, time));
+        builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm));
         builder.Services.AddSingleton(sp => DescriptorBudget.ForThisProcess(sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Descriptors")));
         builder.Services.AddSingleton(sp =>
         {

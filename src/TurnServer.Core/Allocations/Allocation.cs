@@ -128,6 +128,9 @@ public sealed class Allocation
         internal set => Volatile.Write(ref _expiresAt, value);
     }
 
+    /// <summary>How long ago Allocate succeeded, by the allocation's clock; never negative (the wall clock may step back).</summary>
+    public TimeSpan Age => TimeSpan.FromTicks(Math.Max(0, (_time.GetUtcNow() - CreatedAt).Ticks));
+
     /// <summary>
     /// The allocation's time-to-expiry (RFC 8656 section 2.2) now, rounded to whole seconds: what its last Allocate or
     /// Refresh granted, less the time since; negative once it has expired.

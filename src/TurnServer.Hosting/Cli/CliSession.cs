@@ -377,7 +377,6 @@ internal sealed partial class CliSession
     {
         FiveTuple fiveTuple = allocation.FiveTuple;
         TrafficTotals traffic = TrafficTotals.Of(allocation);
-        long age = (long)(_context.Time.GetUtcNow() - allocation.CreatedAt).TotalSeconds;
         long left = (long)_context.Time.GetElapsedTime(now, allocation.ExpiresAt).TotalSeconds;
         output.Append(CultureInfo.InvariantCulture, $"\n    {number}) id={id:D18}, user <{allocation.Username}>:\n");
         output.Append("      realm: ").Append(_context.Settings.Realm).Append('\n');
@@ -386,7 +385,7 @@ internal sealed partial class CliSession
             output.Append("      origin: ").Append(origin).Append('\n');
         }
 
-        output.Append(CultureInfo.InvariantCulture, $"      started {Math.Max(age, 0)} secs ago\n");
+        output.Append(CultureInfo.InvariantCulture, $"      started {(long)allocation.Age.TotalSeconds} secs ago\n");
         output.Append(allocation.ExpiresAt <= now ? "      expired\n" : string.Create(CultureInfo.InvariantCulture, $"      expiring in {left} secs\n"));
         output.Append(CultureInfo.InvariantCulture, $"      client protocol {TurnMetrics.TypeLabel(fiveTuple.Protocol)}, relay protocol {(allocation.IsTcp ? "TCP" : "UDP")}\n");
         output.Append(CultureInfo.InvariantCulture, $"      client addr {fiveTuple.ClientAddress}, server addr {fiveTuple.ServerAddress}\n");

@@ -17,14 +17,12 @@ internal sealed partial class SessionLog : IAllocationObserver
 {
     private readonly ILogger _logger;
     private readonly string _realm;
-    private readonly TimeProvider _time;
 
-    /// <summary>Logs sessions of <paramref name="realm"/>; <paramref name="time"/> gives the lifetimes and durations logged.</summary>
-    public SessionLog(ILogger<SessionLog> logger, string realm, TimeProvider time)
+    /// <summary>Logs sessions of <paramref name="realm"/>; durations come from each allocation's own clock.</summary>
+    public SessionLog(ILogger<SessionLog> logger, string realm)
     {
         _logger = logger;
         _realm = realm;
-        _time = time;
     }
 
     /// <inheritdoc />
@@ -48,7 +46,7 @@ internal sealed partial class SessionLog : IAllocationObserver
         TrafficTotals traffic = TrafficTotals.Of(allocation);
         LogUsage(_logger, session, _realm, user, traffic.ClientPacketsReceived, traffic.ClientBytesReceived, traffic.ClientPacketsSent, traffic.ClientBytesSent);
         LogPeerUsage(_logger, session, _realm, user, traffic.PeerPacketsReceived, traffic.PeerBytesReceived, traffic.PeerPacketsSent, traffic.PeerBytesSent);
-        LogClosed(_logger, session, user, _realm, allocation.FiveTuple.ToString(), (long)(_time.GetUtcNow() - allocation.CreatedAt).TotalSeconds, reason.ToString());
+        LogClosed(_logger, session, user, _realm, allocation.FiveTuple.ToString(), (long)allocation.Age.TotalSeconds, reason.ToString());
     }
 
     /// <inheritdoc />

@@ -99,7 +99,7 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
     public void OnEnded(Allocation allocation, AllocationEndReason reason)
     {
         ArgumentNullException.ThrowIfNull(allocation);
-        _lifetime.Record(Math.Max(0, (_time.GetUtcNow() - allocation.CreatedAt).TotalSeconds));
+        _lifetime.Record(allocation.Age.TotalSeconds);
         if (_userLabels)
         {
             TrafficTotals traffic = TrafficTotals.Of(allocation);

@@ -57,7 +57,6 @@ internal sealed partial class WebAdminServer : KestrelService
     private readonly TurnUserDatabase _database;
     private readonly TurnEngine _engine;
     private readonly TurnServerSettings _settings;
-    private readonly TimeProvider _time;
     private readonly WebAdminLogins _logins;
     private readonly PartitionedRateLimiter<IPAddress> _loginAttempts;
     private readonly ILogger _logger;
@@ -83,7 +82,6 @@ internal sealed partial class WebAdminServer : KestrelService
         _database = database;
         _engine = engine;
         _settings = settings;
-        _time = time;
         _logins = new WebAdminLogins(time);
         _loginAttempts = PartitionedRateLimiter.Create<IPAddress, IPAddress>(client => RateLimitPartition.GetFixedWindowLimiter(client, _ => new FixedWindowRateLimiterOptions
         {
@@ -304,7 +302,7 @@ internal sealed partial class WebAdminServer : KestrelService
         page.Row(false, false, "Realm", _settings.Realm);
         page.Row(false, false, "Allocations", _engine.Allocations.Count.ToString(CultureInfo.InvariantCulture));
         page.Row(false, false, "Draining", _engine.IsDraining ? "yes" : "no");
-        page.Row(false, false, "Listening ports", $"{_settings.ListeningPort} (UDP, TCP), {_settings.TlsListeningPort} (TLS, DTLS)");
+        page.Row(false, false, "listening-port, tls-listening-port", $"{_settings.ListeningPort}, {_settings.TlsListeningPort}");
         page.Row(false, false, "Relay ports", $"{_settings.MinPort}-{_settings.MaxPort}");
         page.Row(false, false, "User database", _database.Description);
         page.Row(false, false, "Relayed since start", string.Create(CultureInfo.InvariantCulture, $"{traffic.Packets} packets"));
@@ -329,7 +327,7 @@ internal sealed partial class WebAdminServer : KestrelService
                 TurnMetrics.TypeLabel(allocation.FiveTuple.Protocol),
                 allocation.FiveTuple.ClientAddress.ToString(),
                 relays,
-                Math.Max(0, (long)(_time.GetUtcNow() - allocation.CreatedAt).TotalSeconds).ToString(CultureInfo.InvariantCulture),
+                ((long)allocation.Age.TotalSeconds).ToString(CultureInfo.InvariantCulture),
                 allocation.SecondsToExpiry.ToString(CultureInfo.InvariantCulture),
                 string.Create(CultureInfo.InvariantCulture, $"{traffic.ClientPacketsReceived}/{traffic.ClientBytesReceived}"),
                 string.Create(CultureInfo.InvariantCulture, $"{traffic.ClientPacketsSent}/{traffic.ClientBytesSent}"));
