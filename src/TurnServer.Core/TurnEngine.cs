@@ -330,6 +330,7 @@ public sealed class TurnEngine
         }
 
         state.Allocation = existing;
+        Allocation? onExisting = request.Method == StunMethod.Allocate ? null : existing;
         bool authenticate = _ctx.Authenticator is not null && (!binding || _ctx.Options.SecureStun);
         state.Seal = new ResponseSeal(_ctx.Software, null, false, _ctx.Options.Fingerprint || request.HasFingerprint);
         if (authenticate)
@@ -342,22 +343,23 @@ public sealed class TurnEngine
 
             state.Seal = new ResponseSeal(_ctx.Software, state.Auth.Key, state.Auth.UseSha256, _ctx.Options.Fingerprint || request.HasFingerprint);
 
-            // RFC 8656 section 4: requests on an allocation must come from its user, else 441 Wrong Credentials; an
-            // allocation made with an access token signs on with the newest token's key.
-            if (existing is not null && !existing.Admits(state.Auth))
+            // RFC 8656 section 5: a non-Allocate request on an allocation must come from its user, else 441 Wrong
+            // Credentials (an Allocate there is 437 whoever sends it, section 7.2); an allocation made with an access
+            // token signs on with the newest token's key.
+            if (onExisting is not null && !onExisting.Admits(state.Auth))
             {
                 Counters.AuthFailed(AuthFailureReason.WrongCredentials);
                 return Finish(request, StunErrorCodes.WrongCredentials, ref state, response, binding);
             }
 
-            if (existing is not null && state.Auth.ViaAccessToken)
+            if (onExisting is not null && state.Auth.ViaAccessToken)
             {
-                existing.Rekey(state.Auth.Username!, state.Auth.Key!);
+                onExisting.Rekey(state.Auth.Username!, state.Auth.Key!);
             }
         }
 
         // coTURN's check-origin-consistency: the requests of an allocation keep the ORIGIN its Allocate had (441).
-        if (existing is not null && _ctx.Options.CheckOriginConsistency && !Origins.Consistent(existing.Origin, request))
+        if (onExisting is not null && _ctx.Options.CheckOriginConsistency && !Origins.Consistent(onExisting.Origin, request))
         {
             Counters.AuthFailed(AuthFailureReason.WrongCredentials);
             return Finish(request, StunErrorCodes.WrongCredentials, ref state, response, binding);

@@ -97,6 +97,58 @@ public class AuthenticationTests
     }
 
     [Fact]
+    public void Another_users_allocate_on_an_allocated_five_tuple_is_437_not_441()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        harness.Client.User = "bob";
+        harness.Client.Password = "builder";
+        Response response = harness.Client.Allocate();
+        Assert.Equal(437, response.ErrorCode);
+        Assert.True(response.Message.VerifyMessageIntegrity(harness.Client.Key));
+    }
+
+    [Fact]
+    public void A_wrong_password_with_a_stale_nonce_is_401_and_only_the_right_one_learns_the_nonce_is_stale()
+    {
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, NonceLifetimeSeconds = 300 });
+        Assert.True(harness.Client.Allocate().IsSuccess);
+        harness.Time.Advance(TimeSpan.FromSeconds(301));
+
+        // RFC 8489 section 9.2.4 checks the nonce last, after the integrity.
+        harness.Client.Password = "wrong";
+        Assert.Equal(401, harness.Client.Send(StunMethod.Refresh, null, TransactionId.NewRandom(), sign: true).ErrorCode);
+        harness.Client.Password = "secret";
+        Assert.Equal(438, harness.Client.Send(StunMethod.Refresh, null, TransactionId.NewRandom(), sign: true).ErrorCode);
+    }
+
+    [Theory]
+    [InlineData(true, true, true)] // both valid: SHA-256 is the one checked, and it signs the answer
+    [InlineData(false, true, true)] // a bad MESSAGE-INTEGRITY does not matter beside a good MESSAGE-INTEGRITY-SHA256
+    [InlineData(true, false, false)] // a bad MESSAGE-INTEGRITY-SHA256 fails even beside a good MESSAGE-INTEGRITY
+    public void Message_integrity_sha256_is_the_one_verified_when_present(bool goodSha1, bool goodSha256, bool succeeds)
+    {
+        var harness = new TurnHarness();
+        Response challenge = harness.Client.Send(StunMethod.Allocate, null, TransactionId.NewRandom(), sign: false);
+        var buffer = new byte[512];
+        var writer = new StunMessageWriter(buffer, StunMethod.Allocate, StunMessageClass.Request, TransactionId.NewRandom());
+        writer.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
+        writer.WriteText(StunAttributeType.Username, "alice");
+        writer.WriteText(StunAttributeType.Realm, TurnHarness.Realm);
+        writer.WriteText(StunAttributeType.Nonce, challenge.Text(StunAttributeType.Nonce));
+        writer.WriteMessageIntegrity(goodSha1 ? harness.Client.Key : new byte[16]);
+        writer.WriteMessageIntegritySha256(goodSha256 ? harness.Client.Key : new byte[16]);
+
+        Response response = harness.Client.Raw(writer.Written.ToArray())!;
+        Assert.Equal(succeeds, response.IsSuccess);
+        Assert.Equal(succeeds ? 0 : 401, response.ErrorCode);
+        if (succeeds)
+        {
+            Assert.True(response.Message.VerifyMessageIntegritySha256(harness.Client.Key));
+        }
+    }
+
+    [Fact]
     public void Hex_key_user_authenticates_like_the_password_it_came_from()
     {
         byte[] key = MessageIntegrity.ComputeLongTermKey("dave", TurnHarness.Realm, "pw");

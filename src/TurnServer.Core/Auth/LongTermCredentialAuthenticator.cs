@@ -29,7 +29,7 @@ public readonly struct AuthenticationResult
     /// <summary>The key that verified; signs the response.</summary>
     public byte[]? Key { get; }
 
-    /// <summary>The request carried only MESSAGE-INTEGRITY-SHA256, so the response does too (RFC 8489 section 9.2.4).</summary>
+    /// <summary>The request was verified by MESSAGE-INTEGRITY-SHA256, so the response carries it too (RFC 8489 section 9.2.4).</summary>
     public bool UseSha256 { get; }
 
     /// <summary>True when authenticated.</summary>
@@ -53,8 +53,10 @@ public readonly struct AuthenticationResult
 
 /// <summary>
 /// The long-term credential mechanism, server side (RFC 8489 section 9.2.4), in the RFC's order:
-/// no integrity → 401 challenge; integrity without USERNAME, REALM or NONCE → 400; stale nonce → 438;
-/// unknown user or wrong realm → 401; integrity that does not verify → 401. Keys come from the configured
+/// no integrity → 401 challenge; integrity without USERNAME, REALM or NONCE → 400; unknown user or wrong realm
+/// → 401; integrity that does not verify → 401; a nonce no longer valid → 438 (last, unlike RFC 5389, so that only
+/// a client that knows the password is told to retry with a fresh nonce). MESSAGE-INTEGRITY-SHA256, when present,
+/// is the one verified, even beside MESSAGE-INTEGRITY. Keys come from the configured
 /// <see cref="ICredentialSource"/>s, or from the allocation when the same user signs a later request. With an OAuth
 /// server name (coTURN's <c>oauth</c>, RFC 7635), a request carrying ACCESS-TOKEN is signed with the MAC key inside
 /// the token, which opens with the <see cref="OAuthKey"/> its USERNAME (the kid) names.
@@ -113,9 +115,7 @@ public sealed class LongTermCredentialAuthenticator
     /// </summary>
     public AuthenticationResult Authenticate(in StunMessageReader request, in TransportAddress client, string? allocationUser, byte[]? allocationKey)
     {
-        bool sha1 = request.HasMessageIntegrity;
-        bool sha256Only = !sha1 && request.HasMessageIntegritySha256;
-        if (!sha1 && !sha256Only)
+        if (!request.HasMessageIntegrity && !request.HasMessageIntegritySha256)
         {
             return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.Challenge);
         }
@@ -127,11 +127,20 @@ public sealed class LongTermCredentialAuthenticator
             return Fail(StunErrorCodes.BadRequest, AuthFailureReason.MissingAttributes);
         }
 
-        if (_nonces.Validate(nonce, client) != NonceValidity.Valid)
+        AuthenticationResult result = VerifyCredentials(request, realm, usernameBytes, allocationUser, allocationKey);
+        if (result.Succeeded && _nonces.Validate(nonce, client) != NonceValidity.Valid)
         {
             return Fail(StunErrorCodes.StaleNonce, AuthFailureReason.StaleNonce);
         }
 
+        return result;
+    }
+
+    private AuthenticationResult VerifyCredentials(in StunMessageReader request, ReadOnlySpan<byte> realm, ReadOnlySpan<byte> usernameBytes, string? allocationUser, byte[]? allocationKey)
+    {
+        // Section 9.2.4: "If the MESSAGE-INTEGRITY-SHA256 attribute is present, compute the value ... Otherwise ...
+        // MESSAGE-INTEGRITY".
+        bool sha256 = request.HasMessageIntegritySha256;
         if (!realm.SequenceEqual(_realmBytes))
         {
             return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.WrongRealm);
@@ -150,21 +159,21 @@ public sealed class LongTermCredentialAuthenticator
 
             // RFC 7635 makes the 20-byte MAC key the HMAC key; coTURN's clients key HMAC-SHA1 with its first 16 bytes
             // (the size of a long-term key). Either verifies; the one that did signs the answer.
-            if (Verify(request, sha256Only, macKey))
+            if (Verify(request, sha256, macKey))
             {
-                return AuthenticationResult.Success(username, macKey, sha256Only, viaAccessToken: true);
+                return AuthenticationResult.Success(username, macKey, sha256, viaAccessToken: true);
             }
 
             byte[] truncated = macKey[..MessageIntegrity.LongTermKeyLength];
-            return Verify(request, sha256Only, truncated)
-                ? AuthenticationResult.Success(username, truncated, sha256Only, viaAccessToken: true)
+            return Verify(request, sha256, truncated)
+                ? AuthenticationResult.Success(username, truncated, sha256, viaAccessToken: true)
                 : Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadIntegrity);
         }
 
         if (allocationKey is not null && string.Equals(username, allocationUser, StringComparison.Ordinal))
         {
-            return Verify(request, sha256Only, allocationKey)
-                ? AuthenticationResult.Success(username, allocationKey, sha256Only)
+            return Verify(request, sha256, allocationKey)
+                ? AuthenticationResult.Success(username, allocationKey, sha256)
                 : Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadIntegrity);
         }
 
@@ -182,10 +191,10 @@ public sealed class LongTermCredentialAuthenticator
 
         foreach (byte[] key in keys)
         {
-            if (Verify(request, sha256Only, key))
+            if (Verify(request, sha256, key))
             {
                 keys.Clear();
-                return AuthenticationResult.Success(username, key, sha256Only);
+                return AuthenticationResult.Success(username, key, sha256);
             }
         }
 
@@ -207,8 +216,8 @@ public sealed class LongTermCredentialAuthenticator
         return false;
     }
 
-    private static bool Verify(in StunMessageReader request, bool sha256Only, byte[] key) =>
-        sha256Only ? request.VerifyMessageIntegritySha256(key) : request.VerifyMessageIntegrity(key);
+    private static bool Verify(in StunMessageReader request, bool sha256, byte[] key) =>
+        sha256 ? request.VerifyMessageIntegritySha256(key) : request.VerifyMessageIntegrity(key);
 
     private AuthenticationResult Fail(int code, AuthFailureReason reason)
     {
