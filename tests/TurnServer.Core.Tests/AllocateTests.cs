@@ -96,6 +96,7 @@ public class AllocateTests
 
     [Theory]
     [InlineData(null, 600)]
+    [InlineData(0u, 600)]
     [InlineData(30u, 600)]
     [InlineData(1200u, 1200)]
     [InlineData(999999u, 3600)]
@@ -353,6 +354,40 @@ public class AllocateTests
         Assert.True(single.Message.TryGetAttribute(StunAttributeType.AddressErrorCode, out ReadOnlySpan<byte> error));
         Assert.Equal(0x02, error[0]);
         Assert.Equal(440, (error[2] * 100) + error[3]);
+    }
+
+    [Fact]
+    public void A_dual_allocation_without_a_free_port_for_ipv6_says_508_in_address_error_code()
+    {
+        // A pool of one port: the IPv4 relay takes it, and the IPv6 relay finds none.
+        var harness = new TurnHarness(minPort: 50000, maxPort: 50000);
+        Response dual = harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.AdditionalAddressFamily, 0x02)));
+        Assert.True(dual.IsSuccess);
+        Assert.True(dual.XorAddress(StunAttributeType.XorRelayedAddress).IsIPv4);
+        Assert.True(dual.Message.TryGetAttribute(StunAttributeType.AddressErrorCode, out ReadOnlySpan<byte> error));
+        Assert.Equal(0x02, error[0]);
+        Assert.Equal(508, (error[2] * 100) + error[3]);
+    }
+
+    [Fact]
+    public void Even_port_with_the_r_bit_and_additional_address_family_is_400()
+    {
+        var harness = new TurnHarness();
+        Response response = harness.Client.Allocate(w =>
+        {
+            w.Add((ref StunMessageWriter x) => x.AppendAttribute((ushort)StunAttributeType.EvenPort, 1)[0] = 0x80);
+            w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.AdditionalAddressFamily, 0x02));
+        });
+        Assert.Equal(400, response.ErrorCode);
+        Assert.Equal(0, harness.Engine.Allocations.Count);
+        Assert.Empty(harness.Relays.Bound);
+
+        // Without the R bit the two go together.
+        Assert.True(harness.Client.Allocate(w =>
+        {
+            w.Add((ref StunMessageWriter x) => x.AppendAttribute((ushort)StunAttributeType.EvenPort, 1)[0] = 0);
+            w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.AdditionalAddressFamily, 0x02));
+        }).IsSuccess);
     }
 
     [Fact]

@@ -10,7 +10,7 @@ public enum AllocationEndReason
     /// <summary>Its lifetime ran out (RFC 8656 section 2.2).</summary>
     Expired,
 
-    /// <summary>The client sent Refresh with LIFETIME 0 (section 7.3).</summary>
+    /// <summary>The client sent Refresh with LIFETIME 0 (RFC 8656 section 8.2).</summary>
     Deleted,
 
     /// <summary>The client's TCP or TLS connection, or its DTLS session, closed (section 3.1).</summary>
@@ -33,7 +33,7 @@ public interface IAllocationObserver
     void OnEnded(Allocation allocation, AllocationEndReason reason);
 
     /// <summary>
-    /// A Refresh succeeded (RFC 8656 section 7.3) with <paramref name="lifetime"/> seconds; with 0, <see cref="OnEnded"/>
+    /// A Refresh succeeded (RFC 8656 section 8.2) with <paramref name="lifetime"/> seconds; with 0, <see cref="OnEnded"/>
     /// follows at once.
     /// </summary>
     void OnRefreshed(Allocation allocation, uint lifetime)
@@ -270,7 +270,7 @@ public sealed class AllocationTable
     }
 
     /// <summary>
-    /// Answers a successful Refresh (RFC 8656 section 7.3): the allocation now expires at <paramref name="expiresAt"/>
+    /// Answers a successful Refresh (RFC 8656 section 8.2): the allocation now expires at <paramref name="expiresAt"/>
     /// (a <see cref="TimeProvider.GetTimestamp"/> value), <paramref name="lifetime"/> seconds from now, or with a
     /// lifetime of 0 is deleted. Observers hear of the refresh before the deletion, as coTURN reports them.
     /// </summary>

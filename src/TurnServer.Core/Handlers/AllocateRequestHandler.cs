@@ -136,7 +136,9 @@ internal static class AllocateRequestHandler
             return StunErrorCodes.BadRequest;
         }
 
-        if (hasEvenPort && !request.TryGetEvenPort(out reserveNext))
+        // Step 6: EVEN-PORT with the R bit "and the request also contains an ADDITIONAL-ADDRESS-FAMILY attribute, the
+        // server rejects the request with a 400 (Bad Request)".
+        if (hasEvenPort && (!request.TryGetEvenPort(out reserveNext) || (reserveNext && hasAdditional)))
         {
             return StunErrorCodes.BadRequest;
         }
@@ -174,18 +176,20 @@ internal static class AllocateRequestHandler
         }
 
         RelayEndpoint? additionalRelay = null;
-        bool additionalFailed = false;
+        int additionalError = 0;
         if (dual)
         {
-            // Section 7.1: if the IPv6 relay cannot be had, the allocation goes ahead with IPv4 only and the response
-            // says why in ADDRESS-ERROR-CODE.
-            additionalRelay = ctx.RelayFactory.SupportsFamily(AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress)
+            // Section 7.2: if the IPv6 relay cannot be had, the allocation goes ahead with IPv4 only and the response
+            // says why in ADDRESS-ERROR-CODE: "440 (Address Family not Supported) or 508 (Insufficient Capacity)".
+            bool supported = ctx.RelayFactory.SupportsFamily(AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress);
+            additionalRelay = supported
                 ? BindFromPool(ctx, AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress, evenPort: false, reserveNext: false, dontFragment, out _)
                 : null;
-            additionalFailed = additionalRelay is null;
+            additionalError = additionalRelay is not null ? 0
+                : supported ? StunErrorCodes.InsufficientCapacity : StunErrorCodes.AddressFamilyNotSupported;
         }
 
-        uint lifetime = Lifetimes.Desired(request, ctx.Options);
+        uint lifetime = Lifetimes.Desired(request, ctx.Options, zeroDeletes: false);
         var allocation = new Allocation(
             state.FiveTuple,
             state.Connections.GetConnection(state.FiveTuple),
@@ -238,9 +242,9 @@ internal static class AllocateRequestHandler
         {
             response.WriteXorAddress(StunAttributeType.XorRelayedAddress, allocation.AdditionalRelayedTransportAddress);
         }
-        else if (additionalFailed)
+        else if (additionalError != 0)
         {
-            response.WriteAddressErrorCode(StunAddressCodec.FamilyIPv6, StunErrorCodes.AddressFamilyNotSupported);
+            response.WriteAddressErrorCode(StunAddressCodec.FamilyIPv6, additionalError);
         }
 
         response.WriteUInt32(StunAttributeType.Lifetime, lifetime);

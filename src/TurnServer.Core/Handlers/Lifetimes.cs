@@ -2,17 +2,19 @@ using TurnServer.Stun;
 
 namespace TurnServer.Core.Handlers;
 
-/// <summary>The lifetime rules shared by Allocate and Refresh (RFC 8656 sections 7.2 and 7.3).</summary>
+/// <summary>The lifetime rules shared by Allocate and Refresh (RFC 8656 sections 7.2 and 8.2).</summary>
 internal static class Lifetimes
 {
     /// <summary>
-    /// RFC 8656 section 7.3: "if the request contains a LIFETIME attribute ... the server computes the minimum of the
+    /// RFC 8656 sections 7.2 and 8.2: "if the request contains a LIFETIME attribute ... the server computes the minimum of the
     /// client's requested lifetime and the server's maximum allowed lifetime. If this computed value is greater than
     /// the default lifetime, then the 'desired lifetime' is the computed value. Otherwise, the 'desired lifetime' is
-    /// the default lifetime." The configured maximum caps the result even if set below the default.
-    /// Returns 0 only for a Refresh that asks for 0 (delete).
+    /// the default lifetime." The configured maximum caps the result even if set below the default. Returns 0 only when
+    /// <paramref name="zeroDeletes"/> (a Refresh: "if the request contains a LIFETIME attribute and the attribute value
+    /// is zero, then the 'desired lifetime' is zero") and the request asks for 0; an Allocate asking for 0 gets the
+    /// default like any lifetime below it.
     /// </summary>
-    public static uint Desired(in StunMessageReader request, TurnOptions options)
+    public static uint Desired(in StunMessageReader request, TurnOptions options, bool zeroDeletes)
     {
         uint max = (uint)options.MaxAllocationLifetimeSeconds;
         uint fallback = Math.Min((uint)options.DefaultAllocationLifetimeSeconds, max);
@@ -21,7 +23,7 @@ internal static class Lifetimes
             return fallback;
         }
 
-        if (requested == 0)
+        if (requested == 0 && zeroDeletes)
         {
             return 0;
         }

@@ -4,7 +4,7 @@ using TurnServer.Stun;
 
 namespace TurnServer.Core.Handlers;
 
-/// <summary>Refresh (RFC 8656 section 7.3): extends or, with LIFETIME 0, deletes the allocation.</summary>
+/// <summary>Refresh (RFC 8656 section 8.2): extends or, with LIFETIME 0, deletes the allocation.</summary>
 internal static class RefreshRequestHandler
 {
     /// <summary>
@@ -24,7 +24,7 @@ internal static class RefreshRequestHandler
 
         Allocation allocation = resolved!;
 
-        // Section 7.3: "If the server receives a Refresh Request with a REQUESTED-ADDRESS-FAMILY attribute and the
+        // Section 8.2: "If the server receives a Refresh Request with a REQUESTED-ADDRESS-FAMILY attribute and the
         // attribute value does not match the address family of the allocation, the server MUST reply with a 443".
         if (request.HasAttribute(StunAttributeType.RequestedAddressFamily))
         {
@@ -52,7 +52,7 @@ internal static class RefreshRequestHandler
 
         // "If the 'desired lifetime' is zero, then the request succeeds and the allocation is deleted"; otherwise "the
         // request succeeds and the allocation's time-to-expiry is set to the 'desired lifetime'."
-        uint lifetime = Lifetimes.Desired(request, ctx.Options);
+        uint lifetime = Lifetimes.Desired(request, ctx.Options, zeroDeletes: true);
         ctx.Allocations.Refresh(allocation, lifetime, ctx.Now + ctx.SecondsToTicks(lifetime));
 
         // "the server MUST include a LIFETIME attribute with the value of the desired lifetime" in the success response.
