@@ -27,8 +27,11 @@ internal static class SendIndicationHandler
         // "When the server receives a Send indication, it checks that the Send indication contains both an
         // XOR-PEER-ADDRESS attribute and a DATA attribute. If one of these attributes is missing or invalid, then the
         // message is discarded."
+        // RFC 8489 section 6.3.2: "If the indication contains unknown comprehension-required attributes, the
+        // indication is discarded and processing ceases."
         if (!indication.TryGetXorAddress(StunAttributeType.XorPeerAddress, out TransportAddress peer)
-            || !indication.TryGetAttribute(StunAttributeType.Data, out ReadOnlySpan<byte> data))
+            || !indication.TryGetAttribute(StunAttributeType.Data, out ReadOnlySpan<byte> data)
+            || indication.GetUnknownComprehensionRequired(stackalloc ushort[1]) > 0)
         {
             ctx.Counters.Drop(DropReason.SendIndicationMalformed);
             return;
