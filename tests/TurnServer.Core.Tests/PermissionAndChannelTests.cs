@@ -203,6 +203,15 @@ public class PermissionAndChannelTests
 
         harness.Client.Indication(StunMethod.Send, w => w.Add((ref StunMessageWriter x) => x.WriteXorAddress(StunAttributeType.XorPeerAddress, peer)));
         Assert.Equal(1, harness.Engine.Counters.GetDropped(DropReason.SendIndicationMalformed));
+
+        // RFC 8489 section 6.3.2: an unknown comprehension-required attribute discards the indication.
+        harness.Client.Indication(StunMethod.Send, w =>
+        {
+            send(w);
+            w.Add((ref StunMessageWriter x) => x.WriteAttribute((StunAttributeType)0x0077, [1, 2, 3, 4]));
+        });
+        Assert.Single(harness.Relays.Bound[0].Sent);
+        Assert.Equal(2, harness.Engine.Counters.GetDropped(DropReason.SendIndicationMalformed));
     }
 
     [Fact]
@@ -265,5 +274,49 @@ public class PermissionAndChannelTests
         var buffer = new byte[Allocations.Allocation.PeerDataHeadroom + payload.Length + Allocations.Allocation.PeerDataTailroom];
         payload.CopyTo(buffer, Allocations.Allocation.PeerDataHeadroom);
         return allocation.ForwardToClient(buffer, Allocations.Allocation.PeerDataHeadroom, payload.Length, peer);
+    }
+
+    [Fact]
+    public void Permissions_stop_at_the_cap_with_508_and_a_refused_request_installs_none()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        string[] Peers(int first, int count) => [.. Enumerable.Range(first, count).Select(i => $"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}:1")];
+
+        for (int first = 0; first < Allocation.MaxPermissions; first += 100)
+        {
+            Assert.True(harness.Client.CreatePermission(Peers(first, Math.Min(100, Allocation.MaxPermissions - first))).IsSuccess);
+        }
+
+        Allocation allocation = Assert.Single(harness.Engine.Allocations.All);
+        Assert.Equal(Allocation.MaxPermissions, allocation.Permissions.Count);
+
+        // One new peer beside a refresh of held ones: refused whole, so the held one is not refreshed either.
+        Assert.Equal(508, harness.Client.CreatePermission([.. Peers(0, 1), .. Peers(Allocation.MaxPermissions, 1)]).ErrorCode);
+        Assert.Equal(508, harness.Client.ChannelBind(0x4000, "192.0.2.200:5000").ErrorCode);
+        Assert.Equal(Allocation.MaxPermissions, allocation.Permissions.Count);
+
+        // Refreshing held permissions, and binding a channel to a peer that has one, still work at the cap.
+        Assert.True(harness.Client.CreatePermission(Peers(0, 10)).IsSuccess);
+        Assert.True(harness.Client.ChannelBind(0x4000, "10.0.0.5:5000").IsSuccess);
+
+        // Once expired permissions are swept, there is room again.
+        harness.Time.Advance(TimeSpan.FromSeconds(301));
+        harness.Engine.Sweep();
+        Assert.True(harness.Client.CreatePermission(Peers(Allocation.MaxPermissions, 1)).IsSuccess);
+    }
+
+    [Fact]
+    public void Channel_bindings_stop_at_the_cap_with_508()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        for (int i = 0; i < Allocation.MaxChannels; i++)
+        {
+            Assert.True(harness.Client.ChannelBind((ushort)(0x4000 + i), $"203.0.113.5:{10000 + i}").IsSuccess);
+        }
+
+        Assert.Equal(508, harness.Client.ChannelBind((ushort)(0x4000 + Allocation.MaxChannels), "203.0.113.5:9999").ErrorCode);
+        Assert.True(harness.Client.ChannelBind(0x4000, "203.0.113.5:10000").IsSuccess); // a refresh still works
     }
 }

@@ -24,6 +24,16 @@ public sealed class Allocation
     /// <summary>Bytes a relay receive buffer keeps free after the payload: padding (3) and FINGERPRINT (8), rounded up.</summary>
     public const int PeerDataTailroom = 12;
 
+    /// <summary>
+    /// The most permissions one allocation holds, expired ones awaiting the sweep included. RFC 8656 leaves the number
+    /// to the server; a bound keeps the per-packet permission search short whatever a client asks for. A CreatePermission
+    /// or ChannelBind that would pass it gets 508 (Insufficient Capacity).
+    /// </summary>
+    public const int MaxPermissions = 1024;
+
+    /// <summary>The most channel bindings one allocation holds, in their 5-minute hold after expiry included; past it, 508.</summary>
+    public const int MaxChannels = 1024;
+
     private readonly Lock _sync = new();
     private ClientPath _path;
     private Credential _credential;
@@ -307,30 +317,54 @@ public sealed class Allocation
         return null;
     }
 
-    /// <summary>Installs or refreshes the permission for the IP of <paramref name="peer"/> (RFC 8656 section 9.2).</summary>
-    internal void InstallPermission(in TransportAddress peer, long expiresAt)
+    /// <summary>Whether <paramref name="added"/> more permissions fit under <see cref="MaxPermissions"/>.</summary>
+    internal bool HasRoomForPermissions(int added) => Volatile.Read(ref _permissions).Length + added <= MaxPermissions;
+
+    /// <summary>
+    /// Installs or refreshes the permission for the IP of <paramref name="peer"/> (RFC 8656 section 9.2); false, changing
+    /// nothing, when it is new and <see cref="MaxPermissions"/> are held.
+    /// </summary>
+    internal bool InstallPermission(in TransportAddress peer, long expiresAt)
     {
         lock (_sync)
         {
-            foreach (Permission permission in _permissions)
+            Permission? existing = FindPermission(peer);
+            if (existing is not null)
             {
-                if (permission.PeerAddress.HasSameIPAddress(peer))
-                {
-                    permission.ExpiresAt = expiresAt;
-                    return;
-                }
+                existing.ExpiresAt = expiresAt;
+                return true;
+            }
+
+            if (_permissions.Length >= MaxPermissions)
+            {
+                return false;
             }
 
             Volatile.Write(ref _permissions, [.. _permissions, new Permission(peer, expiresAt)]);
+            return true;
         }
     }
 
+    private Permission? FindPermission(in TransportAddress peer)
+    {
+        foreach (Permission permission in _permissions)
+        {
+            if (permission.PeerAddress.HasSameIPAddress(peer))
+            {
+                return permission;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>
-    /// Creates or refreshes a channel binding and the permission for its peer (RFC 8656 section 12.2).
-    /// Returns false, changing nothing, when the number is bound to another peer or the peer to another number,
-    /// live or within the 5 minutes after expiry during which neither may be rebound (section 12).
+    /// Creates or refreshes a channel binding and the permission for its peer (RFC 8656 section 12.2). Returns 0, or,
+    /// changing nothing: 400 when the number is bound to another peer or the peer to another number, live or within
+    /// the 5 minutes after expiry during which neither may be rebound (section 12); 508 when a new binding or
+    /// permission would pass <see cref="MaxChannels"/> or <see cref="MaxPermissions"/>.
     /// </summary>
-    internal bool TryBindChannel(ushort number, in TransportAddress peer, SocketAddress peerSocketAddress, long channelExpiresAt, long permissionExpiresAt, long now)
+    internal int BindChannel(ushort number, in TransportAddress peer, SocketAddress peerSocketAddress, long channelExpiresAt, long permissionExpiresAt)
     {
         lock (_sync)
         {
@@ -342,18 +376,22 @@ public sealed class Allocation
                 {
                     channel.ExpiresAt = channelExpiresAt;
                     InstallPermission(peer, permissionExpiresAt);
-                    return true;
+                    return 0;
                 }
 
                 if (sameNumber || samePeer)
                 {
-                    return false;
+                    return StunErrorCodes.BadRequest;
                 }
             }
 
+            if (_channels.Length >= MaxChannels || !InstallPermission(peer, permissionExpiresAt))
+            {
+                return StunErrorCodes.InsufficientCapacity;
+            }
+
             Volatile.Write(ref _channels, [.. _channels, new ChannelBinding(number, peer, peerSocketAddress, channelExpiresAt)]);
-            InstallPermission(peer, permissionExpiresAt);
-            return true;
+            return 0;
         }
     }
 

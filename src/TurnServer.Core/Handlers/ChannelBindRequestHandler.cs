@@ -9,7 +9,8 @@ internal static class ChannelBindRequestHandler
 {
     /// <summary>
     /// Binds or refreshes the channel and installs or refreshes the peer's permission. Returns 0, or 437 (no allocation),
-    /// 400 (missing or invalid attributes, number or peer bound otherwise), 443 (no relay of the peer's family) or 403 (peer forbidden).
+    /// 400 (missing or invalid attributes, number or peer bound otherwise), 443 (no relay of the peer's family), 403 (peer forbidden)
+    /// or 508 (<see cref="Allocation.MaxChannels"/> or <see cref="Allocation.MaxPermissions"/> reached).
     /// </summary>
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request)
     {
@@ -37,13 +38,11 @@ internal static class ChannelBindRequestHandler
         // the transport address is not currently bound to a different channel number." Else 400.
         RelayEndpoint relay = allocation.GetRelay(peer.AddressFamily)!;
         long now = ctx.Now;
-        bool bound = allocation.TryBindChannel(
+        return allocation.BindChannel(
             number,
             peer,
             peer.ToSocketAddress(relay.Family),
             now + ctx.SecondsToTicks(ctx.Options.ChannelLifetimeSeconds),
-            now + ctx.SecondsToTicks(ctx.Options.PermissionLifetimeSeconds),
-            now);
-        return bound ? 0 : StunErrorCodes.BadRequest;
+            now + ctx.SecondsToTicks(ctx.Options.PermissionLifetimeSeconds));
     }
 }
