@@ -121,7 +121,7 @@ public static class TurnOptionTable
         Value("web-admin-port", TurnOptionValueKind.Port, "8080", "Web admin listening port.", Supported),
         Flag("web-admin-listen-on-workers", "Let the web admin listen on the STUN/TURN worker ports.", NotYetImplemented),
         Flag("server-relay", "Skip permission checks on relay endpoints (non-standard, dangerous).", Supported),
-        new() { Name = "cli-max-output-sessions", Argument = TurnOptionArgument.Optional, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "256", Description = "Sessions the CLI 'ps' command lists at most.", Support = Supported },
+        Value("cli-max-output-sessions", TurnOptionValueKind.Integer, "256", "Sessions the CLI 'ps' command lists at most.", Supported),
         Value("ec-curve-name", TurnOptionValueKind.String, "chosen by OpenSSL", "Elliptic curve for ECDHE.", NotYetImplemented),
         Flag("dh566", "Use the predefined 566-bit DH key.", NotYetImplemented),
         Flag("dh1066", "Use the predefined 1066-bit DH key.", NotYetImplemented),

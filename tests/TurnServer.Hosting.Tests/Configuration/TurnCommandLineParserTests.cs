@@ -79,6 +79,17 @@ public class TurnCommandLineParserTests
         Assert.Empty(commandLine.Layer.Warnings);
     }
 
+    /// <summary>coTURN declares it with required_argument, so getopt takes the next word as its value.</summary>
+    [Fact]
+    public void Cli_max_output_sessions_takes_its_value_from_the_next_argument()
+    {
+        TurnCommandLine commandLine = TurnCommandLineParser.Parse(["--cli-max-output-sessions", "10"]);
+
+        Assert.Equal([("cli-max-output-sessions", "10", "command line (--cli-max-output-sessions)")], Entries(commandLine));
+        Assert.Empty(commandLine.Layer.Warnings);
+        Assert.Equal(10, TestLoader.Load(["-n", "-z", "--cli-max-output-sessions", "10"]).Settings!.CliMaxOutputSessions);
+    }
+
     [Fact]
     public void A_value_after_an_optional_value_option_is_a_stray_argument_with_a_hint()
     {
