@@ -140,7 +140,11 @@ public sealed class TurnOptions
     /// </summary>
     public IReadOnlyDictionary<IPAddress, IPAddress> ExternalAddresses { get; init; } = new Dictionary<IPAddress, IPAddress>();
 
-    /// <summary>The address a relay bound at <paramref name="local"/> is advertised as in XOR-RELAYED-ADDRESS.</summary>
+    /// <summary>
+    /// The address a relay bound at <paramref name="local"/> is advertised as in XOR-RELAYED-ADDRESS. A wildcard
+    /// mapping (the single-address <c>external-ip</c>) leaves loopback relays as they are, as coTURN does: a client on
+    /// this host (a health check) relaying on 127.0.0.1 must be told 127.0.0.1, not the public address.
+    /// </summary>
     public TransportAddress Advertise(in TransportAddress local)
     {
         if (ExternalAddresses.Count == 0)
@@ -150,7 +154,7 @@ public sealed class TurnOptions
 
         IPAddress ip = local.ToIPAddress();
         if (ExternalAddresses.TryGetValue(ip, out IPAddress? mapped)
-            || ExternalAddresses.TryGetValue(local.IsIPv4 ? IPAddress.Any : IPAddress.IPv6Any, out mapped))
+            || (!IPAddress.IsLoopback(ip) && ExternalAddresses.TryGetValue(local.IsIPv4 ? IPAddress.Any : IPAddress.IPv6Any, out mapped)))
         {
             return new TransportAddress(mapped, local.Port);
         }

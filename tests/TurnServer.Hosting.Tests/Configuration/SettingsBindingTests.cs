@@ -4,6 +4,7 @@ using System.Text;
 using TurnServer.Core;
 using TurnServer.Core.Peers;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Tests.Configuration;
 
@@ -397,6 +398,19 @@ public class SettingsBindingTests
         TurnServerSettings s = TestLoader.Settings("no-auth\nexternal-ip=203.0.113.1\nexternal-ip=203.0.113.2/10.0.0.2\nexternal-ip=2001:db8::9/fd00::9\n");
 
         Assert.Equal(["203.0.113.1", "203.0.113.2/10.0.0.2", "2001:db8::9/fd00::9"], s.ExternalIps.Select(m => m.ToString()));
+    }
+
+    /// <summary>coTURN's main() maps the single external-ip onto relay addresses other than 127.0.0.1 and ::1 only.</summary>
+    [Theory]
+    [InlineData("127.0.0.1", "127.0.0.1:50000")]
+    [InlineData("::1", "[::1]:50000")]
+    [InlineData("192.0.2.7", "203.0.113.1:50000")]
+    [InlineData("2001:db8::7", "[2001:db8::1]:50000")]
+    public void A_plain_external_ip_is_advertised_for_every_relay_but_a_loopback_one(string relay, string advertised)
+    {
+        TurnOptions options = TurnOptionsFactory.CreateOptions(TestLoader.Settings("no-auth\nexternal-ip=203.0.113.1\nexternal-ip=2001:db8::1\n"));
+
+        Assert.Equal(advertised, options.Advertise(new TransportAddress(IPAddress.Parse(relay), 50000)).ToString());
     }
 
     [Fact]
