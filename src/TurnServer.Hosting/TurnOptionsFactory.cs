@@ -69,11 +69,16 @@ public static class TurnOptionsFactory
     /// <summary>
     /// The peer rules of <paramref name="settings"/> (<c>allow-loopback-peers</c>, <c>allowed-peer-ip</c>,
     /// <c>denied-peer-ip</c>) plus ranges from a user database's <c>allowed_peer_ip</c> and <c>denied_peer_ip</c>.
+    /// The private address of each <c>external-ip=public/private</c> is allowed too, as coTURN whitelists it: peers
+    /// behind the same NAT reach a relay there even when <c>denied-peer-ip</c> covers private ranges.
     /// </summary>
     public static PeerAddressPolicy CreatePeerPolicy(TurnServerSettings settings, IEnumerable<IPAddressRange> moreAllowed, IEnumerable<IPAddressRange> moreDenied)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return new PeerAddressPolicy(settings.AllowLoopbackPeers, denyMulticast: true, [.. settings.AllowedPeerIps, .. moreAllowed], [.. settings.DeniedPeerIps, .. moreDenied]);
+        IEnumerable<IPAddressRange> externalPrivate = settings.ExternalIps
+            .Where(m => m.Private is not null)
+            .Select(m => IPAddressRange.Create(m.Private!, m.Private!));
+        return new PeerAddressPolicy(settings.AllowLoopbackPeers, denyMulticast: true, [.. settings.AllowedPeerIps, .. externalPrivate, .. moreAllowed], [.. settings.DeniedPeerIps, .. moreDenied]);
     }
 
     /// <summary>

@@ -413,6 +413,18 @@ public class SettingsBindingTests
         Assert.Equal(advertised, options.Advertise(new TransportAddress(IPAddress.Parse(relay), 50000)).ToString());
     }
 
+    /// <summary>coTURN whitelists the private part of external-ip=public/private ("Whitelisting external-ip private part").</summary>
+    [Fact]
+    public void The_private_part_of_an_external_ip_mapping_is_an_allowed_peer()
+    {
+        TurnServerSettings s = TestLoader.Settings("no-auth\ndenied-peer-ip=10.0.0.0-10.255.255.255\nexternal-ip=203.0.113.1/10.0.0.5\n");
+        PeerAddressPolicy policy = TurnOptionsFactory.CreateOptions(s).PeerPolicy;
+
+        Assert.True(policy.IsAllowed(new TransportAddress(IPAddress.Parse("10.0.0.5"), 3478)));
+        Assert.False(policy.IsAllowed(new TransportAddress(IPAddress.Parse("10.0.0.6"), 3478)));
+        Assert.True(TurnOptionsFactory.CreatePeerPolicy(s, [], []).IsAllowed(new TransportAddress(IPAddress.Parse("10.0.0.5"), 3478)));
+    }
+
     [Fact]
     public void Duplicate_listening_addresses_are_dropped_with_a_warning()
     {
