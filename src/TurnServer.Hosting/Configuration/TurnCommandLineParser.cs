@@ -170,7 +170,7 @@ internal static class TurnCommandLineParser
     {
         if (!option.CommandLineOnly)
         {
-            result.Layer.Entries.Add(new TurnConfigurationEntry(option, value, origin));
+            result.Layer.Add(option, value, origin);
             return;
         }
 

@@ -67,7 +67,7 @@ internal static class TurnConfFileParser
             }
             else
             {
-                layer.Entries.Add(new TurnConfigurationEntry(option, value, origin));
+                layer.Add(option, value, origin);
             }
         }
 

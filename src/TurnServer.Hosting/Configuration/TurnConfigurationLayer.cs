@@ -12,6 +12,21 @@ internal sealed class TurnConfigurationLayer
     /// <summary>Every option occurrence, in the order written.</summary>
     public List<TurnConfigurationEntry> Entries { get; } = [];
 
+    /// <summary>
+    /// Adds an occurrence to <see cref="Entries"/>, except an empty value of an option for which it means not given
+    /// (<see cref="TurnOption.EmptyMeansNotGiven"/>): that one becomes a warning naming the option and where.
+    /// </summary>
+    public void Add(TurnOption option, string value, string origin)
+    {
+        if (value.Length == 0 && option.EmptyMeansNotGiven)
+        {
+            Warnings.Add($"{origin}: option '{option.Name}' has an empty value; ignored, as if not given");
+            return;
+        }
+
+        Entries.Add(new TurnConfigurationEntry(option, value, origin));
+    }
+
     /// <summary>Problems that do not stop loading (unknown options and stray arguments ignored), each naming where.</summary>
     public List<string> Warnings { get; } = [];
 

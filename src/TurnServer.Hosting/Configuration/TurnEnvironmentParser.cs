@@ -9,7 +9,8 @@ namespace TurnServer.Hosting.Configuration;
 /// matches both <c>-</c> and <c>_</c> (<c>TURNSERVER_NO_TLSV1_1</c> is <c>no-tlsv1_1</c>). coTURN's only pair of names
 /// differing by case alone, <c>verbose</c> and <c>Verbose</c>, is told apart thus: a name matching an option with its
 /// exact letter case wins (<c>TURNSERVER_Verbose</c> is <c>Verbose</c>, extra verbose); otherwise the all-lowercase
-/// option wins (<c>TURNSERVER_VERBOSE</c> is <c>verbose</c>). An empty value is a bare flag. Repeatable options take
+/// option wins (<c>TURNSERVER_VERBOSE</c> is <c>verbose</c>). An empty value is a bare flag, or for a text or number
+/// option not given at all (<see cref="TurnOption.EmptyMeansNotGiven"/>). Repeatable options take
 /// one value per variable, either <c>TURNSERVER_USER</c> or indexed as configuration binding does it,
 /// <c>TURNSERVER_USER__0</c>, <c>TURNSERVER_USER__1</c>, ordered by index.
 /// </summary>
@@ -71,7 +72,7 @@ internal static class TurnEnvironmentParser
         // OrderBy is stable: unindexed values come first, indexed ones follow in numeric order.
         foreach ((TurnOption option, _, string value, string origin) in found.OrderBy(f => f.Index))
         {
-            layer.Entries.Add(new TurnConfigurationEntry(option, value, origin));
+            layer.Add(option, value, origin);
         }
 
         return layer;

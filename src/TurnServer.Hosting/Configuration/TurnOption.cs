@@ -54,6 +54,25 @@ public sealed class TurnOption
     /// <summary>True when the option may be given more than once, each time adding to a list.</summary>
     public bool Repeatable { get; internal init; }
 
+    /// <summary>
+    /// True when an empty value (<c>realm=</c>, as a template writes it for an unset variable) counts as the option not
+    /// given, with a warning, so an earlier source's value or else the default applies: single text and number options,
+    /// whose empty value coTURN reads as its default (or as 0). False for flags and optional values (given bare, they
+    /// mean on or the default already), for lists and addresses (an empty one is an error: an address, user or secret
+    /// the configuration relied on is missing), and for options with <see cref="KeepsEmptyValue"/>.
+    /// </summary>
+    public bool EmptyMeansNotGiven =>
+        Argument == TurnOptionArgument.Required && !Repeatable && !CommandLineOnly && !KeepsEmptyValue
+        && ValueKind is TurnOptionValueKind.Integer or TurnOptionValueKind.Port or TurnOptionValueKind.String
+            or TurnOptionValueKind.Path or TurnOptionValueKind.Character;
+
+    /// <summary>
+    /// Set where an empty value must reach the settings as given: <c>pidfile=</c> means no pidfile, and an empty
+    /// <c>proc-user</c>, <c>proc-group</c>, <c>listening-device</c> or <c>relay-device</c> is an error, since ignoring
+    /// it would leave the process as root or its sockets on every interface.
+    /// </summary>
+    internal bool KeepsEmptyValue { get; init; }
+
     /// <summary>True for options that only steer the command line (<c>-c</c>, <c>-n</c>, <c>-h</c>, <c>--version</c>) and never reach the configuration.</summary>
     public bool CommandLineOnly { get; internal init; }
 

@@ -21,14 +21,14 @@ public static class TurnOptionTable
     [
         new() { ShortName = 'c', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Path, CommandLineOnly = true, DefaultValue = "turnserver.conf, searched in ./, ./etc/, ../etc/, /etc/, /etc/coturn/, /usr/local/etc/ and a few more", Description = "Configuration file to read." },
         new() { ShortName = 'n', Argument = TurnOptionArgument.None, CommandLineOnly = true, Description = "Read no configuration file; take everything from the command line." },
-        Value("listening-device", TurnOptionValueKind.String, null, "Network interface the listeners are tied to (SO_BINDTODEVICE, Linux only).", Supported, 'd'),
+        Value("listening-device", TurnOptionValueKind.String, null, "Network interface the listeners are tied to (SO_BINDTODEVICE, Linux only).", Supported, 'd', keepsEmptyValue: true),
         Value("listening-port", TurnOptionValueKind.Port, "3478", "TURN listener port for UDP and TCP.", Supported, 'p'),
         Value("tls-listening-port", TurnOptionValueKind.Port, "5349", "TURN listener port for TLS and DTLS.", Supported),
         Value("alt-listening-port", TurnOptionValueKind.Port, "0 (listening-port + 1)", "Alternative listening port for RFC 5780 CHANGE-REQUEST.", Supported),
         Value("alt-tls-listening-port", TurnOptionValueKind.Port, "0 (tls-listening-port + 1)", "Alternative TLS/DTLS listening port.", Supported),
         Value("tcp-proxy-port", TurnOptionValueKind.Port, null, "TCP port (on each listening IP) for connections from a load balancer that sends a PROXY protocol v2 header.", Supported),
         Value("listening-ip", TurnOptionValueKind.IPAddress, "all addresses", "Listener IP address; may be repeated.", Supported, 'L', repeatable: true),
-        Value("relay-device", TurnOptionValueKind.String, null, "Network interface the relay sockets are tied to (SO_BINDTODEVICE, Linux only).", Supported, 'i'),
+        Value("relay-device", TurnOptionValueKind.String, null, "Network interface the relay sockets are tied to (SO_BINDTODEVICE, Linux only).", Supported, 'i', keepsEmptyValue: true),
         Value("relay-ip", TurnOptionValueKind.IPAddress, "chosen from the listening addresses", "Local address for relay endpoints; may be repeated.", Supported, 'E', repeatable: true),
         Value("external-ip", TurnOptionValueKind.ExternalIp, null, "Public address reported for relays behind NAT, optionally mapped to a private one; may be repeated.", Supported, 'X', repeatable: true),
         new() { Name = "relay-threads", ShortName = 'm', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "number of CPUs", Description = "Number of relay threads (0: single-threaded; at most 128).", Support = Supported },
@@ -103,14 +103,14 @@ public static class TurnOptionTable
         Value("allowed-peer-ip", TurnOptionValueKind.IPAddressRange, null, "Peer address or range explicitly allowed; may be repeated.", Supported, repeatable: true),
         Value("denied-peer-ip", TurnOptionValueKind.IPAddressRange, null, "Peer address or range refused; may be repeated.", Supported, repeatable: true),
         Value("cipher-list", TurnOptionValueKind.String, "DEFAULT", "OpenSSL-style cipher list for TLS and DTLS.", Supported),
-        Value("pidfile", TurnOptionValueKind.Path, "none; with daemon, /var/run/turnserver.pid (root) or /var/tmp/turnserver.pid", "File to write the process ID to.", Supported),
+        Value("pidfile", TurnOptionValueKind.Path, "none; with daemon, /var/run/turnserver.pid (root) or /var/tmp/turnserver.pid", "File to write the process ID to.", Supported, keepsEmptyValue: true),
         new() { Name = "drain-min-allocations", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0", Description = "Draining (SIGUSR1) ends the process once this many allocations or fewer remain (coTURN 4.15 and later).", Support = Supported },
         new() { Name = "drain-timeout", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0 (no limit)", Description = "TurnServer only: seconds a drain (SIGUSR1) may last before the process ends anyway.", Support = Supported },
         Flag("secure-stun", "Require authentication of STUN Binding requests.", Supported),
         Value("CA-file", TurnOptionValueKind.Path, null, "CA certificates (PEM); TLS and DTLS clients must then present a certificate they issued.", Supported),
         Value("dh-file", TurnOptionValueKind.Path, null, "Custom Diffie-Hellman parameters, PEM.", NotYetImplemented),
-        Value("proc-user", TurnOptionValueKind.String, null, "User (name or ID) to run as once the listeners are bound; also its primary group unless proc-group is given.", Supported),
-        Value("proc-group", TurnOptionValueKind.String, null, "Group (name or ID) to run as once the listeners are bound.", Supported),
+        Value("proc-user", TurnOptionValueKind.String, null, "User (name or ID) to run as once the listeners are bound; also its primary group unless proc-group is given.", Supported, keepsEmptyValue: true),
+        Value("proc-group", TurnOptionValueKind.String, null, "Group (name or ID) to run as once the listeners are bound.", Supported, keepsEmptyValue: true),
         Flag("mobility", "Offer RFC 8016 mobility: a ticket moves an allocation to the client's new address.", Supported),
         Flag("no-cli", "Turn the telnet CLI off (it is on only with a cli-password, as in coTURN).", Supported),
         Value("cli-ip", TurnOptionValueKind.IPAddress, "127.0.0.1", "CLI listening address.", Supported),
@@ -176,7 +176,7 @@ public static class TurnOptionTable
     };
 
     private static TurnOption Value(
-        string name, TurnOptionValueKind kind, string? defaultValue, string description, TurnOptionSupport support, char? shortName = null, bool repeatable = false) => new()
+        string name, TurnOptionValueKind kind, string? defaultValue, string description, TurnOptionSupport support, char? shortName = null, bool repeatable = false, bool keepsEmptyValue = false) => new()
         {
             Name = name,
             ShortName = shortName,
@@ -186,6 +186,7 @@ public static class TurnOptionTable
             Description = description,
             Support = support,
             Repeatable = repeatable,
+            KeepsEmptyValue = keepsEmptyValue,
         };
 
     // coTURN declares these with an optional argument although they carry a value; without one the default applies.

@@ -281,18 +281,7 @@ internal sealed class TurnServerSettingsBinder
         bool ltCredMech = Boolean("lt-cred-mech");
         bool noAuth = Boolean("no-auth");
         bool useAuthSecretGiven = Boolean("use-auth-secret");
-        List<string> secrets = [];
-        foreach ((string value, string origin) in Items("static-auth-secret"))
-        {
-            if (value.Length == 0)
-            {
-                RequiresValue(origin, "static-auth-secret");
-            }
-            else
-            {
-                secrets.Add(value);
-            }
-        }
+        List<string> secrets = [.. Items("static-auth-secret").Select(i => i.Value)];
 
         bool useAuthSecret = useAuthSecretGiven || secrets.Count > 0;
         List<UserEntry> users = Users();
@@ -560,12 +549,22 @@ internal sealed class TurnServerSettingsBinder
         return values;
     }
 
+    // An empty item is an error, not skipped: an address, user or secret the configuration relied on is missing, and
+    // going on without it could open the relay (static-auth-secret) or listen where it was not meant to (listening-ip).
     private IEnumerable<(string Value, string Origin)> Items(string name)
     {
         string key = Key(name);
         foreach (IConfigurationSection item in _configuration.GetSection(key).GetChildren())
         {
-            yield return (item.Value ?? "", Origin(key + ConfigurationPath.KeyDelimiter + item.Key));
+            string origin = Origin(key + ConfigurationPath.KeyDelimiter + item.Key);
+            if (string.IsNullOrEmpty(item.Value))
+            {
+                RequiresValue(origin, name);
+            }
+            else
+            {
+                yield return (item.Value, origin);
+            }
         }
     }
 
@@ -585,17 +584,12 @@ internal sealed class TurnServerSettingsBinder
         return false;
     }
 
-    // Options with an optional value (stale-nonce, the lifetimes) take the default when given bare, as coTURN's get_int_value does.
+    // Options with an optional value (stale-nonce, the lifetimes) take the default when given bare, as coTURN's
+    // get_int_value does; an empty required value never gets here (TurnOption.EmptyMeansNotGiven).
     private int Integer(string name, int fallback)
     {
-        if (!TryGet(name, out string value, out string origin) || (value.Length == 0 && Option(name).Argument == TurnOptionArgument.Optional))
+        if (!TryGet(name, out string value, out string origin) || value.Length == 0)
         {
-            return fallback;
-        }
-
-        if (value.Length == 0)
-        {
-            RequiresValue(origin, name);
             return fallback;
         }
 
@@ -618,9 +612,10 @@ internal sealed class TurnServerSettingsBinder
         return fallback;
     }
 
+    // As Integer: a bare optional port (prometheus-port) is the default.
     private int Port(string name, int fallback)
     {
-        if (!TryGet(name, out string value, out string origin) || (value.Length == 0 && Option(name).Argument == TurnOptionArgument.Optional))
+        if (!TryGet(name, out string value, out string origin) || value.Length == 0)
         {
             return fallback;
         }
@@ -630,15 +625,7 @@ internal sealed class TurnServerSettingsBinder
             return port;
         }
 
-        if (value.Length == 0)
-        {
-            RequiresValue(origin, name);
-        }
-        else
-        {
-            Invalid(origin, value, name, "not a port number (0-65535)");
-        }
-
+        Invalid(origin, value, name, "not a port number (0-65535)");
         return fallback;
     }
 
@@ -672,7 +659,8 @@ internal sealed class TurnServerSettingsBinder
         return fallback;
     }
 
-    // A required value must not be empty; an optional one (prometheus-address) given bare means "not set".
+    // An empty required value gets here only where it must not be ignored (addresses, devices, proc-user: see
+    // TurnOption.EmptyMeansNotGiven); an optional one (prometheus-address) given bare means "not set".
     private string? Text(string name)
     {
         if (!TryGet(name, out string value, out string origin))

@@ -54,7 +54,7 @@ public class TurnConfFileParserTests
     [Fact]
     public void A_leading_quote_and_one_trailing_quote_are_removed()
     {
-        var entries = Entries("pidfile=\"/var/run/turnserver.pid\"\ncipher-list \"DEFAULT\"  \nrealm=\"unterminated\nserver-name=a\"b\"\nlog-file=\"\"\n");
+        var entries = Entries("pidfile=\"/var/run/turnserver.pid\"\ncipher-list \"DEFAULT\"  \nrealm=\"unterminated\nserver-name=a\"b\"\nproc-user=\"\"\n");
 
         Assert.Equal(
             [
@@ -62,7 +62,7 @@ public class TurnConfFileParserTests
                 ("cipher-list", "DEFAULT", "t.conf:2"),
                 ("realm", "unterminated", "t.conf:3"),
                 ("server-name", "a\"b\"", "t.conf:4"),
-                ("log-file", "", "t.conf:5"),
+                ("proc-user", "", "t.conf:5"),
             ],
             entries);
     }

@@ -10,7 +10,6 @@ public class ValidationTests
     [InlineData("listening-port=-1", "turnserver.conf:2: invalid value '-1' for option 'listening-port': not a port number (0-65535)")]
     [InlineData("listening-port=3478 # udp", "turnserver.conf:2: invalid value '3478 # udp' for option 'listening-port': not a port number (0-65535)")]
     [InlineData("tls-listening-port=5349x", "turnserver.conf:2: invalid value '5349x' for option 'tls-listening-port': not a port number (0-65535)")]
-    [InlineData("listening-port", "turnserver.conf:2: option 'listening-port' requires a value")]
     [InlineData("listening-ip=10.0.0", "turnserver.conf:2: invalid value '10.0.0' for option 'listening-ip': not an IP address")]
     [InlineData("listening-ip=010.0.0.1", "turnserver.conf:2: invalid value '010.0.0.1' for option 'listening-ip': not an IP address")]
     [InlineData("relay-ip=turn.example.org", "turnserver.conf:2: invalid value 'turn.example.org' for option 'relay-ip': not an IP address")]
@@ -34,11 +33,64 @@ public class ValidationTests
     [InlineData("alternate-server=1.2.3.4:99999", "turnserver.conf:2: invalid value '1.2.3.4:99999' for option 'alternate-server': not an address ('ip', 'ip:port' or '[ipv6]:port')")]
     [InlineData("tls-alternate-server=[2001:db8::1", "turnserver.conf:2: invalid value '[2001:db8::1' for option 'tls-alternate-server': not an address ('ip', 'ip:port' or '[ipv6]:port')")]
     [InlineData("static-auth-secret", "turnserver.conf:2: option 'static-auth-secret' requires a value")]
+    [InlineData("static-auth-secret=", "turnserver.conf:2: option 'static-auth-secret' requires a value")]
+    [InlineData("user=", "turnserver.conf:2: option 'user' requires a value")]
+    [InlineData("listening-ip=", "turnserver.conf:2: option 'listening-ip' requires a value")]
+    [InlineData("denied-peer-ip=", "turnserver.conf:2: option 'denied-peer-ip' requires a value")]
+    [InlineData("cli-ip=", "turnserver.conf:2: option 'cli-ip' requires a value")]
+    [InlineData("relay-device=", "turnserver.conf:2: option 'relay-device' requires a value")]
+    [InlineData("proc-user=", "turnserver.conf:2: option 'proc-user' requires a value")]
     [InlineData("prometheus-port=http", "turnserver.conf:2: invalid value 'http' for option 'prometheus-port': not a port number (0-65535)")]
-    [InlineData("realm=", "turnserver.conf:2: option 'realm' requires a value")]
     public void A_bad_value_names_the_line_the_value_and_the_option(string line, string expected)
     {
         Assert.Equal(expected, TestLoader.SingleError("no-auth\n" + line + "\n"));
+    }
+
+    /// <summary>
+    /// Templates write "realm=" for an unset variable. coTURN takes "" and ends with its default (the domain name as realm,
+    /// no CLI without a password, 0 from strtoul for numbers), so such a configuration must load: the empty value counts
+    /// as not given, with a warning naming the option and line. (It was an error, which stopped start-up.)
+    /// </summary>
+    [Theory]
+    [InlineData("realm")]
+    [InlineData("cli-password")]
+    [InlineData("cipher-list")]
+    [InlineData("acme-redirect")]
+    [InlineData("max-bps")]
+    [InlineData("listening-port")]
+    [InlineData("rest-api-separator")]
+    [InlineData("userdb")]
+    public void An_empty_value_counts_as_not_given_with_a_warning_naming_the_option_and_line(string option)
+    {
+        using var file = new TempConfFile("no-auth\n" + option + "=\n");
+        TurnServerConfigLoadResult result = TestLoader.Load(["-c", file.Path]);
+
+        Assert.Empty(result.Errors);
+        Assert.Contains($"{file.Path}:2: option '{option}' has an empty value; ignored, as if not given", result.Warnings);
+    }
+
+    [Fact]
+    public void Options_with_an_empty_value_take_their_defaults()
+    {
+        using var file = new TempConfFile("lt-cred-mech\nuser=a:b\nrealm=\ncli-password=\ncipher-list=\nacme-redirect=\nmax-bps=\nlistening-port=\nsyslog-facility=\n");
+        TurnServerConfigLoadResult result = TestLoader.Load(["-c", file.Path], domainName: "example.org");
+        TurnServerSettings s = result.Settings!;
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(("example.org", null, null, null), (s.Realm, s.CliPassword, s.CipherList, s.AcmeRedirect));
+        Assert.Equal((0, 3478), (s.MaxBps, s.ListeningPort));
+        Assert.Equal(TurnServer.Hosting.Logging.SyslogSink.DefaultFacility, s.SyslogFacility);
+    }
+
+    [Fact]
+    public void An_empty_value_in_a_later_source_leaves_an_earlier_value_in_force()
+    {
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("no-auth\nrealm=example.net\nmin-port=50000\n", new Dictionary<string, string?> { ["TURNSERVER_REALM"] = "" }, "--min-port=");
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(("example.net", 50000), (result.Settings!.Realm, result.Settings.MinPort));
+        Assert.Contains("environment variable TURNSERVER_REALM: option 'realm' has an empty value; ignored, as if not given", result.Warnings);
+        Assert.Contains("command line (--min-port): option 'min-port' has an empty value; ignored, as if not given", result.Warnings);
     }
 
     [Fact]
