@@ -52,11 +52,6 @@ internal static class TurnConfFileParser
             int end = line.IndexOfAny(Separators);
             string name = end < 0 ? line : line[..end];
             string value = end < 0 ? "" : Unquote(line[end..].TrimStart(Separators));
-            if (line.EndsWith(';'))
-            {
-                layer.Warnings.Add($"{origin}: the line ends with ';', which is taken as part of the value");
-            }
-
             if (!TurnOptionTable.TryFindByName(name, out TurnOption? option))
             {
                 layer.Warnings.Add($"{origin}: unknown option '{name}' ignored");
@@ -67,6 +62,12 @@ internal static class TurnConfFileParser
             }
             else
             {
+                // A number's ';' is warned about where it is dropped (TurnServerSettingsBinder), as atoi drops it in coTURN.
+                if (line.EndsWith(';') && option.ValueKind is not (TurnOptionValueKind.Integer or TurnOptionValueKind.Port))
+                {
+                    layer.Warnings.Add($"{origin}: the line ends with ';', which is taken as part of the value");
+                }
+
                 layer.Add(option, value, origin);
             }
         }

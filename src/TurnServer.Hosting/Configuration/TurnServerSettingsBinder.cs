@@ -594,7 +594,7 @@ internal sealed class TurnServerSettingsBinder
         }
 
         TurnOption option = Option(name);
-        if (!TurnValueParser.TryParseInteger(value, out long result))
+        if (!TurnValueParser.TryParseInteger(WithoutTrailingNote(name, value, origin), out long result))
         {
             Invalid(origin, value, name, "not an integer");
         }
@@ -620,13 +620,27 @@ internal sealed class TurnServerSettingsBinder
             return fallback;
         }
 
-        if (TurnValueParser.TryParsePort(value, out int port))
+        if (TurnValueParser.TryParsePort(WithoutTrailingNote(name, value, origin), out int port))
         {
             return port;
         }
 
         Invalid(origin, value, name, "not a port number (0-65535)");
         return fallback;
+    }
+
+    // coTURN reads numbers with atoi or strtoul, which stop at the first non-digit, and only warns about a line ending
+    // in ';': "3478;" and "3478 # udp" are 3478 there, so they load here as well, with a warning. Other text after a
+    // number ("3478abc") stays an error, since nothing says what was meant.
+    private string WithoutTrailingNote(string name, string value, string origin)
+    {
+        if (!TurnValueParser.TrySplitTrailingNote(value, out string number, out string note))
+        {
+            return value;
+        }
+
+        _warnings.Add($"{origin}: option '{name}' is read as {number}; the '{note}' after it is ignored, as coTURN ignores it");
+        return number;
     }
 
     // A network interface for SO_BINDTODEVICE: checked against this machine's interfaces, so a typo fails start-up.

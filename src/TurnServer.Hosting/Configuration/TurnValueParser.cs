@@ -1,11 +1,12 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.RegularExpressions;
 
 namespace TurnServer.Hosting.Configuration;
 
 /// <summary>Parses option values; each method returns false on malformed text and never throws.</summary>
-internal static class TurnValueParser
+internal static partial class TurnValueParser
 {
     /// <summary>coTURN's literals in any case; "" (a bare flag) is true.</summary>
     public static bool TryParseBoolean(string text, out bool value)
@@ -27,6 +28,18 @@ internal static class TurnValueParser
     /// <summary>A decimal integer with an optional sign, as a 64-bit value.</summary>
     public static bool TryParseInteger(string text, out long value) =>
         long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+
+    /// <summary>
+    /// Splits a number followed only by a ';' (<c>3478;</c>) or by blanks and a '#' comment (<c>3478 # udp</c>) into the
+    /// number and that note. False for anything else, <c>3478abc</c> included.
+    /// </summary>
+    public static bool TrySplitTrailingNote(string text, out string number, out string note)
+    {
+        Match match = NumberWithNote().Match(text);
+        number = match.Groups["number"].Value;
+        note = match.Groups["note"].Value.Trim();
+        return match.Success;
+    }
 
     /// <summary>A port: decimal digits only, 0 to 65535.</summary>
     public static bool TryParsePort(string text, out int port) =>
@@ -160,4 +173,7 @@ internal static class TurnValueParser
         user = new UserEntry(name, null, Convert.FromHexString(hex));
         return true;
     }
+
+    [GeneratedRegex(@"^(?<number>[+-]?[0-9]+)(?<note>\s*;|\s+#.*)$", RegexOptions.CultureInvariant)]
+    private static partial Regex NumberWithNote();
 }

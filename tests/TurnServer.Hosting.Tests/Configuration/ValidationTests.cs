@@ -8,7 +8,9 @@ public class ValidationTests
     [InlineData("listening-port=abc", "turnserver.conf:2: invalid value 'abc' for option 'listening-port': not a port number (0-65535)")]
     [InlineData("listening-port=70000", "turnserver.conf:2: invalid value '70000' for option 'listening-port': not a port number (0-65535)")]
     [InlineData("listening-port=-1", "turnserver.conf:2: invalid value '-1' for option 'listening-port': not a port number (0-65535)")]
-    [InlineData("listening-port=3478 # udp", "turnserver.conf:2: invalid value '3478 # udp' for option 'listening-port': not a port number (0-65535)")]
+    [InlineData("listening-port=3478abc", "turnserver.conf:2: invalid value '3478abc' for option 'listening-port': not a port number (0-65535)")]
+    [InlineData("listening-port=3478 udp", "turnserver.conf:2: invalid value '3478 udp' for option 'listening-port': not a port number (0-65535)")]
+    [InlineData("user-quota=5;x", "turnserver.conf:2: invalid value '5;x' for option 'user-quota': not an integer")]
     [InlineData("tls-listening-port=5349x", "turnserver.conf:2: invalid value '5349x' for option 'tls-listening-port': not a port number (0-65535)")]
     [InlineData("listening-ip=10.0.0", "turnserver.conf:2: invalid value '10.0.0' for option 'listening-ip': not an IP address")]
     [InlineData("listening-ip=010.0.0.1", "turnserver.conf:2: invalid value '010.0.0.1' for option 'listening-ip': not an IP address")]
@@ -91,6 +93,35 @@ public class ValidationTests
         Assert.Equal(("example.net", 50000), (result.Settings!.Realm, result.Settings.MinPort));
         Assert.Contains("environment variable TURNSERVER_REALM: option 'realm' has an empty value; ignored, as if not given", result.Warnings);
         Assert.Contains("command line (--min-port): option 'min-port' has an empty value; ignored, as if not given", result.Warnings);
+    }
+
+    /// <summary>
+    /// coTURN's atoi reads "3478;" and "49152 # relays" as the number (a line ending in ';' draws only its "Check config!"
+    /// warning), so those configurations must load: the number is taken, with a warning naming the option and line.
+    /// </summary>
+    [Theory]
+    [InlineData("listening-port=3478;", "';'")]
+    [InlineData("listening-port=3478 ;", "';'")]
+    [InlineData("listening-port=3478 # udp and tcp", "'# udp and tcp'")]
+    [InlineData("listening-port=3478\t#udp", "'#udp'")]
+    public void A_number_followed_by_a_semicolon_or_a_comment_is_read_as_coturn_reads_it(string line, string note)
+    {
+        using var file = new TempConfFile("no-auth\n" + line + "\n");
+        TurnServerConfigLoadResult result = TestLoader.Load(["-c", file.Path]);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(3478, result.Settings!.ListeningPort);
+        Assert.Equal(
+            [$"{file.Path}:2: option 'listening-port' is read as 3478; the {note} after it is ignored, as coTURN ignores it"],
+            result.Warnings.Where(w => w.StartsWith(file.Path + ":2:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Integer_options_take_a_trailing_semicolon_or_comment_too()
+    {
+        TurnServerSettings s = TestLoader.Settings("no-auth\nmin-port=49152 # relays\nmax-bps=64000;\nrelay-threads=4 # cores\n");
+
+        Assert.Equal((49152, 64000, 4), (s.MinPort, s.MaxBps, s.RelayThreads));
     }
 
     [Fact]
