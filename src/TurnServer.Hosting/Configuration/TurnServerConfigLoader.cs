@@ -87,7 +87,7 @@ public static class TurnServerConfigLoader
         }
 
         WarnAboutUnsupported(origins, warnings);
-        TurnServerSettings settings = TurnServerSettingsBinder.Bind(configuration, origins, configFilePath, domainName(), errors, warnings);
+        TurnServerSettings settings = TurnServerSettingsBinder.Bind(configuration, origins, Positions(layers), configFilePath, domainName(), errors, warnings);
         return new TurnServerConfigLoadResult
         {
             Settings = errors.Count == 0 ? settings : null,
@@ -130,6 +130,21 @@ public static class TurnServerConfigLoader
         }
 
         return path;
+    }
+
+    // Where each option was last given, counting through file, environment and command line in that order, so that of
+    // two options coTURN keeps in one setting (userdb and redis-userdb) the later wins, as in coTURN's pass over file then
+    // command line.
+    private static Dictionary<string, int> Positions(TurnConfigurationLayer[] layers)
+    {
+        var positions = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        int position = 0;
+        foreach (TurnConfigurationEntry entry in layers.SelectMany(l => l.Entries))
+        {
+            positions[entry.Option.ConfigurationKey!] = position++;
+        }
+
+        return positions;
     }
 
     private static HashSet<string> ListsSetAfter(TurnConfigurationLayer[] layers, int index) =>

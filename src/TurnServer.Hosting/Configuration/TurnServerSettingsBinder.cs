@@ -17,26 +17,39 @@ internal sealed class TurnServerSettingsBinder
 
     private readonly IConfiguration _configuration;
     private readonly IReadOnlyDictionary<string, string> _origins;
+    private readonly IReadOnlyDictionary<string, int> _positions;
     private readonly List<string> _errors;
     private readonly List<string> _warnings;
 
-    private TurnServerSettingsBinder(IConfiguration configuration, IReadOnlyDictionary<string, string> origins, List<string> errors, List<string> warnings)
+    private TurnServerSettingsBinder(IConfiguration configuration, IReadOnlyDictionary<string, string> origins, IReadOnlyDictionary<string, int> positions, List<string> errors, List<string> warnings)
     {
         _configuration = configuration;
         _origins = origins;
+        _positions = positions;
         _errors = errors;
         _warnings = warnings;
     }
 
     /// <summary>Returns the settings; they are only valid when nothing was added to <paramref name="errors"/>.</summary>
+    /// <param name="configuration">The layered options.</param>
+    /// <param name="origins">Where each key's value came from, for messages.</param>
+    /// <param name="positions">
+    /// For each key, where its value was given in reading order (file, environment, command line): of options that set
+    /// one thing in coTURN, such as <c>userdb</c> and <c>redis-userdb</c>, the later wins.
+    /// </param>
+    /// <param name="configFilePath">The file read, if any.</param>
+    /// <param name="domainName">The system's domain name, the default realm.</param>
+    /// <param name="errors">Receives what makes the configuration unusable.</param>
+    /// <param name="warnings">Receives what is ignored or taken over.</param>
     public static TurnServerSettings Bind(
         IConfiguration configuration,
         IReadOnlyDictionary<string, string> origins,
+        IReadOnlyDictionary<string, int> positions,
         string? configFilePath,
         string? domainName,
         List<string> errors,
         List<string> warnings) =>
-        new TurnServerSettingsBinder(configuration, origins, errors, warnings).Bind(configFilePath, domainName);
+        new TurnServerSettingsBinder(configuration, origins, positions, errors, warnings).Bind(configFilePath, domainName);
 
     /// <summary>coTURN's default realm is the system's (NIS) domain name; Linux reports "(none)" when there is none.</summary>
     private static string DefaultRealm(string? domainName) =>
@@ -70,10 +83,15 @@ internal sealed class TurnServerSettingsBinder
         string? userDb = Text("userdb");
         string? psqlUserDb = DatabaseConnection("psql-userdb", TurnServer.UserDb.TurnUserDatabase.PostgreSql);
         string? redisUserDb = DatabaseConnection("redis-userdb", TurnServer.UserDb.TurnUserDatabase.Redis);
-        string[] databases = [.. new[] { ("psql-userdb", psqlUserDb), ("redis-userdb", redisUserDb), ("userdb", userDb) }.Where(d => d.Item2 is not null).Select(d => d.Item1)];
+
+        // coTURN's userdb, psql-userdb and redis-userdb all write its one user database setting: the last one given wins.
+        string[] databases = [.. new[] { "psql-userdb", "redis-userdb", "userdb" }.Where(Present).OrderBy(Position)];
         if (databases.Length > 1)
         {
-            _warnings.Add($"{OriginsOf(databases)}: {string.Join(", ", databases.Select(d => $"'{d}'"))} are all given; only the first, '{databases[0]}', is used");
+            _warnings.Add($"{OriginsOf(databases)}: {string.Join(", ", databases.Select(d => $"'{d}'"))} are all given; the last one, '{databases[^1]}', is used, as in coTURN");
+            userDb = databases[^1] == "userdb" ? userDb : null;
+            psqlUserDb = databases[^1] == "psql-userdb" ? psqlUserDb : null;
+            redisUserDb = databases[^1] == "redis-userdb" ? redisUserDb : null;
         }
 
         (uint? procUserId, uint? procGroupId) = ProcessIdentity();
@@ -126,7 +144,7 @@ internal sealed class TurnServerSettingsBinder
             NoDtls = Boolean("no-dtls"),
             NoUdpRelay = Boolean("no-udp-relay"),
             NoTcpRelay = Boolean("no-tcp-relay"),
-            NoSoftwareAttribute = !Boolean("software-attribute") || Boolean("no-software-attribute"),
+            NoSoftwareAttribute = NoSoftwareAttribute(),
             LogFile = Text("log-file"),
             NoStdoutLog = Boolean("no-stdout-log"),
             SimpleLog = Boolean("simple-log"),
@@ -409,14 +427,33 @@ internal sealed class TurnServerSettingsBinder
         return Logging.SyslogSink.DefaultFacility;
     }
 
+    // software-attribute and no-software-attribute (prod) set one switch in coTURN: the one given last wins; neither means off.
+    private bool NoSoftwareAttribute()
+    {
+        bool send = Boolean("software-attribute");
+        bool dontSend = Boolean("no-software-attribute");
+        return Latest("software-attribute", "no-software-attribute") switch
+        {
+            "software-attribute" => !send,
+            "no-software-attribute" => dontSend,
+            _ => true,
+        };
+    }
+
+    // -K (keep-address-family) and -A (allocation-default-address-family) set one setting in coTURN: the one given last
+    // wins, and -K with a false value changes nothing.
     private DefaultRelayFamily RelayFamily()
     {
+        bool keep = Boolean("keep-address-family");
         string? value = Text("allocation-default-address-family");
+        if (keep && Latest("keep-address-family", "allocation-default-address-family") == "keep-address-family")
+        {
+            return DefaultRelayFamily.Keep;
+        }
+
         switch (value?.ToLowerInvariant())
         {
-            case null:
-                return Boolean("keep-address-family") ? DefaultRelayFamily.Keep : DefaultRelayFamily.IPv4;
-            case "ipv4":
+            case null or "ipv4":
                 return DefaultRelayFamily.IPv4;
             case "ipv6":
                 return DefaultRelayFamily.IPv6;
@@ -709,6 +746,12 @@ internal sealed class TurnServerSettingsBinder
         string key = Key(name);
         return _configuration[key] is not null || _configuration.GetSection(key).GetChildren().Any();
     }
+
+    // Where the option's value was given in reading order (file, environment, command line); -1 when unknown.
+    private int Position(string name) => _positions.GetValueOrDefault(Key(name), -1);
+
+    // Of the given options among names, the one given last; null when none is.
+    private string? Latest(params string[] names) => names.Where(Present).MaxBy(Position);
 
     private void Exclusive(bool conflict, string first, string second, string why)
     {

@@ -115,8 +115,8 @@ public partial class DebianExampleConfigTests
             [new IPEndPoint(IPAddress.Parse("1.2.3.4"), 5678), new IPEndPoint(IPAddress.Parse("11.22.33.44"), 56789), new IPEndPoint(IPAddress.Parse("2001:db8:85a3:8d3:1319:8a2e:370:7348"), 3478)],
             s.TlsAlternateServers);
         Assert.True(s.Prometheus);
-        Assert.Equal("/var/db/turndb", s.UserDb);
-        Assert.Equal("host=<host> dbname=<database-name> user=<database-user> password=<database-user-password> connect_timeout=30", s.PsqlUserDb);
+        // userdb, psql-userdb and redis-userdb write one setting in coTURN: redis-userdb, the last, wins.
+        Assert.Equal((null, null), (s.UserDb, s.PsqlUserDb));
         Assert.Equal("ip=<ip-address> dbname=0 password=<database-user-password> port=6379 connect_timeout=30", s.RedisUserDb);
         Assert.Equal("ip=<ip-address> dbname=1 password=<database-user-password> port=6379 connect_timeout=30", s.RedisStatsDb);
 

@@ -1,3 +1,4 @@
+using TurnServer.Core;
 using TurnServer.Hosting.Configuration;
 
 namespace TurnServer.Hosting.Tests.Configuration;
@@ -76,6 +77,71 @@ public class LayeringTests
         TurnServerConfigLoadResult result = TestLoader.LoadConf("fingerprint\nno-auth\n", new Dictionary<string, string?> { ["TURNSERVER_FINGERPRINT"] = "off" });
 
         Assert.False(result.Settings!.Fingerprint);
+    }
+
+    /// <summary>
+    /// coTURN's userdb (-b), psql-userdb (-e) and redis-userdb (-N) all write one setting, read from the file and then
+    /// the command line, so the last given wins; a fixed order (PostgreSQL, Redis, SQLite) let the file's Redis beat
+    /// an operator's -b.
+    /// </summary>
+    [Theory]
+    [InlineData("redis-userdb=ip=127.0.0.1\n", new[] { "-b", "/tmp/t.db" }, "userdb")]
+    [InlineData("psql-userdb=host=db\n", new[] { "-b", "/tmp/t.db" }, "userdb")]
+    [InlineData("userdb=/tmp/t.db\n", new[] { "-N", "ip=127.0.0.1" }, "redis-userdb")]
+    [InlineData("redis-userdb=ip=127.0.0.1\n", new[] { "--psql-userdb=host=db" }, "psql-userdb")]
+    [InlineData("psql-userdb=host=db\nuserdb=/tmp/t.db\n", new string[0], "userdb")]
+    public void Of_several_user_databases_the_last_given_wins_as_in_coturn(string conf, string[] args, string used)
+    {
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("lt-cred-mech\n" + conf, args);
+        TurnServerSettings s = result.Settings!;
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(
+            (used == "userdb", used == "psql-userdb", used == "redis-userdb"),
+            (s.UserDb is not null, s.PsqlUserDb is not null, s.RedisUserDb is not null));
+        Assert.Contains(result.Warnings, w => w.EndsWith($"the last one, '{used}', is used, as in coTURN", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_user_database_in_the_environment_beats_the_files_and_loses_to_the_command_lines()
+    {
+        var environment = new Dictionary<string, string?> { ["TURNSERVER_USERDB"] = "/tmp/env.db" };
+
+        TurnServerSettings overFile = TestLoader.LoadConf("lt-cred-mech\nredis-userdb=ip=127.0.0.1\n", environment).Settings!;
+        TurnServerSettings underCommandLine = TestLoader.LoadConf("lt-cred-mech\n", environment, "-N", "ip=10.0.0.1").Settings!;
+
+        Assert.Equal(("/tmp/env.db", null), (overFile.UserDb, overFile.RedisUserDb));
+        Assert.Equal((null, "ip=10.0.0.1"), (underCommandLine.UserDb, underCommandLine.RedisUserDb));
+    }
+
+    /// <summary>coTURN's software-attribute and no-software-attribute (prod) set one switch: the later one wins.</summary>
+    [Theory]
+    [InlineData("no-software-attribute\n", new[] { "--software-attribute" }, true)]
+    [InlineData("prod\n", new[] { "--software-attribute=1" }, true)]
+    [InlineData("software-attribute\n", new[] { "--no-software-attribute" }, false)]
+    [InlineData("software-attribute\nno-software-attribute=0\n", new string[0], true)]
+    [InlineData("no-software-attribute\nsoftware-attribute\n", new string[0], true)]
+    public void Software_attribute_and_its_opposite_the_later_wins(string conf, string[] args, bool sent)
+    {
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("no-auth\n" + conf, args);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(!sent, result.Settings!.NoSoftwareAttribute);
+    }
+
+    /// <summary>coTURN's -K and -A set one setting: the later wins (and -K with a false value changes nothing).</summary>
+    [Theory]
+    [InlineData("allocation-default-address-family=ipv6\n", new[] { "-K", "1" }, DefaultRelayFamily.Keep)]
+    [InlineData("allocation-default-address-family=ipv6\n", new[] { "--keep-address-family" }, DefaultRelayFamily.Keep)]
+    [InlineData("allocation-default-address-family=ipv6\n", new[] { "-K", "0" }, DefaultRelayFamily.IPv6)]
+    [InlineData("keep-address-family\n", new[] { "-A", "ipv6" }, DefaultRelayFamily.IPv6)]
+    [InlineData("keep-address-family\nallocation-default-address-family=ipv4\n", new string[0], DefaultRelayFamily.IPv4)]
+    public void Keep_address_family_and_allocation_default_address_family_the_later_wins(string conf, string[] args, DefaultRelayFamily expected)
+    {
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("no-auth\n" + conf, args);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(expected, result.Settings!.DefaultRelayFamily);
     }
 
     [Fact]

@@ -227,7 +227,7 @@ public class SettingsBindingTests
         Assert.Equal([new IPEndPoint(IPAddress.Parse("198.51.100.2"), 5349)], s.TlsAlternateServers);
         Assert.True(s.Prometheus && s.PrometheusUsernameLabels);
         Assert.Equal((9100, System.Net.IPAddress.Loopback), (s.PrometheusPort, s.PrometheusAddress));
-        Assert.Equal(("/var/lib/turn/turndb", "host=db dbname=coturn"), (s.UserDb, s.PsqlUserDb));
+        Assert.Equal((null, "host=db dbname=coturn"), (s.UserDb, s.PsqlUserDb)); // the later database wins, as in coTURN
     }
 
     [Fact]

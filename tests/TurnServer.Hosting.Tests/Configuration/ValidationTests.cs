@@ -254,9 +254,9 @@ public class ValidationTests
     {
         Assert.Contains(
             TestLoader.LoadConf("lt-cred-mech\nuserdb=/tmp/x\npsql-userdb=host=db\n").Warnings,
-            w => w.EndsWith("'psql-userdb', 'userdb' are all given; only the first, 'psql-userdb', is used", StringComparison.Ordinal));
+            w => w.EndsWith("'userdb', 'psql-userdb' are all given; the last one, 'psql-userdb', is used, as in coTURN", StringComparison.Ordinal));
         TurnServerConfigLoadResult result = TestLoader.LoadConf("lt-cred-mech\nuserdb=/tmp/x\nredis-userdb=ip=127.0.0.1 dbname=3\n");
-        Assert.Contains(result.Warnings, w => w.EndsWith("'redis-userdb', 'userdb' are all given; only the first, 'redis-userdb', is used", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, w => w.EndsWith("'userdb', 'redis-userdb' are all given; the last one, 'redis-userdb', is used, as in coTURN", StringComparison.Ordinal));
         Assert.Equal("ip=127.0.0.1 dbname=3", result.Settings!.RedisUserDb);
         Assert.Equal(TurnServer.UserDb.UserDatabaseKind.Redis, TurnServer.Hosting.TurnServerHostFactory.OpenUserDatabase(result.Settings)!.Kind);
     }
