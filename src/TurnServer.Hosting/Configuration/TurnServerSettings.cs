@@ -336,15 +336,15 @@ public sealed class TurnServerSettings
     /// <summary><c>prometheus-username-labels</c>: label the per-realm traffic metrics with user names as well.</summary>
     public bool PrometheusUsernameLabels { get; init; }
 
-    /// <summary><c>userdb</c>: SQLite user database file in coTURN's schema; null when not given.</summary>
+    /// <summary><c>userdb</c>: SQLite user database file in coTURN's schema; null when not given or when another database option was given after it.</summary>
     public string? UserDb { get; init; }
 
-    /// <summary><c>psql-userdb</c>: PostgreSQL connection string (libpq form) of a database in coTURN's schema; null when not given.</summary>
+    /// <summary><c>psql-userdb</c>: PostgreSQL connection string (libpq form) of a database in coTURN's schema; null when not given or when another database option was given after it.</summary>
     public string? PsqlUserDb { get; init; }
 
     /// <summary>
     /// <c>redis-userdb</c>: Redis connection string in coTURN's form (<c>ip=... port=... dbname=... password=...</c>) of a
-    /// database in coTURN's key layout; null when not given.
+    /// database in coTURN's key layout; null when not given or when another database option was given after it.
     /// </summary>
     public string? RedisUserDb { get; init; }
 
