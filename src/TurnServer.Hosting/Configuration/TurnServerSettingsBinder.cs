@@ -15,6 +15,10 @@ internal sealed class TurnServerSettingsBinder
 {
     private const int MaxRelayThreads = 128;
 
+    // Flags coTURN's set_option switches on whatever value they carry (use-auth-secret=0 turns it on there).
+    private static readonly string[] FlagsCoturnSetsWhateverTheValue =
+        ["use-auth-secret", "prometheus", "prometheus-username-labels", "no-auth-pings", "no-dynamic-ip-list", "no-dynamic-realms", "new-log-timestamp", "no-rfc5780"];
+
     private readonly IConfiguration _configuration;
     private readonly IReadOnlyDictionary<string, string> _origins;
     private readonly IReadOnlyDictionary<string, int> _positions;
@@ -223,6 +227,14 @@ internal sealed class TurnServerSettingsBinder
         else if (settings is { WebAdmin: true } && (settings.Cert is null || settings.PKey is null))
         {
             _warnings.Add($"{OriginsOf("web-admin")}: option 'web-admin' is served over HTTPS only, and no 'cert' and 'pkey' are given: the web admin is not started");
+        }
+
+        foreach (string flag in FlagsCoturnSetsWhateverTheValue)
+        {
+            if (TryGet(flag, out string value, out string origin) && TurnValueParser.TryParseBoolean(value, out bool on) && !on)
+            {
+                _warnings.Add($"{origin}: option '{flag}' is off, as its value says; coTURN would turn it on anyway, since it ignores this option's value");
+            }
         }
 
         if (settings.AllowLoopbackPeers)

@@ -53,6 +53,22 @@ public class SettingsBindingTests
         Assert.Equal(sent, TurnOptionsFactory.CreateOptions(result.Settings!).Software is not null);
     }
 
+    /// <summary>coTURN turns these flags on whatever their value; here the value counts, and a false one is pointed out.</summary>
+    [Theory]
+    [InlineData("use-auth-secret")]
+    [InlineData("prometheus")]
+    [InlineData("no-dynamic-ip-list")]
+    [InlineData("no-rfc5780")]
+    public void A_flag_whose_value_coturn_ignores_is_honoured_with_a_warning_when_false(string flag)
+    {
+        TurnServerConfigLoadResult off = TestLoader.Load(["-n", "-z", $"--{flag}=0"]);
+        TurnServerConfigLoadResult on = TestLoader.Load(["-n", "-z", $"--{flag}=1"]);
+
+        Assert.Contains($"command line (--{flag}): option '{flag}' is off, as its value says; coTURN would turn it on anyway, since it ignores this option's value", off.Warnings);
+        Assert.DoesNotContain(on.Warnings, w => w.Contains("coTURN would turn it on", StringComparison.Ordinal));
+        Assert.False(off.Settings!.UseAuthSecret || off.Settings.Prometheus || off.Settings.NoDynamicIpList);
+    }
+
     [Fact]
     public void Devices_that_exist_are_taken()
     {
