@@ -12,6 +12,12 @@ internal sealed class TurnConfigurationLayer
     /// <summary>Every option occurrence, in the order written.</summary>
     public List<TurnConfigurationEntry> Entries { get; } = [];
 
+    /// <summary>Problems that do not stop loading (unknown options and stray arguments ignored), each naming where.</summary>
+    public List<string> Warnings { get; } = [];
+
+    /// <summary>What makes the configuration unusable (an unreadable file, a missing value), each naming where; loading fails.</summary>
+    public List<string> Errors { get; } = [];
+
     /// <summary>
     /// Adds an occurrence to <see cref="Entries"/>, except an empty value of an option for which it means not given
     /// (<see cref="TurnOption.EmptyMeansNotGiven"/>): that one becomes a warning naming the option and where.
@@ -26,10 +32,4 @@ internal sealed class TurnConfigurationLayer
 
         Entries.Add(new TurnConfigurationEntry(option, value, origin));
     }
-
-    /// <summary>Problems that do not stop loading (unknown options and stray arguments ignored), each naming where.</summary>
-    public List<string> Warnings { get; } = [];
-
-    /// <summary>What makes the configuration unusable (an unreadable file, a missing value), each naming where; loading fails.</summary>
-    public List<string> Errors { get; } = [];
 }
