@@ -337,6 +337,39 @@ public sealed class DtlsTransportTests : IDisposable
         Assert.Equal(0, server.Dtls[0].Counters.HandshakesStarted);
     }
 
+    /// <summary>
+    /// Regression: the Linux engine queued datagrams to clients in 2,048-byte slots, so a Data indication for a peer
+    /// datagram of 1,976 bytes or more, once sealed in a DTLS record (37 bytes more), did not fit and was dropped as
+    /// a failed send. Both engines must carry the largest peer datagram the relay takes to a DTLS client.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_largest_relayed_peer_datagram_reaches_a_dtls_client_as_a_data_indication(bool linuxUdp)
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options, configureServices: null, linuxUdp);
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.UdpEndPoint);
+        TransportAddress relayed = await client.AllocateAsync();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
+            w.WriteXorAddress(StunAttributeType.XorPeerAddress, TransportAddress.FromEndPoint((IPEndPoint)peer.LocalEndPoint!)))));
+
+        foreach (int size in new[] { 1976, Hosting.Udp.UdpRelayEndpoint.MaxPayload })
+        {
+            byte[] payload = RandomNumberGenerator.GetBytes(size);
+            await peer.SendToAsync(payload, SocketFlags.None, relayed.ToEndPoint());
+
+            byte[] indication = await client.ReceiveAsync();
+            Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(indication, out StunMessageReader message));
+            Assert.Equal(StunMethod.Data, message.Method);
+            Assert.True(message.TryGetAttribute(StunAttributeType.Data, out ReadOnlySpan<byte> data));
+            Assert.True(data.SequenceEqual(payload), "the DATA attribute carries the peer's datagram");
+        }
+
+        Assert.Equal(0, server.Engine.Counters.GetDropped(DropReason.SendFailed));
+    }
+
     /// <summary>Without DTLS (no-dtls, or no certificate) a ClientHello on the listening port is an unknown packet, dropped and counted.</summary>
     [Fact]
     public async Task No_dtls_leaves_the_listening_port_plain()

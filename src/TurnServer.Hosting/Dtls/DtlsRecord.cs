@@ -11,6 +11,12 @@ internal static class DtlsRecord
     /// <summary>DTLSPlaintext header: type (1), version (2), epoch (2), sequence_number (6), length (2).</summary>
     public const int HeaderLength = 13;
 
+    /// <summary>
+    /// Bytes a record adds to the message it seals with the AES-GCM suites the server offers: the header, the 8-byte
+    /// explicit nonce and the 16-byte tag (RFC 5288 section 3).
+    /// </summary>
+    public const int SealingOverhead = HeaderLength + 8 + 16;
+
     /// <summary>Handshake header: msg_type (1), length (3), message_seq (2), fragment_offset (3), fragment_length (3).</summary>
     private const int HandshakeHeaderLength = 12;
 

@@ -25,6 +25,12 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
 
     private const int MaxEvents = 256;
     private const int ResponseBufferSize = 2048;
+
+    /// <summary>
+    /// Largest datagram the server sends a client: a message of up to <see cref="ResponseBufferSize"/> bytes (an
+    /// answer, or a Data indication for the largest peer datagram), sealed in a DTLS record for DTLS clients.
+    /// </summary>
+    private const int MaxClientSend = ResponseBufferSize + Dtls.DtlsRecord.SealingOverhead;
     private const int ReadRounds = 4;
     private const ulong KindWake = 0;
     private const ulong KindListener = 1;
@@ -680,7 +686,7 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         /// <summary>The state's slot in the worker's listener list, which is also its epoll tag.</summary>
         public int Index { get; } = index;
 
-        /// <summary>Datagrams queued for clients on <see cref="Socket"/> (up to 2048 bytes each), sent at the end of each wake-up.</summary>
-        public DatagramBatch Out { get; } = new(BatchSize, ResponseBufferSize);
+        /// <summary>Datagrams queued for clients on <see cref="Socket"/> (up to <see cref="MaxClientSend"/> bytes each), sent at the end of each wake-up.</summary>
+        public DatagramBatch Out { get; } = new(BatchSize, MaxClientSend);
     }
 }
