@@ -44,6 +44,8 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     private bool _closeAfterRequest;
     private PeerDataConnection? _boundPeer;
     private Allocation? _boundAllocation;
+
+    /// <summary>Set once what is sent is no longer TURN messages (RFC 6062 data, an HTTP answer): written as it is, not a record per message.</summary>
     private volatile bool _raw;
 
     /// <summary>
@@ -72,7 +74,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     public bool HasAllocation => _engine.Allocations.TryGet(FiveTuple, out Allocation allocation) && allocation.Client == this;
 
     /// <summary>True once this is an RFC 6062 client data connection.</summary>
-    public bool IsDataConnection => _raw;
+    public bool IsDataConnection => Volatile.Read(ref _boundPeer) is not null;
 
     /// <inheritdoc />
     public override TransportProtocol Protocol => FiveTuple.Protocol;
@@ -110,9 +112,9 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     /// <inheritdoc />
     public void BindPeer(IPeerDataConnection peer, Allocation allocation)
     {
-        _boundPeer = (PeerDataConnection)peer;
         _boundAllocation = allocation;
         _raw = true;
+        Volatile.Write(ref _boundPeer, (PeerDataConnection)peer);
     }
 
     /// <inheritdoc />
@@ -191,6 +193,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
                             _engine.Counters.Drop(DropReason.UnknownPacket);
                             if (_http!.Answer(requestLine) is { } answer)
                             {
+                                _raw = true;
                                 Send(answer);
                             }
 
