@@ -117,6 +117,46 @@ public sealed class StreamTransportTests : IDisposable
         await idle.WaitForCloseAsync(EventTimeout);
     }
 
+    /// <summary>
+    /// Regression: a client that stopped reading kept its socket and descriptor for good. The loop writing to it
+    /// waited forever in a write the client never made room for, and closing the connection (here because its
+    /// allocation was deleted; max-allocate-timeout and expiry take the same path) waited for that loop.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_client_that_stops_reading_is_closed_and_gives_its_descriptor_back_when_its_allocation_ends(bool tls)
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        long baseline = server.Descriptors.InUse;
+        using StunStreamClient client = tls
+            ? await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], _certificate.Certificate, receiveBufferSize: 4096)
+            : await StunStreamClient.ConnectAsync(server.TcpEndPoints[0], receiveBufferSize: 4096);
+        await client.AllocateAsync();
+
+        // Binding requests whose answers the client never reads, until the answers the server queues for it stop
+        // adding up: its kernel buffers and its 1 MB queue are full, and its write to the client is stuck.
+        byte[] binding = client.Build(StunMethod.Binding, null, TransactionId.NewRandom(), sign: false);
+        byte[] burst = [.. Enumerable.Repeat(binding, 512).SelectMany(b => b)];
+        Core.Diagnostics.ServerCounters counters = server.Engine.Counters;
+        using var stop = new CancellationTokenSource();
+        Task flooding = Task.Run(async () =>
+        {
+            for (int i = 0; i < 100_000 && !stop.IsCancellationRequested; i++)
+            {
+                await client.SendRawAsync(burst);
+            }
+        });
+        await Poll.UntilSteadyAsync(() => counters.BindingResponses - counters.GetDropped(Core.Diagnostics.DropReason.SendFailed), 1 << 15, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30), "answers for the client pile up until the server's write is stuck");
+        await stop.CancelAsync();
+        await flooding.WaitAsync(EventTimeout);
+
+        await client.SendRawAsync(client.Build(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0), TransactionId.NewRandom(), sign: true));
+
+        Assert.Equal(AllocationEndReason.Deleted, (await server.Events.NextEndAsync(EventTimeout)).Reason);
+        await Poll.UntilAsync(() => server.Descriptors.InUse == baseline, EventTimeout, "the connection's descriptor is given back");
+    }
+
     [Fact]
     public async Task A_garbage_stream_is_closed_and_counted()
     {

@@ -81,6 +81,39 @@ public class TcpRelayTests
         Assert.Empty(server.Engine.Allocations.All);
     }
 
+    /// <summary>
+    /// Regression: a client data connection that stopped reading while its peer kept sending stayed open, with its
+    /// descriptor, after its allocation was deleted: the copy from the peer waited for room in the outbound queue,
+    /// which the stuck write to the client never made, and deleting the allocation closed only the peer's side.
+    /// </summary>
+    [Fact]
+    public async Task A_data_connection_that_stops_reading_is_closed_with_its_allocation()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        long baseline = server.Descriptors.InUse;
+        using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        TransportAddress relayed = await AllocateTcpForLoopbackPeersAsync(control);
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(relayed.ToEndPoint());
+        Assert.True(StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt) == StunParseResult.Success);
+        Assert.True(attempt.TryGetUInt32(StunAttributeType.ConnectionId, out uint connectionId));
+        using StunStreamClient data = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0], receiveBufferSize: 4096);
+        Assert.Equal(0, StunTestClient.Code(await data.RequestAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.ConnectionId, connectionId))));
+        Allocation allocation = Assert.Single(server.Engine.Allocations.All);
+
+        // The peer sends until the bytes the server takes for the client, which reads nothing, stop adding up: the
+        // kernel buffers and the server's 1 MB queue are full, and its write to the client is stuck.
+        using var stop = new CancellationTokenSource();
+        Task flooding = FloodAsync(peer, stop.Token);
+        await Poll.UntilSteadyAsync(() => Volatile.Read(ref allocation.ClientBytesSent), 1 << 20, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30), "bytes for the client pile up until the server's write is stuck");
+
+        Assert.Equal(0, StunTestClient.Code(await control.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0))));
+
+        await Poll.UntilAsync(() => server.Descriptors.InUse == baseline, TimeSpan.FromSeconds(10), "every descriptor of the allocation and its connections is given back");
+        await stop.CancelAsync();
+        await flooding.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     [Fact]
     public async Task Connect_reaches_a_listening_peer_and_a_closed_port_answers_447()
     {
@@ -110,6 +143,23 @@ public class TcpRelayTests
         Assert.Equal(0, StunTestClient.Code(await control.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
             w.WriteXorAddress(StunAttributeType.XorPeerAddress, new TransportAddress(IPAddress.Loopback, 0)))));
         return relayed;
+    }
+
+    /// <summary>Sends 64 KB chunks, at most 64 MB, until cancelled or the connection ends.</summary>
+    private static async Task FloodAsync(Socket peer, CancellationToken stop)
+    {
+        byte[] chunk = new byte[65536];
+        try
+        {
+            for (int i = 0; i < 1024 && !stop.IsCancellationRequested; i++)
+            {
+                await peer.SendAsync(chunk, SocketFlags.None, stop);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException)
+        {
+            // stopped, or the server closed the peer connection
+        }
     }
 
     private static async Task<byte[]> ReadExactlyAsync(Socket socket, int count)

@@ -20,10 +20,17 @@ namespace TurnServer.Hosting.Tcp;
 /// up, relayed data is dropped and counted rather than buffered without bound. Closing the connection deletes its
 /// allocation; deleting the allocation closes the connection. After an RFC 6062 ConnectionBind the connection stops
 /// framing and relays bytes as-is to and from its peer data connection, with backpressure instead of drops, since a
-/// byte stream must not lose bytes.
+/// byte stream must not lose bytes; closing either one closes the other. A closing connection writes what is queued
+/// for <see cref="CloseTimeout"/> at most, then is reset, so a client that stops reading cannot hold its socket.
 /// </summary>
 internal sealed partial class StreamClientConnection : ClientConnection, IClientConnectionSource, IDataConnectionBinder
 {
+    /// <summary>
+    /// Longest a closing connection may take to write what is queued for it (the answer to a Refresh that deleted its
+    /// allocation); a client that has not read it by then is reset. Under the host's 5-second shutdown timeout.
+    /// </summary>
+    public static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
+
     private const int ResponseBufferSize = 2048;
     private const int OutboundPauseBytes = 1 << 20;
 
@@ -40,6 +47,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     private readonly Lock _writeLock = new();
     private readonly CancellationTokenSource _closed = new();
     private Task _pendingFlush = Task.CompletedTask;
+    private int _closing;
     private int _requestThread = -1;
     private bool _closeAfterRequest;
     private PeerDataConnection? _boundPeer;
@@ -131,10 +139,13 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         }
     }
 
-    /// <summary>Closes the connection; the loops end and the allocation, if any, is deleted.</summary>
+    /// <summary>
+    /// Closes the connection from any thread; the loops end and the allocation, if any, is deleted. What is queued is
+    /// still written, for <see cref="CloseTimeout"/> at most.
+    /// </summary>
     public void Close()
     {
-        if (!_closed.IsCancellationRequested)
+        if (Interlocked.Exchange(ref _closing, 1) == 0)
         {
             _closed.Cancel();
             lock (_writeLock)
@@ -165,10 +176,33 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
             Close();
             _engine.Allocations.ConnectionClosed(FiveTuple, this);
 
-            await sending.ConfigureAwait(false);
+            // A write the client makes no room for never ends by itself: past the timeout, resetting the socket fails it.
+            await sending.WaitAsync(CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (!sending.IsCompleted)
+            {
+                LogStalled(_logger, FiveTuple.ToString(), CloseTimeout.TotalSeconds);
+                Reset();
+                await sending.WaitAsync(CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
             await _stream.DisposeAsync().ConfigureAwait(false);
             _socket.Dispose();
         }
+    }
+
+    /// <summary>Closes the socket with an RST (SO_LINGER 0): pending writes fail at once and the kernel drops what it still holds.</summary>
+    private void Reset()
+    {
+        try
+        {
+            _socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+            // already reset by the client: closing is all that is left
+        }
+
+        _socket.Dispose();
     }
 
     private async Task ReceiveLoopAsync()
@@ -340,6 +374,9 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     /// </summary>
     private async Task RelayDataAsync(PipeReader client, ReadOnlySequence<byte> leftover, PeerDataConnection peer, Allocation allocation)
     {
+        // The peer connection closes with its allocation too, and neither copy may then wait on it: one reads the
+        // client, the other may wait for room in a queue the client never empties.
+        using CancellationTokenRegistration peerClosed = peer.Closed.UnsafeRegister(static c => ((StreamClientConnection)c!).Close(), this);
         Task fromPeer = CopyFromPeerAsync(peer, allocation);
         try
         {
@@ -403,7 +440,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
                     }
 
                     _outbound.Writer.Write(buffer.AsSpan(0, read));
-                    flush = _outbound.Writer.FlushAsync();
+                    flush = _outbound.Writer.FlushAsync(_closed.Token);
                 }
 
                 // Awaiting the flush is the backpressure: a slow client slows the peer instead of losing bytes.
@@ -444,6 +481,9 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         frame.CopyTo(joined);
         return joined.AsSpan(0, (int)frame.Length);
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {FiveTuple} reset: the client read nothing for {Seconds} s while it was closing")]
+    private static partial void LogStalled(ILogger logger, string fiveTuple, double seconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Connection {FiveTuple} failed")]
     private static partial void LogConnectionFailed(ILogger logger, Exception exception, string fiveTuple);

@@ -227,6 +227,9 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
 internal sealed class PeerDataConnection : IPeerDataConnection
 {
     private readonly TcpRelaySocket _owner;
+
+    // Never disposed: it has no timer, and a client data connection may still register on it after the peer closed.
+    private readonly CancellationTokenSource _closed = new();
     private int _disposed;
 
     /// <summary>Wraps a connected <paramref name="socket"/> to <paramref name="peer"/>, tracked by <paramref name="owner"/> until disposed.</summary>
@@ -247,6 +250,9 @@ internal sealed class PeerDataConnection : IPeerDataConnection
     /// <summary>The socket's stream, through which the peer's bytes are read and written.</summary>
     public NetworkStream Stream { get; }
 
+    /// <summary>Cancelled once the connection is disposed, whoever disposed it (its allocation ending, among others).</summary>
+    public CancellationToken Closed => _closed.Token;
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -254,6 +260,7 @@ internal sealed class PeerDataConnection : IPeerDataConnection
         {
             _owner.Forget(this);
             Stream.Dispose();
+            _closed.Cancel();
         }
     }
 }

@@ -32,7 +32,9 @@ internal sealed class StunStreamClient : StunTestClient
 
     /// <summary>
     /// Connects over TCP, or TLS when <paramref name="trusted"/> (the server's self-signed certificate) is given,
-    /// presenting <paramref name="clientCertificate"/> if the server asks for one.
+    /// presenting <paramref name="clientCertificate"/> if the server asks for one. A <paramref name="receiveBufferSize"/>
+    /// (SO_RCVBUF, set before connecting so the window stays that small) makes a client that stops reading back the
+    /// server up quickly.
     /// </summary>
     public static async Task<StunStreamClient> ConnectAsync(
         IPEndPoint server,
@@ -40,9 +42,15 @@ internal sealed class StunStreamClient : StunTestClient
         SslProtocols protocols = SslProtocols.None,
         string user = TestServer.User,
         string password = TestServer.Password,
-        X509Certificate2? clientCertificate = null)
+        X509Certificate2? clientCertificate = null,
+        int? receiveBufferSize = null)
     {
         var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferSize is { } size)
+        {
+            socket.ReceiveBufferSize = size;
+        }
+
         await socket.ConnectAsync(server);
         Stream stream = new NetworkStream(socket, ownsSocket: true);
         if (trusted is not null)

@@ -6,6 +6,7 @@ using TurnServer.Core.Allocations;
 using TurnServer.Hosting;
 using TurnServer.Hosting.Configuration;
 using TurnServer.Hosting.Dtls;
+using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Tcp;
 using TurnServer.Hosting.Udp;
 
@@ -27,6 +28,7 @@ internal sealed class TestServer : IAsyncDisposable
         Host = host;
         Events = events;
         Engine = host.Services.GetRequiredService<TurnEngine>();
+        Descriptors = host.Services.GetRequiredService<DescriptorBudget>();
         List<IHostedService> services = [.. host.Services.GetServices<IHostedService>()];
         List<UdpListener> udp = [.. services.OfType<UdpListener>()];
         UdpEndPoints = [.. udp.Where(l => l.Protocol == TransportProtocol.Udp).Select(l => l.LocalEndPoint)];
@@ -43,6 +45,9 @@ internal sealed class TestServer : IAsyncDisposable
     public TurnEngine Engine { get; }
 
     public AllocationEvents Events { get; }
+
+    /// <summary>The descriptors client connections and relay sockets hold: a leak shows here.</summary>
+    internal DescriptorBudget Descriptors { get; }
 
     public IReadOnlyList<IPEndPoint> UdpEndPoints { get; }
 
