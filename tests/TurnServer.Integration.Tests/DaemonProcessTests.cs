@@ -131,6 +131,40 @@ public sealed class DaemonProcessTests : IDisposable
         rebind.Bind(DaemonProcess.Loopback(port));
     }
 
+    /// <summary>
+    /// Regression: SIGTERM with a TCP client that had stopped reading ended in an unhandled exception (exit 134): the
+    /// connection never finished closing, and the listener's stop threw once the host's shutdown timeout ran out.
+    /// </summary>
+    [Fact]
+    public async Task Sigterm_exits_0_while_a_tcp_client_has_stopped_reading()
+    {
+        int port = ExternalProcess.FreeServerPort();
+        int metrics = ExternalProcess.FreeTcpPort();
+        using DaemonProcess daemon = DaemonProcess.Start(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:secret",
+            "--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=" + DaemonProcess.PortText(metrics));
+        await daemon.WaitUntilListeningAsync();
+        using StunStreamClient client = await StunStreamClient.ConnectAsync(DaemonProcess.Loopback(port), receiveBufferSize: 4096);
+        await client.AllocateAsync();
+
+        // 400,000 Binding requests whose answers (over 12 MB) the client never reads: more than the kernel buffers and
+        // the server's 1 MB queue for the client hold, so once the server has answered them its write is stuck.
+        byte[] binding = client.Build(StunMethod.Binding, null, TransactionId.NewRandom(), sign: false);
+        byte[] burst = [.. Enumerable.Repeat(binding, 8000).SelectMany(b => b)];
+        for (int i = 0; i < 50; i++)
+        {
+            await client.SendRawAsync(burst);
+        }
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        await Poll.UntilAsync(
+            async () => PrometheusText.Parse(await http.GetStringAsync(new Uri("http://127.0.0.1:" + DaemonProcess.PortText(metrics) + "/metrics"))).Value("stun_binding_request") >= 400_000,
+            TimeSpan.FromSeconds(30),
+            "the server has answered every request");
+
+        Assert.Equal(0, await daemon.TerminateAsync());
+    }
+
     /// <summary>coTURN's Verbose (-V) logs every request with its user and outcome; verbose (-v) alone does not. No secret is logged.</summary>
     [Theory]
     [InlineData(true)]

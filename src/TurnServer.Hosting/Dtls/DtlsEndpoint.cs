@@ -123,9 +123,10 @@ internal sealed partial class DtlsEndpoint
 
     /// <summary>
     /// Ends every session (each sends its close_notify while the address can still carry it) and starts no new ones;
-    /// completes when all have ended. The caller closes the address's sockets afterwards.
+    /// completes when all have ended, or when <paramref name="cancellationToken"/> fires, with how many had not.
+    /// Never throws. The caller closes the address's sockets afterwards.
     /// </summary>
-    public Task CloseAsync(CancellationToken cancellationToken)
+    public async Task<int> CloseAsync(CancellationToken cancellationToken)
     {
         _stopping = true;
         List<Task> ended = [];
@@ -141,7 +142,9 @@ internal sealed partial class DtlsEndpoint
             ended.Add(session.Ended);
         }
 
-        return Task.WhenAll(ended).WaitAsync(cancellationToken);
+        Task all = Task.WhenAll(ended);
+        await all.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        return all.IsCompleted ? 0 : ended.Count(end => !end.IsCompleted);
     }
 
     /// <summary>Frees the handshake slot of <paramref name="session"/> (its thread calls this once, however the handshake ended).</summary>

@@ -190,16 +190,20 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         }
     }
 
-    /// <summary>Closes the socket with an RST (SO_LINGER 0): pending writes fail at once and the kernel drops what it still holds.</summary>
-    private void Reset()
+    /// <summary>
+    /// Closes the connection at once, from any thread: the socket is closed with an RST (SO_LINGER 0), so pending
+    /// writes fail and the kernel drops what it still holds, and <see cref="RunAsync"/> ends.
+    /// </summary>
+    public void Reset()
     {
+        Close();
         try
         {
             _socket.LingerState = new LingerOption(true, 0);
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            // already reset by the client: closing is all that is left
+            // reset by the client or closed already: closing is all that is left
         }
 
         _socket.Dispose();

@@ -107,7 +107,11 @@ internal sealed partial class TcpListenerService : BackgroundService
         return base.StartAsync(cancellationToken);
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Closes the listener and every connection, and waits for them until <paramref name="cancellationToken"/> (the
+    /// host's shutdown timeout) fires; then resets what is left and returns. Never throws, so a slow client cannot turn
+    /// a stop into a crash.
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         _listener.Dispose();
@@ -117,7 +121,22 @@ internal sealed partial class TcpListenerService : BackgroundService
             connection.Close();
         }
 
-        await Task.WhenAll(_connections.Values).WaitAsync(cancellationToken).ConfigureAwait(false);
+        Task closed = Task.WhenAll(_connections.Values);
+        await closed.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!closed.IsCompleted)
+        {
+            int left = 0;
+            foreach ((StreamClientConnection connection, Task run) in _connections)
+            {
+                if (!run.IsCompleted)
+                {
+                    connection.Reset();
+                    left++;
+                }
+            }
+
+            LogStopAbandoned(_logger, EndPoint.ToString(), left);
+        }
     }
 
     /// <inheritdoc />
@@ -294,6 +313,9 @@ internal sealed partial class TcpListenerService : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Accepting connections on {EndPoint} again")]
     private static partial void LogAcceptRecovered(ILogger logger, string endPoint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping {EndPoint}: {Count} connections had not closed when the shutdown timeout ran out; reset them")]
+    private static partial void LogStopAbandoned(ILogger logger, string endPoint, int count);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection from {Remote} ended before it was set up: {Reason}")]
     private static partial void LogHandshakeFailed(ILogger logger, string remote, string reason);

@@ -127,14 +127,17 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
         return base.StartAsync(cancellationToken);
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Ends the DTLS sessions, waiting for them until <paramref name="cancellationToken"/> (the host's shutdown
+    /// timeout) fires, then closes the sockets. Never throws.
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         try
         {
-            if (Dtls is not null)
+            if (Dtls is not null && await Dtls.CloseAsync(cancellationToken).ConfigureAwait(false) is int left and > 0)
             {
-                await Dtls.CloseAsync(cancellationToken).ConfigureAwait(false);
+                LogStopAbandoned(_logger, EndPoint.ToString(), left);
             }
         }
         finally
@@ -235,6 +238,9 @@ internal sealed partial class UdpListener : BackgroundService, IClientConnection
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Listening on {Transport} {EndPoint}")]
     private static partial void LogListening(ILogger logger, string transport, string endPoint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping {EndPoint}: {Count} DTLS sessions had not ended when the shutdown timeout ran out; closing the socket under them")]
+    private static partial void LogStopAbandoned(ILogger logger, string endPoint, int count);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Receiving on {EndPoint} failed; the listener has stopped")]
     private static partial void LogReceiveFailed(ILogger logger, Exception exception, string endPoint);

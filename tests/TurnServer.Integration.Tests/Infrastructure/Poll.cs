@@ -11,13 +11,17 @@ internal static class Poll
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Completes once <paramref name="condition"/> holds; fails the test naming <paramref name="what"/> after <paramref name="timeout"/>.</summary>
-    public static async Task UntilAsync(Func<bool> condition, TimeSpan timeout, string what)
+    public static Task UntilAsync(Func<bool> condition, TimeSpan timeout, string what) =>
+        UntilAsync(() => Task.FromResult(condition()), timeout, what);
+
+    /// <summary>As <see cref="UntilAsync(Func{bool}, TimeSpan, string)"/>, for a condition that must be fetched (a scrape).</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
         var elapsed = Stopwatch.StartNew();
         long checks = (long)(timeout / Interval) + 1;
         for (long i = 0; i < checks && elapsed.Elapsed < timeout; i++)
         {
-            if (condition())
+            if (await condition())
             {
                 return;
             }
@@ -25,7 +29,7 @@ internal static class Poll
             await Task.Delay(Interval);
         }
 
-        Assert.True(condition(), what + " within " + timeout);
+        Assert.True(await condition(), what + " within " + timeout);
     }
 
     /// <summary>
