@@ -67,6 +67,30 @@ public class TcpRelayTests
         Assert.Null(Connect(control, out _)); // not 446: the failed attempt was forgotten
     }
 
+    /// <summary>
+    /// Each Connect under way holds a socket and a descriptor for up to 30 s: without a cap one client could hold
+    /// thousands. Past <see cref="Allocation.MaxPendingConnects"/> the answer is 508 (Insufficient Capacity), and a
+    /// finished attempt makes room again.
+    /// </summary>
+    [Fact]
+    public async Task Connects_under_way_are_capped_per_allocation_and_more_get_508()
+    {
+        var harness = new TurnHarness();
+        TurnHarness.SimulatedClient control = harness.NewClient("198.51.100.7", 40000, protocol: TransportProtocol.Tcp);
+        AllocateTcp(control);
+        for (int i = 0; i < Allocation.MaxPendingConnects; i++)
+        {
+            Assert.Null(Connect(control, out _, PeerOnPort(7000 + i))); // answered once the attempt ends
+        }
+
+        Assert.Equal(508, Connect(control, out _, PeerOnPort(8000))!.ErrorCode);
+        Assert.Equal(Allocation.MaxPendingConnects, harness.Relays.BoundTcp[0].Connects.Count); // the refused one was never tried
+
+        harness.Relays.BoundTcp[0].Connects[0].Result.SetResult(null);
+        Assert.Equal(447, (await NextFrameAsync(control)).ErrorCode);
+        Assert.Null(Connect(control, out _, PeerOnPort(8000))); // not 446: the refused Connect reserved nothing
+    }
+
     [Fact]
     public void Connect_on_a_udp_allocation_is_400_and_without_allocation_437()
     {
@@ -146,7 +170,9 @@ public class TcpRelayTests
             extra?.Invoke(w);
         });
 
-    private static Response? Connect(TurnHarness.SimulatedClient client, out TransactionId transactionId)
+    private static TransportAddress PeerOnPort(int port) => new(PeerAddress.ToIPAddress(), port);
+
+    private static Response? Connect(TurnHarness.SimulatedClient client, out TransactionId transactionId, TransportAddress? peer = null)
     {
         // Learn a nonce first (any signed request does) so the Connect itself goes out signed.
         if (client.Nonce is null)
@@ -155,7 +181,7 @@ public class TcpRelayTests
         }
 
         transactionId = TransactionId.NewRandom();
-        return client.Raw(client.Build(StunMethod.Connect, StunMessageClass.Request, w => w.Add((ref StunMessageWriter x) => x.WriteXorAddress(StunAttributeType.XorPeerAddress, PeerAddress)), transactionId, sign: true));
+        return client.Raw(client.Build(StunMethod.Connect, StunMessageClass.Request, w => w.Add((ref StunMessageWriter x) => x.WriteXorAddress(StunAttributeType.XorPeerAddress, peer ?? PeerAddress)), transactionId, sign: true));
     }
 
     private static Response ConnectionBind(TurnHarness.SimulatedClient client, uint connectionId) =>

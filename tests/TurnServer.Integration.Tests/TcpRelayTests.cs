@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using TurnServer.Core.Allocations;
+using TurnServer.Core.Relay;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
 
@@ -134,6 +135,37 @@ public class TcpRelayTests
         TransportAddress nobody = new(IPAddress.Loopback, closedPort);
         byte[] refused = await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, nobody));
         Assert.Equal(447, StunTestClient.Code(refused));
+    }
+
+    /// <summary>
+    /// Regression: a Connect still under way (SYN sent, no answer) was in no list the relay closes, so deleting the
+    /// allocation left its socket, descriptor and the relay's port (back in the pool) for up to the 30 s connect
+    /// timeout. Here the peer is a listener whose accept queue is full, so Linux drops the relay's SYNs.
+    /// </summary>
+    [Fact]
+    public async Task Closing_the_control_connection_ends_a_connect_still_under_way()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(0); // room for one connection, never accepted
+        using var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await filler.ConnectAsync(listener.LocalEndPoint!);
+        long baseline = server.Descriptors.InUse;
+
+        using (StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]))
+        {
+            await control.AllocateAsync((ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 6));
+            long allocated = server.Descriptors.InUse; // the connection and the relay's listener
+            TransportAddress target = TransportAddress.FromEndPoint((IPEndPoint)listener.LocalEndPoint!);
+            await control.SendRawAsync(control.Build(StunMethod.Connect, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, target), TransactionId.NewRandom(), sign: true));
+            await Poll.UntilAsync(() => server.Descriptors.InUse == allocated + 1, TimeSpan.FromSeconds(10), "the Connect has a socket of its own");
+        }
+
+        var closing = System.Diagnostics.Stopwatch.StartNew();
+        await Poll.UntilAsync(() => server.Descriptors.InUse == baseline, TimeSpan.FromSeconds(10), "every descriptor, the connecting socket's among them, is given back");
+        Assert.True(closing.Elapsed < TcpRelayEndpoint.ConnectTimeout / 3, "not left to the 30 s connect timeout");
+        Assert.Equal(server.Engine.Ports.Capacity, server.Engine.Ports.FreeCount);
     }
 
     /// <summary>A TCP allocation (RFC 6062) with a permission for peers on 127.0.0.1; returns its relayed address.</summary>

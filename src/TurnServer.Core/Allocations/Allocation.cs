@@ -40,6 +40,7 @@ public sealed class Allocation
     private readonly TimeProvider _time;
     private readonly bool _fingerprint;
     private readonly HashSet<TransportAddress> _tcpPeers = [];
+    private int _pendingConnects;
     private Permission[] _permissions = [];
     private ChannelBinding[] _channels = [];
     private long _expiresAt;
@@ -216,6 +217,12 @@ public sealed class Allocation
 
     /// <summary>The channel bindings currently held, expired ones included until their 5-minute hold ends.</summary>
     public IReadOnlyList<ChannelBinding> Channels => Volatile.Read(ref _channels);
+
+    /// <summary>
+    /// RFC 6062 Connect attempts an allocation may have under way at once (TurnServer's own limit; RFC 6062 sets
+    /// none): each holds a socket and a descriptor for up to 30 s, so without one a client could hold thousands.
+    /// </summary>
+    public const int MaxPendingConnects = 64;
 
     /// <summary>For a TCP allocation (RFC 6062), where its peer data connections wait for ConnectionBind; else null.</summary>
     internal TcpConnectionTable? TcpConnections { get; init; }
@@ -406,6 +413,21 @@ public sealed class Allocation
             return _tcpPeers.Add(peer);
         }
     }
+
+    /// <summary>Counts a Connect attempt starting; false, counting nothing, when <see cref="MaxPendingConnects"/> are under way.</summary>
+    internal bool TryBeginConnect()
+    {
+        if (Interlocked.Increment(ref _pendingConnects) <= MaxPendingConnects)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _pendingConnects);
+        return false;
+    }
+
+    /// <summary>Counts a Connect attempt, begun with <see cref="TryBeginConnect"/>, as ended.</summary>
+    internal void EndConnect() => Interlocked.Decrement(ref _pendingConnects);
 
     /// <summary>Forgets <paramref name="peer"/>'s connection once it has failed or closed.</summary>
     public void ReleaseTcpPeer(in TransportAddress peer)

@@ -12,7 +12,8 @@ internal static class ConnectRequestHandler
 
     /// <summary>
     /// Starts connecting the TCP relay to XOR-PEER-ADDRESS and returns <see cref="Deferred"/>: the answer (CONNECTION-ID, or 447) is sent
-    /// when the attempt ends. Otherwise the error code: 437 (no allocation), 400 (no peer address, UDP allocation), 443, 403 or 446.
+    /// when the attempt ends. Otherwise the error code: 437 (no allocation), 400 (no peer address, UDP allocation), 443, 403, 446,
+    /// or 508 when the allocation has <see cref="Allocation.MaxPendingConnects"/> attempts under way.
     /// </summary>
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request)
     {
@@ -44,6 +45,14 @@ internal static class ConnectRequestHandler
             return StunErrorCodes.ConnectionAlreadyExists;
         }
 
+        // RFC 6062 sets no limit; RFC 8656 section 18's 508 (Insufficient Capacity) is the code for "some capacity
+        // limit being reached", and tells the client the refusal is the server's, unlike 447's failed connection.
+        if (!allocation.TryBeginConnect())
+        {
+            allocation.ReleaseTcpPeer(peer);
+            return StunErrorCodes.InsufficientCapacity;
+        }
+
         var relay = (TcpRelayEndpoint)allocation.GetRelay(peer.AddressFamily)!;
         _ = ConnectAsync(allocation, relay, peer, request.TransactionId, state.Seal);
         return Deferred;
@@ -52,6 +61,7 @@ internal static class ConnectRequestHandler
     private static async Task ConnectAsync(Allocation allocation, TcpRelayEndpoint relay, TransportAddress peer, TransactionId transactionId, ResponseSeal seal)
     {
         IPeerDataConnection? connection = await relay.ConnectAsync(peer).ConfigureAwait(false);
+        allocation.EndConnect();
         if (connection is not null && allocation.IsReleased)
         {
             connection.Dispose();

@@ -13,7 +13,7 @@ namespace TurnServer.Hosting.Tcp;
 /// An RFC 6062 TCP relayed transport address: a listening socket on the relay IP and port that hands each accepted
 /// peer to its allocation, and outgoing connections made from that same address and port (both sockets set
 /// SO_REUSEPORT, which Linux requires for a connecting socket to share a listener's port). Disposing closes the
-/// listener and every peer connection.
+/// listener and every peer connection, and ends the connects still under way.
 /// </summary>
 internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
 {
@@ -25,6 +25,11 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
     private readonly string? _device;
     private readonly DescriptorBudget _descriptors;
     private readonly ConcurrentDictionary<PeerDataConnection, byte> _connections = new();
+
+    // Cancelled by Dispose, so a connect under way (a peer that drops SYNs) does not keep its socket, its descriptor
+    // and the relay's port, back in the pool by then, for the rest of the 30 s timeout. Never disposed: it has no
+    // timer, and a Connect may still link to it after the relay is gone.
+    private readonly CancellationTokenSource _closed = new();
     private int _disposed;
 
     private TcpRelaySocket(Socket listener, TransportAddress localAddress, ILogger logger, DescriptorBudget descriptors, string? device)
@@ -84,7 +89,8 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
         }
 
         Socket? socket = null;
-        using var timeout = new CancellationTokenSource(ConnectTimeout);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token);
+        timeout.CancelAfter(ConnectTimeout);
         try
         {
             socket = CreateSocket(Family);
@@ -113,6 +119,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
 
         _listener.Dispose();
         _descriptors.Return();
+        _closed.Cancel();
         foreach (PeerDataConnection connection in _connections.Keys)
         {
             connection.Dispose();
