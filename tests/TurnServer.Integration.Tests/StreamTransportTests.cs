@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using TurnServer.Core.Allocations;
 using TurnServer.Hosting;
 using TurnServer.Hosting.Configuration;
@@ -155,6 +157,27 @@ public sealed class StreamTransportTests : IDisposable
 
         Assert.Equal(AllocationEndReason.Deleted, (await server.Events.NextEndAsync(EventTimeout)).Reason);
         await Poll.UntilAsync(() => server.Descriptors.InUse == baseline, EventTimeout, "the connection's descriptor is given back");
+    }
+
+    /// <summary>
+    /// Regression: an accept that failed with anything but a reset, an abort or descriptor exhaustion (accept(2) asks
+    /// callers to retry ENETDOWN, EPROTO, EHOSTUNREACH and others; a firewall can cause EPERM) ended the accept loop
+    /// without a word, leaving the port dead in a process that looked healthy. shutdown(2) on the listening socket
+    /// makes accept fail with EINVAL until listen(2) is called again.
+    /// </summary>
+    [Fact]
+    public async Task The_listener_keeps_accepting_after_an_accept_fails_unexpectedly()
+    {
+        // A port of its own: shutdown(2) takes the port from a socket bound to port 0, and listen(2) would pick another.
+        await using TestServer server = await TestServer.StartAsync("--listening-port=" + ExternalProcess.FreeServerPort());
+        TcpListenerService listener = server.Host.Services.GetServices<IHostedService>().OfType<TcpListenerService>().First(l => l.Protocol == TransportProtocol.Tcp && !l.BehindProxy);
+
+        listener.ListeningSocket.Shutdown(SocketShutdown.Both);
+        await Poll.UntilAsync(() => listener.AcceptFailures > 0, EventTimeout, "the accept failed");
+        listener.ListeningSocket.Listen();
+
+        using StunStreamClient client = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.Binding)));
     }
 
     [Fact]

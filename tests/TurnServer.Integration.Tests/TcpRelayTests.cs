@@ -168,6 +168,29 @@ public class TcpRelayTests
         Assert.Equal(server.Engine.Ports.Capacity, server.Engine.Ports.FreeCount);
     }
 
+    /// <summary>
+    /// Regression: the relay's accept loop ended on any accept error but a reset, an abort or descriptor exhaustion,
+    /// so peers could no longer connect in for the rest of the allocation's life. shutdown(2) on the listening socket
+    /// makes accept fail with EINVAL until listen(2) is called again.
+    /// </summary>
+    [Fact]
+    public async Task The_relay_keeps_accepting_peers_after_an_accept_fails_unexpectedly()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        TransportAddress relayed = await AllocateTcpForLoopbackPeersAsync(control);
+        var relay = (Hosting.Tcp.TcpRelaySocket)Assert.Single(server.Engine.Allocations.All).GetRelay(AddressFamily.InterNetwork)!;
+
+        relay.ListeningSocket.Shutdown(SocketShutdown.Both);
+        await Poll.UntilAsync(() => relay.AcceptFailures > 0, TimeSpan.FromSeconds(10), "the accept failed");
+        relay.ListeningSocket.Listen();
+
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(relayed.ToEndPoint());
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt));
+        Assert.Equal(StunMethod.ConnectionAttempt, attempt.Method);
+    }
+
     /// <summary>A TCP allocation (RFC 6062) with a permission for peers on 127.0.0.1; returns its relayed address.</summary>
     private static async Task<TransportAddress> AllocateTcpForLoopbackPeersAsync(StunStreamClient control)
     {

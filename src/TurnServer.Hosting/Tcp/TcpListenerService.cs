@@ -39,6 +39,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     private readonly HttpOnTurnPort _http;
     private readonly string? _device;
     private readonly ConcurrentDictionary<StreamClientConnection, Task> _connections = new();
+    private long _acceptFailures;
 
     /// <summary>Creates the listener; <see cref="StartAsync"/> binds it.</summary>
     /// <param name="endPoint">Where to listen.</param>
@@ -96,6 +97,12 @@ internal sealed partial class TcpListenerService : BackgroundService
     /// <summary>The port's role (which of coTURN's ports it is); each connection may still be either.</summary>
     public TransportProtocol Protocol { get; }
 
+    /// <summary>Accepts that failed with an error other than a connection reset before it was taken, since start.</summary>
+    public long AcceptFailures => Interlocked.Read(ref _acceptFailures);
+
+    /// <summary>The listening socket (tests fail its accepts with shutdown(2)).</summary>
+    internal Socket ListeningSocket => _listener;
+
     /// <inheritdoc />
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -152,7 +159,8 @@ internal sealed partial class TcpListenerService : BackgroundService
 
     private async Task AcceptLoopAsync(CancellationToken stoppingToken)
     {
-        bool exhausted = false;
+        string endPoint = LocalEndPoint.ToString(); // read once: the socket may be closed under a later read
+        long failing = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             Socket socket;
@@ -164,13 +172,23 @@ internal sealed partial class TcpListenerService : BackgroundService
             {
                 continue;
             }
-            catch (SocketException e) when (ResourceExhaustion.Is(e))
+            catch (SocketException e) when (e.SocketErrorCode != SocketError.OperationAborted)
             {
-                // The connection stays queued and the next accept would fail at once: wait for descriptors to free up.
-                if (!exhausted)
+                // The listener is still open, so the error is the system's or one connection's: EMFILE leaves the
+                // connection queued, and accept(2) asks callers to retry network errors (ENETDOWN, EPROTO,
+                // EHOSTUNREACH...); EPERM can come from a firewall. Keep accepting, pausing so a lasting error
+                // cannot spin a core; only stopping ends the loop.
+                Interlocked.Increment(ref _acceptFailures);
+                if (failing++ == 0)
                 {
-                    exhausted = true;
-                    LogAcceptExhausted(_logger, LocalEndPoint.ToString(), e.Message);
+                    if (ResourceExhaustion.Is(e))
+                    {
+                        LogAcceptExhausted(_logger, endPoint, e.Message);
+                    }
+                    else
+                    {
+                        LogAcceptFailing(_logger, endPoint, e.SocketErrorCode, e.Message);
+                    }
                 }
 
                 try
@@ -186,13 +204,13 @@ internal sealed partial class TcpListenerService : BackgroundService
             }
             catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException or SocketException)
             {
-                return;
+                return; // stopping: the listener was closed
             }
 
-            if (exhausted)
+            if (failing > 0)
             {
-                exhausted = false;
-                LogAcceptRecovered(_logger, LocalEndPoint.ToString());
+                LogAcceptRecovered(_logger, endPoint, failing);
+                failing = 0;
             }
 
             if (!_descriptors.TryTake())
@@ -311,8 +329,11 @@ internal sealed partial class TcpListenerService : BackgroundService
     [LoggerMessage(Level = LogLevel.Warning, Message = "Accepting connections on {EndPoint} failed: {Reason}; retrying every 100 ms (raise the descriptor limit: LimitNOFILE, ulimit -n)")]
     private static partial void LogAcceptExhausted(ILogger logger, string endPoint, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Accepting connections on {EndPoint} again")]
-    private static partial void LogAcceptRecovered(ILogger logger, string endPoint);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Accepting connections on {EndPoint} failed: {Error} ({Reason}); retrying every 100 ms")]
+    private static partial void LogAcceptFailing(ILogger logger, string endPoint, SocketError error, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Accepting connections on {EndPoint} again, after {Failures} failed accepts")]
+    private static partial void LogAcceptRecovered(ILogger logger, string endPoint, long failures);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping {EndPoint}: {Count} connections had not closed when the shutdown timeout ran out; reset them")]
     private static partial void LogStopAbandoned(ILogger logger, string endPoint, int count);

@@ -30,6 +30,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
     // and the relay's port, back in the pool by then, for the rest of the 30 s timeout. Never disposed: it has no
     // timer, and a Connect may still link to it after the relay is gone.
     private readonly CancellationTokenSource _closed = new();
+    private long _acceptFailures;
     private int _disposed;
 
     private TcpRelaySocket(Socket listener, TransportAddress localAddress, ILogger logger, DescriptorBudget descriptors, string? device)
@@ -42,6 +43,12 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
     }
 
     private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Accepts that failed with an error other than a connection reset before it was taken.</summary>
+    public long AcceptFailures => Interlocked.Read(ref _acceptFailures);
+
+    /// <summary>The listening socket (tests fail its accepts with shutdown(2)).</summary>
+    internal Socket ListeningSocket => _listener;
 
     /// <summary>
     /// Binds and listens on <paramref name="ip"/>:<paramref name="port"/>, tied to the network interface <paramref name="device"/>
@@ -166,6 +173,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
 
     private async Task AcceptLoopAsync(Allocation allocation)
     {
+        bool failing = false;
         while (true)
         {
             Socket socket;
@@ -177,17 +185,39 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
             {
                 continue;
             }
-            catch (SocketException e) when (ResourceExhaustion.Is(e) && !IsDisposed)
+            catch (SocketException e) when (e.SocketErrorCode != SocketError.OperationAborted && !IsDisposed)
             {
-                // The peer's connection stays queued: wait for descriptors to free up rather than spin or give up.
-                LogAcceptFailed(_logger, e, LocalAddress.ToString());
-                await Task.Delay(ResourceExhaustion.AcceptRetryDelay).ConfigureAwait(false);
+                // Out of descriptors (the peer's connection stays queued), a network error accept(2) asks callers to
+                // retry, a firewall's EPERM: keep accepting for the allocation's life, pausing so it cannot spin. The
+                // descriptor budget warns of exhaustion once for all relays, so that is only a debug line here.
+                Interlocked.Increment(ref _acceptFailures);
+                if (ResourceExhaustion.Is(e))
+                {
+                    LogAcceptFailed(_logger, e, LocalAddress.ToString());
+                }
+                else if (!failing)
+                {
+                    failing = true;
+                    LogAcceptFailing(_logger, LocalAddress.ToString(), e.SocketErrorCode, e.Message);
+                }
+
+                try
+                {
+                    await Task.Delay(ResourceExhaustion.AcceptRetryDelay, _closed.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return; // the allocation ended
+                }
+
                 continue;
             }
             catch (Exception e) when (e is ObjectDisposedException or SocketException or OperationCanceledException)
             {
                 return; // the allocation ended
             }
+
+            failing = false;
 
             if (!_descriptors.TryTake())
             {
@@ -222,6 +252,9 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TCP relay {Relay} could not accept peer connections: {Error} ({Reason}); retrying every 100 ms")]
+    private static partial void LogAcceptFailing(ILogger logger, string relay, SocketError error, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "TCP relay {Relay} could not take a peer connection")]
     private static partial void LogAcceptFailed(ILogger logger, Exception exception, string relay);
