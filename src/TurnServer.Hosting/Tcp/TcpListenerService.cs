@@ -40,6 +40,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     private readonly string? _device;
     private readonly ConcurrentDictionary<StreamClientConnection, Task> _connections = new();
     private long _acceptFailures;
+    private string _boundAt = "";
 
     /// <summary>Creates the listener; <see cref="StartAsync"/> binds it.</summary>
     /// <param name="endPoint">Where to listen.</param>
@@ -109,8 +110,9 @@ internal sealed partial class TcpListenerService : BackgroundService
         NetworkDevice.Apply(_listener, _device);
         _listener.Bind(EndPoint);
         _listener.Listen(1024);
+        _boundAt = LocalEndPoint.ToString(); // for logs once the socket may be closed
         string transports = (_plain, _tls is not null) switch { (true, true) => "TCP and TLS", (true, false) => "TCP", _ => "TLS" };
-        LogListening(_logger, _proxyProtocol ? transports + " behind a PROXY protocol load balancer" : transports, LocalEndPoint.ToString());
+        LogListening(_logger, _proxyProtocol ? transports + " behind a PROXY protocol load balancer" : transports, _boundAt);
         return base.StartAsync(cancellationToken);
     }
 
@@ -142,7 +144,7 @@ internal sealed partial class TcpListenerService : BackgroundService
                 }
             }
 
-            LogStopAbandoned(_logger, EndPoint.ToString(), left);
+            LogStopAbandoned(_logger, _boundAt, left);
         }
     }
 
@@ -159,7 +161,6 @@ internal sealed partial class TcpListenerService : BackgroundService
 
     private async Task AcceptLoopAsync(CancellationToken stoppingToken)
     {
-        string endPoint = LocalEndPoint.ToString(); // read once: the socket may be closed under a later read
         long failing = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -183,11 +184,11 @@ internal sealed partial class TcpListenerService : BackgroundService
                 {
                     if (ResourceExhaustion.Is(e))
                     {
-                        LogAcceptExhausted(_logger, endPoint, e.Message);
+                        LogAcceptExhausted(_logger, _boundAt, e.Message);
                     }
                     else
                     {
-                        LogAcceptFailing(_logger, endPoint, e.SocketErrorCode, e.Message);
+                        LogAcceptFailing(_logger, _boundAt, e.SocketErrorCode, e.Message);
                     }
                 }
 
@@ -209,7 +210,7 @@ internal sealed partial class TcpListenerService : BackgroundService
 
             if (failing > 0)
             {
-                LogAcceptRecovered(_logger, endPoint, failing);
+                LogAcceptRecovered(_logger, _boundAt, failing);
                 failing = 0;
             }
 
