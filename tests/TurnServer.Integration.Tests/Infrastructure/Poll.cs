@@ -33,10 +33,11 @@ internal static class Poll
     }
 
     /// <summary>
-    /// Completes once <paramref name="value"/> is over <paramref name="atLeast"/> and has not changed for
-    /// <paramref name="steadyFor"/>: for a backlog that only stops growing when every buffer on its way is full.
+    /// Completes once <paramref name="value"/> is over <paramref name="atLeast"/> and has moved by no more than
+    /// <paramref name="tolerance"/> for <paramref name="steadyFor"/>: for a backlog that only stops growing when every
+    /// buffer on its way is full. The tolerance absorbs a value made of two counters read one after the other.
     /// </summary>
-    public static Task UntilSteadyAsync(Func<long> value, long atLeast, TimeSpan steadyFor, TimeSpan timeout, string what)
+    public static Task UntilSteadyAsync(Func<long> value, long atLeast, TimeSpan steadyFor, TimeSpan timeout, string what, long tolerance = 0)
     {
         var steady = Stopwatch.StartNew();
         long last = value();
@@ -44,7 +45,7 @@ internal static class Poll
             () =>
             {
                 long now = value();
-                if (now != last)
+                if (Math.Abs(now - last) > tolerance)
                 {
                     last = now;
                     steady.Restart();
