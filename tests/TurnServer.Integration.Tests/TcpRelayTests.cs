@@ -115,6 +115,45 @@ public class TcpRelayTests
         await flooding.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>
+    /// A data connection whose peer sent its last bytes and closed is closed too, but only once its client has them
+    /// all: a client that keeps reading, however slowly, is not cut off like one that stopped reading. Here nearly
+    /// 1 MB waits on the server when the peer's end arrives, and the client reads 16 KB a second for 3 s first.
+    /// </summary>
+    [Fact]
+    public async Task A_slow_client_gets_every_byte_a_peer_sent_before_closing()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        TransportAddress relayed = await AllocateTcpForLoopbackPeersAsync(control);
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(relayed.ToEndPoint());
+        Assert.True(StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt) == StunParseResult.Success);
+        Assert.True(attempt.TryGetUInt32(StunAttributeType.ConnectionId, out uint connectionId));
+        using StunStreamClient data = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0], receiveBufferSize: 4096, maxSegmentSize: 1000);
+        Assert.Equal(0, StunTestClient.Code(await data.RequestAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.ConnectionId, connectionId))));
+        Allocation allocation = Assert.Single(server.Engine.Allocations.All);
+
+        // Under the server's 1 MB queue, so it reads all of it, and the peer's end, while the client reads nothing.
+        byte[] sent = new byte[(1 << 20) - (64 << 10)];
+        new Random(7).NextBytes(sent);
+        await peer.SendAsync(sent, SocketFlags.None);
+        peer.Shutdown(SocketShutdown.Send);
+        await Poll.UntilAsync(() => Volatile.Read(ref allocation.PeerBytesReceived) == sent.Length, TimeSpan.FromSeconds(10), "the server has read everything the peer sent");
+
+        // 16 KB a second, a slow reader (the pause paces it, it waits for nothing), then the rest at once.
+        using var received = new MemoryStream();
+        for (int i = 0; i < 3; i++)
+        {
+            received.Write(await data.ReadRawAsync(16 << 10));
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+
+        received.Write(await data.ReadRawAsync(sent.Length - (int)received.Length));
+        Assert.True(sent.AsSpan().SequenceEqual(received.ToArray()), "every byte, in order");
+        await data.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+    }
+
     [Fact]
     public async Task Connect_reaches_a_listening_peer_and_a_closed_port_answers_447()
     {

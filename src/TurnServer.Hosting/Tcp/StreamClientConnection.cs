@@ -20,19 +20,27 @@ namespace TurnServer.Hosting.Tcp;
 /// up, relayed data is dropped and counted rather than buffered without bound. Closing the connection deletes its
 /// allocation; deleting the allocation closes the connection. After an RFC 6062 ConnectionBind the connection stops
 /// framing and relays bytes as-is to and from its peer data connection, with backpressure instead of drops, since a
-/// byte stream must not lose bytes; closing either one closes the other. A closing connection writes what is queued
-/// for <see cref="CloseTimeout"/> at most, then is reset, so a client that stops reading cannot hold its socket.
+/// byte stream must not lose bytes; closing either one closes the other. A closing connection still writes what is
+/// queued, as long as the client takes <see cref="CloseMinBytes"/> of it every <see cref="CloseTimeout"/>; then it
+/// is reset, so a client that stops reading cannot hold its socket.
 /// </summary>
 internal sealed partial class StreamClientConnection : ClientConnection, IClientConnectionSource, IDataConnectionBinder
 {
     /// <summary>
-    /// Longest a closing connection may take to write what is queued for it (the answer to a Refresh that deleted its
-    /// allocation); a client that has not read it by then is reset. Under the host's 5-second shutdown timeout.
+    /// How long a closing connection waits for the client to take <see cref="CloseMinBytes"/> of what is still queued
+    /// for it (the answer to a Refresh that deleted its allocation, a data connection's last bytes) before it is reset:
+    /// a slow reader gets everything, one that stopped reading is cut off. Under the host's 5-second shutdown timeout.
     /// </summary>
     public static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>Bytes a closing connection must write every <see cref="CloseTimeout"/> (8 KB/s), or all that is left.</summary>
+    public const int CloseMinBytes = 16 * 1024;
+
     private const int ResponseBufferSize = 2048;
     private const int OutboundPauseBytes = 1 << 20;
+
+    /// <summary>Largest single write, so that progress shows every <see cref="CloseMinBytes"/> (as a TLS record's 16 KB).</summary>
+    private const int MaxWriteBytes = CloseMinBytes;
 
     private readonly Socket _socket;
     private readonly Stream _stream;
@@ -48,6 +56,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     private readonly CancellationTokenSource _closed = new();
     private Task _pendingFlush = Task.CompletedTask;
     private int _closing;
+    private long _bytesWritten;
     private int _requestThread = -1;
     private bool _closeAfterRequest;
     private PeerDataConnection? _boundPeer;
@@ -176,13 +185,21 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
             Close();
             _engine.Allocations.ConnectionClosed(FiveTuple, this);
 
-            // A write the client makes no room for never ends by itself: past the timeout, resetting the socket fails it.
-            await sending.WaitAsync(CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            // A write the client makes no room for never ends by itself: resetting the socket fails it. Bounded, since
+            // nothing is queued after Close and each round writes at least CloseMinBytes.
+            long written;
+            do
+            {
+                written = Volatile.Read(ref _bytesWritten);
+                await sending.WaitAsync(CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+            while (!sending.IsCompleted && Volatile.Read(ref _bytesWritten) - written >= CloseMinBytes);
+
             if (!sending.IsCompleted)
             {
-                LogStalled(_logger, FiveTuple.ToString(), CloseTimeout.TotalSeconds);
+                LogStalled(_logger, FiveTuple.ToString(), CloseMinBytes / 1024, CloseTimeout.TotalSeconds);
                 Reset();
-                await sending.WaitAsync(CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await sending.WaitAsync(CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // the write fails at once; bounded all the same
             }
 
             await _stream.DisposeAsync().ConfigureAwait(false);
@@ -344,8 +361,12 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
                 }
                 else
                 {
-                    await WriteAsync(buffer).ConfigureAwait(false);
-                    buffer = buffer.Slice(buffer.End);
+                    while (!buffer.IsEmpty)
+                    {
+                        ReadOnlySequence<byte> chunk = buffer.Slice(0, Math.Min(buffer.Length, MaxWriteBytes));
+                        await WriteAsync(chunk).ConfigureAwait(false);
+                        buffer = buffer.Slice(chunk.End);
+                    }
                 }
 
                 outbound.AdvanceTo(buffer.Start, buffer.End);
@@ -469,14 +490,17 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         if (bytes.IsSingleSegment)
         {
             await _stream.WriteAsync(bytes.First).ConfigureAwait(false);
-            return;
+        }
+        else
+        {
+            // A message split across pipe segments still goes out as one write (one TLS record).
+            byte[] joined = ArrayPool<byte>.Shared.Rent((int)bytes.Length);
+            bytes.CopyTo(joined);
+            await _stream.WriteAsync(joined.AsMemory(0, (int)bytes.Length)).ConfigureAwait(false);
+            ArrayPool<byte>.Shared.Return(joined);
         }
 
-        // A message split across pipe segments still goes out as one write (one TLS record).
-        byte[] joined = ArrayPool<byte>.Shared.Rent((int)bytes.Length);
-        bytes.CopyTo(joined);
-        await _stream.WriteAsync(joined.AsMemory(0, (int)bytes.Length)).ConfigureAwait(false);
-        ArrayPool<byte>.Shared.Return(joined);
+        Volatile.Write(ref _bytesWritten, _bytesWritten + bytes.Length); // only this loop writes it; RunAsync reads it
     }
 
     private static ReadOnlySpan<byte> Join(in ReadOnlySequence<byte> frame, out byte[] joined)
@@ -486,8 +510,8 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         return joined.AsSpan(0, (int)frame.Length);
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {FiveTuple} reset: the client read nothing for {Seconds} s while it was closing")]
-    private static partial void LogStalled(ILogger logger, string fiveTuple, double seconds);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {FiveTuple} reset while closing: the client took less than {Kilobytes} KB of what was queued for it in {Seconds} s")]
+    private static partial void LogStalled(ILogger logger, string fiveTuple, int kilobytes, double seconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Connection {FiveTuple} failed")]
     private static partial void LogConnectionFailed(ILogger logger, Exception exception, string fiveTuple);

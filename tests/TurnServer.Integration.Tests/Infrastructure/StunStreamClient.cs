@@ -34,7 +34,8 @@ internal sealed class StunStreamClient : StunTestClient
     /// Connects over TCP, or TLS when <paramref name="trusted"/> (the server's self-signed certificate) is given,
     /// presenting <paramref name="clientCertificate"/> if the server asks for one. A <paramref name="receiveBufferSize"/>
     /// (SO_RCVBUF, set before connecting so the window stays that small) makes a client that stops reading back the
-    /// server up quickly.
+    /// server up quickly; a <paramref name="maxSegmentSize"/> (TCP_MAXSEG, announced in the SYN) keeps the server's
+    /// send buffer, which Linux sizes in segments, as small as on a real path rather than loopback's 64 KB segments.
     /// </summary>
     public static async Task<StunStreamClient> ConnectAsync(
         IPEndPoint server,
@@ -43,12 +44,19 @@ internal sealed class StunStreamClient : StunTestClient
         string user = TestServer.User,
         string password = TestServer.Password,
         X509Certificate2? clientCertificate = null,
-        int? receiveBufferSize = null)
+        int? receiveBufferSize = null,
+        int? maxSegmentSize = null)
     {
         var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (receiveBufferSize is { } size)
         {
             socket.ReceiveBufferSize = size;
+        }
+
+        if (maxSegmentSize is { } mss)
+        {
+            const int IpProtoTcp = 6, TcpMaxSeg = 2;
+            socket.SetRawSocketOption(IpProtoTcp, TcpMaxSeg, BitConverter.GetBytes(mss));
         }
 
         await socket.ConnectAsync(server);
