@@ -63,14 +63,8 @@ public class TcpRelayTests
     public async Task Deleting_the_allocation_closes_its_data_connections_and_their_peers()
     {
         await using TestServer server = await TestServer.StartAsync();
-        using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
-        TransportAddress relayed = await AllocateTcpForLoopbackPeersAsync(control);
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await peer.ConnectAsync(relayed.ToEndPoint());
-        Assert.True(StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt) == StunParseResult.Success);
-        Assert.True(attempt.TryGetUInt32(StunAttributeType.ConnectionId, out uint connectionId));
-        using StunStreamClient data = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
-        Assert.Equal(0, StunTestClient.Code(await data.RequestAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.ConnectionId, connectionId))));
+        using BoundDataConnection bound = await BindDataConnectionAsync(server);
+        (StunStreamClient control, Socket peer, StunStreamClient data) = bound;
         await data.Stream.WriteAsync("bound"u8.ToArray());
         Assert.Equal("bound"u8.ToArray(), await ReadExactlyAsync(peer, 5));
 
@@ -92,14 +86,8 @@ public class TcpRelayTests
     {
         await using TestServer server = await TestServer.StartAsync();
         long baseline = server.Descriptors.InUse;
-        using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
-        TransportAddress relayed = await AllocateTcpForLoopbackPeersAsync(control);
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await peer.ConnectAsync(relayed.ToEndPoint());
-        Assert.True(StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt) == StunParseResult.Success);
-        Assert.True(attempt.TryGetUInt32(StunAttributeType.ConnectionId, out uint connectionId));
-        using StunStreamClient data = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0], receiveBufferSize: 4096);
-        Assert.Equal(0, StunTestClient.Code(await data.RequestAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.ConnectionId, connectionId))));
+        using BoundDataConnection bound = await BindDataConnectionAsync(server, receiveBufferSize: 4096);
+        (StunStreamClient control, Socket peer, StunStreamClient data) = bound;
         Allocation allocation = Assert.Single(server.Engine.Allocations.All);
 
         // The peer sends until the bytes the server takes for the client, which reads nothing, stop adding up: the
@@ -124,14 +112,8 @@ public class TcpRelayTests
     public async Task A_slow_client_gets_every_byte_a_peer_sent_before_closing()
     {
         await using TestServer server = await TestServer.StartAsync();
-        using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
-        TransportAddress relayed = await AllocateTcpForLoopbackPeersAsync(control);
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await peer.ConnectAsync(relayed.ToEndPoint());
-        Assert.True(StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt) == StunParseResult.Success);
-        Assert.True(attempt.TryGetUInt32(StunAttributeType.ConnectionId, out uint connectionId));
-        using StunStreamClient data = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0], receiveBufferSize: 4096, maxSegmentSize: 1000);
-        Assert.Equal(0, StunTestClient.Code(await data.RequestAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.ConnectionId, connectionId))));
+        using BoundDataConnection bound = await BindDataConnectionAsync(server, receiveBufferSize: 4096, maxSegmentSize: 1000);
+        (StunStreamClient control, Socket peer, StunStreamClient data) = bound;
         Allocation allocation = Assert.Single(server.Engine.Allocations.All);
 
         // Under the server's 1 MB queue, so it reads all of it, and the peer's end, while the client reads nothing.
@@ -230,6 +212,23 @@ public class TcpRelayTests
         Assert.Equal(StunMethod.ConnectionAttempt, attempt.Method);
     }
 
+    /// <summary>
+    /// A TCP allocation for loopback peers, a peer connected to its relayed address, and a data connection (with the
+    /// given socket options) bound to that peer by ConnectionBind (RFC 6062 sections 5.3 and 5.4).
+    /// </summary>
+    private static async Task<BoundDataConnection> BindDataConnectionAsync(TestServer server, int? receiveBufferSize = null, int? maxSegmentSize = null)
+    {
+        StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        TransportAddress relayed = await AllocateTcpForLoopbackPeersAsync(control);
+        var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(relayed.ToEndPoint());
+        Assert.True(StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt) == StunParseResult.Success);
+        Assert.True(attempt.TryGetUInt32(StunAttributeType.ConnectionId, out uint connectionId));
+        StunStreamClient data = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0], receiveBufferSize: receiveBufferSize, maxSegmentSize: maxSegmentSize);
+        Assert.Equal(0, StunTestClient.Code(await data.RequestAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.ConnectionId, connectionId))));
+        return new BoundDataConnection(control, peer, data);
+    }
+
     /// <summary>A TCP allocation (RFC 6062) with a permission for peers on 127.0.0.1; returns its relayed address.</summary>
     private static async Task<TransportAddress> AllocateTcpForLoopbackPeersAsync(StunStreamClient control)
     {
@@ -262,5 +261,16 @@ public class TcpRelayTests
         using var stream = new NetworkStream(socket, ownsSocket: false);
         await stream.ReadExactlyAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         return buffer;
+    }
+
+    /// <summary>The three connections of one relayed TCP peer: control, peer and client data connection.</summary>
+    private sealed record BoundDataConnection(StunStreamClient Control, Socket Peer, StunStreamClient Data) : IDisposable
+    {
+        public void Dispose()
+        {
+            Data.Dispose();
+            Peer.Dispose();
+            Control.Dispose();
+        }
     }
 }
