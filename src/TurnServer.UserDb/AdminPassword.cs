@@ -27,12 +27,19 @@ public static class AdminPassword
 
     /// <summary>
     /// Whether <paramref name="entered"/> is the password <paramref name="configured"/> stands for: its stored form,
-    /// or, when <paramref name="configured"/> is not of that form, the same string. Compares in constant time.
+    /// or, when <paramref name="configured"/> is not of that form, the same string. Compares in constant time. An
+    /// empty <paramref name="configured"/> matches nothing: an <c>admin_user</c> row written by hand without a
+    /// password must not open the web admin to an empty one.
     /// </summary>
     public static bool Matches(string entered, string configured)
     {
         ArgumentNullException.ThrowIfNull(entered);
         ArgumentNullException.ThrowIfNull(configured);
+        if (configured.Length == 0)
+        {
+            return false;
+        }
+
         string expected = TryReadSalt(configured, out byte[]? salt) ? Encrypt(entered, salt) : entered;
         return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(configured));
     }

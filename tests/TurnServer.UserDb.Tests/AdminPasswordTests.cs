@@ -37,4 +37,11 @@ public class AdminPasswordTests
         Assert.True(AdminPassword.Matches(configured, configured));
         Assert.False(AdminPassword.Matches(configured + "x", configured));
     }
+
+    [Fact]
+    public void An_empty_stored_password_admits_no_one_not_even_an_empty_password()
+    {
+        Assert.False(AdminPassword.Matches(string.Empty, string.Empty));
+        Assert.False(AdminPassword.Matches("anything", string.Empty));
+    }
 }
