@@ -441,7 +441,7 @@ public static partial class TurnServerHostFactory
         }
 
         string timestamp = settings.LogTimestampFormat is null ? "{Timestamp:" + DefaultTimestampFormat + "}" : "{Timestamp:" + settings.LogTimestampFormat + "}";
-        LoggerConfiguration serilog = new LoggerConfiguration().MinimumLevel.Verbose();
+        LoggerConfiguration serilog = new LoggerConfiguration().MinimumLevel.Verbose().Enrich.With(new ControlCharacterEscaper());
         bool any = false;
         if (settings.Syslog)
         {

@@ -116,6 +116,26 @@ public sealed class LoggingTests : IDisposable
         Assert.Null(TestLoader.Settings("no-auth\nnew-log-timestamp-format=%F\n").LogTimestampFormat); // needs new-log-timestamp, as in coTURN
     }
 
+    /// <summary>A login name with a newline must not forge a second line in the file (fail2ban reads it).</summary>
+    [Fact]
+    public void Control_characters_in_logged_values_are_escaped_so_a_value_cannot_forge_a_line()
+    {
+        string path = Path.Combine(_directory, "turn.log");
+        using (Serilog.Core.Logger logger = new Serilog.LoggerConfiguration()
+            .Enrich.With(new ControlCharacterEscaper())
+            .WriteTo.Sink(new CoturnFileSink(path, simple: true, new MessageTemplateTextFormatter("{Message:lj}{NewLine}", CultureInfo.InvariantCulture)))
+            .CreateLogger())
+        {
+            logger.Information("web admin login failed for {Admin} from {Client}", "x\n0: web admin login for boss\u001b[2J", "127.0.0.1");
+            logger.Information("plain {Value}", "tab\there");
+        }
+
+        string[] lines = File.ReadAllText(path).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(
+            ["web admin login failed for x\\x0A0: web admin login for boss\\x1B[2J from 127.0.0.1", "plain tab\\x09here"],
+            lines);
+    }
+
     private static LogEvent Event(string text, LogEventLevel level = LogEventLevel.Information, DateTimeOffset? at = null) =>
         new(at ?? DateTimeOffset.Now, level, null, new MessageTemplateParser().Parse(text), []);
 }
