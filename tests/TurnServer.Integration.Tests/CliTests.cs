@@ -91,6 +91,42 @@ public sealed class CliTests
         await admin.ReadUntilAsync(CliSession.Prompt);
     }
 
+    /// <summary>
+    /// Regression: blank lines neither counted as password tries nor let the 10-minute idle timer run out, so a client
+    /// could hold every CLI connection without a password. Logged-in sessions keep the idle rule only.
+    /// </summary>
+    [Fact]
+    public async Task A_connection_that_does_not_log_in_in_time_is_closed_whatever_it_sends()
+    {
+        await using TestServer server = await TestServer.StartAsync("--cli-port=0", "--cli-password=" + CliPassword);
+        CliServer cli = server.Host.Services.GetRequiredService<CliServer>();
+        cli.LoginTimeout = TimeSpan.FromSeconds(2);
+
+        using TelnetTestClient admin = await TelnetTestClient.ConnectAsync(cli.Port);
+        await admin.ReadUntilAsync("Enter password: \r\n");
+        await admin.SendAsync(CliPassword);
+        await admin.ReadUntilAsync(CliSession.Prompt);
+
+        using TelnetTestClient idler = await TelnetTestClient.ConnectAsync(cli.Port);
+        await idler.ReadUntilAsync("Enter password: \r\n");
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Task blankLines = Task.Run(async () =>
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                await idler.SendAsync(string.Empty);
+                await Task.Delay(100, stop.Token);
+            }
+        });
+        Assert.True(await idler.ClosedByServerAsync());
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<Exception>(() => blankLines); // its writes fail, or it is cancelled
+
+        // Past the deadline, the session that logged in still answers.
+        await admin.SendAsync("?");
+        await admin.ReadUntilAsync(CliSession.Prompt);
+    }
+
     [Fact]
     public async Task Stop_from_the_cli_stops_the_server()
     {

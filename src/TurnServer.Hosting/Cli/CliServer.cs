@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
@@ -13,12 +14,16 @@ namespace TurnServer.Hosting.Cli;
 /// coTURN's telnet CLI on <c>cli-ip</c>:<c>cli-port</c> (127.0.0.1:5766), served by Kestrel's connection layer: each
 /// TCP connection is a <see cref="CliSession"/> fed by a <see cref="TelnetLineReader"/>. As in coTURN 4.6, it runs only
 /// with a <c>cli-password</c> and not with <c>no-cli</c>. At most <see cref="ConnectionLimit"/> connections at once;
-/// a connection idle for <see cref="IdleTimeout"/> is closed.
+/// a connection idle for <see cref="IdleTimeout"/> is closed, and one not logged in within <see cref="LoginTimeout"/>
+/// too, so that a client sending blank lines cannot hold one of the few connections the operator needs.
 /// </summary>
 internal sealed partial class CliServer : KestrelService
 {
     /// <summary>How long a connection may send nothing before it is closed.</summary>
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a connection may take to log in, from when it opens (60 s; changed only by tests).</summary>
+    internal TimeSpan LoginTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     private readonly IPAddress _address;
     private readonly int _port;
@@ -57,8 +62,9 @@ internal sealed partial class CliServer : KestrelService
         }
     }
 
-    private static async Task RunSessionAsync(ConnectionContext connection, CliSession session)
+    private async Task RunSessionAsync(ConnectionContext connection, CliSession session)
     {
+        long opened = Stopwatch.GetTimestamp();
         PipeReader input = connection.Transport.Input;
         PipeWriter output = connection.Transport.Output;
         var reader = new TelnetLineReader();
@@ -67,7 +73,13 @@ internal sealed partial class CliServer : KestrelService
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
         while (!session.Closing)
         {
-            idle.CancelAfter(IdleTimeout);
+            TimeSpan wait = session.Authenticated ? IdleTimeout : LoginTimeout - Stopwatch.GetElapsedTime(opened);
+            if (wait <= TimeSpan.Zero)
+            {
+                break;
+            }
+
+            idle.CancelAfter(wait);
             ReadResult read = await input.ReadAsync(idle.Token).ConfigureAwait(false);
             lines.Clear();
             reader.Read(read.Buffer, lines, output);

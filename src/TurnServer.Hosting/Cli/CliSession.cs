@@ -373,16 +373,20 @@ internal sealed partial class CliSession
         }
     }
 
+    private static string? Printable(string? text) => text is null ? null : ControlCharacterEscaper.Escape(text);
+
     private void PrintSession(StringBuilder output, int number, long id, Allocation allocation, long now)
     {
         FiveTuple fiveTuple = allocation.FiveTuple;
         TrafficTotals traffic = TrafficTotals.Of(allocation);
         long left = (long)_context.Time.GetElapsedTime(now, allocation.ExpiresAt).TotalSeconds;
-        output.Append(CultureInfo.InvariantCulture, $"\n    {number}) id={id:D18}, user <{allocation.Username}>:\n");
+        // Names and origins come from clients: their control characters are shown escaped, so none can forge a line
+        // or send the operator's terminal an escape sequence.
+        output.Append(CultureInfo.InvariantCulture, $"\n    {number}) id={id:D18}, user <{Printable(allocation.Username)}>:\n");
         output.Append("      realm: ").Append(_context.Settings.Realm).Append('\n');
         if (allocation.Origin is { } origin)
         {
-            output.Append("      origin: ").Append(origin).Append('\n');
+            output.Append("      origin: ").Append(Printable(origin)).Append('\n');
         }
 
         output.Append(CultureInfo.InvariantCulture, $"      started {(long)allocation.Age.TotalSeconds} secs ago\n");
@@ -447,7 +451,7 @@ internal sealed partial class CliSession
         output.Append('\n');
         foreach ((string user, int sessions) in counts)
         {
-            output.Append(CultureInfo.InvariantCulture, $"    user: <{user}>, {sessions} sessions\n");
+            output.Append(CultureInfo.InvariantCulture, $"    user: <{Printable(user)}>, {sessions} sessions\n");
         }
 
         output.Append('\n').Append("  Total sessions").Append(Filters()).Append(": ").Append(total).Append("\n\n");
