@@ -212,6 +212,17 @@ public class PermissionAndChannelTests
         });
         Assert.Single(harness.Relays.Bound[0].Sent);
         Assert.Equal(2, harness.Engine.Counters.GetDropped(DropReason.SendIndicationMalformed));
+
+        // Port 0 is no destination (and the kernel would refuse a segmented send to it, for the whole run).
+        TransportAddress portZero = new(peer.ToIPAddress(), 0);
+        harness.Client.Indication(StunMethod.Send, w =>
+        {
+            w.Add((ref StunMessageWriter x) => x.WriteXorAddress(StunAttributeType.XorPeerAddress, portZero));
+            w.Add((ref StunMessageWriter x) => x.WriteAttribute(StunAttributeType.Data, [9, 8, 7]));
+        });
+        Assert.Single(harness.Relays.Bound[0].Sent);
+        Assert.Equal(3, harness.Engine.Counters.GetDropped(DropReason.SendIndicationMalformed));
+        Assert.Equal(400, harness.Client.ChannelBind(0x4000, "203.0.113.5:0").ErrorCode);
     }
 
     [Fact]

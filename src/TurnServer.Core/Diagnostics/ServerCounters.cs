@@ -39,7 +39,7 @@ public enum DropReason
     /// <summary>Send indication or ChannelData to a peer without a live permission.</summary>
     NoPermission,
 
-    /// <summary>Send indication without XOR-PEER-ADDRESS or DATA, or with an unknown comprehension-required attribute.</summary>
+    /// <summary>Send indication without XOR-PEER-ADDRESS or DATA, to port 0, or with an unknown comprehension-required attribute.</summary>
     SendIndicationMalformed,
 
     /// <summary>The socket refused to send.</summary>

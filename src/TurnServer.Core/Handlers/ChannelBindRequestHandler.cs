@@ -23,9 +23,10 @@ internal static class ChannelBindRequestHandler
         // "The request contains both a CHANNEL-NUMBER and an XOR-PEER-ADDRESS attribute" and "The channel number is in
         // the range 0x4000 through 0x4FFF (inclusive)" (0x7FFF accepted, see ChannelData) — otherwise 400.
         if (!request.TryGetChannelNumber(out ushort number) || !ChannelData.IsValidChannelNumber(number)
-            || !request.TryGetXorAddress(StunAttributeType.XorPeerAddress, out TransportAddress peer))
+            || !request.TryGetXorAddress(StunAttributeType.XorPeerAddress, out TransportAddress peer)
+            || peer.Port == 0)
         {
-            return StunErrorCodes.BadRequest;
+            return StunErrorCodes.BadRequest; // port 0 too: a channel must lead somewhere data can be sent
         }
 
         int error = PeerChecks.Check(ctx, allocation, peer);

@@ -28,8 +28,9 @@ internal static class SendIndicationHandler
         // XOR-PEER-ADDRESS attribute and a DATA attribute. If one of these attributes is missing or invalid, then the
         // message is discarded."
         // RFC 8489 section 6.3.2: "If the indication contains unknown comprehension-required attributes, the
-        // indication is discarded and processing ceases."
+        // indication is discarded and processing ceases." Port 0 is no destination: invalid.
         if (!indication.TryGetXorAddress(StunAttributeType.XorPeerAddress, out TransportAddress peer)
+            || peer.Port == 0
             || !indication.TryGetAttribute(StunAttributeType.Data, out ReadOnlySpan<byte> data)
             || indication.GetUnknownComprehensionRequired(stackalloc ushort[1]) > 0)
         {
