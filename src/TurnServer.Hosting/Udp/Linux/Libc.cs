@@ -99,14 +99,17 @@ internal static unsafe partial class Libc
     /// <summary>errno ENOBUFS: the kernel is out of socket buffer space.</summary>
     public const int ENOBUFS = 105;
 
-    /// <summary>errno EIO: a segmented (UDP_SEGMENT) sendmmsg failed in the driver; turns segmentation offload off.</summary>
+    /// <summary>errno EIO: a segmented (UDP_SEGMENT) sendmmsg failed in the driver; the run is resent datagram by datagram.</summary>
     public const int EIO = 5;
 
-    /// <summary>errno EINVAL: the kernel rejected a segmented (UDP_SEGMENT) sendmmsg; turns segmentation offload off.</summary>
+    /// <summary>errno EINVAL: the kernel rejected a segmented (UDP_SEGMENT) sendmmsg; the run is resent datagram by datagram.</summary>
     public const int EINVAL = 22;
 
-    /// <summary>errno EOPNOTSUPP: the kernel or device does not support UDP_SEGMENT; turns segmentation offload off.</summary>
+    /// <summary>errno EOPNOTSUPP: the kernel or device does not support UDP_SEGMENT; the run is resent datagram by datagram.</summary>
     public const int EOPNOTSUPP = 95;
+
+    /// <summary>errno EMSGSIZE: since Linux 6.14, a segmented send whose segments exceed the route's MTU; resent datagram by datagram.</summary>
+    public const int EMSGSIZE = 90;
 
     /// <summary>errno EADDRINUSE: bind(2) failed because the address and port are taken.</summary>
     public const int EADDRINUSE = 98;

@@ -32,6 +32,7 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
     /// </summary>
     private const int MaxClientSend = ResponseBufferSize + Dtls.DtlsRecord.SealingOverhead;
     private const int ReadRounds = 4;
+    private const uint GenerationMask = 0x3FFF_FFFF;
     private const ulong KindWake = 0;
     private const ulong KindListener = 1;
     private const ulong KindRelay = 2;
@@ -118,22 +119,24 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
 
             _stopped = true;
             RunCommands();
-        }
 
-        for (int slot = 0; slot < _relayHighWater; slot++)
-        {
-            if (_relays[slot] is { } relay)
+            // Under the lock: from here on, commands posted by other threads run inline, under it too, and must not
+            // unregister a relay at the same time as this loop.
+            for (int slot = 0; slot < _relayHighWater; slot++)
             {
-                Unregister(relay);
+                if (_relays[slot] is { } relay)
+                {
+                    Unregister(relay);
+                }
             }
-        }
 
-        // By index: CloseListener empties the slot, which a foreach would take for a modified list.
-        for (int i = 0; i < _listeners.Count; i++)
-        {
-            if (_listeners[i] is { } listener)
+            // By index: CloseListener empties the slot, which a foreach would take for a modified list.
+            for (int i = 0; i < _listeners.Count; i++)
             {
-                CloseListener(listener);
+                if (_listeners[i] is { } listener)
+                {
+                    CloseListener(listener);
+                }
             }
         }
     }
@@ -247,9 +250,10 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
             }
 
             _commands.Enqueue(command);
-        }
 
-        Wake();
+            // Under the lock, so no wake-up is written after Join has stopped the worker and Dispose closed the eventfd.
+            Wake();
+        }
     }
 
     private void Wake()
@@ -333,7 +337,7 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
 
                 break;
             case KindRelay:
-                uint generation = (uint)((tag >> 32) & 0x3FFF_FFFF);
+                uint generation = (uint)((tag >> 32) & GenerationMask);
                 if (index < _relayHighWater && _relays[index] is { } relay && _generations[index] == generation)
                 {
                     ReceiveFromPeers(relay);
@@ -535,11 +539,16 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
             }
 
             int segments = _gso.Count[sent];
-            if (segments > 1 && errno is Libc.EINVAL or Libc.EIO or Libc.EOPNOTSUPP)
+            if (segments > 1 && errno is Libc.EINVAL or Libc.EIO or Libc.EOPNOTSUPP or Libc.EMSGSIZE)
             {
-                _gso.Enabled = false;
-                LogOffloadOff(_logger, errno);
-                SendEach(fd, messages + _gso.First[sent], segments);
+                // The run goes datagram by datagram, whether the kernel refuses offload or only this run (segments over
+                // the route's MTU, a destination it refuses anyway such as port 0). Offload is turned off only when they
+                // all go alone and the error was not about size, so one client's bad destination cannot turn it off.
+                if (SendEach(fd, messages + _gso.First[sent], segments) == 0 && errno != Libc.EMSGSIZE)
+                {
+                    _gso.Enabled = false;
+                    LogOffloadOff(_logger, errno);
+                }
             }
             else
             {
@@ -553,9 +562,13 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         }
     }
 
-    /// <summary>sendmmsg without offload until every message went or failed; a failed one is counted and skipped.</summary>
-    private void SendEach(int fd, Libc.MMsgHdr* messages, int count)
+    /// <summary>
+    /// sendmmsg without offload until every message went or failed; a failed one is counted and skipped. Returns how
+    /// many failed.
+    /// </summary>
+    private int SendEach(int fd, Libc.MMsgHdr* messages, int count)
     {
+        int failed = 0;
         int sent = 0;
         while (sent < count)
         {
@@ -571,9 +584,12 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
             else
             {
                 _counters.Drop(DropReason.SendFailed);
+                failed++;
                 sent++;
             }
         }
+
+        return failed;
     }
 
     private void RegisterListener(LinuxUdpListenerGroup group, SocketFd socket)
@@ -635,7 +651,7 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
 
         _relays[slot] = relay;
         relay.Slot = slot;
-        ulong tag = (KindRelay << 62) | ((ulong)(_generations[slot] & 0x3FFF_FFFF) << 32) | (uint)slot;
+        ulong tag = (KindRelay << 62) | ((ulong)_generations[slot] << 32) | (uint)slot;
         if (!Libc.EpollAdd(_epoll, relay.Socket.Fd, tag))
         {
             LogEpollFailed(_logger, Marshal.GetLastPInvokeError());
@@ -659,7 +675,7 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         Libc.EpollDelete(_epoll, relay.Socket.Fd);
         relay.Socket.Dispose();
         _relays[slot] = null;
-        _generations[slot]++;
+        _generations[slot] = (_generations[slot] + 1) & GenerationMask; // the epoll tag holds 30 bits of it
         relay.Slot = -1;
         _freeSlots.Push(slot);
         RelayCount--;
