@@ -173,13 +173,17 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(1, scrape.Value("turnserver_draining"));
     }
 
-    /// <summary>The metrics listener keeps at most 64 connections, so a flood of them cannot take the relay's descriptors.</summary>
+    /// <summary>
+    /// The metrics listener keeps at most 64 connections, so a flood of them cannot take the relay's descriptors; the
+    /// connections come from several loopback addresses, as each address may hold only a quarter of them.
+    /// </summary>
     [Fact]
     public async Task The_metrics_listener_closes_connections_beyond_its_limit_unanswered()
     {
         await using TestServer server = await TestServer.StartAsync(PrometheusFlags);
         var endPoint = new IPEndPoint(IPAddress.Loopback, server.MetricsBase.Port);
-        int limit = server.Host.Services.GetRequiredService<Hosting.Metrics.MetricsHttpServer>().ConnectionLimit;
+        var metrics = server.Host.Services.GetRequiredService<Hosting.Metrics.MetricsHttpServer>();
+        int limit = metrics.ConnectionLimit;
         byte[] request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"u8.ToArray();
         var held = new List<Socket>();
         try
@@ -188,6 +192,7 @@ public sealed class MetricsTests : IDisposable
             {
                 var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 held.Add(socket);
+                socket.Bind(new IPEndPoint(IPAddress.Parse($"127.0.0.{2 + (i / metrics.ConnectionLimitPerAddress)}"), 0));
                 await socket.ConnectAsync(endPoint);
                 await socket.SendAsync(request);
                 string answer = await ReadAnswerAsync(socket);
@@ -200,6 +205,40 @@ public sealed class MetricsTests : IDisposable
                     Assert.Equal(string.Empty, answer);
                 }
             }
+        }
+        finally
+        {
+            held.ForEach(socket => socket.Dispose());
+        }
+    }
+
+    /// <summary>
+    /// Regression: one host holding every connection kept Prometheus and load-balancer probes out; now each address
+    /// may hold a quarter of them, and another address is still answered.
+    /// </summary>
+    [Fact]
+    public async Task One_address_cannot_hold_every_metrics_connection()
+    {
+        await using TestServer server = await TestServer.StartAsync(PrometheusFlags);
+        var endPoint = new IPEndPoint(IPAddress.Loopback, server.MetricsBase.Port);
+        int perAddress = server.Host.Services.GetRequiredService<Hosting.Metrics.MetricsHttpServer>().ConnectionLimitPerAddress;
+        byte[] request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"u8.ToArray();
+        var held = new List<Socket>();
+        try
+        {
+            for (int i = 0; i <= perAddress; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                held.Add(socket);
+                socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+                await socket.ConnectAsync(endPoint);
+                await socket.SendAsync(request);
+                string answer = await ReadAnswerAsync(socket);
+                Assert.True(i < perAddress ? answer.StartsWith("HTTP/1.1 200 OK", StringComparison.Ordinal) : answer.Length == 0, $"connection {i}: {answer}");
+            }
+
+            using HttpResponseMessage probe = await _http.GetAsync(new Uri(server.MetricsBase, "/healthz"));
+            Assert.Equal(HttpStatusCode.OK, probe.StatusCode);
         }
         finally
         {

@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
+using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -21,8 +24,16 @@ internal abstract class KestrelService : IHostedService, IAsyncDisposable
     /// <summary>Kestrel logs through <paramref name="loggerFactory"/>, the daemon's.</summary>
     protected KestrelService(ILoggerFactory loggerFactory) => _loggerFactory = loggerFactory;
 
+    private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
+
     /// <summary>Connections kept open at once (64 unless a listener says otherwise); more are closed as soon as they are accepted.</summary>
     public virtual int ConnectionLimit => 64;
+
+    /// <summary>
+    /// Connections one client address may keep open at once: a quarter of <see cref="ConnectionLimit"/>, so that one
+    /// host cannot hold them all and keep scrapers, probes or operators out. More are closed as soon as they are accepted.
+    /// </summary>
+    public int ConnectionLimitPerAddress => Math.Max(1, ConnectionLimit / 4);
 
     /// <summary>The bound port, once started (useful with port 0).</summary>
     public int Port { get; private set; }
@@ -41,6 +52,7 @@ internal abstract class KestrelService : IHostedService, IAsyncDisposable
             // Scrapers, probes and operators need a handful; the rest are closed on accept, so these listeners cannot
             // take the descriptors the relay's clients and the runtime need (see DescriptorBudget).
             kestrel.Limits.MaxConcurrentConnections = ConnectionLimit;
+            kestrel.ConfigureEndpointDefaults(listen => listen.Use(next => connection => LimitPerAddressAsync(next, connection)));
             Listen(kestrel);
         });
         WebApplication app = builder.Build();
@@ -68,6 +80,31 @@ internal abstract class KestrelService : IHostedService, IAsyncDisposable
         if (_app is not null)
         {
             await _app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task LimitPerAddressAsync(ConnectionDelegate next, ConnectionContext connection)
+    {
+        if (connection.RemoteEndPoint is not IPEndPoint { Address: { } address })
+        {
+            await next(connection).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            if (_perAddress.AddOrUpdate(address, 1, static (_, count) => count + 1) <= ConnectionLimitPerAddress)
+            {
+                await next(connection).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            while (_perAddress.TryGetValue(address, out int count)
+                && !(count == 1 ? _perAddress.TryRemove(KeyValuePair.Create(address, 1)) : _perAddress.TryUpdate(address, count - 1, count)))
+            {
+                // another connection of this address came or went meanwhile: try again with its count
+            }
         }
     }
 
