@@ -162,52 +162,23 @@ internal sealed partial class TcpListenerService : BackgroundService
     private async Task AcceptLoopAsync(CancellationToken stoppingToken)
     {
         long failing = 0;
-        while (!stoppingToken.IsCancellationRequested)
+        Action<SocketException> failed = e =>
         {
-            Socket socket;
-            try
+            Interlocked.Increment(ref _acceptFailures);
+            if (failing++ == 0)
             {
-                socket = await _listener.AcceptAsync(stoppingToken).ConfigureAwait(false);
-            }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
-            {
-                continue;
-            }
-            catch (SocketException e) when (e.SocketErrorCode != SocketError.OperationAborted)
-            {
-                // The listener is still open, so the error is the system's or one connection's: EMFILE leaves the
-                // connection queued, and accept(2) asks callers to retry network errors (ENETDOWN, EPROTO,
-                // EHOSTUNREACH...); EPERM can come from a firewall. Keep accepting, pausing so a lasting error
-                // cannot spin a core; only stopping ends the loop.
-                Interlocked.Increment(ref _acceptFailures);
-                if (failing++ == 0)
+                if (ResourceExhaustion.Is(e))
                 {
-                    if (ResourceExhaustion.Is(e))
-                    {
-                        LogAcceptExhausted(_logger, _boundAt, e.Message);
-                    }
-                    else
-                    {
-                        LogAcceptFailing(_logger, _boundAt, e.SocketErrorCode, e.Message);
-                    }
+                    LogAcceptExhausted(_logger, _boundAt, e.Message);
                 }
-
-                try
+                else
                 {
-                    await Task.Delay(ResourceExhaustion.AcceptRetryDelay, stoppingToken).ConfigureAwait(false);
+                    LogAcceptFailing(_logger, _boundAt, e.SocketErrorCode, e.Message);
                 }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                continue;
             }
-            catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException or SocketException)
-            {
-                return; // stopping: the listener was closed
-            }
-
+        };
+        while (await Accepting.NextAsync(_listener, failed, stoppingToken).ConfigureAwait(false) is { } socket)
+        {
             if (failing > 0)
             {
                 LogAcceptRecovered(_logger, _boundAt, failing);

@@ -173,50 +173,23 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
 
     private async Task AcceptLoopAsync(Allocation allocation)
     {
+        // The descriptor budget warns of exhaustion once for all relays, so that is only a debug line here.
         bool failing = false;
-        while (true)
+        Action<SocketException> failed = e =>
         {
-            Socket socket;
-            try
+            Interlocked.Increment(ref _acceptFailures);
+            if (ResourceExhaustion.Is(e))
             {
-                socket = await _listener.AcceptAsync().ConfigureAwait(false);
+                LogAcceptFailed(_logger, e, LocalAddress.ToString());
             }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+            else if (!failing)
             {
-                continue;
+                failing = true;
+                LogAcceptFailing(_logger, LocalAddress.ToString(), e.SocketErrorCode, e.Message);
             }
-            catch (SocketException e) when (e.SocketErrorCode != SocketError.OperationAborted && !IsDisposed)
-            {
-                // Out of descriptors (the peer's connection stays queued), a network error accept(2) asks callers to
-                // retry, a firewall's EPERM: keep accepting for the allocation's life, pausing so it cannot spin. The
-                // descriptor budget warns of exhaustion once for all relays, so that is only a debug line here.
-                Interlocked.Increment(ref _acceptFailures);
-                if (ResourceExhaustion.Is(e))
-                {
-                    LogAcceptFailed(_logger, e, LocalAddress.ToString());
-                }
-                else if (!failing)
-                {
-                    failing = true;
-                    LogAcceptFailing(_logger, LocalAddress.ToString(), e.SocketErrorCode, e.Message);
-                }
-
-                try
-                {
-                    await Task.Delay(ResourceExhaustion.AcceptRetryDelay, _closed.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return; // the allocation ended
-                }
-
-                continue;
-            }
-            catch (Exception e) when (e is ObjectDisposedException or SocketException or OperationCanceledException)
-            {
-                return; // the allocation ended
-            }
-
+        };
+        while (await Accepting.NextAsync(_listener, failed, _closed.Token).ConfigureAwait(false) is { } socket)
+        {
             failing = false;
 
             if (!_descriptors.TryTake())
