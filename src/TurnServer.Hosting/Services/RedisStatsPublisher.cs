@@ -28,7 +28,7 @@ namespace TurnServer.Hosting.Services;
 internal sealed partial class RedisStatsPublisher : IAllocationObserver, IHostedService, IDisposable
 {
     /// <summary>Packets (client and peer, both ways) after which coTURN publishes an allocation's traffic.</summary>
-    public const long ReportPackets = 4096;
+    public const long CoturnReportPackets = 4096;
 
     private const int QueueCapacity = 65_536;
     private const int BatchSize = 512;
@@ -58,6 +58,12 @@ internal sealed partial class RedisStatsPublisher : IAllocationObserver, IHosted
         _time = time;
         _logger = logger;
     }
+
+    /// <summary>
+    /// Packets (client and peer, both ways) after which an allocation's traffic is published: <see cref="CoturnReportPackets"/>.
+    /// Tests lower it so that a short, gently paced session is reported mid-way.
+    /// </summary>
+    internal long ReportPackets { get; set; } = CoturnReportPackets;
 
     /// <summary>Records Redis has taken.</summary>
     public long Written => Interlocked.Read(ref _written);
@@ -151,7 +157,7 @@ internal sealed partial class RedisStatsPublisher : IAllocationObserver, IHosted
     }
 
     /// <summary>The client-side and peer-side counts of <paramref name="traffic"/> as coTURN words them.</summary>
-    internal static (string Client, string Peer) TrafficMessages(in TrafficTotals traffic) => (
+    private static (string Client, string Peer) TrafficMessages(in TrafficTotals traffic) => (
         Counts(traffic.ClientPacketsReceived, traffic.ClientBytesReceived, traffic.ClientPacketsSent, traffic.ClientBytesSent),
         Counts(traffic.PeerPacketsReceived, traffic.PeerBytesReceived, traffic.PeerPacketsSent, traffic.PeerBytesSent));
 
