@@ -4,7 +4,7 @@ using System.Text;
 namespace TurnServer.Stun.Tests;
 
 /// <summary>
-/// RFC 5769 test vectors: each is parsed and checked attribute by attribute, then rebuilt with
+/// RFC 5769 test vectors and RFC 8489's SHA-256 one: each is parsed and checked attribute by attribute, then rebuilt with
 /// <see cref="StunMessageWriter"/> and compared byte for byte, MESSAGE-INTEGRITY and FINGERPRINT included.
 /// </summary>
 public class Rfc5769VectorTests
@@ -98,11 +98,40 @@ public class Rfc5769VectorTests
         Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(writer.Written));
     }
 
+    [Fact]
+    public void Rfc8489_sha256_request_verifies_with_the_sha256_key_and_is_rebuilt_byte_for_byte()
+    {
+        byte[] expected = TestVectors.Load("rfc8489-request-sha256-userhash.hex");
+        const string username = "\u30DE\u30C8\u30EA\u30C3\u30AF\u30B9";
+        byte[] key = MessageIntegrity.ComputeLongTermKeySha256(username, "example.org", "TheMatrIX");
+        byte[] userHash = MessageIntegrity.ComputeUserHash(username, "example.org");
+
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(expected, out StunMessageReader message));
+        Assert.True(message.TryGetAttribute(StunAttributeType.UserHash, out ReadOnlySpan<byte> hash));
+        Assert.Equal(Convert.ToHexString(userHash), Convert.ToHexString(hash));
+        Assert.True(message.TryGetPasswordAlgorithm(out ushort algorithm));
+        Assert.Equal(0x0002, algorithm);
+        Assert.True(message.HasMessageIntegritySha256);
+        Assert.True(message.VerifyMessageIntegritySha256(key));
+        Assert.False(message.VerifyMessageIntegritySha256(MessageIntegrity.ComputeLongTermKeySha256(username, "example.org", "TheMatrix")));
+
+        var buffer = new byte[256];
+        var writer = new StunMessageWriter(buffer, StunMethod.Binding, StunMessageClass.Request, message.TransactionId);
+        writer.WriteAttribute(StunAttributeType.UserHash, userHash);
+        writer.WriteText(StunAttributeType.Nonce, "obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA");
+        writer.WriteText(StunAttributeType.Realm, "example.org");
+        writer.WritePasswordAlgorithm(0x0002);
+        writer.WriteMessageIntegritySha256(key);
+
+        Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(writer.Written));
+    }
+
     [Theory]
     [InlineData("rfc5769-request.hex")]
     [InlineData("rfc5769-response-ipv4.hex")]
     [InlineData("rfc5769-response-ipv6.hex")]
     [InlineData("rfc5769-request-long-term.hex")]
+    [InlineData("rfc8489-request-sha256-userhash.hex")]
     public void Every_proper_prefix_fails_cleanly(string file) => TestVectors.AssertEveryProperPrefixFails(file);
 
     [Theory]
