@@ -60,6 +60,54 @@ public sealed class LifecycleTests : IDisposable
     }
 
     /// <summary>
+    /// The engine is built with or without authentication, and answers with the realm it started with: a reload that
+    /// turns no-auth off or changes the realm is refused with its reason, and the server goes on as the log says it
+    /// does (here: still open, then alice's key still the start realm's).
+    /// </summary>
+    [Fact]
+    public async Task Sighup_refuses_to_switch_authentication_or_the_realm_and_says_a_restart_is_needed()
+    {
+        int port = ExternalProcess.FreeServerPort();
+        string open = "listening-ip=127.0.0.1\nlistening-port=" + DaemonProcess.PortText(port) + "\nrealm=example.org\nallow-loopback-peers\n";
+        string config = DaemonProcess.WriteConfig(_directory, open + "no-auth\n");
+        using (DaemonProcess daemon = DaemonProcess.Start("-c", config))
+        {
+            await daemon.WaitUntilListeningAsync();
+            DaemonProcess.WriteConfig(_directory, open + "lt-cred-mech\nuser=alice:secret\n");
+            Func<Task<string>> refused = daemon.ExpectLine("configuration reload refused");
+            daemon.Signal(SigHup);
+            Assert.Contains("turning it on needs a restart", await refused(), StringComparison.Ordinal);
+            using (var anyone = new StunUdpClient(DaemonProcess.Loopback(port), "nobody", "nothing"))
+            {
+                Assert.Equal(0, await AllocateCodeAsync(anyone)); // still open, as the log said
+            }
+
+            Assert.Equal(0, await daemon.TerminateAsync());
+        }
+
+        config = Config(port, "user=alice:secret");
+        using (DaemonProcess daemon = DaemonProcess.Start("-c", config))
+        {
+            await daemon.WaitUntilListeningAsync();
+            File.WriteAllText(config, File.ReadAllText(config).Replace("realm=example.org", "realm=other.example", StringComparison.Ordinal) + "user=bob:builder\n");
+            Func<Task<string>> refused = daemon.ExpectLine("configuration reload refused");
+            daemon.Signal(SigHup);
+            Assert.Contains("realm changes from 'example.org' to 'other.example', which needs a restart", await refused(), StringComparison.Ordinal);
+            using (var alice = new StunUdpClient(DaemonProcess.Loopback(port), "alice", "secret"))
+            {
+                Assert.Equal(0, await AllocateCodeAsync(alice));
+            }
+
+            using (var bob = new StunUdpClient(DaemonProcess.Loopback(port), "bob", "builder"))
+            {
+                Assert.Equal(401, await AllocateCodeAsync(bob)); // nothing of the refused file applied
+            }
+
+            Assert.Equal(0, await daemon.TerminateAsync());
+        }
+    }
+
+    /// <summary>
     /// The log file is written by a thread of its own: a log that cannot be written (here a FIFO nobody has opened,
     /// which blocks its writer in open(2) as a stalled disk would) delays neither start-up nor requests. Once the FIFO
     /// is opened the writer is released, and the server exits cleanly.

@@ -9,8 +9,9 @@ namespace TurnServer.Hosting.Lifecycle;
 /// puts in force what can change while running: <c>user</c> entries, <c>static-auth-secret</c>s, peer rules
 /// (<c>allowed-peer-ip</c>, <c>denied-peer-ip</c>, <c>allow-loopback-peers</c>), quotas, and the TLS certificate and
 /// key (re-read from the files named at start, into the TLS listeners' <see cref="TlsCertificateProvider"/>). A
-/// configuration with errors changes nothing: the errors are logged and the running configuration stays. Other
-/// options (ports, addresses, realm, logging, certificate paths) take effect at the next start.
+/// configuration with errors, or one that turns <c>no-auth</c> on or off or changes the realm, changes nothing: the
+/// reason is logged and the running configuration stays. Other options (ports, addresses, logging, certificate paths)
+/// take effect at the next start.
 /// </summary>
 internal sealed partial class ConfigurationReloader
 {
@@ -19,6 +20,9 @@ internal sealed partial class ConfigurationReloader
     private readonly TlsCertificateProvider? _tls;
     private readonly ILogger _logger;
     private readonly Lock _sync = new();
+
+    // What the listeners and the engine were built with: reloads are compared with it, not with the previous reload.
+    private readonly TurnServerSettings _started;
 
     /// <summary>
     /// Reloads with <paramref name="load"/> (the start-up sources read again) into <paramref name="configurator"/>, and the certificate into
@@ -30,6 +34,7 @@ internal sealed partial class ConfigurationReloader
         _configurator = configurator;
         _tls = tls;
         _logger = logger;
+        _started = configurator.Settings;
     }
 
     /// <summary>Reloads; true when the new configuration is in force.</summary>
@@ -54,11 +59,27 @@ internal sealed partial class ConfigurationReloader
                 return false;
             }
 
-            TurnServerSettings running = _configurator.Settings;
+            // The engine was built with or without an authenticator: switching no-auth either way would either leave
+            // the relay open while the log says credentials are in force, or shut every client out.
+            if (settings.NoAuth != _started.NoAuth)
+            {
+                LogRejected(_logger, settings.NoAuth
+                    ? "no-auth is set, but the server runs with authentication; turning it off needs a restart"
+                    : "no-auth is gone, but the server runs without authentication; turning it on needs a restart");
+                return false;
+            }
+
+            // The engine answers with the realm it started with, and users' keys are derived with it.
+            if (settings.Realm != _started.Realm)
+            {
+                LogRejected(_logger, $"realm changes from '{_started.Realm}' to '{settings.Realm}', which needs a restart");
+                return false;
+            }
+
             _configurator.Apply(settings);
             LogReloaded(_logger, settings.Users.Count, settings.StaticAuthSecrets.Count, settings.AllowedPeerIps.Count, settings.DeniedPeerIps.Count);
-            if (settings.Realm != running.Realm || settings.ListeningPort != running.ListeningPort || !settings.ListeningIps.SequenceEqual(running.ListeningIps)
-                || settings.MinPort != running.MinPort || settings.MaxPort != running.MaxPort || settings.Cert != running.Cert || settings.PKey != running.PKey)
+            if (settings.ListeningPort != _started.ListeningPort || !settings.ListeningIps.SequenceEqual(_started.ListeningIps)
+                || settings.MinPort != _started.MinPort || settings.MaxPort != _started.MaxPort || settings.Cert != _started.Cert || settings.PKey != _started.PKey)
             {
                 LogNeedsRestart(_logger);
             }
@@ -108,6 +129,6 @@ internal sealed partial class ConfigurationReloader
     [LoggerMessage(Level = LogLevel.Error, Message = "TLS certificate reload refused, keeping the one in force: {Reason}")]
     private static partial void LogCertificateRefused(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "the reloaded configuration changes the realm, listeners, relay ports or certificate paths; those take effect at the next start")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the reloaded configuration changes listeners, relay ports or certificate paths; those take effect at the next start")]
     private static partial void LogNeedsRestart(ILogger logger);
 }
