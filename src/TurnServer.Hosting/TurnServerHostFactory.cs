@@ -141,9 +141,9 @@ public static partial class TurnServerHostFactory
             }
 
             engine.NatDiscovery = natDiscovery;
-            if (settings.ExtraVerbose)
+            if (settings.ExtraVerbose || settings.LogBinding)
             {
-                engine.RequestTrace = new RequestTraceLog(sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Requests")).Log;
+                engine.RequestTrace = new RequestTraceLog(sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Requests"), bindingOnly: !settings.ExtraVerbose).Log;
             }
 
             return engine;

@@ -191,6 +191,26 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.DoesNotContain("pw-of-alice", daemon.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>coTURN's log-binding logs each Binding request and its outcome; other requests stay out of the log.</summary>
+    [Fact]
+    public async Task Log_binding_logs_binding_requests_and_nothing_else()
+    {
+        int port = ExternalProcess.FreeServerPort();
+        using DaemonProcess daemon = DaemonProcess.Start(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:pw-of-alice", "--log-binding");
+        await daemon.WaitUntilListeningAsync();
+        Func<Task<string>> logged = daemon.ExpectLine(": Binding request, user -: success");
+        using (var client = new StunUdpClient(DaemonProcess.Loopback(port), "alice", "pw-of-alice"))
+        {
+            await client.AllocateAsync();
+            Assert.Equal(0, StunUdpClient.Code(await client.ExchangeAsync(client.Build(StunMethod.Binding, null, TransactionId.NewRandom(), sign: false))));
+        }
+
+        Assert.Contains("UDP 127.0.0.1:", await logged(), StringComparison.Ordinal);
+        Assert.Equal(0, await daemon.TerminateAsync());
+        Assert.DoesNotContain("Allocate request", daemon.Output, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Init scripts run coTURN with -o and wait for the command to return (Debian's: turnserver -c ... -o -v). The
     /// command returns 0 once the server is listening, leaving it in the background under its own session, found by
