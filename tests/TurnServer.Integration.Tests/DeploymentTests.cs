@@ -68,7 +68,7 @@ public sealed class DeploymentTests : IDisposable
         JsonElement service = compose.GetProperty("services").GetProperty("turnserver");
         Assert.Equal("host", service.GetProperty("network_mode").GetString());
         Assert.Equal("docker/Dockerfile", service.GetProperty("build").GetProperty("dockerfile").GetString());
-        Assert.Contains("/healthz", service.GetProperty("healthcheck").GetProperty("test")[1].GetString(), StringComparison.Ordinal);
+        await AssertHealthcheckPassesAsync([.. service.GetProperty("healthcheck").GetProperty("test").EnumerateArray().Select(e => e.GetString()!)]);
 
         List<JsonElement> documents = await ReadYamlAsync(Path.Combine(Root, "docker", "kubernetes", "turnserver.yaml"));
         JsonElement Kind(string kind) => Assert.Single(documents, d => d.GetProperty("kind").GetString() == kind);
@@ -89,6 +89,26 @@ public sealed class DeploymentTests : IDisposable
         Assert.Equal([secret], loaded.Settings!.StaticAuthSecrets);
         Assert.True(loaded.Settings.Prometheus);
         Assert.Equal(9641, container.GetProperty("readinessProbe").GetProperty("httpGet").GetProperty("port").GetInt32());
+
+        // The image's binary has a file capability (setcap in the Dockerfile): the kernel refuses to execute it when
+        // the container's bounding set lacks that capability.
+        Assert.Contains("setcap cap_net_bind_service=+ep", File.ReadAllText(Path.Combine(Root, "docker", "Dockerfile")), StringComparison.Ordinal);
+        JsonElement capabilities = container.GetProperty("securityContext").GetProperty("capabilities");
+        Assert.Contains("NET_BIND_SERVICE", capabilities.GetProperty("add").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    /// <summary>
+    /// Runs the compose healthcheck as Docker would (exec form, in the image, where sh is dash) against a server whose
+    /// metrics listener stands in for 127.0.0.1:9641.
+    /// </summary>
+    private static async Task AssertHealthcheckPassesAsync(string[] test)
+    {
+        Assert.Equal("CMD", test[0]);
+        await using TestServer server = await TestServer.StartAsync("--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=0");
+        string[] command = [.. test[1..].Select(a => a.Replace("127.0.0.1/9641", "127.0.0.1/" + server.MetricsBase.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal))];
+        Assert.Contains(command, a => a.Contains("/healthz", StringComparison.Ordinal) && a.Contains("/" + server.MetricsBase.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        ToolResult result = await ExternalProcess.RunAsync(command[0], command[1..], TimeSpan.FromSeconds(30));
+        Assert.True(result.ExitCode == 0, "healthcheck failed: " + result.Output);
     }
 
     [Fact]
@@ -107,7 +127,7 @@ public sealed class DeploymentTests : IDisposable
     private static async Task<List<JsonElement>> ReadYamlAsync(string path)
     {
         ToolResult result = await ExternalProcess.RunAsync(
-            "python3",
+            "/usr/bin/python3", // Debian's, with python3-yaml, whatever else is first on PATH
             ["-c", "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))", path],
             TimeSpan.FromSeconds(60));
         Assert.True(result.ExitCode == 0, "python3-yaml is needed (.ci/run installs it): " + result.Output);

@@ -1,3 +1,4 @@
+using System.Net;
 using TurnServer.Hosting.Configuration;
 using TurnServer.Tests.Shared;
 
@@ -28,5 +29,29 @@ public sealed class ShippedConfigTests
         }
 
         Assert.DoesNotContain(result.Warnings, w => w.Contains("unknown option", StringComparison.Ordinal) || w.Contains("not yet implemented", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Safe as shipped: the relay reaches public peers but not the networks a server usually sits in (private, CGNAT,
+    /// unique-local, link-local with cloud metadata, loopback), unless an external-ip's private address is its own.
+    /// </summary>
+    [Theory]
+    [InlineData("203.0.113.9", true)]
+    [InlineData("2001:db8::9", true)]
+    [InlineData("10.1.2.3", false)]
+    [InlineData("172.20.0.1", false)]
+    [InlineData("192.168.1.1", false)]
+    [InlineData("100.64.0.1", false)]
+    [InlineData("169.254.169.254", false)]
+    [InlineData("127.0.0.1", false)]
+    [InlineData("fd00::1", false)]
+    [InlineData("fe80::1", false)]
+    [InlineData("10.0.0.10", true, "external-ip=203.0.113.10/10.0.0.10")]
+    public void The_shipped_peer_rules_refuse_the_servers_own_networks(string peer, bool allowed, string? extra = null)
+    {
+        string text = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "conf", "turnserver.conf")) + (extra is null ? string.Empty : extra + "\n");
+        TurnServerConfigLoadResult result = TestLoader.LoadConf(text);
+        Assert.Empty(result.Errors);
+        Assert.Equal(allowed, TurnOptionsFactory.CreatePeerPolicy(result.Settings!, [], []).IsAllowed(IPAddress.Parse(peer)));
     }
 }
