@@ -11,66 +11,103 @@ namespace TurnServer.UserDb;
 /// </summary>
 internal static class PostgresConnectionString
 {
+    /// <summary>Where libpq looks for the server when neither the string nor <c>PGHOST</c> names one: Debian's socket directory.</summary>
+    public const string DefaultSocketDirectory = "/var/run/postgresql";
+
     /// <summary>
     /// Npgsql settings for a libpq <paramref name="conninfo"/> (keywords or URI): host or hostaddr, port, dbname, user, password,
-    /// connect_timeout (seconds), sslmode and application_name.
+    /// connect_timeout (seconds), sslmode and application_name. Without a host, libpq's default applies: <c>PGHOST</c>, else the
+    /// local socket directory (<see cref="DefaultSocketDirectory"/>); without a port, <c>PGPORT</c>, else 5432.
     /// </summary>
     /// <exception cref="FormatException">
-    /// The text cannot be read: a keyword without <c>=</c>, an unterminated quote, an invalid URI, a non-numeric port or timeout,
-    /// an unknown keyword or <c>sslmode</c>.
+    /// The text cannot be read: a keyword without <c>=</c>, an unterminated quote, an invalid URI, a port or timeout that is not
+    /// a number in range, an unknown keyword or <c>sslmode</c>, or settings Npgsql refuses. The message never repeats the password.
     /// </exception>
     public static NpgsqlConnectionStringBuilder ToNpgsql(string conninfo)
     {
         ArgumentNullException.ThrowIfNull(conninfo);
         string text = conninfo.Trim();
-        IEnumerable<KeyValuePair<string, string>> pairs = text.StartsWith("postgresql://", StringComparison.Ordinal) || text.StartsWith("postgres://", StringComparison.Ordinal)
+        List<KeyValuePair<string, string>> pairs = text.StartsWith("postgresql://", StringComparison.Ordinal) || text.StartsWith("postgres://", StringComparison.Ordinal)
             ? FromUri(text)
             : FromKeywords(text);
         var builder = new NpgsqlConnectionStringBuilder();
-        foreach ((string key, string value) in pairs)
+        try
         {
-            switch (key)
+            foreach ((string key, string value) in pairs)
             {
-                case "host" or "hostaddr":
-                    builder.Host = value;
-                    break;
-                case "port":
-                    builder.Port = int.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture);
-                    break;
-                case "dbname":
-                    builder.Database = value;
-                    break;
-                case "user":
-                    builder.Username = value;
-                    break;
-                case "password":
-                    builder.Password = value;
-                    break;
-                case "connect_timeout":
-                    builder.Timeout = int.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture);
-                    break;
-                case "application_name":
-                    builder.ApplicationName = value;
-                    break;
-                case "sslmode":
-                    builder.SslMode = value switch
-                    {
-                        "disable" => SslMode.Disable,
-                        "allow" => SslMode.Allow,
-                        "prefer" => SslMode.Prefer,
-                        "require" => SslMode.Require,
-                        "verify-ca" => SslMode.VerifyCA,
-                        "verify-full" => SslMode.VerifyFull,
-                        _ => throw new FormatException($"sslmode '{value}' is not one of disable, allow, prefer, require, verify-ca, verify-full"),
-                    };
-                    break;
-                default:
-                    throw new FormatException($"'{key}' is not a connection parameter TurnServer understands (host, hostaddr, port, dbname, user, password, connect_timeout, sslmode, application_name)");
+                Apply(builder, key, value);
             }
+
+            if (string.IsNullOrEmpty(builder.Host))
+            {
+                builder.Host = Environment.GetEnvironmentVariable("PGHOST") is { Length: > 0 } host ? host : DefaultSocketDirectory;
+            }
+
+            if (!pairs.Any(p => p.Key == "port") && Environment.GetEnvironmentVariable("PGPORT") is { Length: > 0 } port)
+            {
+                builder.Port = Number("PGPORT", port, 1, 65535);
+            }
+
+            // Npgsql checks some settings only when a data source is built (a missing host, target_session_attributes
+            // with one host); building one here, without connecting, makes them errors of the configuration instead of
+            // failures of every later read.
+            new NpgsqlDataSourceBuilder(builder.ConnectionString).Build().Dispose();
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or OverflowException)
+        {
+            throw new FormatException(e.Message, e);
         }
 
         return builder;
     }
+
+    private static void Apply(NpgsqlConnectionStringBuilder builder, string key, string value)
+    {
+        switch (key)
+        {
+            case "host" or "hostaddr":
+                builder.Host = value;
+                break;
+            case "port":
+                builder.Port = Number(key, value, 1, 65535);
+                break;
+            case "dbname":
+                builder.Database = value;
+                break;
+            case "user":
+                builder.Username = value;
+                break;
+            case "password":
+                builder.Password = value;
+                break;
+            case "connect_timeout":
+                // libpq takes any number of seconds; Npgsql waits at most 1024 (0: for ever).
+                builder.Timeout = Number(key, value, 0, 1024);
+                break;
+            case "application_name":
+                builder.ApplicationName = value;
+                break;
+            case "sslmode":
+                builder.SslMode = value switch
+                {
+                    "disable" => SslMode.Disable,
+                    "allow" => SslMode.Allow,
+                    "prefer" => SslMode.Prefer,
+                    "require" => SslMode.Require,
+                    "verify-ca" => SslMode.VerifyCA,
+                    "verify-full" => SslMode.VerifyFull,
+                    _ => throw new FormatException($"sslmode '{value}' is not one of disable, allow, prefer, require, verify-ca, verify-full"),
+                };
+                break;
+            default:
+                throw new FormatException($"'{key}' is not a connection parameter TurnServer understands (host, hostaddr, port, dbname, user, password, connect_timeout, sslmode, application_name)");
+        }
+    }
+
+    private static int Number(string key, string value, int min, int max) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int number) && number >= min && number <= max
+            ? number
+            : throw new FormatException($"'{key}' must be a number from {min} to {max}");
 
     private static List<KeyValuePair<string, string>> FromKeywords(string text)
     {

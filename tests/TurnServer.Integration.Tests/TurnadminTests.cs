@@ -87,6 +87,31 @@ public sealed class TurnadminTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_directory, "turndb")), "a usage error must not touch the database");
     }
 
+    /// <summary>Regression: these crashed turnadmin (exit 134) with Npgsql's ArgumentOutOfRangeException or an OverflowException.</summary>
+    [Theory]
+    [InlineData("dbname=coturn port=0", "'port' must be a number from 1 to 65535")]
+    [InlineData("dbname=coturn port=99999999999", "'port' must be a number from 1 to 65535")]
+    [InlineData("dbname=coturn connect_timeout=2000", "'connect_timeout' must be a number from 0 to 1024")]
+    public async Task A_psql_connection_string_npgsql_would_refuse_is_a_usage_error(string conninfo, string message)
+    {
+        ToolResult result = await Turnadmin.RunAsync("-l", "-e", conninfo);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("ERROR: the database connection string cannot be read: " + message, result.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Regression: without host= turnadmin crashed (exit 134) with Npgsql's "Host can't be null"; libpq uses PGHOST, else the local socket.</summary>
+    [Fact]
+    public async Task Without_a_host_turnadmin_tries_the_server_libpq_would()
+    {
+        string host = Environment.GetEnvironmentVariable("PGHOST") is { Length: > 0 } pghost ? pghost : "/var/run/postgresql";
+
+        ToolResult result = await Turnadmin.RunAsync("-l", "-e", "dbname=coturn port=1 connect_timeout=2");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"ERROR: PostgreSQL {host}:1/coturn: ", result.Output, StringComparison.Ordinal);
+    }
+
     private static async Task<string> Succeeds(params string[] args)
     {
         ToolResult result = await Turnadmin.RunAsync(args);

@@ -26,4 +26,68 @@ public class PostgresConnectionStringTests
     [InlineData("host=x fancy=1")]
     [InlineData("host=x sslmode=sometimes")]
     public void Bad_strings_are_refused(string conninfo) => Assert.Throws<FormatException>(() => PostgresConnectionString.ToNpgsql(conninfo));
+
+    /// <summary>Regression: these crashed the server and turnadmin with Npgsql's ArgumentOutOfRangeException or an OverflowException.</summary>
+    [Theory]
+    [InlineData("dbname=coturn port=99999999999", "'port' must be a number from 1 to 65535")]
+    [InlineData("dbname=coturn port=0", "'port' must be a number from 1 to 65535")]
+    [InlineData("dbname=coturn port=-1", "'port' must be a number from 1 to 65535")]
+    [InlineData("dbname=coturn connect_timeout=2000", "'connect_timeout' must be a number from 0 to 1024")]
+    [InlineData("postgresql://db/coturn?connect_timeout=99999999999", "'connect_timeout' must be a number from 0 to 1024")]
+    public void Numbers_out_of_range_are_refused_with_the_range(string conninfo, string message) =>
+        Assert.Equal(message, Assert.Throws<FormatException>(() => PostgresConnectionString.ToNpgsql(conninfo + " password=hunter2")).Message);
+
+    /// <summary>Npgsql checks some settings only when a data source is built; they must fail here, where the configuration is read.</summary>
+    [Fact]
+    public void Settings_npgsql_refuses_when_it_builds_a_data_source_are_refused_here()
+    {
+        FormatException error = Assert.Throws<FormatException>(() => PostgresConnectionString.ToNpgsql("host=db:99999999999 dbname=coturn password=hunter2"));
+
+        Assert.IsType<OverflowException>(error.InnerException);
+        Assert.DoesNotContain("hunter2", error.Message, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>libpq's defaults from the environment; in a collection of its own, as it changes PGHOST and PGPORT for the process.</summary>
+[Collection(nameof(PostgresEnvironmentTests))]
+[CollectionDefinition(nameof(PostgresEnvironmentTests), DisableParallelization = true)]
+public sealed class PostgresEnvironmentTests : IDisposable
+{
+    private readonly string? _host = Environment.GetEnvironmentVariable("PGHOST");
+    private readonly string? _port = Environment.GetEnvironmentVariable("PGPORT");
+
+    public void Dispose()
+    {
+        Environment.SetEnvironmentVariable("PGHOST", _host);
+        Environment.SetEnvironmentVariable("PGPORT", _port);
+    }
+
+    /// <summary>Regression: without host= the server and turnadmin crashed with Npgsql's "Host can't be null".</summary>
+    [Fact]
+    public void Without_a_host_libpqs_local_socket_directory_is_used()
+    {
+        Environment.SetEnvironmentVariable("PGHOST", null);
+        Environment.SetEnvironmentVariable("PGPORT", null);
+
+        NpgsqlConnectionStringBuilder b = PostgresConnectionString.ToNpgsql("dbname=coturn user=turn");
+        NpgsqlConnectionStringBuilder empty = PostgresConnectionString.ToNpgsql("host='' dbname=coturn");
+
+        Assert.Equal(("/var/run/postgresql", 5432), (b.Host, b.Port));
+        Assert.Equal("/var/run/postgresql", empty.Host);
+    }
+
+    [Fact]
+    public void Pghost_and_pgport_stand_in_for_a_missing_host_and_port_as_in_libpq()
+    {
+        Environment.SetEnvironmentVariable("PGHOST", "db.internal");
+        Environment.SetEnvironmentVariable("PGPORT", "6543");
+
+        NpgsqlConnectionStringBuilder b = PostgresConnectionString.ToNpgsql("dbname=coturn");
+        NpgsqlConnectionStringBuilder given = PostgresConnectionString.ToNpgsql("host=10.0.0.9 port=5433 dbname=coturn");
+
+        Assert.Equal(("db.internal", 6543), (b.Host, b.Port));
+        Assert.Equal(("10.0.0.9", 5433), (given.Host, given.Port));
+        Environment.SetEnvironmentVariable("PGPORT", "65536");
+        Assert.Equal("'PGPORT' must be a number from 1 to 65535", Assert.Throws<FormatException>(() => PostgresConnectionString.ToNpgsql("dbname=coturn")).Message);
+    }
 }

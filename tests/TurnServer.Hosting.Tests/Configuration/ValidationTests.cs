@@ -230,6 +230,24 @@ public class ValidationTests
         Assert.DoesNotContain("hunter2", error, StringComparison.Ordinal);
     }
 
+    /// <summary>Regression: these passed the configuration check and then crashed the server at start (exit 134).</summary>
+    [Theory]
+    [InlineData("psql-userdb=dbname=coturn port=99999999999 password=hunter2", "'port' must be a number from 1 to 65535")]
+    [InlineData("psql-userdb=dbname=coturn connect_timeout=2000 password=hunter2", "'connect_timeout' must be a number from 0 to 1024")]
+    [InlineData("psql-userdb=host=db:99999999999 password=hunter2", "Value was either too large or too small for an Int32.")]
+    public void A_psql_userdb_with_settings_npgsql_refuses_is_an_error_naming_the_option_and_line(string line, string problem)
+    {
+        string error = TestLoader.SingleError("lt-cred-mech\n" + line + "\n");
+
+        Assert.Equal("turnserver.conf:2: invalid value for option 'psql-userdb': " + problem, error);
+    }
+
+    [Fact]
+    public void A_psql_userdb_without_a_host_is_accepted_as_libpq_accepts_it()
+    {
+        Assert.Equal("dbname=coturn user=turn", TestLoader.Settings("lt-cred-mech\npsql-userdb=\"dbname=coturn user=turn\"\n").PsqlUserDb);
+    }
+
     [Fact]
     public void A_redis_userdb_coturn_would_refuse_is_an_error_that_does_not_repeat_the_password()
     {
