@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TurnServer.UserDb;
@@ -82,7 +81,7 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
     }
 
     /// <summary>
-    /// One read: applies it to the engine, or on failure (database, I/O or timeout errors) keeps the last good data and logs once.
+    /// One read: applies it to the engine, or on any failure keeps the last good data and logs once.
     /// With <paramref name="starting"/>, cancellation (the <see cref="StartTimeout"/>) counts as a failed read rather than a stop.
     /// </summary>
     internal async Task RefreshAsync(CancellationToken cancellationToken, bool starting)
@@ -99,8 +98,10 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
         {
             return; // stopping
         }
-        catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException or OperationCanceledException)
+        catch (Exception e)
         {
+            // Whatever the driver throws (DbException, IOException, timeouts, and ArgumentException or NotSupportedException
+            // for settings it refuses only when connecting) is a failed read: it must never stop the server.
             // This read's waiters are answered by the next read that succeeds.
             _ = next.Task.ContinueWith(_ => reading.TrySetResult(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             Interlocked.Exchange(ref _failed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
