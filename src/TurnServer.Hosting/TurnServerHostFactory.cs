@@ -186,6 +186,7 @@ public static partial class TurnServerHostFactory
                 userDatabase,
                 sp.GetRequiredService<EngineConfigurator>(),
                 settings.Realm,
+                settings.OAuth,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.UserDb"),
                 time));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<UserDatabaseRefresher>());

@@ -26,7 +26,7 @@ internal sealed class RedisUserDatabase : TurnUserDatabase
         : base(UserDatabaseKind.Redis, settings.Description) => _link = new RedisLink(settings);
 
     /// <inheritdoc />
-    public override Task<UserDatabaseSnapshot> LoadAsync(string realm, CancellationToken cancellationToken = default) => RunAsync(async db =>
+    public override Task<UserDatabaseSnapshot> LoadAsync(string realm, bool withOAuthKeys = false, CancellationToken cancellationToken = default) => RunAsync(async db =>
     {
         var snapshot = new UserDatabaseSnapshotBuilder();
         RedisKey[] userKeys = await ScanAsync(db, RealmPrefix + Glob(realm) + "/user/*/key");
@@ -64,7 +64,7 @@ internal sealed class RedisUserDatabase : TurnUserDatabase
             }
         }
 
-        foreach (RedisKey kidKey in await ScanAsync(db, OAuthPrefix + "*"))
+        foreach (RedisKey kidKey in withOAuthKeys ? await ScanAsync(db, OAuthPrefix + "*") : [])
         {
             Dictionary<string, string> fields = (await db.HashGetAllAsync(kidKey).ConfigureAwait(false))
                 .ToDictionary(f => (string)f.Name!, f => (string)f.Value!, StringComparer.Ordinal);

@@ -29,6 +29,7 @@ internal sealed class SqlUserDatabase : TurnUserDatabase
 
     private readonly string _connectionString;
     private bool _schemaChecked;
+    private volatile string? _schemaProblem;
 
     private SqlUserDatabase(UserDatabaseKind kind, string connectionString, string description)
         : base(kind, description) => _connectionString = connectionString;
@@ -55,18 +56,25 @@ internal sealed class SqlUserDatabase : TurnUserDatabase
     }
 
     /// <inheritdoc />
-    public override async Task<UserDatabaseSnapshot> LoadAsync(string realm, CancellationToken cancellationToken = default)
+    public override async Task<UserDatabaseSnapshot> LoadAsync(string realm, bool withOAuthKeys = false, CancellationToken cancellationToken = default)
     {
         var snapshot = new UserDatabaseSnapshotBuilder();
         await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        if (_schemaProblem is { } problem)
+        {
+            snapshot.AddProblem(problem);
+        }
+
         (string Name, string Value)[] byRealm = [("realm", realm)];
 
-        foreach (string[] row in await QueryAsync(connection, "SELECT name, hmackey FROM turnusers_lt WHERE realm = @realm", byRealm, cancellationToken).ConfigureAwait(false))
+        // coTURN queries each table on its own, so a database made without the optional tables still authenticates:
+        // each is read here on its own too, and a missing one reads as empty.
+        foreach (string[] row in await TableAsync(connection, snapshot, "turnusers_lt", "SELECT name, hmackey FROM turnusers_lt WHERE realm = @realm", byRealm, cancellationToken).ConfigureAwait(false))
         {
             snapshot.AddUserKey("turnusers_lt", row[0], row[1]);
         }
 
-        foreach (string[] row in await QueryAsync(connection, "SELECT value FROM turn_secret WHERE realm = @realm ORDER BY value", byRealm, cancellationToken).ConfigureAwait(false))
+        foreach (string[] row in await TableAsync(connection, snapshot, "turn_secret", "SELECT value FROM turn_secret WHERE realm = @realm ORDER BY value", byRealm, cancellationToken).ConfigureAwait(false))
         {
             snapshot.AddSecret(row[0]);
         }
@@ -74,20 +82,23 @@ internal sealed class SqlUserDatabase : TurnUserDatabase
         // A range stored with an empty realm applies to every realm, as in coTURN.
         foreach ((string table, bool allowed) in new[] { ("allowed_peer_ip", true), ("denied_peer_ip", false) })
         {
-            foreach (string[] row in await QueryAsync(connection, $"SELECT ip_range FROM {table} WHERE realm = @realm OR realm = '' OR realm IS NULL", byRealm, cancellationToken).ConfigureAwait(false))
+            foreach (string[] row in await TableAsync(connection, snapshot, table, $"SELECT ip_range FROM {table} WHERE realm = @realm OR realm = '' OR realm IS NULL", byRealm, cancellationToken).ConfigureAwait(false))
             {
                 snapshot.AddPeerRange(allowed, table, row[0]);
             }
         }
 
-        foreach (string[] row in await QueryAsync(connection, "SELECT opt, value FROM turn_realm_option WHERE realm = @realm", byRealm, cancellationToken).ConfigureAwait(false))
+        foreach (string[] row in await TableAsync(connection, snapshot, "turn_realm_option", "SELECT opt, value FROM turn_realm_option WHERE realm = @realm", byRealm, cancellationToken).ConfigureAwait(false))
         {
             snapshot.AddRealmOption("turn_realm_option", row[0], row[1]);
         }
 
-        foreach (string[] row in await QueryAsync(connection, "SELECT kid, ikm_key, timestamp, lifetime, as_rs_alg FROM oauth_key", [], cancellationToken).ConfigureAwait(false))
+        if (withOAuthKeys)
         {
-            snapshot.AddOAuthKey("oauth_key", row[0], row[1], row[2], row[3], row[4]);
+            foreach (string[] row in await TableAsync(connection, snapshot, "oauth_key", "SELECT kid, ikm_key, timestamp, lifetime, as_rs_alg FROM oauth_key", [], cancellationToken).ConfigureAwait(false))
+            {
+                snapshot.AddOAuthKey("oauth_key", row[0], row[1], row[2], row[3], row[4]);
+            }
         }
 
         return snapshot.Build();
@@ -200,6 +211,21 @@ internal sealed class SqlUserDatabase : TurnUserDatabase
         return rows;
     }
 
+    /// <summary>The rows of one of <see cref="LoadAsync"/>'s queries; none, and a problem naming <paramref name="table"/>, when the table does not exist.</summary>
+    private static async Task<List<string[]>> TableAsync(
+        DbConnection connection, UserDatabaseSnapshotBuilder snapshot, string table, string sql, (string Name, string Value)[] parameters, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await QueryAsync(connection, sql, parameters, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is PostgresException { SqlState: PostgresErrorCodes.UndefinedTable } || (e is SqliteException && e.Message.Contains("no such table", StringComparison.Ordinal)))
+        {
+            snapshot.AddProblem($"table '{table}' does not exist; read as empty");
+            return [];
+        }
+    }
+
     private static DbCommand Command(DbConnection connection, string sql, (string Name, string Value)[] parameters)
     {
         DbCommand command = connection.CreateCommand();
@@ -223,14 +249,7 @@ internal sealed class SqlUserDatabase : TurnUserDatabase
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             if (Kind == UserDatabaseKind.Sqlite && !_schemaChecked)
             {
-                // coTURN creates the tables of a new SQLite turndb; so do we, so turnadmin and the server can start on an empty file.
-                foreach (string statement in SqliteSchema)
-                {
-                    await using DbCommand create = Command(connection, statement, []);
-                    await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                _schemaChecked = true;
+                await CreateSqliteSchemaAsync(connection, cancellationToken).ConfigureAwait(false);
             }
 
             return connection;
@@ -240,5 +259,30 @@ internal sealed class SqlUserDatabase : TurnUserDatabase
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// coTURN creates the tables of a new SQLite turndb; so do we, so turnadmin and the server can start on an empty file. As
+    /// in coTURN, a failure (a read-only file missing a table) is no error: the reads that need the table say so, and the
+    /// next connection tries again.
+    /// </summary>
+    private async Task CreateSqliteSchemaAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        string? problem = null;
+        foreach (string statement in SqliteSchema)
+        {
+            try
+            {
+                await using DbCommand create = Command(connection, statement, []);
+                await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (SqliteException e)
+            {
+                problem ??= $"the missing tables cannot be created: {e.Message}";
+            }
+        }
+
+        _schemaProblem = problem;
+        _schemaChecked = problem is null;
     }
 }

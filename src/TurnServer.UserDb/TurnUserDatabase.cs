@@ -82,8 +82,15 @@ public abstract class TurnUserDatabase : IDisposable
     /// <exception cref="FormatException">The connection string cannot be read.</exception>
     public static TurnUserDatabase Redis(string connectionString) => new RedisUserDatabase(RedisConnectionString.Parse(connectionString));
 
-    /// <summary>Everything the server needs for <paramref name="realm"/>, read in one go (users, secrets, peer lists, options).</summary>
-    public abstract Task<UserDatabaseSnapshot> LoadAsync(string realm, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Everything the server needs for <paramref name="realm"/>, read in one go (users, secrets, peer lists, options). A table
+    /// that does not exist reads as empty and is named in <see cref="UserDatabaseSnapshot.Problems"/>, as coTURN, which
+    /// queries each on its own, still authenticates without the optional ones.
+    /// </summary>
+    /// <param name="realm">The server's realm.</param>
+    /// <param name="withOAuthKeys">Whether to read the RFC 7635 keys too (option <c>oauth</c>); coTURN reads them only then.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public abstract Task<UserDatabaseSnapshot> LoadAsync(string realm, bool withOAuthKeys = false, CancellationToken cancellationToken = default);
 
     /// <summary>Adds a user or replaces its key (<c>turnadmin -a</c>).</summary>
     /// <param name="realm">The realm.</param>

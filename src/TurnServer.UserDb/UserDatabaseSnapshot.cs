@@ -11,7 +11,7 @@ namespace TurnServer.UserDb;
 /// <param name="UserQuota">The realm's <c>user-quota</c> option, if set.</param>
 /// <param name="TotalQuota">The realm's <c>total-quota</c> option, if set.</param>
 /// <param name="MaxBps">The realm's <c>max-bps</c> option (bytes per second), if set.</param>
-/// <param name="Problems">Rows that could not be used, each saying why (they are skipped).</param>
+/// <param name="Problems">Rows that could not be used, each saying why (they are skipped), and tables that could not be read.</param>
 public sealed record UserDatabaseSnapshot(
     IReadOnlyDictionary<string, byte[]> Keys,
     IReadOnlyList<string> Secrets,

@@ -92,6 +92,9 @@ internal sealed class UserDatabaseSnapshotBuilder
         }
     }
 
+    /// <summary>Something that made the read incomplete (a missing table), said in a sentence.</summary>
+    public void AddProblem(string problem) => _problems.Add(problem);
+
     /// <summary>The snapshot of everything added.</summary>
     public UserDatabaseSnapshot Build() =>
         new(_keys, _secrets, _allowed, _denied, _userQuota, _totalQuota, _maxBps, _problems) { OAuthKeys = _oauthKeys };

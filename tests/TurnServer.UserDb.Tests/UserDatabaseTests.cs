@@ -9,7 +9,7 @@ namespace TurnServer.UserDb.Tests;
 /// <summary>The same behaviour from every engine: what turnadmin writes, the server reads.</summary>
 public abstract class UserDatabaseContract
 {
-    private const string Realm = "example.org";
+    protected const string Realm = "example.org";
 
     protected abstract TurnUserDatabase Database { get; }
 
@@ -121,7 +121,7 @@ public abstract class UserDatabaseContract
         await AddOAuthKeyAsync("short", "MTIzNDU2Nzg5MDEyMzQ1Ngo=", 0, 0, "A256GCM", "");
         await AddOAuthKeyAsync("legacy", "MTIzNDU2Nzg5MDEyMzQ1Ngo=", 0, 0, "HS256", "");
 
-        UserDatabaseSnapshot snapshot = await Database.LoadAsync(Realm);
+        UserDatabaseSnapshot snapshot = await Database.LoadAsync(Realm, withOAuthKeys: true);
 
         Assert.Equal(["north", "union"], snapshot.OAuthKeys.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("01234567890123456789012345678901"u8.ToArray(), snapshot.OAuthKeys["north"].AsRsKey);
@@ -129,6 +129,17 @@ public abstract class UserDatabaseContract
         Assert.Equal((1700000000L, 3600L), (snapshot.OAuthKeys["union"].Timestamp, snapshot.OAuthKeys["union"].Lifetime));
         Assert.Contains(snapshot.Problems, p => p.Contains("kid 'short'", StringComparison.Ordinal));
         Assert.Contains(snapshot.Problems, p => p.Contains("kid 'legacy'", StringComparison.Ordinal) && p.Contains("HS256", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Oauth_keys_are_not_read_without_the_oauth_option_as_in_coturn()
+    {
+        await AddOAuthKeyAsync("legacy", "MTIzNDU2Nzg5MDEyMzQ1Ngo=", 0, 0, "HS256", "");
+
+        UserDatabaseSnapshot snapshot = await Database.LoadAsync(Realm);
+
+        Assert.Empty(snapshot.OAuthKeys);
+        Assert.Empty(snapshot.Problems); // the unusable key was not even looked at
     }
 }
 
@@ -185,6 +196,33 @@ public sealed class SqliteUserDatabaseTests : SqlUserDatabaseContract, IDisposab
         Assert.Equal("shared[example.org]", await DebianTurnadmin.RunAsync("-S", "-b", FilePath));
         string coturnKey = await DebianTurnadmin.RunAsync("-k", "-u", "zoe", "-r", "example.org", "-p", "pw");
         Assert.Equal(coturnKey, "0x" + Convert.ToHexStringLower((await Database.LoadAsync("example.org")).Keys["zoe"]));
+    }
+
+    /// <summary>
+    /// Regression: a read-only turndb without some of coTURN's tables failed every read, as creating them failed ("attempt to
+    /// write a readonly database"); coTURN ignores that and reads what is there.
+    /// </summary>
+    [Fact]
+    public async Task A_read_only_turndb_missing_optional_tables_still_serves_its_users_and_secrets()
+    {
+        await Database.SetUserKeyAsync(Realm, "alice", MessageIntegrity.ComputeLongTermKey("alice", Realm, "secret"));
+        await Database.AddSecretAsync(Realm, "rest");
+        await SqlAsync("DROP TABLE turn_realm_option");
+        await SqlAsync("DROP TABLE oauth_key");
+
+        // As a file the server's user may only read: the tests run as root, which may write any file.
+        using TurnUserDatabase readOnly = TurnUserDatabase.Sqlite("file:" + FilePath + "?mode=ro");
+        UserDatabaseSnapshot snapshot = await readOnly.LoadAsync(Realm, withOAuthKeys: true);
+
+        Assert.Equal(["alice"], snapshot.Keys.Keys);
+        Assert.Equal(["rest"], snapshot.Secrets);
+        Assert.Equal(
+            [
+                "the missing tables cannot be created: SQLite Error 8: 'attempt to write a readonly database'.",
+                "table 'turn_realm_option' does not exist; read as empty",
+                "table 'oauth_key' does not exist; read as empty",
+            ],
+            snapshot.Problems);
     }
 
     protected override async Task SqlAsync(string sql)
@@ -248,6 +286,39 @@ public sealed class PostgresUserDatabaseTests : SqlUserDatabaseContract, IClassF
         Assert.Equal(MessageIntegrity.ComputeLongTermKey("dave", "example.org", "pw"), snapshot.Keys["dave"]);
         Assert.Equal(["pg-secret"], snapshot.Secrets);
         Assert.Equal("dave[example.org]", await DebianTurnadmin.RunAsync("-l", "-e", _fixture.Server.ConnInfo));
+    }
+
+    /// <summary>
+    /// Regression: one query read every table, so a database with only turnusers_lt and turn_secret (coTURN authenticates
+    /// from it) authenticated nobody.
+    /// </summary>
+    [Fact]
+    public async Task A_database_with_only_the_user_and_secret_tables_still_serves_them()
+    {
+        await SqlAsync("CREATE DATABASE partial");
+        string conninfo = _fixture.Server.ConnInfo.Replace("dbname=coturn", "dbname=partial", StringComparison.Ordinal);
+        await using (var connection = new Npgsql.NpgsqlConnection(PostgresConnectionString.ToNpgsql(conninfo).ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using Npgsql.NpgsqlCommand create = connection.CreateCommand();
+            create.CommandText = "CREATE TABLE turnusers_lt (realm varchar(127) default '', name varchar(512), hmackey char(128), PRIMARY KEY (realm,name));" +
+                "CREATE TABLE turn_secret (realm varchar(127) default '', value varchar(256), primary key (realm,value))";
+            await create.ExecuteNonQueryAsync();
+        }
+
+        using TurnUserDatabase partial = TurnUserDatabase.PostgreSql(conninfo);
+        await partial.SetUserKeyAsync(Realm, "alice", MessageIntegrity.ComputeLongTermKey("alice", Realm, "secret"));
+        await partial.AddSecretAsync(Realm, "rest");
+
+        UserDatabaseSnapshot snapshot = await partial.LoadAsync(Realm);
+        UserDatabaseSnapshot withOAuth = await partial.LoadAsync(Realm, withOAuthKeys: true);
+
+        Assert.Equal(MessageIntegrity.ComputeLongTermKey("alice", Realm, "secret"), snapshot.Keys["alice"]);
+        Assert.Equal(["rest"], snapshot.Secrets);
+        Assert.Equal(
+            ["table 'allowed_peer_ip' does not exist; read as empty", "table 'denied_peer_ip' does not exist; read as empty", "table 'turn_realm_option' does not exist; read as empty"],
+            snapshot.Problems);
+        Assert.Equal([.. snapshot.Problems, "table 'oauth_key' does not exist; read as empty"], withOAuth.Problems);
     }
 
     [Fact]
@@ -319,7 +390,7 @@ public sealed class RedisUserDatabaseTests : UserDatabaseContract, IClassFixture
             .Select(l => l.Replace("\\$", "$", StringComparison.Ordinal)));
         await _fixture.Server.CliScriptAsync(commands);
 
-        UserDatabaseSnapshot north = await Database.LoadAsync("north.gov");
+        UserDatabaseSnapshot north = await Database.LoadAsync("north.gov", withOAuthKeys: true);
 
         Assert.Equal(["gorst", "ninefingers"], north.Keys.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(MessageIntegrity.ComputeLongTermKey("gorst", "north.gov", "hero"), north.Keys["gorst"]);

@@ -21,6 +21,7 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
     private readonly TurnUserDatabase _database;
     private readonly EngineConfigurator _configurator;
     private readonly string _realm;
+    private readonly bool _oauth;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly HashSet<string> _reportedProblems = new(StringComparer.Ordinal);
@@ -31,13 +32,14 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
 
     /// <summary>
     /// Reads the users, secrets and options of <paramref name="realm"/> from <paramref name="database"/> into
-    /// <paramref name="configurator"/>.
+    /// <paramref name="configurator"/>, and the RFC 7635 keys when <paramref name="oauth"/> (option <c>oauth</c>) is on.
     /// </summary>
-    public UserDatabaseRefresher(TurnUserDatabase database, EngineConfigurator configurator, string realm, ILogger logger, TimeProvider time)
+    public UserDatabaseRefresher(TurnUserDatabase database, EngineConfigurator configurator, string realm, bool oauth, ILogger logger, TimeProvider time)
     {
         _database = database;
         _configurator = configurator;
         _realm = realm;
+        _oauth = oauth;
         _logger = logger;
         _time = time;
     }
@@ -92,7 +94,7 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
         UserDatabaseSnapshot snapshot;
         try
         {
-            snapshot = await _database.LoadAsync(_realm, cancellationToken).ConfigureAwait(false);
+            snapshot = await _database.LoadAsync(_realm, _oauth, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!starting && cancellationToken.IsCancellationRequested)
         {

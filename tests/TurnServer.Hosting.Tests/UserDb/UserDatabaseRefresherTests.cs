@@ -37,7 +37,7 @@ public sealed class UserDatabaseRefresherTests
         var logger = new LineLogger();
         var exception = (Exception)Activator.CreateInstance(exceptionType, "Host can't be null")!;
         using var refresher = new UserDatabaseRefresher(
-            new FailingDatabase(exception), new EngineConfigurator(engine, settings, null, TimeProvider.System), settings.Realm, logger, TimeProvider.System);
+            new FailingDatabase(exception), new EngineConfigurator(engine, settings, null, TimeProvider.System), settings.Realm, oauth: false, logger, TimeProvider.System);
         Task failed = refresher.NextFailureAsync();
 
         await refresher.StartAsync(CancellationToken.None);
@@ -49,7 +49,7 @@ public sealed class UserDatabaseRefresherTests
 
     private sealed class FailingDatabase(Exception exception) : TurnUserDatabase(UserDatabaseKind.PostgreSql, "failing test database")
     {
-        public override Task<UserDatabaseSnapshot> LoadAsync(string realm, CancellationToken cancellationToken = default) => Task.FromException<UserDatabaseSnapshot>(exception);
+        public override Task<UserDatabaseSnapshot> LoadAsync(string realm, bool withOAuthKeys = false, CancellationToken cancellationToken = default) => Task.FromException<UserDatabaseSnapshot>(exception);
 
         public override Task SetUserKeyAsync(string realm, string name, byte[] key, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
