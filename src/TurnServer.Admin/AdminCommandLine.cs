@@ -131,9 +131,6 @@ internal sealed class AdminCommandLine
     /// <summary>The realm of <c>-r</c>; empty when not given (for listings: every realm).</summary>
     public string Realm { get; private set; } = string.Empty;
 
-    /// <summary>Whether <c>-r</c> was given (<c>-g</c> requires it).</summary>
-    public bool RealmGiven { get; private set; }
-
     /// <summary>The password of <c>-p</c>.</summary>
     public string? Password { get; private set; }
 
@@ -286,7 +283,6 @@ internal sealed class AdminCommandLine
                 break;
             case "realm":
                 Realm = value ?? string.Empty;
-                RealmGiven = true;
                 break;
             case "password":
                 Password = value;

@@ -5,10 +5,12 @@ using TurnServer.UserDb;
 
 // turnadmin, as coTURN's: -k prints a long-term key; -P the stored form of a CLI password; -a/-d/-l edit and list users; -s/-S/-X and --delete-all-secrets
 // edit and list TURN REST API secrets; -g/-G realm options; -A/-D/-L administrators of the web admin interface; against a SQLite turndb (-b) or PostgreSQL (-e).
-// Exit codes: 0 done, 1 the database failed, 2 a usage error (coTURN's turnadmin returns 0 in every case).
+// Exit codes: 0 done, 1 the database failed, 2 a usage error, 255 a command that changes one realm's data without -r (coTURN's
+// code and words for it, which scripts written for coTURN may check).
 const int Done = 0;
 const int DatabaseFailed = 1;
 const int UsageError = 2;
+const int RealmMissing = 255;
 
 AdminCommandLine? line = AdminCommandLine.Parse(args, out string? error);
 if (line is null)
@@ -63,12 +65,22 @@ try
                 return Usage("-a needs -u <user>, -r <realm> and -p <password>");
             }
 
+            if (line.Realm.Length == 0)
+            {
+                return RealmNotSet();
+            }
+
             await database.SetUserKeyAsync(line.Realm, line.User, MessageIntegrity.ComputeLongTermKey(line.User, line.Realm, line.Password));
             break;
         case AdminCommand.DeleteUser:
             if (line.User is null)
             {
                 return Usage("-d needs -u <user> and -r <realm>");
+            }
+
+            if (line.Realm.Length == 0)
+            {
+                return RealmNotSet();
             }
 
             await database.DeleteUserAsync(line.Realm, line.User);
@@ -81,6 +93,11 @@ try
 
             break;
         case AdminCommand.SetSecret:
+            if (line.Realm.Length == 0)
+            {
+                return RealmNotSet();
+            }
+
             await database.AddSecretAsync(line.Realm, line.Secret!);
             break;
         case AdminCommand.ShowSecrets:
@@ -91,9 +108,19 @@ try
 
             break;
         case AdminCommand.DeleteSecret:
+            if (line.Realm.Length == 0)
+            {
+                return RealmNotSet();
+            }
+
             await database.DeleteSecretAsync(line.Realm, line.Secret!);
             break;
         case AdminCommand.DeleteAllSecrets:
+            if (line.Realm.Length == 0)
+            {
+                return RealmNotSet();
+            }
+
             await database.DeleteAllSecretsAsync(line.Realm);
             break;
         case AdminCommand.AddAdmin:
@@ -120,7 +147,12 @@ try
 
             break;
         case AdminCommand.SetRealmOption:
-            if (!line.RealmGiven || line.RealmOptions.Count == 0)
+            if (line.Realm.Length == 0)
+            {
+                return RealmNotSet();
+            }
+
+            if (line.RealmOptions.Count == 0)
             {
                 return Usage("-g needs -r <realm> and at least one of --max-bps, --total-quota, --user-quota");
             }
@@ -153,6 +185,12 @@ static int Usage(string message)
     Console.Error.WriteLine("ERROR: " + message);
     Console.Error.Write(HelpText);
     return UsageError;
+}
+
+static int RealmNotSet()
+{
+    Console.Error.WriteLine("The operation cannot be completed: the realm must be set.");
+    return RealmMissing;
 }
 
 // coTURN's default SQLite turndb locations, first existing one; Debian's when none exists yet.

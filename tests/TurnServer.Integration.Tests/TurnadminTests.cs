@@ -87,6 +87,30 @@ public sealed class TurnadminTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_directory, "turndb")), "a usage error must not touch the database");
     }
 
+    /// <summary>
+    /// Regression: these acted on the realm "" and exited 0; Debian's turnadmin refuses them with its words and exit code 255,
+    /// before touching the database.
+    /// </summary>
+    [Theory]
+    [InlineData("-a", "-u", "bob", "-p", "pw")]
+    [InlineData("-d", "-u", "bob")]
+    [InlineData("-s", "secret")]
+    [InlineData("-X", "secret")]
+    [InlineData("--delete-all-secrets")]
+    [InlineData("-g", "--max-bps", "5")]
+    [InlineData("-a", "-u", "bob", "-p", "pw", "-r", "")]
+    public async Task Commands_changing_a_realm_without_one_are_refused_as_debians_turnadmin_refuses_them(params string[] args)
+    {
+        string db = Path.Combine(_directory, "turndb");
+
+        ToolResult ours = await Turnadmin.RunAsync([.. args, "-b", db]);
+        ToolResult coturns = await ExternalProcess.RunAsync(DebianTurnadmin.Path, [.. args, "-b", db], TimeSpan.FromSeconds(30));
+
+        Assert.Equal((255, "The operation cannot be completed: the realm must be set."), (coturns.ExitCode, coturns.Output.Trim()));
+        Assert.Equal((coturns.ExitCode, coturns.Output.Trim()), (ours.ExitCode, ours.Output.Trim()));
+        Assert.False(File.Exists(db), "a refused command must not touch the database");
+    }
+
     /// <summary>Regression: these crashed turnadmin (exit 134) with Npgsql's ArgumentOutOfRangeException or an OverflowException.</summary>
     [Theory]
     [InlineData("dbname=coturn port=0", "'port' must be a number from 1 to 65535")]
