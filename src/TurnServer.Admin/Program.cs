@@ -166,7 +166,8 @@ try
         case AdminCommand.ListRealmOptions:
             foreach (UserDatabaseRealmOption option in await database.ListRealmOptionsAsync(line.Realm))
             {
-                Console.Out.WriteLine($"{option.Option}={option.Value}[{option.Realm}]");
+                // coTURN's words, which differ by engine.
+                Console.Out.WriteLine(database.Kind == UserDatabaseKind.Redis ? $"{option.Realm}/{option.Option} = {option.Value}" : $"{option.Option}[{option.Realm}]={option.Value}");
             }
 
             break;

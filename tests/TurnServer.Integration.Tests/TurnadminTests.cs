@@ -33,7 +33,10 @@ public sealed class TurnadminTests : IDisposable
         Assert.Equal("s3[other.org]", await Succeeds("--show-secret", "-b", db));
 
         await Succeeds("-g", "-b", db, "-r", "example.org", "--user-quota=5", "--total-quota", "10");
-        Assert.Equal("total-quota=10[example.org]\nuser-quota=5[example.org]", await Succeeds("-G", "-b", db, "-r", "example.org"));
+        await Succeeds("-g", "-b", db, "-r", "north.gov", "--max-bps=100");
+        Assert.Equal("total-quota[example.org]=10\nuser-quota[example.org]=5", await Succeeds("-G", "-b", db, "-r", "example.org"));
+        Assert.Equal("total-quota[example.org]=10\nuser-quota[example.org]=5\nmax-bps[north.gov]=100", await Succeeds("-G", "-b", db));
+        Assert.Equal(await DebianTurnadmin.RunAsync("-G", "-b", db), await Succeeds("-G", "-b", db));
 
         // Debian's turnadmin reads the same file the same way.
         Assert.Equal("bob[example.org]\ncarol[other.org]", (await DebianTurnadmin.RunAsync("-l", "-b", db)).Trim());
@@ -85,6 +88,20 @@ public sealed class TurnadminTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("ERROR: " + message, result.Output, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_directory, "turndb")), "a usage error must not touch the database");
+    }
+
+    /// <summary>Regression: -G printed SQL's <c>max-bps=100[north.gov]</c> for every engine; coTURN prints Redis options as <c>realm/option = value</c>.</summary>
+    [Fact]
+    public async Task Realm_options_in_redis_are_listed_in_coturns_redis_words()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await DebianTurnadmin.RunAsync("-g", "-N", redis.ConnInfo, "-r", "north.gov", "--max-bps", "100", "--user-quota", "3");
+        await Succeeds("-g", "-N", redis.ConnInfo, "-r", "south.gov", "--total-quota", "7");
+
+        string[] ours = (await Succeeds("-G", "-N", redis.ConnInfo)).Split('\n');
+
+        Assert.Equal(["north.gov/max-bps = 100", "north.gov/user-quota = 3", "south.gov/total-quota = 7"], ours);
+        Assert.Equal(ours, (await DebianTurnadmin.RunAsync("-G", "-N", redis.ConnInfo)).Split('\n').Order(StringComparer.Ordinal)); // in KEYS order
     }
 
     /// <summary>
