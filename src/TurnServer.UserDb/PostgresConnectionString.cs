@@ -11,12 +11,15 @@ namespace TurnServer.UserDb;
 /// </summary>
 internal static class PostgresConnectionString
 {
+    private const string Keywords = "host, hostaddr, port, dbname, user, password, passfile, connect_timeout, options, application_name, sslmode, sslrootcert, sslcert, sslkey, target_session_attributes, keepalives_idle";
+
     /// <summary>Where libpq looks for the server when neither the string nor <c>PGHOST</c> names one: Debian's socket directory.</summary>
     public const string DefaultSocketDirectory = "/var/run/postgresql";
 
     /// <summary>
     /// Npgsql settings for a libpq <paramref name="conninfo"/> (keywords or URI): host or hostaddr, port, dbname, user, password,
-    /// connect_timeout (seconds), sslmode and application_name. Without a host, libpq's default applies: <c>PGHOST</c>, else the
+    /// passfile, connect_timeout (seconds), options, application_name, sslmode, sslrootcert, sslcert, sslkey,
+    /// target_session_attributes (with several hosts: Npgsql refuses it with one) and keepalives_idle (seconds). Without a host, libpq's default applies: <c>PGHOST</c>, else the
     /// local socket directory (<see cref="DefaultSocketDirectory"/>); without a port, <c>PGPORT</c>, else 5432.
     /// </summary>
     /// <exception cref="FormatException">
@@ -87,6 +90,29 @@ internal static class PostgresConnectionString
             case "application_name":
                 builder.ApplicationName = value;
                 break;
+            case "options":
+                builder.Options = value;
+                break;
+            case "passfile":
+                builder.Passfile = value;
+                break;
+            case "sslrootcert":
+                builder.RootCertificate = value;
+                break;
+            case "sslcert":
+                builder.SslCertificate = value;
+                break;
+            case "sslkey":
+                builder.SslKey = value;
+                break;
+            case "target_session_attributes":
+                builder.TargetSessionAttributes = value;
+                break;
+            case "keepalives_idle":
+                // Seconds before TCP keepalive probes, as in libpq: Npgsql's TcpKeepAliveTime (its KeepAlive sends queries
+                // instead); Linux takes at most 32767.
+                builder.TcpKeepAliveTime = Number(key, value, 0, 32767);
+                break;
             case "sslmode":
                 builder.SslMode = value switch
                 {
@@ -100,7 +126,7 @@ internal static class PostgresConnectionString
                 };
                 break;
             default:
-                throw new FormatException($"'{key}' is not a connection parameter TurnServer understands (host, hostaddr, port, dbname, user, password, connect_timeout, sslmode, application_name)");
+                throw new FormatException($"'{key}' is not a connection parameter TurnServer understands ({Keywords})");
         }
     }
 

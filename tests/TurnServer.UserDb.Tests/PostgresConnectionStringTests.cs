@@ -20,6 +20,30 @@ public class PostgresConnectionStringTests
         Assert.Equal(("10.0.0.2", 5433, "coturn", "turn", "p@ss", SslMode.Disable), (b.Host, b.Port, b.Database, b.Username, b.Password, b.SslMode));
     }
 
+    [Fact]
+    public void Libpqs_tls_password_file_option_and_keepalive_keywords_become_their_npgsql_settings()
+    {
+        NpgsqlConnectionStringBuilder b = PostgresConnectionString.ToNpgsql(
+            "host=db1,db2 dbname=coturn sslmode=verify-full sslrootcert=/etc/ca.pem sslcert=/etc/c.pem sslkey=/etc/c.key passfile=/etc/pgpass " +
+            "options='-c statement_timeout=5000' target_session_attributes=read-write keepalives_idle=30");
+
+        Assert.Equal(
+            ("/etc/ca.pem", "/etc/c.pem", "/etc/c.key", "/etc/pgpass", "-c statement_timeout=5000", "read-write", 30),
+            (b.RootCertificate, b.SslCertificate, b.SslKey, b.Passfile, b.Options, b.TargetSessionAttributes, b.TcpKeepAliveTime));
+        Assert.Equal(0, b.KeepAlive); // libpq's keepalives are TCP ones, not Npgsql's keepalive queries
+    }
+
+    /// <summary>Npgsql takes target_session_attributes only with several hosts; libpq also checks a single one, which we cannot.</summary>
+    [Fact]
+    public void Target_session_attributes_with_one_host_are_refused()
+    {
+        Assert.Contains(
+            "only supported with multiple hosts",
+            Assert.Throws<FormatException>(() => PostgresConnectionString.ToNpgsql("host=db target_session_attributes=read-write")).Message,
+            StringComparison.Ordinal);
+        Assert.Equal("any", PostgresConnectionString.ToNpgsql("host=db target_session_attributes=any").TargetSessionAttributes);
+    }
+
     [Theory]
     [InlineData("host=x dbname")]
     [InlineData("host=x password='unterminated")]
@@ -33,6 +57,7 @@ public class PostgresConnectionStringTests
     [InlineData("dbname=coturn port=0", "'port' must be a number from 1 to 65535")]
     [InlineData("dbname=coturn port=-1", "'port' must be a number from 1 to 65535")]
     [InlineData("dbname=coturn connect_timeout=2000", "'connect_timeout' must be a number from 0 to 1024")]
+    [InlineData("dbname=coturn keepalives_idle=40000", "'keepalives_idle' must be a number from 0 to 32767")]
     [InlineData("postgresql://db/coturn?connect_timeout=99999999999", "'connect_timeout' must be a number from 0 to 1024")]
     public void Numbers_out_of_range_are_refused_with_the_range(string conninfo, string message) =>
         Assert.Equal(message, Assert.Throws<FormatException>(() => PostgresConnectionString.ToNpgsql(conninfo + " password=hunter2")).Message);
