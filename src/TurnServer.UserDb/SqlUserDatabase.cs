@@ -202,7 +202,8 @@ internal sealed class SqlUserDatabase : TurnUserDatabase
             var row = new string[reader.FieldCount];
             for (int i = 0; i < row.Length; i++)
             {
-                row[i] = reader.IsDBNull(i) ? string.Empty : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture)!.TrimEnd();
+                // Values as stored: a secret may end in a blank. The one blank-padded column, char(128) hmackey, is trimmed where keys are parsed.
+                row[i] = reader.IsDBNull(i) ? string.Empty : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture)!;
             }
 
             rows.Add(row);

@@ -131,6 +131,16 @@ public abstract class UserDatabaseContract
         Assert.Contains(snapshot.Problems, p => p.Contains("kid 'legacy'", StringComparison.Ordinal) && p.Contains("HS256", StringComparison.Ordinal));
     }
 
+    /// <summary>Regression: the SQL engines trimmed every value, so the REST secret 'abc ' was used as 'abc' and no credential made with it matched.</summary>
+    [Fact]
+    public async Task Secrets_keep_their_trailing_blanks()
+    {
+        await Database.AddSecretAsync(Realm, "abc ");
+
+        Assert.Equal(["abc "], (await Database.LoadAsync(Realm)).Secrets);
+        Assert.Equal([new("abc ", Realm)], await Database.ListSecretsAsync(Realm));
+    }
+
     [Fact]
     public async Task Oauth_keys_are_not_read_without_the_oauth_option_as_in_coturn()
     {
