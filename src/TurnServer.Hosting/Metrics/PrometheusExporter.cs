@@ -24,6 +24,9 @@ public sealed class PrometheusExporter : IDisposable
     /// <summary>The .NET runtime's meter (GC, thread pool, JIT, exceptions), published since .NET 9.</summary>
     public const string RuntimeMeterName = "System.Runtime";
 
+    // The runtime publishes these as observable counters by mistake (dotnet/runtime#112077): they go down as well as up.
+    private static readonly string[] RuntimeGaugesPublishedAsCounters = ["dotnet.thread_pool.thread.count", "dotnet.thread_pool.queue.length"];
+
     private static readonly double[] DefaultBuckets = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
 
     private readonly object _sync = new();
@@ -111,7 +114,8 @@ public sealed class PrometheusExporter : IDisposable
             _instrument = instrument;
             Type kind = instrument.GetType().GetGenericTypeDefinition();
             _observable = instrument.IsObservable;
-            _type = kind == typeof(Counter<>) || kind == typeof(ObservableCounter<>) ? PrometheusMetricType.Counter
+            bool gaugeAsCounter = !own && RuntimeGaugesPublishedAsCounters.Contains(instrument.Name);
+            _type = (kind == typeof(Counter<>) || kind == typeof(ObservableCounter<>)) && !gaugeAsCounter ? PrometheusMetricType.Counter
                 : kind == typeof(Histogram<>) ? PrometheusMetricType.Histogram
                 : PrometheusMetricType.Gauge;
             string name = PrometheusTextWriter.SanitizeMetricName(instrument.Name);

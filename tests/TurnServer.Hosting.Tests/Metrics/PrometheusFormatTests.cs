@@ -56,4 +56,29 @@ public class PrometheusFormatTests
         Assert.Contains("h_bucket{le=\"1\"} 1\nh_bucket{le=\"10\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_sum 55.5\nh_count 3\n", scrape, StringComparison.Ordinal);
         Assert.DoesNotContain("c_total", scrape, StringComparison.Ordinal); // the server's own names are kept as given
     }
+
+    /// <summary>
+    /// Regression: the runtime publishes the thread pool's thread count and queue length as observable counters by mistake
+    /// (dotnet/runtime#112077), and they were exported as <c>_total</c> counters stuck at their highest value.
+    /// </summary>
+    [Fact]
+    public void The_runtimes_thread_pool_thread_count_and_queue_length_are_gauges_of_the_current_value()
+    {
+        using var own = new Meter("test-" + Guid.NewGuid());
+        using var runtime = new Meter(PrometheusExporter.RuntimeMeterName); // stands in for the runtime's, with values set here
+        long queued = 40;
+        runtime.CreateObservableCounter("dotnet.thread_pool.queue.length", () => new Measurement<long>(queued, new KeyValuePair<string, object?>("test", "stand-in")));
+        using var exporter = new PrometheusExporter(own);
+
+        Assert.Contains("\ndotnet_thread_pool_queue_length{test=\"stand-in\"} 40\n", exporter.Scrape(), StringComparison.Ordinal);
+        queued = 3;
+        string scrape = exporter.Scrape();
+
+        Assert.Contains("\ndotnet_thread_pool_queue_length{test=\"stand-in\"} 3\n", scrape, StringComparison.Ordinal);
+        Assert.Contains("# TYPE dotnet_thread_pool_queue_length gauge\n", scrape, StringComparison.Ordinal);
+        Assert.Contains("# TYPE dotnet_thread_pool_thread_count gauge\n", scrape, StringComparison.Ordinal); // the runtime's own
+        Assert.DoesNotContain("dotnet_thread_pool_thread_count_total", scrape, StringComparison.Ordinal);
+        Assert.DoesNotContain("dotnet_thread_pool_queue_length_total", scrape, StringComparison.Ordinal);
+        Assert.Contains("# TYPE dotnet_thread_pool_work_item_count_total counter\n", scrape, StringComparison.Ordinal); // a true counter keeps _total
+    }
 }
