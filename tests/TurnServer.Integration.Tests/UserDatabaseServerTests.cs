@@ -80,6 +80,23 @@ public sealed class UserDatabaseServerTests : IDisposable
     }
 
     /// <summary>
+    /// Regression: a psql-userdb without host= ended the server at start (Npgsql's "Host can't be null", exit 134). libpq
+    /// would try PGHOST or the local socket; here nothing listens there on port 1, so the server runs without the database's users.
+    /// </summary>
+    [Fact]
+    public async Task A_psql_userdb_without_a_host_that_cannot_be_reached_leaves_the_server_running()
+    {
+        await using TestServer server = await TestServer.StartRawAsync(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--realm=" + TestServer.Realm, "--lt-cred-mech",
+            "--psql-userdb=dbname=coturn port=1 connect_timeout=2", "--no-stdout-log");
+        Task failed = server.Host.Services.GetRequiredService<UserDatabaseRefresher>().NextFailureAsync();
+
+        await failed.WaitAsync(RefreshWait); // still reading every few seconds
+        using var alice = new StunUdpClient(server.UdpEndPoint);
+        Assert.Equal(StunErrorCodes.Unauthenticated, await AllocateCodeAsync(alice));
+    }
+
+    /// <summary>
     /// coTURN's redis-userdb: a user that Debian's turnadmin writes into Redis authenticates uclient, which relays without
     /// loss; a user our turnadmin adds while the server runs works within one refresh; each tool lists what the other wrote.
     /// </summary>
