@@ -19,8 +19,9 @@ internal static class PostgresConnectionString
     /// <summary>
     /// Npgsql settings for a libpq <paramref name="conninfo"/> (keywords or URI): host or hostaddr, port, dbname, user, password,
     /// passfile, connect_timeout (seconds), options, application_name, sslmode, sslrootcert, sslcert, sslkey,
-    /// target_session_attributes (with several hosts: Npgsql refuses it with one) and keepalives_idle (seconds). Without a host, libpq's default applies: <c>PGHOST</c>, else the
-    /// local socket directory (<see cref="DefaultSocketDirectory"/>); without a port, <c>PGPORT</c>, else 5432.
+    /// target_session_attributes (Npgsql takes it only with several hosts) and keepalives_idle (seconds). Without a host,
+    /// libpq's default applies: <c>PGHOST</c>, else the local socket directory (<see cref="DefaultSocketDirectory"/>); without
+    /// a port, <c>PGPORT</c>, else 5432.
     /// </summary>
     /// <exception cref="FormatException">
     /// The text cannot be read: a keyword without <c>=</c>, an unterminated quote, an invalid URI, a port or timeout that is not
@@ -51,9 +52,9 @@ internal static class PostgresConnectionString
                 builder.Port = Number("PGPORT", port, 1, 65535);
             }
 
-            // Npgsql checks some settings only when a data source is built (a missing host, target_session_attributes
-            // with one host); building one here, without connecting, makes them errors of the configuration instead of
-            // failures of every later read.
+            // Npgsql checks some settings only when a data source is built (a port in host=, target_session_attributes with
+            // one host); building one here, without connecting, makes them errors of the configuration instead of failures
+            // of every later read.
             new NpgsqlDataSourceBuilder(builder.ConnectionString).Build().Dispose();
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or OverflowException)

@@ -100,10 +100,10 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
         {
             return; // stopping
         }
+        // Whatever the driver throws (DbException, IOException, timeouts, and ArgumentException or NotSupportedException for
+        // settings it refuses only when connecting) is a failed read: it must never stop the server.
         catch (Exception e)
         {
-            // Whatever the driver throws (DbException, IOException, timeouts, and ArgumentException or NotSupportedException
-            // for settings it refuses only when connecting) is a failed read: it must never stop the server.
             // This read's waiters are answered by the next read that succeeds.
             _ = next.Task.ContinueWith(_ => reading.TrySetResult(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             Interlocked.Exchange(ref _failed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
