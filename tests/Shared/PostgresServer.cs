@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 
 namespace TurnServer.Tests.Shared;
 
@@ -46,7 +44,7 @@ public sealed class PostgresServer : IAsyncDisposable
             await RunAsync("chown", ["postgres", directory]);
         }
 
-        var server = new PostgresServer(directory, bin, asPostgres, FreeTcpPort());
+        var server = new PostgresServer(directory, bin, asPostgres, LoopbackPorts.FreeServerPort());
         try
         {
             await server.ToolAsync("initdb", ["-D", server.DataDirectory, "-A", "trust", "-U", server.User, "--no-sync"]);
@@ -136,12 +134,5 @@ public sealed class PostgresServer : IAsyncDisposable
         }
 
         return await output;
-    }
-
-    internal static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

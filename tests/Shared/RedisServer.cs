@@ -35,7 +35,7 @@ public sealed class RedisServer : IAsyncDisposable
     {
         Assert.True(File.Exists(ServerPath), "Debian's redis-server package is needed (.ci/run installs it): no " + ServerPath);
         string directory = Directory.CreateTempSubdirectory("turnserver-redis-").FullName;
-        int port = PostgresServer.FreeTcpPort();
+        int port = LoopbackPorts.FreeServerPort();
         var start = new ProcessStartInfo(ServerPath) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = directory };
         foreach (string arg in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--requirepass", Password, "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", directory })
         {

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -16,7 +17,7 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Runs_on_a_config_file_writes_its_pidfile_and_exits_0_on_sigterm()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         string pidFile = Path.Combine(_directory, "run", "turnserver.pid");
         string logFile = Path.Combine(_directory, "turn.log");
         string config = DaemonProcess.WriteConfig(_directory, $"""
@@ -65,7 +66,7 @@ public sealed class DaemonProcessTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task Proc_user_gives_up_root_once_listening_and_the_relay_still_works()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         string server = Directory.CreateDirectory(Path.Combine(_directory, "server")).FullName;
         DaemonProcess.CopyServerTo(server);
         string config = DaemonProcess.WriteConfig(_directory, $"""
@@ -116,7 +117,7 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Sigint_stops_cleanly_with_exit_0()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         using DaemonProcess daemon = DaemonProcess.Start("-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:secret");
         await daemon.WaitUntilListeningAsync();
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
@@ -138,8 +139,8 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Sigterm_exits_0_while_a_tcp_client_has_stopped_reading()
     {
-        int port = ExternalProcess.FreeServerPort();
-        int metrics = ExternalProcess.FreeTcpPort();
+        int port = LoopbackPorts.FreeServerPort();
+        int metrics = LoopbackPorts.FreeServerPort();
         using DaemonProcess daemon = DaemonProcess.Start(
             "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:secret",
             "--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=" + DaemonProcess.PortText(metrics));
@@ -171,7 +172,7 @@ public sealed class DaemonProcessTests : IDisposable
     [InlineData(false)]
     public async Task Extra_verbose_logs_each_request_and_its_outcome(bool extraVerbose)
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         using DaemonProcess daemon = DaemonProcess.Start(
             "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:pw-of-alice", extraVerbose ? "-V" : "-v");
         await daemon.WaitUntilListeningAsync();
@@ -219,7 +220,7 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Daemon_mode_returns_once_listening_and_leaves_the_server_running_in_the_background()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         string pidFile = Path.Combine(_directory, "turnserver.pid");
         string config = DaemonProcess.WriteConfig(_directory, $"""
             listening-ip=127.0.0.1
@@ -327,7 +328,7 @@ public sealed class DaemonProcessTests : IDisposable
         string unit = File.ReadAllText("/lib/systemd/system/coturn.service");
         string[] execStart = unit.Split('\n').Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal))["ExecStart=".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(["/usr/bin/turnserver", "-c", "/etc/turnserver.conf", "--pidfile="], execStart);
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
 
         using DaemonProcess daemon = DaemonProcess.Start([.. execStart[1..], "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port)]);
         await daemon.WaitUntilListeningAsync();
@@ -345,7 +346,7 @@ public sealed class DaemonProcessTests : IDisposable
     {
         const string example = "/usr/share/doc/coturn/examples/etc/turnserver.conf";
         Assert.True(File.Exists(example), "Debian's coturn package is needed (.ci/run installs it)");
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
 
         using DaemonProcess daemon = DaemonProcess.Start(
             "-c", example, "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port),
@@ -373,7 +374,7 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Clients_cannot_use_up_the_open_files_limit_and_get_service_again_when_descriptors_free_up()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         using DaemonProcess daemon = DaemonProcess.StartWithOpenFilesLimit(
             512, "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=" + TestServer.Realm,
             "--user=" + TestServer.User + ":" + TestServer.Password, "--no-tls", "--no-dtls");

@@ -32,7 +32,7 @@ public sealed class DeploymentTests : IDisposable
         }
 
         Assert.Contains("ENTRYPOINT [\"/opt/turnserver/turnserver\"]", dockerfile, StringComparison.Ordinal);
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         string config = DaemonProcess.WriteConfig(_directory, File.ReadAllText(Path.Combine(Root, "conf", "turnserver.conf")));
         using ExternalProcess server = ExternalProcess.Start(Path.Combine(app, "turnserver"), ["-c", config, "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--log-file=stdout"]);
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -8,6 +8,7 @@ using TurnServer.Hosting.Dtls;
 using TurnServer.Hosting.Tests.Dtls;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -51,7 +52,7 @@ public sealed class DtlsTransportTests : IDisposable
     [Fact]
     public async Task Dtls_listens_over_udp_on_the_tls_port_number()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         await using TestServer server = await TestServer.StartRawAsync(
             ["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=" + port, .. _certificate.Options, "--no-stdout-log"]);
 

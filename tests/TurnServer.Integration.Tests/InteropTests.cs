@@ -4,6 +4,7 @@ using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Dtls;
 using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -174,7 +175,7 @@ public partial class InteropTests
     [Fact]
     public async Task Uclient_follows_udp_self_balance_to_the_aux_server_without_loss()
     {
-        int auxPort = ExternalProcess.FreeServerPort();
+        int auxPort = LoopbackPorts.FreeServerPort();
         await using TestServer server = await TestServer.StartAsync("--aux-server=127.0.0.1:" + auxPort.ToString(CultureInfo.InvariantCulture), "--udp-self-balance");
         using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
 

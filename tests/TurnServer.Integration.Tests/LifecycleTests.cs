@@ -7,6 +7,7 @@ using TurnServer.Core.Allocations;
 using TurnServer.Core.Auth;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -23,7 +24,7 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task Sighup_reloads_users_and_reopens_the_log_and_a_bad_config_keeps_the_running_one()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         string log = Path.Combine(_directory, "turn.log");
         string config = Config(port, "user=alice:secret", "log-file=" + log, "simple-log");
         using DaemonProcess daemon = DaemonProcess.Start("-c", config);
@@ -115,7 +116,7 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task A_log_file_that_blocks_does_not_stall_the_server()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         string fifo = Path.Combine(_directory, "turn.log");
         Assert.Equal(0, (await ExternalProcess.RunAsync("mkfifo", [fifo], TimeSpan.FromSeconds(10))).ExitCode);
         using DaemonProcess daemon = DaemonProcess.Start("-c", Config(port, "user=alice:secret", "log-file=" + fifo, "simple-log"));
@@ -135,7 +136,7 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task Sighup_swaps_rest_secrets_and_peer_ranges_without_a_restart()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         TransportAddress denied = TransportAddress.FromEndPoint(IPEndPoint.Parse("127.0.0.5:4000"));
         TransportAddress allowed = TransportAddress.FromEndPoint(IPEndPoint.Parse("127.0.0.6:4000"));
         string config = Config(port, "use-auth-secret", "static-auth-secret=first-secret");
@@ -171,7 +172,7 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task Sigusr1_drains_allocate_gets_508_the_live_allocation_runs_on_and_the_process_exits_0_when_it_ends()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         string notify = Path.Combine(_directory, "notify.sock");
         using var systemd = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
         systemd.Bind(new UnixDomainSocketEndPoint(notify));
@@ -201,7 +202,7 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task A_drain_with_a_timeout_ends_even_while_allocations_remain()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         using DaemonProcess daemon = DaemonProcess.Start("-c", Config(port, "user=alice:secret", "drain-timeout=1"));
         await daemon.WaitUntilListeningAsync();
         using var alice = new StunUdpClient(DaemonProcess.Loopback(port));
@@ -217,11 +218,11 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task Sigusr2_puts_a_new_certificate_on_the_tls_listener_and_a_broken_one_keeps_the_old()
     {
-        int port = ExternalProcess.FreeServerPort();
-        int tlsPort = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
+        int tlsPort = LoopbackPorts.FreeServerPort();
         while (tlsPort == port)
         {
-            tlsPort = ExternalProcess.FreeServerPort();
+            tlsPort = LoopbackPorts.FreeServerPort();
         }
 
         string cert = Path.Combine(_directory, "cert.pem");

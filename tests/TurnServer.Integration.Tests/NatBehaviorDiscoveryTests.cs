@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using TurnServer.Core;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -82,7 +83,7 @@ public class NatBehaviorDiscoveryTests
     {
         for (int attempt = 1; ; attempt++)
         {
-            int port = ExternalProcess.FreeUdpPort();
+            int port = LoopbackPorts.FreeServerPort(consecutive: 2);
             try
             {
                 TestServer server = await TestServer.StartRawAsync(

@@ -12,6 +12,7 @@ using TurnServer.Hosting.Tcp;
 using TurnServer.Hosting.Tls;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -175,7 +176,7 @@ public sealed class StreamTransportTests : IDisposable
     public async Task The_listener_keeps_accepting_after_an_accept_fails_unexpectedly()
     {
         // A port of its own: shutdown(2) takes the port from a socket bound to port 0, and listen(2) would pick another.
-        await using TestServer server = await TestServer.StartAsync("--listening-port=" + ExternalProcess.FreeServerPort());
+        await using TestServer server = await TestServer.StartAsync("--listening-port=" + LoopbackPorts.FreeServerPort());
         TcpListenerService listener = server.Host.Services.GetServices<IHostedService>().OfType<TcpListenerService>().First(l => l.Protocol == TransportProtocol.Tcp && !l.BehindProxy);
 
         listener.ListeningSocket.Shutdown(SocketShutdown.Both);
@@ -351,7 +352,7 @@ public sealed class StreamTransportTests : IDisposable
     [Fact]
     public async Task An_aux_server_serves_udp_and_tcp_and_allocates_where_the_main_port_redirects()
     {
-        int auxPort = ExternalProcess.FreeServerPort();
+        int auxPort = LoopbackPorts.FreeServerPort();
         await using TestServer server = await TestServer.StartAsync("--aux-server=127.0.0.1:" + auxPort, "--alternate-server=203.0.113.1:3478");
         var aux = new IPEndPoint(IPAddress.Loopback, auxPort);
         Assert.Contains(aux, server.UdpEndPoints);

@@ -4,6 +4,7 @@ using TurnServer.Core.Allocations;
 using TurnServer.Core.Relay;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -152,7 +153,7 @@ public class TcpRelayTests
         using Socket accepted = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(relayed.ToEndPoint(), accepted.RemoteEndPoint); // the connection comes from the relayed address
 
-        int closedPort = ExternalProcess.FreeUdpPort();
+        int closedPort = LoopbackPorts.FreeServerPort();
         TransportAddress nobody = new(IPAddress.Loopback, closedPort);
         byte[] refused = await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, nobody));
         Assert.Equal(447, StunTestClient.Code(refused));

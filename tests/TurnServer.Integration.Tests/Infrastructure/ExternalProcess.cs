@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests.Infrastructure;
 
@@ -84,47 +83,8 @@ internal sealed class ExternalProcess : IDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>A UDP port free on <paramref name="address"/> (127.0.0.1 by default) right now.</summary>
-    public static int FreeUdpPort(IPAddress? address = null)
-    {
-        address ??= IPAddress.Loopback;
-        using var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(address, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
-    /// <summary>
-    /// A port free on 127.0.0.1 for UDP and TCP both right now, for a server that listens on both. Chosen from
-    /// 10000-19999: below the relay ports test servers use (20000-32767) and below Linux's ephemeral range
-    /// (32768-60999), where other tests' client connections would take the TCP port before the server binds it.
-    /// </summary>
-    public static int FreeServerPort()
-    {
-        while (true)
-        {
-            int port = Random.Shared.Next(10000, 20000);
-            try
-            {
-                using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                udp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                return port;
-            }
-            catch (SocketException)
-            {
-                // taken: try another
-            }
-        }
-    }
-
-    /// <summary>A TCP port free on 127.0.0.1 right now.</summary>
-    public static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A port free on 127.0.0.1 right now, from <see cref="LoopbackPorts"/>, which new code calls directly.</summary>
+    public static int FreeTcpPort() => LoopbackPorts.FreeServerPort();
 
     public void Dispose()
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests.Infrastructure;
 
@@ -26,7 +27,7 @@ internal sealed class HaproxyProcess : IDisposable
     public static async Task<HaproxyProcess> StartAsync(IPEndPoint backend)
     {
         string directory = Directory.CreateTempSubdirectory("haproxy-").FullName;
-        int port = ExternalProcess.FreeTcpPort();
+        int port = LoopbackPorts.FreeServerPort();
         string config = Path.Combine(directory, "haproxy.cfg");
         await File.WriteAllTextAsync(config, string.Create(CultureInfo.InvariantCulture, $"""
             global

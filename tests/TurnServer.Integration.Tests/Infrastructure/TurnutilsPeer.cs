@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests.Infrastructure;
 
@@ -20,7 +21,7 @@ internal sealed class TurnutilsPeer : IDisposable
     public static async Task<TurnutilsPeer> StartAsync(string address = "127.0.0.1")
     {
         IPAddress ip = IPAddress.Parse(address);
-        int port = ExternalProcess.FreeUdpPort(ip);
+        int port = LoopbackPorts.FreeServerPort(ip);
         var peer = new TurnutilsPeer(ExternalProcess.Start("turnutils_peer", ["-L", address, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]), port);
         using var probe = new Socket(ip.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         var buffer = new byte[64];
