@@ -87,7 +87,7 @@ public sealed class PostgresServer : IAsyncDisposable
                 try
                 {
                     using Process postmaster = Process.GetProcessById(pid);
-                    postmaster.Kill();
+                    postmaster.Kill(entireProcessTree: true); // its backends too
                     postmaster.WaitForExit(10_000);
                 }
                 catch (ArgumentException)

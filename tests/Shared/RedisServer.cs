@@ -108,7 +108,16 @@ public sealed class RedisServer : IAsyncDisposable
         Task<string> output = cli.StandardOutput.ReadToEndAsync();
         Task<string> error = cli.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await cli.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await cli.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            cli.Kill(entireProcessTree: true);
+            throw;
+        }
+
         string text = await output;
         Assert.True(cli.ExitCode == 0 && !text.StartsWith("(error)", StringComparison.Ordinal) && !text.StartsWith("ERR", StringComparison.Ordinal), $"redis-cli {string.Join(' ', args)}: {text}{await error}");
         return text.TrimEnd();
@@ -118,7 +127,7 @@ public sealed class RedisServer : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            _process.Kill();
+            _process.Kill(entireProcessTree: true);
             await _process.WaitForExitAsync();
         }
 

@@ -77,7 +77,7 @@ public sealed class RedisSubscription : IDisposable
     {
         if (!_process.HasExited)
         {
-            _process.Kill();
+            _process.Kill(entireProcessTree: true);
             _process.WaitForExit();
         }
 

@@ -90,7 +90,7 @@ internal sealed class ExternalProcess : IDisposable
     {
         if (!_process.HasExited)
         {
-            _process.Kill(entireProcessTree: false);
+            _process.Kill(entireProcessTree: true); // a browser's or a wrapper's children too: nothing the test started outlives it
             _process.WaitForExit();
         }
 
