@@ -232,14 +232,12 @@ public sealed class DaemonProcessTests : IDisposable
             """);
 
         ToolResult started = await DaemonProcess.RunAsync("-c", config, "-o");
-
-        Assert.Equal(0, started.ExitCode);
-        int pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        using var background = System.Diagnostics.Process.GetProcessById(pid);
         try
         {
+            Assert.Equal(0, started.ExitCode);
+            int pid = int.Parse(File.ReadAllText(pidFile).Trim(), CultureInfo.InvariantCulture);
             string[] stat = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            Assert.Equal(pid.ToString(System.Globalization.CultureInfo.InvariantCulture), stat[3]); // its own session (setsid)
+            Assert.Equal(pid.ToString(CultureInfo.InvariantCulture), stat[3]); // its own session (setsid)
             Assert.Equal("0", stat[4]); // and no controlling terminal
             using var client = new StunUdpClient(DaemonProcess.Loopback(port));
             await client.AllocateAsync();
@@ -247,8 +245,7 @@ public sealed class DaemonProcessTests : IDisposable
         finally
         {
             // The server this test started in the background ends with the test, whatever failed above.
-            DaemonProcess.SendSignal(pid, 15);
-            await background.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+            await TerminateBackgroundServerAsync(pidFile);
         }
 
         Assert.False(File.Exists(pidFile));
@@ -427,5 +424,41 @@ public sealed class DaemonProcessTests : IDisposable
 
         Assert.Equal(0, await daemon.TerminateAsync());
         Assert.DoesNotContain("Out of memory", daemon.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Ends the server a <c>-o</c> start left running, found by its pidfile: SIGTERM, as an init script sends, and
+    /// SIGKILL if it has not exited within 15 s (the test then fails: a daemon should stop on SIGTERM).
+    /// </summary>
+    private static async Task TerminateBackgroundServerAsync(string pidFile)
+    {
+        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
+        {
+            return; // it never got as far as writing its pidfile, or has removed it on exiting
+        }
+
+        System.Diagnostics.Process background;
+        try
+        {
+            background = System.Diagnostics.Process.GetProcessById(pid);
+        }
+        catch (ArgumentException)
+        {
+            return; // exited without removing its pidfile: nothing left to end
+        }
+
+        using (background)
+        {
+            DaemonProcess.SendSignal(pid, 15);
+            try
+            {
+                await background.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+            }
+            catch (TimeoutException)
+            {
+                background.Kill(entireProcessTree: true);
+                throw;
+            }
+        }
     }
 }
