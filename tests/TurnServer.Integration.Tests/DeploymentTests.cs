@@ -27,7 +27,12 @@ public sealed class DeploymentTests : IDisposable
         foreach (string project in new[] { "src/TurnServer", "src/TurnServer.Admin" })
         {
             Assert.Contains($"dotnet publish {project} -c Release -o /app", dockerfile, StringComparison.Ordinal);
-            ToolResult published = await ExternalProcess.RunAsync(Dotnet, ["publish", Path.Combine(Root, project), "-c", "Release", "-o", app, "--nologo"], TimeSpan.FromMinutes(8));
+            // The build's bin and obj go to the temporary directory, not the checkout, and no MSBuild node or compiler
+            // server is left running after the test.
+            ToolResult published = await ExternalProcess.RunAsync(
+                Dotnet,
+                ["publish", Path.Combine(Root, project), "-c", "Release", "-o", app, "--artifacts-path", Path.Combine(_directory, "artifacts"), "--disable-build-servers", "--nologo"],
+                TimeSpan.FromMinutes(8));
             Assert.True(published.ExitCode == 0, published.Output);
         }
 
