@@ -454,7 +454,7 @@ public sealed class DtlsTransportTests : IDisposable
     [Fact]
     public async Task Stopping_the_server_ends_every_session()
     {
-        TestServer server = await TestServer.StartAsync(_certificate.Options);
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
         using var events = new DtlsSessionEvents(server.Dtls[0]);
         using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
         await client.AllocateAsync();

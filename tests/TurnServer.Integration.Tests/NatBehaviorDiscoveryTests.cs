@@ -84,18 +84,29 @@ public class NatBehaviorDiscoveryTests
         for (int attempt = 1; ; attempt++)
         {
             int port = LoopbackPorts.FreeServerPort(consecutive: 2);
+            TestServer server;
             try
             {
-                TestServer server = await TestServer.StartRawAsync(
+                server = await TestServer.StartRawAsync(
                     ["-n", "--rfc5780", $"--listening-ip={Primary}", $"--listening-ip={Secondary}", "--listening-port=" + port.ToString(CultureInfo.InvariantCulture),
                      "--no-tcp", "--no-tls", "--no-dtls", "--no-auth", "--no-stdout-log"],
                     configureServices: null,
                     linuxUdp);
-                Assert.Equal(4, server.UdpEndPoints.Count);
-                return (server, port);
             }
             catch (SocketException) when (attempt < 5)
             {
+                continue; // StartRawAsync closed what it had bound
+            }
+
+            try
+            {
+                Assert.Equal(4, server.UdpEndPoints.Count);
+                return (server, port);
+            }
+            catch
+            {
+                await server.DisposeAsync();
+                throw;
             }
         }
     }

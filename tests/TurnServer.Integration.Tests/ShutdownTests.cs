@@ -17,7 +17,7 @@ public sealed class ShutdownTests : IDisposable
     [Fact]
     public async Task Stopping_after_the_shutdown_timeout_ran_out_throws_nothing_and_closes_every_connection()
     {
-        TestServer server = await TestServer.StartAsync([.. _certificate.Options, "--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=0"]);
+        await using TestServer server = await TestServer.StartAsync([.. _certificate.Options, "--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=0"]);
         using StunStreamClient tcp = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
         using StunStreamClient tls = await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], _certificate.Certificate);
         using StunDtlsClient dtls = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
@@ -27,8 +27,7 @@ public sealed class ShutdownTests : IDisposable
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         using HttpResponseMessage scrape = await http.GetAsync(new Uri(server.MetricsBase, "/metrics")); // and keeps its connection
 
-        await server.Host.StopAsync(new CancellationToken(canceled: true));
-        server.Host.Dispose();
+        await server.StopAsync(new CancellationToken(canceled: true));
 
         await Poll.UntilAsync(() => server.Descriptors.InUse == 0, TimeSpan.FromSeconds(10), "every connection and relay socket is closed");
     }

@@ -231,7 +231,7 @@ public class UdpServerTests
     [Fact]
     public async Task Stopping_the_server_closes_relay_sockets_and_frees_their_ports()
     {
-        TestServer server = await TestServer.StartAsync();
+        await using TestServer server = await TestServer.StartAsync();
         TransportAddress relayed;
         using (var client = new StunUdpClient(server.UdpEndPoint))
         {

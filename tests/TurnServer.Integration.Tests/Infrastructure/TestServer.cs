@@ -23,6 +23,8 @@ internal sealed class TestServer : IAsyncDisposable
     public const string Password = "secret";
     public const string RestSecret = "north-secret";
 
+    private int _stopped;
+
     private TestServer(IHost host, AllocationEvents events)
     {
         Host = host;
@@ -101,13 +103,40 @@ internal sealed class TestServer : IAsyncDisposable
             s.AddSingleton<IAllocationObserver>(events);
             configureServices?.Invoke(s);
         });
-        await host.StartAsync();
+        try
+        {
+            await host.StartAsync();
+        }
+        catch
+        {
+            host.Dispose(); // closes what the services started before the failure had bound
+            throw;
+        }
+
         return new TestServer(host, events);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops the server, with <paramref name="cancellationToken"/> cutting the host's shutdown short, and disposes it.
+    /// Only the first call (this or <see cref="DisposeAsync"/>) does anything, so a test that stops the server itself
+    /// can still hold it with <c>await using</c>.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await Host.StopAsync();
-        Host.Dispose();
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await Host.StopAsync(cancellationToken);
+        }
+        finally
+        {
+            Host.Dispose();
+        }
     }
+
+    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None);
 }
