@@ -21,15 +21,10 @@ public class LinuxUdpEngineTests
     private const ushort Channel = 0x4001;
 
     [Theory]
-    [InlineData(true)]
+    [LinuxEngineInlineData(true)]
     [InlineData(false)]
     public async Task Each_engine_relays_a_burst_of_channel_data_both_ways_in_order(bool linuxUdp)
     {
-        if (linuxUdp && !Libc.IsSupported)
-        {
-            return; // the Linux engine exists only on Linux x64/arm64
-        }
-
         await using TestServer server = await TestServer.StartAsync([], null, linuxUdp);
         using var peer = new UdpEchoPeer();
         using var client = new StunUdpClient(server.UdpEndPoint);
@@ -54,14 +49,9 @@ public class LinuxUdpEngineTests
         Assert.Equal(0, server.Engine.Counters.TotalDropped);
     }
 
-    [Fact]
+    [LinuxEngineFact]
     public async Task The_relay_steady_state_allocates_nothing_on_the_worker_threads()
     {
-        if (!Libc.IsSupported)
-        {
-            return;
-        }
-
         await using TestServer server = await TestServer.StartAsync([], null, linuxUdp: true);
         LinuxUdpEngine engine = server.Host.Services.GetRequiredService<LinuxUdpEngine>();
         using var peer = new UdpEchoPeer();
@@ -122,14 +112,9 @@ public class LinuxUdpEngineTests
         Assert.False(SockAddr.TryRead(raw.AsSpan(0, 8), out _));
     }
 
-    [Fact]
+    [LinuxEngineFact]
     public async Task A_port_another_socket_holds_fails_start_up_although_listeners_use_SO_REUSEPORT()
     {
-        if (!Libc.IsSupported)
-        {
-            return;
-        }
-
         using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         int port = ((IPEndPoint)holder.LocalEndPoint!).Port;
@@ -138,14 +123,9 @@ public class LinuxUdpEngineTests
             ["-n", "--listening-ip=127.0.0.1", "--listening-port=" + port, "--no-auth", "--no-tcp", "--no-tls", "--no-dtls", "--no-stdout-log"], null, linuxUdp: true));
     }
 
-    [Fact]
+    [LinuxEngineFact]
     public async Task Deleting_an_allocation_closes_its_relay_socket_on_the_worker()
     {
-        if (!Libc.IsSupported)
-        {
-            return;
-        }
-
         await using TestServer server = await TestServer.StartAsync([], null, linuxUdp: true);
         using var client = new StunUdpClient(server.UdpEndPoint);
         TransportAddress relayed = await client.AllocateAsync();
@@ -161,14 +141,9 @@ public class LinuxUdpEngineTests
     /// Regression: when a service after the UDP listeners failed to start (proc-user refused, say), disposing the host
     /// crashed in the worker's Join ("Collection was modified") instead of exiting with the start-up error.
     /// </summary>
-    [Fact]
+    [LinuxEngineFact]
     public async Task A_failed_start_after_the_udp_listeners_closes_them_without_crashing()
     {
-        if (!Libc.IsSupported)
-        {
-            return;
-        }
-
         TurnServerConfigLoadResult config = TurnServerConfigLoader.Load(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--no-tcp", "--no-tls", "--no-dtls", "--no-auth", "--no-stdout-log"], new Dictionary<string, string?>(), () => []);
         IHost host = TurnServerHostFactory.Create(config.Settings!, linuxUdp: true, configureServices: s => s.AddHostedService<FailingService>());
         await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());

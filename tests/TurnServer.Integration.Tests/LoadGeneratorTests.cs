@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using TurnServer.Hosting.Udp.Linux;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.LoadGenerator;
 
@@ -57,28 +56,18 @@ public class LoadGeneratorTests
         Assert.Equal(2.5, Summary.Median([4, 1, 2, 3]));
     }
 
-    [Fact]
+    [LinuxFact]
     public void The_server_cpu_time_and_resident_set_come_from_proc()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
         int self = Environment.ProcessId;
         Assert.True(ProcStat.CpuSeconds(self) > 0);
         Assert.True(ProcStat.ResidentBytes(self) > 1024 * 1024);
         Assert.True(double.IsNaN(ProcStat.CpuSeconds(int.MaxValue)));
     }
 
-    [Fact]
+    [LinuxEngineFact]
     public async Task A_short_relay_run_through_the_server_gets_every_packet_back()
     {
-        if (!Libc.IsSupported)
-        {
-            return;
-        }
-
         await using TestServer server = await TestServer.StartAsync();
         using var peer = new EchoPeer(IPAddress.Parse("127.0.0.3"));
         using var sessions = new TurnSessions(server.UdpEndPoint, IPAddress.Parse("127.0.0.2"), 4, TestServer.User, TestServer.Password, TestServer.Realm, peer.EndPoint, SessionGoal.BindChannel);
@@ -95,14 +84,9 @@ public class LoadGeneratorTests
         Assert.True(server.Engine.GetTrafficTotals().ClientPacketsSent >= result.Echoed);
     }
 
-    [Fact]
+    [LinuxEngineFact]
     public async Task The_allocation_cycle_allocates_and_deletes_on_fresh_five_tuples()
     {
-        if (!Libc.IsSupported)
-        {
-            return;
-        }
-
         await using TestServer server = await TestServer.StartAsync();
         using var peer = new EchoPeer(IPAddress.Parse("127.0.0.3"));
         using var sessions = new TurnSessions(server.UdpEndPoint, IPAddress.Parse("127.0.0.2"), 2, TestServer.User, TestServer.Password, TestServer.Realm, peer.EndPoint, SessionGoal.AllocateAndDelete);
