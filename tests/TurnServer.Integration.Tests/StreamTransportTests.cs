@@ -211,7 +211,7 @@ public sealed class StreamTransportTests : IDisposable
 
         await using (TestServer strict = await TestServer.StartAsync([.. _certificate.Options, "--no-tlsv1_2"]))
         {
-            await Assert.ThrowsAnyAsync<Exception>(() => StunStreamClient.ConnectAsync(strict.TlsEndPoints[0], _certificate.Certificate, SslProtocols.Tls12));
+            await Assert.ThrowsAsync<AuthenticationException>(() => StunStreamClient.ConnectAsync(strict.TlsEndPoints[0], _certificate.Certificate, SslProtocols.Tls12));
             using StunStreamClient ok = await StunStreamClient.ConnectAsync(strict.TlsEndPoints[0], _certificate.Certificate, SslProtocols.Tls13);
             Assert.Equal(0, StunTestClient.Code(await ok.RequestAsync(StunMethod.Binding)));
         }
