@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Tcp;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
 using TurnServer.Tests.Shared;
@@ -107,7 +108,8 @@ public class TcpRelayTests
     /// <summary>
     /// A data connection whose peer sent its last bytes and closed is closed too, but only once its client has them
     /// all: a client that keeps reading, however slowly, is not cut off like one that stopped reading. Here nearly
-    /// 1 MB waits on the server when the peer's end arrives, and the client reads 16 KB a second for 3 s first.
+    /// 1 MB waits on the server when the peer's end arrives, and the client reads slowly for longer than the server's
+    /// close timeout first, so the server must see its progress more than once.
     /// </summary>
     [Fact]
     public async Task A_slow_client_gets_every_byte_a_peer_sent_before_closing()
@@ -124,12 +126,15 @@ public class TcpRelayTests
         peer.Shutdown(SocketShutdown.Send);
         await Poll.UntilAsync(() => Volatile.Read(ref allocation.PeerBytesReceived) == sent.Length, TimeSpan.FromSeconds(10), "the server has read everything the peer sent");
 
-        // 16 KB a second, a slow reader (the pause paces it, it waits for nothing), then the rest at once.
+        // 16 KB at a time, eight times per close timeout (a server write of 16 KB may need two of them): well over the
+        // server's floor of 16 KB per timeout, yet far slower than the rest, read at once afterwards. The pause paces
+        // the reader, it waits for nothing.
+        TimeSpan pause = StreamClientConnection.CloseTimeout / 8;
         using var received = new MemoryStream();
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 12; i++)
         {
-            received.Write(await data.ReadRawAsync(16 << 10));
-            await Task.Delay(TimeSpan.FromSeconds(1));
+            received.Write(await data.ReadRawAsync(StreamClientConnection.CloseMinBytes));
+            await Task.Delay(pause);
         }
 
         received.Write(await data.ReadRawAsync(sent.Length - (int)received.Length));
