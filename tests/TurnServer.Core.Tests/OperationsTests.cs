@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using TurnServer.Core.Auth;
 using TurnServer.Core.Peers;
 using TurnServer.Stun;
@@ -28,22 +29,34 @@ public class OperationsTests
             allocation.PeerPacketsSent = 1;
         }
 
+        // Each deletion waits for a reading to begin, so deletions land while readings are under way, every one of
+        // them during the wave; the reader stops when the deleter is done or the deadline passes.
+        TimeSpan deadline = TimeSpan.FromSeconds(10);
+        var elapsed = Stopwatch.StartNew();
+        int readings = 0;
         Task deleting = Task.Run(() =>
         {
             foreach (Allocations.Allocation allocation in allocations)
             {
+                int seen = Volatile.Read(ref readings);
+                TimeSpan left = deadline - elapsed.Elapsed;
+                if (left < TimeSpan.Zero || !SpinWait.SpinUntil(() => Volatile.Read(ref readings) != seen, left))
+                {
+                    throw new TimeoutException("the reader stopped reading");
+                }
+
                 harness.Engine.Allocations.Remove(allocation, Allocations.AllocationEndReason.Deleted);
             }
         });
 
-        int readings = 0;
-        while (!deleting.IsCompleted || readings == 0)
+        while (!deleting.IsCompleted && elapsed.Elapsed < deadline)
         {
+            Interlocked.Increment(ref readings);
             Assert.Equal(Count, harness.Engine.GetTrafficTotals().PeerPacketsSent);
-            readings++;
         }
 
         await deleting;
+        Assert.True(readings >= Count, $"{readings} readings for {Count} deletions");
         Assert.Equal(0, harness.Engine.Allocations.Count);
         Assert.Equal(Count, harness.Engine.GetTrafficTotals().PeerPacketsSent);
     }
