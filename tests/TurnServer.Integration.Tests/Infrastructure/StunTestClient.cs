@@ -64,11 +64,15 @@ internal abstract class StunTestClient : IDisposable
         return writer.Written.ToArray();
     }
 
-    /// <summary>Sends <paramref name="request"/> and returns the answer with its transaction ID, skipping anything else.</summary>
+    /// <summary>
+    /// Sends <paramref name="request"/> and returns the answer with its transaction ID, skipping anything else; fails
+    /// if only other messages (relayed data, say) come for <see cref="Timeout"/>.
+    /// </summary>
     public async Task<byte[]> ExchangeAsync(byte[] request)
     {
         await SendRawAsync(request);
-        while (true)
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        do
         {
             byte[] message = await ReceiveAsync();
             if (message.Length >= 20 && message[0] < 0x40 && message.AsSpan(8, 12).SequenceEqual(request.AsSpan(8, 12)))
@@ -76,6 +80,9 @@ internal abstract class StunTestClient : IDisposable
                 return message;
             }
         }
+        while (waited.Elapsed < Timeout);
+
+        throw new TimeoutException($"no answer to the request within {Timeout.TotalSeconds} s, only other messages");
     }
 
     public async Task<TransportAddress> AllocateAsync(Attributes? extra = null)
