@@ -196,7 +196,7 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Log_binding_logs_binding_requests_and_nothing_else()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         using DaemonProcess daemon = DaemonProcess.Start(
             "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:pw-of-alice", "--log-binding");
         await daemon.WaitUntilListeningAsync();

@@ -68,7 +68,7 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task Sighup_refuses_to_switch_authentication_or_the_realm_and_says_a_restart_is_needed()
     {
-        int port = ExternalProcess.FreeServerPort();
+        int port = LoopbackPorts.FreeServerPort();
         string open = "listening-ip=127.0.0.1\nlistening-port=" + DaemonProcess.PortText(port) + "\nrealm=example.org\nallow-loopback-peers\n";
         string config = DaemonProcess.WriteConfig(_directory, open + "no-auth\n");
         using (DaemonProcess daemon = DaemonProcess.Start("-c", config))

@@ -137,18 +137,19 @@ public sealed partial class RedisStatsDbTests
     [Fact]
     public async Task An_unreachable_statsdb_drops_and_counts_records_and_never_holds_up_the_relay()
     {
-        string conninfo = "ip=127.0.0.1 port=" + Text(ExternalProcess.FreeTcpPort()) + " connect_timeout=1";
-        TestServer server = await TestServer.StartAsync("--redis-statsdb=" + conninfo);
+        string conninfo = "ip=127.0.0.1 port=" + Text(LoopbackPorts.FreeServerPort()) + " connect_timeout=1";
+        await using TestServer server = await TestServer.StartAsync("--redis-statsdb=" + conninfo);
         RedisStatsPublisher publisher = server.Host.Services.GetRequiredService<RedisStatsPublisher>();
-        await using (server)
+        using (TurnutilsPeer peer = await TurnutilsPeer.StartAsync())
         {
-            using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
             ToolResult result = await ExternalProcess.RunAsync(
                 "turnutils_uclient",
                 ["-u", TestServer.User, "-w", TestServer.Password, "-e", "127.0.0.1", "-r", Text(peer.Port), "-p", Text(server.Port), "-n", "50", "-m", "4", "-l", "170", "127.0.0.1"],
                 TimeSpan.FromSeconds(60));
             UclientOutput.AssertNoLoss(result, 200);
         }
+
+        await server.StopAsync(CancellationToken.None);
 
         Assert.Equal(0, publisher.Written);
         Assert.True(publisher.Dropped >= server.Events.Created.Count * 2, $"dropped {publisher.Dropped}"); // at least each "new" SET and PUBLISH

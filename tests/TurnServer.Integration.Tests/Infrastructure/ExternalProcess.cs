@@ -83,9 +83,6 @@ internal sealed class ExternalProcess : IDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>A port free on 127.0.0.1 right now, from <see cref="LoopbackPorts"/>, which new code calls directly.</summary>
-    public static int FreeTcpPort() => LoopbackPorts.FreeServerPort();
-
     public void Dispose()
     {
         if (!_process.HasExited)
