@@ -115,7 +115,7 @@ public static partial class TurnServerHostFactory
             builder.Services.AddSingleton(sp => new LinuxUdpEngine(
                 sp.GetRequiredService<ServerCounters>(),
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Udp"),
-                UdpEngineSelection.Workers));
+                UdpEngineSelection.Workers > 0 ? UdpEngineSelection.Workers : settings.RelayThreads switch { null => 0, 0 => 1, int n => n }));
             builder.Services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<LinuxUdpEngine>());
         }
 

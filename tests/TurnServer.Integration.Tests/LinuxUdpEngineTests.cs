@@ -112,6 +112,29 @@ public class LinuxUdpEngineTests
         Assert.False(SockAddr.TryRead(raw.AsSpan(0, 8), out _));
     }
 
+    /// <summary>coTURN's relay-threads sets the engine's workers (0: one, as coTURN's single-threaded mode); each relays.</summary>
+    [Theory]
+    [LinuxEngineInlineData(3, 3)]
+    [LinuxEngineInlineData(0, 1)]
+    public async Task Relay_threads_sets_the_worker_count_and_every_worker_relays(int relayThreads, int workers)
+    {
+        await using TestServer server = await TestServer.StartAsync(["--relay-threads=" + relayThreads], null, linuxUdp: true);
+        Assert.Equal(workers, server.Host.Services.GetRequiredService<LinuxUdpEngine>().WorkerCount);
+
+        // Allocations are spread over the workers: one per worker and then one more, each relaying both ways.
+        using var peer = new UdpEchoPeer();
+        for (int i = 0; i <= workers; i++)
+        {
+            using var client = new StunUdpClient(server.UdpEndPoint);
+            await client.AllocateAsync();
+            await BindAsync(client, peer.EndPoint);
+            client.SendRaw(Frame(i, 100));
+            Assert.Equal(Frame(i, 100), await client.ReceiveAsync());
+        }
+
+        Assert.Equal(0, server.Engine.Counters.TotalDropped);
+    }
+
     [LinuxEngineFact]
     public async Task A_port_another_socket_holds_fails_start_up_although_listeners_use_SO_REUSEPORT()
     {
