@@ -1,5 +1,5 @@
-using Microsoft.Extensions.Logging;
 using TurnServer.Hosting.Net;
+using TurnServer.Hosting.Tests.Infrastructure;
 
 namespace TurnServer.Hosting.Tests.Net;
 
@@ -68,21 +68,4 @@ public sealed class DescriptorBudgetTests
         }
     }
 
-    private sealed class LineLogger : ILogger
-    {
-        public List<string> Lines { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (Lines)
-            {
-                Lines.Add(logLevel + ": " + formatter(state, exception));
-            }
-        }
-    }
 }

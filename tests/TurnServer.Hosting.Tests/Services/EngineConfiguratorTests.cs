@@ -1,12 +1,8 @@
 using System.Net;
-using Microsoft.Extensions.Logging.Abstractions;
-using TurnServer.Core;
-using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Peers;
 using TurnServer.Hosting.Configuration;
-using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Tests.Configuration;
-using TurnServer.Hosting.Udp;
+using TurnServer.Hosting.Tests.Infrastructure;
 using TurnServer.UserDb;
 
 namespace TurnServer.Hosting.Tests.Services;
@@ -26,14 +22,7 @@ public sealed class EngineConfiguratorTests
     public void The_databases_peer_ranges_and_realm_options_apply_unless_switched_off(string flags, bool databasePeers, bool databaseRealm)
     {
         TurnServerSettings settings = TestLoader.Settings("realm=example.org\nuser=alice:secret\nuser-quota=5\ntotal-quota=50\nmax-bps=100000\n" + flags);
-        var engine = new TurnEngine(
-            TurnOptionsFactory.CreateOptions(settings),
-            new UdpRelayEndpointFactory([], [IPAddress.Loopback], new ServerCounters(), NullLogger.Instance, new DescriptorBudget(long.MaxValue, NullLogger.Instance)),
-            [],
-            null,
-            TimeProvider.System,
-            settings.MinPort,
-            settings.MaxPort);
+        var engine = TestEngines.For(settings);
         var configurator = new EngineConfigurator(engine, settings, null, TimeProvider.System);
         Assert.True(IPAddressRange.TryParse("203.0.113.0/24", out IPAddressRange denied));
 

@@ -1,12 +1,6 @@
-using System.Net;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using TurnServer.Core;
-using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Configuration;
-using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Tests.Configuration;
-using TurnServer.Hosting.Udp;
+using TurnServer.Hosting.Tests.Infrastructure;
 using TurnServer.Hosting.UserDb;
 using TurnServer.UserDb;
 
@@ -26,14 +20,7 @@ public sealed class UserDatabaseRefresherTests
     public async Task A_read_that_throws_is_logged_and_the_server_starts(Type exceptionType)
     {
         TurnServerSettings settings = TestLoader.Settings("realm=example.org\nlt-cred-mech\nuser=alice:secret\n");
-        var engine = new TurnEngine(
-            TurnOptionsFactory.CreateOptions(settings),
-            new UdpRelayEndpointFactory([], [IPAddress.Loopback], new ServerCounters(), NullLogger.Instance, new DescriptorBudget(long.MaxValue, NullLogger.Instance)),
-            [],
-            null,
-            TimeProvider.System,
-            settings.MinPort,
-            settings.MaxPort);
+        var engine = TestEngines.For(settings);
         var logger = new LineLogger();
         var exception = (Exception)Activator.CreateInstance(exceptionType, "Host can't be null")!;
         using var refresher = new UserDatabaseRefresher(
@@ -78,21 +65,4 @@ public sealed class UserDatabaseRefresherTests
         public override Task<UserDatabaseAdmin?> FindAdminUserAsync(string name, CancellationToken cancellationToken = default) => throw new NotSupportedException();
     }
 
-    private sealed class LineLogger : ILogger
-    {
-        public List<string> Lines { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (Lines)
-            {
-                Lines.Add(logLevel + ": " + formatter(state, exception));
-            }
-        }
-    }
 }
