@@ -47,6 +47,24 @@ public sealed class StreamTransportTests : IDisposable
         Assert.Equal(payload, Assert.Single(peer.Received).Data); // padding is not relayed
     }
 
+    /// <summary>
+    /// A fullchain.pem (certificate, then intermediate), as Let's Encrypt issues it and coTURN's cert takes it: the
+    /// intermediate goes out in the handshake, so an OpenSSL client (as turnutils and libwebrtc's BoringSSL) that trusts
+    /// only the root verifies the server.
+    /// </summary>
+    [Fact]
+    public async Task Tls_sends_the_intermediate_certificates_of_the_cert_file()
+    {
+        using TestCertificate chained = TestCertificate.FromIntermediate();
+        await using TestServer server = await TestServer.StartAsync(chained.Options);
+        ToolResult result = await ExternalProcess.RunAsync(
+            "bash",
+            ["-c", "openssl s_client -connect 127.0.0.1:" + server.TlsEndPoints[0].Port.ToString(System.Globalization.CultureInfo.InvariantCulture) + " -CAfile \"$0\" -verify_return_error -showcerts </dev/null", chained.RootPath!],
+            TimeSpan.FromSeconds(30));
+        Assert.Contains("Verify return code: 0 (ok)", result.Output, StringComparison.Ordinal);
+        Assert.Equal(2, result.Output.Split("-----BEGIN CERTIFICATE-----").Length - 1);
+    }
+
     [Fact]
     public async Task Many_messages_in_one_segment_each_get_their_answer()
     {

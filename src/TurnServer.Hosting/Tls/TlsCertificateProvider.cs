@@ -116,6 +116,24 @@ public sealed class TlsCertificateProvider
             throw new TlsConfigurationException("TLS key '" + _keyPath + "' does not hold the private key of '" + _certificatePath + "'");
         }
 
-        return SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+        // CreateFromPemFile reads the first certificate only; a fullchain.pem's intermediates follow it, and clients
+        // that trust only the root need them in the handshake.
+        var intermediates = new X509Certificate2Collection();
+        try
+        {
+            intermediates.ImportFromPemFile(_certificatePath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new TlsConfigurationException("cannot read the certificates of '" + _certificatePath + "': " + e.Message, e);
+        }
+
+        foreach (X509Certificate2 leaf in intermediates.Where(c => c.RawDataMemory.Span.SequenceEqual(certificate.RawDataMemory.Span)).ToList())
+        {
+            intermediates.Remove(leaf);
+            leaf.Dispose();
+        }
+
+        return SslStreamCertificateContext.Create(certificate, intermediates, offline: true);
     }
 }
