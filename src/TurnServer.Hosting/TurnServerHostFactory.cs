@@ -85,6 +85,7 @@ public static partial class TurnServerHostFactory
             metrics.Meter.CreateObservableGauge("turnserver_client_descriptors", () => descriptors.InUse, description: "Descriptors held by client connections and relay sockets");
             metrics.Meter.CreateObservableGauge("turnserver_client_descriptors_limit", () => descriptors.Capacity, description: "Descriptors client connections and relay sockets may hold: the open files limit less what the server keeps for itself");
             metrics.Meter.CreateObservableCounter("turnserver_client_descriptors_refused_total", () => descriptors.Refused, description: "Connections closed on accept and relays refused because client descriptors ran out");
+            metrics.Meter.CreateObservableCounter("turnserver_client_connections_refused_per_address_total", () => descriptors.RefusedPerAddress, description: "TCP and TLS connections closed on accept because their address held a quarter of the client descriptors");
             return metrics;
         });
         if (settings.Prometheus)

@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 using TurnServer.Hosting.Udp.Linux;
 
@@ -13,8 +14,11 @@ namespace TurnServer.Hosting.Net;
 public sealed partial class DescriptorBudget
 {
     private readonly ILogger _logger;
+    private readonly Lock _connectionsSync = new();
+    private readonly Dictionary<IPAddress, long> _connectionsByAddress = [];
     private long _inUse;
     private long _refused;
+    private long _refusedPerAddress;
     private int _exhausted;
 
     /// <summary>A budget of <paramref name="capacity"/> descriptors, logging when it runs out and when it has room again.</summary>
@@ -33,6 +37,65 @@ public sealed partial class DescriptorBudget
 
     /// <summary>Connections closed on accept and relays refused since start, because the budget was spent.</summary>
     public long Refused => Volatile.Read(ref _refused);
+
+    /// <summary>
+    /// The most TCP and TLS client connections one address may hold: a quarter of <see cref="Capacity"/> (at least
+    /// one), so a single host that opens connections and never allocates cannot spend what every transport's
+    /// clients share, while many clients behind one NAT still fit.
+    /// </summary>
+    public long ConnectionsPerAddress => Math.Max(1, Capacity / 4);
+
+    /// <summary>Connections closed on accept since start because their address held <see cref="ConnectionsPerAddress"/> already.</summary>
+    public long RefusedPerAddress => Volatile.Read(ref _refusedPerAddress);
+
+    /// <summary>
+    /// Takes one descriptor for a client connection from <paramref name="address"/>: false (counted) when the budget
+    /// is spent or that address holds <see cref="ConnectionsPerAddress"/> already. Give it back with
+    /// <see cref="ReturnConnection"/>.
+    /// </summary>
+    public bool TryTakeConnection(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        lock (_connectionsSync)
+        {
+            _connectionsByAddress.TryGetValue(address, out long held);
+            if (held >= ConnectionsPerAddress)
+            {
+                Interlocked.Increment(ref _refusedPerAddress);
+                return false;
+            }
+
+            if (!TryTake())
+            {
+                return false;
+            }
+
+            _connectionsByAddress[address] = held + 1;
+            return true;
+        }
+    }
+
+    /// <summary>Gives back a descriptor taken with <see cref="TryTakeConnection"/> for <paramref name="address"/>.</summary>
+    public void ReturnConnection(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        lock (_connectionsSync)
+        {
+            if (_connectionsByAddress.TryGetValue(address, out long held))
+            {
+                if (held <= 1)
+                {
+                    _connectionsByAddress.Remove(address);
+                }
+                else
+                {
+                    _connectionsByAddress[address] = held - 1;
+                }
+            }
+        }
+
+        Return();
+    }
 
     /// <summary>
     /// The budget of this process on Linux: raises the soft RLIMIT_NOFILE to the hard one, as coTURN does, then leaves

@@ -185,17 +185,20 @@ internal sealed partial class TcpListenerService : BackgroundService
                 failing = 0;
             }
 
-            if (!_descriptors.TryTake())
+            // Each address may hold a share of the budget, but not the load balancer in front of tcp-proxy-port:
+            // every client's connection comes from it.
+            IPAddress? from = _proxyProtocol ? null : (socket.RemoteEndPoint as IPEndPoint)?.Address;
+            if (from is null ? !_descriptors.TryTake() : !_descriptors.TryTakeConnection(from))
             {
                 socket.Dispose(); // closed at once: the client hears so, rather than waiting in the queue
                 continue;
             }
 
-            _ = ServeAsync(socket, stoppingToken);
+            _ = ServeAsync(socket, from, stoppingToken);
         }
     }
 
-    private async Task ServeAsync(Socket socket, CancellationToken stoppingToken)
+    private async Task ServeAsync(Socket socket, IPAddress? from, CancellationToken stoppingToken)
     {
         StreamClientConnection? connection = null;
         try
@@ -249,7 +252,14 @@ internal sealed partial class TcpListenerService : BackgroundService
                 _connections.TryRemove(connection, out _);
             }
 
-            _descriptors.Return();
+            if (from is null)
+            {
+                _descriptors.Return();
+            }
+            else
+            {
+                _descriptors.ReturnConnection(from);
+            }
         }
     }
 

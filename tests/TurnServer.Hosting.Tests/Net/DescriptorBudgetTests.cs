@@ -1,3 +1,4 @@
+using System.Net;
 using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Tests.Infrastructure;
 
@@ -29,6 +30,35 @@ public sealed class DescriptorBudgetTests
         Assert.True(budget.TryTake());
         Assert.False(budget.TryTake());
         Assert.Equal(3, log.Lines.Count); // a second shortage is logged again
+    }
+
+    [Fact]
+    public void One_address_holds_at_most_a_quarter_of_the_budget_in_client_connections()
+    {
+        var budget = new DescriptorBudget(8, new LineLogger());
+        IPAddress greedy = IPAddress.Parse("192.0.2.1");
+        IPAddress other = IPAddress.Parse("192.0.2.2");
+
+        Assert.Equal(2, budget.ConnectionsPerAddress);
+        Assert.True(budget.TryTakeConnection(greedy));
+        Assert.True(budget.TryTakeConnection(greedy));
+        Assert.False(budget.TryTakeConnection(greedy));
+        Assert.Equal(1, budget.RefusedPerAddress);
+        Assert.Equal(0, budget.Refused); // the budget itself had room
+        Assert.True(budget.TryTakeConnection(other));
+        Assert.Equal(3, budget.InUse);
+
+        budget.ReturnConnection(greedy);
+        Assert.True(budget.TryTakeConnection(greedy)); // its share came back with the connection
+        Assert.Equal(3, budget.InUse);
+
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.True(budget.TryTake()); // relays fill the rest
+        }
+
+        Assert.False(budget.TryTakeConnection(IPAddress.Parse("192.0.2.3")));
+        Assert.Equal(1, budget.Refused); // a spent budget refuses whatever the address's share
     }
 
     [Fact]
