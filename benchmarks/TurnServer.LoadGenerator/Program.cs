@@ -59,7 +59,7 @@ switch (mode)
         RelayResult r = new RelayLoad(sessions, size, window, rate).Run(serverPid, warmup, seconds);
         Console.WriteLine(Format(
             ("mode", "relay"), ("clients", clients), ("size", size), ("window", rate > 0 ? 0 : window), ("rate", rate),
-            ("seconds", r.Seconds), ("sent", r.Sent), ("echoed", r.Echoed), ("lost", r.Lost),
+            ("seconds", r.Seconds), ("sent", r.Sent), ("echoed", r.Echoed), ("lost", r.Lost), ("avg_in_flight", r.AverageInFlight),
             ("loss_pct", r.Sent > 0 ? 100.0 * r.Lost / Math.Max(1, r.Sent) : 0),
             ("relayed_pps", r.RelayedPerSecond), ("server_cpu_s", r.ServerCpuSeconds), ("gen_cpu_s", r.GeneratorCpuSeconds),
             ("pkts_per_cpu_s", r.RelayedPerCpuSecond), ("p50_us", r.P50Micros), ("p99_us", r.P99Micros)));

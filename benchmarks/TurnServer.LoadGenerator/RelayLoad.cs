@@ -80,12 +80,16 @@ internal sealed unsafe class EchoPeer : IDisposable
     }
 }
 
-/// <summary>Results of one relay run, over the measured interval.</summary>
+/// <summary>
+/// Results of one relay run. Sent, echoed and lost count the packets sent in the measured interval, each followed
+/// until it came back or timed out; the rates are over the interval.
+/// </summary>
 internal readonly record struct RelayResult(
     double Seconds,
     long Sent,
     long Echoed,
     long Lost,
+    double AverageInFlight,
     double RelayedPerSecond,
     double ServerCpuSeconds,
     double GeneratorCpuSeconds,
@@ -98,41 +102,68 @@ internal readonly record struct RelayResult(
 
 /// <summary>
 /// ChannelData from N clients through the server to the echo peer and back. Unpaced, each client keeps a window
-/// of packets in flight (a new one leaves as each echo returns); paced, the clients together send at a fixed rate.
-/// Each packet carries its send time, so every echo is a round-trip sample. A relayed packet is one the server
-/// forwarded in either direction, so each echo counts two.
+/// of packets in flight (a new one leaves as each echo returns or times out); paced, the clients together send at a
+/// fixed rate. Each packet carries its send time, so every echo is a round-trip sample. A relayed packet is one the
+/// server forwarded in either direction, so each echo counts two.
 /// </summary>
 internal sealed unsafe class RelayLoad
 {
-    private static readonly long StallTicks = Stopwatch.Frequency * 3 / 10;
+    /// <summary>
+    /// A packet not back within this long counts as lost and gives its window slot back: loopback round trips stay in
+    /// the low milliseconds even with full socket buffers, and a shorter wait would let a loss shrink the window for
+    /// less time, but never for good.
+    /// </summary>
+    public static readonly long LossTimeoutTicks = Stopwatch.Frequency / 5;
+
     private readonly TurnSessions _sessions;
     private readonly int _payload;
-    private readonly int _window;
     private readonly double _rate;
-    private readonly int[] _inflight;
-    private readonly int[] _deficit;
-    private readonly int[] _sequence;
-    private readonly long[] _lastHeard;
+
+    // Each client owns _slots window slots; a packet in flight holds one. Its sequence number is the slot plus a
+    // multiple of _slots, so an echo finds its slot without a search, and a late echo for a reused slot is ignored.
+    private readonly int _slots;
+    private readonly long[] _slotSentAt;
+    private readonly int[] _slotSequence;
+    private readonly int[] _free;
+    private readonly int[] _freeCount;
     private readonly long[] _nextSend;
     private readonly byte[] _frame;
     private readonly DatagramBatch _out = new(32, 4 + 2048);
     private readonly DatagramBatch _in = new(32, 4 + 2048);
     private readonly RttHistogram _rtt = new();
+    private long _measureFrom;
+    private long _measureTo;
+    private long _inFlight;
+    private long _arrived;
     private long _sent;
     private long _echoed;
-    private bool _measuring;
+    private long _lost;
+    private long _inFlightTicks;
 
     public RelayLoad(TurnSessions sessions, int payload, int window, double rate)
     {
         _sessions = sessions;
         _payload = Math.Max(payload, LoadPacket.MinimumSize);
-        _window = window;
         _rate = rate;
         int n = sessions.Sessions.Length;
-        _inflight = new int[n];
-        _deficit = new int[n];
-        _sequence = new int[n];
-        _lastHeard = new long[n];
+
+        // Paced, a client has at most its rate times the timeout in flight; four times that never runs out.
+        _slots = rate > 0 ? Math.Max(16, (int)Math.Ceiling(rate / n * LossTimeoutTicks / Stopwatch.Frequency * 4)) : window;
+        _slotSentAt = new long[n * _slots];
+        _slotSequence = new int[n * _slots];
+        _free = new int[n * _slots];
+        _freeCount = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            for (int k = 0; k < _slots; k++)
+            {
+                _slotSequence[(i * _slots) + k] = k - _slots; // the first send adds _slots
+                _free[(i * _slots) + k] = k;
+            }
+
+            _freeCount[i] = _slots;
+        }
+
         _nextSend = new long[n];
         _frame = new byte[ChannelData.HeaderLength + _payload];
     }
@@ -147,85 +178,72 @@ internal sealed unsafe class RelayLoad
         }
 
         long start = Stopwatch.GetTimestamp();
-        long measureFrom = start + (long)(warmupSeconds * Stopwatch.Frequency);
-        long measureTo = measureFrom + (long)(seconds * Stopwatch.Frequency);
+        _measureFrom = start + (long)(warmupSeconds * Stopwatch.Frequency);
+        _measureTo = _measureFrom + (long)(seconds * Stopwatch.Frequency);
         double interval = _rate > 0 ? clients.Length / _rate : 0;
         for (int i = 0; i < clients.Length; i++)
         {
-            _deficit[i] = _rate > 0 ? 0 : _window;
-            _lastHeard[i] = start;
             _nextSend[i] = start + (long)(interval * Stopwatch.Frequency * i / clients.Length);
         }
 
+        bool measuring = false;
         double cpu0 = 0, gen0 = 0;
-        long sent0 = 0, echoed0 = 0;
-        long nextStallCheck = start;
+        long arrived0 = 0;
+        long nextExpiry = start;
         byte* events = stackalloc byte[256 * 16];
-        int eventSize = Libc.EpollEventSize;
         int selfPid = Environment.ProcessId;
         while (true)
         {
             long now = Stopwatch.GetTimestamp();
-            if (!_measuring && now >= measureFrom)
+            if (!measuring && now >= _measureFrom)
             {
-                _measuring = true;
+                measuring = true;
                 cpu0 = ProcStat.CpuSeconds(serverPid);
                 gen0 = ProcStat.CpuSeconds(selfPid);
-                sent0 = _sent;
-                echoed0 = _echoed;
-                _rtt.Clear();
+                arrived0 = _arrived;
             }
 
-            if (now >= measureTo)
+            if (now >= _measureTo)
             {
                 break;
             }
 
             SendDue(now, interval);
-            int ready = Libc.epoll_wait(epoll, events, 256, _rate > 0 ? 1 : 10);
-            for (int e = 0; e < ready; e++)
+            ReceiveReady(epoll, events, _rate > 0 ? 1 : 10);
+            if (now >= nextExpiry)
             {
-                Receive((int)*(ulong*)(events + (e * eventSize) + Libc.EpollDataOffset));
-            }
-
-            if (_rate <= 0 && now >= nextStallCheck)
-            {
-                // Lost packets would shrink a client's window for good: refill a client that has heard nothing for a while.
-                nextStallCheck = now + (StallTicks / 3);
-                for (int i = 0; i < clients.Length; i++)
-                {
-                    if (now - _lastHeard[i] > StallTicks)
-                    {
-                        _inflight[i] = 0;
-                        _deficit[i] = _window;
-                        _lastHeard[i] = now;
-                    }
-                }
+                nextExpiry = now + (LossTimeoutTicks / 4);
+                Expire(now);
             }
         }
 
-        double elapsed = (double)(Stopwatch.GetTimestamp() - measureFrom) / Stopwatch.Frequency;
+        double elapsed = (double)(Stopwatch.GetTimestamp() - _measureFrom) / Stopwatch.Frequency;
         double cpu = ProcStat.CpuSeconds(serverPid) - cpu0;
         double gen = ProcStat.CpuSeconds(selfPid) - gen0;
-        long sentMeasured = _sent - sent0;
-        long echoedMeasured = _echoed - echoed0;
-        long p50 = _rtt.Percentile(50);
-        long p99 = _rtt.Percentile(99);
+        long arrived = _arrived - arrived0;
 
-        // Stop sending and let what is in flight come home, so loss counts only what never returned.
-        _measuring = false;
-        long drainUntil = Stopwatch.GetTimestamp() + (Stopwatch.Frequency / 2);
-        while (Stopwatch.GetTimestamp() < drainUntil)
+        // Stop sending and follow what is in flight until it comes back or times out, so each packet sent in the
+        // measured interval counts once, as echoed or lost.
+        while (_inFlight > 0)
         {
-            int ready = Libc.epoll_wait(epoll, events, 256, 10);
-            for (int e = 0; e < ready; e++)
-            {
-                Receive((int)*(ulong*)(events + (e * eventSize) + Libc.EpollDataOffset), refill: false);
-            }
+            ReceiveReady(epoll, events, 10);
+            Expire(Stopwatch.GetTimestamp());
         }
 
         Libc.close(epoll);
-        return new RelayResult(elapsed, sentMeasured, echoedMeasured, Math.Max(0, _sent - _echoed), echoedMeasured * 2 / elapsed, cpu, gen, p50, p99);
+        return new RelayResult(
+            elapsed, _sent, _echoed, _lost, _inFlightTicks / (elapsed * Stopwatch.Frequency), arrived * 2 / elapsed, cpu, gen, _rtt.Percentile(50), _rtt.Percentile(99));
+    }
+
+    private bool IsMeasured(long sentAt) => sentAt >= _measureFrom && sentAt < _measureTo;
+
+    private void ReceiveReady(int epoll, byte* events, int timeoutMilliseconds)
+    {
+        int ready = Libc.epoll_wait(epoll, events, 256, timeoutMilliseconds);
+        for (int e = 0; e < ready; e++)
+        {
+            Receive((int)*(ulong*)(events + (e * Libc.EpollEventSize) + Libc.EpollDataOffset));
+        }
     }
 
     private void SendDue(long now, double interval)
@@ -245,10 +263,10 @@ internal sealed unsafe class RelayLoad
             }
             else
             {
-                count = _deficit[i];
-                _deficit[i] = 0;
+                count = _freeCount[i];
             }
 
+            count = Math.Min(count, _freeCount[i]);
             while (count > 0)
             {
                 int burst = Math.Min(count, 32);
@@ -261,10 +279,14 @@ internal sealed unsafe class RelayLoad
     private void SendBurst(int client, int fd, int count)
     {
         long now = Stopwatch.GetTimestamp();
+        int first = client * _slots;
         ChannelData.WriteHeader(_frame, TurnSessions.Channel, _payload);
         for (int k = 0; k < count; k++)
         {
-            LoadPacket.Write(_frame.AsSpan(ChannelData.HeaderLength), now, client, _sequence[client]++);
+            int slot = first + _free[first + --_freeCount[client]];
+            _slotSequence[slot] += _slots;
+            _slotSentAt[slot] = now;
+            LoadPacket.Write(_frame.AsSpan(ChannelData.HeaderLength), now, client, _slotSequence[slot]);
             _out.TryAdd(fd, _frame, _sessions.ServerName);
         }
 
@@ -281,13 +303,17 @@ internal sealed unsafe class RelayLoad
         }
 
         _out.Count = 0;
-        _sent += count;
-        _inflight[client] += sent;
+        _inFlight += count;
+        if (IsMeasured(now))
+        {
+            _sent += count;
+        }
     }
 
-    private void Receive(int client, bool refill = true)
+    private void Receive(int client)
     {
         int fd = _sessions.Sessions[client].Socket.Fd;
+        int first = client * _slots;
         while (true)
         {
             _in.PrepareReceive(32);
@@ -302,29 +328,57 @@ internal sealed unsafe class RelayLoad
             {
                 Span<byte> datagram = _in.Received(i);
                 if (!ChannelData.TryParse(datagram, out _, out int length)
-                    || !LoadPacket.TryRead(datagram.Slice(ChannelData.HeaderLength, length), out long sentAt, out _, out _))
+                    || !LoadPacket.TryRead(datagram.Slice(ChannelData.HeaderLength, length), out long sentAt, out _, out int sequence))
                 {
                     continue;
                 }
 
-                _echoed++;
-                if (_measuring)
+                int slot = first + (int)((uint)sequence % (uint)_slots);
+                if (_slotSentAt[slot] != sentAt || _slotSequence[slot] != sequence)
                 {
+                    continue; // came back after it timed out: already counted as lost
+                }
+
+                if (now >= _measureFrom && now < _measureTo)
+                {
+                    _arrived++;
+                }
+
+                if (IsMeasured(sentAt))
+                {
+                    _echoed++;
                     _rtt.Add(now - sentAt);
+                    _inFlightTicks += now - sentAt;
                 }
 
-                if (_inflight[client] > 0)
-                {
-                    _inflight[client]--;
-                }
-
-                if (refill && _rate <= 0)
-                {
-                    _deficit[client]++;
-                }
+                Release(client, slot);
             }
-
-            _lastHeard[client] = now;
         }
+    }
+
+    /// <summary>Gives back the slot of every packet that has waited longer than <see cref="LossTimeoutTicks"/>.</summary>
+    private void Expire(long now)
+    {
+        for (int slot = 0; slot < _slotSentAt.Length; slot++)
+        {
+            long sentAt = _slotSentAt[slot];
+            if (sentAt != 0 && now - sentAt > LossTimeoutTicks)
+            {
+                if (IsMeasured(sentAt))
+                {
+                    _lost++;
+                    _inFlightTicks += now - sentAt;
+                }
+
+                Release(slot / _slots, slot);
+            }
+        }
+    }
+
+    private void Release(int client, int slot)
+    {
+        _slotSentAt[slot] = 0;
+        _free[(client * _slots) + _freeCount[client]++] = slot - (client * _slots);
+        _inFlight--;
     }
 }
