@@ -56,11 +56,11 @@ switch (mode)
         sessions.Run(() => sessions.ReadyCount == clients, setupDeadline);
         Require(sessions.ReadyCount == clients, "only " + sessions.ReadyCount + " of " + clients + " clients got an allocation and a channel; last error " + sessions.LastError
             + ", steps " + string.Join(',', sessions.Sessions.Where(s => s.Step != SessionStep.Ready).Select(s => s.Step)) + ", retransmits " + sessions.Retransmits);
-        RelayResult r = new RelayLoad(sessions, size, window, rate).Run(serverPid, warmup, seconds);
+        RelayResult r = new RelayLoad(sessions, size, window, rate).Run(serverPid, peer, warmup, seconds);
         Console.WriteLine(Format(
             ("mode", "relay"), ("clients", clients), ("size", size), ("window", rate > 0 ? 0 : window), ("rate", rate),
-            ("seconds", r.Seconds), ("sent", r.Sent), ("echoed", r.Echoed), ("lost", r.Lost), ("avg_in_flight", r.AverageInFlight),
-            ("loss_pct", r.Sent > 0 ? 100.0 * r.Lost / Math.Max(1, r.Sent) : 0),
+            ("seconds", r.Seconds), ("sent", r.Sent), ("echoed", r.Echoed), ("lost", r.Lost), ("gen_send_fail", r.GeneratorSendFailures), ("peer_send_fail", r.PeerSendFailures),
+            ("loss_pct", r.Sent > 0 ? 100.0 * r.ServerLost / r.Sent : 0), ("avg_in_flight", r.AverageInFlight),
             ("relayed_pps", r.RelayedPerSecond), ("server_cpu_s", r.ServerCpuSeconds), ("gen_cpu_s", r.GeneratorCpuSeconds),
             ("pkts_per_cpu_s", r.RelayedPerCpuSecond), ("p50_us", r.P50Micros), ("p99_us", r.P99Micros)));
         break;

@@ -29,7 +29,11 @@ internal sealed unsafe class EchoPeer : IDisposable
     /// <summary>Datagrams echoed so far.</summary>
     public long Echoed => Volatile.Read(ref _echoed);
 
+    /// <summary>Datagrams the kernel refused to send back: lost by the peer, not by the server.</summary>
+    public long SendFailures => Volatile.Read(ref _sendFailures);
+
     private long _echoed;
+    private long _sendFailures;
 
     public void Dispose()
     {
@@ -65,14 +69,23 @@ internal sealed unsafe class EchoPeer : IDisposable
                     batch.Iov[i].Length = batch.Headers[i].Length;
                 }
 
-                int sent = 0;
+                int sent = 0, failed = 0;
                 while (sent < received)
                 {
                     int n = Libc.sendmmsg(_socket.Fd, batch.Headers + sent, (uint)(received - sent), Libc.MSG_DONTWAIT);
-                    sent += n > 0 ? n : 1;
+                    if (n > 0)
+                    {
+                        sent += n;
+                    }
+                    else
+                    {
+                        sent++; // skip the datagram the kernel refused
+                        failed++;
+                    }
                 }
 
-                Interlocked.Add(ref _echoed, received);
+                Interlocked.Add(ref _echoed, received - failed);
+                Interlocked.Add(ref _sendFailures, failed);
             }
         }
 
@@ -82,13 +95,16 @@ internal sealed unsafe class EchoPeer : IDisposable
 
 /// <summary>
 /// Results of one relay run. Sent, echoed and lost count the packets sent in the measured interval, each followed
-/// until it came back or timed out; the rates are over the interval.
+/// until it came back or timed out (Sent = Echoed + Lost); the rates are over the interval. Send failures are the
+/// generator's and the echo peer's own, counted apart so they are not charged to the server.
 /// </summary>
 internal readonly record struct RelayResult(
     double Seconds,
     long Sent,
     long Echoed,
     long Lost,
+    long GeneratorSendFailures,
+    long PeerSendFailures,
     double AverageInFlight,
     double RelayedPerSecond,
     double ServerCpuSeconds,
@@ -96,6 +112,9 @@ internal readonly record struct RelayResult(
     long P50Micros,
     long P99Micros)
 {
+    /// <summary>Lost packets the server is to blame for: those the echo peer failed to send back were lost by it.</summary>
+    public long ServerLost => Math.Max(0, Lost - PeerSendFailures);
+
     /// <summary>Packets the server relayed per second of its own CPU time (utime + stime).</summary>
     public double RelayedPerCpuSecond => ServerCpuSeconds > 0 ? RelayedPerSecond * Seconds / ServerCpuSeconds : 0;
 }
@@ -138,6 +157,7 @@ internal sealed unsafe class RelayLoad
     private long _sent;
     private long _echoed;
     private long _lost;
+    private long _sendFailures;
     private long _inFlightTicks;
 
     public RelayLoad(TurnSessions sessions, int payload, int window, double rate)
@@ -168,7 +188,7 @@ internal sealed unsafe class RelayLoad
         _frame = new byte[ChannelData.HeaderLength + _payload];
     }
 
-    public RelayResult Run(int serverPid, double warmupSeconds, double seconds)
+    public RelayResult Run(int serverPid, EchoPeer peer, double warmupSeconds, double seconds)
     {
         int epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
         TurnSessions.Session[] clients = _sessions.Sessions;
@@ -188,7 +208,7 @@ internal sealed unsafe class RelayLoad
 
         bool measuring = false;
         double cpu0 = 0, gen0 = 0;
-        long arrived0 = 0;
+        long arrived0 = 0, peerFailures0 = 0;
         long nextExpiry = start;
         byte* events = stackalloc byte[256 * 16];
         int selfPid = Environment.ProcessId;
@@ -201,6 +221,7 @@ internal sealed unsafe class RelayLoad
                 cpu0 = ProcStat.CpuSeconds(serverPid);
                 gen0 = ProcStat.CpuSeconds(selfPid);
                 arrived0 = _arrived;
+                peerFailures0 = peer.SendFailures;
             }
 
             if (now >= _measureTo)
@@ -232,7 +253,7 @@ internal sealed unsafe class RelayLoad
 
         Libc.close(epoll);
         return new RelayResult(
-            elapsed, _sent, _echoed, _lost, _inFlightTicks / (elapsed * Stopwatch.Frequency), arrived * 2 / elapsed, cpu, gen, _rtt.Percentile(50), _rtt.Percentile(99));
+            elapsed, _sent, _echoed, _lost, _sendFailures, peer.SendFailures - peerFailures0, _inFlightTicks / (elapsed * Stopwatch.Frequency), arrived * 2 / elapsed, cpu, gen, _rtt.Percentile(50), _rtt.Percentile(99));
     }
 
     private bool IsMeasured(long sentAt) => sentAt >= _measureFrom && sentAt < _measureTo;
@@ -296,7 +317,7 @@ internal sealed unsafe class RelayLoad
             int n = Libc.sendmmsg(fd, _out.Headers + sent, (uint)(_out.Count - sent), Libc.MSG_DONTWAIT);
             if (n <= 0)
             {
-                break; // the socket buffer is full: those count as lost
+                break; // the socket buffer is full
             }
 
             sent += n;
@@ -304,9 +325,18 @@ internal sealed unsafe class RelayLoad
 
         _out.Count = 0;
         _inFlight += count;
+
+        // Unsent packets never reached the server: their slots go straight back (unpaced, to be sent again). They were
+        // popped last, so their numbers still sit in the free list just above its count.
+        for (int k = sent; k < count; k++)
+        {
+            Release(client, first + _free[first + _freeCount[client]]);
+        }
+
         if (IsMeasured(now))
         {
-            _sent += count;
+            _sent += sent;
+            _sendFailures += count - sent;
         }
     }
 

@@ -118,7 +118,10 @@ internal static class Summary
                 string scenario = "relay-" + clients + "-" + size;
                 rows.Add((scenario, "pkts_per_cpu_s", "relayed packets per server CPU-second", true));
                 rows.Add((scenario, "relayed_pps", "relayed packets/s", true));
-                rows.Add((scenario, "loss_pct", "loss %", false));
+                rows.Add((scenario, "loss_pct", "loss % (timed out, less the echo peer's send failures)", false));
+                rows.Add((scenario, "gen_send_fail", "generator send failures (not sent, not counted)", false));
+                rows.Add((scenario, "peer_send_fail", "echo peer send failures", false));
+                rows.Add((scenario, "avg_in_flight", "average packets in flight", false));
                 rows.Add((scenario, "server_cpu_s", "server CPU s (utime+stime)", false));
                 rows.Add((scenario, "gen_cpu_s", "generator CPU s", false));
             }

@@ -75,11 +75,12 @@ public class LoadGeneratorTests
         sessions.Run(() => sessions.ReadyCount == 4, Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency));
         Assert.Equal(4, sessions.ReadyCount);
 
-        RelayResult result = new RelayLoad(sessions, payload: 200, window: 8, rate: 0).Run(Environment.ProcessId, warmupSeconds: 0.2, seconds: 0.5);
+        RelayResult result = new RelayLoad(sessions, payload: 200, window: 8, rate: 0).Run(Environment.ProcessId, peer, warmupSeconds: 0.2, seconds: 0.5);
 
         Assert.True(result.Echoed > 100, "echoed " + result.Echoed);
         Assert.Equal(0, result.Lost);
         Assert.Equal(result.Sent, result.Echoed);
+        Assert.Equal((0, 0), (result.GeneratorSendFailures, result.PeerSendFailures));
         Assert.InRange(result.AverageInFlight, 1, 4 * 8);
         Assert.InRange(result.P50Micros, 1, 1_000_000);
         Assert.True(peer.Echoed >= result.Echoed);
@@ -97,11 +98,11 @@ public class LoadGeneratorTests
         Assert.Equal(2, sessions.ReadyCount);
         peer.Dispose(); // nothing comes back from here on
 
-        RelayResult result = new RelayLoad(sessions, payload: 200, window: 4, rate: 0).Run(Environment.ProcessId, warmupSeconds: 0.1, seconds: 1);
+        RelayResult result = new RelayLoad(sessions, payload: 200, window: 4, rate: 0).Run(Environment.ProcessId, peer, warmupSeconds: 0.1, seconds: 1);
 
         // Each 200 ms timeout frees the whole window of 2 x 4 for a fresh round, rather than leaving it empty for good.
         Assert.InRange(result.Sent, 3 * 2 * 4, 6 * 2 * 4);
-        Assert.Equal((0, result.Sent), (result.Echoed, result.Lost));
+        Assert.Equal((0, result.Sent, 0L), (result.Echoed, result.Lost, result.PeerSendFailures));
     }
 
     [LinuxEngineFact]
