@@ -89,11 +89,13 @@ internal static class ProcStat
     private const double ClockTicksPerSecond = 100; // sysconf(_SC_CLK_TCK) on Linux
 
     /// <summary>utime + stime of <paramref name="pid"/> in seconds (all threads), or NaN when it cannot be read.</summary>
-    public static double CpuSeconds(int pid)
+    public static double CpuSeconds(int pid) => CpuSeconds("/proc/" + pid + "/stat");
+
+    private static double CpuSeconds(string statPath)
     {
         try
         {
-            string stat = File.ReadAllText("/proc/" + pid + "/stat");
+            string stat = File.ReadAllText(statPath);
             string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
 
             // After "pid (comm) ", field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
@@ -103,6 +105,22 @@ internal static class ProcStat
         {
             return double.NaN;
         }
+    }
+
+    /// <summary>utime + stime in seconds of each of this process's threads, by thread id.</summary>
+    public static Dictionary<int, double> ThreadCpuSeconds()
+    {
+        var threads = new Dictionary<int, double>();
+        foreach (string task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            double seconds = CpuSeconds("/proc/self/task/" + Path.GetFileName(task) + "/stat");
+            if (!double.IsNaN(seconds))
+            {
+                threads[int.Parse(Path.GetFileName(task), System.Globalization.CultureInfo.InvariantCulture)] = seconds;
+            }
+        }
+
+        return threads;
     }
 
     /// <summary>VmRSS of <paramref name="pid"/> in bytes, or -1.</summary>

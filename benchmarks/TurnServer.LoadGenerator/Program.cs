@@ -61,7 +61,7 @@ switch (mode)
             ("mode", "relay"), ("clients", clients), ("size", size), ("window", rate > 0 ? 0 : window), ("rate", rate),
             ("seconds", r.Seconds), ("sent", r.Sent), ("echoed", r.Echoed), ("lost", r.Lost), ("gen_send_fail", r.GeneratorSendFailures), ("peer_send_fail", r.PeerSendFailures),
             ("loss_pct", r.Sent > 0 ? 100.0 * r.ServerLost / r.Sent : 0), ("avg_in_flight", r.AverageInFlight),
-            ("relayed_pps", r.RelayedPerSecond), ("server_cpu_s", r.ServerCpuSeconds), ("gen_cpu_s", r.GeneratorCpuSeconds),
+            ("relayed_pps", r.RelayedPerSecond), ("server_cpu_s", r.ServerCpuSeconds), ("gen_cpu_s", r.GeneratorCpuSeconds), ("gen_busiest_thread_pct", r.GeneratorBusiestThreadPercent),
             ("pkts_per_cpu_s", r.RelayedPerCpuSecond), ("p50_us", r.P50Micros), ("p99_us", r.P99Micros)));
         break;
     }

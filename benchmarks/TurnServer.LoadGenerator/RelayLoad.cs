@@ -109,6 +109,7 @@ internal readonly record struct RelayResult(
     double RelayedPerSecond,
     double ServerCpuSeconds,
     double GeneratorCpuSeconds,
+    double GeneratorBusiestThreadPercent,
     long P50Micros,
     long P99Micros)
 {
@@ -208,6 +209,7 @@ internal sealed unsafe class RelayLoad
 
         bool measuring = false;
         double cpu0 = 0, gen0 = 0;
+        Dictionary<int, double> threads0 = [];
         long arrived0 = 0, peerFailures0 = 0;
         long nextExpiry = start;
         byte* events = stackalloc byte[256 * 16];
@@ -220,6 +222,7 @@ internal sealed unsafe class RelayLoad
                 measuring = true;
                 cpu0 = ProcStat.CpuSeconds(serverPid);
                 gen0 = ProcStat.CpuSeconds(selfPid);
+                threads0 = ProcStat.ThreadCpuSeconds();
                 arrived0 = _arrived;
                 peerFailures0 = peer.SendFailures;
             }
@@ -241,6 +244,13 @@ internal sealed unsafe class RelayLoad
         double elapsed = (double)(Stopwatch.GetTimestamp() - _measureFrom) / Stopwatch.Frequency;
         double cpu = ProcStat.CpuSeconds(serverPid) - cpu0;
         double gen = ProcStat.CpuSeconds(selfPid) - gen0;
+
+        // A generator thread near 100% busy (this driving loop or the echo peer) caps the load the server sees.
+        double busiest = 0;
+        foreach ((int thread, double threadSeconds) in ProcStat.ThreadCpuSeconds())
+        {
+            busiest = Math.Max(busiest, threadSeconds - threads0.GetValueOrDefault(thread));
+        }
         long arrived = _arrived - arrived0;
 
         // Stop sending and follow what is in flight until it comes back or times out, so each packet sent in the
@@ -253,7 +263,7 @@ internal sealed unsafe class RelayLoad
 
         Libc.close(epoll);
         return new RelayResult(
-            elapsed, _sent, _echoed, _lost, _sendFailures, peer.SendFailures - peerFailures0, _inFlightTicks / (elapsed * Stopwatch.Frequency), arrived * 2 / elapsed, cpu, gen, _rtt.Percentile(50), _rtt.Percentile(99));
+            elapsed, _sent, _echoed, _lost, _sendFailures, peer.SendFailures - peerFailures0, _inFlightTicks / (elapsed * Stopwatch.Frequency), arrived * 2 / elapsed, cpu, gen, 100 * busiest / elapsed, _rtt.Percentile(50), _rtt.Percentile(99));
     }
 
     private bool IsMeasured(long sentAt) => sentAt >= _measureFrom && sentAt < _measureTo;

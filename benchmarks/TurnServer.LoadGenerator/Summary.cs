@@ -9,6 +9,9 @@ namespace TurnServer.LoadGenerator;
 /// </summary>
 internal static class Summary
 {
+    /// <summary>Above this share of one core, a generator thread may be what limits the load rather than the server.</summary>
+    private const double GeneratorBusyPercent = 90;
+
     private static readonly (string Scenario, string Metric, string Label, bool HigherIsBetter)[] Rows = BuildRows();
 
     public static string Format(IEnumerable<string> lines)
@@ -53,7 +56,8 @@ internal static class Summary
             table.Append(' ').Append(ServerName(server)).Append(" |");
         }
 
-        table.AppendLine(" Ratio | Runs |");
+        table.AppendLine(" Ratio | Runs (per server) |");
+        bool generatorBound = false;
         table.Append("| --- | --- |").Append(string.Concat(Enumerable.Repeat(" ---: |", servers.Length))).AppendLine(" ---: | ---: |");
         foreach ((string scenario, string metric, string label, bool higherIsBetter) in Rows)
         {
@@ -66,14 +70,34 @@ internal static class Summary
             double ts = values.TryGetValue(("ts", scenario, metric), out List<double>? tsList) ? Median(tsList) : double.NaN;
             double co = values.TryGetValue(("coturn", scenario, metric), out List<double>? coList) ? Median(coList) : double.NaN;
             string ratio = !double.IsNaN(ts) && !double.IsNaN(co) && co != 0 ? (ts / co).ToString("0.00", CultureInfo.InvariantCulture) + (higherIsBetter ? "" : " (lower is better)") : "";
-            int runs = servers.Max(s => values.TryGetValue((s, scenario, metric), out List<double>? list) ? list.Count : 0);
+            string runs = string.Join(" / ", servers.Select(s => values.TryGetValue((s, scenario, metric), out List<double>? list) ? list.Count : 0));
             table.Append("| ").Append(ScenarioName(scenario)).Append(" | ").Append(label).Append(" |");
-            foreach (double median in medians)
+            for (int i = 0; i < servers.Length; i++)
             {
-                table.Append(' ').Append(Number(median)).Append(" |");
+                table.Append(' ').Append(Number(medians[i]));
+                if (metric == "pkts_per_cpu_s" && values.TryGetValue((servers[i], scenario, "relayed_pps"), out List<double>? pps))
+                {
+                    // The servers may run at different packet rates, and CPU per packet depends on the rate.
+                    table.Append(" (at ").Append(Number(Median(pps))).Append("/s)");
+                }
+
+                if (metric is "pkts_per_cpu_s" or "relayed_pps"
+                    && values.TryGetValue((servers[i], scenario, "gen_busiest_thread_pct"), out List<double>? busy) && busy.Any(b => b > GeneratorBusyPercent))
+                {
+                    table.Append('*');
+                    generatorBound = true;
+                }
+
+                table.Append(" |");
             }
 
-            table.Append(' ').Append(ratio).Append(" | ").Append(runs.ToString(CultureInfo.InvariantCulture)).AppendLine(" |");
+            table.Append(' ').Append(ratio).Append(" | ").Append(runs).AppendLine(" |");
+        }
+
+        if (generatorBound)
+        {
+            table.AppendLine().Append("\\* In at least one run a load generator thread was over ")
+                .Append(GeneratorBusyPercent.ToString(CultureInfo.InvariantCulture)).AppendLine("% busy: the generator, not the server, may have set that load.");
         }
 
         foreach (string line in gc)
@@ -124,6 +148,7 @@ internal static class Summary
                 rows.Add((scenario, "avg_in_flight", "average packets in flight", false));
                 rows.Add((scenario, "server_cpu_s", "server CPU s (utime+stime)", false));
                 rows.Add((scenario, "gen_cpu_s", "generator CPU s", false));
+                rows.Add((scenario, "gen_busiest_thread_pct", "generator's busiest thread, % of a core", false));
             }
         }
 
