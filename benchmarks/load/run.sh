@@ -64,10 +64,10 @@ if [ "$ENGINES" = 1 ] && command -v gcc >/dev/null; then
 fi
 GEN=$ROOT/benchmarks/TurnServer.LoadGenerator/bin/Release/net10.0/turnload
 
-# Equivalent configurations: UDP only on 127.0.0.1, relays on 127.0.0.1 in 49152-65535, long-term credentials,
-# loopback peers allowed, logging to a file, no CLI (coTURN), no stdout log.
+# Equivalent configurations: UDP only on 127.0.0.1 (no TCP, TLS or DTLS listeners), relays on 127.0.0.1 in
+# 49152-65535, long-term credentials, loopback peers allowed, logging to a file, no CLI (coTURN), no stdout log.
 COMMON=(-n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --realm=$REALM --lt-cred-mech --user=$USER_NAME:$PASSWORD
-        --allow-loopback-peers --no-stdout-log --min-port=49152 --max-port=65535)
+        --allow-loopback-peers --no-stdout-log --min-port=49152 --max-port=65535 --no-tcp --no-tls --no-dtls)
 
 start_server() { # $1 = ts | coturn; sets SERVER_PID and PORT
   for p in $TS_PORT $CO_PORT; do
@@ -85,7 +85,7 @@ start_server() { # $1 = ts | coturn; sets SERVER_PID and PORT
   else
     PORT=$CO_PORT
     turnserver "${COMMON[@]}" --listening-port=$PORT --log-file="$WORK/coturn.log" --simple-log --no-cli \
-      --no-tcp --no-tls --no-dtls --pidfile="$WORK/coturn.pid" >"$WORK/coturn.out" 2>&1 &
+      --pidfile="$WORK/coturn.pid" >"$WORK/coturn.out" 2>&1 &
   fi
   SERVER_PID=$!
   for _ in $(seq 1 100); do
