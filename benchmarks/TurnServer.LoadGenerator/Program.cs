@@ -57,6 +57,7 @@ switch (mode)
         Require(sessions.ReadyCount == clients, "only " + sessions.ReadyCount + " of " + clients + " clients got an allocation and a channel; last error " + sessions.LastError
             + ", steps " + string.Join(',', sessions.Sessions.Where(s => s.Step != SessionStep.Ready).Select(s => s.Step)) + ", retransmits " + sessions.Retransmits);
         RelayResult r = new RelayLoad(sessions, size, window, rate).Run(serverPid, peer, warmup, seconds);
+        RequireCpu(r.ServerCpuSeconds + r.GeneratorCpuSeconds);
         Console.WriteLine(Format(
             ("mode", "relay"), ("clients", clients), ("size", size), ("window", rate > 0 ? 0 : window), ("rate", rate),
             ("seconds", r.Seconds), ("sent", r.Sent), ("echoed", r.Echoed), ("lost", r.Lost), ("gen_send_fail", r.GeneratorSendFailures), ("peer_send_fail", r.PeerSendFailures),
@@ -78,6 +79,7 @@ switch (mode)
         double elapsed = (double)(Stopwatch.GetTimestamp() - t0) / Stopwatch.Frequency;
         double cpu = ProcStat.CpuSeconds(serverPid) - cpu0;
         long cycles = sessions.Cycles - cycles0;
+        RequireCpu(cpu);
         Console.WriteLine(Format(
             ("mode", "alloc"), ("clients", clients), ("seconds", elapsed), ("cycles", cycles), ("cycles_per_s", cycles / elapsed),
             ("server_cpu_s", cpu), ("cycles_per_cpu_s", cpu > 0 ? cycles / cpu : 0), ("retransmits", sessions.Retransmits), ("failures", sessions.Failures), ("last_error", sessions.LastError)));
@@ -148,5 +150,8 @@ static void Require(bool condition, string message)
         Environment.Exit(1);
     }
 }
+
+// A CPU time that could not be read (NaN) would otherwise print as a result and skew the medians.
+void RequireCpu(double seconds) => Require(!double.IsNaN(seconds), "cannot read the CPU time of process " + serverPid + " or of this one from /proc: has the server exited?");
 
 static string Format(params (string Key, object Value)[] pairs) => string.Join(' ', pairs.Select(p => p.Key + "=" + (p.Value is double d ? d.ToString("0.###", CultureInfo.InvariantCulture) : Convert.ToString(p.Value, CultureInfo.InvariantCulture))));

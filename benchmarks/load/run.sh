@@ -107,13 +107,23 @@ run() { # $1 = server, $2 = scenario label, rest = turnload arguments
   local server=$1 label=$2; shift 2
   start_server "$server"
   local line
-  if line=$("$GEN" "$@" --server 127.0.0.1:$PORT --server-pid "$SERVER_PID" --user $USER_NAME --password $PASSWORD --realm $REALM); then
+  if ! line=$("$GEN" "$@" --server 127.0.0.1:$PORT --server-pid "$SERVER_PID" --user $USER_NAME --password $PASSWORD --realm $REALM); then
+    echo "  $server $label: FAILED" >&2
+  elif ! server_alive; then
+    # A server that died during the run measured nothing: its numbers (if any) are not results.
+    echo "  $server $label: FAILED, the server exited during the run; its output:" >&2
+    tail -n 20 "$WORK"/*.out >&2
+  else
     echo "server=$server scenario=$label $line" >> "$RESULTS"
     echo "  $server $label: $line" >&2
-  else
-    echo "  $server $label: FAILED" >&2
   fi
   stop_server
+}
+
+server_alive() { # kill -0 also succeeds on a zombie, so look at the process state
+  local state
+  state=$(sed 's/.*) //' "/proc/$SERVER_PID/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
 
 order() { # alternate which server goes first, run by run
