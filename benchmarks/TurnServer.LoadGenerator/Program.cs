@@ -32,8 +32,10 @@ if (mode == "summarize")
 
 if (mode == "gc")
 {
-    (int gen0, int gen1, int gen2) = GcCounter.Count(serverPid, TimeSpan.FromSeconds(seconds));
-    Console.WriteLine(Format(("gc_seconds", seconds), ("gc_gen0", gen0), ("gc_gen1", gen1), ("gc_gen2", gen2), ("gc_total", gen0 + gen1 + gen2)));
+    (int gen0, int gen1, int gen2, int seen) = GcCounter.Count(serverPid, TimeSpan.FromSeconds(seconds));
+    Require(seen > 0, "the EventPipe session with process " + serverPid + " delivered no events at all, so its GC count means nothing");
+    Console.WriteLine(Format(
+        ("gc_seconds", seconds), ("gc_gen0", gen0), ("gc_gen1", gen1), ("gc_gen2", gen2), ("gc_total", gen0 + gen1 + gen2), ("gc_events_seen", seen)));
     return 0;
 }
 
