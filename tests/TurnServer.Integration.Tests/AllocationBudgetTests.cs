@@ -58,7 +58,6 @@ public class AllocationBudgetTests
         Assert.True(paths.PeerToClient());
         Assert.Equal(4 + 160, paths.Outbox.QueuedLength(paths.Outbox.Count - 1));
         Assert.True(paths.FiveTupleLookup());
-        Assert.True(paths.RelayedAddressLookup());
     }
 
     private static Dictionary<string, long> ReadBudget()

@@ -115,7 +115,6 @@ internal sealed class HotPaths
         ("send-indication-client-to-peer", () => SendIndicationClientToPeer()),
         ("peer-to-client-channel-data", () => PeerToClient()),
         ("five-tuple-lookup", () => FiveTupleLookup()),
-        ("relayed-address-lookup", () => RelayedAddressLookup()),
     ];
 
     public bool DecodeBindingRequest() => StunMessageReader.TryParse(BindingRequest, out _) == StunParseResult.Success;
@@ -173,12 +172,6 @@ internal sealed class HotPaths
     }
 
     public bool FiveTupleLookup() => _engine.Allocations.TryGet(_fiveTuples[NextIndex()], out _);
-
-    /// <summary>
-    /// The Linux engine never searches by relayed address: each relay socket's epoll event carries its slot, so this is
-    /// the slot read plus the generation check's cost, measured for comparison with a hash lookup.
-    /// </summary>
-    public bool RelayedAddressLookup() => _relaySlots[NextIndex()] is { IsReleased: false };
 
     private int NextIndex()
     {

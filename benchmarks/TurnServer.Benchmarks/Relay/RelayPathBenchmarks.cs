@@ -29,7 +29,4 @@ public class RelayPathBenchmarks
 
     [Benchmark]
     public bool FiveTupleLookup() => _paths.FiveTupleLookup();
-
-    [Benchmark]
-    public bool RelayedAddressLookup() => _paths.RelayedAddressLookup();
 }
