@@ -12,7 +12,7 @@ internal static class Summary
     /// <summary>Above this share of one core, a generator thread may be what limits the load rather than the server.</summary>
     private const double GeneratorBusyPercent = 90;
 
-    private static readonly (string Scenario, string Metric, string Label, bool HigherIsBetter)[] Rows = BuildRows();
+    private static readonly (string Scenario, string Metric, string Label, bool? HigherIsBetter)[] Rows = BuildRows();
 
     public static string Format(IEnumerable<string> lines)
     {
@@ -59,7 +59,7 @@ internal static class Summary
         table.AppendLine(" Ratio | Runs (per server) |");
         bool generatorBound = false;
         table.Append("| --- | --- |").Append(string.Concat(Enumerable.Repeat(" ---: |", servers.Length))).AppendLine(" ---: | ---: |");
-        foreach ((string scenario, string metric, string label, bool higherIsBetter) in Rows)
+        foreach ((string scenario, string metric, string label, bool? higherIsBetter) in Rows)
         {
             double[] medians = servers.Select(s => values.TryGetValue((s, scenario, metric), out List<double>? list) ? Median(list) : double.NaN).ToArray();
             if (medians.All(double.IsNaN))
@@ -69,7 +69,7 @@ internal static class Summary
 
             double ts = values.TryGetValue(("ts", scenario, metric), out List<double>? tsList) ? Median(tsList) : double.NaN;
             double co = values.TryGetValue(("coturn", scenario, metric), out List<double>? coList) ? Median(coList) : double.NaN;
-            string ratio = !double.IsNaN(ts) && !double.IsNaN(co) && co != 0 ? (ts / co).ToString("0.00", CultureInfo.InvariantCulture) + (higherIsBetter ? "" : " (lower is better)") : "";
+            string ratio = higherIsBetter is { } higher && !double.IsNaN(ts) && !double.IsNaN(co) && co != 0 ? (ts / co).ToString("0.00", CultureInfo.InvariantCulture) + (higher ? "" : " (lower is better)") : "";
             string runs = string.Join(" / ", servers.Select(s => values.TryGetValue((s, scenario, metric), out List<double>? list) ? list.Count : 0));
             table.Append("| ").Append(ScenarioName(scenario)).Append(" | ").Append(label).Append(" |");
             for (int i = 0; i < servers.Length; i++)
@@ -132,9 +132,10 @@ internal static class Summary
         return fields;
     }
 
-    private static (string, string, string, bool)[] BuildRows()
+    private static (string, string, string, bool?)[] BuildRows()
     {
-        var rows = new List<(string, string, string, bool)>();
+        // HigherIsBetter null: context for the other rows, with no ratio, since neither direction is better.
+        var rows = new List<(string, string, string, bool?)>();
         foreach (int clients in new[] { 1, 10, 100 })
         {
             foreach (int size in new[] { 160, 1200 })
@@ -143,12 +144,12 @@ internal static class Summary
                 rows.Add((scenario, "pkts_per_cpu_s", "relayed packets per server CPU-second", true));
                 rows.Add((scenario, "relayed_pps", "relayed packets/s", true));
                 rows.Add((scenario, "loss_pct", "loss % (timed out, less the echo peer's send failures)", false));
-                rows.Add((scenario, "gen_send_fail", "generator send failures (not sent, not counted)", false));
-                rows.Add((scenario, "peer_send_fail", "echo peer send failures", false));
-                rows.Add((scenario, "avg_in_flight", "average packets in flight", false));
+                rows.Add((scenario, "gen_send_fail", "generator send failures (not sent, not counted)", null));
+                rows.Add((scenario, "peer_send_fail", "echo peer send failures", null));
+                rows.Add((scenario, "avg_in_flight", "average packets in flight", null));
                 rows.Add((scenario, "server_cpu_s", "server CPU s (utime+stime)", false));
                 rows.Add((scenario, "gen_cpu_s", "generator CPU s", false));
-                rows.Add((scenario, "gen_busiest_thread_pct", "generator's busiest thread, % of a core", false));
+                rows.Add((scenario, "gen_busiest_thread_pct", "generator's busiest thread, % of a core", null));
             }
         }
 
