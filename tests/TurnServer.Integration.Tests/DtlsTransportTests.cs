@@ -422,6 +422,29 @@ public sealed class DtlsTransportTests : IDisposable
         Assert.Equal(0, server.Dtls[0].SessionCount);
     }
 
+    /// <summary>
+    /// Regression: a session ended from another thread (here the allocation's removal, as by the sweeper) while it
+    /// waited for a record made BouncyCastle spin for the rest of its one-second wait, a core busy and the record layer
+    /// locked against relay threads, because the transport answered "nothing yet" at once instead of waiting.
+    /// </summary>
+    [Fact]
+    public async Task Ending_a_session_from_another_thread_does_not_spin_while_its_record_layer_waits()
+    {
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options);
+        using var events = new DtlsSessionEvents(server.Dtls[0]);
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
+        await client.AllocateAsync();
+        Allocation allocation = Assert.Single(server.Engine.Allocations.All);
+
+        TimeSpan before = Environment.CpuUsage.TotalTime;
+        server.Engine.Allocations.Remove(allocation, AllocationEndReason.Expired);
+        Assert.Equal(DtlsSessionEndReason.AllocationEnded, (await events.NextAsync(EventTimeout)).Reason);
+        TimeSpan spent = Environment.CpuUsage.TotalTime - before;
+
+        // The spin cost about as much CPU as the wait it filled (up to a second); an idle wait costs next to none.
+        Assert.True(spent < TimeSpan.FromMilliseconds(300), "the close took " + spent.TotalMilliseconds + " ms of CPU");
+    }
+
     [Fact]
     public async Task The_clients_close_notify_ends_the_session_and_deletes_its_allocation()
     {

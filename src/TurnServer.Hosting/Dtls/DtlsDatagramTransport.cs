@@ -119,11 +119,21 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
     /// <summary>
     /// The next datagram, or -1 after <paramref name="waitMillis"/> without one (BouncyCastle then retransmits during
     /// the handshake, and returns -1 to the caller after it). Ending the session, or passing the handshake deadline,
-    /// throws during the handshake, which is how a blocked <c>Accept</c> is made to give up; afterwards it returns -1
-    /// and the session loop looks at <see cref="CloseRequested"/>.
+    /// throws during the handshake, which is how a blocked <c>Accept</c> is made to give up; afterwards it returns -1,
+    /// never sooner than <paramref name="waitMillis"/> once the session is ending, and the session loop looks at
+    /// <see cref="CloseRequested"/>.
     /// </summary>
     public int Receive(byte[] buf, int off, int len, int waitMillis)
     {
+        if (_closeRequested && _handshakeComplete)
+        {
+            // BouncyCastle 1.8.10 reads -1 as "nothing yet" and calls again until its own wait has passed: returning
+            // at once would spin a core with the record layer locked. Nothing is queued after a close, so there is
+            // nothing to wait for but the time itself, spent with the lock released for relay threads.
+            SleepUnlocked(waitMillis);
+            return -1;
+        }
+
         int wait = waitMillis;
         if (!_handshakeComplete)
         {
@@ -178,6 +188,27 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
         _spokenTo = true;
         _flightOpen = false;
         return length;
+    }
+
+    private void SleepUnlocked(int waitMillis)
+    {
+        bool held = _recordLayerLock.IsHeldByCurrentThread;
+        if (held)
+        {
+            _recordLayerLock.Exit();
+        }
+
+        try
+        {
+            Thread.Sleep(Math.Max(waitMillis, 0));
+        }
+        finally
+        {
+            if (held)
+            {
+                _recordLayerLock.Enter();
+            }
+        }
     }
 
     /// <summary>

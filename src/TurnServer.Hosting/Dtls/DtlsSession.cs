@@ -293,16 +293,18 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
         TimeSpan allocationTimeout = _limits.AllocationTimeout;
         while (true)
         {
-            int length;
-            lock (_recordLayer)
-            {
-                length = dtls.Receive(record, 0, record.Length, IdleCheckMillis);
-            }
-
+            // Checked before Receive: a close requested while handling a record (Refresh 0) ends the session now,
+            // not after BouncyCastle has waited out a whole IdleCheckMillis for a datagram that will never be queued.
             if (Transport.CloseRequested)
             {
                 // Closed by the record layer without a reason of ours: the client's close_notify.
                 return RequestedReasonOr(Transport.ClosedByRecordLayer ? DtlsSessionEndReason.ClosedByClient : DtlsSessionEndReason.Failed);
+            }
+
+            int length;
+            lock (_recordLayer)
+            {
+                length = dtls.Receive(record, 0, record.Length, IdleCheckMillis);
             }
 
             if (length >= 0)
