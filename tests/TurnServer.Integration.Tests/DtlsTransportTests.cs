@@ -474,6 +474,29 @@ public sealed class DtlsTransportTests : IDisposable
         Assert.Equal(DtlsSessionEndReason.NoAllocation, (await events.NextAsync(EventTimeout)).Reason);
     }
 
+    /// <summary>
+    /// Regression: the allocation timeout was only checked after a whole idle second, so a client that kept sending
+    /// records without allocating kept its session (and its thread) for good.
+    /// </summary>
+    [Fact]
+    public async Task A_session_that_keeps_sending_without_allocating_is_closed_after_the_allocation_timeout()
+    {
+        var limits = new DtlsLimits { AllocationTimeout = TimeSpan.FromSeconds(1) };
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options, s => s.AddSingleton(limits));
+        using var events = new DtlsSessionEvents(server.Dtls[0]);
+        using StunDtlsClient client = await StunDtlsClient.ConnectAsync(server.DtlsEndPoints[0]);
+        Task<DtlsSessionEnd> end = events.NextAsync(EventTimeout);
+
+        // Pacing, not synchronisation: a Binding request every 200 ms leaves the session no idle second.
+        while (!end.IsCompleted && !client.ClosedByServer)
+        {
+            await client.SendRawAsync(BindingRequest());
+            await Task.WhenAny(end, Task.Delay(200));
+        }
+
+        Assert.Equal(DtlsSessionEndReason.NoAllocation, (await end).Reason);
+    }
+
     [Fact]
     public async Task Stopping_the_server_ends_every_session()
     {
@@ -489,6 +512,8 @@ public sealed class DtlsTransportTests : IDisposable
         Assert.Equal(0, server.Dtls[0].SessionCount);
         Assert.True(await client.WaitForServerCloseAsync());
     }
+
+    private static byte[] BindingRequest() => [0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42, .. RandomNumberGenerator.GetBytes(12)];
 
     private static byte[] ChannelDataFrame(ushort channel, byte[] payload)
     {

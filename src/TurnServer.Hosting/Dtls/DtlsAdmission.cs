@@ -4,7 +4,7 @@ namespace TurnServer.Hosting.Dtls;
 
 /// <summary>
 /// Decides whether a ClientHello from a new client address may start a session, by <see cref="DtlsLimits"/>: sessions
-/// in total, handshakes in total and handshakes per source IP. Called only when a session starts or ends, never per
+/// in total and per source IP, handshakes in total and handshakes per source IP. Called only when a session starts or ends, never per
 /// record, so a plain lock is cheap enough.
 /// </summary>
 internal sealed class DtlsAdmission
@@ -12,6 +12,7 @@ internal sealed class DtlsAdmission
     private readonly DtlsLimits _limits;
     private readonly Lock _sync = new();
     private readonly Dictionary<TransportAddress, int> _handshakesByAddress = [];
+    private readonly Dictionary<TransportAddress, int> _sessionsByAddress = [];
     private int _handshakes;
     private int _sessions;
 
@@ -43,6 +44,12 @@ internal sealed class DtlsAdmission
     }
 
     /// <summary>
+    /// Most sessions one source IP may hold: a quarter of <see cref="DtlsLimits.MaxSessions"/>, as KestrelService
+    /// limits connections per address, so that one address cannot take every session thread.
+    /// </summary>
+    public int MaxSessionsPerAddress => Math.Max(1, _limits.MaxSessions / 4);
+
+    /// <summary>
     /// Takes a session slot and a handshake slot for <paramref name="client"/>, or says in <paramref name="refusal"/>
     /// which limit is reached. Every success must be followed by one <see cref="EndHandshake"/> and one
     /// <see cref="EndSession"/>.
@@ -53,9 +60,16 @@ internal sealed class DtlsAdmission
         lock (_sync)
         {
             _handshakesByAddress.TryGetValue(ip, out int fromAddress);
+            _sessionsByAddress.TryGetValue(ip, out int sessionsFromAddress);
             if (_sessions >= _limits.MaxSessions)
             {
                 refusal = DtlsDropReason.SessionLimit;
+                return false;
+            }
+
+            if (sessionsFromAddress >= MaxSessionsPerAddress)
+            {
+                refusal = DtlsDropReason.AddressSessionLimit;
                 return false;
             }
 
@@ -72,6 +86,7 @@ internal sealed class DtlsAdmission
             }
 
             _handshakesByAddress[ip] = fromAddress + 1;
+            _sessionsByAddress[ip] = sessionsFromAddress + 1;
             _handshakes++;
             _sessions++;
             refusal = default;
@@ -86,24 +101,32 @@ internal sealed class DtlsAdmission
         lock (_sync)
         {
             _handshakes--;
-            int left = _handshakesByAddress[ip] - 1;
-            if (left == 0)
-            {
-                _handshakesByAddress.Remove(ip);
-            }
-            else
-            {
-                _handshakesByAddress[ip] = left;
-            }
+            Decrement(_handshakesByAddress, ip);
         }
     }
 
-    /// <summary>Frees a session slot.</summary>
-    public void EndSession()
+    /// <summary>Frees the session slot of <paramref name="client"/>.</summary>
+    public void EndSession(in TransportAddress client)
     {
+        TransportAddress ip = client.WithPort(0);
         lock (_sync)
         {
             _sessions--;
+            Decrement(_sessionsByAddress, ip);
+        }
+    }
+
+    /// <summary>Counts one down for <paramref name="ip"/>, forgetting it at zero so the map holds only live addresses.</summary>
+    private static void Decrement(Dictionary<TransportAddress, int> counts, TransportAddress ip)
+    {
+        int left = counts[ip] - 1;
+        if (left == 0)
+        {
+            counts.Remove(ip);
+        }
+        else
+        {
+            counts[ip] = left;
         }
     }
 }

@@ -24,6 +24,9 @@ internal enum DtlsDropReason
     /// <summary>A ClientHello arrived while the server already had as many sessions as it allows.</summary>
     SessionLimit,
 
+    /// <summary>A ClientHello arrived while its source IP already held as many sessions as one IP may.</summary>
+    AddressSessionLimit,
+
     /// <summary>
     /// A handshake retransmission the client had not asked for (no datagram from it since the last flight): not
     /// sent, so a spoofed ClientHello draws at most one flight.

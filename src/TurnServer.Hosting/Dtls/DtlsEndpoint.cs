@@ -212,7 +212,7 @@ internal sealed partial class DtlsEndpoint
             }
         }
 
-        _admission.EndSession();
+        _admission.EndSession(client);
         LogSessionEnded(_logger, session.FiveTuple.ToString(), reason);
         SessionEnded?.Invoke(new DtlsSessionEnd(session.FiveTuple, reason));
     }
@@ -262,7 +262,7 @@ internal sealed partial class DtlsEndpoint
                 // The old session ended, or another handshake began, since this datagram was routed: the client will
                 // repeat its ClientHello.
                 _admission.EndHandshake(client);
-                _admission.EndSession();
+                _admission.EndSession(client);
                 session.Transport.Drain();
                 Counters.Drop(DtlsDropReason.NotClientHello);
                 return;

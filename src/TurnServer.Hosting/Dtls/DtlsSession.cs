@@ -291,6 +291,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
         byte[] response = new byte[ResponseBufferSize];
         var scratch = new SendScratch();
         TimeSpan allocationTimeout = _limits.AllocationTimeout;
+        bool allocated = false;
         while (true)
         {
             // Checked before Receive: a close requested while handling a record (Refresh 0) ends the session now,
@@ -311,9 +312,17 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
             {
                 Handle(record.AsSpan(0, length), response, scratch);
             }
-            else if (_time.GetElapsedTime(_startedAt) >= allocationTimeout && !HasAllocation())
+
+            // Every pass, not only idle ones: a client that keeps sending records without allocating must time out
+            // too. Once an allocation was seen the timeout no longer applies (losing it ends the session anyway).
+            if (!allocated && _time.GetElapsedTime(_startedAt) >= allocationTimeout)
             {
-                return DtlsSessionEndReason.NoAllocation;
+                if (!HasAllocation())
+                {
+                    return DtlsSessionEndReason.NoAllocation;
+                }
+
+                allocated = true;
             }
         }
     }

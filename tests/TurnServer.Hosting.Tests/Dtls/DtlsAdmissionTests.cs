@@ -48,7 +48,26 @@ public class DtlsAdmissionTests
         Assert.False(admission.TryAdmit(Second, out DtlsDropReason refusal));
         Assert.Equal(DtlsDropReason.SessionLimit, refusal);
 
-        admission.EndSession();
+        admission.EndSession(First);
         Assert.True(admission.TryAdmit(Second, out _));
+    }
+
+    [Fact]
+    public void One_address_holds_at_most_a_quarter_of_the_sessions_and_other_addresses_still_get_in()
+    {
+        var admission = new DtlsAdmission(new DtlsLimits { MaxSessions = 8 });
+        Assert.Equal(2, admission.MaxSessionsPerAddress);
+        for (ushort port = 5000; port < 5002; port++)
+        {
+            Assert.True(admission.TryAdmit(First.WithPort(port), out _));
+            admission.EndHandshake(First); // established: the cap is on sessions, not only on handshakes
+        }
+
+        Assert.False(admission.TryAdmit(First.WithPort(5002), out DtlsDropReason refusal));
+        Assert.Equal(DtlsDropReason.AddressSessionLimit, refusal);
+        Assert.True(admission.TryAdmit(Second, out _));
+
+        admission.EndSession(First.WithPort(5000));
+        Assert.True(admission.TryAdmit(First.WithPort(5002), out _));
     }
 }
