@@ -205,6 +205,63 @@ public sealed class DtlsTransportTests : IDisposable
     }
 
     /// <summary>
+    /// Regression: a ClientHello with a fatal alert behind it in the same datagram (both forgeable from any source)
+    /// drew the first flight and ended the handshake at once, freeing its slot for the next. Only the first record of
+    /// a datagram that opens a session reaches the handshake, so this one must wait out its timeout.
+    /// </summary>
+    [Fact]
+    public async Task An_alert_behind_the_client_hello_in_its_datagram_does_not_end_the_handshake()
+    {
+        var limits = new DtlsLimits { HandshakeTimeout = TimeSpan.FromSeconds(1) };
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options, s => s.AddSingleton(limits));
+        using var events = new DtlsSessionEvents(server.Dtls[0]);
+        using Socket forged = StunDtlsClient.BoundSocket();
+        byte[] alert = DtlsTestRecords.Record(21, DtlsTestRecords.Dtls12, 0, [2, 40], sequence: 1); // fatal handshake_failure
+        forged.SendTo([.. DtlsTestRecords.ClientHello(), .. alert], server.DtlsEndPoints[0]);
+
+        await ReceiveServerHelloAsync(forged);
+        Assert.Equal(DtlsSessionEndReason.HandshakeTimedOut, (await events.NextAsync(EventTimeout)).Reason);
+    }
+
+    /// <summary>
+    /// Handshakes that fail at once free their slots at once, so starts per source IP are rate-limited as well: past
+    /// the burst, ClientHellos from the address (any port) are refused and counted.
+    /// </summary>
+    [Fact]
+    public async Task Client_hellos_from_one_address_past_its_start_rate_are_refused_and_counted()
+    {
+        var limits = new DtlsLimits { HandshakeStartsPerAddress = 3, MaxHandshakesPerAddress = 100 };
+        await using TestServer server = await TestServer.StartAsync(_certificate.Options, s => s.AddSingleton(limits));
+        DtlsEndpoint endpoint = server.Dtls[0];
+        var sockets = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                Socket socket = StunDtlsClient.BoundSocket();
+                sockets.Add(socket);
+                socket.SendTo(DtlsTestRecords.ClientHello(), server.DtlsEndPoints[0]);
+            }
+
+            // The listener handles datagrams in arrival order: once this Binding request is answered, the hellos were handled.
+            sockets[^1].SendTo(BindingRequest(), server.DtlsEndPoints[0]);
+            byte[] answer;
+            do
+            {
+                answer = await ReceiveAsync(sockets[^1]);
+            }
+            while (answer[0] != 0x01);
+
+            Assert.Equal(3, endpoint.Counters.HandshakesStarted);
+            Assert.Equal(2, endpoint.Counters.GetDropped(DtlsDropReason.AddressStartRate));
+        }
+        finally
+        {
+            sockets.ForEach(socket => socket.Dispose());
+        }
+    }
+
+    /// <summary>
     /// RFC 6347 section 4.2.8: a client that restarts (or a new client given the same port, as turnutils_uclient
     /// processes are when one left a session behind) handshakes again from the address of an established session.
     /// The new session takes the address over and the old one ends with its allocation, so the new Allocate succeeds.

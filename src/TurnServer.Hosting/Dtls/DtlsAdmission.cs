@@ -4,20 +4,35 @@ namespace TurnServer.Hosting.Dtls;
 
 /// <summary>
 /// Decides whether a ClientHello from a new client address may start a session, by <see cref="DtlsLimits"/>: sessions
-/// in total and per source IP, handshakes in total and handshakes per source IP. Called only when a session starts or ends, never per
+/// in total and per source IP, handshakes in total and per source IP, and handshake starts per source IP over time. Called only when a session starts or ends, never per
 /// record, so a plain lock is cheap enough.
 /// </summary>
 internal sealed class DtlsAdmission
 {
+    /// <summary>
+    /// Most source IPs whose start rate is tracked: forged sources must not grow the map without bound. When it is
+    /// full, a new address is refused until buckets have refilled and been dropped.
+    /// </summary>
+    private const int MaxTrackedAddresses = 16384;
+
     private readonly DtlsLimits _limits;
+    private readonly TimeProvider _time;
+    private readonly long _ticksPerStart;
     private readonly Lock _sync = new();
+    private readonly Dictionary<TransportAddress, StartBucket> _startsByAddress = [];
+    private long _nextPrune;
     private readonly Dictionary<TransportAddress, int> _handshakesByAddress = [];
     private readonly Dictionary<TransportAddress, int> _sessionsByAddress = [];
     private int _handshakes;
     private int _sessions;
 
-    /// <summary>Creates the admission control for one listening address.</summary>
-    public DtlsAdmission(DtlsLimits limits) => _limits = limits;
+    /// <summary>Creates the admission control for one listening address, measuring start rates on <paramref name="time"/>.</summary>
+    public DtlsAdmission(DtlsLimits limits, TimeProvider time)
+    {
+        _limits = limits;
+        _time = time;
+        _ticksPerStart = Math.Max(1, (long)(limits.HandshakeStartWindow.TotalSeconds * time.TimestampFrequency) / limits.HandshakeStartsPerAddress);
+    }
 
     /// <summary>Sessions admitted and not yet ended.</summary>
     public int Sessions
@@ -85,6 +100,12 @@ internal sealed class DtlsAdmission
                 return false;
             }
 
+            if (!TryTakeStart(ip))
+            {
+                refusal = DtlsDropReason.AddressStartRate;
+                return false;
+            }
+
             _handshakesByAddress[ip] = fromAddress + 1;
             _sessionsByAddress[ip] = sessionsFromAddress + 1;
             _handshakes++;
@@ -94,14 +115,23 @@ internal sealed class DtlsAdmission
         }
     }
 
-    /// <summary>Frees the handshake slot of <paramref name="client"/> (the handshake finished, failed or timed out).</summary>
-    public void EndHandshake(in TransportAddress client)
+    /// <summary>
+    /// Frees the handshake slot of <paramref name="client"/> (the handshake finished, failed or timed out). A handshake
+    /// that <paramref name="completed"/> also gives its start back: the client proved it receives at its address, so
+    /// only handshakes that never complete, all a forged source can make, use up the address's starts, and clients
+    /// behind one NAT are not held to its rate.
+    /// </summary>
+    public void EndHandshake(in TransportAddress client, bool completed)
     {
         TransportAddress ip = client.WithPort(0);
         lock (_sync)
         {
             _handshakes--;
             Decrement(_handshakesByAddress, ip);
+            if (completed && _startsByAddress.TryGetValue(ip, out StartBucket bucket))
+            {
+                _startsByAddress[ip] = new StartBucket(bucket.NextStart - _ticksPerStart);
+            }
         }
     }
 
@@ -114,6 +144,57 @@ internal sealed class DtlsAdmission
             _sessions--;
             Decrement(_sessionsByAddress, ip);
         }
+    }
+
+    /// <summary>
+    /// Takes one of the handshake starts of <paramref name="ip"/>. A token bucket kept as one timestamp (GCRA): the
+    /// time the address's next start is due, moved one refill period on by each start; a start is allowed while that
+    /// time is less than a full bucket ahead of now. An address without a bucket, or with one due in the past, has
+    /// every start.
+    /// </summary>
+    private bool TryTakeStart(TransportAddress ip)
+    {
+        long now = _time.GetTimestamp();
+        long due = now;
+        if (_startsByAddress.TryGetValue(ip, out StartBucket bucket))
+        {
+            due = Math.Max(bucket.NextStart, now);
+        }
+        else if (_startsByAddress.Count >= MaxTrackedAddresses && !Prune(now))
+        {
+            return false;
+        }
+
+        if (due - now > _ticksPerStart * (_limits.HandshakeStartsPerAddress - 1))
+        {
+            return false;
+        }
+
+        _startsByAddress[ip] = new StartBucket(due + _ticksPerStart);
+        return true;
+    }
+
+    /// <summary>
+    /// Drops buckets due in the past, which are as good as absent; at most once per refill period, so a flood of new
+    /// sources against a full map costs one walk per period, not one per datagram. True when room was made.
+    /// </summary>
+    private bool Prune(long now)
+    {
+        if (now < _nextPrune)
+        {
+            return false;
+        }
+
+        _nextPrune = now + _ticksPerStart;
+        foreach ((TransportAddress ip, StartBucket bucket) in _startsByAddress)
+        {
+            if (bucket.NextStart <= now)
+            {
+                _startsByAddress.Remove(ip);
+            }
+        }
+
+        return _startsByAddress.Count < MaxTrackedAddresses;
     }
 
     /// <summary>Counts one down for <paramref name="ip"/>, forgetting it at zero so the map holds only live addresses.</summary>
@@ -129,4 +210,7 @@ internal sealed class DtlsAdmission
             counts[ip] = left;
         }
     }
+
+    /// <summary>When the next handshake start of an address is available, as a timestamp.</summary>
+    private readonly record struct StartBucket(long NextStart);
 }

@@ -21,6 +21,12 @@ internal enum DtlsDropReason
     /// <summary>A ClientHello arrived while its source IP already ran as many handshakes as one IP may.</summary>
     AddressHandshakeLimit,
 
+    /// <summary>
+    /// A ClientHello arrived after its source IP had started <see cref="DtlsLimits.HandshakeStartsPerAddress"/>
+    /// handshakes within <see cref="DtlsLimits.HandshakeStartWindow"/> (or while as many addresses as are tracked had).
+    /// </summary>
+    AddressStartRate,
+
     /// <summary>A ClientHello arrived while the server already had as many sessions as it allows.</summary>
     SessionLimit,
 

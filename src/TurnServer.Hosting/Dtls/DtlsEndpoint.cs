@@ -46,7 +46,7 @@ internal sealed partial class DtlsEndpoint
         _limits = limits;
         _logger = logger;
         _time = time;
-        _admission = new DtlsAdmission(limits);
+        _admission = new DtlsAdmission(limits, time);
     }
 
     /// <summary>Told after each session has ended and released its slots (tests await it; no other use).</summary>
@@ -148,7 +148,7 @@ internal sealed partial class DtlsEndpoint
     }
 
     /// <summary>Frees the handshake slot of <paramref name="session"/> (its thread calls this once, however the handshake ended).</summary>
-    internal void OnHandshakeEnded(DtlsSession session) => _admission.EndHandshake(session.FiveTuple.ClientAddress);
+    internal void OnHandshakeEnded(DtlsSession session) => _admission.EndHandshake(session.FiveTuple.ClientAddress, session.Transport.HandshakeComplete);
 
     /// <summary>
     /// The handshake of <paramref name="successor"/>, begun beside an established session of the same address, has
@@ -245,7 +245,9 @@ internal sealed partial class DtlsEndpoint
         }
 
         var session = new DtlsSession(this, new FiveTuple(client, _local, TransportProtocol.Dtls), path, _engine, _credentials, _limits, Counters, _logger, _time);
-        session.Transport.TryEnqueue(datagram);
+        // Only the ClientHello: a record after it in the same datagram (a fatal alert, say) would end a forged
+        // handshake, and free its slot, as soon as its first flight had gone out.
+        session.Transport.TryEnqueue(DtlsRecord.FirstRecord(datagram));
         lock (_renewalSync)
         {
             if (predecessor is null)
@@ -261,7 +263,7 @@ internal sealed partial class DtlsEndpoint
             {
                 // The old session ended, or another handshake began, since this datagram was routed: the client will
                 // repeat its ClientHello.
-                _admission.EndHandshake(client);
+                _admission.EndHandshake(client, completed: false);
                 _admission.EndSession(client);
                 session.Transport.Drain();
                 Counters.Drop(DtlsDropReason.NotClientHello);

@@ -19,6 +19,21 @@ internal sealed record DtlsLimits
     public int MaxHandshakesPerAddress { get; init; } = 8;
 
     /// <summary>
+    /// Handshakes one source IP may start per <see cref="HandshakeStartWindow"/>, refilled evenly (a token bucket).
+    /// Handshake slots free as soon as a handshake fails, so <see cref="MaxHandshakesPerAddress"/> bounds only how
+    /// many run at once: a forged ClientHello and an alert draw a flight and free the slot within milliseconds. This
+    /// bounds the rate, so a forged address draws at most this many times <see cref="MaxHandshakeFlights"/> flights
+    /// per window.
+    /// </summary>
+    public int HandshakeStartsPerAddress { get; init; } = 8;
+
+    /// <summary>
+    /// The period over which <see cref="HandshakeStartsPerAddress"/> starts refill: the handshake timeout, so the rate
+    /// matches what the per-address handshake cap allowed when every forged handshake had to time out.
+    /// </summary>
+    public TimeSpan HandshakeStartWindow { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// Most flights the server sends before a handshake completes: its two (ServerHello to ServerHelloDone, then
     /// ChangeCipherSpec and Finished) and three retransmissions for a client whose datagrams were lost. A spoofed
     /// source can repeat its ClientHello; this bounds what each such handshake reflects to the forged address.

@@ -44,6 +44,10 @@ internal static class DtlsRecord
         && datagram[1] == DtlsMajorVersion
         && HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(datagram[11..]) <= datagram.Length;
 
+    /// <summary>The first record of <paramref name="datagram"/>, which <see cref="StartsWithRecord"/> accepted.</summary>
+    public static ReadOnlySpan<byte> FirstRecord(ReadOnlySpan<byte> datagram) =>
+        datagram[..(HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(datagram[11..]))];
+
     /// <summary>The epoch of the first record of <paramref name="datagram"/>, which <see cref="StartsWithRecord"/> accepted.</summary>
     public static int Epoch(ReadOnlySpan<byte> datagram) => BinaryPrimitives.ReadUInt16BigEndian(datagram[3..]);
 

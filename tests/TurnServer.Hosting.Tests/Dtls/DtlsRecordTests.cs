@@ -14,6 +14,15 @@ public class DtlsRecordTests
     }
 
     [Fact]
+    public void The_first_record_of_a_datagram_is_cut_from_what_follows_it()
+    {
+        byte[] hello = DtlsTestRecords.ClientHello();
+        byte[] alert = DtlsTestRecords.Record(21, DtlsTestRecords.Dtls12, 0, [2, 40], sequence: 1);
+        Assert.Equal(hello, DtlsRecord.FirstRecord([.. hello, .. alert]).ToArray());
+        Assert.Equal(hello, DtlsRecord.FirstRecord(hello).ToArray());
+    }
+
+    [Fact]
     public void Every_truncation_of_a_client_hello_is_refused()
     {
         byte[] hello = DtlsTestRecords.ClientHello();
