@@ -276,9 +276,10 @@ internal sealed partial class DtlsEndpoint
         {
             session.Start();
         }
-        catch (OutOfMemoryException)
+        catch (Exception)
         {
-            // No thread could be made: give the slots back as the session thread would have.
+            // No thread could be made (out of memory, or a thread limit): give the slots back as the session thread
+            // would have, and keep the listener's receive loop, which called this, alive.
             OnHandshakeEnded(session);
             OnSessionEnded(session, DtlsSessionEndReason.HandshakeFailed);
         }
