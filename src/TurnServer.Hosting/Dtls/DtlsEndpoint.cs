@@ -128,9 +128,16 @@ internal sealed partial class DtlsEndpoint
     /// </summary>
     public async Task<int> CloseAsync(CancellationToken cancellationToken)
     {
-        _stopping = true;
+        List<DtlsSession> sessions;
+        lock (_renewalSync)
+        {
+            // Under the lock StartSession adds sessions under: none can be added after this walk and never be closed.
+            _stopping = true;
+            sessions = [.. _sessions.Values];
+        }
+
         List<Task> ended = [];
-        foreach (DtlsSession session in _sessions.Values)
+        foreach (DtlsSession session in sessions)
         {
             if (session.Successor is { } successor)
             {
@@ -226,6 +233,7 @@ internal sealed partial class DtlsEndpoint
     {
         if (_stopping)
         {
+            // Spares the admission work; the check that counts is made again under _renewalSync below.
             Counters.Drop(DtlsDropReason.NotClientHello);
             return;
         }
@@ -250,24 +258,28 @@ internal sealed partial class DtlsEndpoint
         session.Transport.TryEnqueue(DtlsRecord.FirstRecord(datagram));
         lock (_renewalSync)
         {
-            if (predecessor is null)
+            // Refused while stopping (CloseAsync has walked the sessions already and would never close this one), or
+            // when the old session ended, or another handshake began, since this datagram was routed: the client will
+            // repeat its ClientHello.
+            if (_stopping
+                || (predecessor is not null
+                    && (predecessor.Successor is not null || !_sessions.TryGetValue(client, out DtlsSession? current) || current != predecessor)))
             {
-                _sessions[client] = session;
-            }
-            else if (predecessor.Successor is null && _sessions.TryGetValue(client, out DtlsSession? current) && current == predecessor)
-            {
-                predecessor.Successor = session;
-                session.Predecessor = predecessor;
-            }
-            else
-            {
-                // The old session ended, or another handshake began, since this datagram was routed: the client will
-                // repeat its ClientHello.
                 _admission.EndHandshake(client, completed: false);
                 _admission.EndSession(client);
                 session.Transport.Drain();
                 Counters.Drop(DtlsDropReason.NotClientHello);
                 return;
+            }
+
+            if (predecessor is null)
+            {
+                _sessions[client] = session;
+            }
+            else
+            {
+                predecessor.Successor = session;
+                session.Predecessor = predecessor;
             }
         }
 
