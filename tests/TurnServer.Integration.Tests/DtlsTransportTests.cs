@@ -242,16 +242,17 @@ public sealed class DtlsTransportTests : IDisposable
                 Socket socket = StunDtlsClient.BoundSocket();
                 sockets.Add(socket);
                 socket.SendTo(DtlsTestRecords.ClientHello(), server.DtlsEndPoints[0]);
-            }
 
-            // The listener handles datagrams in arrival order: once this Binding request is answered, the hellos were handled.
-            sockets[^1].SendTo(BindingRequest(), server.DtlsEndPoints[0]);
-            byte[] answer;
-            do
-            {
-                answer = await ReceiveAsync(sockets[^1]);
+                // Datagrams from one address are handled in order: once this Binding request is answered (past any
+                // flight the hello drew), the hello was handled.
+                socket.SendTo(BindingRequest(), server.DtlsEndPoints[0]);
+                byte[] answer;
+                do
+                {
+                    answer = await ReceiveAsync(socket);
+                }
+                while (answer[0] != 0x01);
             }
-            while (answer[0] != 0x01);
 
             Assert.Equal(3, endpoint.Counters.HandshakesStarted);
             Assert.Equal(2, endpoint.Counters.GetDropped(DtlsDropReason.AddressStartRate));
