@@ -4,8 +4,8 @@ namespace TurnServer.Hosting.Dtls;
 
 /// <summary>
 /// Decides whether a ClientHello from a new client address may start a session, by <see cref="DtlsLimits"/>: sessions
-/// in total and per source IP, handshakes in total and per source IP, and handshake starts per source IP over time. Called only when a session starts or ends, never per
-/// record, so a plain lock is cheap enough.
+/// in total and per source IP, handshakes in total and per source IP, and handshake starts per source IP over time.
+/// Called only when a session starts or ends, never per record, so a plain lock is cheap enough.
 /// </summary>
 internal sealed class DtlsAdmission
 {
@@ -20,9 +20,9 @@ internal sealed class DtlsAdmission
     private readonly long _ticksPerStart;
     private readonly Lock _sync = new();
     private readonly Dictionary<TransportAddress, StartBucket> _startsByAddress = [];
-    private long _nextPrune;
     private readonly Dictionary<TransportAddress, int> _handshakesByAddress = [];
     private readonly Dictionary<TransportAddress, int> _sessionsByAddress = [];
+    private long _nextPrune;
     private int _handshakes;
     private int _sessions;
 

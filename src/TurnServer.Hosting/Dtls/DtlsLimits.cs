@@ -22,8 +22,8 @@ internal sealed record DtlsLimits
     /// Handshakes one source IP may start per <see cref="HandshakeStartWindow"/>, refilled evenly (a token bucket).
     /// Handshake slots free as soon as a handshake fails, so <see cref="MaxHandshakesPerAddress"/> bounds only how
     /// many run at once: a forged ClientHello and an alert draw a flight and free the slot within milliseconds. This
-    /// bounds the rate, so a forged address draws at most this many times <see cref="MaxHandshakeFlights"/> flights
-    /// per window.
+    /// bounds the rate, so a forged address draws on average at most this many times <see cref="MaxHandshakeFlights"/>
+    /// flights per window. A handshake that completes gives its start back (see <see cref="DtlsAdmission.EndHandshake"/>).
     /// </summary>
     public int HandshakeStartsPerAddress { get; init; } = 8;
 
