@@ -387,9 +387,30 @@ public sealed class DaemonProcessTests : IDisposable
         var held = new List<StunStreamClient>();
         try
         {
-            for (int i = 0; i < capacity; i++)
+            // One address gets a quarter of the budget; its next connection is closed, while another address gets in.
+            for (int i = 0; i < capacity / 4; i++)
             {
                 held.Add(await StunStreamClient.ConnectAsync(server));
+                Assert.Equal(0, StunTestClient.Code(await held[i].RequestAsync(StunMethod.Binding)));
+            }
+
+            using (StunStreamClient greedy = await StunStreamClient.ConnectAsync(server))
+            {
+                await greedy.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+            }
+
+            using (StunStreamClient other = await StunStreamClient.ConnectAsync(server, localAddress: IPAddress.Parse("127.0.0.9")))
+            {
+                Assert.Equal(0, StunTestClient.Code(await other.RequestAsync(StunMethod.Binding)));
+            }
+
+            held.ForEach(client => client.Dispose());
+            held.Clear();
+
+            // So the budget is spent from five addresses.
+            for (int i = 0; i < capacity; i++)
+            {
+                held.Add(await StunStreamClient.ConnectAsync(server, localAddress: IPAddress.Parse("127.0.0." + (2 + (i % 5)).ToString(CultureInfo.InvariantCulture))));
                 Assert.Equal(0, StunTestClient.Code(await held[i].RequestAsync(StunMethod.Binding)));
             }
 

@@ -45,9 +45,15 @@ internal sealed class StunStreamClient : StunTestClient
         string password = TestServer.Password,
         X509Certificate2? clientCertificate = null,
         int? receiveBufferSize = null,
-        int? maxSegmentSize = null)
+        int? maxSegmentSize = null,
+        IPAddress? localAddress = null)
     {
         var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (localAddress is not null)
+        {
+            socket.Bind(new IPEndPoint(localAddress, 0));
+        }
+
         if (receiveBufferSize is { } size)
         {
             socket.ReceiveBufferSize = size;
