@@ -14,8 +14,7 @@ namespace TurnServer.Hosting.Net;
 public sealed partial class DescriptorBudget
 {
     private readonly ILogger _logger;
-    private readonly Lock _connectionsSync = new();
-    private readonly Dictionary<IPAddress, long> _connectionsByAddress = [];
+    private readonly AddressShares _connections = new();
     private long _inUse;
     private long _refused;
     private long _refusedPerAddress;
@@ -43,7 +42,7 @@ public sealed partial class DescriptorBudget
     /// one), so a single host that opens connections and never allocates cannot spend what every transport's
     /// clients share, while many clients behind one NAT still fit.
     /// </summary>
-    public long ConnectionsPerAddress => Math.Max(1, Capacity / 4);
+    public long ConnectionsPerAddress => AddressShares.QuarterOf(Capacity);
 
     /// <summary>Connections closed on accept since start because their address held <see cref="ConnectionsPerAddress"/> already.</summary>
     public long RefusedPerAddress => Volatile.Read(ref _refusedPerAddress);
@@ -56,44 +55,26 @@ public sealed partial class DescriptorBudget
     public bool TryTakeConnection(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
-        lock (_connectionsSync)
+        if (!_connections.TryTake(address, ConnectionsPerAddress))
         {
-            _connectionsByAddress.TryGetValue(address, out long held);
-            if (held >= ConnectionsPerAddress)
-            {
-                Interlocked.Increment(ref _refusedPerAddress);
-                return false;
-            }
-
-            if (!TryTake())
-            {
-                return false;
-            }
-
-            _connectionsByAddress[address] = held + 1;
-            return true;
+            Interlocked.Increment(ref _refusedPerAddress);
+            return false;
         }
+
+        if (!TryTake())
+        {
+            _connections.Return(address);
+            return false;
+        }
+
+        return true;
     }
 
     /// <summary>Gives back a descriptor taken with <see cref="TryTakeConnection"/> for <paramref name="address"/>.</summary>
     public void ReturnConnection(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
-        lock (_connectionsSync)
-        {
-            if (_connectionsByAddress.TryGetValue(address, out long held))
-            {
-                if (held <= 1)
-                {
-                    _connectionsByAddress.Remove(address);
-                }
-                else
-                {
-                    _connectionsByAddress[address] = held - 1;
-                }
-            }
-        }
-
+        _connections.Return(address);
         Return();
     }
 

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TurnServer.Hosting.Net;
 
 namespace TurnServer.Hosting.Services;
 
@@ -24,7 +25,7 @@ internal abstract class KestrelService : IHostedService, IAsyncDisposable
     /// <summary>Kestrel logs through <paramref name="loggerFactory"/>, the daemon's.</summary>
     protected KestrelService(ILoggerFactory loggerFactory) => _loggerFactory = loggerFactory;
 
-    private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
+    private readonly AddressShares _perAddress = new();
 
     /// <summary>Connections kept open at once (64 unless a listener says otherwise); more are closed as soon as they are accepted.</summary>
     public virtual int ConnectionLimit => 64;
@@ -33,7 +34,7 @@ internal abstract class KestrelService : IHostedService, IAsyncDisposable
     /// Connections one client address may keep open at once: a quarter of <see cref="ConnectionLimit"/>, so that one
     /// host cannot hold them all and keep scrapers, probes or operators out. More are closed as soon as they are accepted.
     /// </summary>
-    public int ConnectionLimitPerAddress => Math.Max(1, ConnectionLimit / 4);
+    public int ConnectionLimitPerAddress => (int)AddressShares.QuarterOf(ConnectionLimit);
 
     /// <summary>The bound port, once started (useful with port 0).</summary>
     public int Port { get; private set; }
@@ -91,20 +92,18 @@ internal abstract class KestrelService : IHostedService, IAsyncDisposable
             return;
         }
 
+        if (!_perAddress.TryTake(address, ConnectionLimitPerAddress))
+        {
+            return;
+        }
+
         try
         {
-            if (_perAddress.AddOrUpdate(address, 1, static (_, count) => count + 1) <= ConnectionLimitPerAddress)
-            {
-                await next(connection).ConfigureAwait(false);
-            }
+            await next(connection).ConfigureAwait(false);
         }
         finally
         {
-            while (_perAddress.TryGetValue(address, out int count)
-                && !(count == 1 ? _perAddress.TryRemove(KeyValuePair.Create(address, 1)) : _perAddress.TryUpdate(address, count - 1, count)))
-            {
-                // another connection of this address came or went meanwhile: try again with its count
-            }
+            _perAddress.Return(address);
         }
     }
 
