@@ -62,7 +62,7 @@ internal sealed class DtlsAdmission
     /// Most sessions one source IP may hold: a quarter of <see cref="DtlsLimits.MaxSessions"/>, as KestrelService
     /// limits connections per address, so that one address cannot take every session thread.
     /// </summary>
-    public int MaxSessionsPerAddress => Math.Max(1, _limits.MaxSessions / 4);
+    public int MaxSessionsPerAddress => (int)Net.AddressShares.QuarterOf(_limits.MaxSessions);
 
     /// <summary>
     /// Takes a session slot and a handshake slot for <paramref name="client"/>, or says in <paramref name="refusal"/>
