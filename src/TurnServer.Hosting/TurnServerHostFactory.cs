@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -76,6 +77,7 @@ public static partial class TurnServerHostFactory
         NatBehaviorDiscovery? natDiscovery = CreateNatDiscovery(settings, listeningIps);
         IReadOnlyList<IPEndPoint> auxServers = ListeningAddresses.ResolveEndPoints(settings.AuxServers);
         builder.Services.AddSingleton<IAllocationObserver>(sp => new SessionLog(sp.GetRequiredService<ILogger<SessionLog>>(), settings.Realm));
+        builder.Services.AddSingleton<ConnectionSetupCounters>();
         builder.Services.AddSingleton(sp => DescriptorBudget.ForThisProcess(sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Descriptors")));
         builder.Services.AddSingleton(sp =>
         {
@@ -86,6 +88,10 @@ public static partial class TurnServerHostFactory
             metrics.Meter.CreateObservableGauge("turnserver_client_descriptors_limit", () => descriptors.Capacity, description: "Descriptors client connections and relay sockets may hold: the open files limit less what the server keeps for itself");
             metrics.Meter.CreateObservableCounter("turnserver_client_descriptors_refused_total", () => descriptors.Refused, description: "Connections closed on accept and relays refused because client descriptors ran out");
             metrics.Meter.CreateObservableCounter("turnserver_client_connections_refused_per_address_total", () => descriptors.RefusedPerAddress, description: "TCP and TLS connections closed on accept because their address held a quarter of the client descriptors");
+            ConnectionSetupCounters setups = sp.GetRequiredService<ConnectionSetupCounters>();
+            metrics.Meter.CreateObservableCounter("turnserver_tls_handshakes_started_total", () => setups.TlsHandshakesStarted, description: "TLS handshakes begun on the TCP and TLS ports");
+            metrics.Meter.CreateObservableCounter("turnserver_tls_handshakes_completed_total", () => setups.TlsHandshakesCompleted, description: "TLS handshakes finished on the TCP and TLS ports");
+            metrics.Meter.CreateObservableCounter("turnserver_connection_setup_failures_total", () => SetupFailuresByReason(setups), description: "TCP and TLS connections that ended before their first message could be read, by reason");
             return metrics;
         });
         if (settings.Prometheus)
@@ -322,6 +328,11 @@ public static partial class TurnServerHostFactory
         }
     }
 
+    /// <summary>The failed connection setups of every TCP and TLS listener, one measurement per reason.</summary>
+    private static IEnumerable<Measurement<long>> SetupFailuresByReason(ConnectionSetupCounters setups) =>
+        Enum.GetValues<ConnectionSetupFailure>()
+            .Select(r => new Measurement<long>(setups.GetFailures(r), new KeyValuePair<string, object?>("reason", TurnMetrics.ReasonLabel(r))));
+
     /// <summary>
     /// Registers a TCP listener on <paramref name="endPoint"/> taking plain connections when <paramref name="plain"/>
     /// and TLS ones when <paramref name="tls"/> is given, told apart by their first byte; with
@@ -338,6 +349,7 @@ public static partial class TurnServerHostFactory
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(protocol == TransportProtocol.Tls ? "TurnServer.Tls" : "TurnServer.Tcp"),
             time,
             sp.GetRequiredService<DescriptorBudget>(),
+            sp.GetRequiredService<ConnectionSetupCounters>(),
             proxyProtocol,
             new HttpOnTurnPort(settings.AcmeRedirect, settings.RespondHttpUnsupported),
             settings.ListeningDevice));

@@ -123,6 +123,51 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(1, scrape.Value("turn_total_allocations", ("type", "DTLS")));
     }
 
+    /// <summary>
+    /// TLS handshakes and connections that end before they are set up, which are logged only at Debug level, are
+    /// scraped: a handshake that works, TLS bytes that make no handshake, and a connection closed before its first byte.
+    /// </summary>
+    [Fact]
+    public async Task Tls_handshakes_and_failed_connection_setups_are_scraped_by_reason()
+    {
+        using var certificate = new TestCertificate();
+        await using TestServer server = await TestServer.StartAsync([.. PrometheusFlags, .. certificate.Options]);
+        using (StunStreamClient tls = await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], certificate.Certificate))
+        {
+            Assert.Equal(0, StunTestClient.Code(await tls.RequestAsync(StunMethod.Binding)));
+        }
+
+        using (var broken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await broken.ConnectAsync(server.TlsEndPoints[0]);
+            await broken.SendAsync(new byte[] { 0x16, 0x03, 0x01, 0x00, 0x04, 0xFF, 0xFF, 0xFF, 0xFF }); // a handshake record holding no handshake message
+            byte[] answer = await ReadToCloseAsync(broken);
+            Assert.Equal(0x15, Assert.Single(answer[..1])); // a TLS alert record, then the close
+        }
+
+        using (var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await silent.ConnectAsync(server.TlsEndPoints[0]);
+            silent.Shutdown(SocketShutdown.Send);
+        }
+
+        PrometheusText scrape = null!;
+        await Poll.UntilAsync(
+            async () =>
+            {
+                scrape = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
+                return scrape.Value("turnserver_connection_setup_failures_total", ("reason", "closed")) == 1;
+            },
+            TimeSpan.FromSeconds(10),
+            "the silent connection counted as closed");
+        Assert.Equal(2, scrape.Value("turnserver_tls_handshakes_started_total"));
+        Assert.Equal(1, scrape.Value("turnserver_tls_handshakes_completed_total"));
+        Assert.Equal(1, scrape.Value("turnserver_connection_setup_failures_total", ("reason", "tls_handshake")));
+        Assert.Equal(0, scrape.Value("turnserver_connection_setup_failures_total", ("reason", "timeout")));
+        Assert.Equal(0, scrape.Value("turnserver_connection_setup_failures_total", ("reason", "proxy_header")));
+        Assert.Equal("counter", scrape.Types["turnserver_connection_setup_failures_total"]);
+    }
+
     [Fact]
     public async Task Username_labels_split_traffic_per_user()
     {
@@ -263,6 +308,26 @@ public sealed class MetricsTests : IDisposable
 
         PrometheusText scrape = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
         Assert.All(new[] { "UDP", "TCP", "TLS/TCP", "DTLS" }, type => Assert.Equal(1, scrape.Value("turn_total_allocations", ("type", type))));
+    }
+
+    /// <summary>Reads what the server sends until it closes the connection (bounded: 10 s, 64 KiB).</summary>
+    private static async Task<byte[]> ReadToCloseAsync(Socket socket)
+    {
+        var received = new List<byte>();
+        byte[] buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (received.Count < 65536)
+        {
+            int read = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            if (read == 0)
+            {
+                break;
+            }
+
+            received.AddRange(buffer.AsSpan(0, read));
+        }
+
+        return [.. received];
     }
 
     /// <summary>Reads one HTTP answer's head (up to the blank line), or nothing when the server closes or resets first.</summary>

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using TurnServer.Hosting.Tcp;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
 
@@ -88,6 +90,9 @@ public partial class InteropTests
 
         Assert.Equal(0, received); // closed, no answer
         Assert.Equal(0, server.Engine.Counters.BindingRequests);
+        ConnectionSetupCounters setups = server.Host.Services.GetRequiredService<ConnectionSetupCounters>();
+        Assert.Equal(1, setups.GetFailures(ConnectionSetupFailure.ProxyHeader));
+        Assert.Equal(0, setups.GetFailures(ConnectionSetupFailure.Closed));
     }
 
     private static async Task<byte[]> ReceiveMessageAsync(Socket socket)

@@ -284,6 +284,10 @@ public sealed class StreamTransportTests : IDisposable
         int read = await silent.ReceiveAsync(new byte[64], SocketFlags.None, cts.Token);
         Assert.Equal(0, read); // closed by the server
         Assert.True(Stopwatch.GetElapsedTime(connected) >= TcpListenerService.HandshakeTimeout - TimeSpan.FromSeconds(1));
+        ConnectionSetupCounters setups = server.Host.Services.GetRequiredService<ConnectionSetupCounters>();
+        Assert.Equal((2L, 1L), (setups.TlsHandshakesStarted, setups.TlsHandshakesCompleted));
+        Assert.Equal(1, setups.GetFailures(ConnectionSetupFailure.Timeout));
+        Assert.Equal(0, setups.GetFailures(ConnectionSetupFailure.Closed));
     }
 
     /// <summary>

@@ -34,6 +34,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly DescriptorBudget _descriptors;
+    private readonly ConnectionSetupCounters _setups;
     private readonly TimeSpan _allocationTimeout;
     private readonly bool _proxyProtocol;
     private readonly HttpOnTurnPort _http;
@@ -52,15 +53,17 @@ internal sealed partial class TcpListenerService : BackgroundService
     /// <param name="logger">Where connection failures are logged.</param>
     /// <param name="time">The clock.</param>
     /// <param name="descriptors">The budget each accepted connection takes a descriptor from; none left, it is closed at once.</param>
+    /// <param name="setups">Where TLS handshakes and connections that end before they are set up are counted.</param>
     /// <param name="proxyProtocol">
     /// Whether each connection starts with a PROXY protocol version 2 header from a load balancer (<c>tcp-proxy-port</c>),
     /// naming the client; it must arrive with the first byte, within <see cref="HandshakeTimeout"/>.
     /// </param>
     /// <param name="http">What HTTP requests get (<c>acme-redirect</c>, <c>respond-http-unsupported</c>); by default none, and the connection is closed.</param>
     /// <param name="device">The network interface the listener is tied to (<c>listening-device</c>), or null.</param>
-    public TcpListenerService(IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnEngine engine, TimeSpan allocationTimeout, ILogger logger, TimeProvider time, DescriptorBudget descriptors, bool proxyProtocol = false, HttpOnTurnPort? http = null, string? device = null)
+    public TcpListenerService(IPEndPoint endPoint, TransportProtocol protocol, bool plain, TlsCertificateProvider? tls, TurnEngine engine, TimeSpan allocationTimeout, ILogger logger, TimeProvider time, DescriptorBudget descriptors, ConnectionSetupCounters setups, bool proxyProtocol = false, HttpOnTurnPort? http = null, string? device = null)
     {
         _descriptors = descriptors ?? throw new ArgumentNullException(nameof(descriptors));
+        _setups = setups ?? throw new ArgumentNullException(nameof(setups));
         if (!plain && tls is null)
         {
             throw new ArgumentException("a listener must take plain TCP, TLS or both", nameof(plain));
@@ -201,6 +204,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     private async Task ServeAsync(Socket socket, IPAddress? from, CancellationToken stoppingToken)
     {
         StreamClientConnection? connection = null;
+        bool handshaking = false;
         try
         {
             socket.NoDelay = true;
@@ -226,7 +230,10 @@ internal sealed partial class TcpListenerService : BackgroundService
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                 stream = ssl;
+                _setups.TlsStarted();
+                handshaking = true;
                 await ssl.AuthenticateAsServerAsync(_tls!.CreateServerOptions(), setup.Token).ConfigureAwait(false);
+                _setups.TlsCompleted();
             }
 
             connection = new StreamClientConnection(socket, stream, fiveTuple, _engine, _logger, _time, _http);
@@ -236,7 +243,20 @@ internal sealed partial class TcpListenerService : BackgroundService
         }
         catch (Exception e) when (e is IOException or InvalidDataException or SocketException or ObjectDisposedException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
         {
-            LogHandshakeFailed(_logger, socket.RemoteEndPoint?.ToString() ?? "?", e.Message);
+            if (connection is null && !stoppingToken.IsCancellationRequested)
+            {
+                _setups.Failed(e switch
+                {
+                    OperationCanceledException => ConnectionSetupFailure.Timeout,
+                    InvalidDataException => ConnectionSetupFailure.ProxyHeader,
+                    System.Security.Authentication.AuthenticationException => ConnectionSetupFailure.TlsHandshake,
+                    // SslStream reports a peer that hung up mid-handshake as IOException, and so it is counted
+                    // as closed; TLS bytes it cannot parse come as AuthenticationException.
+                    _ => ConnectionSetupFailure.Closed,
+                });
+            }
+
+            LogHandshakeFailed(_logger, socket.RemoteEndPoint?.ToString() ?? "?", handshaking && connection is null ? "TLS handshake: " + e.Message : e.Message);
             socket.Dispose();
         }
         catch (Exception e)
