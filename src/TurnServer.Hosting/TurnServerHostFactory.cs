@@ -307,6 +307,11 @@ public static partial class TurnServerHostFactory
             LogTlsDisabled(startup);
         }
 
+        foreach (UserEntry user in settings.Users.Where(u => u.Password == SamplePassword))
+        {
+            LogSamplePassword(startup, user.Name);
+        }
+
         return host;
     }
 
@@ -397,6 +402,12 @@ public static partial class TurnServerHostFactory
     /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
     private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings) =>
         (settings.NoTls && settings.NoDtls && !settings.WebAdmin) || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings);
+
+    /// <summary>The password of the demo user in the shipped conf/turnserver.conf, which anyone can read there.</summary>
+    private const string SamplePassword = "change-me";
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "User '{User}' has the password of the shipped sample config, which anyone can read: change it before clients outside this host can reach the server")]
+    private static partial void LogSamplePassword(ILogger logger, string user);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
     private static partial void LogTlsNote(ILogger logger, string note);

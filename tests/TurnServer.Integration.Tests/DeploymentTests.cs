@@ -54,6 +54,7 @@ public sealed class DeploymentTests : IDisposable
         }
 
         Assert.Same(listening.Task, await Task.WhenAny(listening.Task, Task.Delay(TimeSpan.FromSeconds(60))));
+        Assert.Contains("User 'demo' has the password of the shipped sample config", server.Output, StringComparison.Ordinal);
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port), "demo", "change-me"))
         {
             Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding)));

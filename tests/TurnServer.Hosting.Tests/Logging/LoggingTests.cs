@@ -26,6 +26,25 @@ public sealed class LoggingTests : IDisposable
     public void Log_file_names_follow_coturn(string configured, string expected) =>
         Assert.Equal(expected, CoturnFileSink.FileName(configured, simple: false, Day));
 
+    /// <summary>The demo user's password in the shipped conf is public: a server started with it says so, once per such user.</summary>
+    [Fact]
+    public void Start_up_warns_about_a_user_with_the_shipped_sample_password_and_no_other()
+    {
+        string log = Path.Combine(_directory, "turn.log");
+        TurnServerSettings settings = TestLoader.Settings(
+            "lt-cred-mech\nrealm=example.org\nuser=demo:change-me\nuser=alice:change-me-soon\nno-tls\nno-dtls\n",
+            "--log-file=" + log,
+            "--simple-log");
+        using (Microsoft.Extensions.Hosting.IHost host = TurnServerHostFactory.Create(settings))
+        {
+            Assert.NotNull(host);
+        }
+
+        string warning = Assert.Single(File.ReadAllLines(log), l => l.Contains("password of the shipped sample config", StringComparison.Ordinal));
+        Assert.Contains("User 'demo'", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain("change-me", warning, StringComparison.Ordinal); // never the password itself
+    }
+
     [Fact]
     public void Simple_log_keeps_the_name() => Assert.Equal("/var/log/turn.log", CoturnFileSink.FileName("/var/log/turn.log", simple: true, Day));
 
