@@ -28,10 +28,12 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
     private readonly TimeProvider _time;
     private readonly long _handshakeDeadline;
     private readonly int _capacity;
+    private readonly int _byteCapacity;
     private readonly int _maxFlights;
     private readonly ConcurrentQueue<(byte[] Buffer, int Length)> _queue = new();
     private readonly SemaphoreSlim _available = new(0);
     private int _queued;
+    private int _queuedBytes;
     private volatile bool _handshakeComplete;
     private volatile bool _closeRequested;
     private volatile bool _closedByRecordLayer;
@@ -54,6 +56,7 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
         _recordLayerLock = recordLayerLock;
         _time = time;
         _capacity = limits.QueueCapacity;
+        _byteCapacity = limits.QueueByteCapacity;
         _maxFlights = limits.MaxHandshakeFlights;
         _handshakeDeadline = time.GetTimestamp() + (long)(limits.HandshakeTimeout.TotalSeconds * time.TimestampFrequency);
     }
@@ -73,7 +76,11 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
     /// <summary>Lifts the handshake's deadline and send rule: the client has proved it receives at its address.</summary>
     public void MarkHandshakeComplete() => _handshakeComplete = true;
 
-    /// <summary>Queues a datagram for the session (listener thread). False, and nothing kept, when the queue is full or the session is ending.</summary>
+    /// <summary>
+    /// Queues a datagram for the session (listener thread). False, and nothing kept, when the queue holds
+    /// <see cref="DtlsLimits.QueueCapacity"/> datagrams or <see cref="DtlsLimits.QueueByteCapacity"/> bytes, or the
+    /// session is ending.
+    /// </summary>
     public bool TryEnqueue(ReadOnlySpan<byte> datagram)
     {
         if (_closeRequested)
@@ -83,6 +90,13 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
 
         if (Interlocked.Increment(ref _queued) > _capacity)
         {
+            Interlocked.Decrement(ref _queued);
+            return false;
+        }
+
+        if (Interlocked.Add(ref _queuedBytes, datagram.Length) > _byteCapacity)
+        {
+            Interlocked.Add(ref _queuedBytes, -datagram.Length);
             Interlocked.Decrement(ref _queued);
             return false;
         }
@@ -182,6 +196,7 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
         }
 
         Interlocked.Decrement(ref _queued);
+        Interlocked.Add(ref _queuedBytes, -item.Length);
         int length = Math.Min(item.Length, len);
         item.Buffer.AsSpan(0, length).CopyTo(buf.AsSpan(off));
         ArrayPool<byte>.Shared.Return(item.Buffer);

@@ -48,4 +48,11 @@ internal sealed record DtlsLimits
 
     /// <summary>Datagrams queued for one session's worker before further ones are dropped.</summary>
     public int QueueCapacity { get; init; } = 64;
+
+    /// <summary>
+    /// Bytes queued for one session's worker before further datagrams are dropped: 64 full-size (1,500-byte MTU)
+    /// datagrams fit, but 64 of UDP's 65,507 bytes would not, so a client cannot make each of
+    /// <see cref="MaxSessions"/> sessions hold 4 MiB.
+    /// </summary>
+    public int QueueByteCapacity { get; init; } = 128 * 1024;
 }
