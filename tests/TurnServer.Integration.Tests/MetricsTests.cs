@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using TurnServer.Core.Diagnostics;
+using TurnServer.Hosting.Metrics;
 using TurnServer.Hosting.Tests.Dtls;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
@@ -184,6 +185,34 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(["alice", "bob"], scrape.LabelSets("turn_traffic_rcvp").Select(l => l["user"]).Order());
         Assert.All(scrape.LabelSets("turn_traffic_peer_sentb"), l => Assert.Equal(TestServer.Realm, l["realm"]));
         Assert.Equal(2, scrape.Value("turn_total_allocations", ("type", "UDP")));
+    }
+
+    /// <summary>
+    /// Ended sessions keep a series per user only up to the cap (10,000 in service, 2 here): the traffic of later
+    /// users is counted under one "(others)" series, so REST usernames, new every session, cannot grow the scrape
+    /// and the server's memory without end.
+    /// </summary>
+    [Fact]
+    public async Task Ended_users_past_the_series_cap_are_counted_under_one_series()
+    {
+        await using TestServer server = await TestServer.StartAsync(
+            [.. PrometheusFlags, "--prometheus-username-labels", "--user=bob:builder", "--user=carol:singer"],
+            s => s.AddSingleton(_ => new TurnMetrics(TestServer.Realm, userLabels: true, TimeProvider.System, maxUserSeries: 2)));
+        foreach ((string user, string password) in new[] { (TestServer.User, TestServer.Password), ("bob", "builder"), ("carol", "singer") })
+        {
+            using var client = new StunUdpClient(server.UdpEndPoint, user, password);
+            await client.AllocateAsync();
+            byte[] deleted = await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0));
+            Assert.Equal(0, StunUdpClient.Code(deleted));
+        }
+
+        PrometheusText scrape = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
+        Assert.Equal(["(others)", "alice", "bob"], scrape.LabelSets("turn_traffic_rcvp").Select(l => l["user"]).Order(StringComparer.Ordinal));
+        // Each user's session was the same exchange, so carol's traffic, under "(others)", equals alice's.
+        double alice = scrape.Value("turn_traffic_rcvp", ("realm", TestServer.Realm), ("user", "alice"));
+        Assert.True(alice > 0);
+        Assert.Equal(alice, scrape.Value("turn_traffic_rcvp", ("realm", TestServer.Realm), ("user", "(others)")));
+        Assert.Equal(3 * alice, scrape.Value("turn_total_traffic_rcvp"));
     }
 
     [Fact]

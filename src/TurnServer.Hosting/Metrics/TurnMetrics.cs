@@ -30,7 +30,9 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
     private readonly bool _userLabels;
     private readonly TimeProvider _time;
     private readonly Histogram<double> _lifetime;
-    private readonly ConcurrentDictionary<string, TrafficTotals> _endedPerUser = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TrafficTotals> _endedPerUser = new(StringComparer.Ordinal);
+    private readonly Lock _endedPerUserSync = new();
+    private readonly int _maxUserSeries;
     private readonly ConcurrentQueue<DtlsEndpoint> _dtls = new();
     private readonly Lock _snapshotSync = new();
     private TurnEngine? _engine;
@@ -38,12 +40,30 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
     private TrafficSnapshot _snapshot = TrafficSnapshot.Empty;
     private long? _snapshotAt;
 
+    /// <summary>
+    /// Most users whose ended sessions keep a <c>user</c> series of their own with <c>prometheus-username-labels</c>;
+    /// the traffic of further users is counted under <see cref="OtherUsersLabel"/>. TURN REST usernames carry their
+    /// expiry, so every session may bring a new user: coTURN's series grow without end there (its documentation
+    /// warns of the memory this leaks), these stop at this many.
+    /// </summary>
+    public const int MaxUserSeries = 10_000;
+
+    /// <summary>The <c>user</c> label of the traffic of ended sessions whose users came after <see cref="MaxUserSeries"/> others.</summary>
+    public const string OtherUsersLabel = "(others)";
+
     /// <summary>Creates the meter and its instruments.</summary>
     /// <param name="realm">The value of the <c>realm</c> label.</param>
     /// <param name="userLabels">coTURN's <c>prometheus-username-labels</c>: traffic per user as well as per realm.</param>
     /// <param name="time">The clock, for allocation lifetimes.</param>
     public TurnMetrics(string realm, bool userLabels, TimeProvider time)
+        : this(realm, userLabels, time, MaxUserSeries)
     {
+    }
+
+    /// <summary>As the public constructor, with a lower cap on user series (tests).</summary>
+    internal TurnMetrics(string realm, bool userLabels, TimeProvider time, int maxUserSeries)
+    {
+        _maxUserSeries = maxUserSeries;
         _realm = realm ?? throw new ArgumentNullException(nameof(realm));
         _userLabels = userLabels;
         _time = time ?? throw new ArgumentNullException(nameof(time));
@@ -103,7 +123,16 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
         if (_userLabels)
         {
             TrafficTotals traffic = TrafficTotals.Of(allocation);
-            _endedPerUser.AddOrUpdate(allocation.Username ?? string.Empty, traffic, (_, sum) => sum + traffic);
+            string user = allocation.Username ?? string.Empty;
+            lock (_endedPerUserSync)
+            {
+                if (!_endedPerUser.ContainsKey(user) && _endedPerUser.Count >= _maxUserSeries)
+                {
+                    user = OtherUsersLabel; // may exceed the cap by this one series
+                }
+
+                _endedPerUser[user] = _endedPerUser.TryGetValue(user, out TrafficTotals sum) ? sum + traffic : traffic;
+            }
         }
     }
 
@@ -189,7 +218,12 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
                 return _snapshot;
             }
 
-            Dictionary<string, TrafficTotals> perUser = _userLabels ? new(_endedPerUser, StringComparer.Ordinal) : [];
+            Dictionary<string, TrafficTotals> perUser;
+            lock (_endedPerUserSync)
+            {
+                perUser = _userLabels ? new(_endedPerUser, StringComparer.Ordinal) : [];
+            }
+
             TrafficTotals total = _engine.Allocations.GetTrafficTotals(_userLabels
                 ? (allocation, live) =>
                 {
