@@ -226,7 +226,14 @@ public sealed class TurnEngine
         }
 
         ReadOnlySpan<byte> payload = packet.Slice(ChannelData.HeaderLength, length);
-        if (!allocation.GetRelay(channel.PeerSocketAddress.Family)!.SendTo(payload, channel.PeerSocketAddress))
+        // The relay is gone only if a Refresh just deleted its family, and the channel with it (RFC 8656 section 8.1).
+        if (allocation.GetRelay(channel.PeerSocketAddress.Family) is not { } relay)
+        {
+            Counters.Drop(DropReason.ChannelNotBound);
+            return false;
+        }
+
+        if (!relay.SendTo(payload, channel.PeerSocketAddress))
         {
             Counters.Drop(DropReason.SendFailed);
             return false;
@@ -257,6 +264,7 @@ public sealed class TurnEngine
             }
             else
             {
+                Allocations.RemoveExpiredRelays(allocation, now);
                 allocation.RemoveExpired(now, channelHold);
             }
         }

@@ -44,6 +44,8 @@ public sealed class Allocation
     private Permission[] _permissions = [];
     private ChannelBinding[] _channels = [];
     private long _expiresAt;
+    private long _expiresAtV4;
+    private long _expiresAtV6;
     private int _released;
 
     // max-bps windows: the second (timestamp / frequency) being counted and the bytes counted in it, per direction.
@@ -72,6 +74,8 @@ public sealed class Allocation
         _time = time;
         _fingerprint = fingerprint;
         _expiresAt = expiresAt;
+        _expiresAtV4 = expiresAt;
+        _expiresAtV6 = expiresAt;
         CreatedAt = time.GetUtcNow();
     }
 
@@ -132,12 +136,14 @@ public sealed class Allocation
     /// <summary>The second relayed transport address of a dual allocation (RFC 8656 section 7.1), else default.</summary>
     public TransportAddress AdditionalRelayedTransportAddress { get; private set; }
 
-    /// <summary>Expiry as a <see cref="TimeProvider.GetTimestamp"/> value.</summary>
-    public long ExpiresAt
-    {
-        get => Volatile.Read(ref _expiresAt);
-        internal set => Volatile.Write(ref _expiresAt, value);
-    }
+    /// <summary>
+    /// Expiry as a <see cref="TimeProvider.GetTimestamp"/> value: of the whole allocation, so for a dual allocation
+    /// the later of its two relays' (<see cref="GetExpiresAt"/>).
+    /// </summary>
+    public long ExpiresAt => Volatile.Read(ref _expiresAt);
+
+    /// <summary>True while the allocation has a relay of each address family (a dual allocation, RFC 8656 section 7.1).</summary>
+    public bool IsDual => RelayV4 is not null && RelayV6 is not null;
 
     /// <summary>How long ago Allocate succeeded, by the allocation's clock; never negative (the wall clock may step back).</summary>
     public TimeSpan Age => TimeSpan.FromTicks(Math.Max(0, (_time.GetUtcNow() - CreatedAt).Ticks));
@@ -279,6 +285,94 @@ public sealed class Allocation
         else
         {
             AdditionalRelayedTransportAddress = advertised;
+        }
+    }
+
+    /// <summary>
+    /// When the relay of <paramref name="family"/> expires, as a <see cref="TimeProvider.GetTimestamp"/> value: a
+    /// Refresh with REQUESTED-ADDRESS-FAMILY sets one relay's of a dual allocation (RFC 8656 section 8.1), any other
+    /// Refresh both. The same as <see cref="ExpiresAt"/> for a single-family allocation.
+    /// </summary>
+    public long GetExpiresAt(AddressFamily family)
+    {
+        lock (_sync)
+        {
+            return family == AddressFamily.InterNetwork ? _expiresAtV4 : _expiresAtV6;
+        }
+    }
+
+    /// <summary>Sets the expiry of the allocation and of each of its relays (a Refresh that names no family).</summary>
+    internal void SetExpiresAt(long expiresAt)
+    {
+        lock (_sync)
+        {
+            _expiresAtV4 = expiresAt;
+            _expiresAtV6 = expiresAt;
+            Volatile.Write(ref _expiresAt, expiresAt);
+        }
+    }
+
+    /// <summary>
+    /// Sets the expiry of the relay of <paramref name="family"/> alone (RFC 8656 section 8.1, a dual allocation's
+    /// Refresh with REQUESTED-ADDRESS-FAMILY); the allocation then expires with the later of its relays.
+    /// </summary>
+    internal void SetExpiresAt(AddressFamily family, long expiresAt)
+    {
+        lock (_sync)
+        {
+            if (family == AddressFamily.InterNetwork)
+            {
+                _expiresAtV4 = expiresAt;
+            }
+            else
+            {
+                _expiresAtV6 = expiresAt;
+            }
+
+            Volatile.Write(ref _expiresAt, Math.Max(RelayV4 is null ? long.MinValue : _expiresAtV4, RelayV6 is null ? long.MinValue : _expiresAtV6));
+        }
+    }
+
+    /// <summary>
+    /// Deletes the relay of <paramref name="family"/> from a dual allocation (RFC 8656 section 8.1: "Deleting a single
+    /// allocation destroys any permissions or channels associated with that particular allocation; it MUST NOT affect
+    /// any permissions or channels associated with allocations for the other address family"): closes it and drops
+    /// the permissions and channel bindings of peers of that family. Returns the closed relay, whose port the caller
+    /// returns to the pool; null, changing nothing, when the allocation is not dual or has been released.
+    /// </summary>
+    internal RelayEndpoint? DetachRelay(AddressFamily family)
+    {
+        lock (_sync)
+        {
+            if (_released != 0 || !IsDual)
+            {
+                return null;
+            }
+
+            RelayEndpoint relay;
+            if (family == AddressFamily.InterNetwork)
+            {
+                relay = RelayV4!;
+                RelayV4 = null;
+                Volatile.Write(ref _expiresAt, _expiresAtV6);
+            }
+            else
+            {
+                relay = RelayV6!;
+                RelayV6 = null;
+                Volatile.Write(ref _expiresAt, _expiresAtV4);
+            }
+
+            if (RelayedTransportAddress.AddressFamily == family)
+            {
+                RelayedTransportAddress = AdditionalRelayedTransportAddress;
+            }
+
+            AdditionalRelayedTransportAddress = default;
+            Volatile.Write(ref _permissions, Array.FindAll(_permissions, p => p.PeerAddress.AddressFamily != family));
+            Volatile.Write(ref _channels, Array.FindAll(_channels, c => c.PeerAddress.AddressFamily != family));
+            relay.Dispose();
+            return relay;
         }
     }
 
@@ -492,9 +586,15 @@ public sealed class Allocation
     /// <summary>Marks the allocation released and closes its relays; true only for the first caller.</summary>
     internal bool Release()
     {
-        if (Interlocked.Exchange(ref _released, 1) != 0)
+        // Under the lock DetachRelay takes, so a relay is never closed, nor its port returned, by both.
+        lock (_sync)
         {
-            return false;
+            if (_released != 0)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _released, 1);
         }
 
         RelayV4?.Dispose();

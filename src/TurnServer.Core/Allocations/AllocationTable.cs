@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Sockets;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Relay;
 
@@ -273,13 +274,31 @@ public sealed class AllocationTable
     /// Answers a successful Refresh (RFC 8656 section 8.2): the allocation now expires at <paramref name="expiresAt"/>
     /// (a <see cref="TimeProvider.GetTimestamp"/> value), <paramref name="lifetime"/> seconds from now, or with a
     /// lifetime of 0 is deleted. Observers hear of the refresh before the deletion, as coTURN reports them.
+    /// With <paramref name="family"/> (REQUESTED-ADDRESS-FAMILY) and a dual allocation, only that family's relay is
+    /// refreshed, or with 0 deleted, its port returned (RFC 8656 section 8.1); observers hear the allocation's
+    /// remaining lifetime.
     /// </summary>
-    public void Refresh(Allocation allocation, uint lifetime, long expiresAt)
+    public void Refresh(Allocation allocation, uint lifetime, long expiresAt, AddressFamily? family = null)
     {
         ArgumentNullException.ThrowIfNull(allocation);
+        if (family is { } one && allocation.IsDual)
+        {
+            if (lifetime == 0)
+            {
+                RemoveRelay(allocation, one);
+            }
+            else
+            {
+                allocation.SetExpiresAt(one, expiresAt);
+            }
+
+            _observer?.OnRefreshed(allocation, (uint)Math.Max(0, allocation.SecondsToExpiry));
+            return;
+        }
+
         if (lifetime != 0)
         {
-            allocation.ExpiresAt = expiresAt;
+            allocation.SetExpiresAt(expiresAt);
         }
 
         _observer?.OnRefreshed(allocation, lifetime);
@@ -338,6 +357,30 @@ public sealed class AllocationTable
             }
 
             return totals;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the relay of each family of a dual allocation whose own lifetime has passed at <paramref name="now"/>
+    /// (the allocation lives on with the other; when both have passed, the whole allocation has expired). Called by
+    /// the sweeper.
+    /// </summary>
+    internal void RemoveExpiredRelays(Allocation allocation, long now)
+    {
+        foreach (AddressFamily family in (ReadOnlySpan<AddressFamily>)[AddressFamily.InterNetwork, AddressFamily.InterNetworkV6])
+        {
+            if (allocation.IsDual && now >= allocation.GetExpiresAt(family))
+            {
+                RemoveRelay(allocation, family);
+            }
+        }
+    }
+
+    private void RemoveRelay(Allocation allocation, AddressFamily family)
+    {
+        if (allocation.DetachRelay(family) is { } relay)
+        {
+            _ports.Release(relay.LocalAddress.Port);
         }
     }
 

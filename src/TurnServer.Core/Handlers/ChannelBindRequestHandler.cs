@@ -37,7 +37,11 @@ internal static class ChannelBindRequestHandler
 
         // "The channel number is not currently bound to a different transport address (same transport address is OK);
         // the transport address is not currently bound to a different channel number." Else 400.
-        RelayEndpoint relay = allocation.GetRelay(peer.AddressFamily)!;
+        if (allocation.GetRelay(peer.AddressFamily) is not { } relay)
+        {
+            return StunErrorCodes.PeerAddressFamilyMismatch; // the sweeper deleted that family's relay since the check
+        }
+
         long now = ctx.Now;
         return allocation.BindChannel(
             number,

@@ -4,7 +4,10 @@ using TurnServer.Stun;
 
 namespace TurnServer.Core.Handlers;
 
-/// <summary>Refresh (RFC 8656 section 8.2): extends or, with LIFETIME 0, deletes the allocation.</summary>
+/// <summary>
+/// Refresh (RFC 8656 section 8.2): extends or, with LIFETIME 0, deletes the allocation, or with REQUESTED-ADDRESS-FAMILY
+/// only that family's relay of a dual allocation.
+/// </summary>
 internal static class RefreshRequestHandler
 {
     /// <summary>
@@ -26,6 +29,7 @@ internal static class RefreshRequestHandler
 
         // Section 8.2: "If the server receives a Refresh Request with a REQUESTED-ADDRESS-FAMILY attribute and the
         // attribute value does not match the address family of the allocation, the server MUST reply with a 443".
+        AddressFamily? requestedFamily = null;
         if (request.HasAttribute(StunAttributeType.RequestedAddressFamily))
         {
             if (!request.TryGetLeadingByte(StunAttributeType.RequestedAddressFamily, out byte family))
@@ -38,6 +42,8 @@ internal static class RefreshRequestHandler
             {
                 return StunErrorCodes.PeerAddressFamilyMismatch;
             }
+
+            requestedFamily = addressFamily;
         }
 
         if (move && !ctx.Allocations.Move(allocation, state.FiveTuple, state.Connections.GetConnection(state.FiveTuple), Mobility.NewTicket()))
@@ -51,9 +57,10 @@ internal static class RefreshRequestHandler
         }
 
         // "If the 'desired lifetime' is zero, then the request succeeds and the allocation is deleted"; otherwise "the
-        // request succeeds and the allocation's time-to-expiry is set to the 'desired lifetime'."
+        // request succeeds and the allocation's time-to-expiry is set to the 'desired lifetime'." Of a dual
+        // allocation, a request that names a family refreshes or deletes that family's relay alone (section 8.1).
         uint lifetime = Lifetimes.Desired(request, ctx.Options, zeroDeletes: true);
-        ctx.Allocations.Refresh(allocation, lifetime, ctx.Now + ctx.SecondsToTicks(lifetime));
+        ctx.Allocations.Refresh(allocation, lifetime, ctx.Now + ctx.SecondsToTicks(lifetime), requestedFamily);
 
         // "the server MUST include a LIFETIME attribute with the value of the desired lifetime" in the success response.
         response.WriteUInt32(StunAttributeType.Lifetime, lifetime);

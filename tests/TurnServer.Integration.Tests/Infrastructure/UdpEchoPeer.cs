@@ -3,15 +3,17 @@ using System.Net.Sockets;
 
 namespace TurnServer.Integration.Tests.Infrastructure;
 
-/// <summary>A UDP peer on 127.0.0.1 that echoes every datagram back to its sender and remembers what it got.</summary>
+/// <summary>A UDP peer on 127.0.0.1 (or another address) that echoes every datagram back to its sender and remembers what it got.</summary>
 internal sealed class UdpEchoPeer : IDisposable
 {
-    private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly Socket _socket;
     private readonly Task _loop;
 
-    public UdpEchoPeer()
+    public UdpEchoPeer(IPAddress? address = null)
     {
-        _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        address ??= IPAddress.Loopback;
+        _socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        _socket.Bind(new IPEndPoint(address, 0));
         _loop = Task.Run(EchoAsync);
     }
 
@@ -33,7 +35,7 @@ internal sealed class UdpEchoPeer : IDisposable
             SocketReceiveFromResult result;
             try
             {
-                result = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0));
+                result = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any, 0));
             }
             catch (Exception e) when (e is ObjectDisposedException or SocketException)
             {
