@@ -42,6 +42,7 @@ public class DualAllocationRefreshTests
         Assert.True(allocation.RelayedTransportAddress.IsIPv4);
         Assert.Empty(harness.Observer.Ended);
         Assert.Equal(600u, harness.Observer.Refreshed[^1].Lifetime); // the IPv4 relay's time left
+        Assert.Equal((v6.LocalAddress, AllocationEndReason.Deleted), Assert.Single(harness.Observer.RelaysDeleted));
 
         // The IPv6 side is gone: its channel relays nothing, its family is 443 from now on; IPv4 relays as before.
         Assert.False(harness.Client.ChannelData(0x4001, [1, 2, 3]));
@@ -90,6 +91,7 @@ public class DualAllocationRefreshTests
         Assert.True(v6.Disposed);
         Assert.Equal(free + 1, harness.Engine.Ports.FreeCount);
         Assert.Empty(harness.Observer.Ended);
+        Assert.Equal((v6.LocalAddress, AllocationEndReason.Expired), Assert.Single(harness.Observer.RelaysDeleted));
 
         harness.Time.Advance(TimeSpan.FromSeconds(600)); // past the IPv4 relay's 1,200 s
         harness.Engine.Sweep();

@@ -221,4 +221,8 @@ internal sealed class RecordingObserver : IAllocationObserver
     public List<(Allocation Allocation, FiveTuple From)> Moved { get; } = [];
 
     public void OnMoved(Allocation allocation, in FiveTuple from) => Moved.Add((allocation, from));
+
+    public List<(TransportAddress Relayed, AllocationEndReason Reason)> RelaysDeleted { get; } = [];
+
+    public void OnRelayDeleted(Allocation allocation, TransportAddress relayed, AllocationEndReason reason) => RelaysDeleted.Add((relayed, reason));
 }

@@ -291,7 +291,8 @@ public sealed class Allocation
     /// <summary>
     /// When the relay of <paramref name="family"/> expires, as a <see cref="TimeProvider.GetTimestamp"/> value: a
     /// Refresh with REQUESTED-ADDRESS-FAMILY sets one relay's of a dual allocation (RFC 8656 section 8.1), any other
-    /// Refresh both. The same as <see cref="ExpiresAt"/> for a single-family allocation.
+    /// Refresh both. Meaningful only for a family the allocation has a relay of; for a single-family allocation, the
+    /// same as <see cref="ExpiresAt"/>.
     /// </summary>
     public long GetExpiresAt(AddressFamily family)
     {
@@ -313,13 +314,19 @@ public sealed class Allocation
     }
 
     /// <summary>
-    /// Sets the expiry of the relay of <paramref name="family"/> alone (RFC 8656 section 8.1, a dual allocation's
-    /// Refresh with REQUESTED-ADDRESS-FAMILY); the allocation then expires with the later of its relays.
+    /// Sets the expiry of the relay of <paramref name="family"/> alone (RFC 8656 section 8.1, a Refresh with
+    /// REQUESTED-ADDRESS-FAMILY); the allocation then expires with the later of its relays. False, changing nothing,
+    /// when the allocation has no relay of that family (any more).
     /// </summary>
-    internal void SetExpiresAt(AddressFamily family, long expiresAt)
+    internal bool SetExpiresAt(AddressFamily family, long expiresAt)
     {
         lock (_sync)
         {
+            if (GetRelay(family) is null)
+            {
+                return false;
+            }
+
             if (family == AddressFamily.InterNetwork)
             {
                 _expiresAtV4 = expiresAt;
@@ -330,6 +337,7 @@ public sealed class Allocation
             }
 
             Volatile.Write(ref _expiresAt, Math.Max(RelayV4 is null ? long.MinValue : _expiresAtV4, RelayV6 is null ? long.MinValue : _expiresAtV6));
+            return true;
         }
     }
 
@@ -337,19 +345,23 @@ public sealed class Allocation
     /// Deletes the relay of <paramref name="family"/> from a dual allocation (RFC 8656 section 8.1: "Deleting a single
     /// allocation destroys any permissions or channels associated with that particular allocation; it MUST NOT affect
     /// any permissions or channels associated with allocations for the other address family"): closes it and drops
-    /// the permissions and channel bindings of peers of that family. Returns the closed relay, whose port the caller
-    /// returns to the pool; null, changing nothing, when the allocation is not dual or has been released.
+    /// the permissions and channel bindings of peers of that family. With <paramref name="expiredAt"/> (the sweeper's
+    /// now), only if that relay's own lifetime has passed by then, judged under the lock a Refresh takes. Returns the
+    /// closed relay, whose port the caller returns to the pool, and the address it was advertised at; null, changing
+    /// nothing, when the allocation is not dual (any more), has been released, or the relay was refreshed meanwhile.
     /// </summary>
-    internal RelayEndpoint? DetachRelay(AddressFamily family)
+    internal (RelayEndpoint Relay, TransportAddress Advertised)? DetachRelay(AddressFamily family, long? expiredAt = null)
     {
+        RelayEndpoint relay;
+        TransportAddress advertised;
         lock (_sync)
         {
-            if (_released != 0 || !IsDual)
+            if (_released != 0 || !IsDual
+                || (expiredAt is long now && now < (family == AddressFamily.InterNetwork ? _expiresAtV4 : _expiresAtV6)))
             {
                 return null;
             }
 
-            RelayEndpoint relay;
             if (family == AddressFamily.InterNetwork)
             {
                 relay = RelayV4!;
@@ -365,15 +377,21 @@ public sealed class Allocation
 
             if (RelayedTransportAddress.AddressFamily == family)
             {
+                advertised = RelayedTransportAddress;
                 RelayedTransportAddress = AdditionalRelayedTransportAddress;
+            }
+            else
+            {
+                advertised = AdditionalRelayedTransportAddress;
             }
 
             AdditionalRelayedTransportAddress = default;
             Volatile.Write(ref _permissions, Array.FindAll(_permissions, p => p.PeerAddress.AddressFamily != family));
             Volatile.Write(ref _channels, Array.FindAll(_channels, c => c.PeerAddress.AddressFamily != family));
-            relay.Dispose();
-            return relay;
         }
+
+        relay.Dispose();
+        return (relay, advertised);
     }
 
     /// <summary>True when a live permission exists for the IP of <paramref name="peer"/> at time <paramref name="now"/>.</summary>
@@ -463,12 +481,18 @@ public sealed class Allocation
     /// Creates or refreshes a channel binding and the permission for its peer (RFC 8656 section 12.2). Returns 0, or,
     /// changing nothing: 400 when the number is bound to another peer or the peer to another number, live or within
     /// the 5 minutes after expiry during which neither may be rebound (section 12); 508 when a new binding or
-    /// permission would pass <see cref="MaxChannels"/> or <see cref="MaxPermissions"/>.
+    /// permission would pass <see cref="MaxChannels"/> or <see cref="MaxPermissions"/>; 443 when the allocation has
+    /// no relay of the peer's family.
     /// </summary>
     internal int BindChannel(ushort number, in TransportAddress peer, SocketAddress peerSocketAddress, long channelExpiresAt, long permissionExpiresAt)
     {
         lock (_sync)
         {
+            if (GetRelay(peer.AddressFamily) is null)
+            {
+                return StunErrorCodes.PeerAddressFamilyMismatch; // that family's relay was deleted since the request's check
+            }
+
             foreach (ChannelBinding channel in _channels)
             {
                 bool sameNumber = channel.Number == number;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Relay;
+using TurnServer.Stun;
 
 namespace TurnServer.Core.Allocations;
 
@@ -43,6 +44,15 @@ public interface IAllocationObserver
 
     /// <summary>A client moved an allocation from <paramref name="from"/> to its current 5-tuple (RFC 8016 mobility).</summary>
     void OnMoved(Allocation allocation, in FiveTuple from)
+    {
+    }
+
+    /// <summary>
+    /// One relay of a dual allocation, advertised at <paramref name="relayed"/>, was deleted (<see cref="AllocationEndReason.Deleted"/>
+    /// by a Refresh naming its family, or <see cref="AllocationEndReason.Expired"/>); the allocation lives on with the other
+    /// (RFC 8656 section 8.1).
+    /// </summary>
+    void OnRelayDeleted(Allocation allocation, TransportAddress relayed, AllocationEndReason reason)
     {
     }
 }
@@ -276,24 +286,26 @@ public sealed class AllocationTable
     /// lifetime of 0 is deleted. Observers hear of the refresh before the deletion, as coTURN reports them.
     /// With <paramref name="family"/> (REQUESTED-ADDRESS-FAMILY) and a dual allocation, only that family's relay is
     /// refreshed, or with 0 deleted, its port returned (RFC 8656 section 8.1); observers hear the allocation's
-    /// remaining lifetime.
+    /// remaining lifetime. Returns false, changing nothing, when the allocation has no relay of
+    /// <paramref name="family"/> any more (the sweeper expired it since the request was checked): answer 443.
     /// </summary>
-    public void Refresh(Allocation allocation, uint lifetime, long expiresAt, AddressFamily? family = null)
+    public bool Refresh(Allocation allocation, uint lifetime, long expiresAt, AddressFamily? family = null)
     {
         ArgumentNullException.ThrowIfNull(allocation);
-        if (family is { } one && allocation.IsDual)
+        if (family is { } one)
         {
-            if (lifetime == 0)
+            bool done = lifetime == 0 ? RemoveRelay(allocation, one, AllocationEndReason.Deleted) : allocation.IsDual && allocation.SetExpiresAt(one, expiresAt);
+            if (done)
             {
-                RemoveRelay(allocation, one);
-            }
-            else
-            {
-                allocation.SetExpiresAt(one, expiresAt);
+                _observer?.OnRefreshed(allocation, (uint)Math.Max(0, allocation.SecondsToExpiry));
+                return true;
             }
 
-            _observer?.OnRefreshed(allocation, (uint)Math.Max(0, allocation.SecondsToExpiry));
-            return;
+            // Not (or no longer) dual: the family named is the allocation's only one, or gone.
+            if (allocation.GetRelay(one) is null)
+            {
+                return false;
+            }
         }
 
         if (lifetime != 0)
@@ -306,6 +318,8 @@ public sealed class AllocationTable
         {
             Remove(allocation, AllocationEndReason.Deleted);
         }
+
+        return true;
     }
 
     /// <summary>
@@ -367,21 +381,24 @@ public sealed class AllocationTable
     /// </summary>
     internal void RemoveExpiredRelays(Allocation allocation, long now)
     {
-        foreach (AddressFamily family in (ReadOnlySpan<AddressFamily>)[AddressFamily.InterNetwork, AddressFamily.InterNetworkV6])
+        if (allocation.IsDual)
         {
-            if (allocation.IsDual && now >= allocation.GetExpiresAt(family))
-            {
-                RemoveRelay(allocation, family);
-            }
+            RemoveRelay(allocation, AddressFamily.InterNetwork, AllocationEndReason.Expired, now);
+            RemoveRelay(allocation, AddressFamily.InterNetworkV6, AllocationEndReason.Expired, now);
         }
     }
 
-    private void RemoveRelay(Allocation allocation, AddressFamily family)
+    /// <summary>Deletes one relay of a dual allocation (see <see cref="Allocation.DetachRelay"/>), returning its port; false when it did not.</summary>
+    private bool RemoveRelay(Allocation allocation, AddressFamily family, AllocationEndReason reason, long? expiredAt = null)
     {
-        if (allocation.DetachRelay(family) is { } relay)
+        if (allocation.DetachRelay(family, expiredAt) is not { } detached)
         {
-            _ports.Release(relay.LocalAddress.Port);
+            return false;
         }
+
+        _ports.Release(detached.Relay.LocalAddress.Port);
+        _observer?.OnRelayDeleted(allocation, detached.Advertised, reason);
+        return true;
     }
 
     /// <summary>Returns the relay ports of an allocation that never made it into the table.</summary>

@@ -60,7 +60,10 @@ internal static class RefreshRequestHandler
         // request succeeds and the allocation's time-to-expiry is set to the 'desired lifetime'." Of a dual
         // allocation, a request that names a family refreshes or deletes that family's relay alone (section 8.1).
         uint lifetime = Lifetimes.Desired(request, ctx.Options, zeroDeletes: true);
-        ctx.Allocations.Refresh(allocation, lifetime, ctx.Now + ctx.SecondsToTicks(lifetime), requestedFamily);
+        if (!ctx.Allocations.Refresh(allocation, lifetime, ctx.Now + ctx.SecondsToTicks(lifetime), requestedFamily))
+        {
+            return StunErrorCodes.PeerAddressFamilyMismatch; // that family's relay expired since the check above
+        }
 
         // "the server MUST include a LIFETIME attribute with the value of the desired lifetime" in the success response.
         response.WriteUInt32(StunAttributeType.Lifetime, lifetime);

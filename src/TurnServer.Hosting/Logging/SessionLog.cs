@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
+using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Logging;
 
@@ -56,6 +57,13 @@ internal sealed partial class SessionLog : IAllocationObserver
     /// <inheritdoc />
     public void OnMoved(Allocation allocation, in FiveTuple from) =>
         LogMoved(_logger, allocation.SessionId, allocation.Username ?? string.Empty, _realm, from.ToString(), allocation.FiveTuple.ToString());
+
+    /// <inheritdoc />
+    public void OnRelayDeleted(Allocation allocation, TransportAddress relayed, AllocationEndReason reason) =>
+        LogRelayDeleted(_logger, allocation.SessionId, allocation.Username ?? string.Empty, _realm, relayed.ToString(), reason.ToString(), allocation.SecondsToExpiry);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: relay {Relayed} deleted, user <{Username}> realm <{Realm}>, reason: {Reason}; the other family's relay remains, lifetime={Lifetime}")]
+    private static partial void LogRelayDeleted(ILogger logger, long session, string username, string realm, string relayed, string reason, long lifetime);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "session {Session:D18}: refreshed, realm=<{Realm}>, username=<{Username}>, lifetime={Lifetime}")]
     private static partial void LogRefreshed(ILogger logger, long session, string realm, string username, uint lifetime);

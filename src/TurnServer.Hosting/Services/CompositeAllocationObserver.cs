@@ -1,4 +1,5 @@
 using TurnServer.Core.Allocations;
+using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Services;
 
@@ -43,6 +44,15 @@ internal sealed class CompositeAllocationObserver : IAllocationObserver
         foreach (IAllocationObserver observer in _observers)
         {
             observer.OnMoved(allocation, from);
+        }
+    }
+
+    /// <inheritdoc />
+    public void OnRelayDeleted(Allocation allocation, TransportAddress relayed, AllocationEndReason reason)
+    {
+        foreach (IAllocationObserver observer in _observers)
+        {
+            observer.OnRelayDeleted(allocation, relayed, reason);
         }
     }
 }
