@@ -6,10 +6,16 @@ public enum ConnectionSetupFailure
     /// <summary>The PROXY protocol header, first byte and TLS handshake together took longer than the handshake timeout (10 s).</summary>
     Timeout,
 
-    /// <summary>The client closed or reset the connection before it was set up.</summary>
+    /// <summary>
+    /// The client closed or reset the connection before it was set up, during a TLS handshake too: a client that
+    /// rejects the server's certificate and hangs up without an alert is counted here.
+    /// </summary>
     Closed,
 
-    /// <summary>The TLS handshake failed: no protocol version or cipher suite in common, a bad certificate, or bytes that are not TLS.</summary>
+    /// <summary>
+    /// The TLS handshake failed: an alert, no protocol version or cipher suite in common, bytes that are not TLS, or
+    /// the server's own TLS options could not be made.
+    /// </summary>
     TlsHandshake,
 
     /// <summary>The PROXY protocol version 2 header from the load balancer (<c>tcp-proxy-port</c>) was malformed.</summary>
@@ -28,7 +34,10 @@ public sealed class ConnectionSetupCounters
     private long _tlsStarted;
     private long _tlsCompleted;
 
-    /// <summary>TLS handshakes begun (a connection whose first byte was a TLS handshake record).</summary>
+    /// <summary>
+    /// TLS handshakes begun: every connection to a port that takes only TLS (<c>no-tcp</c>), else each whose first
+    /// byte was a TLS handshake record.
+    /// </summary>
     public long TlsHandshakesStarted => Volatile.Read(ref _tlsStarted);
 
     /// <summary>TLS handshakes finished successfully.</summary>

@@ -261,6 +261,11 @@ internal sealed partial class TcpListenerService : BackgroundService
         }
         catch (Exception e)
         {
+            if (handshaking && connection is null)
+            {
+                _setups.Failed(ConnectionSetupFailure.TlsHandshake); // the server's own TLS options failed (a certificate reload gone wrong)
+            }
+
             // Nobody awaits this task: a bug must cost this connection, logged, never go unobserved with the socket open.
             LogServeFailed(_logger, e, socket.RemoteEndPoint?.ToString() ?? "?");
             socket.Dispose();
