@@ -78,8 +78,8 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
 
     /// <summary>
     /// Queues a datagram for the session (listener thread). False, and nothing kept, when the queue holds
-    /// <see cref="DtlsLimits.QueueCapacity"/> datagrams or <see cref="DtlsLimits.QueueByteCapacity"/> bytes, or the
-    /// session is ending.
+    /// <see cref="DtlsLimits.QueueCapacity"/> datagrams or <see cref="DtlsLimits.QueueByteCapacity"/> bytes of
+    /// buffers (each datagram's rounded up to a power of two by the pool), or the session is ending.
     /// </summary>
     public bool TryEnqueue(ReadOnlySpan<byte> datagram)
     {
@@ -94,14 +94,16 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
             return false;
         }
 
-        if (Interlocked.Add(ref _queuedBytes, datagram.Length) > _byteCapacity)
+        // Counted as the pool's buffer, which rounds the datagram up to a power of two: the memory actually held.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(datagram.Length);
+        if (Interlocked.Add(ref _queuedBytes, buffer.Length) > _byteCapacity)
         {
-            Interlocked.Add(ref _queuedBytes, -datagram.Length);
+            Interlocked.Add(ref _queuedBytes, -buffer.Length);
             Interlocked.Decrement(ref _queued);
+            ArrayPool<byte>.Shared.Return(buffer);
             return false;
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(datagram.Length);
         datagram.CopyTo(buffer);
         _queue.Enqueue((buffer, datagram.Length));
         _available.Release();
@@ -196,7 +198,7 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
         }
 
         Interlocked.Decrement(ref _queued);
-        Interlocked.Add(ref _queuedBytes, -item.Length);
+        Interlocked.Add(ref _queuedBytes, -item.Buffer.Length);
         int length = Math.Min(item.Length, len);
         item.Buffer.AsSpan(0, length).CopyTo(buf.AsSpan(off));
         ArrayPool<byte>.Shared.Return(item.Buffer);

@@ -50,7 +50,8 @@ internal sealed record DtlsLimits
     public int QueueCapacity { get; init; } = 64;
 
     /// <summary>
-    /// Bytes queued for one session's worker before further datagrams are dropped: 64 full-size (1,500-byte MTU)
+    /// Bytes of buffers queued for one session's worker before further datagrams are dropped, each datagram counted
+    /// as its pooled buffer (rounded up to a power of two: 2,048 bytes for a 1,500-byte MTU datagram): 64 full-size
     /// datagrams fit, but 64 of UDP's 65,507 bytes would not, so a client cannot make each of
     /// <see cref="MaxSessions"/> sessions hold 4 MiB.
     /// </summary>

@@ -7,18 +7,19 @@ namespace TurnServer.Hosting.Tests.Dtls;
 public class DtlsDatagramTransportTests
 {
     /// <summary>
-    /// A session's queue is bounded in bytes as well as datagrams: large datagrams are refused once the bytes are
+    /// A session's queue is bounded in bytes as well as datagrams, each counted as its pooled buffer (a power of two:
+    /// 2,048 for 1,400 bytes, 1,024 for 1,000, 512 for 300, 16 for 1): large datagrams are refused once the bytes are
     /// spent, small ones still fit, and reading one frees its bytes.
     /// </summary>
     [Fact]
     public void The_queue_refuses_datagrams_past_its_byte_capacity_and_reading_frees_room()
     {
-        var transport = new DtlsDatagramTransport(new SilentClient(), new DtlsCounters(), new Lock(), new DtlsLimits { QueueCapacity = 64, QueueByteCapacity = 3000 }, TimeProvider.System);
+        var transport = new DtlsDatagramTransport(new SilentClient(), new DtlsCounters(), new Lock(), new DtlsLimits { QueueCapacity = 64, QueueByteCapacity = 4608 }, TimeProvider.System);
         byte[] first = Filled(1400, 1);
         Assert.True(transport.TryEnqueue(first));
         Assert.True(transport.TryEnqueue(Filled(1400, 2)));
-        Assert.False(transport.TryEnqueue(Filled(300, 3))); // 3,100 bytes would be queued
-        Assert.True(transport.TryEnqueue(Filled(200, 4))); // exactly 3,000
+        Assert.False(transport.TryEnqueue(Filled(1000, 3))); // 5,120 bytes of buffers would be queued
+        Assert.True(transport.TryEnqueue(Filled(300, 4))); // exactly 4,608
 
         byte[] read = new byte[DtlsDatagramTransport.ReceiveLimit];
         Assert.Equal(1400, transport.Receive(read, 0, read.Length, 1000));
