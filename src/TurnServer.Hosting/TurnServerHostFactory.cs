@@ -89,8 +89,8 @@ public static partial class TurnServerHostFactory
             metrics.Meter.CreateObservableCounter("turnserver_client_descriptors_refused_total", () => descriptors.Refused, description: "Connections closed on accept and relays refused because client descriptors ran out");
             metrics.Meter.CreateObservableCounter("turnserver_client_connections_refused_per_address_total", () => descriptors.RefusedPerAddress, description: "TCP and TLS connections closed on accept because their address held a quarter of the client descriptors");
             ConnectionSetupCounters setups = sp.GetRequiredService<ConnectionSetupCounters>();
-            metrics.Meter.CreateObservableCounter("turnserver_tls_handshakes_started_total", () => setups.TlsHandshakesStarted, description: "TLS handshakes begun on the TCP and TLS ports");
-            metrics.Meter.CreateObservableCounter("turnserver_tls_handshakes_completed_total", () => setups.TlsHandshakesCompleted, description: "TLS handshakes finished on the TCP and TLS ports");
+            metrics.Meter.CreateObservableCounter("turnserver_tls_handshakes_started_total", () => setups.HandshakesStarted, description: "TLS handshakes begun on the TCP and TLS ports");
+            metrics.Meter.CreateObservableCounter("turnserver_tls_handshakes_completed_total", () => setups.HandshakesCompleted, description: "TLS handshakes finished on the TCP and TLS ports");
             metrics.Meter.CreateObservableCounter("turnserver_connection_setup_failures_total", () => SetupFailuresByReason(setups), description: "TCP and TLS connections that ended before their first message could be read, by reason");
             return metrics;
         });
@@ -336,7 +336,7 @@ public static partial class TurnServerHostFactory
     /// <summary>The failed connection setups of every TCP and TLS listener, one measurement per reason.</summary>
     private static IEnumerable<Measurement<long>> SetupFailuresByReason(ConnectionSetupCounters setups) =>
         Enum.GetValues<ConnectionSetupFailure>()
-            .Select(r => new Measurement<long>(setups.GetFailures(r), new KeyValuePair<string, object?>("reason", TurnMetrics.ReasonLabel(r))));
+            .Select(r => new Measurement<long>(setups.Get(r), new KeyValuePair<string, object?>("reason", TurnMetrics.ReasonLabel(r))));
 
     /// <summary>
     /// Registers a TCP listener on <paramref name="endPoint"/> taking plain connections when <paramref name="plain"/>

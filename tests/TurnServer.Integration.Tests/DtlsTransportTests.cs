@@ -105,7 +105,7 @@ public sealed class DtlsTransportTests : IDisposable
         using StunDtlsClient client = await StunDtlsClient.ConnectAsync(dtls, socket: socket);
         await client.AllocateAsync();
 
-        Assert.Equal(junk.Length, endpoint.Counters.GetDropped(DtlsDropReason.NotClientHello));
+        Assert.Equal(junk.Length, endpoint.Counters.Get(DtlsDropReason.NotClientHello));
         Assert.Equal(1, endpoint.Counters.HandshakesStarted);
         Assert.Equal(1, endpoint.SessionCount);
     }
@@ -139,7 +139,7 @@ public sealed class DtlsTransportTests : IDisposable
 
         byte[] answer = await ReceiveAsync(socket);
         Assert.Equal(new byte[] { 21, 0xFE, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 70 }, answer); // fatal protocol_version
-        Assert.Equal(1, server.Dtls[0].Counters.GetDropped(DtlsDropReason.UnsupportedVersion));
+        Assert.Equal(1, server.Dtls[0].Counters.Get(DtlsDropReason.UnsupportedVersion));
         Assert.Equal(0, server.Dtls[0].Counters.HandshakesStarted);
     }
 
@@ -165,7 +165,7 @@ public sealed class DtlsTransportTests : IDisposable
         Assert.Equal(DtlsSessionEndReason.HandshakeTimedOut, end.Reason);
         Assert.Equal(TransportAddress.FromEndPoint((IPEndPoint)silent.LocalEndPoint!), end.FiveTuple.ClientAddress);
         Assert.Equal(0, endpoint.SessionCount);
-        Assert.True(endpoint.Counters.GetDropped(DtlsDropReason.UnansweredRetransmission) > 0);
+        Assert.True(endpoint.Counters.Get(DtlsDropReason.UnansweredRetransmission) > 0);
         Assert.DoesNotContain(ReceiveQueued(silent), datagram => datagram[0] == 22 && datagram[13] == 2); // no second ServerHello
 
         // The only handshake slot admits a real client again.
@@ -201,7 +201,7 @@ public sealed class DtlsTransportTests : IDisposable
 
         Assert.Equal(DtlsSessionEndReason.HandshakeTimedOut, (await events.NextAsync(EventTimeout)).Reason);
         Assert.DoesNotContain(ReceiveQueued(forged), datagram => datagram[0] == 22 && datagram[13] == 2);
-        Assert.True(endpoint.Counters.GetDropped(DtlsDropReason.FlightLimit) > 0);
+        Assert.True(endpoint.Counters.Get(DtlsDropReason.FlightLimit) > 0);
         Assert.Equal(1, endpoint.Counters.HandshakesStarted);
     }
 
@@ -255,7 +255,7 @@ public sealed class DtlsTransportTests : IDisposable
             }
 
             Assert.Equal(3, endpoint.Counters.HandshakesStarted);
-            Assert.Equal(2, endpoint.Counters.GetDropped(DtlsDropReason.AddressStartRate));
+            Assert.Equal(2, endpoint.Counters.Get(DtlsDropReason.AddressStartRate));
         }
         finally
         {
@@ -361,7 +361,7 @@ public sealed class DtlsTransportTests : IDisposable
         Assert.Equal(frame, await client.ReceiveAsync());
         Assert.Equal(new byte[] { 1, 2, 3 }, Assert.Single(peer.Received).Data); // the clear-text ChannelData was not relayed
         Assert.Equal(noAllocation + 1, server.Engine.Counters.GetDropped(DropReason.NoAllocation));
-        Assert.Equal(1, server.Dtls[0].Counters.GetDropped(DtlsDropReason.NotDtlsRecord));
+        Assert.Equal(1, server.Dtls[0].Counters.Get(DtlsDropReason.NotDtlsRecord));
         Assert.Equal(1, server.Dtls[0].SessionCount);
     }
 

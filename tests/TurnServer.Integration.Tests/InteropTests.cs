@@ -119,7 +119,7 @@ public partial class InteropTests
         catch (TimeoutException e)
         {
             // Should uclient stall, say what the server saw (stalls came from port reuse, fixed by RFC 6347 4.2.8 renewal).
-            string drops = string.Join(", ", Enum.GetValues<DtlsDropReason>().Select(r => r + " " + dtls.Counters.GetDropped(r)));
+            string drops = string.Join(", ", Enum.GetValues<DtlsDropReason>().Select(r => r + " " + dtls.Counters.Get(r)));
             throw new TimeoutException(
                 $"handshakes started {dtls.Counters.HandshakesStarted}, completed {dtls.Counters.HandshakesCompleted}; drops: {drops}; sessions ended: {string.Join(", ", ended)}; allocations {server.Events.Created.Count}\n{e.Message}",
                 e);

@@ -91,8 +91,8 @@ public partial class InteropTests
         Assert.Equal(0, received); // closed, no answer
         Assert.Equal(0, server.Engine.Counters.BindingRequests);
         ConnectionSetupCounters setups = server.Host.Services.GetRequiredService<ConnectionSetupCounters>();
-        Assert.Equal(1, setups.GetFailures(ConnectionSetupFailure.ProxyHeader));
-        Assert.Equal(0, setups.GetFailures(ConnectionSetupFailure.Closed));
+        Assert.Equal(1, setups.Get(ConnectionSetupFailure.ProxyHeader));
+        Assert.Equal(0, setups.Get(ConnectionSetupFailure.Closed));
     }
 
     private static async Task<byte[]> ReceiveMessageAsync(Socket socket)

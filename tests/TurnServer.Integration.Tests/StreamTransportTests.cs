@@ -285,9 +285,9 @@ public sealed class StreamTransportTests : IDisposable
         Assert.Equal(0, read); // closed by the server
         Assert.True(Stopwatch.GetElapsedTime(connected) >= TcpListenerService.HandshakeTimeout - TimeSpan.FromSeconds(1));
         ConnectionSetupCounters setups = server.Host.Services.GetRequiredService<ConnectionSetupCounters>();
-        Assert.Equal((2L, 1L), (setups.TlsHandshakesStarted, setups.TlsHandshakesCompleted));
-        Assert.Equal(1, setups.GetFailures(ConnectionSetupFailure.Timeout));
-        Assert.Equal(0, setups.GetFailures(ConnectionSetupFailure.Closed));
+        Assert.Equal((2L, 1L), (setups.HandshakesStarted, setups.HandshakesCompleted));
+        Assert.Equal(1, setups.Get(ConnectionSetupFailure.Timeout));
+        Assert.Equal(0, setups.Get(ConnectionSetupFailure.Closed));
     }
 
     /// <summary>

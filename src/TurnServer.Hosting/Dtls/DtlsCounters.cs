@@ -1,3 +1,5 @@
+using TurnServer.Hosting.Net;
+
 namespace TurnServer.Hosting.Dtls;
 
 /// <summary>Why a DTLS listener or session dropped a datagram (or, for retransmissions, an outbound flight).</summary>
@@ -84,30 +86,10 @@ internal enum DtlsSessionEndReason
 internal readonly record struct DtlsSessionEnd(Core.Allocations.FiveTuple FiveTuple, DtlsSessionEndReason Reason);
 
 /// <summary>
-/// DTLS counters of one listening address: drops by reason and handshake outcomes. Incremented with <see cref="Interlocked"/>;
-/// none of them is on the per-record path of an established session except a drop.
+/// DTLS counters of one listening address: handshakes begun (sessions created for a ClientHello) and finished, and
+/// datagrams (or suppressed flights) dropped by reason. None of them is on the per-record path of an established
+/// session except a drop.
 /// </summary>
-internal sealed class DtlsCounters
+internal sealed class DtlsCounters : HandshakeCounters<DtlsDropReason>
 {
-    private readonly long[] _drops = new long[Enum.GetValues<DtlsDropReason>().Length];
-    private long _handshakesStarted;
-    private long _handshakesCompleted;
-
-    /// <summary>Handshakes begun (sessions created).</summary>
-    public long HandshakesStarted => Volatile.Read(ref _handshakesStarted);
-
-    /// <summary>Handshakes that finished.</summary>
-    public long HandshakesCompleted => Volatile.Read(ref _handshakesCompleted);
-
-    /// <summary>Datagrams (or suppressed flights) dropped for <paramref name="reason"/>.</summary>
-    public long GetDropped(DtlsDropReason reason) => Volatile.Read(ref _drops[(int)reason]);
-
-    /// <summary>Counts one drop for <paramref name="reason"/>.</summary>
-    public void Drop(DtlsDropReason reason) => Interlocked.Increment(ref _drops[(int)reason]);
-
-    /// <summary>Counts a session created for a ClientHello.</summary>
-    public void HandshakeStarted() => Interlocked.Increment(ref _handshakesStarted);
-
-    /// <summary>Counts a handshake that finished.</summary>
-    public void HandshakeCompleted() => Interlocked.Increment(ref _handshakesCompleted);
 }

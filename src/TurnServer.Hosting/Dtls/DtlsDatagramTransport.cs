@@ -240,7 +240,7 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
         {
             if (!_spokenTo)
             {
-                _counters.Drop(DtlsDropReason.UnansweredRetransmission);
+                _counters.Count(DtlsDropReason.UnansweredRetransmission);
                 return;
             }
 
@@ -253,7 +253,7 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
 
             if (_flights > _maxFlights)
             {
-                _counters.Drop(DtlsDropReason.FlightLimit);
+                _counters.Count(DtlsDropReason.FlightLimit);
                 return;
             }
         }

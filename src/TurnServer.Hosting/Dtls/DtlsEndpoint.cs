@@ -82,7 +82,7 @@ internal sealed partial class DtlsEndpoint
             // Junk that is not even a record header is dropped here, before it costs the session thread a wake-up.
             if (!DtlsRecord.StartsWithRecord(datagram))
             {
-                Counters.Drop(DtlsDropReason.NotDtlsRecord);
+                Counters.Count(DtlsDropReason.NotDtlsRecord);
                 return;
             }
 
@@ -114,7 +114,7 @@ internal sealed partial class DtlsEndpoint
         }
         else if (!DtlsRecord.IsInitialClientHello(datagram))
         {
-            Counters.Drop(DtlsDropReason.NotClientHello);
+            Counters.Count(DtlsDropReason.NotClientHello);
             return;
         }
 
@@ -234,21 +234,21 @@ internal sealed partial class DtlsEndpoint
         if (_stopping)
         {
             // Spares the admission work; the check that counts is made again under _renewalSync below.
-            Counters.Drop(DtlsDropReason.NotClientHello);
+            Counters.Count(DtlsDropReason.NotClientHello);
             return;
         }
 
         ClientConnection path = _udp!.GetConnection(new FiveTuple(client, _local, TransportProtocol.Udp));
         if (DtlsRecord.OffersOnlyOlderThanDtls12(datagram, out ushort recordVersion))
         {
-            Counters.Drop(DtlsDropReason.UnsupportedVersion);
+            Counters.Count(DtlsDropReason.UnsupportedVersion);
             RefuseVersion(recordVersion, path);
             return;
         }
 
         if (!_admission.TryAdmit(client, out DtlsDropReason refusal))
         {
-            Counters.Drop(refusal);
+            Counters.Count(refusal);
             return;
         }
 
@@ -268,7 +268,7 @@ internal sealed partial class DtlsEndpoint
                 _admission.EndHandshake(client, completed: false);
                 _admission.EndSession(client);
                 session.Transport.Drain();
-                Counters.Drop(DtlsDropReason.NotClientHello);
+                Counters.Count(DtlsDropReason.NotClientHello);
                 return;
             }
 
@@ -301,7 +301,7 @@ internal sealed partial class DtlsEndpoint
     {
         if (!session.Transport.TryEnqueue(datagram))
         {
-            Counters.Drop(DtlsDropReason.QueueFull);
+            Counters.Count(DtlsDropReason.QueueFull);
         }
     }
 

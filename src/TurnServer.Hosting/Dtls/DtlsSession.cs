@@ -335,7 +335,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
             int length = _engine.ProcessMessage(PacketClassifier.Classify(message), message, FiveTuple, this, scratch, response);
             if (length < 0)
             {
-                _counters.Drop(DtlsDropReason.NotStunOrChannelData);
+                _counters.Count(DtlsDropReason.NotStunOrChannelData);
             }
             else if (length > 0)
             {

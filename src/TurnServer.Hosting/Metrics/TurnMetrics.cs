@@ -268,7 +268,7 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
 
     private IEnumerable<Measurement<long>> DtlsDropsByReason() =>
         Enum.GetValues<DtlsDropReason>()
-            .Select(r => new Measurement<long>(_dtls.Sum(e => e.Counters.GetDropped(r)), new KeyValuePair<string, object?>("reason", ReasonLabel(r))));
+            .Select(r => new Measurement<long>(_dtls.Sum(e => e.Counters.Get(r)), new KeyValuePair<string, object?>("reason", ReasonLabel(r))));
 
     /// <summary>The process metrics every Prometheus client library exports, under the same names.</summary>
     private void ProcessMetrics()

@@ -1,3 +1,5 @@
+using TurnServer.Hosting.Net;
+
 namespace TurnServer.Hosting.Tcp;
 
 /// <summary>Why a TCP or TLS client connection ended before it was set up (before its first STUN or ChannelData message could be read).</summary>
@@ -23,35 +25,11 @@ public enum ConnectionSetupFailure
 }
 
 /// <summary>
-/// Counts TLS handshakes and failed connection setups over every TCP and TLS listener, for the metrics: a failed
-/// setup is logged only at Debug level, since any scanner on the internet causes them, so the counters are what
-/// shows an operator a broken certificate or cipher list. Incremented with <see cref="Interlocked"/>, once per
-/// connection.
+/// TLS handshakes and failed connection setups over every TCP and TLS listener, for the metrics: a failed setup is
+/// logged only at Debug level, since any scanner on the internet causes them, so the counters are what shows an
+/// operator a broken certificate or cipher list. Handshakes begun are every connection to a port that takes only TLS
+/// (<c>no-tcp</c>), else each whose first byte was a TLS handshake record; one count per connection.
 /// </summary>
-public sealed class ConnectionSetupCounters
+public sealed class ConnectionSetupCounters : HandshakeCounters<ConnectionSetupFailure>
 {
-    private readonly long[] _failures = new long[Enum.GetValues<ConnectionSetupFailure>().Length];
-    private long _tlsStarted;
-    private long _tlsCompleted;
-
-    /// <summary>
-    /// TLS handshakes begun: every connection to a port that takes only TLS (<c>no-tcp</c>), else each whose first
-    /// byte was a TLS handshake record.
-    /// </summary>
-    public long TlsHandshakesStarted => Volatile.Read(ref _tlsStarted);
-
-    /// <summary>TLS handshakes finished successfully.</summary>
-    public long TlsHandshakesCompleted => Volatile.Read(ref _tlsCompleted);
-
-    /// <summary>Connections that ended before they were set up, for <paramref name="reason"/>.</summary>
-    public long GetFailures(ConnectionSetupFailure reason) => Volatile.Read(ref _failures[(int)reason]);
-
-    /// <summary>Counts a TLS handshake begun.</summary>
-    internal void TlsStarted() => Interlocked.Increment(ref _tlsStarted);
-
-    /// <summary>Counts a TLS handshake finished.</summary>
-    internal void TlsCompleted() => Interlocked.Increment(ref _tlsCompleted);
-
-    /// <summary>Counts a connection that ended before it was set up.</summary>
-    internal void Failed(ConnectionSetupFailure reason) => Interlocked.Increment(ref _failures[(int)reason]);
 }

@@ -230,10 +230,10 @@ internal sealed partial class TcpListenerService : BackgroundService
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                 stream = ssl;
-                _setups.TlsStarted();
+                _setups.HandshakeStarted();
                 handshaking = true;
                 await ssl.AuthenticateAsServerAsync(_tls!.CreateServerOptions(), setup.Token).ConfigureAwait(false);
-                _setups.TlsCompleted();
+                _setups.HandshakeCompleted();
             }
 
             connection = new StreamClientConnection(socket, stream, fiveTuple, _engine, _logger, _time, _http);
@@ -245,7 +245,7 @@ internal sealed partial class TcpListenerService : BackgroundService
         {
             if (connection is null && !stoppingToken.IsCancellationRequested)
             {
-                _setups.Failed(e switch
+                _setups.Count(e switch
                 {
                     OperationCanceledException => ConnectionSetupFailure.Timeout,
                     InvalidDataException => ConnectionSetupFailure.ProxyHeader,
@@ -263,7 +263,7 @@ internal sealed partial class TcpListenerService : BackgroundService
         {
             if (handshaking && connection is null)
             {
-                _setups.Failed(ConnectionSetupFailure.TlsHandshake); // the server's own TLS options failed (a certificate reload gone wrong)
+                _setups.Count(ConnectionSetupFailure.TlsHandshake); // the server's own TLS options failed (a certificate reload gone wrong)
             }
 
             // Nobody awaits this task: a bug must cost this connection, logged, never go unobserved with the socket open.
