@@ -177,7 +177,7 @@ public static partial class TurnServerHostFactory
                 settings.CliPort,
                 new CliContext(
                     sp.GetRequiredService<TurnEngine>(),
-                    settings,
+                    sp.GetRequiredService<EngineConfigurator>(),
                     logFiles,
                     sp.GetRequiredService<IHostApplicationLifetime>(),
                     time,

@@ -2,7 +2,9 @@ using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using TurnServer.Core.Allocations;
+using TurnServer.Hosting;
 using TurnServer.Hosting.Cli;
+using TurnServer.Hosting.Configuration;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
 using TurnServer.Tests.Shared;
@@ -89,6 +91,72 @@ public sealed class CliTests
         await admin.ReadUntilAsync("Enter password: \r\n");
         await admin.SendAsync(CliPassword);
         await admin.ReadUntilAsync(CliSession.Prompt);
+    }
+
+    /// <summary>
+    /// Reconnecting after each five wrong passwords does not make guessing fast: one address may send ten passwords a
+    /// minute over all its connections, and then even the right one is refused and the connection closed.
+    /// </summary>
+    [Fact]
+    public async Task Ten_passwords_a_minute_from_one_address_then_even_the_right_one_is_refused()
+    {
+        await using TestServer server = await TestServer.StartAsync("--cli-port=0", "--cli-password=" + CliPassword);
+        for (int connection = 0; connection < CliServer.PasswordTriesPerMinute / CliSession.PasswordTries; connection++)
+        {
+            using TelnetTestClient guesser = await TelnetTestClient.ConnectAsync(CliPort(server));
+            await guesser.ReadUntilAsync("Enter password: \r\n");
+            for (int attempt = 1; attempt < CliSession.PasswordTries; attempt++)
+            {
+                await guesser.SendAsync("guess " + attempt.ToString(CultureInfo.InvariantCulture));
+                await guesser.ReadUntilAsync("Enter password: \r\n");
+            }
+
+            await guesser.SendAsync("last guess");
+            Assert.True(await guesser.ClosedByServerAsync());
+        }
+
+        using TelnetTestClient late = await TelnetTestClient.ConnectAsync(CliPort(server));
+        await late.ReadUntilAsync("Enter password: \r\n");
+        await late.SendAsync(CliPassword);
+        Assert.Equal("Too many passwords from this address: wait a minute.\r\n", await late.ReadUntilAsync("\r\n"));
+        Assert.True(await late.ClosedByServerAsync());
+    }
+
+    /// <summary>
+    /// A cli-password replaced in turnserver.conf takes effect with the reload (SIGHUP applies the new settings): the
+    /// old password no longer logs in, the new one does.
+    /// </summary>
+    [Fact]
+    public async Task A_reloaded_cli_password_replaces_the_old_one()
+    {
+        await using TestServer server = await TestServer.StartAsync("--cli-port=0", "--cli-password=" + CliPassword);
+        TurnServerConfigLoadResult reloaded = TurnServerConfigLoader.Load(["--cli-port=0", "--cli-password=replacement", "--realm=" + TestServer.Realm], new Dictionary<string, string?>(), () => []);
+        server.Host.Services.GetRequiredService<EngineConfigurator>().Apply(reloaded.Settings!);
+
+        using (TelnetTestClient old = await TelnetTestClient.ConnectAsync(CliPort(server)))
+        {
+            await old.ReadUntilAsync("Enter password: \r\n");
+            await old.SendAsync(CliPassword);
+            await old.ReadUntilAsync("Enter password: \r\n"); // asked again: wrong
+        }
+
+        using TelnetTestClient cli = await TelnetTestClient.ConnectAsync(CliPort(server));
+        await cli.ReadUntilAsync("Enter password: \r\n");
+        await cli.SendAsync("replacement");
+        await cli.ReadUntilAsync(CliSession.Prompt);
+    }
+
+    /// <summary>A plain cli-password (not turnadmin's hash) logs in too.</summary>
+    [Fact]
+    public async Task A_plain_cli_password_logs_in()
+    {
+        await using TestServer server = await TestServer.StartAsync("--cli-port=0", "--cli-password=" + CliPassword);
+        using TelnetTestClient cli = await TelnetTestClient.ConnectAsync(CliPort(server));
+        await cli.ReadUntilAsync("Enter password: \r\n");
+        await cli.SendAsync(CliPassword);
+        await cli.ReadUntilAsync(CliSession.Prompt);
+        await cli.SendAsync("pu");
+        await cli.ReadUntilAsync("Total sessions: 0\r\n\r\n> ");
     }
 
     /// <summary>

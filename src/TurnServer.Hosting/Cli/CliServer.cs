@@ -3,6 +3,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Text;
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
@@ -15,7 +16,9 @@ namespace TurnServer.Hosting.Cli;
 /// TCP connection is a <see cref="CliSession"/> fed by a <see cref="TelnetLineReader"/>. As in coTURN 4.6, it runs only
 /// with a <c>cli-password</c> and not with <c>no-cli</c>. At most <see cref="ConnectionLimit"/> connections at once;
 /// a connection idle for <see cref="IdleTimeout"/> is closed, and one not logged in within <see cref="LoginTimeout"/>
-/// too, so that a client sending blank lines cannot hold one of the few connections the operator needs.
+/// too, so that a client sending blank lines cannot hold one of the few connections the operator needs. Password
+/// tries are limited per client address to <see cref="PasswordTriesPerMinute"/> across its connections, so that
+/// reconnecting after every five wrong passwords does not make guessing fast.
 /// </summary>
 internal sealed partial class CliServer : KestrelService
 {
@@ -25,10 +28,19 @@ internal sealed partial class CliServer : KestrelService
     /// <summary>How long a connection may take to log in, from when it opens (60 s; changed only by tests).</summary>
     internal TimeSpan LoginTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Passwords (right or wrong) one client address may send per minute, over all its connections.</summary>
+    public const int PasswordTriesPerMinute = 10;
+
     private readonly IPAddress _address;
     private readonly int _port;
     private readonly CliContext _context;
     private readonly ILogger _logger;
+    private readonly PartitionedRateLimiter<IPAddress> _passwordTries = PartitionedRateLimiter.Create<IPAddress, IPAddress>(client => RateLimitPartition.GetFixedWindowLimiter(client, _ => new FixedWindowRateLimiterOptions
+    {
+        PermitLimit = PasswordTriesPerMinute,
+        Window = TimeSpan.FromMinutes(1),
+        QueueLimit = 0,
+    }));
 
     /// <summary>Listens on <paramref name="address"/>:<paramref name="port"/> (0: any free port) for sessions on <paramref name="context"/>.</summary>
     public CliServer(IPAddress address, int port, CliContext context, ILoggerFactory loggerFactory)
@@ -44,6 +56,13 @@ internal sealed partial class CliServer : KestrelService
     public override int ConnectionLimit => 16;
 
     /// <inheritdoc />
+    public override async ValueTask DisposeAsync()
+    {
+        await _passwordTries.DisposeAsync().ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
     protected override void Listen(KestrelServerOptions kestrel) => kestrel.Listen(_address, _port, listen => listen.Run(ServeAsync));
 
     /// <inheritdoc />
@@ -52,9 +71,16 @@ internal sealed partial class CliServer : KestrelService
     private async Task ServeAsync(ConnectionContext connection)
     {
         string peer = connection.RemoteEndPoint?.ToString() ?? "unknown";
+        IPAddress client = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        bool TryPassword()
+        {
+            using RateLimitLease lease = _passwordTries.AttemptAcquire(client);
+            return lease.IsAcquired;
+        }
+
         try
         {
-            await RunSessionAsync(connection, new CliSession(_context, peer)).ConfigureAwait(false);
+            await RunSessionAsync(connection, new CliSession(_context, peer, TryPassword)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or ConnectionResetException or OperationCanceledException)
         {

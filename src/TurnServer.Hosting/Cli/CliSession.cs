@@ -14,18 +14,25 @@ namespace TurnServer.Hosting.Cli;
 
 /// <summary>What every CLI connection works on: the engine, the settings, the process.</summary>
 /// <param name="Engine">The protocol engine, whose allocations (by session number) the CLI lists and cancels.</param>
-/// <param name="Settings">The settings in force, for <c>pc</c> and the password.</param>
+/// <param name="Configurator">
+/// Holds the settings last applied (at start, then by each SIGHUP), for <c>pc</c> and the password: a
+/// <c>cli-password</c> changed in turnserver.conf takes effect with SIGHUP, so a leaked one can be replaced at once.
+/// </param>
 /// <param name="LogFiles">The log files <c>lr</c> reopens.</param>
 /// <param name="Lifetime">What <c>stop</c> stops.</param>
 /// <param name="Time">The clock for ages and lifetimes.</param>
 /// <param name="Logger">Where logins, failed logins, cancels and stops are logged.</param>
 internal sealed record CliContext(
     TurnEngine Engine,
-    TurnServerSettings Settings,
+    EngineConfigurator Configurator,
     LogFiles LogFiles,
     IHostApplicationLifetime Lifetime,
     TimeProvider Time,
-    ILogger Logger);
+    ILogger Logger)
+{
+    /// <summary>The settings last applied.</summary>
+    public TurnServerSettings Settings => Configurator.Settings;
+}
 
 /// <summary>
 /// One connection to coTURN's telnet CLI, as its turn_admin_server answers: the greeting, the password prompt (five
@@ -85,15 +92,20 @@ internal sealed partial class CliSession
 
     private readonly CliContext _context;
     private readonly string _peer;
+    private readonly Func<bool> _tryPassword;
     private int _commands;
     private string _realm = string.Empty;
     private string _origin = string.Empty;
 
-    /// <summary>A connection from <paramref name="peer"/> (for the log) working on <paramref name="context"/>.</summary>
-    public CliSession(CliContext context, string peer)
+    /// <summary>
+    /// A connection from <paramref name="peer"/> (for the log) working on <paramref name="context"/>;
+    /// <paramref name="tryPassword"/> takes one password try from the client address's allowance, false when it is spent.
+    /// </summary>
+    public CliSession(CliContext context, string peer, Func<bool> tryPassword)
     {
         _context = context;
         _peer = peer;
+        _tryPassword = tryPassword;
     }
 
     /// <summary>True once the password was given (at once when no password is configured).</summary>
@@ -212,6 +224,13 @@ internal sealed partial class CliSession
 
     private string Login(string password)
     {
+        if (!_tryPassword())
+        {
+            LogLoginThrottled(_context.Logger, _peer);
+            Closing = true;
+            return "Too many passwords from this address: wait a minute.\n";
+        }
+
         if (_context.Settings.CliPassword is { } configured && AdminPassword.Matches(password, configured))
         {
             Authenticated = true;
@@ -219,6 +238,7 @@ internal sealed partial class CliSession
             return Prompt;
         }
 
+        LogWrongPassword(_context.Logger, _peer);
         if (_commands >= PasswordTries)
         {
             LogLoginFailed(_context.Logger, _peer);
@@ -513,6 +533,12 @@ internal sealed partial class CliSession
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "CLI authentication error from {Peer}: connection closed after five wrong passwords")]
     private static partial void LogLoginFailed(ILogger logger, string peer);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "CLI authentication error from {Peer}: wrong password")]
+    private static partial void LogWrongPassword(ILogger logger, string peer);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "CLI password from {Peer} refused: its address sent 10 in the last minute; connection closed")]
+    private static partial void LogLoginThrottled(ILogger logger, string peer);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shutdown command received from CLI user at {Peer}")]
     private static partial void LogStop(ILogger logger, string peer);
