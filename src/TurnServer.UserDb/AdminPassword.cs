@@ -41,7 +41,9 @@ public static class AdminPassword
         }
 
         string expected = TryReadSalt(configured, out byte[]? salt) ? Encrypt(entered, salt) : entered;
-        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(configured));
+
+        // Digests of equal length, so the time taken does not tell a plain password's length either.
+        return CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(expected)), SHA256.HashData(Encoding.UTF8.GetBytes(configured)));
     }
 
     private static string Encrypt(string password, byte[] salt)
