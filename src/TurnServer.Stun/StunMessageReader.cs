@@ -49,6 +49,13 @@ public readonly ref struct StunMessageReader
     /// <summary>True when MESSAGE-INTEGRITY-SHA256 is present.</summary>
     public bool HasMessageIntegritySha256 => _integritySha256Offset >= 0;
 
+    /// <summary>
+    /// Bytes in the MESSAGE-INTEGRITY-SHA256 value: 32, or 16 to 28 when truncated (RFC 8489 section 14.6, only where
+    /// a STUN usage allows it); 0 when absent.
+    /// </summary>
+    public int MessageIntegritySha256Length =>
+        _integritySha256Offset < 0 ? 0 : System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(_message[(_integritySha256Offset + 2)..]);
+
     /// <summary>True when a FINGERPRINT is present (and, since parsing succeeded, valid).</summary>
     public bool HasFingerprint => _fingerprintOffset >= 0;
 

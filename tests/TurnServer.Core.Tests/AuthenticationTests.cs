@@ -148,6 +148,34 @@ public class AuthenticationTests
         }
     }
 
+    /// <summary>
+    /// RFC 8489 section 14.6 lets a STUN usage allow a MESSAGE-INTEGRITY-SHA256 truncated to 16 bytes; TURN does not,
+    /// so a truncated one is refused even when it is the right MAC's first 16 bytes.
+    /// </summary>
+    [Fact]
+    public void A_truncated_message_integrity_sha256_is_401()
+    {
+        var harness = new TurnHarness();
+        Response challenge = harness.Client.Send(StunMethod.Allocate, null, TransactionId.NewRandom(), sign: false);
+        var buffer = new byte[512];
+        var writer = new StunMessageWriter(buffer, StunMethod.Allocate, StunMessageClass.Request, TransactionId.NewRandom());
+        writer.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
+        writer.WriteText(StunAttributeType.Username, "alice");
+        writer.WriteText(StunAttributeType.Realm, TurnHarness.Realm);
+        writer.WriteText(StunAttributeType.Nonce, challenge.Text(StunAttributeType.Nonce));
+        int start = writer.Length;
+        Span<byte> value = writer.AppendAttribute((ushort)StunAttributeType.MessageIntegritySha256, 16);
+        System.Security.Cryptography.HMACSHA256.HashData(harness.Client.Key, buffer.AsSpan(0, start)).AsSpan(0, 16).CopyTo(value);
+        byte[] request = writer.Written.ToArray();
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(request, out StunMessageReader parsed));
+        Assert.True(parsed.VerifyMessageIntegritySha256(harness.Client.Key)); // a valid truncated MAC, as the codec reads it
+
+        Response response = harness.Client.Raw(request)!;
+        Assert.Equal(401, response.ErrorCode);
+        Assert.Equal(1, harness.Engine.Counters.GetAuthFailures(AuthFailureReason.BadIntegrity));
+        Assert.Empty(harness.Engine.Allocations.All);
+    }
+
     [Fact]
     public void Hex_key_user_authenticates_like_the_password_it_came_from()
     {

@@ -66,6 +66,9 @@ public sealed class LongTermCredentialAuthenticator
     [ThreadStatic]
     private static List<byte[]>? t_keys;
 
+    /// <summary>A key no user has, checked against requests of unknown users (random per process).</summary>
+    private static readonly byte[] UnknownUserKey = System.Security.Cryptography.RandomNumberGenerator.GetBytes(MessageIntegrity.LongTermKeyLength);
+
     private readonly string _realm;
     private readonly byte[] _realmBytes;
     private readonly NonceService _nonces;
@@ -141,6 +144,13 @@ public sealed class LongTermCredentialAuthenticator
         // Section 9.2.4: "If the MESSAGE-INTEGRITY-SHA256 attribute is present, compute the value ... Otherwise ...
         // MESSAGE-INTEGRITY".
         bool sha256 = request.HasMessageIntegritySha256;
+
+        // Section 14.6 allows a truncated MESSAGE-INTEGRITY-SHA256 only where a STUN usage says so, and TURN does not.
+        if (sha256 && request.MessageIntegritySha256Length != StunConstants.MessageIntegritySha256Length)
+        {
+            return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadIntegrity);
+        }
+
         if (!realm.SequenceEqual(_realmBytes))
         {
             return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.WrongRealm);
@@ -186,6 +196,8 @@ public sealed class LongTermCredentialAuthenticator
 
         if (keys.Count == 0)
         {
+            // One MAC as for a known user, so the time to answer does not tell which usernames exist.
+            _ = Verify(request, sha256, UnknownUserKey);
             return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.UnknownUser);
         }
 
