@@ -446,8 +446,10 @@ public sealed class TurnEngine
     {
         int length = WriteResponse(request, error, ref state, response, [], binding);
 
-        // Errors to authenticated requests are cached too: a retransmitted Refresh(0) must not turn into a 437.
-        if (!binding && state.Auth.Succeeded && (_ctx.Authenticator is null || state.Auth.Key is not null))
+        // Errors to authenticated requests are cached too: a retransmitted Refresh(0) must not turn into a 437. Under
+        // no-auth only where the 5-tuple has an allocation: anyone may send those requests, from spoofed sources too.
+        if (!binding && state.Auth.Succeeded
+            && (_ctx.Authenticator is null ? Allocations.TryGet(state.FiveTuple, out _) : state.Auth.Key is not null))
         {
             Transactions.Add(state.FiveTuple, request.TransactionId, response[..length]);
         }
