@@ -127,6 +127,22 @@ public sealed partial class WebAdminTests : IDisposable
         await ExpectAsync(browser, HttpMethod.Post, "/users/add", HttpStatusCode.Forbidden, ("name", "zed"), ("password", "x"), ("csrf", csrf));
     }
 
+    /// <summary>A changed password (turnadmin -A again) ends the logins made with the old one, so a stolen cookie dies with it.</summary>
+    [Fact]
+    public async Task A_changed_password_ends_the_logins_made_with_the_old_one()
+    {
+        await DebianTurnadmin.RunAsync("-A", "-b", Turndb, "-u", "boss", "-p", "boss-pw");
+        await using TestServer server = await StartAsync();
+        using HttpClient browser = Browser(server);
+        await ExpectAsync(browser, HttpMethod.Post, "/login", HttpStatusCode.SeeOther, ("name", "boss"), ("password", "boss-pw"));
+        await ExpectAsync(browser, HttpMethod.Get, "/users", HttpStatusCode.OK);
+
+        await DebianTurnadmin.RunAsync("-A", "-b", Turndb, "-u", "boss", "-p", "new-boss-pw");
+        Assert.Equal(HttpStatusCode.Found, (await SendAsync(browser, HttpMethod.Get, "/users")).StatusCode); // back to the login page
+        await ExpectAsync(browser, HttpMethod.Post, "/login", HttpStatusCode.SeeOther, ("name", "boss"), ("password", "new-boss-pw"));
+        await ExpectAsync(browser, HttpMethod.Get, "/users", HttpStatusCode.OK);
+    }
+
     [Fact]
     public async Task The_sixth_login_attempt_in_a_minute_is_refused_even_with_the_right_password()
     {

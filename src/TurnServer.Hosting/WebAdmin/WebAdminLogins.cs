@@ -12,8 +12,18 @@ namespace TurnServer.Hosting.WebAdmin;
 /// <param name="Name">The <c>admin_user</c> name.</param>
 /// <param name="Realm">The one realm it may manage, or empty for a superuser.</param>
 /// <param name="CsrfToken">The token every form of this login carries back (32 random bytes, base64url), so another site cannot post forms in its name.</param>
-internal sealed record WebAdminLogin(string Name, string Realm, string CsrfToken)
+/// <param name="PasswordDigest">
+/// SHA-256 of the administrator's stored password when the login began: a password changed since (<c>turnadmin -A</c>)
+/// ends the login, so a stolen cookie dies with the password it was won with.
+/// </param>
+internal sealed record WebAdminLogin(string Name, string Realm, string CsrfToken, byte[] PasswordDigest)
 {
+    /// <summary>The digest <see cref="PasswordDigest"/> holds for <paramref name="storedPassword"/> (the <c>admin_user</c> value).</summary>
+    public static byte[] Digest(string storedPassword) => SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(storedPassword));
+
+    /// <summary>Whether <paramref name="storedPassword"/> is still the one the login began with (constant-time).</summary>
+    public bool HasPassword(string storedPassword) => CryptographicOperations.FixedTimeEquals(Digest(storedPassword), PasswordDigest);
+
     /// <summary>When the login was last used (<see cref="TimeProvider.GetTimestamp"/> ticks).</summary>
     public long LastUsed { get; set; }
 
@@ -55,7 +65,7 @@ internal sealed class WebAdminLogins
             }
 
             string id = NewToken();
-            _logins[id] = new WebAdminLogin(admin.Name, admin.Realm, NewToken()) { LastUsed = _time.GetTimestamp() };
+            _logins[id] = new WebAdminLogin(admin.Name, admin.Realm, NewToken(), WebAdminLogin.Digest(admin.Password)) { LastUsed = _time.GetTimestamp() };
             return id;
         }
     }

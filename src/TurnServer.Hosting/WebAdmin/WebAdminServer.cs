@@ -143,6 +143,10 @@ internal sealed partial class WebAdminServer : KestrelService
         {
             await RouteAsync(context).ConfigureAwait(false);
         }
+        catch (Exception e) when ((e is IOException or OperationCanceledException) && context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away mid-request (reading its form, say): nothing failed here, and nobody to answer.
+        }
         catch (Exception e) when (e is DbException or IOException)
         {
             LogDatabaseFailed(_logger, _database.Description, e.Message);
@@ -220,7 +224,7 @@ internal sealed partial class WebAdminServer : KestrelService
         await handled.ConfigureAwait(false);
     }
 
-    // The cookie's login, if it is live and its administrator is still in the database with the same realm.
+    // The cookie's login, if it is live and its administrator is still in the database with the same realm and password.
     private async Task<WebAdminLogin?> CurrentLoginAsync(string? cookie)
     {
         if (!_logins.TryGet(cookie, out WebAdminLogin? login))
@@ -229,7 +233,7 @@ internal sealed partial class WebAdminServer : KestrelService
         }
 
         UserDatabaseAdmin? admin = await _database.FindAdminUserAsync(login.Name).ConfigureAwait(false);
-        if (admin is null || !string.Equals(admin.Realm, login.Realm, StringComparison.Ordinal))
+        if (admin is null || !string.Equals(admin.Realm, login.Realm, StringComparison.Ordinal) || !login.HasPassword(admin.Password))
         {
             _logins.End(cookie);
             return null;
