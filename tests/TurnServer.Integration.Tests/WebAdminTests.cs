@@ -127,6 +127,27 @@ public sealed partial class WebAdminTests : IDisposable
         await ExpectAsync(browser, HttpMethod.Post, "/users/add", HttpStatusCode.Forbidden, ("name", "zed"), ("password", "x"), ("csrf", csrf));
     }
 
+    /// <summary>The sessions page lists at most cli-max-output-sessions rows, as the CLI's ps, and says how many there are.</summary>
+    [Fact]
+    public async Task The_sessions_page_lists_at_most_cli_max_output_sessions()
+    {
+        await DebianTurnadmin.RunAsync("-A", "-b", Turndb, "-u", "boss", "-p", "boss-pw");
+        await using TestServer server = await TestServer.StartAsync(["--userdb=" + Turndb, "--web-admin", "--web-admin-ip=127.0.0.1", "--web-admin-port=0", "--cli-max-output-sessions=1", .. _certificate.Options]);
+        using HttpClient browser = Browser(server);
+        await ExpectAsync(browser, HttpMethod.Post, "/login", HttpStatusCode.SeeOther, ("name", "boss"), ("password", "boss-pw"));
+        using var first = new StunUdpClient(server.UdpEndPoint);
+        using var second = new StunUdpClient(server.UdpEndPoint);
+        await first.AllocateAsync();
+        await second.AllocateAsync();
+
+        string sessions = await ExpectAsync(browser, HttpMethod.Get, "/sessions", HttpStatusCode.OK);
+        Assert.Contains("Total sessions: 2", sessions, StringComparison.Ordinal);
+        Assert.Contains("Showing the first 1", sessions, StringComparison.Ordinal);
+        long[] ids = [.. server.Engine.Allocations.All.Select(a => a.SessionId).Order()];
+        Assert.Contains($"<td>{ids[0]:D18}</td>", sessions, StringComparison.Ordinal);
+        Assert.DoesNotContain($"<td>{ids[1]:D18}</td>", sessions, StringComparison.Ordinal);
+    }
+
     /// <summary>A changed password (turnadmin -A again) ends the logins made with the old one, so a stolen cookie dies with it.</summary>
     [Fact]
     public async Task A_changed_password_ends_the_logins_made_with_the_old_one()

@@ -318,8 +318,16 @@ internal sealed partial class WebAdminServer : KestrelService
         var page = new WebAdminPage("Sessions", login);
         List<Allocation> sessions = login.May(_settings.Realm) ? [.. _engine.Allocations.All.OrderBy(a => a.SessionId)] : [];
         page.Paragraph(string.Create(CultureInfo.InvariantCulture, $"Total sessions: {sessions.Count}"));
+
+        // One page for tens of thousands of sessions would be megabytes: the first cli-max-output-sessions, as the CLI's ps.
+        int shown = Math.Min(sessions.Count, Math.Max(1, _settings.CliMaxOutputSessions));
+        if (shown < sessions.Count)
+        {
+            page.Paragraph(string.Create(CultureInfo.InvariantCulture, $"Showing the first {shown} (cli-max-output-sessions); the CLI's ps and psp find others by user."));
+        }
+
         page.Raw("<table>\n").Row(true, false, "Id", "User", "Protocol", "Client address", "Relay addresses", "Age (s)", "Expires in (s)", "Received (packets/bytes)", "Sent (packets/bytes)", string.Empty);
-        foreach (Allocation allocation in sessions)
+        foreach (Allocation allocation in sessions.Take(shown))
         {
             TrafficTotals traffic = TrafficTotals.Of(allocation);
             string relays = string.Join(' ', new[] { allocation.RelayV4?.LocalAddress.ToString(), allocation.RelayV6?.LocalAddress.ToString() }.OfType<string>());
