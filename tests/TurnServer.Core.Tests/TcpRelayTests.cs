@@ -126,6 +126,43 @@ public class TcpRelayTests
         Assert.True(ConnectionBind(harness.NewClient("198.51.100.7", 40001, protocol: TransportProtocol.Tcp), connectionId).IsSuccess);
     }
 
+    /// <summary>
+    /// A permitted peer that connects from port after port gets at most 64 connections waiting for a ConnectionBind:
+    /// the next is closed at once, with no ConnectionAttempt; one claimed, or expired, makes room again.
+    /// </summary>
+    [Fact]
+    public void At_most_64_peer_connections_wait_for_a_connection_bind()
+    {
+        var harness = new TurnHarness();
+        TurnHarness.SimulatedClient control = harness.NewClient("198.51.100.7", 40000, protocol: TransportProtocol.Tcp);
+        AllocateTcp(control);
+        control.CreatePermission(Peer);
+        Allocation allocation = harness.Engine.Allocations.All.Single();
+        var waiting = new List<FakePeerConnection>();
+        for (int i = 0; i < Allocation.MaxUnboundPeerConnections; i++)
+        {
+            var peer = new FakePeerConnection(PeerAddress.WithPort((ushort)(20000 + i)));
+            allocation.AcceptPeerConnection(peer);
+            Assert.False(peer.Disposed);
+            waiting.Add(peer);
+        }
+
+        int attempts = control.Connection.Frames.Count;
+        var onePast = new FakePeerConnection(PeerAddress.WithPort(30000));
+        allocation.AcceptPeerConnection(onePast);
+        Assert.True(onePast.Disposed);
+        Assert.Equal(attempts, control.Connection.Frames.Count); // no ConnectionAttempt for it
+        Assert.Equal(Allocation.MaxUnboundPeerConnections, harness.Engine.TcpConnections.Count);
+
+        harness.Time.Advance(TimeSpan.FromSeconds(31));
+        harness.Engine.Sweep();
+        Assert.All(waiting, p => Assert.True(p.Disposed));
+        Assert.Equal(0, allocation.UnboundPeerConnections);
+        var later = new FakePeerConnection(PeerAddress.WithPort(30001));
+        allocation.AcceptPeerConnection(later);
+        Assert.False(later.Disposed);
+    }
+
     [Fact]
     public void An_unclaimed_peer_connection_is_closed_after_30_seconds()
     {

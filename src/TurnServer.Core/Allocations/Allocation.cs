@@ -41,6 +41,7 @@ public sealed class Allocation
     private readonly bool _fingerprint;
     private readonly HashSet<TransportAddress> _tcpPeers = [];
     private int _pendingConnects;
+    private int _unboundPeers;
     private Permission[] _permissions = [];
     private ChannelBinding[] _channels = [];
     private long _expiresAt;
@@ -229,6 +230,16 @@ public sealed class Allocation
     /// none): each holds a socket and a descriptor for up to 30 s, so without one a client could hold thousands.
     /// </summary>
     public const int MaxPendingConnects = 64;
+
+    /// <summary>
+    /// Peer data connections an allocation may have waiting for a ConnectionBind at once (TurnServer's own limit; RFC
+    /// 6062 sets none): a peer with a permission can connect from port after port, and each connection holds a
+    /// descriptor and draws a ConnectionAttempt for up to 30 s. Past it, a peer's new connection is closed at once.
+    /// </summary>
+    public const int MaxUnboundPeerConnections = 64;
+
+    /// <summary>Peer data connections (either way) registered and not yet claimed by a ConnectionBind or expired.</summary>
+    public int UnboundPeerConnections => Volatile.Read(ref _unboundPeers);
 
     /// <summary>For a TCP allocation (RFC 6062), where its peer data connections wait for ConnectionBind; else null.</summary>
     internal TcpConnectionTable? TcpConnections { get; init; }
@@ -547,6 +558,12 @@ public sealed class Allocation
     /// <summary>Counts a Connect attempt, begun with <see cref="TryBeginConnect"/>, as ended.</summary>
     internal void EndConnect() => Interlocked.Decrement(ref _pendingConnects);
 
+    /// <summary>Counts a peer data connection registered to wait for its ConnectionBind.</summary>
+    internal void UnboundPeerAdded() => Interlocked.Increment(ref _unboundPeers);
+
+    /// <summary>Counts a waiting peer data connection claimed or closed.</summary>
+    internal void UnboundPeerRemoved() => Interlocked.Decrement(ref _unboundPeers);
+
     /// <summary>Forgets <paramref name="peer"/>'s connection once it has failed or closed.</summary>
     public void ReleaseTcpPeer(in TransportAddress peer)
     {
@@ -565,7 +582,8 @@ public sealed class Allocation
     {
         ArgumentNullException.ThrowIfNull(peer);
         TransportAddress address = peer.PeerAddress;
-        if (TcpConnections is null || IsReleased || !HasPermission(address, _time.GetTimestamp()) || !TryReserveTcpPeer(address))
+        if (TcpConnections is null || IsReleased || UnboundPeerConnections >= MaxUnboundPeerConnections
+            || !HasPermission(address, _time.GetTimestamp()) || !TryReserveTcpPeer(address))
         {
             PeerPacketsDropped++;
             peer.Dispose();

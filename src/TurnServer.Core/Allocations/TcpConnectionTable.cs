@@ -32,6 +32,7 @@ public sealed class TcpConnectionTable
             uint id = (uint)RandomNumberGenerator.GetInt32(1, int.MaxValue);
             if (_pending.TryAdd(id, new PendingPeerConnection(allocation, peer, expiresAt)))
             {
+                allocation.UnboundPeerAdded();
                 return id;
             }
         }
@@ -45,6 +46,7 @@ public sealed class TcpConnectionTable
             return false;
         }
 
+        pending.Allocation.UnboundPeerRemoved();
         if (!pending.Allocation.IsReleased && _time.GetTimestamp() < pending.ExpiresAt)
         {
             return true;
@@ -62,6 +64,7 @@ public sealed class TcpConnectionTable
         {
             if ((now >= entry.Value.ExpiresAt || entry.Value.Allocation.IsReleased) && _pending.TryRemove(entry))
             {
+                entry.Value.Allocation.UnboundPeerRemoved();
                 Close(entry.Value);
             }
         }
