@@ -24,9 +24,6 @@ public enum FrameStatus
 /// </summary>
 public static class StreamFramer
 {
-    /// <summary>Largest frame: a ChannelData message with 65,535 bytes of payload and 1 byte of padding, 65,540 bytes.</summary>
-    public const int MaxFrameLength = ChannelData.HeaderLength + 0xFFFF + 1;
-
     /// <summary>
     /// Tries to cut one frame off the front of <paramref name="buffer"/>. On <see cref="FrameStatus.Frame"/>,
     /// <paramref name="frame"/> is the frame (padding included for ChannelData) and <paramref name="buffer"/> the rest.

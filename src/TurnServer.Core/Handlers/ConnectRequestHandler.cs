@@ -60,8 +60,20 @@ internal static class ConnectRequestHandler
 
     private static async Task ConnectAsync(Allocation allocation, TcpRelayEndpoint relay, TransportAddress peer, TransactionId transactionId, ResponseSeal seal)
     {
-        IPeerDataConnection? connection = await relay.ConnectAsync(peer).ConfigureAwait(false);
-        allocation.EndConnect();
+        IPeerDataConnection? connection;
+        try
+        {
+            connection = await relay.ConnectAsync(peer).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            connection = null; // a relay's failure costs this Connect its 447, never one of the allocation's 64 slots
+        }
+        finally
+        {
+            allocation.EndConnect();
+        }
+
         if (connection is not null && allocation.IsReleased)
         {
             connection.Dispose();

@@ -204,6 +204,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     private async Task ServeAsync(Socket socket, IPAddress? from, CancellationToken stoppingToken)
     {
         StreamClientConnection? connection = null;
+        Stream? stream = null;
         bool handshaking = false;
         try
         {
@@ -225,7 +226,7 @@ internal sealed partial class TcpListenerService : BackgroundService
 
             bool secure = _tls is not null && (!_plain || await StartsWithTlsRecordAsync(socket, setup.Token).ConfigureAwait(false));
             var fiveTuple = new FiveTuple(client, TransportAddress.FromEndPoint((IPEndPoint)socket.LocalEndPoint!), secure ? TransportProtocol.Tls : TransportProtocol.Tcp);
-            Stream stream = new NetworkStream(socket, ownsSocket: false);
+            stream = new NetworkStream(socket, ownsSocket: false);
             if (secure)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
@@ -257,6 +258,7 @@ internal sealed partial class TcpListenerService : BackgroundService
             }
 
             LogHandshakeFailed(_logger, socket.RemoteEndPoint?.ToString() ?? "?", handshaking && connection is null ? "TLS handshake: " + e.Message : e.Message);
+            DisposeUnserved(connection, stream);
             socket.Dispose();
         }
         catch (Exception e)
@@ -268,6 +270,7 @@ internal sealed partial class TcpListenerService : BackgroundService
 
             // Nobody awaits this task: a bug must cost this connection, logged, never go unobserved with the socket open.
             LogServeFailed(_logger, e, socket.RemoteEndPoint?.ToString() ?? "?");
+            DisposeUnserved(connection, stream);
             socket.Dispose();
         }
         finally
@@ -285,6 +288,18 @@ internal sealed partial class TcpListenerService : BackgroundService
             {
                 _descriptors.ReturnConnection(from);
             }
+        }
+    }
+
+    /// <summary>
+    /// Frees the stream of a connection that failed before it was served (a failed TLS handshake leaves an SslStream
+    /// holding native TLS state until the finalizer otherwise); a served connection disposes its own.
+    /// </summary>
+    private static void DisposeUnserved(StreamClientConnection? connection, Stream? stream)
+    {
+        if (connection is null)
+        {
+            stream?.Dispose();
         }
     }
 

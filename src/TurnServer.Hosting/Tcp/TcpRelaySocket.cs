@@ -105,8 +105,9 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
             socket.Bind(LocalAddress.ToEndPoint());
             await socket.ConnectAsync(peer.ToEndPoint(), timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e)
         {
+            // Refused, timed out, relay closed, or anything else: the descriptor goes back whatever the failure.
             LogConnectFailed(_logger, LocalAddress.ToString(), peer.ToString(), e.Message);
             socket?.Dispose();
             _descriptors.Return();
