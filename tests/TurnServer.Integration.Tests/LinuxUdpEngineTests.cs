@@ -96,6 +96,30 @@ public class LinuxUdpEngineTests
         Assert.True(offload.Headers[1].Header.Control == null);
     }
 
+    /// <summary>
+    /// Datagrams over 1,452 bytes are never merged: a route with a 1,500-byte MTU makes the kernel refuse such a
+    /// segmented send (EINVAL before Linux 6.14), which loopback's 64 KiB MTU would never show.
+    /// </summary>
+    [Fact]
+    public unsafe void Segmentation_offload_leaves_datagrams_over_1452_bytes_alone()
+    {
+        byte[] a = new byte[DatagramBatch.NameSize];
+        SockAddr.Write(new TransportAddress(IPAddress.Parse("192.0.2.1"), 1000), v6Socket: false, a);
+        using var batch = new DatagramBatch(16, 2048);
+        int[] sizes = [1453, 1453, 1452, 1452];
+        foreach (int size in sizes)
+        {
+            Assert.True(batch.TryAdd(7, new byte[size], a.AsSpan(0, 16)));
+        }
+
+        using var offload = new SegmentationOffload(16);
+        int merged = offload.Coalesce(batch.Headers, batch.Count);
+
+        Assert.Equal([1, 1, 2], Enumerable.Range(0, merged).Select(k => offload.Count[k]));
+        Assert.True(offload.Headers[0].Header.Control == null);
+        Assert.True(offload.Headers[2].Header.Control != null);
+    }
+
     [Theory]
     [InlineData("192.0.2.1", 3478, false)]
     [InlineData("2001:db8::1", 3478, true)]

@@ -543,8 +543,11 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
             {
                 // The run goes datagram by datagram, whether the kernel refuses offload or only this run (segments over
                 // the route's MTU, a destination it refuses anyway such as port 0). Offload is turned off only when they
-                // all go alone and the error was not about size, so one client's bad destination cannot turn it off.
-                if (SendEach(fd, messages + _gso.First[sent], segments) == 0 && errno != Libc.EMSGSIZE)
+                // all go alone and the error cannot have been about size (EMSGSIZE, or EINVAL for segments that a route
+                // with IPv6's minimum MTU would refuse), so one client's path or bad destination cannot turn it off.
+                bool sizeError = errno == Libc.EMSGSIZE
+                    || (errno == Libc.EINVAL && _gso.Headers[sent].Header.Iov->Length > SegmentationOffload.MinimumMtuSegmentBytes);
+                if (SendEach(fd, messages + _gso.First[sent], segments) == 0 && !sizeError)
                 {
                     _gso.Enabled = false;
                     LogOffloadOff(_logger, errno);

@@ -16,6 +16,19 @@ internal sealed unsafe class SegmentationOffload : IDisposable
     /// <summary>Most payload bytes merged into one send; a UDP datagram carries at most 65,507.</summary>
     public const int MaxBytes = 65000;
 
+    /// <summary>
+    /// Largest datagram merged: UDP's payload in a 1,500-byte IPv6 packet. The kernel refuses (EINVAL before Linux
+    /// 6.14) a segment larger than the route's MTU allows, which loopback's 64 KiB MTU never shows; such datagrams go
+    /// alone, to be fragmented or refused as they would be without offload.
+    /// </summary>
+    public const int MaxSegmentBytes = 1452;
+
+    /// <summary>
+    /// Segments this small fit the smallest MTU IPv6 allows (1,280 bytes, less 40 for IPv6 and 8 for UDP): when the
+    /// kernel refuses a run of them, offload itself is refused, not the size.
+    /// </summary>
+    public const int MinimumMtuSegmentBytes = 1232;
+
     private const int SolUdp = 17;
     private const int UdpSegment = 103;
     private const int ControlSpace = 24; // CMSG_SPACE(sizeof(uint16_t)) on 64-bit Linux
@@ -65,7 +78,7 @@ internal sealed unsafe class SegmentationOffload : IDisposable
             nuint segment = first->Iov->Length;
             nuint total = segment;
             int run = 1;
-            while (Enabled && i + run < count && run < MaxSegments)
+            while (Enabled && segment <= MaxSegmentBytes && i + run < count && run < MaxSegments)
             {
                 Libc.MsgHdr* next = &messages[i + run].Header;
                 nuint length = next->Iov->Length;
