@@ -8,4 +8,7 @@ public static class ExitCodes
 
     /// <summary>EX_UNAVAILABLE (69): a port could not be bound or a file could not be opened at start.</summary>
     public const int CannotStart = 69;
+
+    /// <summary>EX_SOFTWARE (70): a part of the running server failed beyond repair and it stopped (see <see cref="Lifecycle.ServerFailure"/>).</summary>
+    public const int Software = 70;
 }

@@ -116,13 +116,15 @@ public static partial class TurnServerHostFactory
         }
 
         builder.Services.AddSingleton<ServerCounters>();
+        builder.Services.AddSingleton(sp => new ServerFailure(sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer")));
         if (linuxUdp)
         {
             // Registered before the listeners, so it starts before them and stops after them (closing every socket).
             builder.Services.AddSingleton(sp => new LinuxUdpEngine(
                 sp.GetRequiredService<ServerCounters>(),
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Udp"),
-                UdpEngineSelection.Workers > 0 ? UdpEngineSelection.Workers : settings.RelayThreads switch { null => 0, 0 => 1, int n => n }));
+                UdpEngineSelection.Workers > 0 ? UdpEngineSelection.Workers : settings.RelayThreads switch { null => 0, 0 => 1, int n => n },
+                sp.GetRequiredService<ServerFailure>().Report));
             builder.Services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<LinuxUdpEngine>());
         }
 

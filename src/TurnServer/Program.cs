@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Reflection;
 using Microsoft.Extensions.Hosting;
 using TurnServer.Hosting;
@@ -50,8 +51,10 @@ try
 {
     // SIGHUP re-reads the configuration exactly as it was read now: same file, environment and command line.
     using IHost host = TurnServerHostFactory.Create(config.Settings, reloadConfiguration: () => TurnServerConfigLoader.Load(args));
+    // Taken before RunAsync, which disposes the host (and its services) when it returns.
+    TurnServer.Hosting.Lifecycle.ServerFailure failure = host.Services.GetRequiredService<TurnServer.Hosting.Lifecycle.ServerFailure>();
     await host.RunAsync().ConfigureAwait(false);
-    return 0;
+    return failure.ExitCode;
 }
 catch (TurnServer.Hosting.Tls.TlsConfigurationException e)
 {

@@ -16,7 +16,7 @@ namespace TurnServer.Integration.Tests;
 /// The Linux UDP engine (epoll workers, recvmmsg/sendmmsg, segmentation offload) against the portable one, over real
 /// loopback sockets: same bytes on the wire, nothing allocated per packet, ports and sockets released.
 /// </summary>
-public class LinuxUdpEngineTests
+public partial class LinuxUdpEngineTests
 {
     private const ushort Channel = 0x4001;
 
@@ -67,6 +67,35 @@ public class LinuxUdpEngineTests
         Assert.True(before > 0, "the workers publish what they allocated (setting up the allocation did)");
         Assert.Equal(0, after - before);
     }
+
+    /// <summary>
+    /// A worker whose epoll set fails cannot go on, and its share of clients would go unanswered: the server stops as
+    /// on SIGTERM and exits 70 (EX_SOFTWARE) so that systemd restarts it.
+    /// </summary>
+    [LinuxEngineFact]
+    public async Task A_worker_whose_epoll_set_fails_stops_the_server_with_exit_code_70()
+    {
+        await using TestServer server = await TestServer.StartAsync(["--relay-threads=0"], null, linuxUdp: true);
+        LinuxUdpWorker worker = Assert.Single(server.Host.Services.GetRequiredService<LinuxUdpEngine>().Workers);
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using CancellationTokenRegistration registration = server.Host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => stopping.TrySetResult());
+        Assert.Equal(0, server.Host.Services.GetRequiredService<Hosting.Lifecycle.ServerFailure>().ExitCode);
+
+        // /dev/null takes the epoll set's descriptor number (dup2 swaps it in one step, so no other test's descriptor
+        // can land there): the worker's wait in progress ends with this datagram, and its next epoll_wait fails.
+        using (FileStream devNull = File.OpenRead("/dev/null"))
+        {
+            Assert.True(Dup2((int)devNull.SafeFileHandle.DangerousGetHandle(), worker.EpollDescriptor) >= 0);
+        }
+
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        client.SendRaw(client.Build(StunMethod.Binding, null, TransactionId.NewRandom(), sign: false));
+        await stopping.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(ExitCodes.Software, server.Host.Services.GetRequiredService<Hosting.Lifecycle.ServerFailure>().ExitCode);
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
+    private static partial int Dup2(int oldDescriptor, int newDescriptor);
 
     [Fact]
     public unsafe void Segmentation_offload_merges_only_runs_to_one_address_of_one_size()

@@ -20,8 +20,11 @@ internal sealed partial class LinuxUdpEngine : IHostedService, IDisposable
     private bool _started;
     private int _disposed;
 
-    /// <summary>Creates <paramref name="workerCount"/> workers (0 or less: one per processor); they start with <see cref="Start"/>.</summary>
-    public LinuxUdpEngine(ServerCounters counters, ILogger logger, int workerCount = 0)
+    /// <summary>
+    /// Creates <paramref name="workerCount"/> workers (0 or less: one per processor); they start with <see cref="Start"/>.
+    /// <paramref name="failed"/> hears of a worker whose epoll set failed (its thread has ended).
+    /// </summary>
+    public LinuxUdpEngine(ServerCounters counters, ILogger logger, int workerCount = 0, Action<string>? failed = null)
     {
         _logger = logger;
         if (workerCount <= 0)
@@ -32,7 +35,7 @@ internal sealed partial class LinuxUdpEngine : IHostedService, IDisposable
         _workers = new LinuxUdpWorker[workerCount];
         for (int i = 0; i < workerCount; i++)
         {
-            _workers[i] = new LinuxUdpWorker(i, counters, logger);
+            _workers[i] = new LinuxUdpWorker(i, counters, logger, failed);
         }
     }
 

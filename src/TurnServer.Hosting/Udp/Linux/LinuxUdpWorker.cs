@@ -60,19 +60,22 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
     private int _relayHighWater;
     private readonly int _epoll;
     private readonly int _wake;
+    private readonly Action<string>? _failed;
     private Thread? _thread;
     private volatile bool _stopping;
     private bool _stopped;
 
     /// <summary>
     /// Creates worker <paramref name="index"/> with its epoll set and wake-up eventfd; the thread starts with <see cref="Start"/>.
+    /// <paramref name="failed"/> hears, from the worker's thread, that its epoll set failed and the thread ended.
     /// Throws <see cref="InvalidOperationException"/> when epoll or eventfd cannot be set up.
     /// </summary>
-    public LinuxUdpWorker(int index, ServerCounters counters, ILogger logger)
+    public LinuxUdpWorker(int index, ServerCounters counters, ILogger logger, Action<string>? failed = null)
     {
         _index = index;
         _counters = counters;
         _logger = logger;
+        _failed = failed;
         _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
         _wake = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
         if (_epoll < 0 || _wake < 0 || !Libc.EpollAdd(_epoll, _wake, KindWake << 62))
@@ -86,6 +89,9 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
 
     /// <summary>Relay sockets in this worker's epoll set.</summary>
     public int RelayCount { get; private set; }
+
+    /// <summary>The epoll set's descriptor (tests break it to see a worker fail).</summary>
+    internal int EpollDescriptor => _epoll;
 
     /// <summary>Bytes this worker's thread has allocated, as of its last wake-up (tests hold the relay path to zero).</summary>
     public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
@@ -281,7 +287,10 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
                         continue;
                     }
 
+                    // epoll_wait fails only on a broken set (EBADF, EINVAL, EFAULT): nothing this thread can mend,
+                    // and its sockets' share of clients would go unanswered while the rest of the server runs.
                     LogEpollFailed(_logger, errno);
+                    _failed?.Invoke($"UDP worker {_index}: epoll_wait failed, errno {errno}");
                     return;
                 }
 
@@ -351,7 +360,15 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
     {
         while (_commands.TryDequeue(out Action<LinuxUdpWorker>? command))
         {
-            command(this);
+            try
+            {
+                command(this);
+            }
+            catch (Exception e)
+            {
+                // A bug in one command must not leave the ones queued behind it (closing sockets) waiting.
+                LogHandlerFailed(_logger, e, _index);
+            }
         }
     }
 
