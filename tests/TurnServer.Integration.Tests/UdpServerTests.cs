@@ -10,6 +10,24 @@ namespace TurnServer.Integration.Tests;
 /// <summary>The server in-process on loopback, driven over real UDP sockets.</summary>
 public class UdpServerTests
 {
+    /// <summary>
+    /// A relay address that cannot be bound (not on this host: EADDRNOTAVAIL) is not the ports' fault: the Allocate
+    /// gets 508 at once and no port is quarantined, where each Allocate used to set aside every port it tried.
+    /// </summary>
+    [Theory]
+    [LinuxEngineInlineData(true)]
+    [InlineData(false)]
+    public async Task A_relay_address_that_cannot_be_bound_gets_508_and_quarantines_no_port(bool linuxUdp)
+    {
+        await using TestServer server = await TestServer.StartAsync(["--relay-ip=192.0.2.77"], null, linuxUdp);
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        byte[] refused = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17));
+
+        Assert.Equal(StunErrorCodes.InsufficientCapacity, StunTestClient.Code(refused));
+        Assert.Equal(0, server.Engine.Ports.QuarantinedCount);
+        Assert.Equal(server.Engine.Ports.Capacity, server.Engine.Ports.FreeCount);
+    }
+
     [Fact]
     public async Task Binding_returns_the_clients_address_as_xor_mapped()
     {

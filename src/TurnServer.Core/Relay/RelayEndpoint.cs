@@ -44,8 +44,9 @@ public enum RelayBindError
     FamilyNotSupported,
 
     /// <summary>
-    /// The process or system is out of descriptors or socket buffers (EMFILE, ENFILE, ENOBUFS, ENOMEM): the port is not
-    /// at fault and any other would fail the same way, so it goes back to the pool at once and the Allocate gets 508.
+    /// The bind failed for a reason not the port's: the process or system is out of descriptors or socket buffers
+    /// (EMFILE, ENFILE, ENOBUFS, ENOMEM), or the relay address or device is gone (EADDRNOTAVAIL, ENODEV). Any other
+    /// port would fail the same way, so it goes back to the pool at once and the Allocate gets 508.
     /// </summary>
     NoResources,
 }

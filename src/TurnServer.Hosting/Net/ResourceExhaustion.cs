@@ -18,4 +18,13 @@ internal static class ResourceExhaustion
 
     /// <summary>True for the errno values EMFILE, ENFILE, ENOBUFS and ENOMEM.</summary>
     public static bool IsErrno(int errno) => errno is Libc.EMFILE or Libc.ENFILE or Libc.ENOBUFS or Libc.ENOMEM;
+
+    /// <summary>
+    /// Whether a failed bind was the port's fault (EADDRINUSE, EACCES: another program holds it, or it is reserved),
+    /// so that another port may do; any other failure (an address or device gone: EADDRNOTAVAIL, ENODEV) is not.
+    /// </summary>
+    public static bool IsPortTaken(SocketException e) => e.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AccessDenied;
+
+    /// <summary>As <see cref="IsPortTaken(SocketException)"/>, for an errno value.</summary>
+    public static bool IsPortTakenErrno(int errno) => errno is Libc.EADDRINUSE or Libc.EACCES;
 }

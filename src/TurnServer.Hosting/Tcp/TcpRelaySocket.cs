@@ -54,7 +54,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
     /// Binds and listens on <paramref name="ip"/>:<paramref name="port"/>, tied to the network interface <paramref name="device"/>
     /// (<c>relay-device</c>) when given, as its peer connections will be. The listener and each peer connection take a
     /// descriptor from <paramref name="descriptors"/>. Returns <see cref="RelayBindError.PortInUse"/> when the port is
-    /// taken or the device refused, <see cref="RelayBindError.NoResources"/> when descriptors ran out.
+    /// taken, <see cref="RelayBindError.NoResources"/> when descriptors ran out or the address or device cannot be bound.
     /// </summary>
     public static RelayBindError TryBind(IPAddress ip, int port, ILogger logger, DescriptorBudget descriptors, out TcpRelaySocket? relay, string? device = null)
     {
@@ -76,7 +76,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
         {
             listener?.Dispose();
             descriptors.Return();
-            return ResourceExhaustion.Is(e) ? RelayBindError.NoResources : RelayBindError.PortInUse;
+            return ResourceExhaustion.IsPortTaken(e) ? RelayBindError.PortInUse : RelayBindError.NoResources;
         }
 
         relay = new TcpRelaySocket(listener, new TransportAddress(ip, port), logger, descriptors, device);

@@ -15,7 +15,7 @@ namespace TurnServer.Hosting.Udp;
 /// of that family. With the Linux engine the sockets are bare descriptors polled by its workers; otherwise each is a
 /// <see cref="Socket"/> with its own receive loop.
 /// </summary>
-internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
+internal sealed partial class UdpRelayEndpointFactory : IRelayEndpointFactory
 {
     private const int RelayBufferBytes = 1024 * 1024;
 
@@ -27,6 +27,7 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
     private readonly string? _device;
     private readonly byte[]? _deviceValue;
     private readonly DescriptorBudget _descriptors;
+    private int _addressFailureLogged;
 
     /// <summary>
     /// Binds relays on <paramref name="relayIps"/> (<c>relay-ip</c>), else on the client's server IP or one of <paramref name="listeningIps"/>;
@@ -95,9 +96,32 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
         // not memory taken, so an idle allocation costs nothing more.
         SocketFd? fd = SocketFd.TryOpen(new IPEndPoint(ip, port), reusePort: false, dontFragment, bufferBytes: RelayBufferBytes, out int errno, _deviceValue);
         endpoint = fd is null ? null : new LinuxRelayEndpoint(fd, new TransportAddress(ip, port), linux, _descriptors);
-        return fd is not null ? RelayBindError.None
-            : ResourceExhaustion.IsErrno(errno) ? RelayBindError.NoResources
-            : RelayBindError.PortInUse;
+        if (fd is not null)
+        {
+            Volatile.Write(ref _addressFailureLogged, 0);
+            return RelayBindError.None;
+        }
+
+        if (ResourceExhaustion.IsPortTakenErrno(errno))
+        {
+            return RelayBindError.PortInUse;
+        }
+
+        if (!ResourceExhaustion.IsErrno(errno))
+        {
+            AddressFailed(ip, "errno " + errno.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return RelayBindError.NoResources;
+    }
+
+    /// <summary>Logs, once until a bind succeeds again, that the relay address itself cannot be bound.</summary>
+    private void AddressFailed(IPAddress ip, string reason)
+    {
+        if (Interlocked.Exchange(ref _addressFailureLogged, 1) == 0)
+        {
+            LogAddressFailed(_logger, ip.ToString(), reason);
+        }
     }
 
     private RelayBindError BindSocket(IPAddress ip, int port, bool dontFragment, out RelayEndpoint? endpoint)
@@ -123,9 +147,20 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
         catch (SocketException e)
         {
             socket?.Dispose();
-            return ResourceExhaustion.Is(e) ? RelayBindError.NoResources : RelayBindError.PortInUse;
+            if (ResourceExhaustion.IsPortTaken(e))
+            {
+                return RelayBindError.PortInUse;
+            }
+
+            if (!ResourceExhaustion.Is(e))
+            {
+                AddressFailed(ip, e.Message);
+            }
+
+            return RelayBindError.NoResources;
         }
 
+        Volatile.Write(ref _addressFailureLogged, 0);
         endpoint = new UdpRelayEndpoint(socket, new TransportAddress(ip, port), _counters, _logger, _descriptors);
         return RelayBindError.None;
     }
@@ -144,4 +179,7 @@ internal sealed class UdpRelayEndpointFactory : IRelayEndpointFactory
 
         return _listeningIps.FirstOrDefault(ip => ip.AddressFamily == family);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Relay address {Address} cannot be bound ({Reason}): Allocates get 508 until it can (is the address or relay-device gone?)")]
+    private static partial void LogAddressFailed(ILogger logger, string address, string reason);
 }

@@ -114,6 +114,9 @@ internal static unsafe partial class Libc
     /// <summary>errno EADDRINUSE: bind(2) failed because the address and port are taken.</summary>
     public const int EADDRINUSE = 98;
 
+    /// <summary>errno EACCES: bind(2) refused a port the process may not use.</summary>
+    public const int EACCES = 13;
+
     /// <summary>sizeof(struct epoll_event): packed on x86-64 (12 bytes), naturally aligned elsewhere (16).</summary>
     public static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
 
