@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
+using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
+using TurnServer.Hosting.Udp.Linux;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
 
@@ -58,6 +60,30 @@ public sealed class DualAllocationTests
         Assert.Equal(to4, await client.ReceiveAsync()); // handled after the IPv6 frame, which was dropped
         Assert.Equal(dropped + 1, server.Engine.Counters.GetDropped(DropReason.ChannelNotBound));
         Assert.Single(peer6.Received);
+    }
+
+    /// <summary>
+    /// Made over TCP (no worker thread handles the Allocate), a dual allocation's two relays still share one Linux UDP
+    /// worker: its traffic counters and bandwidth window have one writer each way.
+    /// </summary>
+    [LinuxEngineFact]
+    public async Task A_dual_allocations_relays_share_one_worker()
+    {
+        await using TestServer server = await TestServer.StartAsync(["--listening-ip=::1", "--relay-threads=4"], null, linuxUdp: true);
+        for (int i = 0; i < 4; i++)
+        {
+            using StunStreamClient client = await StunStreamClient.ConnectAsync(server.TcpEndPoints.Single(e => e.AddressFamily == AddressFamily.InterNetwork));
+            await client.AllocateAsync((ref StunMessageWriter w) =>
+            {
+                w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
+                w.WriteLeadingByte(StunAttributeType.AdditionalAddressFamily, StunAddressCodec.FamilyIPv6);
+            });
+            Allocation allocation = Assert.Single(server.Engine.Allocations.All);
+            Assert.True(allocation.IsDual);
+            Assert.Same(((LinuxRelayEndpoint)allocation.RelayV4!).Owner, ((LinuxRelayEndpoint)allocation.RelayV6!).Owner);
+            byte[] deleted = await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0));
+            Assert.Equal(0, StunTestClient.Code(deleted)); // and the server closes this control connection with it
+        }
     }
 
     private static bool CanBind(IPEndPoint endPoint)

@@ -65,9 +65,24 @@ internal sealed class LinuxRelayEndpoint : RelayEndpoint
     public override void Start(Allocation allocation)
     {
         Allocation = allocation;
-        LinuxUdpWorker owner = _engine.ChooseWorker();
+
+        // A dual allocation's two relays share one worker, as its traffic counters and bandwidth window have one writer each way.
+        LinuxUdpWorker owner = SiblingOwner(allocation) ?? _engine.ChooseWorker();
         Owner = owner;
         owner.AddRelay(this);
+    }
+
+    private LinuxUdpWorker? SiblingOwner(Allocation allocation)
+    {
+        foreach (RelayEndpoint? relay in (ReadOnlySpan<RelayEndpoint?>)[allocation.RelayV4, allocation.RelayV6])
+        {
+            if (relay is LinuxRelayEndpoint { Owner: { } owner } sibling && sibling != this)
+            {
+                return owner;
+            }
+        }
+
+        return null;
     }
 
     /// <inheritdoc />
