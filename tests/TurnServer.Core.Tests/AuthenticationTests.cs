@@ -129,13 +129,8 @@ public class AuthenticationTests
     public void Message_integrity_sha256_is_the_one_verified_when_present(bool goodSha1, bool goodSha256, bool succeeds)
     {
         var harness = new TurnHarness();
-        Response challenge = harness.Client.Send(StunMethod.Allocate, null, TransactionId.NewRandom(), sign: false);
         var buffer = new byte[512];
-        var writer = new StunMessageWriter(buffer, StunMethod.Allocate, StunMessageClass.Request, TransactionId.NewRandom());
-        writer.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
-        writer.WriteText(StunAttributeType.Username, "alice");
-        writer.WriteText(StunAttributeType.Realm, TurnHarness.Realm);
-        writer.WriteText(StunAttributeType.Nonce, challenge.Text(StunAttributeType.Nonce));
+        StunMessageWriter writer = AllocateWithCredentials(harness, buffer);
         writer.WriteMessageIntegrity(goodSha1 ? harness.Client.Key : new byte[16]);
         writer.WriteMessageIntegritySha256(goodSha256 ? harness.Client.Key : new byte[16]);
 
@@ -156,13 +151,8 @@ public class AuthenticationTests
     public void A_truncated_message_integrity_sha256_is_401()
     {
         var harness = new TurnHarness();
-        Response challenge = harness.Client.Send(StunMethod.Allocate, null, TransactionId.NewRandom(), sign: false);
         var buffer = new byte[512];
-        var writer = new StunMessageWriter(buffer, StunMethod.Allocate, StunMessageClass.Request, TransactionId.NewRandom());
-        writer.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
-        writer.WriteText(StunAttributeType.Username, "alice");
-        writer.WriteText(StunAttributeType.Realm, TurnHarness.Realm);
-        writer.WriteText(StunAttributeType.Nonce, challenge.Text(StunAttributeType.Nonce));
+        StunMessageWriter writer = AllocateWithCredentials(harness, buffer);
         int start = writer.Length;
         Span<byte> value = writer.AppendAttribute((ushort)StunAttributeType.MessageIntegritySha256, 16);
         System.Security.Cryptography.HMACSHA256.HashData(harness.Client.Key, buffer.AsSpan(0, start)).AsSpan(0, 16).CopyTo(value);
@@ -174,6 +164,18 @@ public class AuthenticationTests
         Assert.Equal(401, response.ErrorCode);
         Assert.Equal(1, harness.Engine.Counters.GetAuthFailures(AuthFailureReason.BadIntegrity));
         Assert.Empty(harness.Engine.Allocations.All);
+    }
+
+    /// <summary>An Allocate from alice with USERNAME, REALM and the nonce of a fresh 401, ready for its integrity attributes.</summary>
+    private static StunMessageWriter AllocateWithCredentials(TurnHarness harness, byte[] buffer)
+    {
+        Response challenge = harness.Client.Send(StunMethod.Allocate, null, TransactionId.NewRandom(), sign: false);
+        var writer = new StunMessageWriter(buffer, StunMethod.Allocate, StunMessageClass.Request, TransactionId.NewRandom());
+        writer.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
+        writer.WriteText(StunAttributeType.Username, "alice");
+        writer.WriteText(StunAttributeType.Realm, TurnHarness.Realm);
+        writer.WriteText(StunAttributeType.Nonce, challenge.Text(StunAttributeType.Nonce));
+        return writer;
     }
 
     [Fact]

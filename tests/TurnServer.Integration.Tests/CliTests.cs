@@ -77,14 +77,7 @@ public sealed class CliTests
             await guesser.ReadUntilAsync("Enter password: \r\n");
             await guesser.SendBytesAsync([255, 251, 31, 255, 253, 1]); // IAC WILL NAWS, IAC DO ECHO, as telnet clients open
             Assert.Equal("\xff\xfe\x1f\xff\xfc\x01", await guesser.ReadUntilAsync("\xff\xfc\x01")); // DONT NAWS, WONT ECHO
-            for (int attempt = 1; attempt < CliSession.PasswordTries; attempt++)
-            {
-                await guesser.SendAsync("guess " + attempt.ToString(CultureInfo.InvariantCulture));
-                await guesser.ReadUntilAsync("Enter password: \r\n");
-            }
-
-            await guesser.SendAsync("last guess");
-            Assert.True(await guesser.ClosedByServerAsync());
+            await GuessUntilClosedAsync(guesser);
         }
 
         using TelnetTestClient admin = await TelnetTestClient.ConnectAsync(CliPort(server));
@@ -105,14 +98,7 @@ public sealed class CliTests
         {
             using TelnetTestClient guesser = await TelnetTestClient.ConnectAsync(CliPort(server));
             await guesser.ReadUntilAsync("Enter password: \r\n");
-            for (int attempt = 1; attempt < CliSession.PasswordTries; attempt++)
-            {
-                await guesser.SendAsync("guess " + attempt.ToString(CultureInfo.InvariantCulture));
-                await guesser.ReadUntilAsync("Enter password: \r\n");
-            }
-
-            await guesser.SendAsync("last guess");
-            Assert.True(await guesser.ClosedByServerAsync());
+            await GuessUntilClosedAsync(guesser);
         }
 
         using TelnetTestClient late = await TelnetTestClient.ConnectAsync(CliPort(server));
@@ -157,6 +143,19 @@ public sealed class CliTests
         await cli.ReadUntilAsync(CliSession.Prompt);
         await cli.SendAsync("pu");
         await cli.ReadUntilAsync("Total sessions: 0\r\n\r\n> ");
+    }
+
+    /// <summary>Sends wrong passwords, each answered with the prompt again, until the last try closes the connection.</summary>
+    private static async Task GuessUntilClosedAsync(TelnetTestClient guesser)
+    {
+        for (int attempt = 1; attempt < CliSession.PasswordTries; attempt++)
+        {
+            await guesser.SendAsync("guess " + attempt.ToString(CultureInfo.InvariantCulture));
+            await guesser.ReadUntilAsync("Enter password: \r\n");
+        }
+
+        await guesser.SendAsync("last guess");
+        Assert.True(await guesser.ClosedByServerAsync());
     }
 
     /// <summary>
