@@ -114,6 +114,10 @@ internal sealed partial class CliServer : KestrelService
             {
                 string answer = session.Execute(line);
                 WriteText(output, answer);
+
+                // Each answer waits for the client to take it (the pipe pauses at its limit), so a read holding thousands
+                // of commands cannot pile up their answers in memory.
+                await output.FlushAsync(idle.Token).ConfigureAwait(false);
                 if (session.Closing)
                 {
                     break;
