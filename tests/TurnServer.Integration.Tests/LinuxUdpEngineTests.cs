@@ -49,6 +49,32 @@ public partial class LinuxUdpEngineTests
         Assert.Equal(0, server.Engine.Counters.TotalDropped);
     }
 
+    /// <summary>
+    /// A peer datagram bigger than a relay's receive buffer would reach the client cut short, and a client cannot tell:
+    /// each engine drops it, counted as truncated, and relays the next one whole.
+    /// </summary>
+    [Theory]
+    [LinuxEngineInlineData(true)]
+    [InlineData(false)]
+    public async Task Each_engine_drops_a_peer_datagram_too_big_for_its_buffer_and_relays_the_next(bool linuxUdp)
+    {
+        await using TestServer server = await TestServer.StartAsync([], null, linuxUdp);
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var client = new StunUdpClient(server.UdpEndPoint);
+        TransportAddress relay = await client.AllocateAsync();
+        await BindAsync(client, (IPEndPoint)peer.LocalEndPoint!);
+
+        peer.SendTo(new byte[4000], relay.ToEndPoint());
+        byte[] small = [1, 2, 3, 4, 5, 6, 7, 8];
+        peer.SendTo(small, relay.ToEndPoint());
+
+        byte[] frame = await client.ReceiveAsync();
+        Assert.Equal(ChannelData.HeaderLength + small.Length, frame.Length);
+        Assert.Equal(small, frame[ChannelData.HeaderLength..]);
+        Assert.Equal(1, server.Engine.Counters.GetDropped(DropReason.Truncated));
+    }
+
     [LinuxEngineFact]
     public async Task The_relay_steady_state_allocates_nothing_on_the_worker_threads()
     {

@@ -68,7 +68,10 @@ internal sealed partial class UdpRelayEndpoint : RelayEndpoint
     private async Task ReceiveLoopAsync(Allocation allocation)
     {
         byte[] buffer = GC.AllocateUninitializedArray<byte>(Allocation.PeerDataHeadroom + MaxPayload + Allocation.PeerDataTailroom, pinned: true);
-        Memory<byte> payloadArea = buffer.AsMemory(Allocation.PeerDataHeadroom, MaxPayload);
+        // One byte more than a payload may have: .NET on Linux reports a cut-short datagram as a whole one of the
+        // buffer's length, so a datagram that fills the extra byte is known to be too big. The byte is tailroom,
+        // which a relayed payload overwrites anyway.
+        Memory<byte> payloadArea = buffer.AsMemory(Allocation.PeerDataHeadroom, MaxPayload + 1);
         var from = new SocketAddress(_socket.AddressFamily);
         while (true)
         {
@@ -94,6 +97,12 @@ internal sealed partial class UdpRelayEndpoint : RelayEndpoint
             {
                 LogReceiveFailed(_logger, e, LocalAddress.ToString()); // the relay is deaf from now on: say so
                 return;
+            }
+
+            if (received > MaxPayload)
+            {
+                _counters.Drop(DropReason.Truncated);
+                continue;
             }
 
             try
