@@ -257,6 +257,24 @@ public class PermissionAndChannelTests
         Assert.Equal(2, allocation.ClientPacketsSent);
     }
 
+    [Fact]
+    public void Peer_data_that_arrives_after_the_allocation_ended_is_dropped()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        var allocation = harness.Engine.Allocations.All.Single();
+        harness.Client.ChannelBind(0x4002, Peer);
+        TransportAddress peer = TransportAddress.FromEndPoint(IPEndPoint.Parse(Peer));
+
+        // The relay's receive loop may hold a datagram it read just before Refresh(0) closed the socket.
+        Assert.True(harness.Client.Refresh(0).IsSuccess);
+        int frames = harness.Client.Connection.Frames.Count;
+
+        Assert.False(Deliver(allocation, [1, 2, 3], peer));
+        Assert.Equal(frames, harness.Client.Connection.Frames.Count);
+        Assert.Equal(1, allocation.PeerPacketsDropped);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

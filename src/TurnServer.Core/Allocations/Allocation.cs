@@ -646,7 +646,7 @@ public sealed class Allocation
 
     /// <summary>
     /// Relays a datagram a relay socket received from a peer to the client (RFC 8656 sections 11.3 and 12.6):
-    /// drops it unless the peer's IP has a permission; sends ChannelData if the peer has a live channel, else a Data
+    /// drops it unless the allocation lives and the peer's IP has a permission; sends ChannelData if the peer has a live channel, else a Data
     /// indication. The payload sits in <paramref name="buffer"/> at <paramref name="payloadOffset"/>, which must be at
     /// least <see cref="PeerDataHeadroom"/>, with <see cref="PeerDataTailroom"/> bytes free after it; the header is
     /// written in front of it, so nothing is copied. Returns false when the datagram was dropped.
@@ -656,7 +656,7 @@ public sealed class Allocation
         PeerPacketsReceived++;
         PeerBytesReceived += payloadLength;
         long now = _time.GetTimestamp();
-        if (now >= ExpiresAt || (!AcceptsAnyPeer && !HasPermission(peer, now)))
+        if (now >= ExpiresAt || IsReleased || (!AcceptsAnyPeer && !HasPermission(peer, now)))
         {
             PeerPacketsDropped++;
             return false;
