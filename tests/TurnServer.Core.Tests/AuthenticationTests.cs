@@ -73,6 +73,23 @@ public class AuthenticationTests
         Assert.Equal(438, other.Send(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 17)), TransactionId.NewRandom(), sign: true).ErrorCode);
     }
 
+    /// <summary>RFC 8489 section 9.2.4: no two clients get one NONCE, even behind one NAT address in one second.</summary>
+    [Fact]
+    public void Two_clients_behind_one_address_challenged_at_once_get_different_nonces_and_both_succeed()
+    {
+        var harness = new TurnHarness();
+        var first = harness.NewClient("198.51.100.7", 40000);
+        var second = harness.NewClient("198.51.100.7", 40001);
+
+        Response firstChallenge = first.Send(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 17)), TransactionId.NewRandom(), sign: false);
+        Response secondChallenge = second.Send(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 17)), TransactionId.NewRandom(), sign: false);
+
+        Assert.Equal((401, 401), (firstChallenge.ErrorCode, secondChallenge.ErrorCode));
+        Assert.NotEqual(firstChallenge.Text(StunAttributeType.Nonce), secondChallenge.Text(StunAttributeType.Nonce));
+        Assert.True(first.Allocate().IsSuccess);
+        Assert.True(second.Allocate().IsSuccess);
+    }
+
     [Fact]
     public void Nonces_never_go_stale_with_lifetime_zero()
     {

@@ -15,17 +15,21 @@ public enum NonceValidity
 }
 
 /// <summary>
-/// Stateless nonces (RFC 8489 section 9.2): 32 hex characters, the expiry (unix seconds, 8 bytes) followed by the
-/// first 8 bytes of HMAC-SHA256(server secret, expiry || client IP). Nothing is stored per client, so a flood of
-/// unauthenticated requests costs no memory; a nonce only works from the IP it was given to. The secret is random
-/// per process, so a restart makes old nonces stale (clients retry after 438).
+/// Stateless nonces (RFC 8489 section 9.2): 48 hex characters, the expiry (unix seconds, 8 bytes), 8 random bytes,
+/// then the first 8 bytes of HMAC-SHA256(server secret, expiry || random || client IP). The random part makes every
+/// nonce new, as RFC 8489 section 9.2.4 requires of two clients behind one NAT address. Nothing is stored per client,
+/// so a flood of unauthenticated requests costs no memory; a nonce only works from the IP it was given to. The secret
+/// is random per process, so a restart makes old nonces stale (clients retry after 438).
 /// </summary>
 public sealed class NonceService
 {
+    private const int ExpiryLength = 8;
+    private const int RandomLength = 8;
     private const int MacLength = 8;
+    private const int RawLength = ExpiryLength + RandomLength + MacLength;
 
     /// <summary>Length in characters of every nonce.</summary>
-    public const int NonceLength = 2 * (8 + MacLength);
+    public const int NonceLength = 2 * RawLength;
 
     private readonly byte[] _secret = RandomNumberGenerator.GetBytes(32);
     private readonly TimeProvider _time;
@@ -43,25 +47,26 @@ public sealed class NonceService
     public string Create(in TransportAddress client)
     {
         ulong expiry = _lifetimeSeconds == 0 ? ulong.MaxValue : (ulong)(_time.GetUtcNow().ToUnixTimeSeconds() + _lifetimeSeconds);
-        Span<byte> raw = stackalloc byte[8 + MacLength];
+        Span<byte> raw = stackalloc byte[RawLength];
         BinaryPrimitives.WriteUInt64BigEndian(raw, expiry);
-        ComputeMac(expiry, client, raw[8..]);
+        RandomNumberGenerator.Fill(raw.Slice(ExpiryLength, RandomLength));
+        ComputeMac(raw[..(ExpiryLength + RandomLength)], client, raw[(ExpiryLength + RandomLength)..]);
         return Convert.ToHexStringLower(raw);
     }
 
     /// <summary>Checks a NONCE attribute value received from <paramref name="client"/>.</summary>
     public NonceValidity Validate(ReadOnlySpan<byte> nonce, in TransportAddress client)
     {
-        Span<byte> raw = stackalloc byte[8 + MacLength];
-        if (nonce.Length != NonceLength || Convert.FromHexString(System.Text.Encoding.ASCII.GetString(nonce), raw, out _, out int written) != System.Buffers.OperationStatus.Done || written != raw.Length)
+        Span<byte> raw = stackalloc byte[RawLength];
+        if (nonce.Length != NonceLength || Convert.FromHexString(nonce, raw, out _, out int written) != System.Buffers.OperationStatus.Done || written != raw.Length)
         {
             return NonceValidity.Stale;
         }
 
         ulong expiry = BinaryPrimitives.ReadUInt64BigEndian(raw);
         Span<byte> expected = stackalloc byte[MacLength];
-        ComputeMac(expiry, client, expected);
-        if (!CryptographicOperations.FixedTimeEquals(expected, raw[8..]))
+        ComputeMac(raw[..(ExpiryLength + RandomLength)], client, expected);
+        if (!CryptographicOperations.FixedTimeEquals(expected, raw[(ExpiryLength + RandomLength)..]))
         {
             return NonceValidity.Stale;
         }
@@ -69,11 +74,12 @@ public sealed class NonceService
         return expiry == ulong.MaxValue || (ulong)_time.GetUtcNow().ToUnixTimeSeconds() < expiry ? NonceValidity.Valid : NonceValidity.Stale;
     }
 
-    private void ComputeMac(ulong expiry, in TransportAddress client, Span<byte> destination)
+    /// <summary>The MAC of a nonce's <paramref name="expiryAndRandom"/> bytes for <paramref name="client"/>'s IP.</summary>
+    private void ComputeMac(ReadOnlySpan<byte> expiryAndRandom, in TransportAddress client, Span<byte> destination)
     {
-        Span<byte> input = stackalloc byte[8 + 16];
-        BinaryPrimitives.WriteUInt64BigEndian(input, expiry);
-        int length = 8 + client.WriteAddressBytes(input[8..]);
+        Span<byte> input = stackalloc byte[ExpiryLength + RandomLength + 16];
+        expiryAndRandom.CopyTo(input);
+        int length = expiryAndRandom.Length + client.WriteAddressBytes(input[expiryAndRandom.Length..]);
         Span<byte> mac = stackalloc byte[32];
         HMACSHA256.HashData(_secret, input[..length], mac);
         mac[..MacLength].CopyTo(destination);
