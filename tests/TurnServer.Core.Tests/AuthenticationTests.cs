@@ -140,7 +140,7 @@ public class AuthenticationTests
     }
 
     [Theory]
-    [InlineData(true, true, true)] // both valid: SHA-256 is the one checked, and it signs the answer
+    [InlineData(true, true, true)] // both valid: SHA-256 is the one checked
     [InlineData(false, true, true)] // a bad MESSAGE-INTEGRITY does not matter beside a good MESSAGE-INTEGRITY-SHA256
     [InlineData(true, false, false)] // a bad MESSAGE-INTEGRITY-SHA256 fails even beside a good MESSAGE-INTEGRITY
     public void Message_integrity_sha256_is_the_one_verified_when_present(bool goodSha1, bool goodSha256, bool succeeds)
@@ -154,10 +154,33 @@ public class AuthenticationTests
         Response response = harness.Client.Raw(writer.Written.ToArray())!;
         Assert.Equal(succeeds, response.IsSuccess);
         Assert.Equal(succeeds ? 0 : 401, response.ErrorCode);
-        if (succeeds)
+    }
+
+    /// <summary>
+    /// RFC 8489 section 9.2.4, last paragraph: a request naming no password algorithm is processed as MD5, and its
+    /// response carries MESSAGE-INTEGRITY instead of MESSAGE-INTEGRITY-SHA256; one that names an algorithm gets
+    /// MESSAGE-INTEGRITY-SHA256.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_sha256_signed_request_is_answered_with_sha256_only_when_it_names_a_password_algorithm(bool namesAlgorithm)
+    {
+        var harness = new TurnHarness();
+        var buffer = new byte[512];
+        StunMessageWriter writer = AllocateWithCredentials(harness, buffer);
+        if (namesAlgorithm)
         {
-            Assert.True(response.Message.VerifyMessageIntegritySha256(harness.Client.Key));
+            writer.WritePasswordAlgorithm(1); // MD5, the algorithm the key was made with
         }
+
+        writer.WriteMessageIntegritySha256(harness.Client.Key);
+
+        Response response = harness.Client.Raw(writer.Written.ToArray())!;
+        Assert.True(response.IsSuccess);
+        Assert.Equal(namesAlgorithm, response.Message.HasMessageIntegritySha256);
+        Assert.Equal(!namesAlgorithm, response.Message.HasMessageIntegrity);
+        Assert.True(namesAlgorithm ? response.Message.VerifyMessageIntegritySha256(harness.Client.Key) : response.Message.VerifyMessageIntegrity(harness.Client.Key));
     }
 
     /// <summary>

@@ -29,7 +29,10 @@ public readonly struct AuthenticationResult
     /// <summary>The key that verified; signs the response.</summary>
     public byte[]? Key { get; }
 
-    /// <summary>The request was verified by MESSAGE-INTEGRITY-SHA256, so the response carries it too (RFC 8489 section 9.2.4).</summary>
+    /// <summary>
+    /// The response carries MESSAGE-INTEGRITY-SHA256: the request was verified by it and named a password algorithm
+    /// (RFC 8489 section 9.2.4); otherwise MESSAGE-INTEGRITY.
+    /// </summary>
     public bool UseSha256 { get; }
 
     /// <summary>True when authenticated.</summary>
@@ -145,6 +148,11 @@ public sealed class LongTermCredentialAuthenticator
         // MESSAGE-INTEGRITY".
         bool sha256 = request.HasMessageIntegritySha256;
 
+        // Its last paragraph: a request with neither PASSWORD-ALGORITHM nor PASSWORD-ALGORITHMS is processed as MD5,
+        // and then the response carries MESSAGE-INTEGRITY "instead of" MESSAGE-INTEGRITY-SHA256.
+        bool signSha256 = sha256
+            && (request.HasAttribute(StunAttributeType.PasswordAlgorithm) || request.HasAttribute(StunAttributeType.PasswordAlgorithms));
+
         // Section 14.6 allows a truncated MESSAGE-INTEGRITY-SHA256 only where a STUN usage says so, and TURN does not.
         if (sha256 && request.MessageIntegritySha256Length != StunConstants.MessageIntegritySha256Length)
         {
@@ -171,19 +179,19 @@ public sealed class LongTermCredentialAuthenticator
             // (the size of a long-term key). Either verifies; the one that did signs the answer.
             if (Verify(request, sha256, macKey))
             {
-                return AuthenticationResult.Success(username, macKey, sha256, viaAccessToken: true);
+                return AuthenticationResult.Success(username, macKey, signSha256, viaAccessToken: true);
             }
 
             byte[] truncated = macKey[..MessageIntegrity.LongTermKeyLength];
             return Verify(request, sha256, truncated)
-                ? AuthenticationResult.Success(username, truncated, sha256, viaAccessToken: true)
+                ? AuthenticationResult.Success(username, truncated, signSha256, viaAccessToken: true)
                 : Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadIntegrity);
         }
 
         if (allocationKey is not null && string.Equals(username, allocationUser, StringComparison.Ordinal))
         {
             return Verify(request, sha256, allocationKey)
-                ? AuthenticationResult.Success(username, allocationKey, sha256)
+                ? AuthenticationResult.Success(username, allocationKey, signSha256)
                 : Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadIntegrity);
         }
 
@@ -206,7 +214,7 @@ public sealed class LongTermCredentialAuthenticator
             if (Verify(request, sha256, key))
             {
                 keys.Clear();
-                return AuthenticationResult.Success(username, key, sha256);
+                return AuthenticationResult.Success(username, key, signSha256);
             }
         }
 
