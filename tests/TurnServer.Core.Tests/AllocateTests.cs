@@ -273,6 +273,23 @@ public class AllocateTests
         Assert.Equal(0, harness.Engine.Reservations.Count);
     }
 
+    /// <summary>RFC 8656 section 7.2: the reserved port N+1 is on "the same IP address" as N, whichever listener the claim reaches.</summary>
+    [Fact]
+    public void A_claimed_reservation_binds_on_the_relay_ip_of_its_even_port_whichever_listener_the_claim_reaches()
+    {
+        var harness = new TurnHarness(minPort: 50000, maxPort: 50009);
+        Response first = harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.AppendAttribute((ushort)StunAttributeType.EvenPort, 1)[0] = 0x80));
+        TransportAddress even = first.XorAddress(StunAttributeType.XorRelayedAddress);
+        Assert.True(first.Message.TryGetReservationToken(out ulong token));
+
+        TransportAddress otherListener = new(IPAddress.Parse("192.0.2.2"), 3478);
+        var claimant = new TurnHarness.SimulatedClient(harness, new FiveTuple(new TransportAddress(IPAddress.Parse("198.51.100.9"), 2000), otherListener, TransportProtocol.Udp), "alice", "secret");
+        Response second = claimant.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteUInt64(StunAttributeType.ReservationToken, token)));
+
+        Assert.True(second.IsSuccess);
+        Assert.Equal(new TransportAddress(even.ToIPAddress(), even.Port + 1), second.XorAddress(StunAttributeType.XorRelayedAddress));
+    }
+
     [Fact]
     public void Unclaimed_reservation_returns_its_port_after_30_seconds()
     {

@@ -101,7 +101,7 @@ internal sealed class FakeRelay(TransportAddress local) : RelayEndpoint(local)
     public override void Dispose() => Disposed = true;
 }
 
-/// <summary>Binds fake relays on 192.0.2.1 / 2001:db8::1; ports listed in <see cref="Busy"/> fail as if taken by another program.</summary>
+/// <summary>Binds fake relays on the server address's IP, or 192.0.2.1 / 2001:db8::1 for the other family; ports listed in <see cref="Busy"/> fail as if taken by another program.</summary>
 internal sealed class FakeRelayFactory : IRelayEndpointFactory
 {
     public bool SupportsIPv6 { get; set; } = true;
@@ -137,7 +137,9 @@ internal sealed class FakeRelayFactory : IRelayEndpointFactory
             return RelayBindError.PortInUse;
         }
 
-        var relay = new FakeRelay(new TransportAddress(IPAddress.Parse(family == AddressFamily.InterNetwork ? "192.0.2.1" : "2001:db8::1"), port));
+        // As the real factory without relay-ip: the IP the client reached, if of the family.
+        IPAddress ip = serverAddress.AddressFamily == family ? serverAddress.ToIPAddress() : IPAddress.Parse(family == AddressFamily.InterNetwork ? "192.0.2.1" : "2001:db8::1");
+        var relay = new FakeRelay(new TransportAddress(ip, port));
         Bound.Add(relay);
         endpoint = relay;
         return RelayBindError.None;

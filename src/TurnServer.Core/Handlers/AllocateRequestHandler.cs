@@ -144,10 +144,11 @@ internal static class AllocateRequestHandler
         }
 
         int claimedPort = 0;
+        TransportAddress reservedOn = default;
         if (hasToken)
         {
             // Step 5: "If the token is not valid, the request is rejected with a 508 (Insufficient Capacity) error."
-            if (!ctx.Reservations.TryClaim(token, out claimedPort, out family))
+            if (!ctx.Reservations.TryClaim(token, out claimedPort, out family, out reservedOn))
             {
                 return StunErrorCodes.InsufficientCapacity;
             }
@@ -167,7 +168,7 @@ internal static class AllocateRequestHandler
         }
 
         RelayEndpoint? relay = tcp ? BindTcpFromPool(ctx, family, state.FiveTuple.ServerAddress)
-            : hasToken ? BindClaimed(ctx, family, state.FiveTuple.ServerAddress, claimedPort, dontFragment)
+            : hasToken ? BindClaimed(ctx, family, reservedOn, claimedPort, dontFragment)
             : BindFromPool(ctx, family, state.FiveTuple.ServerAddress, hasEvenPort, reserveNext, dontFragment, out token);
         if (relay is null)
         {
@@ -225,7 +226,7 @@ internal static class AllocateRequestHandler
             ctx.Allocations.ReleaseQuota(state.Username, bandwidth);
             if (token != 0)
             {
-                ctx.Reservations.TryClaim(token, out int held, out _);
+                ctx.Reservations.TryClaim(token, out int held, out _, out _);
                 ctx.Ports.Release(held);
             }
 
@@ -320,7 +321,7 @@ internal static class AllocateRequestHandler
             {
                 if (evenPort && reserveNext)
                 {
-                    token = ctx.Reservations.Add(port + 1, family);
+                    token = ctx.Reservations.Add(port + 1, family, server);
                 }
 
                 return relay;
