@@ -42,6 +42,20 @@ public partial class InteropTests
         await RunUclientAndCheckAsync(server, peer, auth, sendIndications);
     }
 
+    /// <summary>
+    /// uclient's -g puts DONT-FRAGMENT on its Allocate and on every Send indication: the relay socket sets DF for the
+    /// allocation, and Sends carrying the attribute are relayed, not refused as carrying an unknown one.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Uclient_asking_for_dont_fragment_relays_without_loss(bool sendIndications)
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using TurnutilsPeer peer = await TurnutilsPeer.StartAsync();
+        await RunUclientAndCheckAsync(server, peer, ["-g", "-u", TestServer.User, "-w", TestServer.Password], sendIndications);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
