@@ -5,12 +5,11 @@ using TurnServer.UserDb;
 
 // turnadmin, as coTURN's: -k prints a long-term key; -P the stored form of a CLI password; -a/-d/-l edit and list users; -s/-S/-X and --delete-all-secrets
 // edit and list TURN REST API secrets; -g/-G realm options; -A/-D/-L administrators of the web admin interface; against a SQLite turndb (-b) or PostgreSQL (-e).
-// Exit codes: 0 done, 1 the database failed, 2 a usage error, 255 a command that changes one realm's data without -r (coTURN's
-// code and words for it, which scripts written for coTURN may check).
+// Exit codes: 0 done, 1 the database failed, 255 a usage error or a missing user, password or realm (coTURN's code, and
+// its words for a missing value, which scripts written for coTURN may check).
 const int Done = 0;
 const int DatabaseFailed = 1;
-const int UsageError = 2;
-const int RealmMissing = 255;
+const int Refused = 255;
 
 AdminCommandLine? line = AdminCommandLine.Parse(args, out string? error);
 if (line is null)
@@ -26,12 +25,12 @@ switch (line.Command)
         Console.Out.Write(HelpText);
         return Done;
     case AdminCommand.Key:
-        if (line.User is null || line.Password is null)
+        if (MissingUserOrPassword(line) is { } missing)
         {
-            return Usage("-k needs -u <user>, -r <realm> and -p <password>");
+            return NotSet(missing);
         }
 
-        Console.Out.WriteLine("0x" + Convert.ToHexStringLower(MessageIntegrity.ComputeLongTermKey(line.User, line.Realm, line.Password)));
+        Console.Out.WriteLine("0x" + Convert.ToHexStringLower(MessageIntegrity.ComputeLongTermKey(line.User!, line.Realm, line.Password!)));
         return Done;
     case AdminCommand.EncryptPassword:
         if (string.IsNullOrEmpty(line.Password))
@@ -60,30 +59,20 @@ try
     switch (line.Command)
     {
         case AdminCommand.AddUser:
-            if (line.User is null || line.Password is null)
+            if ((MissingUserOrPassword(line) ?? MissingRealm(line)) is { } userPasswordOrRealm)
             {
-                return Usage("-a needs -u <user>, -r <realm> and -p <password>");
+                return NotSet(userPasswordOrRealm);
             }
 
-            if (line.Realm.Length == 0)
-            {
-                return RealmNotSet();
-            }
-
-            await database.SetUserKeyAsync(line.Realm, line.User, MessageIntegrity.ComputeLongTermKey(line.User, line.Realm, line.Password));
+            await database.SetUserKeyAsync(line.Realm, line.User!, MessageIntegrity.ComputeLongTermKey(line.User!, line.Realm, line.Password!));
             break;
         case AdminCommand.DeleteUser:
-            if (line.User is null)
+            if ((MissingUser(line) ?? MissingRealm(line)) is { } userOrRealm)
             {
-                return Usage("-d needs -u <user> and -r <realm>");
+                return NotSet(userOrRealm);
             }
 
-            if (line.Realm.Length == 0)
-            {
-                return RealmNotSet();
-            }
-
-            await database.DeleteUserAsync(line.Realm, line.User);
+            await database.DeleteUserAsync(line.Realm, line.User!);
             break;
         case AdminCommand.ListUsers:
             foreach (UserDatabaseUser user in await database.ListUsersAsync(line.Realm))
@@ -95,7 +84,7 @@ try
         case AdminCommand.SetSecret:
             if (line.Realm.Length == 0)
             {
-                return RealmNotSet();
+                return NotSet("realm");
             }
 
             await database.AddSecretAsync(line.Realm, line.Secret!);
@@ -110,7 +99,7 @@ try
         case AdminCommand.DeleteSecret:
             if (line.Realm.Length == 0)
             {
-                return RealmNotSet();
+                return NotSet("realm");
             }
 
             await database.DeleteSecretAsync(line.Realm, line.Secret!);
@@ -118,26 +107,26 @@ try
         case AdminCommand.DeleteAllSecrets:
             if (line.Realm.Length == 0)
             {
-                return RealmNotSet();
+                return NotSet("realm");
             }
 
             await database.DeleteAllSecretsAsync(line.Realm);
             break;
         case AdminCommand.AddAdmin:
-            if (line.User is null || string.IsNullOrEmpty(line.Password))
+            if (MissingUserOrPassword(line) is { } userOrPassword)
             {
-                return Usage("-A needs -u <user> and -p <password> (and -r <realm> for an administrator of one realm)");
+                return NotSet(userOrPassword);
             }
 
-            await database.SetAdminUserAsync(line.User, line.Realm, AdminPassword.Encrypt(line.Password));
+            await database.SetAdminUserAsync(line.User!, line.Realm, AdminPassword.Encrypt(line.Password!));
             break;
         case AdminCommand.DeleteAdmin:
-            if (line.User is null)
+            if (MissingUser(line) is { } noUser)
             {
-                return Usage("-D needs -u <user>");
+                return NotSet(noUser);
             }
 
-            await database.DeleteAdminUserAsync(line.User);
+            await database.DeleteAdminUserAsync(line.User!);
             break;
         case AdminCommand.ListAdmins:
             foreach (UserDatabaseAdmin admin in await database.ListAdminUsersAsync())
@@ -149,7 +138,7 @@ try
         case AdminCommand.SetRealmOption:
             if (line.Realm.Length == 0)
             {
-                return RealmNotSet();
+                return NotSet("realm");
             }
 
             if (line.RealmOptions.Count == 0)
@@ -185,13 +174,20 @@ static int Usage(string message)
 {
     Console.Error.WriteLine("ERROR: " + message);
     Console.Error.Write(HelpText);
-    return UsageError;
+    return Refused;
 }
 
-static int RealmNotSet()
+// coTURN checks the user, then the password, then the realm, and names the first missing (or empty) one.
+static string? MissingUser(AdminCommandLine line) => string.IsNullOrEmpty(line.User) ? "user" : null;
+
+static string? MissingUserOrPassword(AdminCommandLine line) => MissingUser(line) ?? (string.IsNullOrEmpty(line.Password) ? "password" : null);
+
+static string? MissingRealm(AdminCommandLine line) => line.Realm.Length == 0 ? "realm" : null;
+
+static int NotSet(string what)
 {
-    Console.Error.WriteLine("The operation cannot be completed: the realm must be set.");
-    return RealmMissing;
+    Console.Error.WriteLine($"The operation cannot be completed: the {what} must be set.");
+    return Refused;
 }
 
 // coTURN's default SQLite turndb locations, first existing one; Debian's when none exists yet.
