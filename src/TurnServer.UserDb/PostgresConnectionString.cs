@@ -155,10 +155,16 @@ internal static class PostgresConnectionString
             int equals = text.IndexOf('=', i);
             if (equals < 0)
             {
-                throw new FormatException($"missing '=' after '{text[i..]}'");
+                // Not the word itself: after an unquoted password with a blank in it, the word is the password's tail.
+                throw new FormatException($"a word without '=' at character {i + 1} (a value with blanks needs single quotes)");
             }
 
             string key = text[i..equals].Trim();
+            if (key.Any(char.IsWhiteSpace))
+            {
+                throw new FormatException($"a keyword with a blank in it at character {i + 1} (a value with blanks needs single quotes)");
+            }
+
             i = equals + 1;
             while (i < text.Length && char.IsWhiteSpace(text[i]))
             {

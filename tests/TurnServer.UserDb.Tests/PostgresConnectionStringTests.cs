@@ -51,6 +51,19 @@ public class PostgresConnectionStringTests
     [InlineData("host=x sslmode=sometimes")]
     public void Bad_strings_are_refused(string conninfo) => Assert.Throws<FormatException>(() => PostgresConnectionString.ToNpgsql(conninfo));
 
+    /// <summary>Regression: an unquoted password with a blank in it was split, and the error quoted its tail.</summary>
+    [Theory]
+    [InlineData("host=db password=hunter2 tail", "a word without '=' at character 26")]
+    [InlineData("host=db password=hunter2 tail dbname=coturn", "a keyword with a blank in it at character 26")]
+    public void A_password_split_by_a_blank_is_refused_without_repeating_any_of_it(string conninfo, string message)
+    {
+        FormatException error = Assert.Throws<FormatException>(() => PostgresConnectionString.ToNpgsql(conninfo));
+
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("tail", error.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Regression: these crashed the server and turnadmin with Npgsql's ArgumentOutOfRangeException or an OverflowException.</summary>
     [Theory]
     [InlineData("dbname=coturn port=99999999999", "'port' must be a number from 1 to 65535")]
