@@ -6,8 +6,10 @@ namespace TurnServer.Hosting.UserDb;
 
 /// <summary>
 /// Reads the user database every <see cref="Interval"/> and hands the result to the engine, off the request path.
-/// The first read happens before the listeners start (bounded by <see cref="StartTimeout"/>), so users are known from
-/// the first packet. When a read fails the last good data stays in force and the failure is logged once, with the
+/// The first read happens before the listeners start, so users are known from the first packet. Every read is bounded
+/// by a timeout (<see cref="ReadTimeout"/> by default): a database that keeps its connection but stops answering fails
+/// the read rather than stalling the loop, and the unanswered read is awaited again on the next tick rather than a new
+/// one started beside it. When a read fails the last good data stays in force and the failure is logged once, with the
 /// recovery logged when it comes back; unusable rows are logged once each.
 /// </summary>
 internal sealed partial class UserDatabaseRefresher : BackgroundService
@@ -15,8 +17,8 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
     /// <summary>How stale the server's view of the database may be: a user added now can authenticate within this time.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long start-up waits for the first read.</summary>
-    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>How long one read may take, the first one at start-up included, before it counts as failed.</summary>
+    public static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(10);
 
     private readonly TurnUserDatabase _database;
     private readonly EngineConfigurator _configurator;
@@ -24,18 +26,22 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
     private readonly bool _oauth;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly TimeSpan _readTimeout;
     private readonly HashSet<string> _reportedProblems = new(StringComparer.Ordinal);
     private TaskCompletionSource _refreshed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _failing;
     private long _users;
+    private Task<UserDatabaseSnapshot>? _unanswered;
 
     /// <summary>
     /// Reads the users, secrets and options of <paramref name="realm"/> from <paramref name="database"/> into
-    /// <paramref name="configurator"/>, and the RFC 7635 keys when <paramref name="oauth"/> (option <c>oauth</c>) is on.
+    /// <paramref name="configurator"/>, and the RFC 7635 keys when <paramref name="oauth"/> (option <c>oauth</c>) is on;
+    /// a read that takes longer than <paramref name="readTimeout"/> (default <see cref="ReadTimeout"/>) fails.
     /// </summary>
-    public UserDatabaseRefresher(TurnUserDatabase database, EngineConfigurator configurator, string realm, bool oauth, ILogger logger, TimeProvider time)
+    public UserDatabaseRefresher(TurnUserDatabase database, EngineConfigurator configurator, string realm, bool oauth, ILogger logger, TimeProvider time, TimeSpan? readTimeout = null)
     {
+        _readTimeout = readTimeout ?? ReadTimeout;
         _database = database;
         _configurator = configurator;
         _realm = realm;
@@ -59,9 +65,7 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
     /// <inheritdoc />
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(StartTimeout);
-        await RefreshAsync(timeout.Token, starting: true).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -73,7 +77,7 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                await RefreshAsync(stoppingToken, starting: false).ConfigureAwait(false);
+                await RefreshAsync(stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -83,36 +87,39 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
     }
 
     /// <summary>
-    /// One read: applies it to the engine, or on any failure keeps the last good data and logs once.
-    /// With <paramref name="starting"/>, cancellation (the <see cref="StartTimeout"/>) counts as a failed read rather than a stop.
+    /// One read: applies it to the engine, or on any failure (a timeout included) keeps the last good data and logs
+    /// once. A read still unanswered from an earlier call is awaited again instead of starting another. Cancelling
+    /// <paramref name="stoppingToken"/> ends it quietly.
     /// </summary>
-    internal async Task RefreshAsync(CancellationToken cancellationToken, bool starting)
+    internal async Task RefreshAsync(CancellationToken stoppingToken)
     {
         // Whoever waits from now on waits for a later read: this one may have missed what they wrote.
         var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         TaskCompletionSource reading = Interlocked.Exchange(ref _refreshed, next);
         UserDatabaseSnapshot snapshot;
+        Task<UserDatabaseSnapshot>? load = _unanswered;
+        _unanswered = null;
         try
         {
-            snapshot = await _database.LoadAsync(_realm, _oauth, cancellationToken).ConfigureAwait(false);
+            load ??= _database.LoadAsync(_realm, _oauth, stoppingToken);
+            snapshot = await load.WaitAsync(_readTimeout, _time, stoppingToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!starting && cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             return; // stopping
+        }
+        catch (TimeoutException) when (load is { IsCompleted: false })
+        {
+            // Some drivers (StackExchange.Redis 1.x among them) ignore cancellation: keep the read rather than pile up more.
+            _unanswered = load;
+            Failed(next, reading, $"no answer within {_readTimeout.TotalSeconds:0.#} s");
+            return;
         }
         // Whatever the driver throws (DbException, IOException, timeouts, and ArgumentException or NotSupportedException for
         // settings it refuses only when connecting) is a failed read: it must never stop the server.
         catch (Exception e)
         {
-            // This read's waiters are answered by the next read that succeeds.
-            _ = next.Task.ContinueWith(_ => reading.TrySetResult(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            Interlocked.Exchange(ref _failed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-            if (!_failing)
-            {
-                _failing = true;
-                LogReadFailed(_logger, _database.Description, e.Message, (int)Interval.TotalSeconds);
-            }
-
+            Failed(next, reading, e.Message);
             return;
         }
 
@@ -133,6 +140,18 @@ internal sealed partial class UserDatabaseRefresher : BackgroundService
         }
 
         reading.TrySetResult();
+    }
+
+    private void Failed(TaskCompletionSource next, TaskCompletionSource reading, string reason)
+    {
+        // This read's waiters are answered by the next read that succeeds.
+        _ = next.Task.ContinueWith(_ => reading.TrySetResult(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        Interlocked.Exchange(ref _failed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        if (!_failing)
+        {
+            _failing = true;
+            LogReadFailed(_logger, _database.Description, reason, (int)Interval.TotalSeconds);
+        }
     }
 
     /// <inheritdoc />
