@@ -10,8 +10,9 @@ namespace TurnServer.Hosting.Lifecycle;
 /// (<c>allowed-peer-ip</c>, <c>denied-peer-ip</c>, <c>allow-loopback-peers</c>), quotas, and the TLS certificate and
 /// key (re-read from the files named at start, into the TLS listeners' <see cref="TlsCertificateProvider"/>). A
 /// configuration with errors, or one that turns <c>no-auth</c> on or off or changes the realm, changes nothing: the
-/// reason is logged and the running configuration stays. Other options (ports, addresses, logging, certificate paths)
-/// take effect at the next start.
+/// reason is logged and the running configuration stays. Other options (ports, addresses, logging, certificate paths,
+/// the user and statistics databases, oauth) take effect at the next start, and a reload that changes the ones an
+/// operator would expect to act at once says so.
 /// </summary>
 internal sealed partial class ConfigurationReloader
 {
@@ -79,7 +80,9 @@ internal sealed partial class ConfigurationReloader
             _configurator.Apply(settings);
             LogReloaded(_logger, settings.Users.Count, settings.StaticAuthSecrets.Count, settings.AllowedPeerIps.Count, settings.DeniedPeerIps.Count);
             if (settings.ListeningPort != _started.ListeningPort || !settings.ListeningIps.SequenceEqual(_started.ListeningIps)
-                || settings.MinPort != _started.MinPort || settings.MaxPort != _started.MaxPort || settings.Cert != _started.Cert || settings.PKey != _started.PKey)
+                || settings.MinPort != _started.MinPort || settings.MaxPort != _started.MaxPort || settings.Cert != _started.Cert || settings.PKey != _started.PKey
+                || settings.UserDb != _started.UserDb || settings.PsqlUserDb != _started.PsqlUserDb || settings.RedisUserDb != _started.RedisUserDb
+                || settings.RedisStatsDb != _started.RedisStatsDb || settings.OAuth != _started.OAuth)
             {
                 LogNeedsRestart(_logger);
             }
@@ -129,6 +132,6 @@ internal sealed partial class ConfigurationReloader
     [LoggerMessage(Level = LogLevel.Error, Message = "TLS certificate reload refused, keeping the one in force: {Reason}")]
     private static partial void LogCertificateRefused(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "the reloaded configuration changes listeners, relay ports or certificate paths; those take effect at the next start")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the reloaded configuration changes listeners, relay ports, certificate paths, databases or oauth; those take effect at the next start")]
     private static partial void LogNeedsRestart(ILogger logger);
 }
