@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Net;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Auth;
@@ -384,6 +385,30 @@ public class AllocateTests
         Assert.True(dual.Message.TryGetAttribute(StunAttributeType.AddressErrorCode, out ReadOnlySpan<byte> error));
         Assert.Equal(0x02, error[0]);
         Assert.Equal(508, (error[2] * 100) + error[3]);
+    }
+
+    /// <summary>RFC 8656 section 7.2: a server that "can only allocate one relayed transport address" allocates it, whichever family.</summary>
+    [Fact]
+    public void A_dual_allocation_whose_ipv4_relay_fails_gets_its_ipv6_one_and_says_508_for_ipv4()
+    {
+        var harness = new TurnHarness();
+        harness.Relays.FailingFamily = AddressFamily.InterNetwork;
+
+        Response dual = harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.AdditionalAddressFamily, 0x02)));
+
+        Assert.True(dual.IsSuccess);
+        int relayed = 0;
+        foreach (StunAttribute attribute in dual.Message.GetAttributes())
+        {
+            relayed += attribute.Type == (ushort)StunAttributeType.XorRelayedAddress ? 1 : 0;
+        }
+
+        Assert.Equal(1, relayed);
+        Assert.True(dual.XorAddress(StunAttributeType.XorRelayedAddress).IsIPv6);
+        Assert.True(dual.Message.TryGetAttribute(StunAttributeType.AddressErrorCode, out ReadOnlySpan<byte> error));
+        Assert.Equal(0x01, error[0]);
+        Assert.Equal(508, (error[2] * 100) + error[3]);
+        Assert.True(harness.Client.ChannelBind(0x4000, "[2001:db8::99]:5000").IsSuccess);
     }
 
     [Fact]

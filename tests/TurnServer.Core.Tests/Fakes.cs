@@ -113,6 +113,9 @@ internal sealed class FakeRelayFactory : IRelayEndpointFactory
 
     public int RefusedBinds { get; private set; }
 
+    /// <summary>While set, binds of this family fail as when its relay address is out of resources.</summary>
+    public AddressFamily? FailingFamily { get; set; }
+
     public List<FakeRelay> Bound { get; } = [];
 
     public bool SupportsFamily(AddressFamily family, in TransportAddress serverAddress) =>
@@ -126,7 +129,7 @@ internal sealed class FakeRelayFactory : IRelayEndpointFactory
             return RelayBindError.FamilyNotSupported;
         }
 
-        if (OutOfDescriptors)
+        if (OutOfDescriptors || family == FailingFamily)
         {
             RefusedBinds++;
             return RelayBindError.NoResources;

@@ -170,6 +170,17 @@ internal static class AllocateRequestHandler
         RelayEndpoint? relay = tcp ? BindTcpFromPool(ctx, family, state.FiveTuple.ServerAddress)
             : hasToken ? BindClaimed(ctx, family, reservedOn, claimedPort, dontFragment)
             : BindFromPool(ctx, family, state.FiveTuple.ServerAddress, hasEvenPort, reserveNext, dontFragment, out token);
+        // Section 7.2: "If the server can only allocate one relayed transport address of a specific address type",
+        // it allocates that one and says why the other failed in ADDRESS-ERROR-CODE: a dual request whose IPv4 relay
+        // cannot be had still gets its IPv6 one.
+        int primaryError = 0;
+        if (relay is null && dual && ctx.RelayFactory.SupportsFamily(AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress))
+        {
+            relay = BindFromPool(ctx, AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress, evenPort: false, reserveNext: false, dontFragment, out _);
+            primaryError = StunErrorCodes.InsufficientCapacity;
+            dual = false;
+        }
+
         if (relay is null)
         {
             ctx.Allocations.ReleaseQuota(state.Username, bandwidth);
@@ -246,6 +257,10 @@ internal static class AllocateRequestHandler
         else if (additionalError != 0)
         {
             response.WriteAddressErrorCode(StunAddressCodec.FamilyIPv6, additionalError);
+        }
+        else if (primaryError != 0)
+        {
+            response.WriteAddressErrorCode(StunAddressCodec.FamilyIPv4, primaryError);
         }
 
         response.WriteUInt32(StunAttributeType.Lifetime, lifetime);
