@@ -4,9 +4,8 @@ namespace TurnServer.Hosting.Configuration;
 public enum TurnOptionValueKind
 {
     /// <summary>
-    /// A boolean flag. A missing value means true; otherwise one of coTURN's literals
-    /// <c>1</c>/<c>0</c>, <c>yes</c>/<c>no</c>, <c>y</c>/<c>n</c>, <c>true</c>/<c>false</c>, <c>t</c>/<c>f</c>,
-    /// <c>on</c>/<c>off</c>, in any letter case.
+    /// A boolean flag. A missing value means true; otherwise judged as coTURN does, by the first character
+    /// (<c>0</c>, <c>n</c>, <c>f</c> false; <c>1</c>-<c>9</c>, <c>y</c>, <c>t</c> true) or as <c>on</c>/<c>off</c>.
     /// </summary>
     Boolean,
 

@@ -16,7 +16,7 @@ public static class TurnServerHelp
         writer.WriteLine();
         writer.WriteLine("Options are read from turnserver.conf ('name=value' or a bare 'name' per line), then from");
         writer.WriteLine($"{TurnServerConfigLoader.EnvironmentPrefix}<NAME> environment variables, then from the command line.");
-        writer.WriteLine("Flags take an optional value: --name=0/1, yes/no, true/false, on/off.");
+        writer.WriteLine("Flags take an optional value: --name=0/1, yes/no, true/false, on/off (as in coTURN, the first letter decides).");
         writer.WriteLine($"Options marked {NotYetImplementedMark} are accepted with a warning and have no effect.");
         writer.WriteLine();
         writer.WriteLine("Options:");

@@ -19,6 +19,8 @@ internal sealed class TurnServerSettingsBinder
     private static readonly string[] FlagsCoturnSetsWhateverTheValue =
         ["use-auth-secret", "prometheus", "prometheus-username-labels", "no-auth-pings", "no-dynamic-ip-list", "no-dynamic-realms", "new-log-timestamp", "no-rfc5780"];
 
+    private const string BooleanRule = "not a boolean (as in coTURN, the first letter decides: 0, n, f false; 1-9, y, t true; or on/off)";
+
     private readonly IConfiguration _configuration;
     private readonly IReadOnlyDictionary<string, string> _origins;
     private readonly IReadOnlyDictionary<string, int> _positions;
@@ -629,7 +631,14 @@ internal sealed class TurnServerSettingsBinder
             return result;
         }
 
-        Invalid(origin, value, name, "not a boolean (1/0, yes/no, true/false, on/off)");
+        // coTURN never reads these flags' values, so a value it could not read as a boolean does not stop it either.
+        if (FlagsCoturnSetsWhateverTheValue.Contains(name))
+        {
+            _warnings.Add($"{origin}: option '{name}' is on: its value '{value}' is not a boolean, and coTURN turns this option on whatever its value");
+            return true;
+        }
+
+        Invalid(origin, value, name, BooleanRule);
         return false;
     }
 

@@ -8,19 +8,37 @@ namespace TurnServer.Hosting.Configuration;
 /// <summary>Parses option values; each method returns false on malformed text and never throws.</summary>
 internal static partial class TurnValueParser
 {
-    /// <summary>coTURN's literals in any case; "" (a bare flag) is true.</summary>
+    /// <summary>
+    /// coTURN's <c>get_bool_value</c>: "" (a bare flag) is true; otherwise only the first character counts (<c>0</c>,
+    /// <c>n</c>, <c>f</c> false; <c>1</c>-<c>9</c>, <c>y</c>, <c>t</c> true; letters in either case), and else the whole
+    /// value must be <c>on</c> or <c>off</c> written all lower, all upper or capitalised. <c>nope</c> is false and
+    /// <c>2</c> true there, and so here; what coTURN rejects (<c>maybe</c>, <c>oN</c>) is not a boolean here either.
+    /// </summary>
     public static bool TryParseBoolean(string text, out bool value)
     {
-        switch (text.ToLowerInvariant())
+        value = text.Length == 0;
+        if (value)
         {
-            case "" or "1" or "yes" or "y" or "true" or "t" or "on":
+            return true;
+        }
+
+        switch (text[0])
+        {
+            case '0' or 'n' or 'N' or 'f' or 'F':
+                return true;
+            case 'y' or 'Y' or 't' or 'T' or (>= '1' and <= '9'):
                 value = true;
                 return true;
-            case "0" or "no" or "n" or "false" or "f" or "off":
-                value = false;
+        }
+
+        switch (text)
+        {
+            case "off" or "OFF" or "Off":
+                return true;
+            case "on" or "ON" or "On":
+                value = true;
                 return true;
             default:
-                value = false;
                 return false;
         }
     }

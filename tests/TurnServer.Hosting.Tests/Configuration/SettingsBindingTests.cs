@@ -301,6 +301,58 @@ public class SettingsBindingTests
         Assert.Equal(expected, TestLoader.Load(["-n", "-z", "--fingerprint" + suffix]).Settings!.Fingerprint);
     }
 
+    /// <summary>
+    /// coTURN's get_bool_value reads only the first character (and whole on/off words), so <c>fingerprint=2</c> and
+    /// <c>lt-cred-mech=yep</c> start coTURN; they stopped start-up here when only exact words were taken.
+    /// </summary>
+    [Theory]
+    [InlineData("=2", true)]
+    [InlineData("=9", true)]
+    [InlineData("=yep", true)]
+    [InlineData("=Tru", true)]
+    [InlineData("=On", true)]
+    [InlineData("=nope", false)]
+    [InlineData("=NO", false)]
+    [InlineData("=0x1", false)]
+    [InlineData("=Fals", false)]
+    [InlineData("=OFF", false)]
+    [InlineData("=Off", false)]
+    public void Boolean_flags_are_judged_by_their_first_character_as_in_coturn(string suffix, bool expected)
+    {
+        TurnServerConfigLoadResult fingerprint = TestLoader.Load(["-n", "-z", "--fingerprint" + suffix]);
+        TurnServerConfigLoadResult ltCredMech = TestLoader.Load(["-n", "-u", "a:b", "-r", "r", "--lt-cred-mech" + suffix]);
+
+        Assert.Empty(fingerprint.Errors);
+        Assert.Equal(expected, fingerprint.Settings!.Fingerprint);
+        Assert.Empty(ltCredMech.Errors);
+
+        // Users turn a false lt-cred-mech back on, with a warning, as in coTURN.
+        Assert.Equal(!expected, ltCredMech.Warnings.Any(w => w.Contains("turning 'lt-cred-mech' on", StringComparison.Ordinal)));
+    }
+
+    /// <summary>coTURN never reads these flags' values: a value it could not read as a boolean starts it with the flag on.</summary>
+    [Theory]
+    [InlineData("use-auth-secret")]
+    [InlineData("prometheus")]
+    [InlineData("no-dynamic-realms")]
+    [InlineData("new-log-timestamp")]
+    public void A_flag_whose_value_coturn_ignores_takes_any_value_and_is_on(string flag)
+    {
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", $"--{flag}=maybe"]);
+
+        Assert.Empty(result.Errors);
+        Assert.Contains($"command line (--{flag}): option '{flag}' is on: its value 'maybe' is not a boolean, and coTURN turns this option on whatever its value", result.Warnings);
+    }
+
+    [Fact]
+    public void Flags_whose_value_coturn_ignores_are_on_with_a_value_that_is_not_a_boolean()
+    {
+        TurnServerSettings s = TestLoader.Settings("use-auth-secret=whatever\nstatic-auth-secret=s\nprometheus=x\nno-dynamic-ip-list=x\nnew-log-timestamp=x\n");
+
+        Assert.True(s.UseAuthSecret && s.Prometheus && s.NoDynamicIpList);
+        Assert.NotNull(s.LogTimestampFormat);
+    }
+
     [Theory]
     [InlineData("", 600)]
     [InlineData("stale-nonce\n", 600)]
