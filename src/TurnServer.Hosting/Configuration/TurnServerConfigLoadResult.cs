@@ -27,7 +27,7 @@ public sealed class TurnServerConfigLoadResult
 
     /// <summary>
     /// The layered configuration (turnserver.conf, then <c>TURNSERVER_*</c> environment variables, then the command line),
-    /// keyed by <see cref="TurnOption.ConfigurationKey"/>; a repeatable option's list comes whole from the last layer that sets it.
+    /// keyed by <see cref="TurnOption.ConfigurationKey"/>; a repeatable option's list holds the values of every layer, in that order.
     /// </summary>
     public required IConfiguration Configuration { get; init; }
 

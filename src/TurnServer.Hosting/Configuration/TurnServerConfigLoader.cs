@@ -7,6 +7,9 @@ namespace TurnServer.Hosting.Configuration;
 /// <summary>
 /// Loads the server configuration as coTURN does — turnserver.conf (from <c>-c</c>, or searched for, or none with
 /// <c>-n</c>) overridden by the command line — with <c>TURNSERVER_*</c> environment variables in between, and validates it.
+/// A single-valued option takes the value of the last source that gives it; a repeatable one (<c>listening-ip</c>,
+/// <c>user</c>, <c>static-auth-secret</c>, ...) collects the values of every source in that order, as coTURN adds the
+/// command line's to the file's.
 /// </summary>
 public static class TurnServerConfigLoader
 {
@@ -62,16 +65,16 @@ public static class TurnServerConfigLoader
         TurnConfigurationLayer? file = configFilePath is null ? null : TurnConfFileParser.ParseFile(configFilePath);
         TurnConfigurationLayer environmentLayer = TurnEnvironmentParser.Parse(environment ?? ProcessEnvironment());
 
-        // Later layers win; a repeatable option set in a later layer replaces the whole list of earlier ones.
+        // Later layers win; a repeatable option's values in a later layer follow those of earlier ones.
         TurnConfigurationLayer[] layers = file is null ? [environmentLayer, commandLine.Layer] : [file, environmentLayer, commandLine.Layer];
         var builder = new ConfigurationBuilder();
         if (file is not null)
         {
-            builder.Add(new TurnServerConfFileConfigurationSource(configFilePath!, file, ListsSetAfter(layers, 0)));
+            builder.Add(new TurnServerConfFileConfigurationSource(configFilePath!, file, ListLengthsBefore(layers, 0)));
         }
 
-        builder.Add(new TurnServerEnvironmentConfigurationSource(environmentLayer, ListsSetAfter(layers, layers.Length - 2)));
-        builder.Add(new TurnServerCommandLineConfigurationSource(args, commandLine.Layer, ListsSetAfter(layers, layers.Length - 1)));
+        builder.Add(new TurnServerEnvironmentConfigurationSource(environmentLayer, ListLengthsBefore(layers, layers.Length - 2)));
+        builder.Add(new TurnServerCommandLineConfigurationSource(args, commandLine.Layer, ListLengthsBefore(layers, layers.Length - 1)));
         IConfigurationRoot configuration = builder.Build();
 
         var origins = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -147,12 +150,13 @@ public static class TurnServerConfigLoader
         return positions;
     }
 
-    private static HashSet<string> ListsSetAfter(TurnConfigurationLayer[] layers, int index) =>
-        layers.Skip(index + 1)
+    // How many values of each repeatable option the layers before layers[index] gave.
+    private static Dictionary<string, int> ListLengthsBefore(TurnConfigurationLayer[] layers, int index) =>
+        layers.Take(index)
             .SelectMany(l => l.Entries)
             .Where(e => e.Option.Repeatable)
-            .Select(e => e.Option.ConfigurationKey!)
-            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+            .GroupBy(e => e.Option.ConfigurationKey!, StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.OrdinalIgnoreCase);
 
     private static void WarnAboutRepeats(TurnConfigurationLayer layer, List<string> warnings)
     {

@@ -11,18 +11,19 @@ namespace TurnServer.Hosting.Configuration;
 public sealed class TurnServerConfigurationProvider : ConfigurationProvider
 {
     private readonly Func<TurnConfigurationLayer> _parse;
-    private readonly IReadOnlySet<string> _replacedLists;
+    private readonly IReadOnlyDictionary<string, int> _firstListIndexes;
     private TurnConfigurationLayer? _layer;
     private Dictionary<string, string> _origins = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// A provider whose layer comes from <paramref name="parse"/> (run once, on first use); repeatable options whose keys are in
-    /// <paramref name="replacedLists"/> are left out, since a later source replaces their lists.
+    /// A provider whose layer comes from <paramref name="parse"/> (run once, on first use); the values of a repeatable
+    /// option whose key is in <paramref name="firstListIndexes"/> are numbered from that index, so that they follow an
+    /// earlier source's values of the option instead of overwriting them.
     /// </summary>
-    internal TurnServerConfigurationProvider(Func<TurnConfigurationLayer> parse, IReadOnlySet<string>? replacedLists)
+    internal TurnServerConfigurationProvider(Func<TurnConfigurationLayer> parse, IReadOnlyDictionary<string, int>? firstListIndexes)
     {
         _parse = parse;
-        _replacedLists = replacedLists ?? new HashSet<string>();
+        _firstListIndexes = firstListIndexes ?? new Dictionary<string, int>();
     }
 
     /// <summary>Where each key's value came from (<c>path:line</c>, <c>environment variable NAME</c>, <c>command line (-p)</c>), keyed like the data.</summary>
@@ -51,9 +52,9 @@ public sealed class TurnServerConfigurationProvider : ConfigurationProvider
                 data[key] = last.Value;
                 origins[key] = last.Origin;
             }
-            else if (!_replacedLists.Contains(key))
+            else
             {
-                int index = 0;
+                int index = _firstListIndexes.GetValueOrDefault(key);
                 foreach (TurnConfigurationEntry entry in occurrences)
                 {
                     string itemKey = key + ConfigurationPath.KeyDelimiter + index.ToString(CultureInfo.InvariantCulture);

@@ -5,7 +5,7 @@ namespace TurnServer.Hosting.Configuration;
 /// <summary>
 /// A turnserver.conf file as a configuration source (see <see cref="TurnServerConfigurationProvider"/> for the keys).
 /// Added alone to a builder, a repeated option merges by index with other sources; <see cref="TurnServerConfigLoader"/>
-/// instead lets a later source replace the whole list.
+/// instead appends a later source's values to the list, as coTURN appends the command line's to the file's.
 /// </summary>
 public sealed class TurnServerConfFileConfigurationSource : IConfigurationSource
 {
@@ -15,25 +15,28 @@ public sealed class TurnServerConfFileConfigurationSource : IConfigurationSource
     public TurnServerConfFileConfigurationSource(string path) => Path = path;
 
     /// <summary>
-    /// A file already parsed into <paramref name="parsed"/>; its lists named in <paramref name="replacedLists"/> are left to
-    /// later sources.
+    /// A file already parsed into <paramref name="parsed"/>; its lists are numbered from <paramref name="firstListIndexes"/>
+    /// (see <see cref="FirstListIndexes"/>).
     /// </summary>
-    internal TurnServerConfFileConfigurationSource(string path, TurnConfigurationLayer parsed, IReadOnlySet<string> replacedLists)
+    internal TurnServerConfFileConfigurationSource(string path, TurnConfigurationLayer parsed, IReadOnlyDictionary<string, int> firstListIndexes)
         : this(path)
     {
         _parsed = parsed;
-        ReplacedLists = replacedLists;
+        FirstListIndexes = firstListIndexes;
     }
 
     /// <summary>The file's path.</summary>
     public string Path { get; }
 
-    /// <summary>Keys of repeatable options a later source sets, whose lists this source leaves out; null when added alone.</summary>
-    internal IReadOnlySet<string>? ReplacedLists { get; }
+    /// <summary>
+    /// For each repeatable option earlier sources gave, how many values they gave: this source's values of it are
+    /// numbered from there, after theirs; null when added alone.
+    /// </summary>
+    internal IReadOnlyDictionary<string, int>? FirstListIndexes { get; }
 
     /// <inheritdoc />
     public IConfigurationProvider Build(IConfigurationBuilder builder) =>
-        new TurnServerConfigurationProvider(() => _parsed ?? TurnConfFileParser.ParseFile(Path), ReplacedLists);
+        new TurnServerConfigurationProvider(() => _parsed ?? TurnConfFileParser.ParseFile(Path), FirstListIndexes);
 }
 
 /// <summary>A coTURN-style command line (<c>-p 3478 --lt-cred-mech</c>) as a configuration source.</summary>
@@ -45,25 +48,28 @@ public sealed class TurnServerCommandLineConfigurationSource : IConfigurationSou
     public TurnServerCommandLineConfigurationSource(IReadOnlyList<string> args) => Args = args;
 
     /// <summary>
-    /// A command line already parsed into <paramref name="parsed"/>; its lists named in <paramref name="replacedLists"/> are left
-    /// to later sources.
+    /// A command line already parsed into <paramref name="parsed"/>; its lists are numbered from
+    /// <paramref name="firstListIndexes"/> (see <see cref="FirstListIndexes"/>).
     /// </summary>
-    internal TurnServerCommandLineConfigurationSource(IReadOnlyList<string> args, TurnConfigurationLayer parsed, IReadOnlySet<string> replacedLists)
+    internal TurnServerCommandLineConfigurationSource(IReadOnlyList<string> args, TurnConfigurationLayer parsed, IReadOnlyDictionary<string, int> firstListIndexes)
         : this(args)
     {
         _parsed = parsed;
-        ReplacedLists = replacedLists;
+        FirstListIndexes = firstListIndexes;
     }
 
     /// <summary>The arguments, without the program name.</summary>
     public IReadOnlyList<string> Args { get; }
 
-    /// <summary>Keys of repeatable options a later source sets, whose lists this source leaves out; null when added alone.</summary>
-    internal IReadOnlySet<string>? ReplacedLists { get; }
+    /// <summary>
+    /// For each repeatable option earlier sources gave, how many values they gave: this source's values of it are
+    /// numbered from there, after theirs; null when added alone.
+    /// </summary>
+    internal IReadOnlyDictionary<string, int>? FirstListIndexes { get; }
 
     /// <inheritdoc />
     public IConfigurationProvider Build(IConfigurationBuilder builder) =>
-        new TurnServerConfigurationProvider(() => _parsed ?? TurnCommandLineParser.Parse(Args).Layer, ReplacedLists);
+        new TurnServerConfigurationProvider(() => _parsed ?? TurnCommandLineParser.Parse(Args).Layer, FirstListIndexes);
 }
 
 /// <summary>
@@ -78,22 +84,25 @@ public sealed class TurnServerEnvironmentConfigurationSource : IConfigurationSou
     public TurnServerEnvironmentConfigurationSource(IDictionary<string, string?>? variables = null) => Variables = variables;
 
     /// <summary>
-    /// Variables already parsed into <paramref name="parsed"/>; its lists named in <paramref name="replacedLists"/> are left to
-    /// later sources.
+    /// Variables already parsed into <paramref name="parsed"/>; its lists are numbered from <paramref name="firstListIndexes"/>
+    /// (see <see cref="FirstListIndexes"/>).
     /// </summary>
-    internal TurnServerEnvironmentConfigurationSource(TurnConfigurationLayer parsed, IReadOnlySet<string> replacedLists)
+    internal TurnServerEnvironmentConfigurationSource(TurnConfigurationLayer parsed, IReadOnlyDictionary<string, int> firstListIndexes)
     {
         _parsed = parsed;
-        ReplacedLists = replacedLists;
+        FirstListIndexes = firstListIndexes;
     }
 
     /// <summary>The variables to read; null for the process environment.</summary>
     public IDictionary<string, string?>? Variables { get; }
 
-    /// <summary>Keys of repeatable options a later source sets, whose lists this source leaves out; null when added alone.</summary>
-    internal IReadOnlySet<string>? ReplacedLists { get; }
+    /// <summary>
+    /// For each repeatable option earlier sources gave, how many values they gave: this source's values of it are
+    /// numbered from there, after theirs; null when added alone.
+    /// </summary>
+    internal IReadOnlyDictionary<string, int>? FirstListIndexes { get; }
 
     /// <inheritdoc />
     public IConfigurationProvider Build(IConfigurationBuilder builder) =>
-        new TurnServerConfigurationProvider(() => _parsed ?? TurnEnvironmentParser.Parse(Variables ?? TurnServerConfigLoader.ProcessEnvironment()), ReplacedLists);
+        new TurnServerConfigurationProvider(() => _parsed ?? TurnEnvironmentParser.Parse(Variables ?? TurnServerConfigLoader.ProcessEnvironment()), FirstListIndexes);
 }

@@ -21,22 +21,50 @@ public class LayeringTests
         Assert.EndsWith(".conf:3", result.ValueOrigins["max-port"], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// coTURN adds the command line's -L, -E, -u, static-auth-secret, peer ranges and servers to the file's; a later
+    /// source replaced the earlier list here, so "-L" on the command line dropped the file's listening addresses.
+    /// </summary>
     [Fact]
-    public void A_list_in_a_later_layer_replaces_the_whole_list()
+    public void Lists_collect_the_file_then_the_environment_then_the_command_line()
     {
-        var environment = new Dictionary<string, string?> { ["TURNSERVER_RELAY_IP"] = "10.0.1.1" };
+        var environment = new Dictionary<string, string?>
+        {
+            ["TURNSERVER_RELAY_IP"] = "10.0.1.1",
+            ["TURNSERVER_STATIC_AUTH_SECRET"] = "env-secret",
+            ["TURNSERVER_DENIED_PEER_IP__0"] = "10.0.2.0-10.0.2.255",
+            ["TURNSERVER_ALTERNATE_SERVER"] = "192.0.2.2",
+        };
         TurnServerConfigLoadResult result = TestLoader.LoadConf(
-            "listening-ip=10.0.0.1\nlistening-ip=10.0.0.2\nlistening-ip=10.0.0.3\nrelay-ip=10.0.0.4\nrelay-ip=10.0.0.5\nallowed-peer-ip=10.0.0.6\n",
+            "listening-ip=10.0.0.1\nlistening-ip=10.0.0.2\nrelay-ip=10.0.0.4\nallowed-peer-ip=10.0.0.6\nstatic-auth-secret=file-secret\ndenied-peer-ip=10.0.3.0-10.0.3.255\nalternate-server=192.0.2.1\naux-server=127.0.0.1:4000\ntls-alternate-server=192.0.2.5\n",
             environment,
-            "-L", "192.168.0.1");
+            "-L", "192.168.0.1", "-E", "10.0.1.2", "--static-auth-secret=cli-secret", "--allowed-peer-ip=10.0.0.7", "--denied-peer-ip=10.0.4.0-10.0.4.255",
+            "--alternate-server=192.0.2.3", "--aux-server=127.0.0.1:4001", "--tls-alternate-server=192.0.2.6");
+        TurnServerSettings s = result.Settings!;
 
         Assert.Empty(result.Errors);
-        Assert.Equal(["192.168.0.1"], result.Settings!.ListeningIps.Select(a => a.ToString()));
-        Assert.Equal(["10.0.1.1"], result.Settings.RelayIps.Select(a => a.ToString()));
-        Assert.Equal(["10.0.0.6"], result.Settings.AllowedPeerIps.Select(a => a.ToString()));
-        Assert.Equal(["0"], result.Configuration.GetSection("listening-ip").GetChildren().Select(c => c.Key));
-        Assert.Equal("command line (-L)", result.ValueOrigins["listening-ip:0"]);
-        Assert.False(result.ValueOrigins.ContainsKey("listening-ip:1"));
+        Assert.Equal(["10.0.0.1", "10.0.0.2", "192.168.0.1"], s.ListeningIps.Select(a => a.ToString()));
+        Assert.Equal(["10.0.0.4", "10.0.1.1", "10.0.1.2"], s.RelayIps.Select(a => a.ToString()));
+        Assert.Equal(["file-secret", "env-secret", "cli-secret"], s.StaticAuthSecrets);
+        Assert.Equal(["10.0.0.6", "10.0.0.7"], s.AllowedPeerIps.Select(a => a.ToString()));
+        Assert.Equal(3, s.DeniedPeerIps.Count);
+        Assert.Equal(["192.0.2.1:3478", "192.0.2.2:3478", "192.0.2.3:3478"], s.AlternateServers.Select(e => e.ToString()));
+        Assert.Equal(["127.0.0.1:4000", "127.0.0.1:4001"], s.AuxServers.Select(e => e.ToString()));
+        Assert.Equal(["192.0.2.5:5349", "192.0.2.6:5349"], s.TlsAlternateServers.Select(e => e.ToString()));
+        Assert.EndsWith(".conf:1", result.ValueOrigins["listening-ip:0"], StringComparison.Ordinal);
+        Assert.Equal("environment variable TURNSERVER_RELAY_IP", result.ValueOrigins["relay-ip:1"]);
+        Assert.Equal("command line (-L)", result.ValueOrigins["listening-ip:2"]);
+    }
+
+    [Fact]
+    public void Users_collect_across_sources_and_a_later_entry_for_the_same_name_replaces_the_earlier()
+    {
+        var environment = new Dictionary<string, string?> { ["TURNSERVER_USER"] = "bob:env" };
+        TurnServerConfigLoadResult result = TestLoader.LoadConf("lt-cred-mech\nrealm=r\nuser=alice:file\nuser=bob:file\n", environment, "-u", "carol:cli");
+
+        Assert.Empty(result.Errors);
+        Assert.Equal([("alice", "file"), ("bob", "env"), ("carol", "cli")], result.Settings!.Users.Select(u => (u.Name, u.Password)));
+        Assert.Contains("environment variable TURNSERVER_USER: user 'bob' is defined again; this entry replaces the earlier one", result.Warnings);
     }
 
     [Fact]
