@@ -80,6 +80,7 @@ public sealed class DeploymentTests : IDisposable
         JsonElement Kind(string kind) => Assert.Single(documents, d => d.GetProperty("kind").GetString() == kind);
         JsonElement pod = Kind("DaemonSet").GetProperty("spec").GetProperty("template").GetProperty("spec");
         Assert.True(pod.GetProperty("hostNetwork").GetBoolean());
+        Assert.False(pod.GetProperty("enableServiceLinks").GetBoolean());
         JsonElement container = Assert.Single(pod.GetProperty("containers").EnumerateArray());
         Assert.Equal("/healthz", container.GetProperty("readinessProbe").GetProperty("httpGet").GetProperty("path").GetString());
         Assert.Contains("kill -USR1 1", container.GetProperty("lifecycle").GetProperty("preStop").GetProperty("exec").GetProperty("command")[2].GetString(), StringComparison.Ordinal);

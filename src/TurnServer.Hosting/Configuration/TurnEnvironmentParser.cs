@@ -12,7 +12,9 @@ namespace TurnServer.Hosting.Configuration;
 /// option wins (<c>TURNSERVER_VERBOSE</c> is <c>verbose</c>). An empty value is a bare flag, or for a text or number
 /// option not given at all (<see cref="TurnOption.EmptyMeansNotGiven"/>). Repeatable options take
 /// one value per variable, either <c>TURNSERVER_USER</c> or indexed as configuration binding does it,
-/// <c>TURNSERVER_USER__0</c>, <c>TURNSERVER_USER__1</c>, ordered by index.
+/// <c>TURNSERVER_USER__0</c>, <c>TURNSERVER_USER__1</c>, ordered by index. Kubernetes service-link variables
+/// (<c>TURNSERVER_CLI_PORT=tcp://10.0.0.1:5766</c> for a Service named <c>turnserver-cli</c>) are skipped, see
+/// <see cref="KubernetesServiceLinks"/>.
 /// </summary>
 internal static class TurnEnvironmentParser
 {
@@ -35,6 +37,12 @@ internal static class TurnEnvironmentParser
         foreach ((string variable, string? value) in variables.OrderBy(v => v.Key, StringComparer.Ordinal))
         {
             if (!variable.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase) || variable.Length == Prefix.Length)
+            {
+                continue;
+            }
+
+            // Kubernetes sets these for a Service named turnserver-...; they are not addressed to the server.
+            if (KubernetesServiceLinks.IsServiceLink(variable, value))
             {
                 continue;
             }

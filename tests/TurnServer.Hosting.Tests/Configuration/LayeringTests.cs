@@ -68,6 +68,22 @@ public class LayeringTests
     }
 
     [Fact]
+    public void A_pod_with_service_links_for_a_turnserver_cli_service_starts()
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["TURNSERVER_CLI_PORT"] = "tcp://10.96.0.12:5766",
+            ["TURNSERVER_CLI_SERVICE_HOST"] = "10.96.0.12",
+            ["TURNSERVER_CLI_SERVICE_PORT"] = "5766",
+        };
+        TurnServerConfigLoadResult result = TestLoader.Load(["-n", "-z"], environment);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(5766, result.Settings!.CliPort);
+        Assert.DoesNotContain(result.Warnings, w => w.Contains("TURNSERVER_CLI", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Repeated_options_become_indexed_configuration_children()
     {
         TurnServerConfigLoadResult result = TestLoader.LoadConf("lt-cred-mech\nuser=alice:a\nuser=bob:b\nrealm=r\n");

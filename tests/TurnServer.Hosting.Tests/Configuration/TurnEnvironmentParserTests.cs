@@ -72,4 +72,55 @@ public class TurnEnvironmentParserTests
             ],
             layer.Warnings);
     }
+
+    /// <summary>
+    /// A Service named turnserver-cli (or turnserver) makes Kubernetes set these in every pod of its namespace;
+    /// TURNSERVER_CLI_PORT was read as cli-port and its tcp:// value stopped start-up.
+    /// </summary>
+    [Fact]
+    public void Kubernetes_service_link_variables_are_skipped_without_a_warning()
+    {
+        TurnConfigurationLayer layer = TurnEnvironmentParser.Parse(new Dictionary<string, string?>
+        {
+            ["TURNSERVER_CLI_PORT"] = "tcp://10.0.0.1:5766",
+            ["TURNSERVER_CLI_PORT_5766_TCP"] = "tcp://10.0.0.1:5766",
+            ["TURNSERVER_CLI_PORT_5766_TCP_PROTO"] = "tcp",
+            ["TURNSERVER_CLI_PORT_5766_TCP_PORT"] = "5766",
+            ["TURNSERVER_CLI_PORT_5766_TCP_ADDR"] = "10.0.0.1",
+            ["TURNSERVER_CLI_SERVICE_HOST"] = "10.0.0.1",
+            ["TURNSERVER_CLI_SERVICE_PORT"] = "5766",
+            ["TURNSERVER_CLI_SERVICE_PORT_TELNET"] = "5766",
+            ["TURNSERVER_PORT"] = "udp://[fd00::10]:3478",
+            ["TURNSERVER_PORT_3478_UDP"] = "udp://[fd00::10]:3478",
+            ["TURNSERVER_PROMETHEUS_PORT"] = "sctp://10.0.0.2:9641",
+            ["TURNSERVER_MIN_PORT"] = "50000",
+        });
+
+        Assert.Equal([("min-port", "50000", "environment variable TURNSERVER_MIN_PORT")], Entries(layer));
+        Assert.Empty(layer.Warnings);
+    }
+
+    [Theory]
+    [InlineData("TURNSERVER_CLI_PORT", "5766")]
+    [InlineData("TURNSERVER_CLI_PORT", "http://10.0.0.1:5766")]
+    [InlineData("TURNSERVER_CLI_PORT", "tcp://10.0.0.1")]
+    [InlineData("TURNSERVER_CLI_PORT", "tcp://host.example:5766")]
+    public void A_port_option_whose_value_is_not_a_service_link_is_still_read(string variable, string value)
+    {
+        TurnConfigurationLayer layer = TurnEnvironmentParser.Parse(new Dictionary<string, string?> { [variable] = value });
+
+        Assert.Equal([("cli-port", value, "environment variable " + variable)], Entries(layer));
+    }
+
+    [Theory]
+    [InlineData("TURNSERVER_CLI_PORT_5766_TCP_PROTO", "udp")]
+    [InlineData("TURNSERVER_CLI_PORT_5766_TCP_PORT", "5767")]
+    [InlineData("TURNSERVER_CLI_SERVICE_HOST", "cli.example")]
+    [InlineData("TURNSERVER_CLI_PORT_5766_TCP", "tcp://10.0.0.1:5767")]
+    public void A_service_link_name_with_a_value_kubernetes_would_not_give_is_an_unknown_option(string variable, string value)
+    {
+        TurnConfigurationLayer layer = TurnEnvironmentParser.Parse(new Dictionary<string, string?> { [variable] = value });
+
+        Assert.Equal(["environment variable " + variable + ": unknown option ignored"], layer.Warnings);
+    }
 }
