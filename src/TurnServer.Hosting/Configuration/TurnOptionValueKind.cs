@@ -15,7 +15,7 @@ public enum TurnOptionValueKind
     /// <summary>A port number, 0..65535.</summary>
     Port,
 
-    /// <summary>An IPv4 or IPv6 address literal (no host names).</summary>
+    /// <summary>An IPv4 or IPv6 address literal, or a host name looked up at load time (its first IPv4 address, else IPv6).</summary>
     IPAddress,
 
     /// <summary>An address or an inclusive range: <c>ip</c>, <c>ip-ip</c>, or (an extension) <c>ip/prefix</c>.</summary>
@@ -24,7 +24,7 @@ public enum TurnOptionValueKind
     /// <summary><c>public-ip</c> or <c>public-ip/private-ip</c>, as <c>external-ip</c> takes it.</summary>
     ExternalIp,
 
-    /// <summary><c>ip</c>, <c>ip:port</c> or <c>[ipv6]:port</c>; the port defaults per option.</summary>
+    /// <summary><c>ip</c>, <c>ip:port</c> or <c>[ipv6]:port</c>, a host name in place of <c>ip</c>; the port defaults per option.</summary>
     IPEndPoint,
 
     /// <summary><c>name:password</c>, or <c>name:0x</c> followed by the 32 hex digits of the MD5 key <c>turnadmin -k</c> prints.</summary>

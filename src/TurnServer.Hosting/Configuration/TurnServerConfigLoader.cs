@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Net;
 using System.Net.NetworkInformation;
 using Microsoft.Extensions.Configuration;
 
@@ -38,14 +39,18 @@ public static class TurnServerConfigLoader
         IReadOnlyList<string> args,
         IDictionary<string, string?>? environment = null,
         Func<IEnumerable<string>>? defaultConfigSearchPaths = null) =>
-        Load(args, environment, defaultConfigSearchPaths, SystemDomainName);
+        Load(args, environment, defaultConfigSearchPaths, SystemDomainName, Dns.GetHostAddresses);
 
-    /// <summary>As the public overload, with the source of the default realm (the system's domain name) replaceable.</summary>
+    /// <summary>
+    /// As the public overload, with the source of the default realm (the system's domain name) and the host name
+    /// lookup (for a host name given where an address is expected) replaceable.
+    /// </summary>
     internal static TurnServerConfigLoadResult Load(
         IReadOnlyList<string> args,
         IDictionary<string, string?>? environment,
         Func<IEnumerable<string>>? defaultConfigSearchPaths,
-        Func<string?> domainName)
+        Func<string?> domainName,
+        Func<string, IPAddress[]> resolveHost)
     {
         ArgumentNullException.ThrowIfNull(args);
         TurnCommandLine commandLine = TurnCommandLineParser.Parse(args);
@@ -90,7 +95,7 @@ public static class TurnServerConfigLoader
         }
 
         WarnAboutUnsupported(origins, warnings);
-        TurnServerSettings settings = TurnServerSettingsBinder.Bind(configuration, origins, Positions(layers), configFilePath, domainName(), errors, warnings);
+        TurnServerSettings settings = TurnServerSettingsBinder.Bind(configuration, origins, Positions(layers), configFilePath, domainName(), resolveHost, errors, warnings);
         return new TurnServerConfigLoadResult
         {
             Settings = errors.Count == 0 ? settings : null,

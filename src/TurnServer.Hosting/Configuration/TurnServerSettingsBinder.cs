@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using TurnServer.Core;
 using TurnServer.Core.Peers;
@@ -19,6 +20,8 @@ internal sealed class TurnServerSettingsBinder
     private static readonly string[] FlagsCoturnSetsWhateverTheValue =
         ["use-auth-secret", "prometheus", "prometheus-username-labels", "no-auth-pings", "no-dynamic-ip-list", "no-dynamic-realms", "new-log-timestamp", "no-rfc5780"];
 
+    private const string NotAnAddress = "not an IP address or host name";
+
     private const string BooleanRule = "not a boolean (as in coTURN, the first letter decides: 0, n, f false; 1-9, y, t true; or on/off)";
 
     private readonly IConfiguration _configuration;
@@ -26,12 +29,17 @@ internal sealed class TurnServerSettingsBinder
     private readonly IReadOnlyDictionary<string, int> _positions;
     private readonly List<string> _errors;
     private readonly List<string> _warnings;
+    private readonly Func<string, IPAddress[]> _resolveHost;
 
-    private TurnServerSettingsBinder(IConfiguration configuration, IReadOnlyDictionary<string, string> origins, IReadOnlyDictionary<string, int> positions, List<string> errors, List<string> warnings)
+    // Why the last host name looked up did not resolve, for the error about its value; null when none failed.
+    private string? _hostFailure;
+
+    private TurnServerSettingsBinder(IConfiguration configuration, IReadOnlyDictionary<string, string> origins, IReadOnlyDictionary<string, int> positions, Func<string, IPAddress[]> resolveHost, List<string> errors, List<string> warnings)
     {
         _configuration = configuration;
         _origins = origins;
         _positions = positions;
+        _resolveHost = resolveHost;
         _errors = errors;
         _warnings = warnings;
     }
@@ -45,6 +53,10 @@ internal sealed class TurnServerSettingsBinder
     /// </param>
     /// <param name="configFilePath">The file read, if any.</param>
     /// <param name="domainName">The system's domain name, the default realm.</param>
+    /// <param name="resolveHost">
+    /// Looks up a host name given where an address is expected (<see cref="Dns.GetHostAddresses(string)"/>); may throw
+    /// <see cref="SocketException"/> or <see cref="ArgumentException"/>.
+    /// </param>
     /// <param name="errors">Receives what makes the configuration unusable.</param>
     /// <param name="warnings">Receives what is ignored or taken over.</param>
     public static TurnServerSettings Bind(
@@ -53,9 +65,10 @@ internal sealed class TurnServerSettingsBinder
         IReadOnlyDictionary<string, int> positions,
         string? configFilePath,
         string? domainName,
+        Func<string, IPAddress[]> resolveHost,
         List<string> errors,
         List<string> warnings) =>
-        new TurnServerSettingsBinder(configuration, origins, positions, errors, warnings).Bind(configFilePath, domainName);
+        new TurnServerSettingsBinder(configuration, origins, positions, resolveHost, errors, warnings).Bind(configFilePath, domainName);
 
     /// <summary>coTURN's default realm is the system's (NIS) domain name; Linux reports "(none)" when there is none.</summary>
     private static string DefaultRealm(string? domainName) =>
@@ -70,7 +83,7 @@ internal sealed class TurnServerSettingsBinder
             _errors.Add($"{OriginsOf("min-port", "max-port")}: option 'min-port' ({minPort}) is above 'max-port' ({maxPort})");
         }
 
-        List<ExternalIpMapping> externalIps = List("external-ip", "not an external IP ('public-ip' or 'public-ip/private-ip')", (string s, out ExternalIpMapping m) => TurnValueParser.TryParseExternalIp(s, out m));
+        List<ExternalIpMapping> externalIps = List("external-ip", "not an external IP ('public-ip' or 'public-ip/private-ip')", (string s, HostLookup lookup, out ExternalIpMapping m) => TurnValueParser.TryParseExternalIp(s, lookup, out m));
         // One plain address per family: an IPv4 one for IPv4 relays and an IPv6 one for IPv6 relays.
         if (externalIps.Where(m => m.Private is null).GroupBy(m => m.Public.AddressFamily).Any(g => g.Count() > 1))
         {
@@ -138,8 +151,8 @@ internal sealed class TurnServerSettingsBinder
             RespondHttpUnsupported = Boolean("respond-http-unsupported"),
             NoDynamicRealms = Boolean("no-dynamic-realms"),
             BpsCapacity = Integer("bps-capacity", 0),
-            DeniedPeerIps = List("denied-peer-ip", "not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')", (string s, out IPAddressRange r) => IPAddressRange.TryParse(s, out r)),
-            AllowedPeerIps = List("allowed-peer-ip", "not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')", (string s, out IPAddressRange r) => IPAddressRange.TryParse(s, out r)),
+            DeniedPeerIps = List("denied-peer-ip", "not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')", (string s, HostLookup _, out IPAddressRange r) => IPAddressRange.TryParse(s, out r)),
+            AllowedPeerIps = List("allowed-peer-ip", "not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')", (string s, HostLookup _, out IPAddressRange r) => IPAddressRange.TryParse(s, out r)),
             AllowLoopbackPeers = Boolean("allow-loopback-peers"),
             NoMulticastPeers = Boolean("no-multicast-peers"),
             NoUdp = Boolean("no-udp"),
@@ -525,12 +538,14 @@ internal sealed class TurnServerSettingsBinder
             return null;
         }
 
-        if (TurnValueParser.TryParseIPAddress(value, out IPAddress? address))
+        string origin = Origin(Key(name));
+        _hostFailure = null;
+        if (TurnValueParser.TryParseIPAddress(value, LookupFor(origin, name), out IPAddress? address))
         {
             return address;
         }
 
-        Invalid(Origin(Key(name)), value, name, "not an IP address");
+        Invalid(origin, value, name, WithHostFailure(NotAnAddress));
         return null;
     }
 
@@ -555,9 +570,10 @@ internal sealed class TurnServerSettingsBinder
         var addresses = new List<IPAddress>();
         foreach ((string value, string origin) in Items(name))
         {
-            if (!TurnValueParser.TryParseIPAddress(value, out IPAddress? address))
+            _hostFailure = null;
+            if (!TurnValueParser.TryParseIPAddress(value, LookupFor(origin, name), out IPAddress? address))
             {
-                Invalid(origin, value, name, "not an IP address");
+                Invalid(origin, value, name, WithHostFailure(NotAnAddress));
             }
             else if (addresses.Contains(address))
             {
@@ -573,27 +589,28 @@ internal sealed class TurnServerSettingsBinder
     }
 
     private List<IPEndPoint> EndPoints(string name, int defaultPort) =>
-        List(name, "not an address ('ip', 'ip:port' or '[ipv6]:port')", (string s, out IPEndPoint e) =>
+        List(name, "not an address ('ip', 'ip:port' or '[ipv6]:port', or a host name for ip)", (string s, HostLookup lookup, out IPEndPoint e) =>
         {
-            bool ok = TurnValueParser.TryParseEndPoint(s, defaultPort, out IPEndPoint? parsed);
+            bool ok = TurnValueParser.TryParseEndPoint(s, defaultPort, lookup, out IPEndPoint? parsed);
             e = parsed!;
             return ok;
         });
 
-    private delegate bool TryParse<T>(string text, out T value);
+    private delegate bool TryParse<T>(string text, HostLookup lookup, out T value);
 
     private List<T> List<T>(string name, string reason, TryParse<T> parse)
     {
         var values = new List<T>();
         foreach ((string value, string origin) in Items(name))
         {
-            if (parse(value, out T parsed))
+            _hostFailure = null;
+            if (parse(value, LookupFor(origin, name), out T parsed))
             {
                 values.Add(parsed);
             }
             else
             {
-                Invalid(origin, value, name, reason);
+                Invalid(origin, value, name, WithHostFailure(reason));
             }
         }
 
@@ -618,6 +635,35 @@ internal sealed class TurnServerSettingsBinder
             }
         }
     }
+
+    // As coTURN's make_ioa_addr, which falls back to getaddrinfo: a host name given for an address stands for its first
+    // IPv4 address, else its first IPv6 one, looked up now (again on SIGHUP), so the choice is logged.
+    private HostLookup LookupFor(string origin, string name) => host =>
+    {
+        IPAddress[] addresses;
+        try
+        {
+            addresses = _resolveHost(host);
+        }
+        catch (Exception e) when (e is SocketException or ArgumentException)
+        {
+            _hostFailure = $"host name '{host}' does not resolve: {e.Message}";
+            return null;
+        }
+
+        IPAddress? address = Array.Find(addresses, a => a.AddressFamily == AddressFamily.InterNetwork)
+            ?? Array.Find(addresses, a => a.AddressFamily == AddressFamily.InterNetworkV6);
+        if (address is null)
+        {
+            _hostFailure = $"host name '{host}' has no IPv4 or IPv6 address";
+            return null;
+        }
+
+        _warnings.Add($"{origin}: option '{name}': host name '{host}' resolved to {address} (of {string.Join(", ", addresses.Select(a => a.ToString()))}: the first IPv4 address, else the first IPv6 one, as coTURN takes it)");
+        return address;
+    };
+
+    private string WithHostFailure(string reason) => _hostFailure is null ? reason : $"{reason}; {_hostFailure}";
 
     private bool Boolean(string name)
     {

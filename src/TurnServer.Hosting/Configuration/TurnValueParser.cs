@@ -5,6 +5,10 @@ using System.Text.RegularExpressions;
 
 namespace TurnServer.Hosting.Configuration;
 
+/// <summary>Finds the address a host name stands for; null when it has none. Must not throw.</summary>
+/// <param name="hostName">A syntactically valid host name (see <see cref="TurnValueParser.IsHostName"/>).</param>
+internal delegate IPAddress? HostLookup(string hostName);
+
 /// <summary>Parses option values; each method returns false on malformed text and never throws.</summary>
 internal static partial class TurnValueParser
 {
@@ -66,7 +70,27 @@ internal static partial class TurnValueParser
     /// <summary>
     /// An IPv6 literal, or an IPv4 literal in dotted-quad form without leading zeros, as <c>inet_pton</c> takes them.
     /// <see cref="IPAddress.TryParse(string?, out IPAddress?)"/> alone would also take "10.1" or octal "010.0.0.1".
+    /// Otherwise, as coTURN's <c>make_ioa_addr</c> falls back to <c>getaddrinfo</c>, a host name is given to
+    /// <paramref name="lookup"/> when there is one.
     /// </summary>
+    public static bool TryParseIPAddress(string text, HostLookup? lookup, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
+    {
+        if (TryParseIPAddress(text, out address))
+        {
+            return true;
+        }
+
+        address = lookup is not null && IsHostName(text) ? lookup(text) : null;
+        return address is not null;
+    }
+
+    /// <summary>
+    /// A host name as RFC 1123 writes them: dot-separated labels of letters, digits and inner hyphens, the last one
+    /// not all digits, so that malformed IPv4 literals ("10.0.0", "010.0.0.1") are never looked up.
+    /// </summary>
+    public static bool IsHostName(string text) => text.Length <= 253 && HostName().IsMatch(text);
+
+    /// <summary>An IP literal only (see the overload that takes a <see cref="HostLookup"/>).</summary>
     public static bool TryParseIPAddress(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
     {
         address = null;
@@ -92,19 +116,22 @@ internal static partial class TurnValueParser
         return IPAddress.TryParse(text, out address);
     }
 
-    /// <summary><c>public</c> or <c>public/private</c>, both of one address family.</summary>
-    public static bool TryParseExternalIp(string text, out ExternalIpMapping mapping)
+    /// <summary>
+    /// <c>public</c> or <c>public/private</c>, both of one address family; each an IP literal or a host name given to
+    /// <paramref name="lookup"/>.
+    /// </summary>
+    public static bool TryParseExternalIp(string text, HostLookup? lookup, out ExternalIpMapping mapping)
     {
         mapping = default;
         int slash = text.IndexOf('/', StringComparison.Ordinal);
         string publicText = slash < 0 ? text : text[..slash];
-        if (!TryParseIPAddress(publicText, out IPAddress? publicAddress))
+        if (!TryParseIPAddress(publicText, lookup, out IPAddress? publicAddress))
         {
             return false;
         }
 
         IPAddress? privateAddress = null;
-        if (slash >= 0 && (!TryParseIPAddress(text[(slash + 1)..], out privateAddress) || privateAddress.AddressFamily != publicAddress.AddressFamily))
+        if (slash >= 0 && (!TryParseIPAddress(text[(slash + 1)..], lookup, out privateAddress) || privateAddress.AddressFamily != publicAddress.AddressFamily))
         {
             return false;
         }
@@ -114,10 +141,11 @@ internal static partial class TurnValueParser
     }
 
     /// <summary>
-    /// <c>ip</c>, <c>ip:port</c>, <c>[ipv6]</c>, <c>[ipv6]:port</c> or a bare IPv6 address. As in coTURN, a missing
-    /// port or port 0 means <paramref name="defaultPort"/>.
+    /// <c>ip</c>, <c>ip:port</c>, <c>[ipv6]</c>, <c>[ipv6]:port</c> or a bare IPv6 address; a host name in place of
+    /// <c>ip</c> is given to <paramref name="lookup"/>. As in coTURN, a missing port or port 0 means
+    /// <paramref name="defaultPort"/>.
     /// </summary>
-    public static bool TryParseEndPoint(string text, int defaultPort, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPEndPoint? endPoint)
+    public static bool TryParseEndPoint(string text, int defaultPort, HostLookup? lookup, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPEndPoint? endPoint)
     {
         endPoint = null;
         string host = text;
@@ -149,7 +177,7 @@ internal static partial class TurnValueParser
         }
 
         int port = 0;
-        if (!TryParseIPAddress(host, out IPAddress? address) || (portText is not null && !TryParsePort(portText, out port)))
+        if ((portText is not null && !TryParsePort(portText, out port)) || !TryParseIPAddress(host, lookup, out IPAddress? address))
         {
             return false;
         }
@@ -194,4 +222,7 @@ internal static partial class TurnValueParser
 
     [GeneratedRegex(@"^(?<number>[+-]?[0-9]+)(?<note>\s*;|\s+#.*)$", RegexOptions.CultureInvariant)]
     private static partial Regex NumberWithNote();
+
+    [GeneratedRegex(@"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", RegexOptions.CultureInvariant)]
+    private static partial Regex HostName();
 }

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using TurnServer.Hosting.Configuration;
 
 namespace TurnServer.Hosting.Tests.Configuration;
@@ -16,11 +18,18 @@ internal sealed class TempConfFile : IDisposable
     public void Dispose() => File.Delete(Path);
 }
 
-/// <summary>Loads with an empty environment, no default config file search and a fixed domain name, so tests never read /etc.</summary>
+/// <summary>
+/// Loads with an empty environment, no default config file search, a fixed domain name and no host name lookup but of
+/// localhost (from /etc/hosts), so tests never read /etc or wait on DNS.
+/// </summary>
 internal static class TestLoader
 {
-    public static TurnServerConfigLoadResult Load(string[] args, Dictionary<string, string?>? environment = null, string? domainName = null) =>
-        TurnServerConfigLoader.Load(args, environment ?? [], () => [], () => domainName);
+    public static TurnServerConfigLoadResult Load(string[] args, Dictionary<string, string?>? environment = null, string? domainName = null, Func<string, IPAddress[]>? resolveHost = null) =>
+        TurnServerConfigLoader.Load(args, environment ?? [], () => [], () => domainName, resolveHost ?? LocalhostOnly);
+
+    /// <summary>The system's addresses for localhost; every other name is unknown.</summary>
+    public static IPAddress[] LocalhostOnly(string host) =>
+        host == "localhost" ? Dns.GetHostAddresses(host) : throw new SocketException((int)SocketError.HostNotFound);
 
     /// <summary>Loads <paramref name="confText"/> through <c>-c</c>, then <paramref name="args"/>.</summary>
     public static TurnServerConfigLoadResult LoadConf(string confText, params string[] args) => LoadConf(confText, null, args);

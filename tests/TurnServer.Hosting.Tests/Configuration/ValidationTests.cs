@@ -12,9 +12,10 @@ public class ValidationTests
     [InlineData("listening-port=3478 udp", "turnserver.conf:2: invalid value '3478 udp' for option 'listening-port': not a port number (0-65535)")]
     [InlineData("user-quota=5;x", "turnserver.conf:2: invalid value '5;x' for option 'user-quota': not an integer")]
     [InlineData("tls-listening-port=5349x", "turnserver.conf:2: invalid value '5349x' for option 'tls-listening-port': not a port number (0-65535)")]
-    [InlineData("listening-ip=10.0.0", "turnserver.conf:2: invalid value '10.0.0' for option 'listening-ip': not an IP address")]
-    [InlineData("listening-ip=010.0.0.1", "turnserver.conf:2: invalid value '010.0.0.1' for option 'listening-ip': not an IP address")]
-    [InlineData("relay-ip=turn.example.org", "turnserver.conf:2: invalid value 'turn.example.org' for option 'relay-ip': not an IP address")]
+    [InlineData("listening-ip=10.0.0", "turnserver.conf:2: invalid value '10.0.0' for option 'listening-ip': not an IP address or host name")]
+    [InlineData("listening-ip=010.0.0.1", "turnserver.conf:2: invalid value '010.0.0.1' for option 'listening-ip': not an IP address or host name")]
+    [InlineData("relay-ip=-turn.example.org", "turnserver.conf:2: invalid value '-turn.example.org' for option 'relay-ip': not an IP address or host name")]
+    [InlineData("cli-ip=turn_1.example.org", "turnserver.conf:2: invalid value 'turn_1.example.org' for option 'cli-ip': not an IP address or host name")]
     [InlineData("external-ip=1.2.3.4/", "turnserver.conf:2: invalid value '1.2.3.4/' for option 'external-ip': not an external IP ('public-ip' or 'public-ip/private-ip')")]
     [InlineData("external-ip=203.0.113.1/fd00::1", "turnserver.conf:2: invalid value '203.0.113.1/fd00::1' for option 'external-ip': not an external IP ('public-ip' or 'public-ip/private-ip')")]
     [InlineData("denied-peer-ip=10.0.0.9-10.0.0.1", "turnserver.conf:2: invalid value '10.0.0.9-10.0.0.1' for option 'denied-peer-ip': not an IP address or range ('ip', 'ip-ip' or 'ip/prefix')")]
@@ -34,8 +35,8 @@ public class ValidationTests
     [InlineData("lt-cred-mech=oN", "turnserver.conf:2: invalid value 'oN' for option 'lt-cred-mech': not a boolean (as in coTURN, the first letter decides: 0, n, f false; 1-9, y, t true; or on/off)")]
     [InlineData("no-tcp=-1", "turnserver.conf:2: invalid value '-1' for option 'no-tcp': not a boolean (as in coTURN, the first letter decides: 0, n, f false; 1-9, y, t true; or on/off)")]
     [InlineData("rest-api-separator=::", "turnserver.conf:2: invalid value '::' for option 'rest-api-separator': must be a single character")]
-    [InlineData("alternate-server=1.2.3.4:99999", "turnserver.conf:2: invalid value '1.2.3.4:99999' for option 'alternate-server': not an address ('ip', 'ip:port' or '[ipv6]:port')")]
-    [InlineData("tls-alternate-server=[2001:db8::1", "turnserver.conf:2: invalid value '[2001:db8::1' for option 'tls-alternate-server': not an address ('ip', 'ip:port' or '[ipv6]:port')")]
+    [InlineData("alternate-server=1.2.3.4:99999", "turnserver.conf:2: invalid value '1.2.3.4:99999' for option 'alternate-server': not an address ('ip', 'ip:port' or '[ipv6]:port', or a host name for ip)")]
+    [InlineData("tls-alternate-server=[2001:db8::1", "turnserver.conf:2: invalid value '[2001:db8::1' for option 'tls-alternate-server': not an address ('ip', 'ip:port' or '[ipv6]:port', or a host name for ip)")]
     [InlineData("static-auth-secret", "turnserver.conf:2: option 'static-auth-secret' requires a value")]
     [InlineData("static-auth-secret=", "turnserver.conf:2: option 'static-auth-secret' requires a value")]
     [InlineData("user=", "turnserver.conf:2: option 'user' requires a value")]
@@ -146,7 +147,7 @@ public class ValidationTests
     [Fact]
     public void Every_error_is_collected_not_only_the_first()
     {
-        using var file = new TempConfFile("no-auth\nlistening-port=a\nmin-port=b\nuser-quota=c\nlistening-ip=d\n");
+        using var file = new TempConfFile("no-auth\nlistening-port=a\nmin-port=b\nuser-quota=c\nlistening-ip=1.2.3\n");
         TurnServerConfigLoadResult result = TestLoader.Load(["-c", file.Path]);
 
         Assert.Null(result.Settings);
@@ -154,7 +155,7 @@ public class ValidationTests
             [
                 $"{file.Path}:3: invalid value 'b' for option 'min-port': not a port number (0-65535)",
                 $"{file.Path}:2: invalid value 'a' for option 'listening-port': not a port number (0-65535)",
-                $"{file.Path}:5: invalid value 'd' for option 'listening-ip': not an IP address",
+                $"{file.Path}:5: invalid value '1.2.3' for option 'listening-ip': not an IP address or host name",
                 $"{file.Path}:4: invalid value 'c' for option 'user-quota': not an integer",
             ],
             result.Errors);
