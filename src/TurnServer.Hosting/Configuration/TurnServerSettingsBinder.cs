@@ -226,6 +226,12 @@ internal sealed class TurnServerSettingsBinder
             _errors.Add($"{OriginsOf("no-udp", "no-tcp", "no-tls", "no-dtls")}: options 'no-udp', 'no-tcp', 'no-tls' and 'no-dtls' cannot all be used together: no client listener would be left");
         }
 
+        // coTURN exits on this; starting serves clients, and a max-bps from the user database's realm options still applies.
+        if (settings is { BpsCapacity: > 0, MaxBps: 0 })
+        {
+            _warnings.Add($"{OriginsOf("bps-capacity")}: option 'bps-capacity' is set without 'max-bps', which coTURN refuses to start with; it applies only while a 'max-bps' does (the user database's realm option may give one), so allocations are not limited now");
+        }
+
         if (settings.OAuth && settings.NoAuth)
         {
             _warnings.Add($"{OriginsOf("oauth")}: option 'oauth' has no effect with 'no-auth'");

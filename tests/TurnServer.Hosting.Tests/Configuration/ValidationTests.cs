@@ -161,6 +161,21 @@ public class ValidationTests
             result.Errors);
     }
 
+    /// <summary>coTURN exits when bps-capacity is set without max-bps; this was accepted here without a word.</summary>
+    [Fact]
+    public void Bps_capacity_without_max_bps_is_a_warning_naming_both()
+    {
+        using var file = new TempConfFile("no-auth\nbps-capacity=1000000\n");
+        TurnServerConfigLoadResult without = TestLoader.Load(["-c", file.Path]);
+        TurnServerConfigLoadResult with = TestLoader.Load(["-c", file.Path, "--max-bps=10000"]);
+
+        Assert.Empty(without.Errors);
+        Assert.Equal(1000000, without.Settings!.BpsCapacity);
+        Assert.Contains($"{file.Path}:2: option 'bps-capacity' is set without 'max-bps', which coTURN refuses to start with; it applies only while a 'max-bps' does (the user database's realm option may give one), so allocations are not limited now", without.Warnings);
+        Assert.Empty(with.Errors);
+        Assert.DoesNotContain(with.Warnings, w => w.Contains("'bps-capacity'", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Min_port_above_max_port_is_an_error()
     {
