@@ -51,6 +51,12 @@ public sealed class TurnOption
     /// <summary>Whether TurnServer honours the option.</summary>
     public TurnOptionSupport Support { get; internal init; }
 
+    /// <summary>
+    /// For a <see cref="TurnOptionSupport.NotYetImplemented"/> option, what TurnServer does instead of what it asks for,
+    /// named in the warning when it is given; null when the description says enough.
+    /// </summary>
+    internal string? NotHonoured { get; init; }
+
     /// <summary>True when the option may be given more than once, each time adding to a list.</summary>
     public bool Repeatable { get; internal init; }
 

@@ -137,6 +137,8 @@ public static class TurnOptionTable
         Flag("rfc5780", "Enable RFC 5780 NAT behaviour discovery (needs two listening IPs of a family; off by default as in coTURN 4.7).", Supported),
         Flag("no-rfc5780", "Disable RFC 5780 NAT behaviour discovery, whatever rfc5780 says.", Supported),
         Flag("no-stun-backward-compatibility", "Refuse old (RFC 3489) Binding requests; send only XOR-MAPPED-ADDRESS (always so here).", Supported),
+        Flag("stun-backward-compatibility", "Also send MAPPED-ADDRESS in Binding responses, for old clients (later coTURN releases).", NotYetImplemented, notHonoured: "Binding responses carry XOR-MAPPED-ADDRESS only, never MAPPED-ADDRESS"),
+        Flag("rfc3489-compatibility", "Answer RFC 3489 ('classic' STUN, no magic cookie) Binding requests (later coTURN releases).", NotYetImplemented, notHonoured: "RFC 3489 Binding requests (without the magic cookie) are never answered"),
         Flag("response-origin-only-with-rfc5780", "Send RESPONSE-ORIGIN only when RFC 5780 is enabled (always so here).", Supported),
         Flag("respond-http-unsupported", "Answer HTTP requests on TURN TCP/TLS ports with 400 instead of closing (coTURN 4.7 and later).", Supported),
         Value("syslog-facility", TurnOptionValueKind.String, "LOG_USER", "Syslog facility (LOG_USER, LOG_DAEMON, LOG_LOCAL0 ... LOG_LOCAL7, ...).", Supported),
@@ -163,8 +165,9 @@ public static class TurnOptionTable
     public static bool TryFindByShortName(char shortName, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TurnOption? option) =>
         ByShortName.TryGetValue(shortName, out option);
 
-    private static TurnOption Flag(string name, string description, TurnOptionSupport support, char? shortName = null, string? configurationKey = null) => new()
+    private static TurnOption Flag(string name, string description, TurnOptionSupport support, char? shortName = null, string? configurationKey = null, string? notHonoured = null) => new()
     {
+        NotHonoured = notHonoured,
         Name = name,
         ShortName = shortName,
         Argument = TurnOptionArgument.Optional,

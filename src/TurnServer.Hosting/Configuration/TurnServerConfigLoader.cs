@@ -94,7 +94,7 @@ public static class TurnServerConfigLoader
             }
         }
 
-        WarnAboutUnsupported(origins, warnings);
+        WarnAboutUnsupported(configuration, origins, warnings);
         TurnServerSettings settings = TurnServerSettingsBinder.Bind(configuration, origins, Positions(layers), configFilePath, domainName(), resolveHost, errors, warnings);
         return new TurnServerConfigLoadResult
         {
@@ -171,14 +171,17 @@ public static class TurnServerConfigLoader
         }
     }
 
-    private static void WarnAboutUnsupported(Dictionary<string, string> origins, List<string> warnings)
+    // A flag given a false value (stun-backward-compatibility=false) asks for nothing left undone, so it is not warned about.
+    private static void WarnAboutUnsupported(IConfiguration configuration, Dictionary<string, string> origins, List<string> warnings)
     {
         foreach (TurnOption option in TurnOptionTable.All.Where(o => o.Support == TurnOptionSupport.NotYetImplemented))
         {
             string key = option.ConfigurationKey!;
-            if (origins.TryGetValue(key, out string? origin) || origins.TryGetValue(key + ConfigurationPath.KeyDelimiter + "0", out origin))
+            bool switchedOff = option.ValueKind == TurnOptionValueKind.Boolean && TurnValueParser.TryParseBoolean(configuration[key] ?? "", out bool on) && !on;
+            if (!switchedOff && (origins.TryGetValue(key, out string? origin) || origins.TryGetValue(key + ConfigurationPath.KeyDelimiter + "0", out origin)))
             {
-                warnings.Add($"{origin}: option '{option.Name}' is not yet implemented in TurnServer and has no effect");
+                string instead = option.NotHonoured is null ? "" : ": " + option.NotHonoured;
+                warnings.Add($"{origin}: option '{option.Name}' is not yet implemented in TurnServer and has no effect{instead}");
             }
         }
     }

@@ -527,6 +527,27 @@ public class SettingsBindingTests
             result.Warnings.Where(w => w.Contains("not yet implemented", StringComparison.Ordinal)));
     }
 
+    /// <summary>
+    /// Later coTURN releases ask for MAPPED-ADDRESS and RFC 3489 answers with these; they were unknown options here, so
+    /// the warning did not say what the server will not do.
+    /// </summary>
+    [Fact]
+    public void Stun_backward_and_rfc3489_compatibility_are_accepted_with_a_warning_saying_what_is_not_done()
+    {
+        TurnServerConfigLoadResult on = TestLoader.LoadConf("no-auth\nstun-backward-compatibility\nrfc3489-compatibility=1\n");
+        TurnServerConfigLoadResult off = TestLoader.LoadConf("no-auth\nstun-backward-compatibility=false\nrfc3489-compatibility=0\n");
+
+        Assert.Empty(on.Errors);
+        Assert.Equal(
+            [
+                "option 'stun-backward-compatibility' is not yet implemented in TurnServer and has no effect: Binding responses carry XOR-MAPPED-ADDRESS only, never MAPPED-ADDRESS",
+                "option 'rfc3489-compatibility' is not yet implemented in TurnServer and has no effect: RFC 3489 Binding requests (without the magic cookie) are never answered",
+            ],
+            on.Warnings.Where(w => w.Contains("compatibility", StringComparison.Ordinal)).Select(w => w[(w.IndexOf(": ", StringComparison.Ordinal) + 2)..]));
+        Assert.Empty(off.Errors);
+        Assert.DoesNotContain(off.Warnings, w => w.Contains("compatibility", StringComparison.Ordinal));
+    }
+
     /// <summary>Deprecated coTURN options still found in old configurations load without a warning: 'prod' is 'no-software-attribute'.</summary>
     [Fact]
     public void Deprecated_coturn_options_load_quietly_and_prod_turns_software_off()

@@ -25,8 +25,9 @@ public class TurnOptionTableTests
         "response-origin-only-with-rfc5780", "respond-http-unsupported", "version", "syslog-facility",
     ];
 
-    // Options the table adds to coTURN 4.6's: later coTURN releases' (prometheus-path, drain-min-allocations, rfc5780), and TurnServer's own (drain-timeout).
-    private static readonly string[] AddedOptions = ["prometheus-path", "drain-min-allocations", "drain-timeout", "rfc5780"];
+    // Options the table adds to coTURN 4.6's: later coTURN releases' (prometheus-path, drain-min-allocations, rfc5780,
+    // stun-backward-compatibility, rfc3489-compatibility), and TurnServer's own (drain-timeout).
+    private static readonly string[] AddedOptions = ["prometheus-path", "drain-min-allocations", "drain-timeout", "rfc5780", "stun-backward-compatibility", "rfc3489-compatibility"];
 
     // coTURN's getopt short-option string: a letter followed by ':' takes a value.
     private const string CoturnShortOptions = "c:d:p:L:E:X:i:m:l:r:u:b:B:e:M:J:N:O:q:Q:s:C:K:A:vVofhznaS";
