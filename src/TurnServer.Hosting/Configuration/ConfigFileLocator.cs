@@ -18,21 +18,27 @@ internal static class ConfigFileLocator
     ];
 
     /// <summary>Where coTURN looks for a relative file name, in order.</summary>
-    public static IEnumerable<string> Candidates(string fileName) =>
-        SearchDirectories.Select(directory => Path.GetFullPath(Path.Combine(directory, fileName)));
+    public static IEnumerable<string> Candidates(string fileName) => Candidates(fileName, SearchDirectories);
 
     /// <summary>
-    /// Resolves a <c>-c</c> name: a rooted path (or one starting with <c>~</c>, which coTURN also takes as given) is
-    /// used as is; a relative one is searched in coTURN's directories, then, if it starts with <c>etc/</c>, without that.
+    /// Resolves a <c>-c</c> name, and the <c>cert</c>, <c>pkey</c> and <c>CA-file</c> names, which coTURN finds the same
+    /// way: a rooted path (or one starting with <c>~</c>, which coTURN also takes as given) is used as is; a relative
+    /// one is searched in coTURN's directories, then, if it starts with <c>etc/</c>, without that. Null when not found.
     /// </summary>
-    public static string? Resolve(string fileName)
+    public static string? Resolve(string fileName) => Resolve(fileName, SearchDirectories);
+
+    /// <summary>As <see cref="Resolve(string)"/>, searching <paramref name="directories"/> instead of coTURN's.</summary>
+    public static string? Resolve(string fileName, IReadOnlyList<string> directories)
     {
         if (Path.IsPathRooted(fileName) || fileName.StartsWith('~'))
         {
             return File.Exists(fileName) ? fileName : null;
         }
 
-        string? found = Candidates(fileName).FirstOrDefault(File.Exists);
-        return found ?? (fileName.StartsWith("etc/", StringComparison.Ordinal) ? Resolve(fileName[4..]) : null);
+        string? found = Candidates(fileName, directories).FirstOrDefault(File.Exists);
+        return found ?? (fileName.StartsWith("etc/", StringComparison.Ordinal) ? Resolve(fileName[4..], directories) : null);
     }
+
+    private static IEnumerable<string> Candidates(string fileName, IReadOnlyList<string> directories) =>
+        directories.Select(directory => Path.GetFullPath(Path.Combine(directory, fileName)));
 }

@@ -39,18 +39,20 @@ public static class TurnServerConfigLoader
         IReadOnlyList<string> args,
         IDictionary<string, string?>? environment = null,
         Func<IEnumerable<string>>? defaultConfigSearchPaths = null) =>
-        Load(args, environment, defaultConfigSearchPaths, SystemDomainName, Dns.GetHostAddresses);
+        Load(args, environment, defaultConfigSearchPaths, SystemDomainName, Dns.GetHostAddresses, ConfigFileLocator.Resolve);
 
     /// <summary>
-    /// As the public overload, with the source of the default realm (the system's domain name) and the host name
-    /// lookup (for a host name given where an address is expected) replaceable.
+    /// As the public overload, with the source of the default realm (the system's domain name), the host name lookup
+    /// (for a host name given where an address is expected) and the search for <c>cert</c>, <c>pkey</c> and
+    /// <c>CA-file</c> files named relatively (<see cref="ConfigFileLocator.Resolve(string)"/>) replaceable.
     /// </summary>
     internal static TurnServerConfigLoadResult Load(
         IReadOnlyList<string> args,
         IDictionary<string, string?>? environment,
         Func<IEnumerable<string>>? defaultConfigSearchPaths,
         Func<string?> domainName,
-        Func<string, IPAddress[]> resolveHost)
+        Func<string, IPAddress[]> resolveHost,
+        Func<string, string?> findFile)
     {
         ArgumentNullException.ThrowIfNull(args);
         TurnCommandLine commandLine = TurnCommandLineParser.Parse(args);
@@ -95,7 +97,7 @@ public static class TurnServerConfigLoader
         }
 
         WarnAboutUnsupported(configuration, origins, warnings);
-        TurnServerSettings settings = TurnServerSettingsBinder.Bind(configuration, origins, Positions(layers), configFilePath, domainName(), resolveHost, errors, warnings);
+        TurnServerSettings settings = TurnServerSettingsBinder.Bind(configuration, origins, Positions(layers), configFilePath, domainName(), resolveHost, findFile, errors, warnings);
         return new TurnServerConfigLoadResult
         {
             Settings = errors.Count == 0 ? settings : null,

@@ -20,6 +20,10 @@ internal sealed class TurnServerSettingsBinder
     private static readonly string[] FlagsCoturnSetsWhateverTheValue =
         ["use-auth-secret", "prometheus", "prometheus-username-labels", "no-auth-pings", "no-dynamic-ip-list", "no-dynamic-realms", "new-log-timestamp", "no-rfc5780"];
 
+    // coTURN's cert and pkey when none are given, looked for as its configuration file is.
+    private const string DefaultCertFile = "turn_server_cert.pem";
+    private const string DefaultKeyFile = "turn_server_pkey.pem";
+
     private const string NotAnAddress = "not an IP address or host name";
 
     private const string BooleanRule = "not a boolean (as in coTURN, the first letter decides: 0, n, f false; 1-9, y, t true; or on/off)";
@@ -30,16 +34,18 @@ internal sealed class TurnServerSettingsBinder
     private readonly List<string> _errors;
     private readonly List<string> _warnings;
     private readonly Func<string, IPAddress[]> _resolveHost;
+    private readonly Func<string, string?> _findFile;
 
     // Why the last host name looked up did not resolve, for the error about its value; null when none failed.
     private string? _hostFailure;
 
-    private TurnServerSettingsBinder(IConfiguration configuration, IReadOnlyDictionary<string, string> origins, IReadOnlyDictionary<string, int> positions, Func<string, IPAddress[]> resolveHost, List<string> errors, List<string> warnings)
+    private TurnServerSettingsBinder(IConfiguration configuration, IReadOnlyDictionary<string, string> origins, IReadOnlyDictionary<string, int> positions, Func<string, IPAddress[]> resolveHost, Func<string, string?> findFile, List<string> errors, List<string> warnings)
     {
         _configuration = configuration;
         _origins = origins;
         _positions = positions;
         _resolveHost = resolveHost;
+        _findFile = findFile;
         _errors = errors;
         _warnings = warnings;
     }
@@ -57,6 +63,10 @@ internal sealed class TurnServerSettingsBinder
     /// Looks up a host name given where an address is expected (<see cref="Dns.GetHostAddresses(string)"/>); may throw
     /// <see cref="SocketException"/> or <see cref="ArgumentException"/>.
     /// </param>
+    /// <param name="findFile">
+    /// Finds a file named relatively as coTURN finds its configuration file (<see cref="ConfigFileLocator.Resolve(string)"/>);
+    /// null when it is nowhere.
+    /// </param>
     /// <param name="errors">Receives what makes the configuration unusable.</param>
     /// <param name="warnings">Receives what is ignored or taken over.</param>
     public static TurnServerSettings Bind(
@@ -66,9 +76,10 @@ internal sealed class TurnServerSettingsBinder
         string? configFilePath,
         string? domainName,
         Func<string, IPAddress[]> resolveHost,
+        Func<string, string?> findFile,
         List<string> errors,
         List<string> warnings) =>
-        new TurnServerSettingsBinder(configuration, origins, positions, resolveHost, errors, warnings).Bind(configFilePath, domainName);
+        new TurnServerSettingsBinder(configuration, origins, positions, resolveHost, findFile, errors, warnings).Bind(configFilePath, domainName);
 
     /// <summary>coTURN's default realm is the system's (NIS) domain name; Linux reports "(none)" when there is none.</summary>
     private static string DefaultRealm(string? domainName) =>
@@ -178,10 +189,10 @@ internal sealed class TurnServerSettingsBinder
             ProcGroupId = procGroupId,
             DrainMinAllocations = Integer("drain-min-allocations", 0),
             DrainTimeout = Integer("drain-timeout", 0),
-            Cert = Text("cert"),
-            PKey = Text("pkey"),
+            Cert = KeyFile("cert", DefaultCertFile),
+            PKey = KeyFile("pkey", DefaultKeyFile),
             PKeyPassword = Text("pkey-pwd"),
-            CaFile = Text("CA-file"),
+            CaFile = KeyFile("CA-file", null),
             CipherList = Text("cipher-list"),
             NoTlsV1 = Boolean("no-tlsv1"),
             NoTlsV1_1 = Boolean("no-tlsv1_1"),
@@ -534,6 +545,26 @@ internal sealed class TurnServerSettingsBinder
         }
 
         return value;
+    }
+
+    // As coTURN's adjust_key_file_name: a relative name is looked for where coTURN looks for turnserver.conf (a name found
+    // nowhere stays as given, so that loading it fails naming it), and without a cert or pkey line coTURN's default file
+    // name is used when that search finds it.
+    private string? KeyFile(string name, string? defaultFileName)
+    {
+        string? value = Text(name);
+        if (value is not null)
+        {
+            return Path.IsPathRooted(value) ? value : _findFile(value) ?? value;
+        }
+
+        if (defaultFileName is null || _findFile(defaultFileName) is not { } found)
+        {
+            return null;
+        }
+
+        _warnings.Add($"option '{name}' is not given; using {found}, found where coTURN looks for its default {defaultFileName}");
+        return found;
     }
 
     private IPAddress? OptionalAddress(string name)

@@ -19,13 +19,18 @@ internal sealed class TempConfFile : IDisposable
 }
 
 /// <summary>
-/// Loads with an empty environment, no default config file search, a fixed domain name and no host name lookup but of
-/// localhost (from /etc/hosts), so tests never read /etc or wait on DNS.
+/// Loads with an empty environment, no default config file search, a fixed domain name, no host name lookup but of
+/// localhost (from /etc/hosts) and no search for key files named relatively, so tests never read /etc or wait on DNS.
 /// </summary>
 internal static class TestLoader
 {
-    public static TurnServerConfigLoadResult Load(string[] args, Dictionary<string, string?>? environment = null, string? domainName = null, Func<string, IPAddress[]>? resolveHost = null) =>
-        TurnServerConfigLoader.Load(args, environment ?? [], () => [], () => domainName, resolveHost ?? LocalhostOnly);
+    public static TurnServerConfigLoadResult Load(
+        string[] args,
+        Dictionary<string, string?>? environment = null,
+        string? domainName = null,
+        Func<string, IPAddress[]>? resolveHost = null,
+        Func<string, string?>? findFile = null) =>
+        TurnServerConfigLoader.Load(args, environment ?? [], () => [], () => domainName, resolveHost ?? LocalhostOnly, findFile ?? (_ => null));
 
     /// <summary>The system's addresses for localhost; every other name is unknown.</summary>
     public static IPAddress[] LocalhostOnly(string host) =>
