@@ -215,6 +215,42 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(3 * alice, scrape.Value("turn_total_traffic_rcvp"));
     }
 
+    /// <summary>
+    /// Regression: the cap held only for ended sessions; every new user with a live session got series of its own,
+    /// which the exporter keeps, so REST usernames grew the scrape without end. Now live users past the cap count under
+    /// "(others)" too, and when their sessions end their traffic stays there, counted once.
+    /// </summary>
+    [Fact]
+    public async Task Live_users_past_the_series_cap_are_counted_under_one_series_and_once_when_they_end()
+    {
+        await using TestServer server = await TestServer.StartAsync(
+            [.. PrometheusFlags, "--prometheus-username-labels", "--user=bob:builder", "--user=carol:singer"],
+            s => s.AddSingleton(_ => new TurnMetrics(TestServer.Realm, userLabels: true, TimeProvider.System, maxUserSeries: 2)));
+        var clients = new List<StunUdpClient>();
+        foreach ((string user, string password) in new[] { (TestServer.User, TestServer.Password), ("bob", "builder"), ("carol", "singer") })
+        {
+            var client = new StunUdpClient(server.UdpEndPoint, user, password);
+            clients.Add(client);
+            await client.AllocateAsync();
+        }
+
+        PrometheusText live = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
+        Assert.Equal(["(others)", "alice", "bob"], live.LabelSets("turn_traffic_rcvp").Select(l => l["user"]).Order(StringComparer.Ordinal));
+
+        foreach (StunUdpClient client in clients)
+        {
+            byte[] deleted = await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0));
+            Assert.Equal(0, StunUdpClient.Code(deleted));
+            client.Dispose();
+        }
+
+        PrometheusText ended = PrometheusText.Parse(await _http.GetStringAsync(new Uri(server.MetricsBase, "/metrics")));
+        Assert.Equal(["(others)", "alice", "bob"], ended.LabelSets("turn_traffic_rcvp").Select(l => l["user"]).Order(StringComparer.Ordinal));
+        double alice = ended.Value("turn_traffic_rcvp", ("realm", TestServer.Realm), ("user", "alice"));
+        Assert.Equal(alice, ended.Value("turn_traffic_rcvp", ("realm", TestServer.Realm), ("user", "(others)")));
+        Assert.Equal(3 * alice, ended.Value("turn_total_traffic_rcvp"));
+    }
+
     [Fact]
     public async Task Healthz_turns_503_while_draining_and_other_paths_answer_as_coturns_listener()
     {

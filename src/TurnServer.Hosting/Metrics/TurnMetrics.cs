@@ -41,14 +41,14 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
     private long? _snapshotAt;
 
     /// <summary>
-    /// Most users whose ended sessions keep a <c>user</c> series of their own with <c>prometheus-username-labels</c>;
-    /// the traffic of further users is counted under <see cref="OtherUsersLabel"/>. TURN REST usernames carry their
-    /// expiry, so every session may bring a new user: coTURN's series grow without end there (its documentation
-    /// warns of the memory this leaks), these stop at this many.
+    /// Most users with a <c>user</c> series of their own with <c>prometheus-username-labels</c>, live or ended: the
+    /// traffic of further users, live sessions' and ended ones' alike, is counted under <see cref="OtherUsersLabel"/>.
+    /// TURN REST usernames carry their expiry, so every session may bring a new user: coTURN's series grow without end
+    /// there (its documentation warns of the memory this leaks), these stop at this many.
     /// </summary>
     public const int MaxUserSeries = 10_000;
 
-    /// <summary>The <c>user</c> label of the traffic of ended sessions whose users came after <see cref="MaxUserSeries"/> others.</summary>
+    /// <summary>The <c>user</c> label of the traffic of users who came after <see cref="MaxUserSeries"/> others.</summary>
     public const string OtherUsersLabel = "(others)";
 
     /// <summary>Creates the meter and its instruments.</summary>
@@ -228,6 +228,11 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
                 ? (allocation, live) =>
                 {
                     string user = allocation.Username ?? string.Empty;
+                    if (!perUser.ContainsKey(user) && !TryAdmitUser(user))
+                    {
+                        user = OtherUsersLabel;
+                    }
+
                     perUser[user] = perUser.TryGetValue(user, out TrafficTotals sum) ? sum + live : live;
                 }
                 : null);
@@ -235,6 +240,30 @@ public sealed class TurnMetrics : IAllocationObserver, IDisposable
             _snapshot = new TrafficSnapshot(total, perUser);
             _snapshotAt = _time.GetTimestamp();
             return _snapshot;
+        }
+    }
+
+    /// <summary>
+    /// Gives <paramref name="user"/> a series of its own while fewer than the cap have one: an entry in the ended
+    /// totals, so that the traffic of its sessions, once they end, is added there too (neither lost from its series
+    /// nor counted again under <see cref="OtherUsersLabel"/>).
+    /// </summary>
+    private bool TryAdmitUser(string user)
+    {
+        lock (_endedPerUserSync)
+        {
+            if (_endedPerUser.ContainsKey(user))
+            {
+                return true;
+            }
+
+            if (_endedPerUser.Count >= _maxUserSeries)
+            {
+                return false;
+            }
+
+            _endedPerUser[user] = default;
+            return true;
         }
     }
 
