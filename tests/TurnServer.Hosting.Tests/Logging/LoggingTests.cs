@@ -155,6 +155,21 @@ public sealed class LoggingTests : IDisposable
             lines);
     }
 
+    /// <summary>
+    /// Regression: only C0 controls and DEL were escaped; a client's ORIGIN or USERNAME could carry U+009B (C1 CSI),
+    /// which terminals act on when an operator lists sessions in the CLI, U+0085 or U+2028 (line breaks to some
+    /// readers), or a bidi override that shows text in another order than it is.
+    /// </summary>
+    [Theory]
+    [InlineData("a\u009B2Jb", "a\\x9B2Jb")]
+    [InlineData("a\u0085b", "a\\x85b")]
+    [InlineData("a\u2028b\u2029c", "a\\u2028b\\u2029c")]
+    [InlineData("user\u202Efdp.exe", "user\\u202Efdp.exe")]
+    [InlineData("\u2066x\u2069", "\\u2066x\\u2069")]
+    [InlineData("café naïve ☃", "café naïve ☃")]
+    public void C1_controls_line_separators_and_bidi_controls_are_escaped_and_other_text_kept(string text, string expected) =>
+        Assert.Equal(expected, ControlCharacterEscaper.Escape(text));
+
     private static LogEvent Event(string text, LogEventLevel level = LogEventLevel.Information, DateTimeOffset? at = null) =>
         new(at ?? DateTimeOffset.Now, level, null, new MessageTemplateParser().Parse(text), []);
 }
