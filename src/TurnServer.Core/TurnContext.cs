@@ -5,6 +5,7 @@ using TurnServer.Core.Auth;
 using TurnServer.Core.Diagnostics;
 using TurnServer.Core.Peers;
 using TurnServer.Core.Relay;
+using TurnServer.Stun;
 
 namespace TurnServer.Core;
 
@@ -14,6 +15,10 @@ internal sealed class TurnContext
     private int _nextAlternate;
     private readonly IPEndPoint[] _auxiliaryV4;
     private readonly IPEndPoint[] _auxiliaryV6;
+    private readonly IPEndPoint[] _alternateV4;
+    private readonly IPEndPoint[] _alternateV6;
+    private readonly IPEndPoint[] _tlsAlternateV4;
+    private readonly IPEndPoint[] _tlsAlternateV6;
     private volatile PeerAddressPolicy _peerPolicy;
     private volatile bool _draining;
 
@@ -44,6 +49,12 @@ internal sealed class TurnContext
         _peerPolicy = options.PeerPolicy;
         _auxiliaryV4 = [.. options.AuxiliaryServers.Where(a => a.IsIPv4).Select(a => a.ToEndPoint())];
         _auxiliaryV6 = [.. options.AuxiliaryServers.Where(a => !a.IsIPv4).Select(a => a.ToEndPoint())];
+        _alternateV4 = [.. options.AlternateServers.Where(IsIPv4)];
+        _alternateV6 = [.. options.AlternateServers.Where(e => !IsIPv4(e))];
+        _tlsAlternateV4 = [.. options.TlsAlternateServers.Where(IsIPv4)];
+        _tlsAlternateV6 = [.. options.TlsAlternateServers.Where(e => !IsIPv4(e))];
+
+        static bool IsIPv4(IPEndPoint endPoint) => endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork;
     }
 
     /// <summary>Which peers clients may reach; starts as the options' and is replaced whole on reload.</summary>
@@ -108,18 +119,34 @@ internal sealed class TurnContext
     /// <summary>
     /// The next alternate server for a client on <paramref name="fiveTuple"/>, round robin, as coTURN spreads load:
     /// from <see cref="TurnOptions.TlsAlternateServers"/> for TLS and DTLS, else <see cref="TurnOptions.AlternateServers"/>,
-    /// else, over UDP with <see cref="TurnOptions.UdpSelfBalance"/>, the auxiliary servers of the client's family; null
-    /// when there is none or the client reached one of <see cref="TurnOptions.AuxiliaryServers"/>.
+    /// else, over UDP with <see cref="TurnOptions.UdpSelfBalance"/>, the auxiliary servers; only servers of the address
+    /// family the client reached this one by, as ALTERNATE-SERVER must be (RFC 8489 section 14.15). Null when there is
+    /// none, when the client reached one of <see cref="TurnOptions.AuxiliaryServers"/>, or when the list names the
+    /// address the client reached: a list shared by every server of a cluster must not send a client back where it is.
     /// </summary>
     public IPEndPoint? NextAlternateServer(in FiveTuple fiveTuple)
     {
-        IReadOnlyList<IPEndPoint> servers = fiveTuple.Protocol switch
+        bool v4 = fiveTuple.ServerAddress.IsIPv4;
+        IPEndPoint[] servers = fiveTuple.Protocol switch
         {
-            TransportProtocol.Tls or TransportProtocol.Dtls => Options.TlsAlternateServers,
-            TransportProtocol.Udp when Options.AlternateServers.Count == 0 && Options.UdpSelfBalance => fiveTuple.ServerAddress.IsIPv4 ? _auxiliaryV4 : _auxiliaryV6,
-            _ => Options.AlternateServers,
+            TransportProtocol.Tls or TransportProtocol.Dtls => v4 ? _tlsAlternateV4 : _tlsAlternateV6,
+            TransportProtocol.Udp when Options.AlternateServers.Count == 0 && Options.UdpSelfBalance => v4 ? _auxiliaryV4 : _auxiliaryV6,
+            _ => v4 ? _alternateV4 : _alternateV6,
         };
-        return servers.Count == 0 || Options.AuxiliaryServers.Contains(fiveTuple.ServerAddress) ? null : servers[NextIndex(servers.Count)];
+        if (servers.Length == 0 || Options.AuxiliaryServers.Contains(fiveTuple.ServerAddress))
+        {
+            return null;
+        }
+
+        foreach (IPEndPoint server in servers)
+        {
+            if (TransportAddress.FromEndPoint(server) == fiveTuple.ServerAddress)
+            {
+                return null;
+            }
+        }
+
+        return servers[NextIndex(servers.Length)];
     }
 
     private int NextIndex(int count) => (int)((uint)Interlocked.Increment(ref _nextAlternate) % (uint)count);

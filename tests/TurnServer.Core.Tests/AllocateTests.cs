@@ -449,6 +449,49 @@ public class AllocateTests
         Assert.Equal(0, harness.Engine.Allocations.Count);
     }
 
+    /// <summary>
+    /// Regression: one alternate-server list shared by a cluster, naming every node, sent a node's clients back to the
+    /// node itself, and RFC 8489 section 10 then has them give up. coTURN does not redirect from an address on its list.
+    /// </summary>
+    [Fact]
+    public void An_alternate_server_list_naming_the_address_the_client_reached_allocates_here()
+    {
+        var harness = new TurnHarness(new TurnOptions
+        {
+            Realm = TurnHarness.Realm,
+            AlternateServers = [IPEndPoint.Parse("203.0.113.1:3478"), TurnHarness.ServerAddress.ToEndPoint()],
+        });
+
+        Assert.True(harness.Client.Allocate().IsSuccess);
+    }
+
+    /// <summary>RFC 8489 section 14.15: ALTERNATE-SERVER "MUST" be of the family of the address the request came to.</summary>
+    [Fact]
+    public void A_client_is_sent_only_to_an_alternate_server_of_the_family_it_came_by_else_allocated_here()
+    {
+        var onlyV4 = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, AlternateServers = [IPEndPoint.Parse("203.0.113.1:3478")] });
+        var both = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, AlternateServers = [IPEndPoint.Parse("203.0.113.1:3478"), IPEndPoint.Parse("[2001:db8::2]:3478")] });
+        TransportAddress v6Server = new(IPAddress.Parse("2001:db8::1"), 3478);
+        FiveTuple V6Client() => new(new TransportAddress(IPAddress.Parse("2001:db8::7"), 40000), v6Server, TransportProtocol.Udp);
+
+        Response local = new TurnHarness.SimulatedClient(onlyV4, V6Client(), "alice", "secret").Allocate();
+        Response sent = new TurnHarness.SimulatedClient(both, V6Client(), "alice", "secret").Allocate();
+
+        Assert.True(local.IsSuccess);
+        Assert.Equal(300, sent.ErrorCode);
+        Assert.True(sent.Message.TryGetAddress(StunAttributeType.AlternateServer, out TransportAddress alternate));
+        Assert.Equal("[2001:db8::2]:3478", alternate.ToString());
+    }
+
+    [Fact]
+    public void A_draining_server_still_sends_allocates_to_its_alternate_server()
+    {
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, AlternateServers = [IPEndPoint.Parse("203.0.113.1:3478")] });
+        harness.Engine.BeginDrain();
+
+        Assert.Equal(300, harness.Client.Allocate().ErrorCode);
+    }
+
     [Theory]
     [InlineData(TransportProtocol.Udp, "203.0.113.1:3478")]
     [InlineData(TransportProtocol.Tcp, "203.0.113.1:3478")]

@@ -30,19 +30,19 @@ internal static class AllocateRequestHandler
             return StunErrorCodes.AllocationMismatch;
         }
 
+        // coTURN's alternate-server and tls-alternate-server: send every Allocate elsewhere with 300 Try Alternate
+        // (RFC 8489 section 10). Before the drain check, as in coTURN: a draining server still knows where to send one.
+        if (ctx.NextAlternateServer(state.FiveTuple) is { } alternate)
+        {
+            state.AlternateServer = alternate;
+            return StunErrorCodes.TryAlternate;
+        }
+
         // Draining (SIGUSR1): no new allocations. RFC 8656 section 7.2 answers a server that cannot allocate with
         // 508 (Insufficient Capacity), which clients treat as "try another server"; coTURN's drain mode does the same.
         if (ctx.Draining)
         {
             return StunErrorCodes.InsufficientCapacity;
-        }
-
-        // coTURN's alternate-server and tls-alternate-server: send every Allocate elsewhere with 300 Try Alternate
-        // (RFC 8489 section 10).
-        if (ctx.NextAlternateServer(state.FiveTuple) is { } alternate)
-        {
-            state.AlternateServer = alternate;
-            return StunErrorCodes.TryAlternate;
         }
 
         // Step 3: "checks if the request contains a REQUESTED-TRANSPORT attribute. If the REQUESTED-TRANSPORT attribute
