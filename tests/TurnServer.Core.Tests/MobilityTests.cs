@@ -126,6 +126,27 @@ public sealed class MobilityTests
         Assert.Single(harness.Observer.Moved);
     }
 
+    /// <summary>
+    /// Regression: two Refreshes presenting one ticket from two new 5-tuples, both looked up before either moved the
+    /// allocation, both moved it, and the first got a success for an allocation that ended up at the second. The
+    /// table moves it only while the presented ticket is still the allocation's.
+    /// </summary>
+    [Fact]
+    public void Of_two_moves_presenting_one_ticket_at_once_only_the_first_moves_the_allocation()
+    {
+        var harness = new TurnHarness(MobileOptions);
+        string ticket = harness.Client.Allocate(EmptyTicket).Text(StunAttributeType.MobilityTicket);
+        Allocation allocation = Single(harness.Engine.Allocations);
+        TurnHarness.SimulatedClient first = harness.NewClient("198.51.100.7", 40010);
+        TurnHarness.SimulatedClient second = harness.NewClient("198.51.100.7", 40011);
+
+        Assert.True(harness.Engine.Allocations.Move(allocation, first.FiveTuple, first.Connection, ticket, "next-ticket-1"));
+        Assert.False(harness.Engine.Allocations.Move(allocation, second.FiveTuple, second.Connection, ticket, "next-ticket-2"));
+
+        Assert.Equal(first.FiveTuple, allocation.FiveTuple);
+        Assert.Single(harness.Observer.Moved);
+    }
+
     [Fact]
     public void A_ticket_on_its_own_address_that_is_not_the_allocations_gets_400()
     {

@@ -238,16 +238,17 @@ public sealed class AllocationTable
     /// Moves <paramref name="allocation"/> to <paramref name="fiveTuple"/>, reached through <paramref name="client"/>,
     /// and gives it <paramref name="newTicket"/> (RFC 8016 section 3.2): from now on its traffic goes to and comes from
     /// there, and the old 5-tuple has no allocation. False, and nothing changed, when the allocation was deleted
-    /// meanwhile or <paramref name="fiveTuple"/> already has one.
+    /// meanwhile, <paramref name="fiveTuple"/> already has one, or <paramref name="presentedTicket"/> is no longer the
+    /// allocation's ticket: two Refreshes presenting one ticket at once move it once, and the other gets 437.
     /// </summary>
-    public bool Move(Allocation allocation, in FiveTuple fiveTuple, ClientConnection client, string newTicket)
+    public bool Move(Allocation allocation, in FiveTuple fiveTuple, ClientConnection client, string presentedTicket, string newTicket)
     {
         ArgumentNullException.ThrowIfNull(allocation);
         FiveTuple from;
         lock (_keySync)
         {
             from = allocation.FiveTuple;
-            if (allocation.IsReleased || !_allocations.TryAdd(fiveTuple, allocation))
+            if (allocation.IsReleased || allocation.MobilityTicket != presentedTicket || !_allocations.TryAdd(fiveTuple, allocation))
             {
                 return false;
             }

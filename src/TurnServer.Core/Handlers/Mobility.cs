@@ -55,12 +55,13 @@ internal static class Mobility
     /// 5-tuple's own. With one: 405 without <c>mobility</c>; 400 for a ticket of 0 or more than
     /// <see cref="MaxTicketBytes"/> bytes, or, on the allocation's own 5-tuple, one that is neither its ticket nor the
     /// one it had before its last move (a retransmission of the Refresh that moved it). From a 5-tuple with no
-    /// allocation it finds the ticket's allocation into <paramref name="allocation"/> and sets <paramref name="move"/>,
-    /// or answers 437 (no such live allocation, or one on another transport) or 441 (another user's).
+    /// allocation it finds the ticket's allocation into <paramref name="allocation"/> and the ticket into
+    /// <paramref name="movingTicket"/> (null when there is no move), or answers 437 (no such live allocation, or one on
+    /// another transport) or 441 (another user's).
     /// </summary>
-    public static int ResolveRefresh(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref Allocation? allocation, out bool hasTicket, out bool move)
+    public static int ResolveRefresh(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref Allocation? allocation, out bool hasTicket, out string? movingTicket)
     {
-        move = false;
+        movingTicket = null;
         hasTicket = request.TryGetAttribute(StunAttributeType.MobilityTicket, out ReadOnlySpan<byte> ticket);
         if (!hasTicket)
         {
@@ -98,7 +99,7 @@ internal static class Mobility
         }
 
         allocation = found;
-        move = true;
+        movingTicket = text;
         return 0;
     }
 }

@@ -19,7 +19,7 @@ internal static class RefreshRequestHandler
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref StunMessageWriter response)
     {
         Allocation? resolved = state.Allocation;
-        int error = Mobility.ResolveRefresh(ctx, ref state, request, ref resolved, out bool hasTicket, out bool move);
+        int error = Mobility.ResolveRefresh(ctx, ref state, request, ref resolved, out bool hasTicket, out string? movingTicket);
         if (error != 0)
         {
             return error;
@@ -46,9 +46,10 @@ internal static class RefreshRequestHandler
             requestedFamily = addressFamily;
         }
 
-        if (move && !ctx.Allocations.Move(allocation, state.FiveTuple, state.Connections.GetConnection(state.FiveTuple), Mobility.NewTicket()))
+        bool move = movingTicket is not null;
+        if (move && !ctx.Allocations.Move(allocation, state.FiveTuple, state.Connections.GetConnection(state.FiveTuple), movingTicket!, Mobility.NewTicket()))
         {
-            return StunErrorCodes.AllocationMismatch; // deleted meanwhile, or another Allocate took this 5-tuple
+            return StunErrorCodes.AllocationMismatch; // deleted or moved meanwhile, or another Allocate took this 5-tuple
         }
 
         if (move && state.Auth.ViaAccessToken)
