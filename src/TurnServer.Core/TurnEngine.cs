@@ -343,7 +343,7 @@ public sealed class TurnEngine
         state.Seal = new ResponseSeal(_ctx.Software, null, false, _ctx.Options.Fingerprint || request.HasFingerprint);
         if (authenticate)
         {
-            state.Auth = _ctx.Authenticator!.Authenticate(request, fiveTuple.ClientAddress, existing?.KeyUser, existing?.Key);
+            state.Auth = _ctx.Authenticator!.Authenticate(request, fiveTuple.ClientAddress, existing?.KeyUser, existing?.Key, existing?.KeyExpiresAt ?? long.MaxValue);
             if (!state.Auth.Succeeded)
             {
                 return Finish(request, state.Auth.ErrorCode, ref state, response, binding);
@@ -362,7 +362,7 @@ public sealed class TurnEngine
 
             if (onExisting is not null && state.Auth.ViaAccessToken)
             {
-                onExisting.Rekey(state.Auth.Username!, state.Auth.Key!);
+                onExisting.Rekey(state.Auth.Username!, state.Auth.Key!, state.Auth.KeyExpiresAt);
             }
         }
 

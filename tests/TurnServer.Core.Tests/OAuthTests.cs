@@ -72,6 +72,64 @@ public sealed class OAuthTests
         Assert.Equal(StunErrorCodes.Unauthenticated, Signed(harness, StunMethod.CreatePermission, "north", first, nonce, token: null, PeerAttribute).ErrorCode);
     }
 
+    /// <summary>
+    /// Regression: an allocation made with a token could be refreshed for ever with the token's MAC key after the token
+    /// had expired. As coTURN caps a token's session, every lifetime granted with its key ends when the token does,
+    /// and only a new token extends it.
+    /// </summary>
+    [Fact]
+    public void An_allocation_made_with_a_token_lives_no_longer_than_the_token_unless_a_new_one_comes()
+    {
+        var harness = Harness();
+        string nonce = Nonce(harness);
+        byte[] macKey = RandomNumberGenerator.GetBytes(20);
+        static void Hour(StunMessageWriterBox w) => w.Add((ref StunMessageWriter x) => x.WriteUInt32(StunAttributeType.Lifetime, 3600));
+
+        // Issued 100 s ago for 600 s, and coTURN's 5 s allowance: 505 s left of the 3,600 asked for.
+        Response allocated = Signed(harness, StunMethod.Allocate, "north", macKey, nonce, Token(North, macKey, ServerName, harness, ageSeconds: 100), w =>
+        {
+            UdpTransport(w);
+            Hour(w);
+        });
+        harness.Time.Advance(TimeSpan.FromSeconds(300));
+        Response refreshed = Signed(harness, StunMethod.Refresh, "north", macKey, nonce, token: null, Hour);
+        byte[] next = RandomNumberGenerator.GetBytes(20);
+        Response renewed = Signed(harness, StunMethod.Refresh, "north", next, nonce, Token(North, next, ServerName, harness), Hour);
+
+        Assert.Equal(505u, Lifetime(allocated));
+        Assert.Equal(205u, Lifetime(refreshed));
+        Assert.Equal(605u, Lifetime(renewed));
+    }
+
+    /// <summary>
+    /// A newer token can take over an allocation on any request, and its key may end before the allocation does: from
+    /// then on requests signed with that key get 401, so that the client brings a new token.
+    /// </summary>
+    [Fact]
+    public void Requests_signed_with_the_key_of_an_expired_token_get_401_while_the_allocation_lives()
+    {
+        var harness = Harness();
+        string nonce = Nonce(harness);
+        byte[] first = RandomNumberGenerator.GetBytes(20);
+        Assert.True(Signed(harness, StunMethod.Allocate, "north", first, nonce, Token(North, first, ServerName, harness), UdpTransport).IsSuccess);
+        byte[] shortLived = RandomNumberGenerator.GetBytes(20);
+        Assert.True(Signed(harness, StunMethod.CreatePermission, "north", shortLived, nonce, Token(North, shortLived, ServerName, harness, ageSeconds: 500), PeerAttribute).IsSuccess);
+
+        harness.Time.Advance(TimeSpan.FromSeconds(110)); // 105 s were left of the second token
+
+        Response refused = Signed(harness, StunMethod.CreatePermission, "north", shortLived, nonce, token: null, PeerAttribute);
+        Assert.Equal(StunErrorCodes.Unauthenticated, refused.ErrorCode);
+        Assert.Equal(1, harness.Engine.Counters.GetAuthFailures(AuthFailureReason.BadAccessToken));
+        Assert.Single(harness.Engine.Allocations.All);
+    }
+
+    private static uint Lifetime(Response response)
+    {
+        Assert.True(response.IsSuccess, $"error {response.ErrorCode}");
+        Assert.True(response.Message.TryGetUInt32(StunAttributeType.Lifetime, out uint lifetime));
+        return lifetime;
+    }
+
     [Theory]
     [InlineData("another.server", 0, "north")]   // sealed for another server name (the associated data)
     [InlineData(ServerName, 3600, "north")]      // issued an hour ago with a 10-minute lifetime

@@ -71,7 +71,7 @@ public sealed class Allocation
     {
         _path = new ClientPath(fiveTuple, client);
         Username = username;
-        _credential = new Credential(username, key);
+        _credential = new Credential(username, key, long.MaxValue);
         _time = time;
         _fingerprint = fingerprint;
         _expiresAt = expiresAt;
@@ -118,6 +118,12 @@ public sealed class Allocation
     /// present tokens of different kids over an allocation's life).
     /// </summary>
     internal string? KeyUser => Volatile.Read(ref _credential).User;
+
+    /// <summary>
+    /// When <see cref="Key"/> expires, in Unix seconds: the end of the access token it came with, else
+    /// <see cref="long.MaxValue"/>. Requests signed with it fail after that until a new token comes.
+    /// </summary>
+    internal long KeyExpiresAt => Volatile.Read(ref _credential).ExpiresAt;
 
     /// <summary>True when an RFC 7635 access token authorized the Allocate; later tokens may then change the key.</summary>
     public bool ViaAccessToken { get; init; }
@@ -257,9 +263,10 @@ public sealed class Allocation
         auth.ViaAccessToken ? ViaAccessToken : string.Equals(KeyUser, auth.Username, StringComparison.Ordinal);
 
     /// <summary>
-    /// Takes the kid and MAC key of a newer access token (RFC 7635): the requests that follow are signed with them.
+    /// Takes the kid and MAC key of a newer access token (RFC 7635), good until <paramref name="expiresAt"/> (Unix
+    /// seconds): the requests that follow are signed with them.
     /// </summary>
-    internal void Rekey(string kid, byte[] macKey) => Volatile.Write(ref _credential, new Credential(kid, macKey));
+    internal void Rekey(string kid, byte[] macKey, long expiresAt) => Volatile.Write(ref _credential, new Credential(kid, macKey, expiresAt));
 
     /// <summary>Gives the allocation a mobility ticket, keeping the one it had as <see cref="PreviousMobilityTicket"/>.</summary>
     internal void IssueMobilityTicket(string ticket)
@@ -750,7 +757,7 @@ public sealed class Allocation
     }
 
     /// <summary>Who signs and the key, replaced as one.</summary>
-    private sealed record Credential(string? User, byte[]? Key);
+    private sealed record Credential(string? User, byte[]? Key, long ExpiresAt);
 
     /// <summary>A 5-tuple and its connection, replaced as one so readers never see one without the other.</summary>
     private sealed class ClientPath(FiveTuple fiveTuple, ClientConnection connection)

@@ -71,10 +71,12 @@ internal static class AccessTokens
     /// <summary>
     /// The MAC key of <paramref name="token"/> sealed under <paramref name="key"/> for <paramref name="serverName"/>
     /// (UTF-8), or null when it does not open, has a MAC key that is not 20 bytes, or, at <paramref name="now"/> (Unix
-    /// seconds), it or its key has expired.
+    /// seconds), it or its key has expired. <paramref name="expiresAt"/> is when the token does (Unix seconds, the
+    /// allowance included; <see cref="long.MaxValue"/> for a token of lifetime 0).
     /// </summary>
-    public static byte[]? TryOpen(ReadOnlySpan<byte> token, OAuthKey key, ReadOnlySpan<byte> serverName, long now)
+    public static byte[]? TryOpen(ReadOnlySpan<byte> token, OAuthKey key, ReadOnlySpan<byte> serverName, long now, out long expiresAt)
     {
+        expiresAt = 0;
         if (key.Lifetime > 0 && now >= key.Timestamp + key.Lifetime + TimeDelta)
         {
             return null;
@@ -106,7 +108,8 @@ internal static class AccessTokens
 
         long issued = (long)(BinaryPrimitives.ReadUInt64BigEndian(block[(2 + macLength)..]) >> 16);
         uint lifetime = BinaryPrimitives.ReadUInt32BigEndian(block[(2 + macLength + 8)..]);
-        if (lifetime > 0 && now >= issued + lifetime + TimeDelta)
+        expiresAt = lifetime > 0 ? issued + lifetime + TimeDelta : long.MaxValue;
+        if (now >= expiresAt)
         {
             return null;
         }

@@ -7,7 +7,7 @@ namespace TurnServer.Core.Auth;
 /// <summary>Outcome of authenticating one request.</summary>
 public readonly struct AuthenticationResult
 {
-    private AuthenticationResult(int errorCode, AuthFailureReason reason, string? username, byte[]? key, bool sha256, bool viaAccessToken)
+    private AuthenticationResult(int errorCode, AuthFailureReason reason, string? username, byte[]? key, bool sha256, bool viaAccessToken, long keyExpiresAt)
     {
         ErrorCode = errorCode;
         FailureReason = reason;
@@ -15,6 +15,7 @@ public readonly struct AuthenticationResult
         Key = key;
         UseSha256 = sha256;
         ViaAccessToken = viaAccessToken;
+        KeyExpiresAt = keyExpiresAt;
     }
 
     /// <summary>0 when authenticated; else 400, 401 or 438 to answer with.</summary>
@@ -45,13 +46,21 @@ public readonly struct AuthenticationResult
     public bool ViaAccessToken { get; }
 
     /// <summary>
-    /// Authenticated as <paramref name="username"/>; <paramref name="key"/> signs the response, with SHA-256 when
-    /// <paramref name="sha256"/>.
+    /// When <see cref="Key"/> stops being good, in Unix seconds: the end of the RFC 7635 access token that carried it
+    /// (with coTURN's 5 s allowance), or <see cref="long.MaxValue"/> for a long-term credential and a token without a
+    /// lifetime. Lifetimes granted with the key end by then, as coTURN caps them.
     /// </summary>
-    internal static AuthenticationResult Success(string username, byte[] key, bool sha256, bool viaAccessToken = false) => new(0, default, username, key, sha256, viaAccessToken);
+    public long KeyExpiresAt { get; }
+
+    /// <summary>
+    /// Authenticated as <paramref name="username"/>; <paramref name="key"/> signs the response, with SHA-256 when
+    /// <paramref name="sha256"/>, and is good until <paramref name="keyExpiresAt"/> (Unix seconds).
+    /// </summary>
+    internal static AuthenticationResult Success(string username, byte[] key, bool sha256, bool viaAccessToken = false, long keyExpiresAt = long.MaxValue) =>
+        new(0, default, username, key, sha256, viaAccessToken, keyExpiresAt);
 
     /// <summary>Not authenticated: answer <paramref name="code"/> (400, 401 or 438) for <paramref name="reason"/>.</summary>
-    internal static AuthenticationResult Failure(int code, AuthFailureReason reason) => new(code, reason, null, null, false, false);
+    internal static AuthenticationResult Failure(int code, AuthFailureReason reason) => new(code, reason, null, null, false, false, long.MaxValue);
 }
 
 /// <summary>
@@ -117,9 +126,11 @@ public sealed class LongTermCredentialAuthenticator
 
     /// <summary>
     /// Authenticates <paramref name="request"/> from <paramref name="client"/>. When the 5-tuple has an allocation,
-    /// pass its username and key: the same user is then checked against that key without a lookup.
+    /// pass its username and key, and when the key came with an access token, the Unix second it expires
+    /// (<paramref name="allocationKeyExpiresAt"/>): the same user is then checked against that key without a lookup,
+    /// and gets 401 once it has expired, so that the client brings a new token.
     /// </summary>
-    public AuthenticationResult Authenticate(in StunMessageReader request, in TransportAddress client, string? allocationUser, byte[]? allocationKey)
+    public AuthenticationResult Authenticate(in StunMessageReader request, in TransportAddress client, string? allocationUser, byte[]? allocationKey, long allocationKeyExpiresAt = long.MaxValue)
     {
         if (!request.HasMessageIntegrity && !request.HasMessageIntegritySha256)
         {
@@ -133,7 +144,7 @@ public sealed class LongTermCredentialAuthenticator
             return Fail(StunErrorCodes.BadRequest, AuthFailureReason.MissingAttributes);
         }
 
-        AuthenticationResult result = VerifyCredentials(request, realm, usernameBytes, allocationUser, allocationKey);
+        AuthenticationResult result = VerifyCredentials(request, realm, usernameBytes, allocationUser, allocationKey, allocationKeyExpiresAt);
         if (result.Succeeded && _nonces.Validate(nonce, client) != NonceValidity.Valid)
         {
             return Fail(StunErrorCodes.StaleNonce, AuthFailureReason.StaleNonce);
@@ -142,7 +153,7 @@ public sealed class LongTermCredentialAuthenticator
         return result;
     }
 
-    private AuthenticationResult VerifyCredentials(in StunMessageReader request, ReadOnlySpan<byte> realm, ReadOnlySpan<byte> usernameBytes, string? allocationUser, byte[]? allocationKey)
+    private AuthenticationResult VerifyCredentials(in StunMessageReader request, ReadOnlySpan<byte> realm, ReadOnlySpan<byte> usernameBytes, string? allocationUser, byte[]? allocationKey, long allocationKeyExpiresAt)
     {
         // Section 9.2.4: "If the MESSAGE-INTEGRITY-SHA256 attribute is present, compute the value ... Otherwise ...
         // MESSAGE-INTEGRITY".
@@ -167,8 +178,9 @@ public sealed class LongTermCredentialAuthenticator
         string username = Encoding.UTF8.GetString(usernameBytes);
         if (_oauthServerName is not null && request.TryGetAttribute(StunAttributeType.AccessToken, out ReadOnlySpan<byte> token))
         {
+            long expiresAt = 0;
             byte[]? macKey = TryGetOAuthKey(username, out OAuthKey oauthKey)
-                ? AccessTokens.TryOpen(token, oauthKey, _oauthServerName, _time.GetUtcNow().ToUnixTimeSeconds())
+                ? AccessTokens.TryOpen(token, oauthKey, _oauthServerName, _time.GetUtcNow().ToUnixTimeSeconds(), out expiresAt)
                 : null;
             if (macKey is null)
             {
@@ -179,19 +191,24 @@ public sealed class LongTermCredentialAuthenticator
             // (the size of a long-term key). Either verifies; the one that did signs the answer.
             if (Verify(request, sha256, macKey))
             {
-                return AuthenticationResult.Success(username, macKey, signSha256, viaAccessToken: true);
+                return AuthenticationResult.Success(username, macKey, signSha256, viaAccessToken: true, expiresAt);
             }
 
             byte[] truncated = macKey[..MessageIntegrity.LongTermKeyLength];
             return Verify(request, sha256, truncated)
-                ? AuthenticationResult.Success(username, truncated, signSha256, viaAccessToken: true)
+                ? AuthenticationResult.Success(username, truncated, signSha256, viaAccessToken: true, expiresAt)
                 : Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadIntegrity);
         }
 
         if (allocationKey is not null && string.Equals(username, allocationUser, StringComparison.Ordinal))
         {
+            if (_time.GetUtcNow().ToUnixTimeSeconds() >= allocationKeyExpiresAt)
+            {
+                return Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadAccessToken);
+            }
+
             return Verify(request, sha256, allocationKey)
-                ? AuthenticationResult.Success(username, allocationKey, signSha256)
+                ? AuthenticationResult.Success(username, allocationKey, signSha256, keyExpiresAt: allocationKeyExpiresAt)
                 : Fail(StunErrorCodes.Unauthenticated, AuthFailureReason.BadIntegrity);
         }
 

@@ -201,7 +201,8 @@ internal static class AllocateRequestHandler
                 : supported ? StunErrorCodes.InsufficientCapacity : StunErrorCodes.AddressFamilyNotSupported;
         }
 
-        uint lifetime = Lifetimes.Desired(request, ctx.Options, zeroDeletes: false);
+        // An allocation made with an access token ends when the token does, as coTURN caps it; a new token extends it.
+        uint lifetime = Lifetimes.CapToKey(Lifetimes.Desired(request, ctx.Options, zeroDeletes: false), state.Auth.KeyExpiresAt, ctx.Time.GetUtcNow().ToUnixTimeSeconds());
         var allocation = new Allocation(
             state.FiveTuple,
             state.Connections.GetConnection(state.FiveTuple),
@@ -221,6 +222,11 @@ internal static class AllocateRequestHandler
         if (mobile)
         {
             allocation.IssueMobilityTicket(Mobility.NewTicket());
+        }
+
+        if (state.Auth.ViaAccessToken)
+        {
+            allocation.Rekey(state.Auth.Username!, state.Auth.Key!, state.Auth.KeyExpiresAt);
         }
 
         allocation.AttachRelay(relay, ctx.Options.Advertise(relay.LocalAddress));

@@ -30,4 +30,12 @@ internal static class Lifetimes
 
         return Math.Max(Math.Min(requested, max), fallback);
     }
+
+    /// <summary>
+    /// <paramref name="lifetime"/> (seconds) cut to end when the key that authenticated the request does,
+    /// <paramref name="keyExpiresAt"/> (Unix seconds; an access token's end), as coTURN caps a token's sessions: at
+    /// least 1 s, since an expired key fails authentication first. 0 (a deletion) stays 0.
+    /// </summary>
+    public static uint CapToKey(uint lifetime, long keyExpiresAt, long now) =>
+        lifetime == 0 || keyExpiresAt == long.MaxValue ? lifetime : (uint)Math.Clamp(keyExpiresAt - now, 1, lifetime);
 }

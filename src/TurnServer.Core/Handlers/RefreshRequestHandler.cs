@@ -54,13 +54,13 @@ internal static class RefreshRequestHandler
 
         if (move && state.Auth.ViaAccessToken)
         {
-            allocation.Rekey(state.Auth.Username!, state.Auth.Key!);
+            allocation.Rekey(state.Auth.Username!, state.Auth.Key!, state.Auth.KeyExpiresAt);
         }
 
         // "If the 'desired lifetime' is zero, then the request succeeds and the allocation is deleted"; otherwise "the
         // request succeeds and the allocation's time-to-expiry is set to the 'desired lifetime'." Of a dual
         // allocation, a request that names a family refreshes or deletes that family's relay alone (section 8.1).
-        uint lifetime = Lifetimes.Desired(request, ctx.Options, zeroDeletes: true);
+        uint lifetime = Lifetimes.CapToKey(Lifetimes.Desired(request, ctx.Options, zeroDeletes: true), state.Auth.KeyExpiresAt, ctx.Time.GetUtcNow().ToUnixTimeSeconds());
         if (!ctx.Allocations.Refresh(allocation, lifetime, ctx.Now + ctx.SecondsToTicks(lifetime), requestedFamily))
         {
             return StunErrorCodes.PeerAddressFamilyMismatch; // that family's relay expired since the check above
