@@ -48,7 +48,16 @@ public sealed partial class WebAdminTests : IDisposable
         {
             Assert.Equal(HttpStatusCode.SeeOther, login.StatusCode);
             string cookie = Assert.Single(login.Headers.GetValues("Set-Cookie"));
-            Assert.Matches("^turnserver-admin=[A-Za-z0-9_-]{43}; path=/; secure; samesite=strict; httponly$", cookie);
+            Assert.Matches("^__Host-turnserver-admin=[A-Za-z0-9_-]{43}; path=/; secure; samesite=strict; httponly$", cookie);
+        }
+
+        // Login CSRF: a login form posted from another site is refused, whatever it carries.
+        using (var crossSite = new HttpRequestMessage(HttpMethod.Post, "/login") { Content = new FormUrlEncodedContent([KeyValuePair.Create("name", "boss"), KeyValuePair.Create("password", "boss-pw")]) })
+        {
+            crossSite.Headers.Add("Origin", "https://attacker.example");
+            using HttpResponseMessage refused = await browser.SendAsync(crossSite);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.False(refused.Headers.Contains("Set-Cookie"));
         }
 
         // A session, listed with its user and client address, then cancelled through the page.

@@ -27,6 +27,9 @@ internal sealed record WebAdminLogin(string Name, string Realm, string CsrfToken
     /// <summary>When the login was last used (<see cref="TimeProvider.GetTimestamp"/> ticks).</summary>
     public long LastUsed { get; set; }
 
+    /// <summary>When the login began (<see cref="TimeProvider.GetTimestamp"/> ticks).</summary>
+    public long Started { get; init; }
+
     /// <summary>True for a superuser, who may manage every realm.</summary>
     public bool IsSuperuser => Realm.Length == 0;
 
@@ -36,16 +39,24 @@ internal sealed record WebAdminLogin(string Name, string Realm, string CsrfToken
 
 /// <summary>
 /// The web admin's logins, kept in memory and named by a random cookie value (32 bytes, base64url). A login unused for
-/// <see cref="IdleTimeout"/> ends; at most <see cref="MaxLogins"/> are kept, the least recently used going first, so
-/// logging in over and over cannot grow the server's memory. Thread-safe.
+/// <see cref="IdleTimeout"/> ends, and any login after <see cref="MaxLifetime"/>, so a stolen cookie kept in use does
+/// not last. At most <see cref="MaxLoginsPerAdmin"/> are kept per administrator and <see cref="MaxLogins"/> in all, the
+/// least recently used going first: logging in over and over cannot grow the server's memory, nor push out the logins
+/// of other administrators. Thread-safe.
 /// </summary>
 internal sealed class WebAdminLogins
 {
     /// <summary>How long a login may go unused before it ends.</summary>
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(30);
 
+    /// <summary>How long a login lasts however often it is used.</summary>
+    public static readonly TimeSpan MaxLifetime = TimeSpan.FromHours(12);
+
     /// <summary>Most logins kept at once.</summary>
     public const int MaxLogins = 64;
+
+    /// <summary>Most logins one administrator keeps at once.</summary>
+    public const int MaxLoginsPerAdmin = 4;
 
     private readonly ConcurrentDictionary<string, WebAdminLogin> _logins = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
@@ -58,6 +69,11 @@ internal sealed class WebAdminLogins
     {
         lock (_logins)
         {
+            while (_logins.Count(l => l.Value.Name == admin.Name) >= MaxLoginsPerAdmin)
+            {
+                _logins.TryRemove(_logins.Where(l => l.Value.Name == admin.Name).MinBy(l => l.Value.LastUsed).Key, out _);
+            }
+
             while (_logins.Count >= MaxLogins)
             {
                 string oldest = _logins.MinBy(l => l.Value.LastUsed).Key;
@@ -65,7 +81,8 @@ internal sealed class WebAdminLogins
             }
 
             string id = NewToken();
-            _logins[id] = new WebAdminLogin(admin.Name, admin.Realm, NewToken(), WebAdminLogin.Digest(admin.Password)) { LastUsed = _time.GetTimestamp() };
+            long now = _time.GetTimestamp();
+            _logins[id] = new WebAdminLogin(admin.Name, admin.Realm, NewToken(), WebAdminLogin.Digest(admin.Password)) { LastUsed = now, Started = now };
             return id;
         }
     }
@@ -80,7 +97,7 @@ internal sealed class WebAdminLogins
         }
 
         long now = _time.GetTimestamp();
-        if (_time.GetElapsedTime(login.LastUsed, now) > IdleTimeout)
+        if (_time.GetElapsedTime(login.LastUsed, now) > IdleTimeout || _time.GetElapsedTime(login.Started, now) > MaxLifetime)
         {
             _logins.TryRemove(id, out _);
             login = null;

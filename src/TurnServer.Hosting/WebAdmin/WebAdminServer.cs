@@ -31,16 +31,20 @@ namespace TurnServer.Hosting.WebAdmin;
 /// (<c>/users</c>: list, add, delete) and REST API secrets (<c>/secrets</c>: list, add, delete).
 /// </summary>
 /// <remarks>
-/// Safer than coTURN's by default: the login is a cookie (<c>HttpOnly</c>, <c>Secure</c>, <c>SameSite=Strict</c>) that
-/// ends after 30 minutes unused; every form that changes something carries the login's CSRF token; five login attempts
+/// Safer than coTURN's by default: the login is a cookie (<c>HttpOnly</c>, <c>Secure</c>, <c>SameSite=Strict</c>,
+/// <c>__Host-</c>) that ends after 30 minutes unused or 12 hours in all; every form that changes something carries the
+/// login's CSRF token, and a login posted from another site's page is refused; five login attempts
 /// per minute per client address, then 429; the administrator is looked up again on each request, so deleting it with
 /// <c>turnadmin -D</c> ends its logins; pages may not be framed, cached or run scripts (Content-Security-Policy).
 /// User database failures answer 503 and are logged; they never stop the server.
 /// </remarks>
 internal sealed partial class WebAdminServer : KestrelService
 {
-    /// <summary>The login cookie's name.</summary>
-    public const string CookieName = "turnserver-admin";
+    /// <summary>
+    /// The login cookie's name. The <c>__Host-</c> prefix makes browsers take it only when set over HTTPS by this host,
+    /// for path /, without a domain: a plain-HTTP service on another port of the host cannot plant one.
+    /// </summary>
+    public const string CookieName = "__Host-turnserver-admin";
 
     /// <summary>The form field that carries the CSRF token.</summary>
     public const string CsrfField = "csrf";
@@ -244,6 +248,14 @@ internal sealed partial class WebAdminServer : KestrelService
 
     private async Task LoginAsync(HttpContext context)
     {
+        // Login CSRF: another site's form could log the browser in as the attacker's administrator. Browsers send
+        // Origin with every POST; a form from elsewhere names another one.
+        if (context.Request.Headers.Origin is { Count: > 0 } origin && origin.ToString() != "https://" + context.Request.Host.Value)
+        {
+            await WriteAsync(context.Response, StatusCodes.Status403Forbidden, LoginPage("This form was sent from another site.")).ConfigureAwait(false);
+            return;
+        }
+
         IPAddress client = context.Connection.RemoteIpAddress ?? IPAddress.None;
         using RateLimitLease lease = _loginAttempts.AttemptAcquire(client);
         if (!lease.IsAcquired)
