@@ -69,7 +69,7 @@ public class TcpRelayTests
 
     /// <summary>
     /// Each Connect under way holds a socket and a descriptor for up to 30 s: without a cap one client could hold
-    /// thousands. Past <see cref="Allocation.MaxPendingConnects"/> the answer is 508 (Insufficient Capacity), and a
+    /// thousands. Past <see cref="Allocation.MaxUnboundPeerConnections"/> the answer is 508 (Insufficient Capacity), and a
     /// finished attempt makes room again.
     /// </summary>
     [Fact]
@@ -78,17 +78,80 @@ public class TcpRelayTests
         var harness = new TurnHarness();
         TurnHarness.SimulatedClient control = harness.NewClient("198.51.100.7", 40000, protocol: TransportProtocol.Tcp);
         AllocateTcp(control);
-        for (int i = 0; i < Allocation.MaxPendingConnects; i++)
+        for (int i = 0; i < Allocation.MaxUnboundPeerConnections; i++)
         {
             Assert.Null(Connect(control, out _, PeerOnPort(7000 + i))); // answered once the attempt ends
         }
 
         Assert.Equal(508, Connect(control, out _, PeerOnPort(8000))!.ErrorCode);
-        Assert.Equal(Allocation.MaxPendingConnects, harness.Relays.BoundTcp[0].Connects.Count); // the refused one was never tried
+        Assert.Equal(Allocation.MaxUnboundPeerConnections, harness.Relays.BoundTcp[0].Connects.Count); // the refused one was never tried
 
         harness.Relays.BoundTcp[0].Connects[0].Result.SetResult(null);
         Assert.Equal(447, (await NextFrameAsync(control)).ErrorCode);
         Assert.Null(Connect(control, out _, PeerOnPort(8000))); // not 446: the refused Connect reserved nothing
+    }
+
+    /// <summary>
+    /// Regression: the 64 peer connections an allocation may have waiting for a ConnectionBind counted only peers
+    /// connecting in, so a client could Connect to port after port and never bind, holding a socket and a descriptor
+    /// 30 s each. Connected peers count in the same 64, and with them the Connects under way: past them the answer is
+    /// 508, and the relay never tries; one claimed makes room again.
+    /// </summary>
+    [Fact]
+    public async Task Connected_peers_waiting_for_a_connection_bind_count_toward_the_64_and_more_connects_get_508()
+    {
+        var harness = new TurnHarness();
+        TurnHarness.SimulatedClient control = harness.NewClient("198.51.100.7", 40000, protocol: TransportProtocol.Tcp);
+        AllocateTcp(control);
+        FakeTcpRelay relay = harness.Relays.BoundTcp[0];
+        uint firstId = 0;
+        for (int i = 0; i < Allocation.MaxUnboundPeerConnections - 1; i++)
+        {
+            Assert.Null(Connect(control, out _, PeerOnPort(7000 + i)));
+            relay.Connects[i].Result.SetResult(new FakePeerConnection(PeerOnPort(7000 + i)));
+            Response connected = await NextFrameAsync(control);
+            Assert.True(connected.IsSuccess);
+            if (i == 0)
+            {
+                Assert.True(connected.Message.TryGetUInt32(StunAttributeType.ConnectionId, out firstId));
+            }
+        }
+
+        Assert.Null(Connect(control, out _, PeerOnPort(7999))); // the 64th, still under way
+        Assert.Equal(508, Connect(control, out _, PeerOnPort(8000))!.ErrorCode);
+        Assert.Equal(Allocation.MaxUnboundPeerConnections, relay.Connects.Count); // the refused one was never tried
+
+        Assert.True(ConnectionBind(harness.NewClient("198.51.100.7", 40001, protocol: TransportProtocol.Tcp), firstId).IsSuccess);
+        Assert.Null(Connect(control, out _, PeerOnPort(8000))); // not 446: the refused Connect reserved nothing
+    }
+
+    /// <summary>
+    /// A Connect that succeeds when peers connecting in have meanwhile filled the 64 waiting places is not kept: its
+    /// connection is closed and the answer is 447, and the peer may be tried again once there is room.
+    /// </summary>
+    [Fact]
+    public async Task A_connect_that_ends_with_64_peer_connections_waiting_is_closed_and_answered_447()
+    {
+        var harness = new TurnHarness();
+        TurnHarness.SimulatedClient control = harness.NewClient("198.51.100.7", 40000, protocol: TransportProtocol.Tcp);
+        AllocateTcp(control);
+        control.CreatePermission(Peer);
+        Allocation allocation = harness.Engine.Allocations.All.Single();
+        Assert.Null(Connect(control, out TransactionId tid, PeerOnPort(8000)));
+        for (int i = 0; i < Allocation.MaxUnboundPeerConnections; i++)
+        {
+            var peer = new FakePeerConnection(PeerAddress.WithPort((ushort)(20000 + i)));
+            allocation.AcceptPeerConnection(peer);
+            Assert.False(peer.Disposed);
+        }
+
+        var late = new FakePeerConnection(PeerOnPort(8000));
+        harness.Relays.BoundTcp[0].Connects[0].Result.SetResult(late);
+        Response answer = await NextAnswerAsync(control, tid);
+        Assert.Equal(447, answer.ErrorCode);
+        Assert.True(late.Disposed);
+        Assert.Equal(Allocation.MaxUnboundPeerConnections, allocation.UnboundPeerConnections);
+        Assert.Equal(Allocation.MaxUnboundPeerConnections, harness.Engine.TcpConnections.Count);
     }
 
     [Fact]
@@ -223,6 +286,19 @@ public class TcpRelayTests
 
     private static Response ConnectionBind(TurnHarness.SimulatedClient client, uint connectionId) =>
         client.Request(StunMethod.ConnectionBind, w => w.Add((ref StunMessageWriter x) => x.WriteUInt32(StunAttributeType.ConnectionId, connectionId)));
+
+    /// <summary>The answer to the request <paramref name="transactionId"/>, skipping ConnectionAttempt indications sent before it.</summary>
+    private static async Task<Response> NextAnswerAsync(TurnHarness.SimulatedClient client, TransactionId transactionId)
+    {
+        while (true)
+        {
+            Response frame = await NextFrameAsync(client);
+            if (frame.Message.TransactionId == transactionId)
+            {
+                return frame;
+            }
+        }
+    }
 
     /// <summary>The next frame the control connection receives: answers to Connect arrive asynchronously.</summary>
     private static async Task<Response> NextFrameAsync(TurnHarness.SimulatedClient client) =>

@@ -232,15 +232,11 @@ public sealed class Allocation
     public IReadOnlyList<ChannelBinding> Channels => Volatile.Read(ref _channels);
 
     /// <summary>
-    /// RFC 6062 Connect attempts an allocation may have under way at once (TurnServer's own limit; RFC 6062 sets
-    /// none): each holds a socket and a descriptor for up to 30 s, so without one a client could hold thousands.
-    /// </summary>
-    public const int MaxPendingConnects = 64;
-
-    /// <summary>
-    /// Peer data connections an allocation may have waiting for a ConnectionBind at once (TurnServer's own limit; RFC
-    /// 6062 sets none): a peer with a permission can connect from port after port, and each connection holds a
-    /// descriptor and draws a ConnectionAttempt for up to 30 s. Past it, a peer's new connection is closed at once.
+    /// Peer data connections an allocation may have waiting for a ConnectionBind at once, made either way, and its
+    /// RFC 6062 Connect attempts under way count against it too (TurnServer's own limit; RFC 6062 sets none): a peer
+    /// with a permission can connect from port after port, a client can Connect to port after port and never bind, and
+    /// each connection or attempt holds a socket and a descriptor for up to 30 s. Past it, a peer's new connection is
+    /// closed at once and a Connect is answered 508.
     /// </summary>
     public const int MaxUnboundPeerConnections = 64;
 
@@ -550,10 +546,13 @@ public sealed class Allocation
         }
     }
 
-    /// <summary>Counts a Connect attempt starting; false, counting nothing, when <see cref="MaxPendingConnects"/> are under way.</summary>
+    /// <summary>
+    /// Counts a Connect attempt starting; false, counting nothing, when attempts under way and peer connections
+    /// waiting for a ConnectionBind already make <see cref="MaxUnboundPeerConnections"/>.
+    /// </summary>
     internal bool TryBeginConnect()
     {
-        if (Interlocked.Increment(ref _pendingConnects) <= MaxPendingConnects)
+        if (Interlocked.Increment(ref _pendingConnects) + UnboundPeerConnections <= MaxUnboundPeerConnections)
         {
             return true;
         }
@@ -565,8 +564,20 @@ public sealed class Allocation
     /// <summary>Counts a Connect attempt, begun with <see cref="TryBeginConnect"/>, as ended.</summary>
     internal void EndConnect() => Interlocked.Decrement(ref _pendingConnects);
 
-    /// <summary>Counts a peer data connection registered to wait for its ConnectionBind.</summary>
-    internal void UnboundPeerAdded() => Interlocked.Increment(ref _unboundPeers);
+    /// <summary>
+    /// Counts a peer data connection about to wait for its ConnectionBind; false, counting nothing, when
+    /// <see cref="MaxUnboundPeerConnections"/> wait already.
+    /// </summary>
+    internal bool TryAddUnboundPeer()
+    {
+        if (Interlocked.Increment(ref _unboundPeers) <= MaxUnboundPeerConnections)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _unboundPeers);
+        return false;
+    }
 
     /// <summary>Counts a waiting peer data connection claimed or closed.</summary>
     internal void UnboundPeerRemoved() => Interlocked.Decrement(ref _unboundPeers);
@@ -589,15 +600,21 @@ public sealed class Allocation
     {
         ArgumentNullException.ThrowIfNull(peer);
         TransportAddress address = peer.PeerAddress;
-        if (TcpConnections is null || IsReleased || UnboundPeerConnections >= MaxUnboundPeerConnections
-            || !HasPermission(address, _time.GetTimestamp()) || !TryReserveTcpPeer(address))
+        if (TcpConnections is null || IsReleased || !HasPermission(address, _time.GetTimestamp()) || !TryReserveTcpPeer(address))
         {
             PeerPacketsDropped++;
             peer.Dispose();
             return;
         }
 
-        uint connectionId = TcpConnections.Register(this, peer);
+        if (!TcpConnections.TryRegister(this, peer, out uint connectionId))
+        {
+            ReleaseTcpPeer(address);
+            PeerPacketsDropped++;
+            peer.Dispose();
+            return;
+        }
+
         Span<byte> buffer = stackalloc byte[128];
         var indication = new StunMessageWriter(buffer, StunMethod.ConnectionAttempt, StunMessageClass.Indication, TransactionId.NewRandom());
         indication.WriteXorAddress(StunAttributeType.XorPeerAddress, address);

@@ -23,17 +23,26 @@ public sealed class TcpConnectionTable
     /// <summary>Connections waiting for a ConnectionBind.</summary>
     public int Count => _pending.Count;
 
-    /// <summary>Registers a peer data connection and returns its new, unique, non-zero CONNECTION-ID.</summary>
-    public uint Register(Allocation allocation, IPeerDataConnection peer)
+    /// <summary>
+    /// Registers a peer data connection under a new, unique, non-zero CONNECTION-ID; false, registering nothing, when
+    /// <paramref name="allocation"/> has <see cref="Allocation.MaxUnboundPeerConnections"/> waiting already.
+    /// </summary>
+    public bool TryRegister(Allocation allocation, IPeerDataConnection peer, out uint connectionId)
     {
+        ArgumentNullException.ThrowIfNull(allocation);
+        if (!allocation.TryAddUnboundPeer())
+        {
+            connectionId = 0;
+            return false;
+        }
+
         long expiresAt = _time.GetTimestamp() + (long)(BindTimeout.TotalSeconds * _time.TimestampFrequency);
         while (true)
         {
-            uint id = (uint)RandomNumberGenerator.GetInt32(1, int.MaxValue);
-            if (_pending.TryAdd(id, new PendingPeerConnection(allocation, peer, expiresAt)))
+            connectionId = (uint)RandomNumberGenerator.GetInt32(1, int.MaxValue);
+            if (_pending.TryAdd(connectionId, new PendingPeerConnection(allocation, peer, expiresAt)))
             {
-                allocation.UnboundPeerAdded();
-                return id;
+                return true;
             }
         }
     }

@@ -13,7 +13,8 @@ internal static class ConnectRequestHandler
     /// <summary>
     /// Starts connecting the TCP relay to XOR-PEER-ADDRESS and returns <see cref="Deferred"/>: the answer (CONNECTION-ID, or 447) is sent
     /// when the attempt ends. Otherwise the error code: 437 (no allocation), 400 (no peer address, UDP allocation), 443, 403, 446,
-    /// or 508 when the allocation has <see cref="Allocation.MaxPendingConnects"/> attempts under way.
+    /// or 508 when the allocation's attempts under way and peer connections waiting for a ConnectionBind make
+    /// <see cref="Allocation.MaxUnboundPeerConnections"/> already.
     /// </summary>
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request)
     {
@@ -82,14 +83,18 @@ internal static class ConnectRequestHandler
 
         // "If the connection attempt fails or times out, the server MUST return a 447 (Connection Timeout or Failure)
         // error." On success "the server MUST include the CONNECTION-ID attribute in the Connect success response".
+        // Peers connecting in may have filled the waiting places meanwhile: then the connection is not kept, and to the
+        // client that is a failed attempt.
         uint connectionId = 0;
+        if (connection is not null && !allocation.TcpConnections!.TryRegister(allocation, connection, out connectionId))
+        {
+            connection.Dispose();
+            connection = null;
+        }
+
         if (connection is null)
         {
             allocation.ReleaseTcpPeer(peer);
-        }
-        else
-        {
-            connectionId = allocation.TcpConnections!.Register(allocation, connection);
         }
 
         Answer(allocation, transactionId, seal, connectionId);
