@@ -203,6 +203,9 @@ internal sealed partial class TcpListenerService : BackgroundService
 
     private async Task ServeAsync(Socket socket, IPAddress? from, CancellationToken stoppingToken)
     {
+        // Off the accept loop before anything else: reads of bytes already in complete at once, so the loop itself
+        // would otherwise handle a client's frames, and accept no one else while a flood lasts.
+        await Task.Yield();
         StreamClientConnection? connection = null;
         Stream? stream = null;
         bool handshaking = false;
