@@ -1,4 +1,5 @@
 using TurnServer.Integration.Tests.Infrastructure;
+using TurnServer.Stun;
 
 namespace TurnServer.Integration.Tests;
 
@@ -30,5 +31,35 @@ public sealed class ShutdownTests : IDisposable
         await server.StopAsync(new CancellationToken(canceled: true));
 
         await Poll.UntilAsync(() => server.Descriptors.InUse == 0, TimeSpan.FromSeconds(10), "every connection and relay socket is closed");
+    }
+
+    /// <summary>
+    /// Regression: a connection still being set up when its listener stopped (a TLS handshake completing just then, or
+    /// as here a first frame still being handled) was registered after the stop had closed the registered ones, and
+    /// stayed open with its descriptor and its allocation.
+    /// </summary>
+    [Fact]
+    public async Task A_connection_still_being_set_up_when_its_listener_stops_is_closed_too()
+    {
+        var held = new HeldAllocation();
+        await using TestServer server = await TestServer.StartWithoutAuthAsync(held);
+        try
+        {
+            server.AcceptOnlyOnceBytesArrive(); // so the first frame is handled before the connection is registered
+            long baseline = server.Descriptors.InUse;
+            using StunStreamClient client = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+            await client.SendRawAsync(client.Build(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17), TransactionId.NewRandom(), sign: false));
+            await held.Entered.WaitAsync(TimeSpan.FromSeconds(10));
+
+            await server.TcpListener.StopAsync(CancellationToken.None);
+            held.Release();
+
+            await client.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+            await Poll.UntilAsync(() => server.Descriptors.InUse == baseline, TimeSpan.FromSeconds(10), "the connection and its relay socket are closed");
+        }
+        finally
+        {
+            held.Release();
+        }
     }
 }

@@ -209,17 +209,16 @@ public sealed class StreamTransportTests : IDisposable
     /// Regression: a new connection was served on its listener's accept loop until its first read that had to wait,
     /// so the frames of a client whose bytes were in when it was accepted (a flood, say) were handled by the accept
     /// loop itself, and while that went on the listener accepted no one else. Here the first client's Allocate is held
-    /// up in its handling, and TCP_DEFER_ACCEPT makes the kernel hand the connection over only once its bytes are in.
+    /// up in its handling, and the listener takes the connection only once its bytes are in.
     /// </summary>
     [Fact]
     public async Task A_client_whose_frames_take_long_to_handle_does_not_hold_up_accepting_others()
     {
         var held = new HeldAllocation();
-        await using TestServer server = await StartWithoutAuthAsync(held);
+        await using TestServer server = await TestServer.StartWithoutAuthAsync(held);
         try
         {
-            const int IpProtoTcp = 6, TcpDeferAccept = 9;
-            PlainListener(server).ListeningSocket.SetRawSocketOption(IpProtoTcp, TcpDeferAccept, BitConverter.GetBytes(30));
+            server.AcceptOnlyOnceBytesArrive();
             using StunStreamClient first = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
             await first.SendRawAsync(first.Build(StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17), TransactionId.NewRandom(), sign: false));
             await held.Entered.WaitAsync(EventTimeout);
@@ -464,14 +463,6 @@ public sealed class StreamTransportTests : IDisposable
         Assert.True(stopwatch.Elapsed < EventTimeout, "closed, not held until max-allocate-timeout");
         Assert.InRange(server.Engine.Counters.GetDropped(Core.Diagnostics.DropReason.UnknownPacket), 1, 5); // HttpClient retries a closed GET a few times
     }
-
-    /// <summary>A server taking plain TCP only, without authentication (so a client's first frame can allocate), observed by <paramref name="observer"/>.</summary>
-    private static Task<TestServer> StartWithoutAuthAsync(IAllocationObserver observer) =>
-        TestServer.StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=0", "--min-port=20000", "--max-port=32767", "--no-auth", "--no-stdout-log"], s => s.AddSingleton(observer));
-
-    /// <summary>The listener on <c>listening-port</c>.</summary>
-    private static TcpListenerService PlainListener(TestServer server) =>
-        server.Host.Services.GetServices<IHostedService>().OfType<TcpListenerService>().Single(l => l.LocalEndPoint.Equals(server.TcpEndPoints[0]));
 
     private async Task<StunStreamClient> ConnectAsync(TestServer server, bool tls) =>
         tls

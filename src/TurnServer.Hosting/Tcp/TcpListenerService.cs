@@ -243,6 +243,11 @@ internal sealed partial class TcpListenerService : BackgroundService
             connection = new StreamClientConnection(socket, stream, fiveTuple, _engine, _logger, _time, _http);
             Task run = connection.RunAsync();
             _connections[connection] = run;
+            if (stoppingToken.IsCancellationRequested)
+            {
+                connection.Close(); // set up while stopping: the stop closed only the connections registered before it
+            }
+
             await run.ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or SocketException or ObjectDisposedException or OperationCanceledException or System.Security.Authentication.AuthenticationException)

@@ -57,6 +57,19 @@ internal sealed class TestServer : IAsyncDisposable
 
     public IReadOnlyList<IPEndPoint> TlsEndPoints { get; }
 
+    /// <summary>The listener on the first of <see cref="TcpEndPoints"/>.</summary>
+    internal TcpListenerService TcpListener => Host.Services.GetServices<IHostedService>().OfType<TcpListenerService>().Single(l => l.LocalEndPoint.Equals(TcpEndPoints[0]));
+
+    /// <summary>
+    /// Makes <see cref="TcpListener"/> take each connection only once its first bytes are in (TCP_DEFER_ACCEPT), so
+    /// that the server's first reads of it complete at once, never waiting for the client.
+    /// </summary>
+    public void AcceptOnlyOnceBytesArrive()
+    {
+        const int IpProtoTcp = 6, TcpDeferAccept = 9;
+        TcpListener.ListeningSocket.SetRawSocketOption(IpProtoTcp, TcpDeferAccept, BitConverter.GetBytes(30));
+    }
+
     /// <summary>The <c>tcp-proxy-port</c> listeners, which take connections behind a PROXY protocol header.</summary>
     public IReadOnlyList<IPEndPoint> ProxyEndPoints { get; }
 
@@ -87,6 +100,13 @@ internal sealed class TestServer : IAsyncDisposable
     /// </remarks>
     public static Task<TestServer> StartAsync(string[] extra, Action<IServiceCollection>? configureServices, bool? linuxUdp = null) =>
         StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=0", "--min-port=20000", "--max-port=32767", "--realm=" + Realm, "--lt-cred-mech", "--user=" + User + ":" + Password, "--allow-loopback-peers", "--no-stdout-log", .. extra], configureServices, linuxUdp);
+
+    /// <summary>
+    /// Starts a server without authentication, so that a client's first frame can allocate, observed by
+    /// <paramref name="observer"/> (a <see cref="HeldAllocation"/>, say).
+    /// </summary>
+    public static Task<TestServer> StartWithoutAuthAsync(IAllocationObserver observer) =>
+        StartRawAsync(["-n", "--listening-ip=127.0.0.1", "--listening-port=0", "--tls-listening-port=0", "--min-port=20000", "--max-port=32767", "--no-auth", "--no-stdout-log"], s => s.AddSingleton(observer));
 
     /// <summary>Starts a server with exactly these coTURN-style arguments.</summary>
     public static Task<TestServer> StartRawAsync(params string[] args) => StartRawAsync(args, configureServices: null);
