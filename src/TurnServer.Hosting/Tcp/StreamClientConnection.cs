@@ -228,7 +228,8 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
 
     private async Task ReceiveLoopAsync()
     {
-        PipeReader reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16384, leaveOpen: true));
+        // Zero-byte reads wait for bytes before a buffer is taken, so an idle connection holds none (SslStream too).
+        PipeReader reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16384, leaveOpen: true, useZeroByteReads: true));
         var scratch = new SendScratch();
         bool probing = _http is not null;
         try
