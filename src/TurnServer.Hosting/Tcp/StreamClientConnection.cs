@@ -496,9 +496,15 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         {
             // A message split across pipe segments still goes out as one write (one TLS record).
             byte[] joined = ArrayPool<byte>.Shared.Rent((int)bytes.Length);
-            bytes.CopyTo(joined);
-            await _stream.WriteAsync(joined.AsMemory(0, (int)bytes.Length)).ConfigureAwait(false);
-            ArrayPool<byte>.Shared.Return(joined);
+            try
+            {
+                bytes.CopyTo(joined);
+                await _stream.WriteAsync(joined.AsMemory(0, (int)bytes.Length)).ConfigureAwait(false);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(joined); // a client gone mid-write fails it
+            }
         }
 
         Volatile.Write(ref _bytesWritten, _bytesWritten + bytes.Length); // only this loop writes it; RunAsync reads it
