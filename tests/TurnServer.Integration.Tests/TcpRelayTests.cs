@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Relay;
+using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Tcp;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
@@ -216,6 +217,39 @@ public class TcpRelayTests
         await peer.ConnectAsync(relayed.ToEndPoint());
         Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt));
         Assert.Equal(StunMethod.ConnectionAttempt, attempt.Method);
+    }
+
+    /// <summary>
+    /// Regression: RFC 6062 peer connections had no TCP keepalive, unlike client connections, so one whose peer
+    /// vanished without a word kept its descriptor, and the data connection bound to it, while the client refreshed.
+    /// Peer connections made either way now probe as client connections do.
+    /// </summary>
+    [Fact]
+    public async Task Peer_connections_either_way_use_the_keepalive_of_client_connections()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
+        TransportAddress relayed = await AllocateTcpForLoopbackPeersAsync(control);
+        using var incoming = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await incoming.ConnectAsync(relayed.ToEndPoint());
+        Assert.True(StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt) == StunParseResult.Success);
+        Assert.Equal(StunMethod.ConnectionAttempt, attempt.Method);
+
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        TransportAddress target = TransportAddress.FromEndPoint((IPEndPoint)listener.LocalEndPoint!);
+        Assert.Equal(0, StunTestClient.Code(await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, target))));
+
+        var relay = (TcpRelaySocket)Assert.Single(server.Engine.Allocations.All).GetRelay(AddressFamily.InterNetwork)!;
+        Assert.Equal(2, relay.PeerConnections.Count);
+        Assert.All(relay.PeerConnections, peer =>
+        {
+            Assert.Equal(1, (int)peer.Socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive)!);
+            Assert.Equal(TcpKeepAlive.IdleSeconds, (int)peer.Socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime)!);
+            Assert.Equal(TcpKeepAlive.IntervalSeconds, (int)peer.Socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval)!);
+            Assert.Equal(TcpKeepAlive.Probes, (int)peer.Socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount)!);
+        });
     }
 
     /// <summary>

@@ -212,10 +212,7 @@ internal sealed partial class TcpListenerService : BackgroundService
         try
         {
             socket.NoDelay = true;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 60);
-            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 10);
-            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
+            TcpKeepAlive.Apply(socket);
             // One deadline, on the server's clock, for the first byte and the TLS handshake together.
             using var setupTimeout = new CancellationTokenSource(HandshakeTimeout, _time);
             using var setup = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, setupTimeout.Token);

@@ -12,8 +12,9 @@ namespace TurnServer.Hosting.Tcp;
 /// <summary>
 /// An RFC 6062 TCP relayed transport address: a listening socket on the relay IP and port that hands each accepted
 /// peer to its allocation, and outgoing connections made from that same address and port (both sockets set
-/// SO_REUSEPORT, which Linux requires for a connecting socket to share a listener's port). Disposing closes the
-/// listener and every peer connection, and ends the connects still under way.
+/// SO_REUSEPORT, which Linux requires for a connecting socket to share a listener's port). Peer connections either
+/// way use client connections' <see cref="TcpKeepAlive"/>, so one whose peer vanished does not stay open while the
+/// client refreshes. Disposing closes the listener and every peer connection, and ends the connects still under way.
 /// </summary>
 internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
 {
@@ -49,6 +50,9 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
 
     /// <summary>The listening socket (tests fail its accepts with shutdown(2)).</summary>
     internal Socket ListeningSocket => _listener;
+
+    /// <summary>The peer connections open now, either way (tests read their sockets' options).</summary>
+    internal ICollection<PeerDataConnection> PeerConnections => _connections.Keys;
 
     /// <summary>
     /// Binds and listens on <paramref name="ip"/>:<paramref name="port"/>, tied to the network interface <paramref name="device"/>
@@ -101,6 +105,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
         try
         {
             socket = CreateSocket(Family);
+            TcpKeepAlive.Apply(socket);
             NetworkDevice.Apply(socket, _device);
             socket.Bind(LocalAddress.ToEndPoint());
             await socket.ConnectAsync(peer.ToEndPoint(), timeout.Token).ConfigureAwait(false);
@@ -203,6 +208,7 @@ internal sealed partial class TcpRelaySocket : TcpRelayEndpoint
             try
             {
                 socket.NoDelay = true;
+                TcpKeepAlive.Apply(socket);
                 connection = Track(socket, TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!));
                 if (connection is not null)
                 {
