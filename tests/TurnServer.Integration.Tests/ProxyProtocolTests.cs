@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Tcp;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
@@ -77,22 +79,71 @@ public partial class InteropTests
         var request = new byte[20];
         _ = new StunMessageWriter(request, StunMethod.Binding, StunMessageClass.Request, TransactionId.NewRandom());
         await socket.SendAsync(request);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        int received;
-        try
-        {
-            received = await socket.ReceiveAsync(new byte[64], SocketFlags.None, timeout.Token);
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
-        {
-            received = 0; // closed with bytes of ours still unread: a reset, not a FIN
-        }
-
-        Assert.Equal(0, received); // closed, no answer
+        Assert.Equal(0, await ReceiveOrResetAsync(socket)); // closed, no answer
         Assert.Equal(0, server.Engine.Counters.BindingRequests);
         ConnectionSetupCounters setups = server.Host.Services.GetRequiredService<ConnectionSetupCounters>();
         Assert.Equal(1, setups.Get(ConnectionSetupFailure.ProxyHeader));
         Assert.Equal(0, setups.Get(ConnectionSetupFailure.Closed));
+    }
+
+    /// <summary>
+    /// Regression: behind <c>tcp-proxy-port</c> every connection comes from the balancer, so no client was held to
+    /// its share of the descriptors: one client could take them all through the balancer. The share now applies to
+    /// the client each PROXY header names, once it is read; a connection past it is closed unanswered.
+    /// </summary>
+    [Fact]
+    public async Task Behind_the_proxy_port_each_client_a_header_names_holds_at_most_its_share()
+    {
+        await using TestServer server = await TestServer.StartAsync(["--tcp-proxy-port=0"], s => s.AddSingleton(new DescriptorBudget(8, NullLogger.Instance)));
+        Assert.Equal(2, server.Descriptors.ConnectionsPerAddress);
+        IPEndPoint balanced = server.ProxyEndPoints.Single();
+
+        using Socket first = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40000"));
+        using Socket second = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40001"));
+        using Socket third = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40002"));
+        using Socket other = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.8:40000"));
+
+        Assert.Equal(IPEndPoint.Parse("192.0.2.7:40000"), await MappedAddressAsync(first));
+        Assert.Equal(IPEndPoint.Parse("192.0.2.7:40001"), await MappedAddressAsync(second));
+        Assert.Equal(IPEndPoint.Parse("192.0.2.8:40000"), await MappedAddressAsync(other));
+        Assert.Equal(0, await ReceiveOrResetAsync(third)); // closed, no answer
+        Assert.Equal(1, server.Descriptors.RefusedPerAddress);
+    }
+
+    /// <summary>
+    /// Connects to a <c>tcp-proxy-port</c> as a balancer would for <paramref name="client"/>: a PROXY protocol v2
+    /// header naming it, then a Binding request, in one write.
+    /// </summary>
+    private static async Task<Socket> ConnectThroughHeaderAsync(IPEndPoint server, IPEndPoint client)
+    {
+        byte[] header = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x11, 0x00, 0x0C, .. client.Address.GetAddressBytes(), .. server.Address.GetAddressBytes(), (byte)(client.Port >> 8), (byte)client.Port, (byte)(server.Port >> 8), (byte)server.Port];
+        var request = new byte[20];
+        _ = new StunMessageWriter(request, StunMethod.Binding, StunMessageClass.Request, TransactionId.NewRandom());
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(server);
+        await socket.SendAsync((byte[])[.. header, .. request]);
+        return socket;
+    }
+
+    private static async Task<IPEndPoint> MappedAddressAsync(Socket socket)
+    {
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(await ReceiveMessageAsync(socket), out StunMessageReader message));
+        Assert.True(message.TryGetXorAddress(StunAttributeType.XorMappedAddress, out TransportAddress mapped));
+        return mapped.ToEndPoint();
+    }
+
+    /// <summary>What a read gets within 10 s, as a byte count: 0 when the server closed the connection, with a reset or not.</summary>
+    private static async Task<int> ReceiveOrResetAsync(Socket socket)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            return await socket.ReceiveAsync(new byte[64], SocketFlags.None, timeout.Token);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return 0; // closed with bytes of ours still unread: a reset, not a FIN
+        }
     }
 
     private static async Task<byte[]> ReceiveMessageAsync(Socket socket)

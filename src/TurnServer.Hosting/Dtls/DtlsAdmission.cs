@@ -1,10 +1,12 @@
+using TurnServer.Hosting.Net;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Dtls;
 
 /// <summary>
 /// Decides whether a ClientHello from a new client address may start a session, by <see cref="DtlsLimits"/>: sessions
-/// in total and per source IP, handshakes in total and per source IP, and handshake starts per source IP over time.
+/// in total and per source IP, handshakes in total and per source IP, and handshake starts per source IP over time. A
+/// source IP is an IPv6 source's /64, as for TCP and TLS connections (<see cref="AddressShares.KeyOf"/>).
 /// Called only when a session starts or ends, never per record, so a plain lock is cheap enough.
 /// </summary>
 internal sealed class DtlsAdmission
@@ -62,7 +64,7 @@ internal sealed class DtlsAdmission
     /// Most sessions one source IP may hold: a quarter of <see cref="DtlsLimits.MaxSessions"/>, as KestrelService
     /// limits connections per address, so that one address cannot take every session thread.
     /// </summary>
-    public int MaxSessionsPerAddress => (int)Net.AddressShares.QuarterOf(_limits.MaxSessions);
+    public int MaxSessionsPerAddress => (int)AddressShares.QuarterOf(_limits.MaxSessions);
 
     /// <summary>
     /// Takes a session slot and a handshake slot for <paramref name="client"/>, or says in <paramref name="refusal"/>
@@ -71,7 +73,7 @@ internal sealed class DtlsAdmission
     /// </summary>
     public bool TryAdmit(in TransportAddress client, out DtlsDropReason refusal)
     {
-        TransportAddress ip = client.WithPort(0);
+        TransportAddress ip = AddressShares.KeyOf(client);
         lock (_sync)
         {
             _handshakesByAddress.TryGetValue(ip, out int fromAddress);
@@ -123,7 +125,7 @@ internal sealed class DtlsAdmission
     /// </summary>
     public void EndHandshake(in TransportAddress client, bool completed)
     {
-        TransportAddress ip = client.WithPort(0);
+        TransportAddress ip = AddressShares.KeyOf(client);
         lock (_sync)
         {
             _handshakes--;
@@ -138,7 +140,7 @@ internal sealed class DtlsAdmission
     /// <summary>Frees the session slot of <paramref name="client"/>.</summary>
     public void EndSession(in TransportAddress client)
     {
-        TransportAddress ip = client.WithPort(0);
+        TransportAddress ip = AddressShares.KeyOf(client);
         lock (_sync)
         {
             _sessions--;

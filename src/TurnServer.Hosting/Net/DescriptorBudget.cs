@@ -38,13 +38,16 @@ public sealed partial class DescriptorBudget
     public long Refused => Volatile.Read(ref _refused);
 
     /// <summary>
-    /// The most TCP and TLS client connections one address may hold: a quarter of <see cref="Capacity"/> (at least
-    /// one), so a single host that opens connections and never allocates cannot spend what every transport's
-    /// clients share, while many clients behind one NAT still fit.
+    /// The most TCP and TLS client connections one address (an IPv6 address's /64) may hold: a quarter of
+    /// <see cref="Capacity"/> (at least one), so a single host that opens connections and never allocates cannot
+    /// spend what every transport's clients share, while many clients behind one NAT still fit.
     /// </summary>
     public long ConnectionsPerAddress => AddressShares.QuarterOf(Capacity);
 
-    /// <summary>Connections closed on accept since start because their address held <see cref="ConnectionsPerAddress"/> already.</summary>
+    /// <summary>
+    /// Connections closed on accept (behind a PROXY protocol load balancer, once the header named their client) since
+    /// start because their address held <see cref="ConnectionsPerAddress"/> already.
+    /// </summary>
     public long RefusedPerAddress => Volatile.Read(ref _refusedPerAddress);
 
     /// <summary>
@@ -54,16 +57,14 @@ public sealed partial class DescriptorBudget
     /// </summary>
     public bool TryTakeConnection(IPAddress address)
     {
-        ArgumentNullException.ThrowIfNull(address);
-        if (!_connections.TryTake(address, ConnectionsPerAddress))
+        if (!TryTakeShare(address))
         {
-            Interlocked.Increment(ref _refusedPerAddress);
             return false;
         }
 
         if (!TryTake())
         {
-            _connections.Return(address);
+            ReturnShare(address);
             return false;
         }
 
@@ -73,9 +74,33 @@ public sealed partial class DescriptorBudget
     /// <summary>Gives back a descriptor taken with <see cref="TryTakeConnection"/> for <paramref name="address"/>.</summary>
     public void ReturnConnection(IPAddress address)
     {
+        ReturnShare(address);
+        Return();
+    }
+
+    /// <summary>
+    /// Counts one more client connection of <paramref name="address"/> against <see cref="ConnectionsPerAddress"/>
+    /// without taking a descriptor, for a connection whose descriptor was taken before its client was known (behind a
+    /// PROXY protocol load balancer); false (counted) when the address holds its share already. Give it back with
+    /// <see cref="ReturnShare"/>.
+    /// </summary>
+    public bool TryTakeShare(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (!_connections.TryTake(address, ConnectionsPerAddress))
+        {
+            Interlocked.Increment(ref _refusedPerAddress);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Gives back a share taken with <see cref="TryTakeShare"/> for <paramref name="address"/>.</summary>
+    public void ReturnShare(IPAddress address)
+    {
         ArgumentNullException.ThrowIfNull(address);
         _connections.Return(address);
-        Return();
     }
 
     /// <summary>

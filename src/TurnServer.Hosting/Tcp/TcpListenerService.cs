@@ -56,7 +56,8 @@ internal sealed partial class TcpListenerService : BackgroundService
     /// <param name="setups">Where TLS handshakes and connections that end before they are set up are counted.</param>
     /// <param name="proxyProtocol">
     /// Whether each connection starts with a PROXY protocol version 2 header from a load balancer (<c>tcp-proxy-port</c>),
-    /// naming the client; it must arrive with the first byte, within <see cref="HandshakeTimeout"/>.
+    /// naming the client, who is then held to its share of <paramref name="descriptors"/>; it must arrive with the
+    /// first byte, within <see cref="HandshakeTimeout"/>.
     /// </param>
     /// <param name="http">What HTTP requests get (<c>acme-redirect</c>, <c>respond-http-unsupported</c>); by default none, and the connection is closed.</param>
     /// <param name="device">The network interface the listener is tied to (<c>listening-device</c>), or null.</param>
@@ -189,7 +190,7 @@ internal sealed partial class TcpListenerService : BackgroundService
             }
 
             // Each address may hold a share of the budget, but not the load balancer in front of tcp-proxy-port:
-            // every client's connection comes from it.
+            // every client's connection comes from it, and the client's share is taken once its header names it.
             IPAddress? from = _proxyProtocol ? null : (socket.RemoteEndPoint as IPEndPoint)?.Address;
             if (from is null ? !_descriptors.TryTake() : !_descriptors.TryTakeConnection(from))
             {
@@ -208,6 +209,7 @@ internal sealed partial class TcpListenerService : BackgroundService
         await Task.Yield();
         StreamClientConnection? connection = null;
         Stream? stream = null;
+        IPAddress? proxied = null;
         bool handshaking = false;
         try
         {
@@ -219,9 +221,18 @@ internal sealed partial class TcpListenerService : BackgroundService
             // Behind a load balancer the client is the one its PROXY header names; the server address stays the local
             // one, since relays are bound on the address the client reached.
             TransportAddress client = TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!);
-            if (_proxyProtocol)
+            if (_proxyProtocol && await ProxyProtocol.ReadAsync(socket, setup.Token).ConfigureAwait(false) is { } named)
             {
-                client = await ProxyProtocol.ReadAsync(socket, setup.Token).ConfigureAwait(false) ?? client;
+                client = named;
+                IPAddress address = named.ToIPAddress();
+                if (!_descriptors.TryTakeShare(address))
+                {
+                    LogShareRefused(_logger, named.ToString());
+                    socket.Dispose();
+                    return;
+                }
+
+                proxied = address;
             }
 
             bool secure = _tls is not null && (!_plain || await StartsWithTlsRecordAsync(socket, setup.Token).ConfigureAwait(false));
@@ -292,6 +303,11 @@ internal sealed partial class TcpListenerService : BackgroundService
             else
             {
                 _descriptors.ReturnConnection(from);
+            }
+
+            if (proxied is not null)
+            {
+                _descriptors.ReturnShare(proxied);
             }
         }
     }
@@ -364,6 +380,9 @@ internal sealed partial class TcpListenerService : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping {EndPoint}: {Count} connections had not closed when the shutdown timeout ran out; reset them")]
     private static partial void LogStopAbandoned(ILogger logger, string endPoint, int count);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Connection for {Client}, named by a PROXY header, closed: that address holds its share of the client connections")]
+    private static partial void LogShareRefused(ILogger logger, string client);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection from {Remote} ended before it was set up: {Reason}")]
     private static partial void LogHandshakeFailed(ILogger logger, string remote, string reason);

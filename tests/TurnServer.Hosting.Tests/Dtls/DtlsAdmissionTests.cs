@@ -72,6 +72,27 @@ public class DtlsAdmissionTests
     }
 
     /// <summary>
+    /// An IPv6 source holds its share by its /64, as TCP and TLS connections do: one host picks its source from 2^64
+    /// addresses, so a share per address would bound nothing.
+    /// </summary>
+    [Fact]
+    public void Ipv6_sources_in_one_64_bit_prefix_share_one_address_share()
+    {
+        var admission = new DtlsAdmission(new DtlsLimits { MaxHandshakesPerAddress = 2 }, TimeProvider.System);
+        TransportAddress one = new(IPAddress.Parse("2001:db8:1:2::1"), 5000);
+        TransportAddress another = new(IPAddress.Parse("2001:db8:1:2:abcd::7"), 5000);
+        Assert.True(admission.TryAdmit(one, out _));
+        Assert.True(admission.TryAdmit(another, out _));
+
+        Assert.False(admission.TryAdmit(new TransportAddress(IPAddress.Parse("2001:db8:1:2::99"), 5000), out DtlsDropReason refusal));
+        Assert.Equal(DtlsDropReason.AddressHandshakeLimit, refusal);
+        Assert.True(admission.TryAdmit(new TransportAddress(IPAddress.Parse("2001:db8:1:3::1"), 5000), out _));
+
+        admission.EndHandshake(another, completed: true);
+        Assert.True(admission.TryAdmit(new TransportAddress(IPAddress.Parse("2001:db8:1:2::99"), 5000), out _));
+    }
+
+    /// <summary>
     /// Regression: handshakes that fail at once (a forged ClientHello and an alert) freed their slots at once, so the
     /// per-address cap bounded nothing over time. Starts per address are now rate-limited, refilling evenly.
     /// </summary>

@@ -61,6 +61,51 @@ public sealed class DescriptorBudgetTests
         Assert.Equal(1, budget.Refused); // a spent budget refuses whatever the address's share
     }
 
+    /// <summary>
+    /// Regression: shares were kept per IPv6 address, so one host with a /64 (2^64 addresses to connect from) had
+    /// as many shares as it liked. An IPv6 address now holds its share by its /64, as an IPv4 address by itself
+    /// (written IPv4-mapped or not).
+    /// </summary>
+    [Fact]
+    public void Ipv6_addresses_share_by_their_64_bit_prefix()
+    {
+        var budget = new DescriptorBudget(8, new LineLogger());
+        Assert.True(budget.TryTakeConnection(IPAddress.Parse("2001:db8:1:2::1")));
+        Assert.True(budget.TryTakeConnection(IPAddress.Parse("2001:db8:1:2:ffff:ffff:ffff:fffe")));
+        Assert.False(budget.TryTakeConnection(IPAddress.Parse("2001:db8:1:2:1234::9")));
+        Assert.True(budget.TryTakeConnection(IPAddress.Parse("2001:db8:1:3::1"))); // the next /64 is someone else
+
+        Assert.True(budget.TryTakeConnection(IPAddress.Parse("192.0.2.1")));
+        Assert.True(budget.TryTakeConnection(IPAddress.Parse("::ffff:192.0.2.1")));
+        Assert.False(budget.TryTakeConnection(IPAddress.Parse("192.0.2.1")));
+        Assert.Equal(2, budget.RefusedPerAddress);
+
+        budget.ReturnConnection(IPAddress.Parse("2001:db8:1:2::1"));
+        Assert.True(budget.TryTakeConnection(IPAddress.Parse("2001:db8:1:2:1234::9"))); // given back by the prefix, too
+    }
+
+    /// <summary>
+    /// Behind <c>tcp-proxy-port</c> the descriptor is taken on accept, from the balancer, and the client's share
+    /// once its PROXY header names it: a share alone takes no descriptor.
+    /// </summary>
+    [Fact]
+    public void A_share_can_be_taken_apart_from_the_descriptor()
+    {
+        var budget = new DescriptorBudget(8, new LineLogger());
+        IPAddress client = IPAddress.Parse("192.0.2.1");
+        Assert.True(budget.TryTake());
+        Assert.True(budget.TryTakeShare(client));
+        Assert.True(budget.TryTakeShare(client));
+        Assert.False(budget.TryTakeShare(client));
+        Assert.Equal(1, budget.InUse);
+        Assert.Equal(1, budget.RefusedPerAddress);
+        Assert.False(budget.TryTakeConnection(client));
+
+        budget.ReturnShare(client);
+        Assert.True(budget.TryTakeConnection(client));
+        Assert.Equal(2, budget.InUse);
+    }
+
     [Fact]
     public void Concurrent_takes_never_exceed_the_capacity()
     {
