@@ -201,7 +201,7 @@ public static partial class TurnServerHostFactory
             builder.Services.AddHostedService(sp => sp.GetRequiredService<UserDatabaseRefresher>());
         }
 
-        TlsCertificateProvider? certificate = CreateTlsProvider(settings);
+        TlsCertificateProvider? certificate = CreateTlsProvider(settings, time);
         TlsCertificateProvider? tls = settings.NoTls ? null : certificate;
         if (certificate is not null)
         {
@@ -402,8 +402,8 @@ public static partial class TurnServerHostFactory
     /// (TLS and DTLS listeners are then not started, as coTURN does without a certificate).
     /// </summary>
     /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
-    private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings) =>
-        (settings.NoTls && settings.NoDtls && !settings.WebAdmin) || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings);
+    private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings, TimeProvider time) =>
+        (settings.NoTls && settings.NoDtls && !settings.WebAdmin) || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings, time);
 
     /// <summary>The password of the demo user in the shipped conf/turnserver.conf, which anyone can read there.</summary>
     private const string SamplePassword = "change-me";
