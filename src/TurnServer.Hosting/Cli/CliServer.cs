@@ -35,12 +35,7 @@ internal sealed partial class CliServer : KestrelService
     private readonly int _port;
     private readonly CliContext _context;
     private readonly ILogger _logger;
-    private readonly PartitionedRateLimiter<IPAddress> _passwordTries = PartitionedRateLimiter.Create<IPAddress, IPAddress>(client => RateLimitPartition.GetFixedWindowLimiter(client, _ => new FixedWindowRateLimiterOptions
-    {
-        PermitLimit = PasswordTriesPerMinute,
-        Window = TimeSpan.FromMinutes(1),
-        QueueLimit = 0,
-    }));
+    private readonly PartitionedRateLimiter<IPAddress> _passwordTries = Net.AddressShares.PerMinute(PasswordTriesPerMinute);
 
     /// <summary>Listens on <paramref name="address"/>:<paramref name="port"/> (0: any free port) for sessions on <paramref name="context"/>.</summary>
     public CliServer(IPAddress address, int port, CliContext context, ILoggerFactory loggerFactory)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Threading.RateLimiting;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Net;
@@ -32,6 +33,19 @@ internal sealed class AddressShares
         bytes[8..].Clear();
         return TransportAddress.FromBytes(bytes, 0);
     }
+
+    /// <summary>
+    /// A limiter letting each client address make <paramref name="permitsPerMinute"/> attempts a minute (fixed
+    /// windows, no queue), addresses counted as <see cref="KeyOf"/> counts them: an IPv6 host cannot get more tries by
+    /// changing its address within its /64.
+    /// </summary>
+    public static PartitionedRateLimiter<IPAddress> PerMinute(int permitsPerMinute) =>
+        PartitionedRateLimiter.Create<IPAddress, TransportAddress>(client => RateLimitPartition.GetFixedWindowLimiter(KeyOf(new TransportAddress(client, 0)), _ => new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = permitsPerMinute,
+            Window = TimeSpan.FromMinutes(1),
+            QueueLimit = 0,
+        }));
 
     /// <summary>Counts one more connection of <paramref name="address"/>; false, counting nothing, when it holds <paramref name="limit"/> already.</summary>
     public bool TryTake(IPAddress address, long limit)

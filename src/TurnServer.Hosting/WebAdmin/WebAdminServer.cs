@@ -87,12 +87,7 @@ internal sealed partial class WebAdminServer : KestrelService
         _engine = engine;
         _settings = settings;
         _logins = new WebAdminLogins(time);
-        _loginAttempts = PartitionedRateLimiter.Create<IPAddress, IPAddress>(client => RateLimitPartition.GetFixedWindowLimiter(client, _ => new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = LoginAttemptsPerMinute,
-            Window = TimeSpan.FromMinutes(1),
-            QueueLimit = 0,
-        }));
+        _loginAttempts = Net.AddressShares.PerMinute(LoginAttemptsPerMinute);
         _logger = loggerFactory.CreateLogger("TurnServer.WebAdmin");
     }
 
