@@ -657,14 +657,24 @@ public class AllocateTests
         Assert.Equal(first.Bytes, again.Bytes);
     }
 
+    /// <summary>
+    /// Regression (a few commits long): capping lifetimes by an access token's end read the unauthenticated request's
+    /// "no key" as a key that had expired, and every no-auth allocation and refresh got a LIFETIME of 1 second.
+    /// </summary>
     [Fact]
-    public void No_auth_allocates_without_integrity()
+    public void No_auth_allocates_without_integrity_for_the_lifetimes_asked()
     {
         var harness = new TurnHarness(new TurnOptions { RequireAuthentication = false });
         Response response = harness.Client.Request(StunMethod.Allocate, w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 17)), sign: false);
+        Response refreshed = harness.Client.Request(StunMethod.Refresh, w => w.Add((ref StunMessageWriter x) => x.WriteUInt32(StunAttributeType.Lifetime, 1200)), sign: false);
+
         Assert.True(response.IsSuccess);
         Assert.False(response.Message.HasMessageIntegrity);
         Assert.Null(Assert.Single(harness.Observer.Created).Username);
+        Assert.True(response.Message.TryGetUInt32(StunAttributeType.Lifetime, out uint lifetime));
+        Assert.Equal(600u, lifetime);
+        Assert.True(refreshed.Message.TryGetUInt32(StunAttributeType.Lifetime, out lifetime));
+        Assert.Equal(1200u, lifetime);
     }
 
     [Fact]

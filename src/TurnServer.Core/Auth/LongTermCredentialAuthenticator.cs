@@ -15,8 +15,11 @@ public readonly struct AuthenticationResult
         Key = key;
         UseSha256 = sha256;
         ViaAccessToken = viaAccessToken;
-        KeyExpiresAt = keyExpiresAt;
+        _keyExpiresAt = keyExpiresAt == long.MaxValue ? 0 : keyExpiresAt;
     }
+
+    // 0 for none, so that the default value (no authentication ran, as under no-auth) has none.
+    private readonly long _keyExpiresAt;
 
     /// <summary>0 when authenticated; else 400, 401 or 438 to answer with.</summary>
     public int ErrorCode { get; }
@@ -48,9 +51,10 @@ public readonly struct AuthenticationResult
     /// <summary>
     /// When <see cref="Key"/> stops being good, in Unix seconds: the end of the RFC 7635 access token that carried it
     /// (with coTURN's 5 s allowance), or <see cref="long.MaxValue"/> for a long-term credential and a token without a
-    /// lifetime. Lifetimes granted with the key end by then, as coTURN caps them.
+    /// lifetime, and for the default value (no authentication ran, as under <c>no-auth</c>). Lifetimes granted with
+    /// the key end by then, as coTURN caps them.
     /// </summary>
-    public long KeyExpiresAt { get; }
+    public long KeyExpiresAt => _keyExpiresAt == 0 ? long.MaxValue : _keyExpiresAt;
 
     /// <summary>
     /// Authenticated as <paramref name="username"/>; <paramref name="key"/> signs the response, with SHA-256 when
