@@ -123,6 +123,24 @@ public sealed class OAuthTests
         Assert.Single(harness.Engine.Allocations.All);
     }
 
+    /// <summary>The key that sealed the token ends first: the allocation ends with it, as the token cannot outlive it.</summary>
+    [Fact]
+    public void An_allocation_made_with_a_token_lives_no_longer_than_the_key_that_sealed_it()
+    {
+        var keys = new KeySource();
+        var harness = new TurnHarness(new TurnOptions { Realm = TurnHarness.Realm, OAuthServerName = ServerName }, sources: [keys]);
+        keys.Add(OAuthKey.TryCreate("north", Convert.ToBase64String(North), "A256GCM", harness.Time.GetUtcNow().ToUnixTimeSeconds(), 100, out _)!);
+        byte[] macKey = RandomNumberGenerator.GetBytes(20);
+
+        Response allocated = Signed(harness, StunMethod.Allocate, "north", macKey, Nonce(harness), Token(North, macKey, ServerName, harness), w =>
+        {
+            UdpTransport(w);
+            w.Add((ref StunMessageWriter x) => x.WriteUInt32(StunAttributeType.Lifetime, 3600));
+        });
+
+        Assert.Equal(105u, Lifetime(allocated)); // the key's 100 s and the 5 s allowance, not the token's 600
+    }
+
     private static uint Lifetime(Response response)
     {
         Assert.True(response.IsSuccess, $"error {response.ErrorCode}");

@@ -71,13 +71,14 @@ internal static class AccessTokens
     /// <summary>
     /// The MAC key of <paramref name="token"/> sealed under <paramref name="key"/> for <paramref name="serverName"/>
     /// (UTF-8), or null when it does not open, has a MAC key that is not 20 bytes, or, at <paramref name="now"/> (Unix
-    /// seconds), it or its key has expired. <paramref name="expiresAt"/> is when the token does (Unix seconds, the
-    /// allowance included; <see cref="long.MaxValue"/> for a token of lifetime 0).
+    /// seconds), it or its key has expired. <paramref name="expiresAt"/> is when the first of the two does (Unix
+    /// seconds, the allowance included; <see cref="long.MaxValue"/> when both have lifetime 0).
     /// </summary>
     public static byte[]? TryOpen(ReadOnlySpan<byte> token, OAuthKey key, ReadOnlySpan<byte> serverName, long now, out long expiresAt)
     {
         expiresAt = 0;
-        if (key.Lifetime > 0 && now >= key.Timestamp + key.Lifetime + TimeDelta)
+        long keyExpiresAt = key.Lifetime > 0 ? key.Timestamp + key.Lifetime + TimeDelta : long.MaxValue;
+        if (now >= keyExpiresAt)
         {
             return null;
         }
@@ -108,7 +109,7 @@ internal static class AccessTokens
 
         long issued = (long)(BinaryPrimitives.ReadUInt64BigEndian(block[(2 + macLength)..]) >> 16);
         uint lifetime = BinaryPrimitives.ReadUInt32BigEndian(block[(2 + macLength + 8)..]);
-        expiresAt = lifetime > 0 ? issued + lifetime + TimeDelta : long.MaxValue;
+        expiresAt = Math.Min(keyExpiresAt, lifetime > 0 ? issued + lifetime + TimeDelta : long.MaxValue);
         if (now >= expiresAt)
         {
             return null;
