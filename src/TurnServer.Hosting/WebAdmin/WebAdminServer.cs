@@ -137,7 +137,9 @@ internal sealed partial class WebAdminServer : KestrelService
         response.Headers.CacheControl = "no-store";
         response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
         response.Headers.XContentTypeOptions = "nosniff";
-        response.Headers["Referrer-Policy"] = "no-referrer";
+        // same-origin, not no-referrer: under no-referrer browsers send "Origin: null" with the pages' own forms, and
+        // the login's check of Origin could not tell them from another site's.
+        response.Headers["Referrer-Policy"] = "same-origin";
         try
         {
             await RouteAsync(context).ConfigureAwait(false);
@@ -244,8 +246,11 @@ internal sealed partial class WebAdminServer : KestrelService
     private async Task LoginAsync(HttpContext context)
     {
         // Login CSRF: another site's form could log the browser in as the attacker's administrator. Browsers send
-        // Origin with every POST; a form from elsewhere names another one.
-        if (context.Request.Headers.Origin is { Count: > 0 } origin && origin.ToString() != "https://" + context.Request.Host.Value)
+        // Origin with every POST, naming the page's site, or "null" when that page's policy hides it; and
+        // Sec-Fetch-Site, "same-origin" only for this site's own pages. Clients that send neither (scripts) pass.
+        string? site = context.Request.Headers["Sec-Fetch-Site"];
+        if ((context.Request.Headers.Origin is { Count: > 0 } origin && origin.ToString() != "https://" + context.Request.Host.Value)
+            || (site is not null && site != "same-origin"))
         {
             await WriteAsync(context.Response, StatusCodes.Status403Forbidden, LoginPage("This form was sent from another site.")).ConfigureAwait(false);
             return;
