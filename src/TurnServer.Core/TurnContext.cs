@@ -138,9 +138,13 @@ internal sealed class TurnContext
             return null;
         }
 
+        // Behind NAT (external-ip) the list names this server by its public address, the one clients reached it by.
+        TransportAddress reached = fiveTuple.ServerAddress;
+        TransportAddress reachedPublic = Options.Advertise(reached);
         foreach (IPEndPoint server in servers)
         {
-            if (TransportAddress.FromEndPoint(server) == fiveTuple.ServerAddress)
+            TransportAddress listed = TransportAddress.FromEndPoint(server);
+            if (listed == reached || listed == reachedPublic)
             {
                 return null;
             }

@@ -463,6 +463,15 @@ public class AllocateTests
         });
 
         Assert.True(harness.Client.Allocate().IsSuccess);
+
+        // Behind 1:1 NAT the shared list names each node by its public address (external-ip).
+        var natted = new TurnHarness(new TurnOptions
+        {
+            Realm = TurnHarness.Realm,
+            AlternateServers = [IPEndPoint.Parse("203.0.113.1:3478"), IPEndPoint.Parse("198.51.100.200:3478")],
+            ExternalAddresses = new Dictionary<IPAddress, IPAddress> { [TurnHarness.ServerAddress.ToIPAddress()] = IPAddress.Parse("198.51.100.200") },
+        });
+        Assert.True(natted.Client.Allocate().IsSuccess);
     }
 
     /// <summary>RFC 8489 section 14.15: ALTERNATE-SERVER "MUST" be of the family of the address the request came to.</summary>
