@@ -387,12 +387,19 @@ public class AllocateTests
         Assert.Equal(508, (error[2] * 100) + error[3]);
     }
 
-    /// <summary>RFC 8656 section 7.2: a server that "can only allocate one relayed transport address" allocates it, whichever family.</summary>
-    [Fact]
-    public void A_dual_allocation_whose_ipv4_relay_fails_gets_its_ipv6_one_and_says_508_for_ipv4()
+    /// <summary>
+    /// RFC 8656 section 7.2 step 9: a server that "can only allocate one relayed transport address of a specific
+    /// address type" allocates it, whichever family, and says why the other failed: 508 when its bind failed, 440 when
+    /// the server has no relay of that family.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 508)]
+    [InlineData(true, 440)]
+    public void A_dual_allocation_whose_ipv4_relay_cannot_be_had_gets_its_ipv6_one_and_says_why_for_ipv4(bool noIPv4Relays, int expected)
     {
         var harness = new TurnHarness();
-        harness.Relays.FailingFamily = AddressFamily.InterNetwork;
+        harness.Relays.FailingFamily = noIPv4Relays ? null : AddressFamily.InterNetwork;
+        harness.Relays.SupportsIPv4 = !noIPv4Relays;
 
         Response dual = harness.Client.Allocate(w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.AdditionalAddressFamily, 0x02)));
 
@@ -407,8 +414,12 @@ public class AllocateTests
         Assert.True(dual.XorAddress(StunAttributeType.XorRelayedAddress).IsIPv6);
         Assert.True(dual.Message.TryGetAttribute(StunAttributeType.AddressErrorCode, out ReadOnlySpan<byte> error));
         Assert.Equal(0x01, error[0]);
-        Assert.Equal(508, (error[2] * 100) + error[3]);
+        Assert.Equal(expected, (error[2] * 100) + error[3]);
         Assert.True(harness.Client.ChannelBind(0x4000, "[2001:db8::99]:5000").IsSuccess);
+        if (noIPv4Relays)
+        {
+            Assert.Equal(440, harness.NewClient("198.51.100.8", 1).Allocate().ErrorCode); // asking for IPv4 alone: nothing to give
+        }
     }
 
     [Fact]

@@ -104,6 +104,8 @@ internal sealed class FakeRelay(TransportAddress local) : RelayEndpoint(local)
 /// <summary>Binds fake relays on the server address's IP, or 192.0.2.1 / 2001:db8::1 for the other family; ports listed in <see cref="Busy"/> fail as if taken by another program.</summary>
 internal sealed class FakeRelayFactory : IRelayEndpointFactory
 {
+    public bool SupportsIPv4 { get; set; } = true;
+
     public bool SupportsIPv6 { get; set; } = true;
 
     public HashSet<int> Busy { get; } = [];
@@ -119,7 +121,7 @@ internal sealed class FakeRelayFactory : IRelayEndpointFactory
     public List<FakeRelay> Bound { get; } = [];
 
     public bool SupportsFamily(AddressFamily family, in TransportAddress serverAddress) =>
-        family == AddressFamily.InterNetwork || SupportsIPv6;
+        family == AddressFamily.InterNetwork ? SupportsIPv4 : SupportsIPv6;
 
     public RelayBindError TryBind(AddressFamily family, in TransportAddress serverAddress, int port, bool dontFragment, out RelayEndpoint? endpoint)
     {

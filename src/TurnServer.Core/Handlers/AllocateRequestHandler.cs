@@ -154,7 +154,10 @@ internal static class AllocateRequestHandler
             }
         }
 
-        if (!ctx.RelayFactory.SupportsFamily(family, state.FiveTuple.ServerAddress))
+        // Step 9 lets a dual request be met in part, by its IPv6 relay alone (below).
+        bool primarySupported = ctx.RelayFactory.SupportsFamily(family, state.FiveTuple.ServerAddress);
+        bool ipv6Supported = ctx.RelayFactory.SupportsFamily(AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress);
+        if (!primarySupported && !(dual && ipv6Supported))
         {
             ctx.Ports.Release(claimedPort);
             return StunErrorCodes.AddressFamilyNotSupported;
@@ -167,17 +170,19 @@ internal static class AllocateRequestHandler
             return StunErrorCodes.AllocationQuotaReached;
         }
 
-        RelayEndpoint? relay = tcp ? BindTcpFromPool(ctx, family, state.FiveTuple.ServerAddress)
+        RelayEndpoint? relay = !primarySupported ? null
+            : tcp ? BindTcpFromPool(ctx, family, state.FiveTuple.ServerAddress)
             : hasToken ? BindClaimed(ctx, family, reservedOn, claimedPort, dontFragment)
             : BindFromPool(ctx, family, state.FiveTuple.ServerAddress, hasEvenPort, reserveNext, dontFragment, out token);
-        // Section 7.2: "If the server can only allocate one relayed transport address of a specific address type",
-        // it allocates that one and says why the other failed in ADDRESS-ERROR-CODE: a dual request whose IPv4 relay
-        // cannot be had still gets its IPv6 one.
+
+        // Step 9: "If the server can partially meet the request, i.e., if it can only allocate one relayed transport
+        // address of a specific address type", it allocates that one and says why the other failed in
+        // ADDRESS-ERROR-CODE: a dual request whose IPv4 relay cannot be had still gets its IPv6 one (even, if asked).
         int primaryError = 0;
-        if (relay is null && dual && ctx.RelayFactory.SupportsFamily(AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress))
+        if (relay is null && dual && ipv6Supported)
         {
-            relay = BindFromPool(ctx, AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress, evenPort: false, reserveNext: false, dontFragment, out _);
-            primaryError = StunErrorCodes.InsufficientCapacity;
+            relay = BindFromPool(ctx, AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress, hasEvenPort, reserveNext: false, dontFragment, out _);
+            primaryError = primarySupported ? StunErrorCodes.InsufficientCapacity : StunErrorCodes.AddressFamilyNotSupported;
             dual = false;
         }
 
@@ -193,12 +198,11 @@ internal static class AllocateRequestHandler
         {
             // Section 7.2: if the IPv6 relay cannot be had, the allocation goes ahead with IPv4 only and the response
             // says why in ADDRESS-ERROR-CODE: "440 (Address Family not Supported) or 508 (Insufficient Capacity)".
-            bool supported = ctx.RelayFactory.SupportsFamily(AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress);
-            additionalRelay = supported
+            additionalRelay = ipv6Supported
                 ? BindFromPool(ctx, AddressFamily.InterNetworkV6, state.FiveTuple.ServerAddress, evenPort: false, reserveNext: false, dontFragment, out _)
                 : null;
             additionalError = additionalRelay is not null ? 0
-                : supported ? StunErrorCodes.InsufficientCapacity : StunErrorCodes.AddressFamilyNotSupported;
+                : ipv6Supported ? StunErrorCodes.InsufficientCapacity : StunErrorCodes.AddressFamilyNotSupported;
         }
 
         // An allocation made with an access token ends when the token does, as coTURN caps it; a new token extends it.
