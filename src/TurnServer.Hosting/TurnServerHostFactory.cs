@@ -201,7 +201,7 @@ public static partial class TurnServerHostFactory
             builder.Services.AddHostedService(sp => sp.GetRequiredService<UserDatabaseRefresher>());
         }
 
-        TlsCertificateProvider? certificate = CreateTlsProvider(settings, time);
+        TlsCertificateProvider? certificate = CreateTlsProvider(settings, time, out string? defaultFilesUnusable);
         TlsCertificateProvider? tls = settings.NoTls ? null : certificate;
         if (certificate is not null)
         {
@@ -304,6 +304,10 @@ public static partial class TurnServerHostFactory
         {
             LogTlsNote(startup, note);
         }
+        else if (defaultFilesUnusable is not null)
+        {
+            LogDefaultKeyFilesUnusable(startup, defaultFilesUnusable);
+        }
         else if (certificate is null && !(settings.NoTls && settings.NoDtls))
         {
             LogTlsDisabled(startup);
@@ -400,10 +404,28 @@ public static partial class TurnServerHostFactory
     /// <summary>
     /// The certificate TLS and DTLS share, when either is on and <c>cert</c> and <c>pkey</c> are set; null otherwise
     /// (TLS and DTLS listeners are then not started, as coTURN does without a certificate).
+    /// A pair that includes coTURN's default file name, found rather than named, that cannot be used leaves them off
+    /// too, as in coTURN, with the reason in <paramref name="defaultFilesUnusable"/>.
     /// </summary>
-    /// <exception cref="TlsConfigurationException">The certificate or key cannot be used.</exception>
-    private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings, TimeProvider time) =>
-        (settings.NoTls && settings.NoDtls && !settings.WebAdmin) || settings.Cert is null || settings.PKey is null ? null : TlsCertificateProvider.Load(settings, time);
+    /// <exception cref="TlsConfigurationException">The certificate or key named in the configuration cannot be used.</exception>
+    private static TlsCertificateProvider? CreateTlsProvider(TurnServerSettings settings, TimeProvider time, out string? defaultFilesUnusable)
+    {
+        defaultFilesUnusable = null;
+        if ((settings.NoTls && settings.NoDtls && !settings.WebAdmin) || settings.Cert is null || settings.PKey is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return TlsCertificateProvider.Load(settings, time);
+        }
+        catch (TlsConfigurationException e) when (settings.KeyFilesByDefault)
+        {
+            defaultFilesUnusable = e.Message;
+            return null;
+        }
+    }
 
     /// <summary>The password of the demo user in the shipped conf/turnserver.conf, which anyone can read there.</summary>
     private const string SamplePassword = "change-me";
@@ -416,6 +438,9 @@ public static partial class TurnServerHostFactory
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "TLS and DTLS listeners are not started: set 'cert' and 'pkey' (PEM files) to enable them, or 'no-tls' and 'no-dtls' to silence this")]
     private static partial void LogTlsDisabled(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TLS and DTLS listeners are not started: the default certificate files found cannot be used ({Reason}); set 'cert' and 'pkey' to usable PEM files")]
+    private static partial void LogDefaultKeyFilesUnusable(ILogger logger, string reason);
 
     /// <summary>
     /// The user database the settings name: <c>psql-userdb</c>, <c>redis-userdb</c>, <c>userdb</c>, or coTURN's default SQLite file when

@@ -236,6 +236,12 @@ public sealed class TurnServerSettings
     /// <summary><c>pkey</c>: TLS private key, PEM; null when not given (coTURN then looks for turn_server_pkey.pem).</summary>
     public string? PKey { get; init; }
 
+    /// <summary>
+    /// <see cref="Cert"/> or <see cref="PKey"/> is coTURN's default file name, found by the search rather than named:
+    /// if the pair cannot be used, TLS and DTLS are off with a warning, as in coTURN, rather than start-up failing.
+    /// </summary>
+    public bool KeyFilesByDefault { get; init; }
+
     /// <summary><c>pkey-pwd</c>: password of an encrypted private key.</summary>
     public string? PKeyPassword { get; init; }
 

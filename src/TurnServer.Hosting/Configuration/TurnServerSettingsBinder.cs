@@ -39,6 +39,9 @@ internal sealed class TurnServerSettingsBinder
     // Why the last host name looked up did not resolve, for the error about its value; null when none failed.
     private string? _hostFailure;
 
+    // Set when cert or pkey is coTURN's default file name, found by the search, not named.
+    private bool _keyFileByDefault;
+
     private TurnServerSettingsBinder(IConfiguration configuration, IReadOnlyDictionary<string, string> origins, IReadOnlyDictionary<string, int> positions, Func<string, IPAddress[]> resolveHost, Func<string, string?> findFile, List<string> errors, List<string> warnings)
     {
         _configuration = configuration;
@@ -191,6 +194,7 @@ internal sealed class TurnServerSettingsBinder
             DrainTimeout = Integer("drain-timeout", 0),
             Cert = KeyFile("cert", DefaultCertFile),
             PKey = KeyFile("pkey", DefaultKeyFile),
+            KeyFilesByDefault = _keyFileByDefault,
             PKeyPassword = Text("pkey-pwd"),
             CaFile = KeyFile("CA-file", null),
             CipherList = Text("cipher-list"),
@@ -564,6 +568,7 @@ internal sealed class TurnServerSettingsBinder
         }
 
         _warnings.Add($"option '{name}' is not given; using {found}, found where coTURN looks for its default {defaultFileName}");
+        _keyFileByDefault = true;
         return found;
     }
 
