@@ -98,15 +98,16 @@ public partial class InteropTests
         Assert.Equal(2, server.Descriptors.ConnectionsPerAddress);
         IPEndPoint balanced = server.ProxyEndPoints.Single();
 
+        // One after the other, each answered before the next connects: connections are set up in parallel, so a
+        // later one could otherwise take its client's share before an earlier one.
         using Socket first = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40000"));
-        using Socket second = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40001"));
-        using Socket third = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40002"));
-        using Socket other = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.8:40000"));
-
         Assert.Equal(IPEndPoint.Parse("192.0.2.7:40000"), await MappedAddressAsync(first));
+        using Socket second = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40001"));
         Assert.Equal(IPEndPoint.Parse("192.0.2.7:40001"), await MappedAddressAsync(second));
-        Assert.Equal(IPEndPoint.Parse("192.0.2.8:40000"), await MappedAddressAsync(other));
+        using Socket third = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40002"));
         Assert.Equal(0, await ReceiveOrResetAsync(third)); // closed, no answer
+        using Socket other = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.8:40000"));
+        Assert.Equal(IPEndPoint.Parse("192.0.2.8:40000"), await MappedAddressAsync(other));
         Assert.Equal(1, server.Descriptors.RefusedPerAddress);
     }
 
