@@ -1,5 +1,6 @@
 using System.Net;
 using TurnServer.Hosting.Dtls;
+using TurnServer.Hosting.Tests.Infrastructure;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Tests.Dtls;
@@ -138,16 +139,5 @@ public class DtlsAdmissionTests
         Assert.True(admission.TryAdmit(First, out _));
         admission.EndHandshake(First, completed: false);
         Assert.False(admission.TryAdmit(First, out _));
-    }
-
-    private sealed class ManualClock : TimeProvider
-    {
-        private long _ticks;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => _ticks;
-
-        public void Advance(TimeSpan by) => _ticks += by.Ticks;
     }
 }

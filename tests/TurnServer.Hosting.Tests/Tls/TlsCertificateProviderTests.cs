@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using TurnServer.Hosting.Configuration;
+using TurnServer.Hosting.Tests.Infrastructure;
 using TurnServer.Hosting.Tls;
 
 namespace TurnServer.Hosting.Tests.Tls;
@@ -103,61 +104,5 @@ public sealed class TlsCertificateProviderTests : IDisposable
         byte[] buffer = new byte[count];
         await stream.ReadExactlyAsync(buffer).AsTask().WaitAsync(Timeout);
         return buffer;
-    }
-
-    /// <summary>A clock that moves, and fires its timers, only when told.</summary>
-    private sealed class ManualClock : TimeProvider
-    {
-        private readonly List<ManualTimer> _timers = [];
-        private TimeSpan _now;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => _now.Ticks;
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            var timer = new ManualTimer(this, callback, state);
-            timer.Change(dueTime, period);
-            _timers.Add(timer);
-            return timer;
-        }
-
-        public void Advance(TimeSpan by)
-        {
-            _now += by;
-            foreach (ManualTimer timer in _timers.ToArray())
-            {
-                timer.FireIfDue(_now);
-            }
-        }
-
-        private sealed class ManualTimer(ManualClock clock, TimerCallback callback, object? state) : ITimer
-        {
-            private TimeSpan? _due;
-
-            public bool Change(TimeSpan dueTime, TimeSpan period)
-            {
-                _due = dueTime == global::System.Threading.Timeout.InfiniteTimeSpan ? null : clock._now + dueTime;
-                return true;
-            }
-
-            public void FireIfDue(TimeSpan now)
-            {
-                if (_due is { } due && due <= now)
-                {
-                    _due = null;
-                    callback(state);
-                }
-            }
-
-            public void Dispose() => _due = null;
-
-            public ValueTask DisposeAsync()
-            {
-                Dispose();
-                return ValueTask.CompletedTask;
-            }
-        }
     }
 }

@@ -1,3 +1,4 @@
+using TurnServer.Hosting.Tests.Infrastructure;
 using TurnServer.Hosting.WebAdmin;
 using TurnServer.UserDb;
 
@@ -48,16 +49,5 @@ public sealed class WebAdminLoginsTests
         Assert.Equal("boss", login.Name);
         Assert.Equal(WebAdminLogins.MaxLoginsPerAdmin, north.Count(id => logins.TryGet(id, out _)));
         Assert.All(north[^WebAdminLogins.MaxLoginsPerAdmin..], id => Assert.True(logins.TryGet(id, out _)));
-    }
-
-    private sealed class ManualClock : TimeProvider
-    {
-        private long _ticks;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => _ticks;
-
-        public void Advance(TimeSpan by) => _ticks += by.Ticks;
     }
 }
