@@ -206,7 +206,7 @@ internal static class AllocateRequestHandler
         }
 
         // An allocation made with an access token ends when the token does, as coTURN caps it; a new token extends it.
-        uint lifetime = Lifetimes.CapToKey(Lifetimes.Desired(request, ctx.Options, zeroDeletes: false), state.Auth.KeyExpiresAt, ctx.Time.GetUtcNow().ToUnixTimeSeconds());
+        uint lifetime = Lifetimes.Granted(request, ctx, state.Auth, zeroDeletes: false);
         var allocation = new Allocation(
             state.FiveTuple,
             state.Connections.GetConnection(state.FiveTuple),

@@ -1,3 +1,4 @@
+using TurnServer.Core.Auth;
 using TurnServer.Stun;
 
 namespace TurnServer.Core.Handlers;
@@ -14,7 +15,7 @@ internal static class Lifetimes
     /// is zero, then the 'desired lifetime' is zero") and the request asks for 0; an Allocate asking for 0 gets the
     /// default like any lifetime below it.
     /// </summary>
-    public static uint Desired(in StunMessageReader request, TurnOptions options, bool zeroDeletes)
+    private static uint Desired(in StunMessageReader request, TurnOptions options, bool zeroDeletes)
     {
         uint max = (uint)options.MaxAllocationLifetimeSeconds;
         uint fallback = Math.Min((uint)options.DefaultAllocationLifetimeSeconds, max);
@@ -32,10 +33,19 @@ internal static class Lifetimes
     }
 
     /// <summary>
-    /// <paramref name="lifetime"/> (seconds) cut to end when the key that authenticated the request does,
-    /// <paramref name="keyExpiresAt"/> (Unix seconds; an access token's end), as coTURN caps a token's sessions: at
-    /// least 1 s, since an expired key fails authentication first. 0 (a deletion) stays 0.
+    /// The lifetime (seconds) an Allocate or Refresh grants: the desired lifetime (<see cref="Desired"/>), cut to end
+    /// when the key that authenticated the request does (<see cref="AuthenticationResult.KeyExpiresAt"/>, an access
+    /// token's end), as coTURN caps a token's sessions: at least 1 s, since an expired key fails authentication first.
+    /// 0 (a deletion) stays 0.
     /// </summary>
-    public static uint CapToKey(uint lifetime, long keyExpiresAt, long now) =>
-        lifetime == 0 || keyExpiresAt == long.MaxValue ? lifetime : (uint)Math.Clamp(keyExpiresAt - now, 1, lifetime);
+    public static uint Granted(in StunMessageReader request, TurnContext ctx, in AuthenticationResult auth, bool zeroDeletes)
+    {
+        uint lifetime = Desired(request, ctx.Options, zeroDeletes);
+        if (lifetime == 0 || auth.KeyExpiresAt == long.MaxValue)
+        {
+            return lifetime;
+        }
+
+        return (uint)Math.Clamp(auth.KeyExpiresAt - ctx.Time.GetUtcNow().ToUnixTimeSeconds(), 1, lifetime);
+    }
 }

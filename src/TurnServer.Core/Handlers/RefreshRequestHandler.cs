@@ -60,7 +60,7 @@ internal static class RefreshRequestHandler
         // "If the 'desired lifetime' is zero, then the request succeeds and the allocation is deleted"; otherwise "the
         // request succeeds and the allocation's time-to-expiry is set to the 'desired lifetime'." Of a dual
         // allocation, a request that names a family refreshes or deletes that family's relay alone (section 8.1).
-        uint lifetime = Lifetimes.CapToKey(Lifetimes.Desired(request, ctx.Options, zeroDeletes: true), state.Auth.KeyExpiresAt, ctx.Time.GetUtcNow().ToUnixTimeSeconds());
+        uint lifetime = Lifetimes.Granted(request, ctx, state.Auth, zeroDeletes: true);
         if (!ctx.Allocations.Refresh(allocation, lifetime, ctx.Now + ctx.SecondsToTicks(lifetime), requestedFamily))
         {
             return StunErrorCodes.PeerAddressFamilyMismatch; // that family's relay expired since the check above
