@@ -66,6 +66,61 @@ public class AllocateTests
     }
 
     /// <summary>
+    /// Regression: a retransmitted Allocate that the transaction cache no longer held (past its 40 s, or the cache full)
+    /// drew 437 Allocation Mismatch for the client's own allocation; it gets the success again, from the allocation.
+    /// </summary>
+    [Fact]
+    public void Retransmitted_allocate_missing_from_the_transaction_cache_gets_the_success_again_not_437()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate(); // learn a nonce
+        harness.Client.Refresh(0);
+        var tid = TransactionId.NewRandom();
+        Action<StunMessageWriterBox> dual = w =>
+        {
+            w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 17));
+            w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.AdditionalAddressFamily, 0x02));
+        };
+        harness.Relays.SupportsIPv6 = false;
+        Response first = harness.Client.Send(StunMethod.Allocate, dual, tid, sign: true);
+
+        harness.Time.Advance(TransactionCache.Retention + TimeSpan.FromSeconds(1));
+        Response again = harness.Client.Send(StunMethod.Allocate, dual, tid, sign: true);
+        Response other = harness.Client.Send(StunMethod.Allocate, dual, TransactionId.NewRandom(), sign: true);
+
+        Assert.True(first.IsSuccess);
+        Assert.True(again.IsSuccess);
+        Assert.True(again.Message.VerifyMessageIntegrity(harness.Client.Key));
+        Assert.Equal(tid, again.Message.TransactionId);
+        Assert.Equal(first.XorAddress(StunAttributeType.XorRelayedAddress), again.XorAddress(StunAttributeType.XorRelayedAddress));
+        Assert.Equal(harness.Client.FiveTuple.ClientAddress, again.XorAddress(StunAttributeType.XorMappedAddress));
+        Assert.True(again.Message.TryGetAttribute(StunAttributeType.AddressErrorCode, out ReadOnlySpan<byte> error));
+        Assert.Equal((0x02, 440), (error[0], (error[2] * 100) + error[3]));
+        Assert.True(again.Message.TryGetUInt32(StunAttributeType.Lifetime, out uint lifetime));
+        Assert.Equal(600u - 41u, lifetime);
+        Assert.Equal(StunErrorCodes.AllocationMismatch, other.ErrorCode);
+        Assert.Equal(1, harness.Engine.Allocations.Count);
+    }
+
+    [Fact]
+    public void An_allocate_with_the_creating_transaction_id_from_another_user_is_437()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate(); // learn a nonce
+        harness.Client.Refresh(0);
+        var tid = TransactionId.NewRandom();
+        Action<StunMessageWriterBox> transport = w => w.Add((ref StunMessageWriter x) => x.WriteLeadingByte(StunAttributeType.RequestedTransport, 17));
+        Assert.True(harness.Client.Send(StunMethod.Allocate, transport, tid, sign: true).IsSuccess);
+        var bob = harness.NewClient(harness.Client.FiveTuple.ClientAddress.ToIPAddress().ToString(), harness.Client.FiveTuple.ClientAddress.Port, "bob", "builder");
+        bob.Allocate(); // learn a nonce: 437 on the 5-tuple
+
+        harness.Time.Advance(TransactionCache.Retention + TimeSpan.FromSeconds(1));
+        Response stolen = bob.Send(StunMethod.Allocate, transport, tid, sign: true);
+
+        Assert.Equal(StunErrorCodes.AllocationMismatch, stolen.ErrorCode);
+    }
+
+    /// <summary>
     /// Regression (found by <see cref="EngineModelTests"/>): a request that reused an Allocate's transaction ID with
     /// another method was answered from the transaction cache with the Allocate's success response.
     /// </summary>

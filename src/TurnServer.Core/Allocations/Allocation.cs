@@ -125,6 +125,18 @@ public sealed class Allocation
     /// </summary>
     internal long KeyExpiresAt => Volatile.Read(ref _credential).ExpiresAt;
 
+    /// <summary>
+    /// The transaction ID of the Allocate request that made this allocation: a retransmission of it is answered with the
+    /// success again, not 437 (RFC 8656 section 7.2, RFC 8489 section 6.3.4).
+    /// </summary>
+    internal TransactionId CreatedBy { get; init; }
+
+    /// <summary>The family (0x01 IPv4, 0x02 IPv6) of the ADDRESS-ERROR-CODE in the Allocate success, or 0 (RFC 8656 section 18.12).</summary>
+    internal byte AddressErrorFamily { get; init; }
+
+    /// <summary>The error code (440 or 508) of the ADDRESS-ERROR-CODE in the Allocate success, or 0 when it had none.</summary>
+    internal int AddressError { get; init; }
+
     /// <summary>True when an RFC 7635 access token authorized the Allocate; later tokens may then change the key.</summary>
     public bool ViaAccessToken { get; init; }
 

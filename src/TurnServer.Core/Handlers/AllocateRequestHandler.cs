@@ -23,11 +23,20 @@ internal static class AllocateRequestHandler
     public static int Handle(TurnContext ctx, ref RequestState state, in StunMessageReader request, ref StunMessageWriter response)
     {
         // Step 2: "the server checks if the 5-tuple is currently in use by an existing allocation. If yes, the server
-        // rejects the request with a 437 (Allocation Mismatch) error." (Retransmissions were answered from the
-        // transaction cache before this point.)
-        if (state.Allocation is not null)
+        // rejects the request with a 437 (Allocation Mismatch) error." Retransmissions were answered from the
+        // transaction cache before this point; one the cache did not keep (it was full) is still a retransmission of
+        // the request that made the allocation, and gets its success again, rebuilt from the allocation (RFC 8489
+        // section 6.3.4), as coTURN answers it: a 437 would make the client give up an allocation it holds. (A RESERVATION-TOKEN
+        // the first answer carried is not repeated: the reservation table does not record who holds a token.)
+        if (state.Allocation is { } existing)
         {
-            return StunErrorCodes.AllocationMismatch;
+            if (existing.CreatedBy != request.TransactionId || !existing.Admits(state.Auth))
+            {
+                return StunErrorCodes.AllocationMismatch;
+            }
+
+            WriteSuccess(ref response, existing, (uint)Math.Max(0, existing.SecondsToExpiry), newToken: 0, state.FiveTuple.ClientAddress);
+            return 0;
         }
 
         // coTURN's alternate-server and tls-alternate-server: send every Allocate elsewhere with 300 Try Alternate
@@ -222,6 +231,9 @@ internal static class AllocateRequestHandler
             AcceptsAnyPeer = ctx.Options.ServerRelay,
             ViaAccessToken = state.Auth.ViaAccessToken,
             Origin = ctx.Options.CheckOriginConsistency ? Origins.FromRequest(request) : null,
+            CreatedBy = request.TransactionId,
+            AddressErrorFamily = additionalError != 0 ? StunAddressCodec.FamilyIPv6 : primaryError != 0 ? StunAddressCodec.FamilyIPv4 : (byte)0,
+            AddressError = additionalError != 0 ? additionalError : primaryError,
         };
         if (mobile)
         {
@@ -257,36 +269,40 @@ internal static class AllocateRequestHandler
         relay.Start(allocation);
         additionalRelay?.Start(allocation);
 
-        // Section 7.2, success response: XOR-RELAYED-ADDRESS, LIFETIME, RESERVATION-TOKEN if one was made, and
-        // XOR-MAPPED-ADDRESS.
+        WriteSuccess(ref response, allocation, lifetime, hasToken ? 0 : token, state.FiveTuple.ClientAddress);
+        return 0;
+    }
+
+    /// <summary>
+    /// Section 7.2, success response: XOR-RELAYED-ADDRESS (two for a dual allocation, else ADDRESS-ERROR-CODE if a
+    /// family failed), LIFETIME (<paramref name="lifetime"/> seconds), MOBILITY-TICKET if the allocation has one,
+    /// RESERVATION-TOKEN if <paramref name="newToken"/> is not 0, and XOR-MAPPED-ADDRESS (<paramref name="mapped"/>).
+    /// </summary>
+    private static void WriteSuccess(ref StunMessageWriter response, Allocation allocation, uint lifetime, ulong newToken, in TransportAddress mapped)
+    {
         response.WriteXorAddress(StunAttributeType.XorRelayedAddress, allocation.RelayedTransportAddress);
-        if (additionalRelay is not null)
+        if (allocation.IsDual)
         {
             response.WriteXorAddress(StunAttributeType.XorRelayedAddress, allocation.AdditionalRelayedTransportAddress);
         }
-        else if (additionalError != 0)
+        else if (allocation.AddressError != 0)
         {
-            response.WriteAddressErrorCode(StunAddressCodec.FamilyIPv6, additionalError);
-        }
-        else if (primaryError != 0)
-        {
-            response.WriteAddressErrorCode(StunAddressCodec.FamilyIPv4, primaryError);
+            response.WriteAddressErrorCode(allocation.AddressErrorFamily, allocation.AddressError);
         }
 
         response.WriteUInt32(StunAttributeType.Lifetime, lifetime);
-        if (mobile)
+        if (allocation.MobilityTicket is { } ticket)
         {
             // RFC 8016 section 3.1: the ticket that moves this allocation to a new 5-tuple.
-            response.WriteText(StunAttributeType.MobilityTicket, allocation.MobilityTicket!);
+            response.WriteText(StunAttributeType.MobilityTicket, ticket);
         }
 
-        if (!hasToken && token != 0)
+        if (newToken != 0)
         {
-            response.WriteUInt64(StunAttributeType.ReservationToken, token);
+            response.WriteUInt64(StunAttributeType.ReservationToken, newToken);
         }
 
-        response.WriteXorAddress(StunAttributeType.XorMappedAddress, state.FiveTuple.ClientAddress);
-        return 0;
+        response.WriteXorAddress(StunAttributeType.XorMappedAddress, mapped);
     }
 
     private static RelayEndpoint? BindClaimed(TurnContext ctx, AddressFamily family, in TransportAddress server, int port, bool dontFragment)
