@@ -138,11 +138,18 @@ internal sealed partial class UdpRelayEndpointFactory : IRelayEndpointFactory
 
             if (dontFragment)
             {
-                socket.DontFragment = true;
+                SetDontFragment(socket);
             }
 
             NetworkDevice.Apply(socket, _device);
             socket.Bind(new IPEndPoint(ip, port));
+        }
+        catch (Exception e) when (e is NotSupportedException or PlatformNotSupportedException)
+        {
+            // A platform without a DF option for this family: no relay, rather than one that fragments.
+            socket?.Dispose();
+            AddressFailed(ip, e.Message);
+            return RelayBindError.NoResources;
         }
         catch (SocketException e)
         {
@@ -163,6 +170,33 @@ internal sealed partial class UdpRelayEndpointFactory : IRelayEndpointFactory
         Volatile.Write(ref _addressFailureLogged, 0);
         endpoint = new UdpRelayEndpoint(socket, new TransportAddress(ip, port), _counters, _logger, _descriptors);
         return RelayBindError.None;
+    }
+
+    /// <summary>
+    /// Sets the DF bit on the datagrams <paramref name="socket"/> sends, as DONT-FRAGMENT asks (RFC 8656 section 18.9).
+    /// <see cref="Socket.DontFragment"/> covers IPv4 only (on an IPv6 socket .NET throws <see cref="NotSupportedException"/>,
+    /// which escaped the Allocate and leaked its port, quota and descriptor), so IPv6 takes the platform's own option:
+    /// IPV6_MTU_DISCOVER = IP_PMTUDISC_DO on Linux, as the Linux engine sets it, else IPV6_DONTFRAG.
+    /// </summary>
+    /// <exception cref="SocketException">The option is refused.</exception>
+    /// <exception cref="NotSupportedException">The platform has no such option for this family.</exception>
+    internal static void SetDontFragment(Socket socket)
+    {
+        if (socket.AddressFamily == AddressFamily.InterNetwork)
+        {
+            socket.DontFragment = true;
+        }
+        else if (OperatingSystem.IsLinux())
+        {
+            Span<byte> value = stackalloc byte[sizeof(int)];
+            BitConverter.TryWriteBytes(value, Libc.IP_PMTUDISC_DO);
+            socket.SetRawSocketOption(Libc.IPPROTO_IPV6, Libc.IPV6_MTU_DISCOVER, value);
+        }
+        else
+        {
+            // IPV6_DONTFRAG: 14 on Windows, 62 on the BSDs and macOS.
+            socket.SetSocketOption(SocketOptionLevel.IPv6, (SocketOptionName)(OperatingSystem.IsWindows() ? 14 : 62), true);
+        }
     }
 
     private IPAddress? ChooseIp(AddressFamily family, in TransportAddress serverAddress)

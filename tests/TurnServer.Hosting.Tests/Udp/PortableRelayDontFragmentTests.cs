@@ -1,0 +1,99 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
+using TurnServer.Core;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Core.Relay;
+using TurnServer.Hosting.Net;
+using TurnServer.Hosting.Udp;
+using TurnServer.Hosting.Udp.Linux;
+using TurnServer.Stun;
+
+namespace TurnServer.Hosting.Tests.Udp;
+
+/// <summary>DONT-FRAGMENT on the portable engine's relay sockets (RFC 8656 section 18.9).</summary>
+public sealed class PortableRelayDontFragmentTests
+{
+    [Fact]
+    public void An_ipv6_relay_socket_gets_the_never_fragment_mode()
+    {
+        using var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp);
+
+        UdpRelayEndpointFactory.SetDontFragment(socket);
+
+        Span<byte> mode = stackalloc byte[sizeof(int)];
+        Assert.Equal(sizeof(int), socket.GetRawSocketOption(Libc.IPPROTO_IPV6, Libc.IPV6_MTU_DISCOVER, mode));
+        Assert.Equal(Libc.IP_PMTUDISC_DO, BitConverter.ToInt32(mode));
+    }
+
+    /// <summary>
+    /// Regression: .NET's Socket.DontFragment throws on an IPv6 socket, and the exception left the Allocate with its
+    /// port, quota and descriptor taken and no answer; five such Allocates under total-quota 5 locked everyone out.
+    /// </summary>
+    [Fact]
+    public void Ipv6_allocates_with_dont_fragment_succeed_and_give_everything_back_on_refresh_zero()
+    {
+        var descriptors = new DescriptorBudget(1000, NullLogger.Instance);
+        var engine = new TurnEngine(
+            new TurnOptions { Realm = "example.org", RequireAuthentication = false, TotalQuota = 2 },
+            new UdpRelayEndpointFactory([], [IPAddress.Loopback, IPAddress.IPv6Loopback], new ServerCounters(), NullLogger.Instance, descriptors),
+            [],
+            null,
+            TimeProvider.System,
+            50000,
+            50009);
+        int free = engine.Ports.FreeCount;
+        var server = new TransportAddress(IPAddress.IPv6Loopback, 3478);
+
+        for (int i = 0; i < 4; i++)
+        {
+            var fiveTuple = new FiveTuple(new TransportAddress(IPAddress.IPv6Loopback, 40000 + i), server, TransportProtocol.Udp);
+            StunMessageReader allocated = Exchange(engine, fiveTuple, StunMethod.Allocate, out _, (ref StunMessageWriter w) =>
+            {
+                w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
+                w.WriteLeadingByte(StunAttributeType.RequestedAddressFamily, StunAddressCodec.FamilyIPv6);
+                w.WriteAttribute(StunAttributeType.DontFragment, []);
+            });
+            Assert.Equal(StunMessageClass.SuccessResponse, allocated.Class);
+            Assert.True(allocated.TryGetXorAddress(StunAttributeType.XorRelayedAddress, out TransportAddress relayed));
+            Assert.True(relayed.IsIPv6);
+            Assert.Equal(1, descriptors.InUse);
+
+            StunMessageReader refreshed = Exchange(engine, fiveTuple, StunMethod.Refresh, out _, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0));
+            Assert.Equal(StunMessageClass.SuccessResponse, refreshed.Class);
+        }
+
+        Assert.Equal(0, engine.Allocations.Count);
+        Assert.Equal(0, descriptors.InUse);
+        Assert.Equal(free, engine.Ports.FreeCount);
+    }
+
+    private delegate void Attributes(ref StunMessageWriter writer);
+
+    private static StunMessageReader Exchange(TurnEngine engine, in FiveTuple fiveTuple, StunMethod method, out byte[] response, Attributes attributes)
+    {
+        byte[] request = new byte[256];
+        var writer = new StunMessageWriter(request, method, StunMessageClass.Request, TransactionId.NewRandom());
+        attributes(ref writer);
+        byte[] packet = writer.Written.ToArray();
+        response = new byte[2048];
+        int length = engine.ProcessMessage(PacketKind.Stun, packet, fiveTuple, new NoClients(), new SendScratch(), response);
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(response.AsSpan(0, length), out StunMessageReader message));
+        return message;
+    }
+
+    private sealed class NoClients : IClientConnectionSource
+    {
+        public ClientConnection GetConnection(in FiveTuple fiveTuple) => new Silent();
+    }
+
+    private sealed class Silent : ClientConnection
+    {
+        public override TransportProtocol Protocol => TransportProtocol.Udp;
+
+        public override void Send(ReadOnlySpan<byte> frame)
+        {
+        }
+    }
+}
