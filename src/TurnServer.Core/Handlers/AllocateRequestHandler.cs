@@ -343,8 +343,24 @@ internal static class AllocateRequestHandler
         return null;
     }
 
-    /// <summary>Takes ports from the pool until one binds; ports held by other programs go back to the pool.</summary>
+    /// <summary>
+    /// Takes ports from the pool until one binds; ports held by other programs are quarantined, and those that this
+    /// server's own closing sockets still hold stay out until the search ends, so that it does not draw them again.
+    /// </summary>
     private static RelayEndpoint? BindFromPool(TurnContext ctx, AddressFamily family, in TransportAddress server, bool evenPort, bool reserveNext, bool dontFragment, out ulong token)
+    {
+        Span<int> closing = stackalloc int[BindAttempts];
+        int closingCount = 0;
+        RelayEndpoint? relay = BindFromPool(ctx, family, server, evenPort, reserveNext, dontFragment, closing, ref closingCount, out token);
+        foreach (int port in closing[..closingCount])
+        {
+            ctx.Ports.Release(port);
+        }
+
+        return relay;
+    }
+
+    private static RelayEndpoint? BindFromPool(TurnContext ctx, AddressFamily family, in TransportAddress server, bool evenPort, bool reserveNext, bool dontFragment, Span<int> closing, ref int closingCount, out ulong token)
     {
         token = 0;
         for (int attempt = 0; attempt < BindAttempts; attempt++)
@@ -368,7 +384,15 @@ internal static class AllocateRequestHandler
                 return relay;
             }
 
-            GiveBack(ctx, port, error);
+            if (error == RelayBindError.PortClosing)
+            {
+                closing[closingCount++] = port;
+            }
+            else
+            {
+                GiveBack(ctx, port, error);
+            }
+
             if (evenPort && reserveNext)
             {
                 ctx.Ports.Release(port + 1);

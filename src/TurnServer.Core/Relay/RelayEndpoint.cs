@@ -40,6 +40,13 @@ public enum RelayBindError
     /// <summary>The port is taken by something outside the pool; try another.</summary>
     PortInUse,
 
+    /// <summary>
+    /// The port is held by this server's own relay socket of an allocation just deleted, whose close is still on its
+    /// way: another port is tried, and this one goes back to the pool when the Allocate is done (not quarantined as
+    /// another program's).
+    /// </summary>
+    PortClosing,
+
     /// <summary>No relay address of the requested family exists (answer 440).</summary>
     FamilyNotSupported,
 

@@ -94,7 +94,20 @@ internal sealed partial class UdpRelayEndpointFactory : IRelayEndpointFactory
         // The default receive buffer (rmem_default, 208 KB) holds only 92 datagrams of 1,200 bytes: a burst from a
         // peer while the worker is busy overflowed it (164 of 256 lost in turnload's 1-client run). It is a limit,
         // not memory taken, so an idle allocation costs nothing more.
-        SocketFd? fd = SocketFd.TryOpen(new IPEndPoint(ip, port), reusePort: false, dontFragment, bufferBytes: RelayBufferBytes, out int errno, _deviceValue);
+        var local = new IPEndPoint(ip, port);
+        SocketFd? fd = SocketFd.TryOpen(local, reusePort: false, dontFragment, bufferBytes: RelayBufferBytes, out int errno, _deviceValue);
+        bool closing = false;
+        if (fd is null && ResourceExhaustion.IsPortTakenErrno(errno))
+        {
+            // A relay socket of ours that a worker is closing: another port is tried. One closed since the bind
+            // failed is no longer marked, so the bind is tried once more rather than the port taken for another program's.
+            closing = linux.IsClosing(new TransportAddress(ip, port));
+            if (!closing)
+            {
+                fd = SocketFd.TryOpen(local, reusePort: false, dontFragment, bufferBytes: RelayBufferBytes, out errno, _deviceValue);
+            }
+        }
+
         endpoint = fd is null ? null : new LinuxRelayEndpoint(fd, new TransportAddress(ip, port), linux, _descriptors);
         if (fd is not null)
         {
@@ -104,7 +117,7 @@ internal sealed partial class UdpRelayEndpointFactory : IRelayEndpointFactory
 
         if (ResourceExhaustion.IsPortTakenErrno(errno))
         {
-            return RelayBindError.PortInUse;
+            return closing ? RelayBindError.PortClosing : RelayBindError.PortInUse;
         }
 
         if (!ResourceExhaustion.IsErrno(errno))

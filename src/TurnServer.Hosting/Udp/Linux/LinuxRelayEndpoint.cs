@@ -85,6 +85,13 @@ internal sealed class LinuxRelayEndpoint : RelayEndpoint
         return null;
     }
 
+    /// <summary>Closes the socket; its owning worker's thread only, once the socket is out of the epoll set.</summary>
+    internal void CloseSocket()
+    {
+        Socket.Dispose();
+        _engine.Closed(LocalAddress);
+    }
+
     /// <inheritdoc />
     public override void Dispose()
     {
@@ -96,6 +103,11 @@ internal sealed class LinuxRelayEndpoint : RelayEndpoint
         // Only the owning worker closes a socket it polls, so a descriptor number is never reused under its feet.
         if (Owner is { } owner)
         {
+            if (LinuxUdpWorker.Current != owner)
+            {
+                _engine.ClosePosted(LocalAddress);
+            }
+
             owner.RemoveRelay(this);
         }
         else

@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TurnServer.Core.Diagnostics;
+using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Udp.Linux;
 
@@ -13,6 +15,9 @@ namespace TurnServer.Hosting.Udp.Linux;
 /// </summary>
 internal sealed partial class LinuxUdpEngine : IHostedService, IDisposable
 {
+    // Relay sockets whose close was posted to their worker and has not run yet, by local address: a bind that meets
+    // one (EADDRINUSE) has found this server's own port on its way back to the pool, not another program's.
+    private readonly ConcurrentDictionary<TransportAddress, byte> _closing = new();
     private readonly LinuxUdpWorker[] _workers;
     private readonly ILogger _logger;
     private int _nextWorker;
@@ -38,6 +43,15 @@ internal sealed partial class LinuxUdpEngine : IHostedService, IDisposable
             _workers[i] = new LinuxUdpWorker(i, counters, logger, failed);
         }
     }
+
+    /// <summary>Notes that the relay socket bound to <paramref name="address"/> is to be closed by its worker.</summary>
+    internal void ClosePosted(in TransportAddress address) => _closing[address] = 0;
+
+    /// <summary>Notes that the relay socket bound to <paramref name="address"/> is closed.</summary>
+    internal void Closed(in TransportAddress address) => _closing.TryRemove(address, out _);
+
+    /// <summary>Whether a relay socket bound to <paramref name="address"/> waits for its worker to close it.</summary>
+    internal bool IsClosing(in TransportAddress address) => _closing.ContainsKey(address);
 
     /// <summary>Worker threads, and so sockets per listener.</summary>
     public int WorkerCount => _workers.Length;

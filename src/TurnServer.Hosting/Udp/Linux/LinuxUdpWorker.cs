@@ -650,7 +650,7 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
     {
         if (_stopped || relay.IsDisposed)
         {
-            relay.Socket.Dispose();
+            relay.CloseSocket();
             return;
         }
 
@@ -686,14 +686,14 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
         if (slot < 0 || slot >= _relayHighWater || _relays[slot] != relay)
         {
             // Never registered (posted registration not run yet cannot happen: commands run in order), or done.
-            relay.Socket.Dispose();
+            relay.CloseSocket();
             return;
         }
 
         // Datagrams queued on this socket go first; then the socket leaves the set and closes.
         FlushPeers();
         Libc.EpollDelete(_epoll, relay.Socket.Fd);
-        relay.Socket.Dispose();
+        relay.CloseSocket();
         _relays[slot] = null;
         _generations[slot] = (_generations[slot] + 1) & GenerationMask; // the epoll tag holds 30 bits of it
         relay.Slot = -1;

@@ -1,0 +1,103 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+using TurnServer.Core;
+using TurnServer.Core.Allocations;
+using TurnServer.Core.Diagnostics;
+using TurnServer.Core.Relay;
+using TurnServer.Hosting.Net;
+using TurnServer.Hosting.Udp;
+using TurnServer.Hosting.Udp.Linux;
+using TurnServer.Stun;
+
+namespace TurnServer.Hosting.Tests.Udp;
+
+/// <summary>
+/// Regression: with the Linux engine an allocation deleted off its relay's worker thread (a TCP client's Refresh(0),
+/// the sweeper) returned its port to the pool before the worker had closed the socket; an Allocate that drew the port
+/// in that gap met EADDRINUSE and quarantined the server's own port for a minute as if another program held it.
+/// </summary>
+public sealed class LinuxRelayPortReuseTests
+{
+    [Fact]
+    public void A_port_whose_relay_socket_is_still_closing_is_not_quarantined()
+    {
+        using var linux = new LinuxUdpEngine(new ServerCounters(), NullLogger.Instance, workerCount: 1);
+        linux.Start();
+        var descriptors = new DescriptorBudget(1000, NullLogger.Instance);
+        var engine = new TurnEngine(
+            new TurnOptions { Realm = "example.org", RequireAuthentication = false },
+            new UdpRelayEndpointFactory([], [IPAddress.Loopback], new ServerCounters(), NullLogger.Instance, descriptors, linux),
+            [],
+            null,
+            TimeProvider.System,
+            50100,
+            50107);
+
+        // Each round frees a port and at once draws another of the eight: now and then the one whose socket the worker
+        // has not closed yet. Between rounds the closes are awaited, so no round finds the pool short of ports.
+        for (int i = 0; i < 400; i++)
+        {
+            var first = Client(20000 + (2 * i));
+            var second = Client(20001 + (2 * i));
+            TransportAddress firstRelay = Allocate(engine, first);
+            Assert.Equal(0, Send(engine, first, StunMethod.Refresh, lifetime: 0));
+            TransportAddress secondRelay = Allocate(engine, second);
+            Assert.Equal(0, Send(engine, second, StunMethod.Refresh, lifetime: 0));
+            Assert.True(
+                SpinWait.SpinUntil(() => !linux.IsClosing(firstRelay) && !linux.IsClosing(secondRelay), TimeSpan.FromSeconds(10)),
+                "the worker did not close the relay sockets");
+        }
+
+        Assert.Equal(0, engine.Ports.QuarantinedCount);
+        Assert.Equal(8, engine.Ports.FreeCount);
+    }
+
+    private static FiveTuple Client(int port) =>
+        new(new TransportAddress(IPAddress.Loopback, port), new TransportAddress(IPAddress.Loopback, 3478), TransportProtocol.Tcp);
+
+    private static TransportAddress Allocate(TurnEngine engine, in FiveTuple fiveTuple)
+    {
+        Assert.Equal(0, Send(engine, fiveTuple, StunMethod.Allocate, relayed: out TransportAddress relayed));
+        return relayed;
+    }
+
+    private static int Send(TurnEngine engine, in FiveTuple fiveTuple, StunMethod method, uint? lifetime = null) =>
+        Send(engine, fiveTuple, method, out _, lifetime);
+
+    /// <summary>Sends a request; 0 for a success (with its XOR-RELAYED-ADDRESS, if any, in <paramref name="relayed"/>), else the error code.</summary>
+    private static int Send(TurnEngine engine, in FiveTuple fiveTuple, StunMethod method, out TransportAddress relayed, uint? lifetime = null)
+    {
+        byte[] request = new byte[256];
+        var writer = new StunMessageWriter(request, method, StunMessageClass.Request, TransactionId.NewRandom());
+        if (method == StunMethod.Allocate)
+        {
+            writer.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
+        }
+
+        if (lifetime is uint seconds)
+        {
+            writer.WriteUInt32(StunAttributeType.Lifetime, seconds);
+        }
+
+        byte[] packet = writer.Written.ToArray();
+        byte[] response = new byte[2048];
+        int length = engine.ProcessMessage(PacketKind.Stun, packet, fiveTuple, new NoClients(), new SendScratch(), response);
+        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(response.AsSpan(0, length), out StunMessageReader message));
+        message.TryGetXorAddress(StunAttributeType.XorRelayedAddress, out relayed);
+        return message.Class == StunMessageClass.SuccessResponse ? 0 : message.TryGetErrorCode(out int code, out _) ? code : -1;
+    }
+
+    private sealed class NoClients : IClientConnectionSource
+    {
+        public ClientConnection GetConnection(in FiveTuple fiveTuple) => new Silent();
+    }
+
+    private sealed class Silent : ClientConnection
+    {
+        public override TransportProtocol Protocol => TransportProtocol.Tcp;
+
+        public override void Send(ReadOnlySpan<byte> frame)
+        {
+        }
+    }
+}
