@@ -175,6 +175,27 @@ public partial class LinuxUdpEngineTests
         Assert.True(offload.Headers[2].Header.Control != null);
     }
 
+    /// <summary>
+    /// Regression (found in review): EINVAL for a run of segments of 1,232 bytes or fewer was taken for the kernel
+    /// refusing offload, and turned it off for the whole worker; but an IPv4 path MTU can fall to 552 bytes (a small
+    /// link, or a forged ICMP "fragmentation needed"), and kernels before 6.14 refuse larger segments with EINVAL.
+    /// </summary>
+    [Theory]
+    [InlineData("192.0.2.1", false, 1200, true)]
+    [InlineData("192.0.2.1", true, 1200, true)] // IPv4-mapped, from a dual-stack socket
+    [InlineData("192.0.2.1", false, 524, false)]
+    [InlineData("2001:db8::1", true, 1200, false)]
+    [InlineData("2001:db8::1", true, 1233, true)]
+    public void Einval_counts_as_a_size_error_only_above_the_destination_familys_smallest_mtu(string ip, bool v6Socket, int segmentBytes, bool sizeError)
+    {
+        byte[] name = new byte[DatagramBatch.NameSize];
+        int length = SockAddr.Write(new TransportAddress(IPAddress.Parse(ip), 3478), v6Socket, name);
+
+        Assert.Equal(sizeError, SegmentationOffload.IsSizeError(Libc.EINVAL, (nuint)segmentBytes, name.AsSpan(0, length)));
+        Assert.True(SegmentationOffload.IsSizeError(Libc.EMSGSIZE, (nuint)segmentBytes, name.AsSpan(0, length)));
+        Assert.False(SegmentationOffload.IsSizeError(Libc.EOPNOTSUPP, (nuint)segmentBytes, name.AsSpan(0, length)));
+    }
+
     [Theory]
     [InlineData("192.0.2.1", 3478, false)]
     [InlineData("2001:db8::1", 3478, true)]

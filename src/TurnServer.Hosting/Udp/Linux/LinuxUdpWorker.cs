@@ -561,9 +561,9 @@ internal sealed unsafe partial class LinuxUdpWorker : IDisposable
                 // The run goes datagram by datagram, whether the kernel refuses offload or only this run (segments over
                 // the route's MTU, a destination it refuses anyway such as port 0). Offload is turned off only when they
                 // all go alone and the error cannot have been about size (EMSGSIZE, or EINVAL for segments that a route
-                // with IPv6's minimum MTU would refuse), so one client's path or bad destination cannot turn it off.
-                bool sizeError = errno == Libc.EMSGSIZE
-                    || (errno == Libc.EINVAL && _gso.Headers[sent].Header.Iov->Length > SegmentationOffload.MinimumMtuSegmentBytes);
+                // with its family's minimum MTU would refuse), so one client's path or bad destination cannot turn it off.
+                Libc.MsgHdr* header = &_gso.Headers[sent].Header;
+                bool sizeError = SegmentationOffload.IsSizeError(errno, header->Iov->Length, new ReadOnlySpan<byte>(header->Name, (int)header->NameLength));
                 if (SendEach(fd, messages + _gso.First[sent], segments) == 0 && !sizeError)
                 {
                     _gso.Enabled = false;

@@ -25,9 +25,16 @@ internal sealed unsafe class SegmentationOffload : IDisposable
 
     /// <summary>
     /// Segments this small fit the smallest MTU IPv6 allows (1,280 bytes, less 40 for IPv6 and 8 for UDP): when the
-    /// kernel refuses a run of them, offload itself is refused, not the size.
+    /// kernel refuses a run of them to an IPv6 destination, offload itself is refused, not the size.
     /// </summary>
     public const int MinimumMtuSegmentBytes = 1232;
+
+    /// <summary>
+    /// The same for IPv4: the smallest path MTU Linux learns by default (net.ipv4.route.min_pmtu, 552 bytes), less 20
+    /// for IPv4 and 8 for UDP. A peer behind a small link, or one that sends ICMP "fragmentation needed" for itself,
+    /// lowers its path MTU that far, and kernels before 6.14 refuse larger segments with EINVAL.
+    /// </summary>
+    public const int MinimumIPv4MtuSegmentBytes = 524;
 
     private const int SolUdp = 17;
     private const int UdpSegment = 103;
@@ -65,6 +72,19 @@ internal sealed unsafe class SegmentationOffload : IDisposable
     private Libc.IoVec* Iov { get; }
 
     private byte* Control { get; }
+
+    /// <summary>
+    /// Whether the kernel's <paramref name="errno"/> for a run of <paramref name="segmentBytes"/>-byte segments sent to
+    /// <paramref name="name"/> (a sockaddr) may be about their size on that one path (EMSGSIZE; EINVAL for segments
+    /// over the smallest MTU of the destination's family), rather than a refusal of offload itself.
+    /// </summary>
+    public static bool IsSizeError(int errno, nuint segmentBytes, ReadOnlySpan<byte> name) =>
+        errno == Libc.EMSGSIZE
+        || (errno == Libc.EINVAL && segmentBytes > (nuint)(IsIPv4(name) ? MinimumIPv4MtuSegmentBytes : MinimumMtuSegmentBytes));
+
+    /// <summary>A sockaddr_in, or a sockaddr_in6 holding an IPv4-mapped address (::ffff:a.b.c.d).</summary>
+    private static bool IsIPv4(ReadOnlySpan<byte> name) =>
+        name.Length == 16 || (name.Length >= 24 && name[8..18].IndexOfAnyExcept((byte)0) < 0 && name[18] == 0xFF && name[19] == 0xFF);
 
     /// <summary>Merges runs of <paramref name="messages"/> (at most the capacity); returns how many messages result.</summary>
     public int Coalesce(Libc.MMsgHdr* messages, int count)
