@@ -25,7 +25,7 @@ public static class TurnOptionTable
         Value("listening-port", TurnOptionValueKind.Port, "3478", "TURN listener port for UDP and TCP.", Supported, 'p'),
         Value("tls-listening-port", TurnOptionValueKind.Port, "5349", "TURN listener port for TLS and DTLS.", Supported),
         Value("alt-listening-port", TurnOptionValueKind.Port, "0 (listening-port + 1)", "Alternative listening port for RFC 5780 CHANGE-REQUEST.", Supported),
-        Value("alt-tls-listening-port", TurnOptionValueKind.Port, "0 (tls-listening-port + 1)", "Alternative TLS/DTLS listening port.", Supported),
+        Value("alt-tls-listening-port", TurnOptionValueKind.Port, "0 (tls-listening-port + 1)", "Alternative TLS/DTLS listening port; accepted, no effect (RFC 5780 discovery runs over plain UDP only).", Supported),
         Value("tcp-proxy-port", TurnOptionValueKind.Port, null, "TCP port (on each listening IP) for connections from a load balancer that sends a PROXY protocol v2 header.", Supported),
         Value("listening-ip", TurnOptionValueKind.IPAddress, "all addresses", "Listener IP address; may be repeated.", Supported, 'L', repeatable: true),
         Value("relay-device", TurnOptionValueKind.String, null, "Network interface the relay sockets are tied to (SO_BINDTODEVICE, Linux only).", Supported, 'i', keepsEmptyValue: true),
