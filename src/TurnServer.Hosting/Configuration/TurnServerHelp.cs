@@ -39,13 +39,15 @@ public static class TurnServerHelp
         }
     }
 
-    // "  -p, --listening-port <port>", "      --stale-nonce[=<number>]", "  -c <file>"
+    // "  -p, --listening-port <port>", "      --stale-nonce[=<number>]", "  -c <file>", "  -K <bool>, --keep-address-family"
     private static string Usage(TurnOption option)
     {
+        // The value after the long name stands for both forms; a letter that needs one where the long form does not (-K) shows its own.
+        string letterValue = option.ShortNameTakesValue && option.Argument != TurnOptionArgument.Required ? " " + option.ValuePlaceholder : "";
         string names = (option.ShortName, option.Name) switch
         {
-            ({ } letter, { } name) => $"-{letter}, --{name}",
-            ({ } letter, null) => $"-{letter}",
+            ({ } letter, { } name) => $"-{letter}{letterValue}, --{name}",
+            ({ } letter, null) => $"-{letter}{letterValue}",
             _ => "    --" + option.Name,
         };
         foreach (string alias in option.Aliases)

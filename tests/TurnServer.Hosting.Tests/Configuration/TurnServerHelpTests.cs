@@ -30,7 +30,9 @@ public class TurnServerHelpTests
             Assert.Contains(option.DisplayName, line, StringComparison.Ordinal);
             if (option.ShortName is { } letter && option.Name is not null)
             {
-                Assert.Contains($"-{letter}, --{option.Name}", line, StringComparison.Ordinal);
+                // A letter that needs a value its long form does not (-K) shows the value itself.
+                string letterValue = option.ShortNameTakesValue && option.Argument != TurnOptionArgument.Required ? " " + option.ValuePlaceholder : "";
+                Assert.Contains($"-{letter}{letterValue}, --{option.Name}", line, StringComparison.Ordinal);
             }
 
             foreach (string alias in option.Aliases)
@@ -58,5 +60,6 @@ public class TurnServerHelpTests
         Assert.Contains(lines, l => l.StartsWith("  -b, --userdb, --db <file> ", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("  -c <file> ", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("  -a, --lt-cred-mech ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("  -K <bool>, --keep-address-family ", StringComparison.Ordinal));
     }
 }
