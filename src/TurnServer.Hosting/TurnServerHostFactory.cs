@@ -463,12 +463,9 @@ public static partial class TurnServerHostFactory
             return TurnUserDatabase.Redis(redis);
         }
 
-        string? file = settings.UserDb ?? (settings.WantsDefaultUserDb ? DefaultUserDbFiles.FirstOrDefault(File.Exists) : null);
+        string? file = settings.UserDb ?? (settings.WantsDefaultUserDb ? TurnOptionTable.DefaultUserDbFiles.FirstOrDefault(File.Exists) : null);
         return file is null ? null : TurnUserDatabase.Sqlite(file);
     }
-
-    /// <summary>Where coTURN's builds look for the SQLite turndb when none is configured.</summary>
-    internal static readonly string[] DefaultUserDbFiles = ["/var/db/turndb", "/usr/local/var/db/turndb", "/var/lib/turn/turndb"];
 
     private static void ConfigureLogging(ILoggingBuilder logging, TurnServerSettings settings, LogFiles logFiles)
     {

@@ -416,13 +416,13 @@ internal sealed class TurnServerSettingsBinder
             bool database = Present("userdb") || Present("psql-userdb") || Present("mysql-userdb") || Present("mongo-userdb") || Present("redis-userdb");
             if (!useAuthSecret && users.Count == 0 && !database)
             {
-                _warnings.Add("long-term credentials are in use but no 'user' or 'userdb' is configured; users are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does");
+                _warnings.Add("long-term credentials are in use but no 'user' or 'userdb' is configured; users are read from coTURN's default SQLite database if one exists (the first of " + string.Join(", ", TurnOptionTable.DefaultUserDbFiles) + "), as coTURN does");
                 wantsDefaultUserDb = true;
             }
 
             if (useAuthSecret && secrets.Count == 0 && !database)
             {
-                _warnings.Add("'use-auth-secret' is set but no 'static-auth-secret' or 'userdb'; secrets are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does");
+                _warnings.Add("'use-auth-secret' is set but no 'static-auth-secret' or 'userdb'; secrets are read from coTURN's default SQLite database if one exists (the first of " + string.Join(", ", TurnOptionTable.DefaultUserDbFiles) + "), as coTURN does");
                 wantsDefaultUserDb = true;
             }
         }

@@ -233,8 +233,8 @@ public class ValidationTests
 
         Assert.Empty(lt.Errors);
         Assert.Contains("long-term credentials are in use but no realm is set (option 'realm') and the system has no domain name", lt.Warnings);
-        Assert.Contains("long-term credentials are in use but no 'user' or 'userdb' is configured; users are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does", lt.Warnings);
-        Assert.Contains("'use-auth-secret' is set but no 'static-auth-secret' or 'userdb'; secrets are read from coTURN's default SQLite database if it exists (/var/lib/turn/turndb), as coTURN does", secret.Warnings);
+        Assert.Contains("long-term credentials are in use but no 'user' or 'userdb' is configured; users are read from coTURN's default SQLite database if one exists (the first of /var/db/turndb, /usr/local/var/db/turndb, /var/lib/turn/turndb), as coTURN does", lt.Warnings);
+        Assert.Contains("'use-auth-secret' is set but no 'static-auth-secret' or 'userdb'; secrets are read from coTURN's default SQLite database if one exists (the first of /var/db/turndb, /usr/local/var/db/turndb, /var/lib/turn/turndb), as coTURN does", secret.Warnings);
         Assert.True(lt.Settings!.WantsDefaultUserDb && secret.Settings!.WantsDefaultUserDb);
         Assert.False(TestLoader.LoadConf("lt-cred-mech\nuser=a:b\n").Settings!.WantsDefaultUserDb);
     }
