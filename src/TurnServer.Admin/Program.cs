@@ -192,7 +192,7 @@ static int NotSet(string what)
 
 // coTURN's default SQLite turndb locations, first existing one; Debian's when none exists yet.
 static string DefaultSqliteFile() =>
-    new[] { "/var/db/turndb", "/usr/local/var/db/turndb", "/var/lib/turn/turndb" }.FirstOrDefault(File.Exists) ?? "/var/lib/turn/turndb";
+    TurnUserDatabase.DefaultSqliteFiles.FirstOrDefault(File.Exists) ?? TurnUserDatabase.DefaultSqliteFiles[^1];
 
 /// <summary>The turnadmin entry point.</summary>
 public partial class Program

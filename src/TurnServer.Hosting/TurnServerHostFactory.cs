@@ -463,7 +463,7 @@ public static partial class TurnServerHostFactory
             return TurnUserDatabase.Redis(redis);
         }
 
-        string? file = settings.UserDb ?? (settings.WantsDefaultUserDb ? TurnOptionTable.DefaultUserDbFiles.FirstOrDefault(File.Exists) : null);
+        string? file = settings.UserDb ?? (settings.WantsDefaultUserDb ? TurnUserDatabase.DefaultSqliteFiles.FirstOrDefault(File.Exists) : null);
         return file is null ? null : TurnUserDatabase.Sqlite(file);
     }
 

@@ -62,6 +62,12 @@ public abstract class TurnUserDatabase : IDisposable
     public string Description { get; }
 
     /// <summary>
+    /// Where coTURN's builds look for the SQLite turndb when no user database is named, in order: the first that
+    /// exists is used (the server's default <c>userdb</c>, and turnadmin's <c>-b</c>).
+    /// </summary>
+    public static IReadOnlyList<string> DefaultSqliteFiles { get; } = ["/var/db/turndb", "/usr/local/var/db/turndb", "/var/lib/turn/turndb"];
+
+    /// <summary>
     /// coTURN's <c>userdb</c>: a SQLite file. As in coTURN, a missing file is created with the schema on first use; its
     /// directory must exist.
     /// </summary>

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using TurnServer.UserDb;
 using static TurnServer.Hosting.Configuration.TurnOptionSupport;
 
 namespace TurnServer.Hosting.Configuration;
@@ -15,10 +16,6 @@ public static class TurnOptionTable
 
     /// <summary>coTURN's default TLS/DTLS port, used for <c>tls-listening-port</c> and <c>tls-alternate-server</c>.</summary>
     public const int DefaultTlsPort = 5349;
-
-    // Declared before All, whose userdb default names them: static initializers run in textual order.
-    /// <summary>Where coTURN's builds look for the SQLite turndb when no user source is configured; the first that exists is used.</summary>
-    internal static IReadOnlyList<string> DefaultUserDbFiles { get; } = ["/var/db/turndb", "/usr/local/var/db/turndb", "/var/lib/turn/turndb"];
 
     /// <summary>All options, in the order help text lists them.</summary>
     public static IReadOnlyList<TurnOption> All { get; } =
@@ -41,7 +38,7 @@ public static class TurnOptionTable
         Flag("lt-cred-mech", "Use the long-term credential mechanism.", Supported, 'a'),
         Flag("no-auth", "Use no credential mechanism: anonymous access.", Supported, 'z'),
         Value("user", TurnOptionValueKind.User, null, "Long-term credential account, 'name:password' or 'name:0x<key>'; may be repeated.", Supported, 'u', repeatable: true),
-        new() { Name = "userdb", Aliases = ["db"], ShortName = 'b', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Path, DefaultValue = "without any user source, the first that exists of " + string.Join(", ", DefaultUserDbFiles), Description = "SQLite user database file (coTURN's turndb schema).", Support = Supported },
+        new() { Name = "userdb", Aliases = ["db"], ShortName = 'b', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Path, DefaultValue = "without any user source, the first that exists of " + string.Join(", ", TurnUserDatabase.DefaultSqliteFiles), Description = "SQLite user database file (coTURN's turndb schema).", Support = Supported },
         new() { Name = "psql-userdb", Aliases = ["sql-userdb"], ShortName = 'e', Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.String, Description = "PostgreSQL user database connection string, libpq style (coTURN's turndb schema).", Support = Supported },
         Value("mysql-userdb", TurnOptionValueKind.String, null, "MySQL user database connection string.", NotYetImplemented, 'M'),
         Value("mongo-userdb", TurnOptionValueKind.String, null, "MongoDB user database connection string.", NotYetImplemented, 'J'),

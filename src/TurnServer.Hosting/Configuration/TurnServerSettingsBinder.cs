@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using TurnServer.Core;
 using TurnServer.Core.Peers;
+using TurnServer.UserDb;
 
 namespace TurnServer.Hosting.Configuration;
 
@@ -416,13 +417,13 @@ internal sealed class TurnServerSettingsBinder
             bool database = Present("userdb") || Present("psql-userdb") || Present("mysql-userdb") || Present("mongo-userdb") || Present("redis-userdb");
             if (!useAuthSecret && users.Count == 0 && !database)
             {
-                _warnings.Add("long-term credentials are in use but no 'user' or 'userdb' is configured; users are read from coTURN's default SQLite database if one exists (the first of " + string.Join(", ", TurnOptionTable.DefaultUserDbFiles) + "), as coTURN does");
+                _warnings.Add("long-term credentials are in use but no 'user' or 'userdb' is configured; users are read from coTURN's default SQLite database if one exists (the first of " + string.Join(", ", TurnUserDatabase.DefaultSqliteFiles) + "), as coTURN does");
                 wantsDefaultUserDb = true;
             }
 
             if (useAuthSecret && secrets.Count == 0 && !database)
             {
-                _warnings.Add("'use-auth-secret' is set but no 'static-auth-secret' or 'userdb'; secrets are read from coTURN's default SQLite database if one exists (the first of " + string.Join(", ", TurnOptionTable.DefaultUserDbFiles) + "), as coTURN does");
+                _warnings.Add("'use-auth-secret' is set but no 'static-auth-secret' or 'userdb'; secrets are read from coTURN's default SQLite database if one exists (the first of " + string.Join(", ", TurnUserDatabase.DefaultSqliteFiles) + "), as coTURN does");
                 wantsDefaultUserDb = true;
             }
         }
