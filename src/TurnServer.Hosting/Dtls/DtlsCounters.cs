@@ -49,6 +49,12 @@ internal enum DtlsDropReason
 
     /// <summary>Decrypted application data that was neither STUN nor ChannelData.</summary>
     NotStunOrChannelData,
+
+    /// <summary>
+    /// An encrypted record that failed authentication (forged, or corrupted on the way): discarded, as RFC 6347
+    /// section 4.1.2.7 says, rather than ending the session.
+    /// </summary>
+    UnauthenticatedRecord,
 }
 
 /// <summary>Why a DTLS session ended.</summary>
@@ -69,7 +75,7 @@ internal enum DtlsSessionEndReason
     /// <summary>No allocation was made within <c>max-allocate-timeout</c>.</summary>
     NoAllocation,
 
-    /// <summary>A fatal alert or an unreadable record (BouncyCastle treats a bad MAC as fatal).</summary>
+    /// <summary>A fatal alert, or a record the record layer could not read.</summary>
     Failed,
 
     /// <summary>The listener stopped.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using Org.BouncyCastle.Crypto.Tls;
 using TurnServer.Core.Relay;
@@ -37,6 +38,7 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
     private volatile bool _handshakeComplete;
     private volatile bool _closeRequested;
     private volatile bool _closedByRecordLayer;
+    private AuthenticatedRecordCipher? _cipher;
     private bool _spokenTo;
     private bool _flightOpen;
     private int _flights;
@@ -72,6 +74,9 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
 
     /// <summary>True once the handshake has completed.</summary>
     public bool HandshakeComplete => _handshakeComplete;
+
+    /// <summary>From now on, encrypted records that do not verify with <paramref name="cipher"/> are dropped before BouncyCastle sees them.</summary>
+    public void Authenticate(AuthenticatedRecordCipher cipher) => _cipher = cipher;
 
     /// <summary>Lifts the handshake's deadline and send rule: the client has proved it receives at its address.</summary>
     public void MarkHandshakeComplete() => _handshakeComplete = true;
@@ -202,9 +207,57 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
         int length = Math.Min(item.Length, len);
         item.Buffer.AsSpan(0, length).CopyTo(buf.AsSpan(off));
         ArrayPool<byte>.Shared.Return(item.Buffer);
+        if (_cipher is { } cipher)
+        {
+            cipher.ForgetUnclaimed();
+            length = KeepAuthentic(cipher, buf, off, length);
+            if (length == 0)
+            {
+                return -1; // as if nothing came: a forged datagram does not open a flight either
+            }
+        }
+
         _spokenTo = true;
         _flightOpen = false;
         return length;
+    }
+
+    /// <summary>
+    /// Removes from the datagram at <paramref name="off"/> the epoch-1 records that fail authentication, counting each;
+    /// returns the length left. Other epochs pass untouched (epoch 0 has no MAC to check; BouncyCastle discards any
+    /// other), and so does anything after a malformed record header, which BouncyCastle discards itself.
+    /// </summary>
+    private int KeepAuthentic(AuthenticatedRecordCipher cipher, byte[] buf, int off, int length)
+    {
+        const int HeaderLength = 13;
+        int read = off;
+        int write = off;
+        int end = off + length;
+        while (end - read >= HeaderLength)
+        {
+            int recordLength = HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(buf.AsSpan(read + 11));
+            if (recordLength > end - read)
+            {
+                break;
+            }
+
+            int epoch = BinaryPrimitives.ReadUInt16BigEndian(buf.AsSpan(read + 3));
+            long sequence = (long)(BinaryPrimitives.ReadUInt64BigEndian(buf.AsSpan(read + 3)) & 0xFFFF_FFFF_FFFF);
+            if (epoch == 1 && !cipher.TryAuthenticate((1L << 48) | sequence, buf[read], buf, read + HeaderLength, recordLength - HeaderLength))
+            {
+                _counters.Count(DtlsDropReason.UnauthenticatedRecord);
+            }
+            else
+            {
+                Buffer.BlockCopy(buf, read, buf, write, recordLength);
+                write += recordLength;
+            }
+
+            read += recordLength;
+        }
+
+        Buffer.BlockCopy(buf, read, buf, write, end - read);
+        return write - off + (end - read);
     }
 
     private void SleepUnlocked(int waitMillis)

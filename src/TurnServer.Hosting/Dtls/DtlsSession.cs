@@ -257,7 +257,7 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
         try
         {
             var protocol = new DtlsServerProtocol(new SecureRandom());
-            var server = new TurnDtlsServer(_credentials.Current, _limits.HandshakeTimeout, _credentials.ClientVerifier);
+            var server = new TurnDtlsServer(_credentials.Current, _limits.HandshakeTimeout, _credentials.ClientVerifier) { CipherReady = Transport.Authenticate };
             DtlsTransport dtls;
             lock (_recordLayer)
             {

@@ -47,6 +47,7 @@ internal sealed class TurnDtlsServer : DefaultTlsServer
     /// present a certificate it accepts.
     /// </summary>
     public TurnDtlsServer(DtlsCredentialSet credentials, TimeSpan handshakeTimeout, ClientCertificateVerifier? clients = null)
+        : base(new RecoveringCipherFactory())
     {
         _credentials = credentials;
         _handshakeTimeoutMillis = (int)handshakeTimeout.TotalMilliseconds + BackstopMillis;
@@ -55,6 +56,17 @@ internal sealed class TurnDtlsServer : DefaultTlsServer
 
     /// <summary>The cipher suite the handshake chose (its IANA code point), once the ServerHello is sent.</summary>
     public int SelectedCipherSuite => mSelectedCipherSuite;
+
+    /// <summary>Told of the record cipher once the keys are agreed, before the client's first encrypted record.</summary>
+    public Action<AuthenticatedRecordCipher>? CipherReady { get; init; }
+
+    /// <inheritdoc />
+    public override TlsCipher GetCipher()
+    {
+        var cipher = new AuthenticatedRecordCipher(base.GetCipher());
+        CipherReady?.Invoke(cipher);
+        return cipher;
+    }
 
     /// <inheritdoc />
     protected override ProtocolVersion MinimumVersion => ProtocolVersion.DTLSv12;
