@@ -65,7 +65,9 @@ internal sealed class StunStreamClient : StunTestClient
             socket.SetRawSocketOption(IpProtoTcp, TcpMaxSeg, BitConverter.GetBytes(mss));
         }
 
-        await socket.ConnectAsync(server);
+        // Bounded like every read: a server that stops accepting or stalls a handshake fails the test instead of hanging it.
+        using var cts = new CancellationTokenSource(Timeout);
+        await socket.ConnectAsync(server, cts.Token);
         Stream stream = new NetworkStream(socket, ownsSocket: true);
         if (trusted is not null)
         {
@@ -75,7 +77,7 @@ internal sealed class StunStreamClient : StunTestClient
                 TargetHost = "localhost",
                 EnabledSslProtocols = protocols,
                 ClientCertificates = clientCertificate is null ? null : [clientCertificate],
-            });
+            }, cts.Token);
             stream = ssl;
         }
 
@@ -84,8 +86,10 @@ internal sealed class StunStreamClient : StunTestClient
 
     public override async Task SendRawAsync(ReadOnlyMemory<byte> bytes)
     {
-        await _stream.WriteAsync(bytes);
-        await _stream.FlushAsync();
+        // A server that stops reading would otherwise block the write forever once the socket buffers fill.
+        using var cts = new CancellationTokenSource(Timeout);
+        await _stream.WriteAsync(bytes, cts.Token);
+        await _stream.FlushAsync(cts.Token);
     }
 
     public override async Task<byte[]> ReceiveAsync()
