@@ -137,7 +137,8 @@ public sealed partial class RedisStatsDbTests
     [Fact]
     public async Task An_unreachable_statsdb_drops_and_counts_records_and_never_holds_up_the_relay()
     {
-        string conninfo = "ip=127.0.0.1 port=" + Text(LoopbackPorts.FreeServerPort()) + " connect_timeout=1";
+        // Port 1, as in the other unreachable-server tests: privileged, so no test server can be listening there.
+        const string conninfo = "ip=127.0.0.1 port=1 connect_timeout=1";
         await using TestServer server = await TestServer.StartAsync("--redis-statsdb=" + conninfo);
         RedisStatsPublisher publisher = server.Host.Services.GetRequiredService<RedisStatsPublisher>();
         using (TurnutilsPeer peer = await TurnutilsPeer.StartAsync())

@@ -159,8 +159,10 @@ public class TcpRelayTests
         using Socket accepted = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(relayed.ToEndPoint(), accepted.RemoteEndPoint); // the connection comes from the relayed address
 
-        int closedPort = LoopbackPorts.FreeServerPort();
-        TransportAddress nobody = new(IPAddress.Loopback, closedPort);
+        // Bound but not listening: Linux answers a SYN to it with RST, and no other process can take the port meanwhile.
+        using var closed = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        closed.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        TransportAddress nobody = TransportAddress.FromEndPoint((IPEndPoint)closed.LocalEndPoint!);
         byte[] refused = await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) => w.WriteXorAddress(StunAttributeType.XorPeerAddress, nobody));
         Assert.Equal(447, StunTestClient.Code(refused));
     }
