@@ -129,13 +129,14 @@ internal readonly record struct RelayResult(
 internal sealed unsafe class RelayLoad
 {
     /// <summary>
-    /// A packet not back within this long counts as lost and gives its window slot back: loopback round trips stay in
-    /// the low milliseconds even with full socket buffers, and a shorter wait would let a loss shrink the window for
-    /// less time, but never for good.
+    /// The benchmark's loss timeout: a packet not back within this long counts as lost and gives its window slot back.
+    /// Loopback round trips stay in the low milliseconds even with full socket buffers, and a shorter wait would let a
+    /// loss shrink the window for less time, but never for good.
     /// </summary>
-    public static readonly long LossTimeoutTicks = Stopwatch.Frequency / 5;
+    public const double DefaultLossTimeoutSeconds = 0.2;
 
     private readonly TurnSessions _sessions;
+    private readonly long _lossTimeoutTicks;
     private readonly int _payload;
     private readonly double _rate;
 
@@ -161,15 +162,17 @@ internal sealed unsafe class RelayLoad
     private long _sendFailures;
     private long _inFlightTicks;
 
-    public RelayLoad(TurnSessions sessions, int payload, int window, double rate)
+    /// <param name="lossTimeoutSeconds">How long a packet may take to come back before it counts as lost.</param>
+    public RelayLoad(TurnSessions sessions, int payload, int window, double rate, double lossTimeoutSeconds = DefaultLossTimeoutSeconds)
     {
         _sessions = sessions;
+        _lossTimeoutTicks = (long)(lossTimeoutSeconds * Stopwatch.Frequency);
         _payload = Math.Max(payload, LoadPacket.MinimumSize);
         _rate = rate;
         int n = sessions.Sessions.Length;
 
         // Paced, a client has at most its rate times the timeout in flight; four times that never runs out.
-        _slots = rate > 0 ? Math.Max(16, (int)Math.Ceiling(rate / n * LossTimeoutTicks / Stopwatch.Frequency * 4)) : window;
+        _slots = rate > 0 ? Math.Max(16, (int)Math.Ceiling(rate / n * _lossTimeoutTicks / Stopwatch.Frequency * 4)) : window;
         _slotSentAt = new long[n * _slots];
         _slotSequence = new int[n * _slots];
         _free = new int[n * _slots];
@@ -236,7 +239,7 @@ internal sealed unsafe class RelayLoad
             ReceiveReady(epoll, events, _rate > 0 ? 1 : 10);
             if (now >= nextExpiry)
             {
-                nextExpiry = now + (LossTimeoutTicks / 4);
+                nextExpiry = now + (_lossTimeoutTicks / 4);
                 Expire(now);
             }
         }
@@ -396,13 +399,13 @@ internal sealed unsafe class RelayLoad
         }
     }
 
-    /// <summary>Gives back the slot of every packet that has waited longer than <see cref="LossTimeoutTicks"/>.</summary>
+    /// <summary>Gives back the slot of every packet that has waited longer than the loss timeout.</summary>
     private void Expire(long now)
     {
         for (int slot = 0; slot < _slotSentAt.Length; slot++)
         {
             long sentAt = _slotSentAt[slot];
-            if (sentAt != 0 && now - sentAt > LossTimeoutTicks)
+            if (sentAt != 0 && now - sentAt > _lossTimeoutTicks)
             {
                 if (IsMeasured(sentAt))
                 {
