@@ -3,7 +3,6 @@ using System.Net;
 using System.Text.RegularExpressions;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
-using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -17,22 +16,19 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Runs_on_a_config_file_writes_its_pidfile_and_exits_0_on_sigterm()
     {
-        int port = LoopbackPorts.FreeServerPort();
         string pidFile = Path.Combine(_directory, "run", "turnserver.pid");
         string logFile = Path.Combine(_directory, "turn.log");
-        string config = DaemonProcess.WriteConfig(_directory, $"""
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start("-c", DaemonProcess.WriteConfig(_directory, $"""
             # a coTURN-style configuration
             listening-ip=127.0.0.1
-            listening-port={port}
+            listening-port={p}
             realm=example.org
             lt-cred-mech
             user=alice:secret
             pidfile={pidFile}
             log-file={logFile}
-            """);
-
-        using DaemonProcess daemon = DaemonProcess.Start("-c", config);
-        await daemon.WaitUntilListeningAsync();
+            """)));
+        using DaemonProcess _ = daemon;
         Assert.Equal(DaemonProcess.PortText(daemon.Id), File.ReadAllText(pidFile).Trim());
 
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
@@ -66,10 +62,10 @@ public sealed class DaemonProcessTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task Proc_user_gives_up_root_once_listening_and_the_relay_still_works()
     {
-        int port = LoopbackPorts.FreeServerPort();
         string server = Directory.CreateDirectory(Path.Combine(_directory, "server")).FullName;
         DaemonProcess.CopyServerTo(server);
-        string config = DaemonProcess.WriteConfig(_directory, $"""
+        File.SetUnixFileMode(_directory, File.GetUnixFileMode(server)); // 0755, as CopyServerTo left it: the copy below must stay readable
+        string Config(int port) => DaemonProcess.WriteConfig(_directory, $"""
             listening-ip=127.0.0.1
             listening-port={port}
             min-port=20000
@@ -80,20 +76,18 @@ public sealed class DaemonProcessTests : IDisposable
             allow-loopback-peers
             proc-user=nobody
             """);
-        File.SetUnixFileMode(_directory, File.GetUnixFileMode(server)); // 0755, as CopyServerTo left it: the copy below must stay readable
 
         if (Environment.UserName != "root")
         {
-            ToolResult refused = await DaemonProcess.RunAsync("-c", config);
+            ToolResult refused = (await DaemonProcess.RunOnFreePortAsync(p => ["-c", Config(p)])).Result;
             Assert.Equal(69, refused.ExitCode);
             Assert.Contains("setgid(65534) failed", refused.Output, StringComparison.Ordinal);
             return;
         }
 
-        using DaemonProcess daemon = DaemonProcess.StartFrom(server, "-c", config);
-        Func<Task<string>> dropped = daemon.ExpectLine("now running as user 65534, group 65534");
-        await daemon.WaitUntilListeningAsync();
-        await dropped();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.StartFrom(server, "-c", Config(p)));
+        using DaemonProcess _ = daemon;
+        Assert.Contains("now running as user 65534, group 65534", daemon.Output, StringComparison.Ordinal); // logged before the ready line
         string status = File.ReadAllText($"/proc/{daemon.Id}/status");
         Assert.Matches(@"\nUid:\t65534\t65534\t65534\t65534\n", status);
         Assert.Matches(@"\nGid:\t65534\t65534\t65534\t65534\n", status);
@@ -117,9 +111,9 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Sigint_stops_cleanly_with_exit_0()
     {
-        int port = LoopbackPorts.FreeServerPort();
-        using DaemonProcess daemon = DaemonProcess.Start("-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:secret");
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p =>
+            DaemonProcess.Start("-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p), "--realm=example.org", "--user=alice:secret"));
+        using DaemonProcess _ = daemon;
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
         {
             await client.AllocateAsync();
@@ -139,12 +133,10 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Sigterm_exits_0_while_a_tcp_client_has_stopped_reading()
     {
-        int port = LoopbackPorts.FreeServerPort();
-        int metrics = LoopbackPorts.FreeServerPort();
-        using DaemonProcess daemon = DaemonProcess.Start(
-            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:secret",
-            "--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=" + DaemonProcess.PortText(metrics));
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port, int metrics) = await DaemonProcess.StartOnFreePortsAsync((p, m) => DaemonProcess.Start(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p), "--realm=example.org", "--user=alice:secret",
+            "--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=" + DaemonProcess.PortText(m)));
+        using DaemonProcess _ = daemon;
         using StunStreamClient client = await StunStreamClient.ConnectAsync(DaemonProcess.Loopback(port), receiveBufferSize: 4096);
         await client.AllocateAsync();
 
@@ -172,10 +164,9 @@ public sealed class DaemonProcessTests : IDisposable
     [InlineData(false)]
     public async Task Extra_verbose_logs_each_request_and_its_outcome(bool extraVerbose)
     {
-        int port = LoopbackPorts.FreeServerPort();
-        using DaemonProcess daemon = DaemonProcess.Start(
-            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:pw-of-alice", extraVerbose ? "-V" : "-v");
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p), "--realm=example.org", "--user=alice:pw-of-alice", extraVerbose ? "-V" : "-v"));
+        using DaemonProcess _ = daemon;
         Func<Task<string>>? answered = extraVerbose ? daemon.ExpectLine(": Allocate request, user alice: success") : null;
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port), "alice", "pw-of-alice"))
         {
@@ -196,10 +187,9 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Log_binding_logs_binding_requests_and_nothing_else()
     {
-        int port = LoopbackPorts.FreeServerPort();
-        using DaemonProcess daemon = DaemonProcess.Start(
-            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=example.org", "--user=alice:pw-of-alice", "--log-binding");
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p), "--realm=example.org", "--user=alice:pw-of-alice", "--log-binding"));
+        using DaemonProcess _ = daemon;
         Func<Task<string>> logged = daemon.ExpectLine(": Binding request, user -: success");
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port), "alice", "pw-of-alice"))
         {
@@ -220,18 +210,15 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Daemon_mode_returns_once_listening_and_leaves_the_server_running_in_the_background()
     {
-        int port = LoopbackPorts.FreeServerPort();
         string pidFile = Path.Combine(_directory, "turnserver.pid");
-        string config = DaemonProcess.WriteConfig(_directory, $"""
+        (ToolResult started, int port) = await DaemonProcess.RunOnFreePortAsync(p => ["-c", DaemonProcess.WriteConfig(_directory, $"""
             listening-ip=127.0.0.1
-            listening-port={port}
+            listening-port={p}
             realm=example.org
             lt-cred-mech
             user=alice:secret
             pidfile={pidFile}
-            """);
-
-        ToolResult started = await DaemonProcess.RunAsync("-c", config, "-o");
+            """), "-o"]);
         try
         {
             Assert.Equal(0, started.ExitCode);
@@ -325,10 +312,9 @@ public sealed class DaemonProcessTests : IDisposable
         string unit = File.ReadAllText("/lib/systemd/system/coturn.service");
         string[] execStart = unit.Split('\n').Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal))["ExecStart=".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(["/usr/bin/turnserver", "-c", "/etc/turnserver.conf", "--pidfile="], execStart);
-        int port = LoopbackPorts.FreeServerPort();
-
-        using DaemonProcess daemon = DaemonProcess.Start([.. execStart[1..], "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port)]);
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p =>
+            DaemonProcess.Start([.. execStart[1..], "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p)]));
+        using DaemonProcess _ = daemon;
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
         {
             Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.Binding)));
@@ -343,12 +329,10 @@ public sealed class DaemonProcessTests : IDisposable
     {
         const string example = "/usr/share/doc/coturn/examples/etc/turnserver.conf";
         Assert.True(File.Exists(example), "Debian's coturn package is needed (.ci/run installs it)");
-        int port = LoopbackPorts.FreeServerPort();
-
-        using DaemonProcess daemon = DaemonProcess.Start(
-            "-c", example, "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port),
-            "--no-cli", "--cli-password=qwerty", "--userdb=" + Path.Combine(_directory, "turndb"), "--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=0");
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start(
+            "-c", example, "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p),
+            "--no-cli", "--cli-password=qwerty", "--userdb=" + Path.Combine(_directory, "turndb"), "--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=0"));
+        using DaemonProcess _ = daemon;
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
         {
             Assert.Equal(0, StunTestClient.Code(await client.RequestAsync(StunMethod.Binding)));
@@ -371,11 +355,10 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Clients_cannot_use_up_the_open_files_limit_and_get_service_again_when_descriptors_free_up()
     {
-        int port = LoopbackPorts.FreeServerPort();
-        using DaemonProcess daemon = DaemonProcess.StartWithOpenFilesLimit(
-            512, "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--realm=" + TestServer.Realm,
-            "--user=" + TestServer.User + ":" + TestServer.Password, "--no-tls", "--no-dtls");
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.StartWithOpenFilesLimit(
+            512, "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p), "--realm=" + TestServer.Realm,
+            "--user=" + TestServer.User + ":" + TestServer.Password, "--no-tls", "--no-dtls"));
+        using DaemonProcess _ = daemon;
         Match budget = Regex.Match(daemon.Output, @"Open files limit 512: \d+ open at start, 144 kept for the server, (\d+) for client connections");
         Assert.True(budget.Success, daemon.Output);
         int capacity = int.Parse(budget.Groups[1].Value, CultureInfo.InvariantCulture);

@@ -37,23 +37,10 @@ public sealed class DeploymentTests : IDisposable
         }
 
         Assert.Contains("ENTRYPOINT [\"/opt/turnserver/turnserver\"]", dockerfile, StringComparison.Ordinal);
-        int port = LoopbackPorts.FreeServerPort();
         string config = DaemonProcess.WriteConfig(_directory, File.ReadAllText(Path.Combine(Root, "conf", "turnserver.conf")));
-        using ExternalProcess server = ExternalProcess.Start(Path.Combine(app, "turnserver"), ["-c", config, "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(port), "--log-file=stdout"]);
-        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        server.LineReceived += line =>
-        {
-            if (line.Contains("Listening on UDP", StringComparison.Ordinal))
-            {
-                listening.TrySetResult();
-            }
-        };
-        if (server.Output.Contains("Listening on UDP", StringComparison.Ordinal))
-        {
-            listening.TrySetResult();
-        }
-
-        Assert.Same(listening.Task, await Task.WhenAny(listening.Task, Task.Delay(TimeSpan.FromSeconds(60))));
+        (DaemonProcess server, int port) = await DaemonProcess.StartOnFreePortAsync(p =>
+            DaemonProcess.StartPublished(Path.Combine(app, "turnserver"), "-c", config, "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p), "--log-file=stdout"));
+        using DaemonProcess _ = server;
         Assert.Contains("User 'demo' has the password of the shipped sample config", server.Output, StringComparison.Ordinal);
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port), "demo", "change-me"))
         {
@@ -63,8 +50,7 @@ public sealed class DeploymentTests : IDisposable
         ToolResult key = await ExternalProcess.RunAsync(Path.Combine(app, "turnadmin"), ["-k", "-u", "demo", "-r", "turnserver.local", "-p", "change-me"], TimeSpan.FromSeconds(60));
         Assert.Equal("0x" + Convert.ToHexStringLower(MessageIntegrity.ComputeLongTermKey("demo", "turnserver.local", "change-me")), key.Output.Trim());
 
-        DaemonProcess.SendSignal(server.Id, 15);
-        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Equal(0, await server.TerminateAsync());
     }
 
     [Fact]

@@ -7,7 +7,6 @@ using TurnServer.Core.Allocations;
 using TurnServer.Core.Auth;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
-using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -24,11 +23,9 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task Sighup_reloads_users_and_reopens_the_log_and_a_bad_config_keeps_the_running_one()
     {
-        int port = LoopbackPorts.FreeServerPort();
         string log = Path.Combine(_directory, "turn.log");
-        string config = Config(port, "user=alice:secret", "log-file=" + log, "simple-log");
-        using DaemonProcess daemon = DaemonProcess.Start("-c", config);
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start("-c", Config(p, "user=alice:secret", "log-file=" + log, "simple-log")));
+        using DaemonProcess _ = daemon;
         using (var bob = new StunUdpClient(DaemonProcess.Loopback(port), "bob", "builder"))
         {
             Assert.Equal(401, await AllocateCodeAsync(bob));
@@ -46,7 +43,7 @@ public sealed class LifecycleTests : IDisposable
             Assert.Equal(0, await AllocateCodeAsync(bob));
         }
 
-        File.WriteAllText(config, File.ReadAllText(config) + "\nmin-port=70000\n");
+        File.AppendAllText(ConfigFile, "min-port=70000\n");
         Func<Task<string>> refused = daemon.ExpectLine("configuration reload refused");
         daemon.Signal(SigHup);
         Assert.Contains("min-port", await refused(), StringComparison.Ordinal);
@@ -68,13 +65,15 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task Sighup_refuses_to_switch_authentication_or_the_realm_and_says_a_restart_is_needed()
     {
-        int port = LoopbackPorts.FreeServerPort();
-        string open = "listening-ip=127.0.0.1\nlistening-port=" + DaemonProcess.PortText(port) + "\nrealm=example.org\nallow-loopback-peers\n";
-        string config = DaemonProcess.WriteConfig(_directory, open + "no-auth\n");
-        using (DaemonProcess daemon = DaemonProcess.Start("-c", config))
+        static string Open(int port) => "listening-ip=127.0.0.1\nlistening-port=" + DaemonProcess.PortText(port) + "\nrealm=example.org\nallow-loopback-peers\n";
+        (DaemonProcess first, int port) = await DaemonProcess.StartOnFreePortAsync(p =>
         {
-            await daemon.WaitUntilListeningAsync();
-            DaemonProcess.WriteConfig(_directory, open + "lt-cred-mech\nuser=alice:secret\n");
+            File.WriteAllText(ConfigFile, Open(p) + "no-auth\n");
+            return DaemonProcess.Start("-c", ConfigFile);
+        });
+        using (DaemonProcess daemon = first)
+        {
+            File.WriteAllText(ConfigFile, Open(port) + "lt-cred-mech\nuser=alice:secret\n");
             Func<Task<string>> refused = daemon.ExpectLine("configuration reload refused");
             daemon.Signal(SigHup);
             Assert.Contains("turning it on needs a restart", await refused(), StringComparison.Ordinal);
@@ -86,11 +85,10 @@ public sealed class LifecycleTests : IDisposable
             Assert.Equal(0, await daemon.TerminateAsync());
         }
 
-        config = Config(port, "user=alice:secret");
-        using (DaemonProcess daemon = DaemonProcess.Start("-c", config))
+        (DaemonProcess second, port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start("-c", Config(p, "user=alice:secret")));
+        using (DaemonProcess daemon = second)
         {
-            await daemon.WaitUntilListeningAsync();
-            File.WriteAllText(config, File.ReadAllText(config).Replace("realm=example.org", "realm=other.example", StringComparison.Ordinal) + "user=bob:builder\n");
+            File.WriteAllText(ConfigFile, File.ReadAllText(ConfigFile).Replace("realm=example.org", "realm=other.example", StringComparison.Ordinal) + "user=bob:builder\n");
             Func<Task<string>> refused = daemon.ExpectLine("configuration reload refused");
             daemon.Signal(SigHup);
             Assert.Contains("realm changes from 'example.org' to 'other.example', which needs a restart", await refused(), StringComparison.Ordinal);
@@ -116,11 +114,10 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task A_log_file_that_blocks_does_not_stall_the_server()
     {
-        int port = LoopbackPorts.FreeServerPort();
         string fifo = Path.Combine(_directory, "turn.log");
         Assert.Equal(0, (await ExternalProcess.RunAsync("mkfifo", [fifo], TimeSpan.FromSeconds(10))).ExitCode);
-        using DaemonProcess daemon = DaemonProcess.Start("-c", Config(port, "user=alice:secret", "log-file=" + fifo, "simple-log"));
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start("-c", Config(p, "user=alice:secret", "log-file=" + fifo, "simple-log")));
+        using DaemonProcess _ = daemon;
 
         using (var alice = new StunUdpClient(DaemonProcess.Loopback(port)))
         {
@@ -136,12 +133,10 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task Sighup_swaps_rest_secrets_and_peer_ranges_without_a_restart()
     {
-        int port = LoopbackPorts.FreeServerPort();
         TransportAddress denied = TransportAddress.FromEndPoint(IPEndPoint.Parse("127.0.0.5:4000"));
         TransportAddress allowed = TransportAddress.FromEndPoint(IPEndPoint.Parse("127.0.0.6:4000"));
-        string config = Config(port, "use-auth-secret", "static-auth-secret=first-secret");
-        using DaemonProcess daemon = DaemonProcess.Start("-c", config);
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start("-c", Config(p, "use-auth-secret", "static-auth-secret=first-secret")));
+        using DaemonProcess _ = daemon;
         using (StunUdpClient before = RestClient(port, "first-secret"))
         {
             await before.AllocateAsync();
@@ -172,12 +167,12 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task Sigusr1_drains_allocate_gets_508_the_live_allocation_runs_on_and_the_process_exits_0_when_it_ends()
     {
-        int port = LoopbackPorts.FreeServerPort();
         string notify = Path.Combine(_directory, "notify.sock");
         using var systemd = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
         systemd.Bind(new UnixDomainSocketEndPoint(notify));
-        using DaemonProcess daemon = DaemonProcess.Start(new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify }, "-c", Config(port, "user=alice:secret"));
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p =>
+            DaemonProcess.Start(new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify }, "-c", Config(p, "user=alice:secret")));
+        using DaemonProcess _ = daemon;
         Assert.Contains("READY=1", await ReceiveAsync(systemd), StringComparison.Ordinal);
 
         using var alice = new StunUdpClient(DaemonProcess.Loopback(port));
@@ -202,9 +197,8 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task A_drain_with_a_timeout_ends_even_while_allocations_remain()
     {
-        int port = LoopbackPorts.FreeServerPort();
-        using DaemonProcess daemon = DaemonProcess.Start("-c", Config(port, "user=alice:secret", "drain-timeout=1"));
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start("-c", Config(p, "user=alice:secret", "drain-timeout=1")));
+        using DaemonProcess _ = daemon;
         using var alice = new StunUdpClient(DaemonProcess.Loopback(port));
         await alice.AllocateAsync();
 
@@ -218,18 +212,12 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task Sigusr2_puts_a_new_certificate_on_the_tls_listener_and_a_broken_one_keeps_the_old()
     {
-        int port = LoopbackPorts.FreeServerPort();
-        int tlsPort = LoopbackPorts.FreeServerPort();
-        while (tlsPort == port)
-        {
-            tlsPort = LoopbackPorts.FreeServerPort();
-        }
-
         string cert = Path.Combine(_directory, "cert.pem");
         string key = Path.Combine(_directory, "key.pem");
         string first = WriteCertificate(cert, key, "CN=first.example");
-        using DaemonProcess daemon = DaemonProcess.Start("-c", Config(port, "user=alice:secret", "cert=" + cert, "pkey=" + key, "tls-listening-port=" + DaemonProcess.PortText(tlsPort)));
-        await daemon.WaitUntilListeningAsync();
+        (DaemonProcess started, _, int tlsPort) = await DaemonProcess.StartOnFreePortsAsync((p, tls) =>
+            DaemonProcess.Start("-c", Config(p, "user=alice:secret", "cert=" + cert, "pkey=" + key, "tls-listening-port=" + DaemonProcess.PortText(tls))));
+        using DaemonProcess daemon = started;
         Assert.Equal(first, await PresentedThumbprintAsync(tlsPort));
 
         string second = WriteCertificate(cert, key, "CN=second.example");
@@ -289,11 +277,18 @@ public sealed class LifecycleTests : IDisposable
         return certificate.Thumbprint;
     }
 
-    private string Config(int port, params string[] lines) => DaemonProcess.WriteConfig(_directory, string.Join('\n', [
-        "listening-ip=127.0.0.1",
-        "listening-port=" + DaemonProcess.PortText(port),
-        "realm=example.org",
-        "lt-cred-mech",
-        "allow-loopback-peers",
-        .. lines]) + "\n");
+    private string ConfigFile => Path.Combine(_directory, "turnserver.conf");
+
+    /// <summary>Writes the configuration file with these lines after the common ones; returns its path.</summary>
+    private string Config(int port, params string[] lines)
+    {
+        File.WriteAllText(ConfigFile, string.Join('\n', [
+            "listening-ip=127.0.0.1",
+            "listening-port=" + DaemonProcess.PortText(port),
+            "realm=example.org",
+            "lt-cred-mech",
+            "allow-loopback-peers",
+            .. lines]) + "\n");
+        return ConfigFile;
+    }
 }

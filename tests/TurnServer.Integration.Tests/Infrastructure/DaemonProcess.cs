@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
+using TurnServer.Hosting;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests.Infrastructure;
 
@@ -16,10 +18,11 @@ internal sealed partial class DaemonProcess : IDisposable
 
     private readonly List<(string Text, TaskCompletionSource<string> Seen)> _awaited = [];
 
-    private DaemonProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null, string? serverDirectory = null, int? openFiles = null)
+    /// <summary>Starts before a test gives up on free ports: another process takes a port just picked only now and then.</summary>
+    private const int PortAttempts = 5;
+
+    private DaemonProcess(string[] command, IDictionary<string, string>? environment = null, int? openFiles = null)
     {
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        string[] command = [dotnet, Path.Combine(serverDirectory ?? AppContext.BaseDirectory, "turnserver.dll"), .. args];
         // prlimit (util-linux) sets the limit and execs the server, which so keeps its PID.
         _process = openFiles is { } limit
             ? ExternalProcess.Start("prlimit", ["--nofile=" + PortText(limit), "--", .. command], environment)
@@ -52,15 +55,41 @@ internal sealed partial class DaemonProcess : IDisposable
 
     public string Output => _process.Output;
 
-    public static DaemonProcess Start(params string[] args) => new(args);
+    public static DaemonProcess Start(params string[] args) => new(Command(AppContext.BaseDirectory, args));
 
-    public static DaemonProcess Start(IDictionary<string, string> environment, params string[] args) => new(args, environment);
+    public static DaemonProcess Start(IDictionary<string, string> environment, params string[] args) => new(Command(AppContext.BaseDirectory, args), environment);
 
     /// <summary>Starts the server with <paramref name="openFiles"/> as its soft and hard RLIMIT_NOFILE (<c>ulimit -n</c>).</summary>
-    public static DaemonProcess StartWithOpenFilesLimit(int openFiles, params string[] args) => new(args, openFiles: openFiles);
+    public static DaemonProcess StartWithOpenFilesLimit(int openFiles, params string[] args) => new(Command(AppContext.BaseDirectory, args), openFiles: openFiles);
 
     /// <summary>Starts the copy of the server in <paramref name="serverDirectory"/> (see <see cref="CopyServerTo"/>).</summary>
-    public static DaemonProcess StartFrom(string serverDirectory, params string[] args) => new(args, serverDirectory: serverDirectory);
+    public static DaemonProcess StartFrom(string serverDirectory, params string[] args) => new(Command(serverDirectory, args));
+
+    /// <summary>Starts a published server, <paramref name="executable"/> being its apphost (as the container image runs it).</summary>
+    public static DaemonProcess StartPublished(string executable, params string[] args) => new([executable, .. args]);
+
+    /// <summary>
+    /// Starts a server on a port from <see cref="LoopbackPorts"/> and waits until it listens. The server binds a second
+    /// or so after the pick, and a server another test assembly starts may take the port meanwhile: a start that fails
+    /// with "address already in use" is retried on a fresh port. Fails the test if the server stops for another reason.
+    /// </summary>
+    public static Task<(DaemonProcess Daemon, int Port)> StartOnFreePortAsync(Func<int, DaemonProcess> start) =>
+        OnFreePortAsync(consecutive: 1, port => StartListeningAsync(start(port)));
+
+    /// <summary>As <see cref="StartOnFreePortAsync"/>, for a server on two ports: a free one and the one above it.</summary>
+    public static async Task<(DaemonProcess Daemon, int Port, int NextPort)> StartOnFreePortsAsync(Func<int, int, DaemonProcess> start)
+    {
+        (DaemonProcess daemon, int port) = await OnFreePortAsync(consecutive: 2, port => StartListeningAsync(start(port, port + 1)));
+        return (daemon, port, port + 1);
+    }
+
+    /// <summary>Runs to completion (as <see cref="RunAsync"/>) on a port from <see cref="LoopbackPorts"/>, retried on a fresh port as <see cref="StartOnFreePortAsync"/> is.</summary>
+    public static Task<(ToolResult Result, int Port)> RunOnFreePortAsync(Func<int, string[]> args) =>
+        OnFreePortAsync(consecutive: 1, async port =>
+        {
+            ToolResult result = await RunAsync(args(port));
+            return PortTaken(result.ExitCode, result.Output) ? null : result;
+        });
 
     /// <summary>
     /// Copies the server's files (those its deps.json names, with turnserver.dll) into <paramref name="directory"/>,
@@ -134,16 +163,61 @@ internal sealed partial class DaemonProcess : IDisposable
     /// <summary>Runs to completion (for --help and bad configurations).</summary>
     public static async Task<ToolResult> RunAsync(params string[] args)
     {
-        using var daemon = new DaemonProcess(args);
+        using var daemon = new DaemonProcess(Command(AppContext.BaseDirectory, args));
         int code = await daemon._process.WaitForExitAsync(TimeSpan.FromSeconds(60));
         return new ToolResult(code, daemon.Output);
     }
 
-    public async Task WaitUntilListeningAsync()
+    /// <summary>
+    /// Tries <paramref name="attempt"/> on ports from <see cref="LoopbackPorts"/> (<paramref name="consecutive"/> in a
+    /// row) until it does not come back null, which it does when the server found a port taken.
+    /// </summary>
+    private static async Task<(T Result, int Port)> OnFreePortAsync<T>(int consecutive, Func<int, Task<T?>> attempt)
+        where T : class
     {
-        Task finished = await Task.WhenAny(_listening.Task, Task.Delay(TimeSpan.FromSeconds(60)));
-        Assert.True(finished == _listening.Task, "the server did not start listening:\n" + Output);
+        for (int i = 0; i < PortAttempts; i++)
+        {
+            int port = LoopbackPorts.FreeServerPort(consecutive: consecutive);
+            if (await attempt(port) is { } result)
+            {
+                return (result, port);
+            }
+        }
+
+        throw new InvalidOperationException($"{PortAttempts} times a free port was taken before the server bound it");
     }
+
+    /// <summary>
+    /// <paramref name="daemon"/> once it listens; null, with the daemon disposed, if it stopped because a port was
+    /// taken. Fails the test if it stops otherwise or does not listen within 60 s.
+    /// </summary>
+    private static async Task<DaemonProcess?> StartListeningAsync(DaemonProcess daemon)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Task<int> exited = daemon._process.WaitForExitAsync(timeout.Token);
+        await Task.WhenAny(daemon._listening.Task, exited);
+        if (daemon._listening.Task.IsCompleted)
+        {
+            timeout.Cancel(); // ends the wait for exit, which would otherwise outlive the process object
+            return daemon;
+        }
+
+        string output = daemon.Output;
+        bool taken = exited.IsCompletedSuccessfully && PortTaken(exited.Result, output);
+        daemon.Dispose();
+        Assert.True(taken, "the server did not start listening:\n" + output);
+        return null;
+    }
+
+    /// <summary>
+    /// The server stopped at start because an address it was to listen on was in use: the socket's "Address already in
+    /// use", or Kestrel's "address already in use" for the metrics and web admin listeners.
+    /// </summary>
+    private static bool PortTaken(int exitCode, string output) =>
+        exitCode == ExitCodes.CannotStart && output.Contains("address already in use", StringComparison.OrdinalIgnoreCase);
+
+    private static string[] Command(string serverDirectory, string[] args) =>
+        [Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", Path.Combine(serverDirectory, "turnserver.dll"), .. args];
 
     /// <summary>Sends SIGTERM, as systemd does, and returns the exit code.</summary>
     public async Task<int> TerminateAsync()

@@ -78,7 +78,12 @@ internal sealed class ExternalProcess : IDisposable
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cts.Token);
+        return await WaitForExitAsync(cts.Token);
+    }
+
+    public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)
+    {
+        await _process.WaitForExitAsync(cancellationToken);
         _process.WaitForExit();
         return _process.ExitCode;
     }
