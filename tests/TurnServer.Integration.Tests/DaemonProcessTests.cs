@@ -9,6 +9,9 @@ namespace TurnServer.Integration.Tests;
 /// <summary>The daemon as an operator runs it: a config file, a pidfile, SIGTERM, exit codes and messages.</summary>
 public sealed class DaemonProcessTests : IDisposable
 {
+    /// <summary>Debian's example configuration; the package installs /etc/turnserver.conf as a copy of it.</summary>
+    private const string DebianExample = "/usr/share/doc/coturn/examples/etc/turnserver.conf";
+
     private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-test-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
@@ -312,8 +315,13 @@ public sealed class DaemonProcessTests : IDisposable
         string unit = File.ReadAllText("/lib/systemd/system/coturn.service");
         string[] execStart = unit.Split('\n').Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal))["ExecStart=".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(["/usr/bin/turnserver", "-c", "/etc/turnserver.conf", "--pidfile="], execStart);
+
+        // The unit's command line on a copy of the pristine file: /etc/turnserver.conf may be an operator's, with fixed ports.
+        string config = Path.Combine(_directory, "turnserver.conf");
+        File.Copy(DebianExample, config);
+        string[] args = [.. execStart[1..].Select(arg => arg == "/etc/turnserver.conf" ? config : arg)];
         (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p =>
-            DaemonProcess.Start([.. execStart[1..], "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p)]));
+            DaemonProcess.Start([.. args, "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p)]));
         using DaemonProcess _ = daemon;
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
         {
@@ -327,10 +335,9 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Debians_own_example_config_starts_with_warnings_and_coturn_script_flags_are_accepted()
     {
-        const string example = "/usr/share/doc/coturn/examples/etc/turnserver.conf";
-        Assert.True(File.Exists(example), "Debian's coturn package is needed (.ci/run installs it)");
+        Assert.True(File.Exists(DebianExample), "Debian's coturn package is needed (.ci/run installs it)");
         (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start(
-            "-c", example, "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p),
+            "-c", DebianExample, "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p),
             "--no-cli", "--cli-password=qwerty", "--userdb=" + Path.Combine(_directory, "turndb"), "--prometheus", "--prometheus-address=127.0.0.1", "--prometheus-port=0"));
         using DaemonProcess _ = daemon;
         using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
