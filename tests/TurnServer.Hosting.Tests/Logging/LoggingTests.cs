@@ -105,9 +105,23 @@ public sealed class LoggingTests : IDisposable
         Assert.Equal($"<156>{stamp} turnserver[{Environment.ProcessId}]: session closed", line);
     }
 
+    /// <summary>A message sent while no daemon listens is dropped without an exception, and the next one, once it does, arrives.</summary>
     [Fact]
-    public void Syslog_without_a_daemon_drops_quietly() =>
-        new SyslogSink(1, new MessageTemplateTextFormatter("{Message}", CultureInfo.InvariantCulture), Path.Combine(_directory, "nobody.sock")).Emit(Event("lost"));
+    public async Task Syslog_without_a_daemon_drops_quietly()
+    {
+        string path = Path.Combine(_directory, "log.sock");
+        using var sink = new SyslogSink(1, new MessageTemplateTextFormatter("{Message}", CultureInfo.InvariantCulture), path);
+
+        sink.Emit(Event("lost"));
+        using var daemon = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        daemon.Bind(new UnixDomainSocketEndPoint(path));
+        sink.Emit(Event("kept"));
+
+        var buffer = new byte[2048];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        int received = await daemon.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+        Assert.EndsWith("]: kept", Encoding.UTF8.GetString(buffer, 0, received), StringComparison.Ordinal);
+    }
 
     [Theory]
     [InlineData("%FT%T%z", "2026-01-31T07:08:09+00:00")]
