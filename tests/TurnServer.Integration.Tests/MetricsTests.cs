@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
-using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Metrics;
 using TurnServer.Hosting.Tests.Dtls;
 using TurnServer.Integration.Tests.Infrastructure;
@@ -26,12 +25,16 @@ public sealed class MetricsTests : IDisposable
         using var peer = new UdpEchoPeer();
         using var client = new StunUdpClient(server.UdpEndPoint);
         Assert.Equal(0, StunUdpClient.Code(await client.RequestAsync(StunMethod.Binding)));
-        await client.AllocateAsync();
 
-        // As in coTURN, the client's traffic counts every message on the allocation at its full size: so far the
-        // Allocate that created it (the 401 before came with no allocation) and its answer.
-        TrafficTotals allocate = server.Engine.GetTrafficTotals();
-        Assert.Equal((1, 1), (allocate.ClientPacketsReceived, allocate.ClientPacketsSent));
+        // As in coTURN, the client's traffic counts every message on the allocation at its full size, starting with
+        // the Allocate that created it and its answer; the 401 challenge before came with no allocation.
+        StunTestClient.Attributes udp = (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
+        byte[] challenge = await client.ExchangeAsync(client.Build(StunMethod.Allocate, udp, TransactionId.NewRandom(), sign: false));
+        Assert.Equal(401, StunUdpClient.Code(challenge));
+        client.UseNonceFrom(challenge);
+        byte[] allocate = client.Build(StunMethod.Allocate, udp, TransactionId.NewRandom(), sign: true);
+        byte[] allocated = await client.ExchangeAsync(allocate);
+        Assert.Equal(0, StunUdpClient.Code(allocated));
         TransportAddress peerAddress = TransportAddress.FromEndPoint(peer.EndPoint);
         byte[] channelBind = client.Build(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
         {
@@ -65,9 +68,9 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(2, scrape.Value("stun_binding_response"));
         Assert.Equal(0, scrape.Value("stun_binding_error"));
         Assert.Equal(1 + 1 + 3 + 1, scrape.Value("turn_traffic_rcvp", realm));
-        Assert.Equal(allocate.ClientBytesReceived + channelBind.Length + (3 * 104) + binding.Length, scrape.Value("turn_traffic_rcvb", realm));
+        Assert.Equal(allocate.Length + channelBind.Length + (3 * 104) + binding.Length, scrape.Value("turn_traffic_rcvb", realm));
         Assert.Equal(1 + 1 + 3 + 1, scrape.Value("turn_traffic_sentp", realm));
-        Assert.Equal(allocate.ClientBytesSent + channelBound.Length + (3 * 104) + bound.Length, scrape.Value("turn_traffic_sentb", realm));
+        Assert.Equal(allocated.Length + channelBound.Length + (3 * 104) + bound.Length, scrape.Value("turn_traffic_sentb", realm));
         Assert.Equal(3, scrape.Value("turn_traffic_peer_sentp", realm));
         Assert.Equal(300, scrape.Value("turn_traffic_peer_sentb", realm));
         Assert.Equal(3, scrape.Value("turn_traffic_peer_rcvp", realm));

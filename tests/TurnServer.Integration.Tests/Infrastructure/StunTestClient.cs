@@ -39,13 +39,19 @@ internal abstract class StunTestClient : IDisposable
         int code = Code(response);
         if (code == 438 || (code == 401 && !signed))
         {
-            StunMessageReader.TryParse(response, out StunMessageReader message);
-            message.TryGetAttribute(StunAttributeType.Nonce, out ReadOnlySpan<byte> nonce);
-            Nonce = System.Text.Encoding.UTF8.GetString(nonce);
+            UseNonceFrom(response);
             response = await ExchangeAsync(Build(method, attributes, TransactionId.NewRandom(), sign: true));
         }
 
         return response;
+    }
+
+    /// <summary>Signs from now on with the NONCE of <paramref name="challenge"/> (a 401 or 438 answer).</summary>
+    public void UseNonceFrom(byte[] challenge)
+    {
+        StunMessageReader.TryParse(challenge, out StunMessageReader message);
+        message.TryGetAttribute(StunAttributeType.Nonce, out ReadOnlySpan<byte> nonce);
+        Nonce = System.Text.Encoding.UTF8.GetString(nonce);
     }
 
     public byte[] Build(StunMethod method, Attributes? attributes, TransactionId transactionId, bool sign, StunMessageClass messageClass = StunMessageClass.Request)
