@@ -68,6 +68,11 @@ internal sealed class RecordingClient(TransportProtocol protocol) : ClientConnec
     }
 
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => this;
+
+    /// <summary>How often the engine said this connection no longer carries its allocation.</summary>
+    public int ReleasedCount { get; private set; }
+
+    public override void OnAllocationReleased() => ReleasedCount++;
 }
 
 /// <summary>A relay "socket" that records what it sends.</summary>

@@ -106,6 +106,50 @@ public sealed class MobilityTests
         Assert.Equal(harness.Client.FiveTuple, harness.Observer.Moved.Single().From);
     }
 
+    /// <summary>
+    /// Regression: a move left the old connection believing it still carried the allocation, so a DTLS session (or a
+    /// TLS connection) the client had left held its thread and session slot for good.
+    /// </summary>
+    [Fact]
+    public void A_move_tells_the_connection_it_left()
+    {
+        var harness = new TurnHarness(MobileOptions);
+        TurnHarness.SimulatedClient first = harness.NewClient("198.51.100.70", 40000, protocol: TransportProtocol.Tls);
+        string ticket = first.Allocate(EmptyTicket).Text(StunAttributeType.MobilityTicket);
+        TurnHarness.SimulatedClient moved = harness.NewClient("198.51.100.80", 50000, protocol: TransportProtocol.Tls);
+
+        Assert.True(RefreshWithTicket(moved, ticket).IsSuccess);
+
+        Assert.Equal(1, first.Connection.ReleasedCount);
+        Assert.Equal(0, moved.Connection.ReleasedCount);
+        Assert.Same(moved.Connection, harness.Observer.Created.Single().Client);
+    }
+
+    /// <summary>
+    /// Regression: a client that reconnected over TLS or DTLS from the same address and port presented its ticket on
+    /// the allocation's own 5-tuple, but the allocation stayed with the dead connection: the Refresh succeeded while
+    /// peer data went nowhere. It now follows the connection the ticket came on.
+    /// </summary>
+    [Fact]
+    public void A_ticket_on_the_own_five_tuple_through_a_new_connection_takes_the_allocation_along()
+    {
+        var harness = new TurnHarness(MobileOptions);
+        TurnHarness.SimulatedClient first = harness.NewClient("198.51.100.70", 40000, protocol: TransportProtocol.Tls);
+        string ticket = first.Allocate(EmptyTicket).Text(StunAttributeType.MobilityTicket);
+        Assert.True(first.ChannelBind(0x4000, Peer).IsSuccess);
+        Allocation allocation = harness.Observer.Created.Single();
+        TurnHarness.SimulatedClient reconnected = harness.NewClient("198.51.100.70", 40000, protocol: TransportProtocol.Tls);
+
+        Response response = RefreshWithTicket(reconnected, ticket);
+
+        Assert.True(response.IsSuccess);
+        Assert.Same(reconnected.Connection, allocation.Client);
+        Assert.Equal(1, first.Connection.ReleasedCount);
+        Assert.True(Deliver(allocation, [4, 5], TransportAddress.FromEndPoint(IPEndPoint.Parse(Peer))));
+        Assert.Equal([0x40, 0x00, 0x00, 0x02, 4, 5, 0, 0], reconnected.Connection.Frames.Last()); // padded to 4 on a stream
+        Assert.Empty(harness.Observer.Moved);
+    }
+
     [Fact]
     public void A_retransmitted_move_gets_the_same_answer_and_the_old_ticket_still_refreshes_on_the_new_address()
     {

@@ -245,9 +245,11 @@ public sealed class AllocationTable
     {
         ArgumentNullException.ThrowIfNull(allocation);
         FiveTuple from;
+        ClientConnection previous;
         lock (_keySync)
         {
             from = allocation.FiveTuple;
+            previous = allocation.Client;
             if (allocation.IsReleased || allocation.MobilityTicket != presentedTicket || !_allocations.TryAdd(fiveTuple, allocation))
             {
                 return false;
@@ -265,7 +267,35 @@ public sealed class AllocationTable
         }
 
         _observer?.OnMoved(allocation, from);
+
+        // The old connection no longer carries the allocation: a stream or DTLS session ends, as when it is deleted,
+        // rather than holding its socket, thread and session slot for a client that has gone elsewhere.
+        previous.OnAllocationReleased();
         return true;
+    }
+
+    /// <summary>
+    /// Hands <paramref name="allocation"/> to <paramref name="client"/>, a new stream connection or DTLS session on the
+    /// allocation's own 5-tuple (a client that reconnected from the same address and port and presented its mobility
+    /// ticket, RFC 8016); the connection it leaves is told, as by <see cref="Move"/>. Nothing when it is released or
+    /// already there.
+    /// </summary>
+    public void Reattach(Allocation allocation, ClientConnection client)
+    {
+        ArgumentNullException.ThrowIfNull(allocation);
+        ClientConnection previous;
+        lock (_keySync)
+        {
+            previous = allocation.Client;
+            if (allocation.IsReleased || ReferenceEquals(previous, client))
+            {
+                return;
+            }
+
+            allocation.MoveTo(allocation.FiveTuple, client);
+        }
+
+        previous.OnAllocationReleased();
     }
 
     /// <summary>

@@ -52,6 +52,14 @@ internal static class RefreshRequestHandler
             return StunErrorCodes.AllocationMismatch; // deleted or moved meanwhile, or another Allocate took this 5-tuple
         }
 
+        // A stream or DTLS client that reconnected from the same address and port presents its ticket on its own
+        // 5-tuple, but through a new connection: the allocation follows it, or it would stay with the dead one (peer
+        // data dropped, the new session closed for want of an allocation).
+        if (!move && hasTicket && state.FiveTuple.Protocol != TransportProtocol.Udp)
+        {
+            ctx.Allocations.Reattach(allocation, state.Connections.GetConnection(state.FiveTuple));
+        }
+
         if (move && state.Auth.ViaAccessToken)
         {
             allocation.Rekey(state.Auth.Username!, state.Auth.Key!, state.Auth.KeyExpiresAt);

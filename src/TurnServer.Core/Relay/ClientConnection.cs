@@ -30,8 +30,9 @@ public abstract class ClientConnection
     public abstract void Send(ReadOnlySpan<byte> frame);
 
     /// <summary>
-    /// Called once when the allocation using this connection has been deleted. Stream transports close the
-    /// connection (after any answer still being written); UDP has nothing to do.
+    /// Called once when the allocation using this connection has been deleted, or moved to another connection
+    /// (RFC 8016 mobility). Stream transports close the connection (after any answer still being written); UDP has
+    /// nothing to do.
     /// </summary>
     public virtual void OnAllocationReleased()
     {
