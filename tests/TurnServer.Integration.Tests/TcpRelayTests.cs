@@ -143,6 +143,72 @@ public class TcpRelayTests
         await data.WaitForCloseAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>
+    /// Regression: a client that finished sending got its peer connection closed at once, while bytes from the peer
+    /// waited unread on it. On unread input Linux turns close(2) into an RST, which also threw away the client's last
+    /// bytes still queued for the peer, and the peer had no way to send the rest of its own. Now the client's end
+    /// goes to the peer after its bytes, and the peer's bytes still reach the client until the peer ends too.
+    /// </summary>
+    [Fact]
+    public async Task A_client_that_closes_first_gets_the_rest_of_the_peers_bytes_and_the_peer_gets_all_of_the_clients()
+    {
+        await using TestServer server = await TestServer.StartAsync();
+        using BoundDataConnection bound = await BindDataConnectionAsync(server, receiveBufferSize: 4096);
+        (_, Socket peer, StunStreamClient data) = bound;
+        Allocation allocation = Assert.Single(server.Engine.Allocations.All);
+
+        // More than the server's 1 MB queue and the kernel buffers to a client that reads nothing yet can hold: the
+        // server stops reading the peer with its bytes still unread.
+        byte[] fromPeer = RandomBytes(8 << 20, seed: 11);
+        Task peerSending = Task.Run(async () =>
+        {
+            await peer.SendAsync(fromPeer, SocketFlags.None);
+            peer.Shutdown(SocketShutdown.Send);
+        });
+        await Poll.UntilSteadyAsync(() => Volatile.Read(ref allocation.ClientBytesSent), 1 << 20, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30), "the server has stopped reading the peer for the client");
+
+        byte[] fromClient = RandomBytes(8192, seed: 12);
+        await data.Stream.WriteAsync(fromClient);
+        data.Socket.Shutdown(SocketShutdown.Send);
+        Task<byte[]> clientReceiving = data.ReadRawAsync(fromPeer.Length);
+
+        Assert.Equal(fromClient, await ReadExactlyAsync(peer, fromClient.Length));
+        Assert.Equal(0, await peer.ReceiveAsync(new byte[1], SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10))); // the client's end, passed on
+        await peerSending.WaitAsync(TimeSpan.FromSeconds(30));
+        byte[] received = await clientReceiving;
+        Assert.True(fromPeer.AsSpan().SequenceEqual(received), "every byte of the peer's, in order");
+        await data.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>
+    /// Regression: once its peer had ended, a data connection was closed as soon as its queue was written, though the
+    /// client, still talking, had sent bytes the server no longer read: the RST Linux sends on closing with unread
+    /// input threw away what the kernel still held for the client, and the client read a fraction of the peer's last
+    /// bytes before "connection reset". Now the server ends its side (after a TLS close_notify) and reads what the
+    /// client still sends until the client ends too.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_peer_that_closes_first_has_every_byte_delivered_to_a_client_still_sending(bool tls)
+    {
+        using var certificate = new TestCertificate();
+        await using TestServer server = await TestServer.StartAsync(certificate.Options);
+        using BoundDataConnection bound = await BindDataConnectionAsync(server, receiveBufferSize: 4096, tls: tls ? certificate : null);
+        (_, Socket peer, StunStreamClient data) = bound;
+        var relay = (TcpRelaySocket)Assert.Single(server.Engine.Allocations.All).GetRelay(AddressFamily.InterNetwork)!;
+
+        byte[] fromPeer = RandomBytes(256 << 10, seed: 13);
+        await peer.SendAsync(fromPeer, SocketFlags.None);
+        peer.Shutdown(SocketShutdown.Send);
+        await Poll.UntilAsync(() => relay.PeerConnections.Count == 0, TimeSpan.FromSeconds(10), "the server has read the peer's end and closed its side of it");
+
+        await data.Stream.WriteAsync(new byte[100]);
+        byte[] received = await data.ReadRawAsync(fromPeer.Length);
+        Assert.True(fromPeer.AsSpan().SequenceEqual(received), "every byte of the peer's, in order");
+        await data.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+    }
+
     [Fact]
     public async Task Connect_reaches_a_listening_peer_and_a_closed_port_answers_447()
     {
@@ -258,7 +324,7 @@ public class TcpRelayTests
     /// A TCP allocation for loopback peers, a peer connected to its relayed address, and a data connection (with the
     /// given socket options) bound to that peer by ConnectionBind (RFC 6062 sections 5.3 and 5.4).
     /// </summary>
-    private static async Task<BoundDataConnection> BindDataConnectionAsync(TestServer server, int? receiveBufferSize = null, int? maxSegmentSize = null)
+    private static async Task<BoundDataConnection> BindDataConnectionAsync(TestServer server, int? receiveBufferSize = null, int? maxSegmentSize = null, TestCertificate? tls = null)
     {
         StunStreamClient control = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0]);
         TransportAddress relayed = await AllocateTcpForLoopbackPeersAsync(control);
@@ -266,7 +332,9 @@ public class TcpRelayTests
         await peer.ConnectAsync(relayed.ToEndPoint());
         Assert.True(StunMessageReader.TryParse(await control.ReceiveAsync(), out StunMessageReader attempt) == StunParseResult.Success);
         Assert.True(attempt.TryGetUInt32(StunAttributeType.ConnectionId, out uint connectionId));
-        StunStreamClient data = await StunStreamClient.ConnectAsync(server.TcpEndPoints[0], receiveBufferSize: receiveBufferSize, maxSegmentSize: maxSegmentSize);
+        StunStreamClient data = tls is null
+            ? await StunStreamClient.ConnectAsync(server.TcpEndPoints[0], receiveBufferSize: receiveBufferSize, maxSegmentSize: maxSegmentSize)
+            : await StunStreamClient.ConnectAsync(server.TlsEndPoints[0], tls.Certificate, receiveBufferSize: receiveBufferSize, maxSegmentSize: maxSegmentSize);
         Assert.Equal(0, StunTestClient.Code(await data.RequestAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.ConnectionId, connectionId))));
         return new BoundDataConnection(control, peer, data);
     }
@@ -297,11 +365,24 @@ public class TcpRelayTests
         }
     }
 
+    private static byte[] RandomBytes(int count, int seed)
+    {
+        byte[] bytes = new byte[count];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>Reads from the socket itself: a NetworkStream refuses a socket whose sending side is shut down.</summary>
     private static async Task<byte[]> ReadExactlyAsync(Socket socket, int count)
     {
         var buffer = new byte[count];
-        using var stream = new NetworkStream(socket, ownsSocket: false);
-        await stream.ReadExactlyAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        for (int read = 0; read < count;)
+        {
+            int got = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, timeout.Token);
+            read += got > 0 ? got : throw new EndOfStreamException($"the connection ended after {read} of {count} bytes");
+        }
+
         return buffer;
     }
 

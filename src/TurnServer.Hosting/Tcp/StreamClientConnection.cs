@@ -20,16 +20,19 @@ namespace TurnServer.Hosting.Tcp;
 /// up, relayed data is dropped and counted rather than buffered without bound. Closing the connection deletes its
 /// allocation; deleting the allocation closes the connection. After an RFC 6062 ConnectionBind the connection stops
 /// framing and relays bytes as-is to and from its peer data connection, with backpressure instead of drops, since a
-/// byte stream must not lose bytes; closing either one closes the other. A closing connection still writes what is
-/// queued, as long as the client takes <see cref="CloseMinBytes"/> of it every <see cref="CloseTimeout"/>; then it
-/// is reset, so a client that stops reading cannot hold its socket.
+/// byte stream must not lose bytes; either one ending ends the other, after the last bytes. A closing connection still
+/// writes what is queued, as long as the client takes <see cref="CloseMinBytes"/> of it every <see cref="CloseTimeout"/>;
+/// then it is reset, so a client that stops reading cannot hold its socket. One that ends as the protocol does (the
+/// client's end, its last request answered, its peer's end) then closes gracefully, see <see cref="LingerAsync"/>.
 /// </summary>
 internal sealed partial class StreamClientConnection : ClientConnection, IClientConnectionSource, IDataConnectionBinder
 {
     /// <summary>
     /// How long a closing connection waits for the client to take <see cref="CloseMinBytes"/> of what is still queued
     /// for it (the answer to a Refresh that deleted its allocation, a data connection's last bytes) before it is reset:
-    /// a slow reader gets everything, one that stopped reading is cut off. Under the host's 5-second shutdown timeout.
+    /// a slow reader gets everything, one that stopped reading is cut off. Also how long a graceful close waits for the
+    /// client's end, and a data connection whose client ended waits for more from its peer. Under the host's 5-second
+    /// shutdown timeout.
     /// </summary>
     public static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
@@ -59,6 +62,10 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     private long _bytesWritten;
     private int _requestThread = -1;
     private bool _closeAfterRequest;
+
+    /// <summary>Set when the connection ends as the protocol does (the client's end, its last answer, its peer's end): closed gracefully.</summary>
+    private volatile bool _lingerOnClose;
+
     private PeerDataConnection? _boundPeer;
     private Allocation? _boundAllocation;
 
@@ -171,6 +178,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         try
         {
             await ReceiveLoopAsync().ConfigureAwait(false);
+            _lingerOnClose = true; // not cut short by a Close from elsewhere (the allocation's end, the server stopping)
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
         {
@@ -195,15 +203,48 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
             }
             while (!sending.IsCompleted && Volatile.Read(ref _bytesWritten) - written >= CloseMinBytes);
 
+            Task lingering = Task.CompletedTask;
             if (!sending.IsCompleted)
             {
                 LogStalled(_logger, FiveTuple.ToString(), CloseMinBytes / 1024, CloseTimeout.TotalSeconds);
                 Reset();
                 await sending.WaitAsync(CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // the write fails at once; bounded all the same
             }
+            else if (_lingerOnClose)
+            {
+                lingering = LingerAsync();
+                await lingering.WaitAsync(CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
 
+            _socket.Dispose(); // fails what still lingers: a close_notify the client makes no room for, a read it keeps feeding
+            await lingering.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await _stream.DisposeAsync().ConfigureAwait(false);
-            _socket.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Closes gracefully (a lingering close, as web servers do): the server's end, after a TLS close_notify, follows all
+    /// it wrote, and what the client still sends is read and dropped until its own end. Closing a socket with bytes
+    /// unread makes Linux send an RST, which throws away what the client has not yet received. Bounded by the caller.
+    /// </summary>
+    private async Task LingerAsync()
+    {
+        if (_stream is SslStream tls)
+        {
+            await tls.ShutdownAsync().ConfigureAwait(false);
+        }
+
+        _socket.Shutdown(SocketShutdown.Send);
+        byte[] discard = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            while (await _socket.ReceiveAsync(discard, SocketFlags.None).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(discard); // the read has ended, even when the socket was closed under it
         }
     }
 
@@ -407,6 +448,18 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
         try
         {
             await CopyToPeerAsync(client, leftover, peer, allocation).ConfigureAwait(false);
+
+            // The client ended: the peer gets that end behind the bytes still queued for it, and the client the peer's
+            // last bytes, until the peer ends too or, for CloseTimeout, none reach the client. Closing the peer's socket
+            // with its bytes unread would send an RST, which throws away what the peer has not yet received.
+            peer.Socket.Shutdown(SocketShutdown.Send);
+            long written;
+            do
+            {
+                written = Volatile.Read(ref _bytesWritten);
+                await fromPeer.WaitAsync(CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+            while (!fromPeer.IsCompleted && Volatile.Read(ref _bytesWritten) != written);
         }
         finally
         {
@@ -450,6 +503,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
                 int read = await peer.Stream.ReadAsync(buffer, _closed.Token).ConfigureAwait(false);
                 if (read == 0)
                 {
+                    _lingerOnClose = true; // the peer ended: so does the client's side, once it has every byte
                     break;
                 }
 
