@@ -1,6 +1,6 @@
 using TurnServer.Core.Allocations;
-using TurnServer.Core.Relay;
 using TurnServer.Hosting.Dtls;
+using TurnServer.Hosting.Tests.Infrastructure;
 
 namespace TurnServer.Hosting.Tests.Dtls;
 
@@ -14,7 +14,7 @@ public class DtlsDatagramTransportTests
     [Fact]
     public void The_queue_refuses_datagrams_past_its_byte_capacity_and_reading_frees_room()
     {
-        var transport = new DtlsDatagramTransport(new SilentClient(), new DtlsCounters(), new Lock(), new DtlsLimits { QueueCapacity = 64, QueueByteCapacity = 4608 }, TimeProvider.System);
+        var transport = new DtlsDatagramTransport(new SilentClient(TransportProtocol.Dtls), new DtlsCounters(), new Lock(), new DtlsLimits { QueueCapacity = 64, QueueByteCapacity = 4608 }, TimeProvider.System);
         byte[] first = Filled(1400, 1);
         Assert.True(transport.TryEnqueue(first));
         Assert.True(transport.TryEnqueue(Filled(1400, 2)));
@@ -32,7 +32,7 @@ public class DtlsDatagramTransportTests
     [Fact]
     public void The_queue_refuses_datagrams_past_its_count_however_small()
     {
-        var transport = new DtlsDatagramTransport(new SilentClient(), new DtlsCounters(), new Lock(), new DtlsLimits { QueueCapacity = 2, QueueByteCapacity = 3000 }, TimeProvider.System);
+        var transport = new DtlsDatagramTransport(new SilentClient(TransportProtocol.Dtls), new DtlsCounters(), new Lock(), new DtlsLimits { QueueCapacity = 2, QueueByteCapacity = 3000 }, TimeProvider.System);
         Assert.True(transport.TryEnqueue(Filled(10, 1)));
         Assert.True(transport.TryEnqueue(Filled(10, 2)));
         Assert.False(transport.TryEnqueue(Filled(10, 3)));
@@ -44,14 +44,5 @@ public class DtlsDatagramTransportTests
         byte[] datagram = new byte[length];
         Array.Fill(datagram, value);
         return datagram;
-    }
-
-    private sealed class SilentClient : ClientConnection
-    {
-        public override TransportProtocol Protocol => TransportProtocol.Dtls;
-
-        public override void Send(ReadOnlySpan<byte> frame)
-        {
-        }
     }
 }

@@ -3,8 +3,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
-using TurnServer.Core.Relay;
 using TurnServer.Hosting.Net;
+using TurnServer.Hosting.Tests.Infrastructure;
 using TurnServer.Hosting.Udp;
 using TurnServer.Hosting.Udp.Linux;
 using TurnServer.Stun;
@@ -40,9 +40,9 @@ public sealed class LinuxRelayPortReuseTests
             var first = Client(20000 + (2 * i));
             var second = Client(20001 + (2 * i));
             TransportAddress firstRelay = Allocate(engine, first);
-            Assert.Equal(0, Send(engine, first, StunMethod.Refresh, lifetime: 0));
+            Assert.Equal(0, Refresh(engine, first, lifetime: 0));
             TransportAddress secondRelay = Allocate(engine, second);
-            Assert.Equal(0, Send(engine, second, StunMethod.Refresh, lifetime: 0));
+            Assert.Equal(0, Refresh(engine, second, lifetime: 0));
             Assert.True(
                 SpinWait.SpinUntil(() => !linux.IsClosing(firstRelay) && !linux.IsClosing(secondRelay), TimeSpan.FromSeconds(10)),
                 "the worker did not close the relay sockets");
@@ -57,47 +57,12 @@ public sealed class LinuxRelayPortReuseTests
 
     private static TransportAddress Allocate(TurnEngine engine, in FiveTuple fiveTuple)
     {
-        Assert.Equal(0, Send(engine, fiveTuple, StunMethod.Allocate, relayed: out TransportAddress relayed));
+        StunMessageReader answer = EngineRequests.Exchange(engine, fiveTuple, StunMethod.Allocate, (ref StunMessageWriter w) => w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17));
+        Assert.Equal(0, EngineRequests.Code(answer));
+        Assert.True(answer.TryGetXorAddress(StunAttributeType.XorRelayedAddress, out TransportAddress relayed));
         return relayed;
     }
 
-    private static int Send(TurnEngine engine, in FiveTuple fiveTuple, StunMethod method, uint? lifetime = null) =>
-        Send(engine, fiveTuple, method, out _, lifetime);
-
-    /// <summary>Sends a request; 0 for a success (with its XOR-RELAYED-ADDRESS, if any, in <paramref name="relayed"/>), else the error code.</summary>
-    private static int Send(TurnEngine engine, in FiveTuple fiveTuple, StunMethod method, out TransportAddress relayed, uint? lifetime = null)
-    {
-        byte[] request = new byte[256];
-        var writer = new StunMessageWriter(request, method, StunMessageClass.Request, TransactionId.NewRandom());
-        if (method == StunMethod.Allocate)
-        {
-            writer.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
-        }
-
-        if (lifetime is uint seconds)
-        {
-            writer.WriteUInt32(StunAttributeType.Lifetime, seconds);
-        }
-
-        byte[] packet = writer.Written.ToArray();
-        byte[] response = new byte[2048];
-        int length = engine.ProcessMessage(PacketKind.Stun, packet, fiveTuple, new NoClients(), new SendScratch(), response);
-        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(response.AsSpan(0, length), out StunMessageReader message));
-        message.TryGetXorAddress(StunAttributeType.XorRelayedAddress, out relayed);
-        return message.Class == StunMessageClass.SuccessResponse ? 0 : message.TryGetErrorCode(out int code, out _) ? code : -1;
-    }
-
-    private sealed class NoClients : IClientConnectionSource
-    {
-        public ClientConnection GetConnection(in FiveTuple fiveTuple) => new Silent();
-    }
-
-    private sealed class Silent : ClientConnection
-    {
-        public override TransportProtocol Protocol => TransportProtocol.Tcp;
-
-        public override void Send(ReadOnlySpan<byte> frame)
-        {
-        }
-    }
+    private static int Refresh(TurnEngine engine, in FiveTuple fiveTuple, uint lifetime) =>
+        EngineRequests.Code(EngineRequests.Exchange(engine, fiveTuple, StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, lifetime)));
 }

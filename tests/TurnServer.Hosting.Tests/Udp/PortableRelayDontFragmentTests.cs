@@ -4,8 +4,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TurnServer.Core;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
-using TurnServer.Core.Relay;
 using TurnServer.Hosting.Net;
+using TurnServer.Hosting.Tests.Infrastructure;
 using TurnServer.Hosting.Udp;
 using TurnServer.Hosting.Udp.Linux;
 using TurnServer.Stun;
@@ -49,7 +49,7 @@ public sealed class PortableRelayDontFragmentTests
         for (int i = 0; i < 4; i++)
         {
             var fiveTuple = new FiveTuple(new TransportAddress(IPAddress.IPv6Loopback, 40000 + i), server, TransportProtocol.Udp);
-            StunMessageReader allocated = Exchange(engine, fiveTuple, StunMethod.Allocate, out _, (ref StunMessageWriter w) =>
+            StunMessageReader allocated = EngineRequests.Exchange(engine, fiveTuple, StunMethod.Allocate, (ref StunMessageWriter w) =>
             {
                 w.WriteLeadingByte(StunAttributeType.RequestedTransport, 17);
                 w.WriteLeadingByte(StunAttributeType.RequestedAddressFamily, StunAddressCodec.FamilyIPv6);
@@ -60,40 +60,12 @@ public sealed class PortableRelayDontFragmentTests
             Assert.True(relayed.IsIPv6);
             Assert.Equal(1, descriptors.InUse);
 
-            StunMessageReader refreshed = Exchange(engine, fiveTuple, StunMethod.Refresh, out _, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0));
+            StunMessageReader refreshed = EngineRequests.Exchange(engine, fiveTuple, StunMethod.Refresh, (ref StunMessageWriter w) => w.WriteUInt32(StunAttributeType.Lifetime, 0));
             Assert.Equal(StunMessageClass.SuccessResponse, refreshed.Class);
         }
 
         Assert.Equal(0, engine.Allocations.Count);
         Assert.Equal(0, descriptors.InUse);
         Assert.Equal(free, engine.Ports.FreeCount);
-    }
-
-    private delegate void Attributes(ref StunMessageWriter writer);
-
-    private static StunMessageReader Exchange(TurnEngine engine, in FiveTuple fiveTuple, StunMethod method, out byte[] response, Attributes attributes)
-    {
-        byte[] request = new byte[256];
-        var writer = new StunMessageWriter(request, method, StunMessageClass.Request, TransactionId.NewRandom());
-        attributes(ref writer);
-        byte[] packet = writer.Written.ToArray();
-        response = new byte[2048];
-        int length = engine.ProcessMessage(PacketKind.Stun, packet, fiveTuple, new NoClients(), new SendScratch(), response);
-        Assert.Equal(StunParseResult.Success, StunMessageReader.TryParse(response.AsSpan(0, length), out StunMessageReader message));
-        return message;
-    }
-
-    private sealed class NoClients : IClientConnectionSource
-    {
-        public ClientConnection GetConnection(in FiveTuple fiveTuple) => new Silent();
-    }
-
-    private sealed class Silent : ClientConnection
-    {
-        public override TransportProtocol Protocol => TransportProtocol.Udp;
-
-        public override void Send(ReadOnlySpan<byte> frame)
-        {
-        }
     }
 }
