@@ -5,6 +5,7 @@ using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Configuration;
 using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Udp;
+using TurnServer.Hosting.Udp.Linux;
 
 namespace TurnServer.Hosting.Tests.Infrastructure;
 
@@ -19,4 +20,17 @@ internal static class TestEngines
         TimeProvider.System,
         settings.MinPort,
         settings.MaxPort);
+
+    /// <summary>
+    /// An engine with <paramref name="options"/>, relaying from ports <paramref name="minPort"/>..<paramref name="maxPort"/>
+    /// on <paramref name="relayIps"/> through real sockets: the Linux engine's when <paramref name="linux"/> is given, else .NET's.
+    /// </summary>
+    public static TurnEngine Open(TurnOptions options, IPAddress[] relayIps, DescriptorBudget descriptors, int minPort, int maxPort, LinuxUdpEngine? linux = null) => new(
+        options,
+        new UdpRelayEndpointFactory([], relayIps, new ServerCounters(), NullLogger.Instance, descriptors, linux),
+        [],
+        null,
+        TimeProvider.System,
+        minPort,
+        maxPort);
 }

@@ -24,14 +24,7 @@ public sealed class LinuxRelayPortReuseTests
         using var linux = new LinuxUdpEngine(new ServerCounters(), NullLogger.Instance, workerCount: 1);
         linux.Start();
         var descriptors = new DescriptorBudget(1000, NullLogger.Instance);
-        var engine = new TurnEngine(
-            new TurnOptions { Realm = "example.org", RequireAuthentication = false },
-            new UdpRelayEndpointFactory([], [IPAddress.Loopback], new ServerCounters(), NullLogger.Instance, descriptors, linux),
-            [],
-            null,
-            TimeProvider.System,
-            50100,
-            50107);
+        TurnEngine engine = TestEngines.Open(new TurnOptions { Realm = "example.org", RequireAuthentication = false }, [IPAddress.Loopback], descriptors, 50100, 50107, linux);
 
         // Each round frees a port and at once draws another of the eight: now and then the one whose socket the worker
         // has not closed yet. Between rounds the closes are awaited, so no round finds the pool short of ports.

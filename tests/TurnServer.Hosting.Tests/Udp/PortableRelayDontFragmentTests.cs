@@ -35,14 +35,7 @@ public sealed class PortableRelayDontFragmentTests
     public void Ipv6_allocates_with_dont_fragment_succeed_and_give_everything_back_on_refresh_zero()
     {
         var descriptors = new DescriptorBudget(1000, NullLogger.Instance);
-        var engine = new TurnEngine(
-            new TurnOptions { Realm = "example.org", RequireAuthentication = false, TotalQuota = 2 },
-            new UdpRelayEndpointFactory([], [IPAddress.Loopback, IPAddress.IPv6Loopback], new ServerCounters(), NullLogger.Instance, descriptors),
-            [],
-            null,
-            TimeProvider.System,
-            50000,
-            50009);
+        TurnEngine engine = TestEngines.Open(new TurnOptions { Realm = "example.org", RequireAuthentication = false, TotalQuota = 2 }, [IPAddress.Loopback, IPAddress.IPv6Loopback], descriptors, 50000, 50009);
         int free = engine.Ports.FreeCount;
         var server = new TransportAddress(IPAddress.IPv6Loopback, 3478);
 
