@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using TurnServer.Core;
 using TurnServer.Core.Allocations;
-using TurnServer.Core.Diagnostics;
 using TurnServer.Hosting.Net;
 using TurnServer.Hosting.Tests.Infrastructure;
 using TurnServer.Hosting.Udp;
