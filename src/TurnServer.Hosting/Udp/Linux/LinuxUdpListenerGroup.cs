@@ -58,6 +58,22 @@ internal sealed class LinuxUdpListenerGroup : IClientConnectionSource
     /// </summary>
     public static LinuxUdpListenerGroup Bind(int id, TurnEngine engine, IPEndPoint endPoint, int count, int bufferBytes, bool plainUdp, DtlsEndpoint? dtls, byte[]? device = null)
     {
+        // With port 0 the kernel may hand the probe's port to another socket between the probe's close and the group's
+        // binds: then another free port is tried. A named port taken meanwhile is an error, as it would be at once.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return BindOnce(id, engine, endPoint, count, bufferBytes, plainUdp, dtls, device);
+            }
+            catch (System.Net.Sockets.SocketException e) when (endPoint.Port == 0 && attempt < 8 && e.NativeErrorCode == Libc.EADDRINUSE)
+            {
+            }
+        }
+    }
+
+    private static LinuxUdpListenerGroup BindOnce(int id, TurnEngine engine, IPEndPoint endPoint, int count, int bufferBytes, bool plainUdp, DtlsEndpoint? dtls, byte[]? device)
+    {
         // SO_REUSEPORT would let this group silently share a port with another process of the same user (another
         // server instance) and split its clients. A plain bind first fails if anyone holds the port, as it should.
         using (SocketFd probe = SocketFd.TryOpen(endPoint, reusePort: false, dontFragment: false, bufferBytes: 0, out int probeError, device)
