@@ -130,7 +130,10 @@ public sealed partial class WebAdminTests : IDisposable
         Microsoft.Playwright.IResponse login = await page.RunAndWaitForResponseAsync(
             () => page.ClickAsync("form[action='/login'] [type=submit]"),
             r => r.Request.Method == "POST" && r.Url.EndsWith("/login", StringComparison.Ordinal));
-        await page.WaitForLoadStateAsync();
+
+        // The page the redirect leads to, by what it shows: a load-state wait could attach to the login page's
+        // document while the navigation was under way, and once timed out so on a loaded CI machine.
+        await page.WaitForSelectorAsync("h1:text-is('Status')", new() { Timeout = 30_000 });
 
         string html = await page.ContentAsync();
         Assert.True(login.Status == 303, $"{login.Status}: {html}");
