@@ -349,20 +349,10 @@ internal static class AllocateRequestHandler
     /// </summary>
     private static RelayEndpoint? BindFromPool(TurnContext ctx, AddressFamily family, in TransportAddress server, bool evenPort, bool reserveNext, bool dontFragment, out ulong token)
     {
+        token = 0;
+        RelayEndpoint? bound = null;
         Span<int> closing = stackalloc int[BindAttempts];
         int closingCount = 0;
-        RelayEndpoint? relay = BindFromPool(ctx, family, server, evenPort, reserveNext, dontFragment, closing, ref closingCount, out token);
-        foreach (int port in closing[..closingCount])
-        {
-            ctx.Ports.Release(port);
-        }
-
-        return relay;
-    }
-
-    private static RelayEndpoint? BindFromPool(TurnContext ctx, AddressFamily family, in TransportAddress server, bool evenPort, bool reserveNext, bool dontFragment, Span<int> closing, ref int closingCount, out ulong token)
-    {
-        token = 0;
         for (int attempt = 0; attempt < BindAttempts; attempt++)
         {
             // Step 6: EVEN-PORT "the server ... MUST allocate an even port"; with R set it "reserves the next higher
@@ -370,7 +360,7 @@ internal static class AllocateRequestHandler
             bool taken = evenPort ? ctx.Ports.TryTakeEven(reserveNext, out int port) : ctx.Ports.TryTake(out port);
             if (!taken)
             {
-                return null;
+                break;
             }
 
             RelayBindError error = ctx.RelayFactory.TryBind(family, server, port, dontFragment, out RelayEndpoint? relay);
@@ -381,7 +371,8 @@ internal static class AllocateRequestHandler
                     token = ctx.Reservations.Add(port + 1, family, server);
                 }
 
-                return relay;
+                bound = relay;
+                break;
             }
 
             if (error == RelayBindError.PortClosing)
@@ -400,11 +391,16 @@ internal static class AllocateRequestHandler
 
             if (error is RelayBindError.FamilyNotSupported or RelayBindError.NoResources)
             {
-                return null;
+                break;
             }
         }
 
-        return null;
+        foreach (int port in closing[..closingCount])
+        {
+            ctx.Ports.Release(port);
+        }
+
+        return bound;
     }
 
     /// <summary>A port that another program holds is quarantined for a minute; any other failure returns it at once.</summary>
