@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using Org.BouncyCastle.Crypto.Tls;
 using TurnServer.Core.Relay;
@@ -225,35 +224,28 @@ internal sealed class DtlsDatagramTransport : DatagramTransport
     /// <summary>
     /// Removes from the datagram at <paramref name="off"/> the epoch-1 records that fail authentication, counting each;
     /// returns the length left. Other epochs pass untouched (epoch 0 has no MAC to check; BouncyCastle discards any
-    /// other), and so does anything after a malformed record header, which BouncyCastle discards itself.
+    /// other), and so does everything from the first malformed record on, which BouncyCastle discards itself.
     /// </summary>
     private int KeepAuthentic(AuthenticatedRecordCipher cipher, byte[] buf, int off, int length)
     {
-        const int HeaderLength = 13;
         int read = off;
         int write = off;
         int end = off + length;
-        while (end - read >= HeaderLength)
+        while (DtlsRecord.StartsWithRecord(buf.AsSpan(read, end - read)))
         {
-            int recordLength = HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(buf.AsSpan(read + 11));
-            if (recordLength > end - read)
-            {
-                break;
-            }
-
-            int epoch = BinaryPrimitives.ReadUInt16BigEndian(buf.AsSpan(read + 3));
-            long sequence = (long)(BinaryPrimitives.ReadUInt64BigEndian(buf.AsSpan(read + 3)) & 0xFFFF_FFFF_FFFF);
-            if (epoch == 1 && !cipher.TryAuthenticate((1L << 48) | sequence, buf[read], buf, read + HeaderLength, recordLength - HeaderLength))
+            ReadOnlySpan<byte> record = DtlsRecord.FirstRecord(buf.AsSpan(read, end - read));
+            if (DtlsRecord.Epoch(record) == 1
+                && !cipher.TryAuthenticate((1L << 48) | DtlsRecord.SequenceNumber(record), record[0], buf, read + DtlsRecord.HeaderLength, record.Length - DtlsRecord.HeaderLength))
             {
                 _counters.Count(DtlsDropReason.UnauthenticatedRecord);
             }
             else
             {
-                Buffer.BlockCopy(buf, read, buf, write, recordLength);
-                write += recordLength;
+                Buffer.BlockCopy(buf, read, buf, write, record.Length);
+                write += record.Length;
             }
 
-            read += recordLength;
+            read += record.Length;
         }
 
         Buffer.BlockCopy(buf, read, buf, write, end - read);

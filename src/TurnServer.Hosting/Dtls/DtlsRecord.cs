@@ -51,6 +51,9 @@ internal static class DtlsRecord
     /// <summary>The epoch of the first record of <paramref name="datagram"/>, which <see cref="StartsWithRecord"/> accepted.</summary>
     public static int Epoch(ReadOnlySpan<byte> datagram) => BinaryPrimitives.ReadUInt16BigEndian(datagram[3..]);
 
+    /// <summary>The 48-bit sequence number of the first record of <paramref name="datagram"/>, which <see cref="StartsWithRecord"/> accepted.</summary>
+    public static long SequenceNumber(ReadOnlySpan<byte> datagram) => (long)(BinaryPrimitives.ReadUInt64BigEndian(datagram[3..]) & 0xFFFF_FFFF_FFFF);
+
     /// <summary>
     /// True when one of the records of <paramref name="datagram"/> is a ChangeCipherSpec; the walk stops at the first
     /// length that overruns the datagram.
