@@ -67,13 +67,21 @@ internal static class ProxyProtocol
     /// The client named by a whole header (<paramref name="header"/>: fixed part and address block), or null when
     /// the connection's own addresses apply (LOCAL, or not TCP over IPv4 or IPv6).
     /// </summary>
-    /// <exception cref="InvalidDataException">The block is too short for its address family.</exception>
+    /// <exception cref="InvalidDataException">
+    /// A PROXY command with a family or transport the specification does not define (it says receivers must reject
+    /// them), or a block too short for its address family.
+    /// </exception>
     public static TransportAddress? ReadSource(ReadOnlySpan<byte> header)
     {
         ReadOnlySpan<byte> block = header[FixedLength..];
         if (header[12] == CommandLocal)
         {
-            return null;
+            return null; // the block, family included, is discarded (proxy-protocol.txt section 2.2)
+        }
+
+        if (header[13] >> 4 > 3 || (header[13] & 0x0F) > 2)
+        {
+            throw new InvalidDataException($"PROXY protocol family and transport 0x{header[13]:X2} not defined");
         }
 
         // Source address, destination address, source port, destination port; TLVs may follow.

@@ -37,6 +37,7 @@ public sealed class ProxyProtocolTests
     [InlineData(0x21, 0x00)] // UNSPEC
     [InlineData(0x21, 0x12)] // UDP over IPv4
     [InlineData(0x21, 0x31)] // UNIX stream
+    [InlineData(0x20, 0xFF)] // LOCAL discards the family, even one not defined
     public void Local_and_other_families_keep_the_connections_own_address(byte command, byte family)
     {
         Assert.Null(ProxyProtocol.ReadSource(Header(command, family, new byte[12])));
@@ -51,6 +52,8 @@ public sealed class ProxyProtocolTests
         Assert.Throws<InvalidDataException>(() => ProxyProtocol.ReadBlockLength(Header(0x21, 0x11, new byte[ProxyProtocol.MaxBlockLength + 1])));
         Assert.Throws<InvalidDataException>(() => ProxyProtocol.ReadSource(Header(0x21, 0x11, new byte[11])));
         Assert.Throws<InvalidDataException>(() => ProxyProtocol.ReadSource(Header(0x21, 0x21, new byte[35])));
+        Assert.Throws<InvalidDataException>(() => ProxyProtocol.ReadSource(Header(0x21, 0x41, new byte[36]))); // family 4: undefined
+        Assert.Throws<InvalidDataException>(() => ProxyProtocol.ReadSource(Header(0x21, 0x13, new byte[12]))); // transport 3: undefined
     }
 
     [Fact]
