@@ -32,6 +32,8 @@ internal sealed class HttpOnTurnPort(string? acmeRedirect, bool respondUnsupport
 
     private const string AcmeChallengePath = "/.well-known/acme-challenge/";
 
+    private static readonly SearchValues<char> TokenCharacters = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+
     private static readonly byte[][] Methods = [.. new[] { "GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "CONNECT ", "PATCH ", "TRACE " }.Select(Encoding.ASCII.GetBytes)];
 
     /// <summary>
@@ -81,7 +83,10 @@ internal sealed class HttpOnTurnPort(string? acmeRedirect, bool respondUnsupport
     public byte[]? Answer(string requestLine)
     {
         string[] parts = requestLine.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (acmeRedirect is { Length: > 0 } && parts is ["GET", string target, ..] && target.StartsWith(AcmeChallengePath, StringComparison.Ordinal))
+        // The token goes into a Location header: only a real one (base64url, RFC 8555 section 8.3) may, so that no
+        // CR, path or query of the client's making reaches the response or the redirect target.
+        if (acmeRedirect is { Length: > 0 } && parts is ["GET", string target, string version] && version.StartsWith("HTTP/1.", StringComparison.Ordinal)
+            && target.StartsWith(AcmeChallengePath, StringComparison.Ordinal) && IsToken(target.AsSpan(AcmeChallengePath.Length)))
         {
             string token = target[AcmeChallengePath.Length..];
             return Response("301 Moved Permanently", "Location: " + acmeRedirect + token + "\r\n", "");
@@ -89,6 +94,8 @@ internal sealed class HttpOnTurnPort(string? acmeRedirect, bool respondUnsupport
 
         return respondUnsupported ? Response("400 Bad Request", "Content-Type: text/plain\r\n", "This port speaks TURN (RFC 8656), not HTTP.\n") : null;
     }
+
+    private static bool IsToken(ReadOnlySpan<char> token) => !token.IsEmpty && !token.ContainsAnyExcept(TokenCharacters);
 
     private static byte[] Response(string status, string headers, string body) => Encoding.ASCII.GetBytes(string.Create(
         CultureInfo.InvariantCulture,

@@ -42,6 +42,11 @@ public sealed class HttpOnTurnPortTests
         Assert.EndsWith("Content-Length: 0\r\nConnection: close\r\n\r\n", redirect, StringComparison.Ordinal);
 
         Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", Text(both.Answer("GET / HTTP/1.1")), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", Text(both.Answer("GET /.well-known/acme-challenge/abc\rSet-Cookie:evil=1 HTTP/1.1")), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", Text(both.Answer("GET /.well-known/acme-challenge/../admin HTTP/1.1")), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", Text(both.Answer("GET /.well-known/acme-challenge/ HTTP/1.1")), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", Text(both.Answer("GET /.well-known/acme-challenge/tok?x=1 HTTP/1.1")), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", Text(both.Answer("GET /.well-known/acme-challenge/tok")), StringComparison.Ordinal);
         Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", Text(both.Answer("POST /.well-known/acme-challenge/x HTTP/1.1")), StringComparison.Ordinal);
         Assert.Null(none.Answer("GET /.well-known/acme-challenge/x HTTP/1.1"));
         Assert.Null(new HttpOnTurnPort("http://acme.example.net/", respondUnsupported: false).Answer("GET / HTTP/1.1"));
