@@ -112,15 +112,67 @@ public partial class InteropTests
     }
 
     /// <summary>
-    /// Connects to a <c>tcp-proxy-port</c> as a balancer would for <paramref name="client"/>: a PROXY protocol v2
-    /// header naming it, then a Binding request, in one write.
+    /// Regression: the port is bound on every listening-ip, so hosts other than the balancer may reach it. Their
+    /// connections held no share while the header was pending, nor after a LOCAL header: one host took every
+    /// descriptor. The connection's own address now holds a share until a header names a client.
     /// </summary>
-    private static async Task<Socket> ConnectThroughHeaderAsync(IPEndPoint server, IPEndPoint client)
+    [Fact]
+    public async Task A_host_reaching_the_proxy_port_directly_holds_one_share_whatever_headers_it_sends()
     {
-        byte[] header = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x11, 0x00, 0x0C, .. client.Address.GetAddressBytes(), .. server.Address.GetAddressBytes(), (byte)(client.Port >> 8), (byte)client.Port, (byte)(server.Port >> 8), (byte)server.Port];
+        await using TestServer server = await TestServer.StartAsync(["--tcp-proxy-port=0"], s => s.AddSingleton(new DescriptorBudget(8, NullLogger.Instance)));
+        IPEndPoint balanced = server.ProxyEndPoints.Single();
+
+        // Accepted in the order connected: once the second is answered, the first holds its share too.
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await silent.ConnectAsync(balanced);
+        using Socket local = await ConnectThroughHeaderAsync(balanced, client: null);
+        Assert.Equal(local.LocalEndPoint, await MappedAddressAsync(local));
+        using Socket third = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40000"));
+        Assert.Equal(0, await ReceiveOrResetAsync(third));
+
+        using Socket elsewhere = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40000"), from: IPAddress.Parse("127.0.0.9"));
+        Assert.Equal(IPEndPoint.Parse("192.0.2.7:40000"), await MappedAddressAsync(elsewhere));
+        Assert.Equal(1, server.Descriptors.RefusedPerAddress);
+    }
+
+    /// <summary>
+    /// Regression: a header could name a client already connected, giving two connections one 5-tuple; the second's
+    /// ChannelData and Send indications, which carry no credentials, went out through the first's allocation.
+    /// </summary>
+    [Fact]
+    public async Task A_header_naming_a_connected_client_is_refused()
+    {
+        await using TestServer server = await TestServer.StartAsync("--tcp-proxy-port=0");
+        IPEndPoint balanced = server.ProxyEndPoints.Single();
+        using Socket first = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40000"));
+        Assert.Equal(IPEndPoint.Parse("192.0.2.7:40000"), await MappedAddressAsync(first));
+
+        using Socket copy = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40000"));
+        Assert.Equal(0, await ReceiveOrResetAsync(copy));
+        Assert.Equal(1, server.Host.Services.GetRequiredService<ConnectionSetupCounters>().Get(ConnectionSetupFailure.ProxyHeader));
+
+        using Socket otherPort = await ConnectThroughHeaderAsync(balanced, IPEndPoint.Parse("192.0.2.7:40001"));
+        Assert.Equal(IPEndPoint.Parse("192.0.2.7:40001"), await MappedAddressAsync(otherPort));
+    }
+
+    /// <summary>
+    /// Connects to a <c>tcp-proxy-port</c> as a balancer would for <paramref name="client"/>: a PROXY protocol v2
+    /// header naming it (a LOCAL header when null), then a Binding request, in one write; from <paramref name="from"/>
+    /// when given.
+    /// </summary>
+    private static async Task<Socket> ConnectThroughHeaderAsync(IPEndPoint server, IPEndPoint? client, IPAddress? from = null)
+    {
+        byte[] header = client is null
+            ? [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x20, 0x00, 0x00, 0x00]
+            : [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x11, 0x00, 0x0C, .. client.Address.GetAddressBytes(), .. server.Address.GetAddressBytes(), (byte)(client.Port >> 8), (byte)client.Port, (byte)(server.Port >> 8), (byte)server.Port];
         var request = new byte[20];
         _ = new StunMessageWriter(request, StunMethod.Binding, StunMessageClass.Request, TransactionId.NewRandom());
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        if (from is not null)
+        {
+            socket.Bind(new IPEndPoint(from, 0));
+        }
+
         await socket.ConnectAsync(server);
         await socket.SendAsync((byte[])[.. header, .. request]);
         return socket;

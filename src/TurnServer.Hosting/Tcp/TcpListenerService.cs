@@ -40,6 +40,7 @@ internal sealed partial class TcpListenerService : BackgroundService
     private readonly HttpOnTurnPort _http;
     private readonly string? _device;
     private readonly ConcurrentDictionary<StreamClientConnection, Task> _connections = new();
+    private readonly ConcurrentDictionary<FiveTuple, byte> _proxiedFiveTuples = new();
     private long _acceptFailures;
     private string _boundAt = "";
 
@@ -189,9 +190,10 @@ internal sealed partial class TcpListenerService : BackgroundService
                 failing = 0;
             }
 
-            // Each address may hold a share of the budget, but not the load balancer in front of tcp-proxy-port:
-            // every client's connection comes from it, and the client's share is taken once its header names it.
-            IPAddress? from = _proxyProtocol ? null : (socket.RemoteEndPoint as IPEndPoint)?.Address;
+            // Each address may hold a share of the budget. Behind tcp-proxy-port the connection's own address holds it
+            // only until a header names the client, who takes it over: a balancer sends its header at once, while a
+            // host reaching the port directly is held to one share however many headers it sends or withholds.
+            IPAddress? from = (socket.RemoteEndPoint as IPEndPoint)?.Address;
             if (from is null ? !_descriptors.TryTake() : !_descriptors.TryTakeConnection(from))
             {
                 socket.Dispose(); // closed at once: the client hears so, rather than waiting in the queue
@@ -209,7 +211,8 @@ internal sealed partial class TcpListenerService : BackgroundService
         await Task.Yield();
         StreamClientConnection? connection = null;
         Stream? stream = null;
-        IPAddress? proxied = null;
+        IPAddress? share = from;
+        FiveTuple? proxiedFiveTuple = null;
         bool handshaking = false;
         try
         {
@@ -221,22 +224,40 @@ internal sealed partial class TcpListenerService : BackgroundService
             // Behind a load balancer the client is the one its PROXY header names; the server address stays the local
             // one, since relays are bound on the address the client reached.
             TransportAddress client = TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!);
-            if (_proxyProtocol && await ProxyProtocol.ReadAsync(socket, setup.Token).ConfigureAwait(false) is { } named)
+            TransportAddress? named = _proxyProtocol ? await ProxyProtocol.ReadAsync(socket, setup.Token).ConfigureAwait(false) : null;
+            if (named is { } proxied)
             {
-                client = named;
-                IPAddress address = named.ToIPAddress();
+                client = proxied;
+                IPAddress address = proxied.ToIPAddress();
                 if (!_descriptors.TryTakeShare(address))
                 {
-                    LogShareRefused(_logger, named.ToString());
+                    LogShareRefused(_logger, proxied.ToString());
                     socket.Dispose();
                     return;
                 }
 
-                proxied = address;
+                if (share is not null)
+                {
+                    _descriptors.ReturnShare(share);
+                }
+
+                share = address;
             }
 
             bool secure = _tls is not null && (!_plain || await StartsWithTlsRecordAsync(socket, setup.Token).ConfigureAwait(false));
             var fiveTuple = new FiveTuple(client, TransportAddress.FromEndPoint((IPEndPoint)socket.LocalEndPoint!), secure ? TransportProtocol.Tls : TransportProtocol.Tcp);
+            if (named is not null)
+            {
+                // TCP keeps 5-tuples unique; a header can name one in use, whose allocation would then relay this
+                // connection's ChannelData and Send indications, which carry no credentials.
+                if (!_proxiedFiveTuples.TryAdd(fiveTuple, 0))
+                {
+                    throw new InvalidDataException($"PROXY protocol header names {client}, connected already");
+                }
+
+                proxiedFiveTuple = fiveTuple;
+            }
+
             stream = new NetworkStream(socket, ownsSocket: false);
             if (secure)
             {
@@ -296,18 +317,18 @@ internal sealed partial class TcpListenerService : BackgroundService
                 _connections.TryRemove(connection, out _);
             }
 
-            if (from is null)
+            if (proxiedFiveTuple is { } claimed)
+            {
+                _proxiedFiveTuples.TryRemove(claimed, out _);
+            }
+
+            if (share is null)
             {
                 _descriptors.Return();
             }
             else
             {
-                _descriptors.ReturnConnection(from);
-            }
-
-            if (proxied is not null)
-            {
-                _descriptors.ReturnShare(proxied);
+                _descriptors.ReturnConnection(share);
             }
         }
     }
