@@ -417,7 +417,8 @@ public sealed class DaemonProcessTests : IDisposable
                 Assert.Equal(StunErrorCodes.InsufficientCapacity, StunTestClient.Code(answer));
             }
 
-            held[0].Dispose();
+            // The shortage is logged over once a tenth of the budget is back, so that churn at the edge is quiet.
+            held.Take(capacity / 10).ToList().ForEach(client => client.Dispose());
             await freed();
             using (var udp = new StunUdpClient(server))
             {

@@ -159,11 +159,15 @@ public sealed partial class DescriptorBudget
         return false;
     }
 
-    /// <summary>Gives back a descriptor taken with <see cref="TryTake"/>, once its socket is closed.</summary>
+    /// <summary>
+    /// Gives back a descriptor taken with <see cref="TryTake"/>, once its socket is closed. A shortage is over (and
+    /// logged so) once a tenth of the budget is free again, not at the first descriptor back: a budget held at its
+    /// edge by clients that come and go would otherwise log a pair of lines for each of them.
+    /// </summary>
     public void Return()
     {
-        Interlocked.Decrement(ref _inUse);
-        if (Volatile.Read(ref _exhausted) != 0 && Interlocked.Exchange(ref _exhausted, 0) != 0)
+        long inUse = Interlocked.Decrement(ref _inUse);
+        if (Volatile.Read(ref _exhausted) != 0 && inUse <= Capacity - Math.Max(1, Capacity / 10) && Interlocked.Exchange(ref _exhausted, 0) != 0)
         {
             LogRecovered(_logger);
         }

@@ -33,6 +33,29 @@ public sealed class DescriptorBudgetTests
     }
 
     [Fact]
+    public void A_shortage_ends_once_a_tenth_of_the_budget_is_free_so_churn_at_the_edge_logs_once()
+    {
+        var log = new LineLogger();
+        var budget = new DescriptorBudget(20, log);
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.True(budget.TryTake());
+        }
+
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.False(budget.TryTake());
+            budget.Return();
+            Assert.True(budget.TryTake());
+        }
+
+        Assert.Single(log.Lines);
+        budget.Return();
+        budget.Return();
+        Assert.Equal(["Information: Descriptors for clients are free again"], log.Lines.Skip(1));
+    }
+
+    [Fact]
     public void One_address_holds_at_most_a_quarter_of_the_budget_in_client_connections()
     {
         var budget = new DescriptorBudget(8, new LineLogger());
