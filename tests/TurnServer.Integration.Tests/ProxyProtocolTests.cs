@@ -136,6 +136,37 @@ public partial class InteropTests
     }
 
     /// <summary>
+    /// A balancer's health check (HAProxy's <c>check-send-proxy</c>: a LOCAL header, then it hangs up) is not a failed
+    /// setup; a connection that hangs up before any header is.
+    /// </summary>
+    [Fact]
+    public async Task A_health_check_with_a_local_header_is_not_counted_as_a_failed_setup()
+    {
+        using var certificate = new TestCertificate();
+        await using TestServer server = await TestServer.StartAsync([.. certificate.Options, "--tcp-proxy-port=0"]);
+        ConnectionSetupCounters setups = server.Host.Services.GetRequiredService<ConnectionSetupCounters>();
+        IPEndPoint balanced = server.ProxyEndPoints.Single();
+
+        using (var bare = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await bare.ConnectAsync(balanced);
+            bare.Shutdown(SocketShutdown.Send);
+            Assert.Equal(0, await ReceiveOrResetAsync(bare));
+        }
+
+        Assert.Equal(1, setups.Get(ConnectionSetupFailure.Closed));
+        using (var check = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await check.ConnectAsync(balanced);
+            await check.SendAsync((byte[])[0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x20, 0x00, 0x00, 0x00]);
+            check.Shutdown(SocketShutdown.Send);
+            Assert.Equal(0, await ReceiveOrResetAsync(check));
+        }
+
+        Assert.Equal(1, setups.Get(ConnectionSetupFailure.Closed));
+    }
+
+    /// <summary>
     /// Regression: a header could name a client already connected, giving two connections one 5-tuple; the second's
     /// ChannelData and Send indications, which carry no credentials, went out through the first's allocation.
     /// </summary>

@@ -213,6 +213,7 @@ internal sealed partial class TcpListenerService : BackgroundService
         Stream? stream = null;
         IPAddress? share = from;
         FiveTuple? proxiedFiveTuple = null;
+        bool balancerCheck = false;
         bool handshaking = false;
         try
         {
@@ -225,6 +226,7 @@ internal sealed partial class TcpListenerService : BackgroundService
             // one, since relays are bound on the address the client reached.
             TransportAddress client = TransportAddress.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!);
             TransportAddress? named = _proxyProtocol ? await ProxyProtocol.ReadAsync(socket, setup.Token).ConfigureAwait(false) : null;
+            balancerCheck = _proxyProtocol && named is null;
             if (named is { } proxied)
             {
                 client = proxied;
@@ -281,7 +283,8 @@ internal sealed partial class TcpListenerService : BackgroundService
         }
         catch (Exception e) when (e is IOException or InvalidDataException or SocketException or ObjectDisposedException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
         {
-            if (connection is null && !stoppingToken.IsCancellationRequested)
+            // A balancer's health check (a LOCAL header, then maybe a TLS handshake) hangs up as it means to.
+            if (connection is null && !stoppingToken.IsCancellationRequested && !(balancerCheck && e is IOException or SocketException))
             {
                 _setups.Count(e switch
                 {
