@@ -160,7 +160,9 @@ public static partial class TurnServerHostFactory
 
         if (settings.Prometheus)
         {
-            builder.Services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<TurnMetrics>().Meter));
+            builder.Services.AddSingleton(sp => new PrometheusExporter(
+                sp.GetRequiredService<TurnMetrics>().Meter,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("TurnServer.Prometheus")));
             builder.Services.AddSingleton(sp => new MetricsHttpServer(
                 settings.PrometheusAddress,
                 settings.PrometheusPort,

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
+using Microsoft.Extensions.Logging;
 
 namespace TurnServer.Hosting.Metrics;
 
@@ -19,7 +20,7 @@ namespace TurnServer.Hosting.Metrics;
 /// and an allocation that ends during a scrape could otherwise be missed once, which Prometheus would read as a reset.
 /// </para>
 /// </summary>
-public sealed class PrometheusExporter : IDisposable
+public sealed partial class PrometheusExporter : IDisposable
 {
     /// <summary>The .NET runtime's meter (GC, thread pool, JIT, exceptions), published since .NET 9.</summary>
     public const string RuntimeMeterName = "System.Runtime";
@@ -34,11 +35,17 @@ public sealed class PrometheusExporter : IDisposable
     private readonly MeterListener _listener = new();
     private readonly List<Family> _families = [];
     private readonly Dictionary<Instrument, Family> _byInstrument = [];
+    private readonly ILogger _logger;
+    private bool _callbacksFailing;
 
-    /// <summary>Starts listening to <paramref name="own"/> and to <see cref="RuntimeMeterName"/>.</summary>
-    public PrometheusExporter(Meter own)
+    /// <summary>
+    /// Starts listening to <paramref name="own"/> and to <see cref="RuntimeMeterName"/>; <paramref name="logger"/> hears of
+    /// observable instruments whose callbacks fail.
+    /// </summary>
+    public PrometheusExporter(Meter own, ILogger logger)
     {
         _own = own ?? throw new ArgumentNullException(nameof(own));
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (instrument.Meter == _own || instrument.Meter.Name == RuntimeMeterName)
@@ -70,7 +77,7 @@ public sealed class PrometheusExporter : IDisposable
                 family.BeginScrape();
             }
 
-            _listener.RecordObservableInstruments();
+            RecordObservableInstruments();
             var writer = new PrometheusTextWriter();
             foreach (Family family in _families)
             {
@@ -83,6 +90,28 @@ public sealed class PrometheusExporter : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _listener.Dispose();
+
+    /// <summary>
+    /// Runs every observable instrument's callback. The listener runs them all and then throws if any threw: those
+    /// report nothing new (their gauges are left out, their counters keep the last value) and the rest is written. Logged
+    /// once until a scrape has no failures, so a callback failing at every scrape does not flood the log.
+    /// </summary>
+    private void RecordObservableInstruments()
+    {
+        try
+        {
+            _listener.RecordObservableInstruments();
+            _callbacksFailing = false;
+        }
+        catch (AggregateException e)
+        {
+            if (!_callbacksFailing)
+            {
+                _callbacksFailing = true;
+                LogCallbacksFailed(_logger, string.Join("; ", e.InnerExceptions.Select(inner => inner.Message)), e);
+            }
+        }
+    }
 
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
@@ -293,4 +322,7 @@ public sealed class PrometheusExporter : IDisposable
             Count++;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "metrics callbacks failed, their gauges are left out of the scrape: {Reasons} (not logged again until a scrape has no failures)")]
+    private static partial void LogCallbacksFailed(ILogger logger, string reasons, Exception exception);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging.Abstractions;
 using TurnServer.Hosting.Metrics;
 
 namespace TurnServer.Hosting.Tests.Metrics;
@@ -41,7 +42,7 @@ public class PrometheusFormatTests
         meter.CreateObservableCounter("c", () => counter, description: "a counter");
         meter.CreateObservableGauge("g", () => gauge, description: "a gauge");
         Histogram<double> histogram = meter.CreateHistogram("h", unit: null, description: "a histogram", tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 10] });
-        using var exporter = new PrometheusExporter(meter);
+        using var exporter = new PrometheusExporter(meter, NullLogger.Instance);
         histogram.Record(0.5);
         histogram.Record(5);
         histogram.Record(50);
@@ -68,7 +69,7 @@ public class PrometheusFormatTests
         using var runtime = new Meter(PrometheusExporter.RuntimeMeterName); // stands in for the runtime's, with values set here
         long queued = 40;
         runtime.CreateObservableCounter("dotnet.thread_pool.queue.length", () => new Measurement<long>(queued, new KeyValuePair<string, object?>("test", "stand-in")));
-        using var exporter = new PrometheusExporter(own);
+        using var exporter = new PrometheusExporter(own, NullLogger.Instance);
 
         Assert.Contains("\ndotnet_thread_pool_queue_length{test=\"stand-in\"} 40\n", exporter.Scrape(), StringComparison.Ordinal);
         queued = 3;

@@ -1,0 +1,37 @@
+using System.Diagnostics.Metrics;
+using TurnServer.Hosting.Metrics;
+using TurnServer.Hosting.Tests.Infrastructure;
+
+namespace TurnServer.Hosting.Tests.Metrics;
+
+/// <summary>Regressions in how the exporter collects and writes measurements.</summary>
+public sealed class PrometheusExporterTests : IDisposable
+{
+    private readonly Meter _meter = new("test-" + Guid.NewGuid());
+    private readonly LineLogger _log = new();
+
+    public void Dispose() => _meter.Dispose();
+
+    /// <summary>
+    /// Regression: the listener throws once every callback has run if any of them threw, and the scrape let it through,
+    /// so /metrics answered 500 with nothing; a callback reading /proc can throw.
+    /// </summary>
+    [Fact]
+    public void A_throwing_callback_leaves_out_its_own_metric_only_and_is_logged_once_while_it_keeps_failing()
+    {
+        Func<long> broken = () => throw new IOException("no /proc here");
+        _meter.CreateObservableGauge("broken", broken, description: "fails");
+        _meter.CreateObservableGauge("fine", () => 7L, description: "works");
+        using var exporter = new PrometheusExporter(_meter, _log);
+
+        string scrape = exporter.Scrape();
+        exporter.Scrape();
+
+        Assert.Contains("\nfine 7\n", scrape, StringComparison.Ordinal);
+        Assert.Contains("# TYPE broken gauge\n", scrape, StringComparison.Ordinal);
+        Assert.DoesNotContain("\nbroken ", scrape, StringComparison.Ordinal);
+        string warning = Assert.Single(_log.Lines);
+        Assert.StartsWith("Warning: ", warning, StringComparison.Ordinal);
+        Assert.Contains("no /proc here", warning, StringComparison.Ordinal);
+    }
+}
