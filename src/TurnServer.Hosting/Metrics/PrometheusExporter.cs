@@ -183,10 +183,11 @@ public sealed partial class PrometheusExporter : IDisposable
         /// </summary>
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            string key = LabelKey(tags);
+            KeyValuePair<string, string>[] labels = Labels(tags);
+            string key = LabelKey(labels);
             if (!_series.TryGetValue(key, out Series? series))
             {
-                series = new Series(Labels(tags), _bounds.Length);
+                series = new Series(labels, _bounds.Length);
                 _series.Add(key, series);
             }
 
@@ -256,6 +257,7 @@ public sealed partial class PrometheusExporter : IDisposable
             _ => DefaultBuckets,
         };
 
+        /// <summary>The tags as label values, sorted by name: tags are a set, so their order must not make another series.</summary>
         private static KeyValuePair<string, string>[] Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             var labels = new KeyValuePair<string, string>[tags.Length];
@@ -264,20 +266,21 @@ public sealed partial class PrometheusExporter : IDisposable
                 labels[i] = new(tags[i].Key, Convert.ToString(tags[i].Value, CultureInfo.InvariantCulture) ?? string.Empty);
             }
 
+            Array.Sort(labels, (x, y) => string.CompareOrdinal(x.Key, y.Key));
             return labels;
         }
 
-        private static string LabelKey(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        private static string LabelKey(KeyValuePair<string, string>[] labels)
         {
-            if (tags.Length == 0)
+            if (labels.Length == 0)
             {
                 return string.Empty;
             }
 
             var key = new StringBuilder();
-            foreach (KeyValuePair<string, object?> tag in tags)
+            foreach (KeyValuePair<string, string> label in labels)
             {
-                key.Append(tag.Key).Append('\0').Append(Convert.ToString(tag.Value, CultureInfo.InvariantCulture)).Append('\0');
+                key.Append(label.Key).Append('\0').Append(label.Value).Append('\0');
             }
 
             return key.ToString();
@@ -286,7 +289,7 @@ public sealed partial class PrometheusExporter : IDisposable
 
     private sealed class Series(KeyValuePair<string, string>[] labels, int buckets)
     {
-        /// <summary>The series' label names and values, in the instrument's tag order.</summary>
+        /// <summary>The series' label names and values, sorted by name.</summary>
         public KeyValuePair<string, string>[] Labels { get; } = labels;
 
         /// <summary>The counter or gauge value; for a histogram, the sum of observations.</summary>

@@ -34,4 +34,22 @@ public sealed class PrometheusExporterTests : IDisposable
         Assert.StartsWith("Warning: ", warning, StringComparison.Ordinal);
         Assert.Contains("no /proc here", warning, StringComparison.Ordinal);
     }
+
+    /// <summary>Regression: the same tags given in another order made a second series with the same labels.</summary>
+    [Fact]
+    public void Tags_in_any_order_are_one_series_with_labels_sorted_by_name()
+    {
+        Counter<long> counter = _meter.CreateCounter<long>("requests");
+        using var exporter = new PrometheusExporter(_meter, _log);
+
+        counter.Add(1, new("b", "2"), new("a", "1"));
+        counter.Add(1, new("a", "1"), new("b", "2"));
+
+        Assert.Equal(["# TYPE requests counter", "requests{a=\"1\",b=\"2\"} 2"], Lines(exporter.Scrape(), "requests"));
+    }
+
+    /// <summary>The lines of the scrape that name <paramref name="family"/> (its HELP left out), a histogram's included.</summary>
+    private static string[] Lines(string scrape, string family) =>
+        [.. scrape.Split('\n').Where(line => line.StartsWith("# TYPE " + family + " ", StringComparison.Ordinal)
+            || new[] { "", "_bucket", "_sum", "_count" }.Any(suffix => line.StartsWith(family + suffix + " ", StringComparison.Ordinal) || line.StartsWith(family + suffix + "{", StringComparison.Ordinal)))];
 }
