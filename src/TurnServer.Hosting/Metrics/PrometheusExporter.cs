@@ -131,6 +131,7 @@ public sealed partial class PrometheusExporter : IDisposable
         private readonly string _name;
         private readonly string? _help;
         private readonly bool _observable;
+        private readonly bool _recordedGauge;
         private readonly double[] _bounds;
         private readonly SortedDictionary<string, Series> _series = new(StringComparer.Ordinal);
 
@@ -143,6 +144,7 @@ public sealed partial class PrometheusExporter : IDisposable
             _instrument = instrument;
             Type kind = instrument.GetType().GetGenericTypeDefinition();
             _observable = instrument.IsObservable;
+            _recordedGauge = kind == typeof(Gauge<>);
             bool gaugeAsCounter = !own && RuntimeGaugesPublishedAsCounters.Contains(instrument.Name);
             _type = (kind == typeof(Counter<>) || kind == typeof(ObservableCounter<>)) && !gaugeAsCounter ? PrometheusMetricType.Counter
                 : kind == typeof(Histogram<>) ? PrometheusMetricType.Histogram
@@ -179,7 +181,7 @@ public sealed partial class PrometheusExporter : IDisposable
 
         /// <summary>
         /// Records one measurement in the series of <paramref name="tags"/>: a histogram observes it, an observable counter keeps the
-        /// highest value reported, an observable gauge the last, and a recorded counter or gauge adds it.
+        /// highest value reported, a gauge (observable or recorded) the last, and a recorded counter or up-down counter adds it.
         /// </summary>
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
@@ -200,7 +202,7 @@ public sealed partial class PrometheusExporter : IDisposable
                 case PrometheusMetricType.Counter when _observable:
                     series.Value = Math.Max(series.Value, value);
                     break;
-                case PrometheusMetricType.Gauge when _observable:
+                case PrometheusMetricType.Gauge when _observable || _recordedGauge:
                     series.Value = value;
                     break;
                 default:

@@ -48,6 +48,24 @@ public sealed class PrometheusExporterTests : IDisposable
         Assert.Equal(["# TYPE requests counter", "requests{a=\"1\",b=\"2\"} 2"], Lines(exporter.Scrape(), "requests"));
     }
 
+    /// <summary>Regression: a recorded gauge added its values up, as an up-down counter does, instead of taking the last.</summary>
+    [Fact]
+    public void A_recorded_gauge_takes_the_last_value_and_an_up_down_counter_adds()
+    {
+        Gauge<long> gauge = _meter.CreateGauge<long>("queue_depth");
+        UpDownCounter<long> upDown = _meter.CreateUpDownCounter<long>("sessions");
+        using var exporter = new PrometheusExporter(_meter, _log);
+
+        gauge.Record(5);
+        gauge.Record(3);
+        upDown.Add(5);
+        upDown.Add(-2);
+
+        string scrape = exporter.Scrape();
+        Assert.Equal(["# TYPE queue_depth gauge", "queue_depth 3"], Lines(scrape, "queue_depth"));
+        Assert.Equal(["# TYPE sessions gauge", "sessions 3"], Lines(scrape, "sessions"));
+    }
+
     /// <summary>The lines of the scrape that name <paramref name="family"/> (its HELP left out), a histogram's included.</summary>
     private static string[] Lines(string scrape, string family) =>
         [.. scrape.Split('\n').Where(line => line.StartsWith("# TYPE " + family + " ", StringComparison.Ordinal)
