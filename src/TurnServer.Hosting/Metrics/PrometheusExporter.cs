@@ -182,9 +182,18 @@ public sealed partial class PrometheusExporter : IDisposable
         /// <summary>
         /// Records one measurement in the series of <paramref name="tags"/>: a histogram observes it, an observable counter keeps the
         /// highest value reported, a gauge (observable or recorded) the last, and a recorded counter or up-down counter adds it.
+        /// Only gauges take values that are not finite.
         /// </summary>
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
+            bool takesLast = _type == PrometheusMetricType.Gauge && (_observable || _recordedGauge);
+
+            // Added to a sum or kept as a counter's highest, a NaN or infinity would stay for good; a gauge's next value replaces it.
+            if (!takesLast && !double.IsFinite(value))
+            {
+                return;
+            }
+
             KeyValuePair<string, string>[] labels = Labels(tags);
             string key = LabelKey(labels);
             if (!_series.TryGetValue(key, out Series? series))
@@ -202,7 +211,7 @@ public sealed partial class PrometheusExporter : IDisposable
                 case PrometheusMetricType.Counter when _observable:
                     series.Value = Math.Max(series.Value, value);
                     break;
-                case PrometheusMetricType.Gauge when _observable || _recordedGauge:
+                case PrometheusMetricType.Gauge when takesLast:
                     series.Value = value;
                     break;
                 default:

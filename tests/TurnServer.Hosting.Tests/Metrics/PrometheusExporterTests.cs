@@ -66,6 +66,39 @@ public sealed class PrometheusExporterTests : IDisposable
         Assert.Equal(["# TYPE sessions gauge", "sessions 3"], Lines(scrape, "sessions"));
     }
 
+    /// <summary>
+    /// Regression: a NaN reported once kept an observable counter NaN for good (the highest of NaN and anything is NaN), and
+    /// a NaN or infinite observation made a histogram's sum so for good. Counters and histograms take finite values only.
+    /// </summary>
+    [Fact]
+    public void Values_that_are_not_finite_are_ignored_by_counters_and_histograms()
+    {
+        double reported = 3;
+        _meter.CreateObservableCounter("observed", () => reported);
+        Counter<double> counter = _meter.CreateCounter<double>("added");
+        Histogram<double> histogram = _meter.CreateHistogram("latency", unit: null, description: null, tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1] });
+        using var exporter = new PrometheusExporter(_meter, _log);
+
+        exporter.Scrape();
+        reported = double.NaN;
+        string duringNaN = exporter.Scrape();
+        reported = 5;
+        counter.Add(2);
+        counter.Add(double.NaN);
+        counter.Add(double.PositiveInfinity);
+        histogram.Record(0.5);
+        histogram.Record(double.NaN);
+        histogram.Record(double.PositiveInfinity);
+        string scrape = exporter.Scrape();
+
+        Assert.Equal(["# TYPE observed counter", "observed 3"], Lines(duringNaN, "observed"));
+        Assert.Equal(["# TYPE observed counter", "observed 5"], Lines(scrape, "observed"));
+        Assert.Equal(["# TYPE added counter", "added 2"], Lines(scrape, "added"));
+        Assert.Equal(
+            ["# TYPE latency histogram", "latency_bucket{le=\"1\"} 1", "latency_bucket{le=\"+Inf\"} 1", "latency_sum 0.5", "latency_count 1"],
+            Lines(scrape, "latency"));
+    }
+
     /// <summary>The lines of the scrape that name <paramref name="family"/> (its HELP left out), a histogram's included.</summary>
     private static string[] Lines(string scrape, string family) =>
         [.. scrape.Split('\n').Where(line => line.StartsWith("# TYPE " + family + " ", StringComparison.Ordinal)
