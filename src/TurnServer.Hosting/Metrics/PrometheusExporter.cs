@@ -228,13 +228,12 @@ public sealed partial class PrometheusExporter : IDisposable
         {
             writer.WriteFamily(_name, _help, _type);
 
-            // A histogram nothing was recorded in yet shows as zero buckets rather than as nothing.
-            if (_type == PrometheusMetricType.Histogram && _series.Count == 0)
-            {
-                _series.Add(string.Empty, new Series([], _bounds.Length) { Seen = true });
-            }
-
-            foreach (Series series in _series.Values)
+            // A histogram nothing was recorded in yet shows as zero buckets rather than as nothing; that series is not
+            // kept, or it would stay beside the labelled ones recorded later.
+            IEnumerable<Series> written = _type == PrometheusMetricType.Histogram && _series.Count == 0
+                ? [new Series([], _bounds.Length) { Seen = true }]
+                : _series.Values;
+            foreach (Series series in written)
             {
                 if (!series.Seen)
                 {

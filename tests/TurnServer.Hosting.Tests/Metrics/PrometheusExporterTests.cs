@@ -99,6 +99,28 @@ public sealed class PrometheusExporterTests : IDisposable
             Lines(scrape, "latency"));
     }
 
+    /// <summary>
+    /// Regression: the zero series an empty histogram is shown with was stored, so it stayed, unlabelled and at zero, beside
+    /// the labelled series recorded later.
+    /// </summary>
+    [Fact]
+    public void An_empty_histogram_shows_zero_until_its_first_series_and_then_only_that()
+    {
+        Histogram<long> histogram = _meter.CreateHistogram("wait", unit: null, description: null, tags: null, advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1] });
+        using var exporter = new PrometheusExporter(_meter, _log);
+
+        string empty = exporter.Scrape();
+        histogram.Record(1, new KeyValuePair<string, object?>("queue", "a"));
+        string recorded = exporter.Scrape();
+
+        Assert.Equal(
+            ["# TYPE wait histogram", "wait_bucket{le=\"1\"} 0", "wait_bucket{le=\"+Inf\"} 0", "wait_sum 0", "wait_count 0"],
+            Lines(empty, "wait"));
+        Assert.Equal(
+            ["# TYPE wait histogram", "wait_bucket{queue=\"a\",le=\"1\"} 1", "wait_bucket{queue=\"a\",le=\"+Inf\"} 1", "wait_sum{queue=\"a\"} 1", "wait_count{queue=\"a\"} 1"],
+            Lines(recorded, "wait"));
+    }
+
     /// <summary>The lines of the scrape that name <paramref name="family"/> (its HELP left out), a histogram's included.</summary>
     private static string[] Lines(string scrape, string family) =>
         [.. scrape.Split('\n').Where(line => line.StartsWith("# TYPE " + family + " ", StringComparison.Ordinal)
