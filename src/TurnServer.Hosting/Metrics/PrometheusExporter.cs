@@ -81,6 +81,7 @@ public sealed partial class PrometheusExporter : IDisposable
             var writer = new PrometheusTextWriter();
             foreach (Family family in _families)
             {
+                family.ForgetUnseen();
                 family.Write(writer);
             }
 
@@ -160,22 +161,30 @@ public sealed partial class PrometheusExporter : IDisposable
             _bounds = _type == PrometheusMetricType.Histogram ? BucketsOf(instrument) : [];
         }
 
-        /// <summary>
-        /// Before observable instruments are read: marks gauge series unseen, so those not reported again are left out; counters
-        /// keep theirs.
-        /// </summary>
+        /// <summary>Before observable instruments are read: marks the series of an observable gauge unseen.</summary>
         public void BeginScrape()
         {
-            if (!_observable)
+            if (_observable && _type == PrometheusMetricType.Gauge)
             {
-                return;
+                foreach (Series series in _series.Values)
+                {
+                    series.Seen = false;
+                }
             }
+        }
 
-            // A gauge series not reported in this scrape is gone (a user without allocations); a counter keeps its
-            // last value, as counters do.
-            foreach (Series series in _series.Values)
+        /// <summary>
+        /// Once observable instruments were read: drops the gauge series not reported again, which are gone (a user without
+        /// allocations), so that they neither show nor pile up in memory. A counter keeps its last value, as counters do.
+        /// </summary>
+        public void ForgetUnseen()
+        {
+            if (_observable && _type == PrometheusMetricType.Gauge)
             {
-                series.Seen = _type == PrometheusMetricType.Counter;
+                foreach (string key in _series.Where(pair => !pair.Value.Seen).Select(pair => pair.Key).ToList())
+                {
+                    _series.Remove(key);
+                }
             }
         }
 
@@ -221,7 +230,7 @@ public sealed partial class PrometheusExporter : IDisposable
         }
 
         /// <summary>
-        /// Writes the family's <c># HELP</c> and <c># TYPE</c> lines and every seen series; a histogram writes its cumulative
+        /// Writes the family's <c># HELP</c> and <c># TYPE</c> lines and every series; a histogram writes its cumulative
         /// buckets, +Inf, sum and count.
         /// </summary>
         public void Write(PrometheusTextWriter writer)
@@ -231,15 +240,10 @@ public sealed partial class PrometheusExporter : IDisposable
             // A histogram nothing was recorded in yet shows as zero buckets rather than as nothing; that series is not
             // kept, or it would stay beside the labelled ones recorded later.
             IEnumerable<Series> written = _type == PrometheusMetricType.Histogram && _series.Count == 0
-                ? [new Series([], _bounds.Length) { Seen = true }]
+                ? [new Series([], _bounds.Length)]
                 : _series.Values;
             foreach (Series series in written)
             {
-                if (!series.Seen)
-                {
-                    continue;
-                }
-
                 if (_type != PrometheusMetricType.Histogram)
                 {
                     writer.WriteSample(_name, series.Labels, series.Value);
@@ -311,7 +315,7 @@ public sealed partial class PrometheusExporter : IDisposable
         /// <summary>Histogram observations in all, the +Inf bucket.</summary>
         public long Count { get; private set; }
 
-        /// <summary>Whether the series is written at this scrape.</summary>
+        /// <summary>Whether an observable gauge reported the series at this scrape.</summary>
         public bool Seen { get; set; }
 
         /// <summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using TurnServer.Hosting.Metrics;
 using TurnServer.Hosting.Tests.Infrastructure;
 
@@ -9,6 +10,7 @@ public sealed class PrometheusExporterTests : IDisposable
 {
     private readonly Meter _meter = new("test-" + Guid.NewGuid());
     private readonly LineLogger _log = new();
+    private string? _sessionUser;
 
     public void Dispose() => _meter.Dispose();
 
@@ -119,6 +121,39 @@ public sealed class PrometheusExporterTests : IDisposable
         Assert.Equal(
             ["# TYPE wait histogram", "wait_bucket{queue=\"a\",le=\"1\"} 1", "wait_bucket{queue=\"a\",le=\"+Inf\"} 1", "wait_sum{queue=\"a\"} 1", "wait_count{queue=\"a\"} 1"],
             Lines(recorded, "wait"));
+    }
+
+    /// <summary>
+    /// Regression: a gauge series no longer reported (a user whose sessions ended) was left out of the scrape but kept
+    /// for good, so with usernames new every session (TURN REST) the exporter's memory grew without end.
+    /// </summary>
+    [Fact]
+    public void A_gauge_series_no_longer_reported_is_let_go()
+    {
+        Func<IEnumerable<Measurement<long>>> sessions = () => _sessionUser is { } user ? [new Measurement<long>(1, new KeyValuePair<string, object?>("user", user))] : [];
+        _meter.CreateObservableGauge("sessions", sessions);
+        using var exporter = new PrometheusExporter(_meter, _log);
+        WeakReference user = StartSessionOfNewUser();
+        Assert.Matches("^sessions\\{user=\"user-[0-9a-f-]{36}\"\\} 1$", Lines(exporter.Scrape(), "sessions")[1]);
+
+        _sessionUser = null;
+        Assert.Equal(["# TYPE sessions gauge"], Lines(exporter.Scrape(), "sessions"));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        Assert.False(user.IsAlive);
+    }
+
+    /// <summary>
+    /// Gives <see cref="_sessionUser"/> a name of its own, to see whether the exporter still holds it later; in a method
+    /// of its own, so that no variable of the test's keeps it alive.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private WeakReference StartSessionOfNewUser()
+    {
+        _sessionUser = "user-" + Guid.NewGuid();
+        return new WeakReference(_sessionUser);
     }
 
     /// <summary>The lines of the scrape that name <paramref name="family"/> (its HELP left out), a histogram's included.</summary>
