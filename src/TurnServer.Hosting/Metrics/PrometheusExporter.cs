@@ -1,6 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Globalization;
-using System.Text;
 using Microsoft.Extensions.Logging;
 
 namespace TurnServer.Hosting.Metrics;
@@ -30,11 +30,14 @@ public sealed partial class PrometheusExporter : IDisposable
 
     private static readonly double[] DefaultBuckets = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
 
-    private readonly object _sync = new();
+    // One scrape at a time: observable instruments report on the scraping thread, into series no one else writes.
+    private readonly Lock _scrapeSync = new();
+
+    // Instruments are published on whichever thread creates them; a scrape takes a copy of the list.
+    private readonly Lock _familiesSync = new();
     private readonly Meter _own;
     private readonly MeterListener _listener = new();
     private readonly List<Family> _families = [];
-    private readonly Dictionary<Instrument, Family> _byInstrument = [];
     private readonly ILogger _logger;
     private bool _callbacksFailing;
 
@@ -50,36 +53,46 @@ public sealed partial class PrometheusExporter : IDisposable
         {
             if (instrument.Meter == _own || instrument.Meter.Name == RuntimeMeterName)
             {
-                lock (_sync)
+                var family = new Family(instrument, instrument.Meter == _own);
+                lock (_familiesSync)
                 {
-                    var family = new Family(instrument, instrument.Meter == _own);
                     _families.Add(family);
-                    _byInstrument[instrument] = family;
                 }
 
-                listener.EnableMeasurementEvents(instrument);
+                listener.EnableMeasurementEvents(instrument, family);
             }
         };
-        _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
-        _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
-        _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
-        _listener.SetMeasurementEventCallback<float>((i, v, tags, _) => Record(i, v, tags));
+
+        // The family comes with each measurement, so recording looks nothing up in the exporter and takes none of its locks.
+        _listener.SetMeasurementEventCallback<long>(static (_, value, tags, family) => ((Family)family!).Record(value, tags));
+        _listener.SetMeasurementEventCallback<int>(static (_, value, tags, family) => ((Family)family!).Record(value, tags));
+        _listener.SetMeasurementEventCallback<double>(static (_, value, tags, family) => ((Family)family!).Record(value, tags));
+        _listener.SetMeasurementEventCallback<float>(static (_, value, tags, family) => ((Family)family!).Record(value, tags));
         _listener.Start();
     }
 
-    /// <summary>Reads every observable instrument now and returns the whole exposition.</summary>
+    /// <summary>
+    /// Reads every observable instrument now and returns the whole exposition. Measurements recorded meanwhile on other
+    /// threads do not wait for it: each series is locked only while it is updated or copied.
+    /// </summary>
     public string Scrape()
     {
-        lock (_sync)
+        lock (_scrapeSync)
         {
-            foreach (Family family in _families)
+            Family[] families;
+            lock (_familiesSync)
+            {
+                families = [.. _families];
+            }
+
+            foreach (Family family in families)
             {
                 family.BeginScrape();
             }
 
             RecordObservableInstruments();
             var writer = new PrometheusTextWriter();
-            foreach (Family family in _families)
+            foreach (Family family in families)
             {
                 family.ForgetUnseen();
                 family.Write(writer);
@@ -114,27 +127,32 @@ public sealed partial class PrometheusExporter : IDisposable
         }
     }
 
-    private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    /// <summary>How a measurement changes its series.</summary>
+    private enum Change
     {
-        lock (_sync)
-        {
-            if (_byInstrument.TryGetValue(instrument, out Family? family))
-            {
-                family.Record(value, tags);
-            }
-        }
+        /// <summary>Added to the value: a recorded counter or up-down counter.</summary>
+        Add,
+
+        /// <summary>Replaces the value: a gauge, observable or recorded.</summary>
+        Set,
+
+        /// <summary>Raises the value, never lowers it: an observable counter, which reports its running total.</summary>
+        Raise,
+
+        /// <summary>Counted in its bucket and added to the sum: a histogram.</summary>
+        Observe,
     }
 
     private sealed class Family
     {
-        private readonly Instrument _instrument;
         private readonly PrometheusMetricType _type;
+        private readonly Change _change;
+        private readonly bool _observable;
         private readonly string _name;
         private readonly string? _help;
-        private readonly bool _observable;
-        private readonly bool _recordedGauge;
         private readonly double[] _bounds;
-        private readonly SortedDictionary<string, Series> _series = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<KeyValuePair<string, string>[], Series> _series = new(LabelSetComparer.Instance);
+        private readonly ConcurrentDictionary<KeyValuePair<string, string>[], Series>.AlternateLookup<ReadOnlySpan<KeyValuePair<string, object?>>> _byTags;
 
         /// <summary>
         /// Names and types the family of <paramref name="instrument"/>: counter, histogram or gauge; <paramref name="own"/> (the server's
@@ -142,14 +160,18 @@ public sealed partial class PrometheusExporter : IDisposable
         /// </summary>
         public Family(Instrument instrument, bool own)
         {
-            _instrument = instrument;
             Type kind = instrument.GetType().GetGenericTypeDefinition();
             _observable = instrument.IsObservable;
-            _recordedGauge = kind == typeof(Gauge<>);
             bool gaugeAsCounter = !own && RuntimeGaugesPublishedAsCounters.Contains(instrument.Name);
             _type = (kind == typeof(Counter<>) || kind == typeof(ObservableCounter<>)) && !gaugeAsCounter ? PrometheusMetricType.Counter
                 : kind == typeof(Histogram<>) ? PrometheusMetricType.Histogram
                 : PrometheusMetricType.Gauge;
+            _change = _type switch
+            {
+                PrometheusMetricType.Histogram => Change.Observe,
+                PrometheusMetricType.Counter => _observable ? Change.Raise : Change.Add,
+                _ => _observable || kind == typeof(Gauge<>) ? Change.Set : Change.Add,
+            };
             string name = PrometheusTextWriter.SanitizeMetricName(instrument.Name);
             if (!own && _type == PrometheusMetricType.Counter && !name.EndsWith("_total", StringComparison.Ordinal))
             {
@@ -159,6 +181,7 @@ public sealed partial class PrometheusExporter : IDisposable
             _name = name;
             _help = own || string.IsNullOrEmpty(instrument.Unit) ? instrument.Description : $"{instrument.Description} ({instrument.Unit})";
             _bounds = _type == PrometheusMetricType.Histogram ? BucketsOf(instrument) : [];
+            _byTags = _series.GetAlternateLookup<ReadOnlySpan<KeyValuePair<string, object?>>>();
         }
 
         /// <summary>Before observable instruments are read: marks the series of an observable gauge unseen.</summary>
@@ -166,9 +189,9 @@ public sealed partial class PrometheusExporter : IDisposable
         {
             if (_observable && _type == PrometheusMetricType.Gauge)
             {
-                foreach (Series series in _series.Values)
+                foreach (KeyValuePair<KeyValuePair<string, string>[], Series> pair in _series)
                 {
-                    series.Seen = false;
+                    pair.Value.Seen = false;
                 }
             }
         }
@@ -181,85 +204,74 @@ public sealed partial class PrometheusExporter : IDisposable
         {
             if (_observable && _type == PrometheusMetricType.Gauge)
             {
-                foreach (string key in _series.Where(pair => !pair.Value.Seen).Select(pair => pair.Key).ToList())
+                foreach (KeyValuePair<KeyValuePair<string, string>[], Series> pair in _series)
                 {
-                    _series.Remove(key);
+                    if (!pair.Value.Seen)
+                    {
+                        _series.TryRemove(pair);
+                    }
                 }
             }
         }
 
         /// <summary>
-        /// Records one measurement in the series of <paramref name="tags"/>: a histogram observes it, an observable counter keeps the
-        /// highest value reported, a gauge (observable or recorded) the last, and a recorded counter or up-down counter adds it.
-        /// Only gauges take values that are not finite.
+        /// Records one measurement in the series of <paramref name="tags"/>, on any thread: a histogram observes it, an observable
+        /// counter keeps the highest value reported, a gauge (observable or recorded) the last, and a recorded counter or up-down
+        /// counter adds it. Only gauges take values that are not finite. Allocates nothing once the series exists.
         /// </summary>
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            bool takesLast = _type == PrometheusMetricType.Gauge && (_observable || _recordedGauge);
-
             // Added to a sum or kept as a counter's highest, a NaN or infinity would stay for good; a gauge's next value replaces it.
-            if (!takesLast && !double.IsFinite(value))
+            if (_change != Change.Set && !double.IsFinite(value))
             {
                 return;
             }
 
-            KeyValuePair<string, string>[] labels = Labels(tags);
-            string key = LabelKey(labels);
-            if (!_series.TryGetValue(key, out Series? series))
+            if (!_byTags.TryGetValue(tags, out Series? series))
             {
-                series = new Series(labels, _bounds.Length);
-                _series.Add(key, series);
+                series = _series.GetOrAdd(LabelSetComparer.Instance.Create(tags), static (labels, buckets) => new Series(labels, buckets), _bounds.Length);
             }
 
+            series.Apply(_change, value, _bounds);
             series.Seen = true;
-            switch (_type)
-            {
-                case PrometheusMetricType.Histogram:
-                    series.Observe(value, _bounds);
-                    break;
-                case PrometheusMetricType.Counter when _observable:
-                    series.Value = Math.Max(series.Value, value);
-                    break;
-                case PrometheusMetricType.Gauge when takesLast:
-                    series.Value = value;
-                    break;
-                default:
-                    series.Value += value;
-                    break;
-            }
         }
 
         /// <summary>
-        /// Writes the family's <c># HELP</c> and <c># TYPE</c> lines and every series; a histogram writes its cumulative
-        /// buckets, +Inf, sum and count.
+        /// Writes the family's <c># HELP</c> and <c># TYPE</c> lines and every series, from a copy of each taken under its lock
+        /// alone; a histogram writes its cumulative buckets, +Inf, sum and count.
         /// </summary>
         public void Write(PrometheusTextWriter writer)
         {
             writer.WriteFamily(_name, _help, _type);
+            // Enumerated rather than taken as .Values, which would lock the whole dictionary against new series meanwhile.
+            List<Series.Reading> readings = [.. _series.Select(pair => pair.Value.Read())];
+            readings.Sort((x, y) => string.CompareOrdinal(x.Key, y.Key));
 
             // A histogram nothing was recorded in yet shows as zero buckets rather than as nothing; that series is not
             // kept, or it would stay beside the labelled ones recorded later.
-            IEnumerable<Series> written = _type == PrometheusMetricType.Histogram && _series.Count == 0
-                ? [new Series([], _bounds.Length)]
-                : _series.Values;
-            foreach (Series series in written)
+            if (_type == PrometheusMetricType.Histogram && readings.Count == 0)
+            {
+                readings.Add(new Series([], _bounds.Length).Read());
+            }
+
+            foreach (Series.Reading reading in readings)
             {
                 if (_type != PrometheusMetricType.Histogram)
                 {
-                    writer.WriteSample(_name, series.Labels, series.Value);
+                    writer.WriteSample(_name, reading.Labels, reading.Value);
                     continue;
                 }
 
                 long cumulative = 0;
                 for (int i = 0; i < _bounds.Length; i++)
                 {
-                    cumulative += series.Buckets[i];
-                    writer.WriteSample(_name + "_bucket", [.. series.Labels, new("le", PrometheusTextWriter.FormatValue(_bounds[i]))], cumulative);
+                    cumulative += reading.Buckets[i];
+                    writer.WriteSample(_name + "_bucket", [.. reading.Labels, new("le", PrometheusTextWriter.FormatValue(_bounds[i]))], cumulative);
                 }
 
-                writer.WriteSample(_name + "_bucket", [.. series.Labels, new("le", "+Inf")], series.Count);
-                writer.WriteSample(_name + "_sum", series.Labels, series.Value);
-                writer.WriteSample(_name + "_count", series.Labels, series.Count);
+                writer.WriteSample(_name + "_bucket", [.. reading.Labels, new("le", "+Inf")], reading.Count);
+                writer.WriteSample(_name + "_sum", reading.Labels, reading.Value);
+                writer.WriteSample(_name + "_count", reading.Labels, reading.Count);
             }
         }
 
@@ -270,74 +282,189 @@ public sealed partial class PrometheusExporter : IDisposable
             Histogram<int> h when h.Advice?.HistogramBucketBoundaries is { Count: > 0 } b => [.. b.Select(x => (double)x)],
             _ => DefaultBuckets,
         };
+    }
 
-        /// <summary>The tags as label values, sorted by name: tags are a set, so their order must not make another series.</summary>
-        private static KeyValuePair<string, string>[] Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    /// <summary>
+    /// One series: its labels and value, updated under a lock of its own, so recording threads never wait for a scrape,
+    /// which holds it only to copy the value.
+    /// </summary>
+    private sealed class Series(KeyValuePair<string, string>[] labels, int buckets)
+    {
+        private readonly Lock _sync = new();
+        private readonly long[] _buckets = new long[buckets];
+        private double _value;
+        private long _count;
+
+        /// <summary>The series' label names and values, sorted by name.</summary>
+        public KeyValuePair<string, string>[] Labels { get; } = labels;
+
+        /// <summary>The labels as one string, by which the family writes its series in order.</summary>
+        public string Key { get; } = string.Concat(labels.Select(label => label.Key + "\0" + label.Value + "\0"));
+
+        /// <summary>
+        /// Whether an observable gauge reported the series at this scrape; read only for those, whose series are written by
+        /// the scraping thread alone.
+        /// </summary>
+        public bool Seen { get; set; }
+
+        /// <summary>
+        /// Applies one measurement; a histogram counts it in the first bucket whose upper bound in <paramref name="bounds"/> is
+        /// at least <paramref name="value"/> (above the last bound, in the count alone).
+        /// </summary>
+        public void Apply(Change change, double value, double[] bounds)
+        {
+            lock (_sync)
+            {
+                switch (change)
+                {
+                    case Change.Add:
+                        _value += value;
+                        break;
+                    case Change.Set:
+                        _value = value;
+                        break;
+                    case Change.Raise:
+                        _value = Math.Max(_value, value);
+                        break;
+                    default:
+                        int bucket = 0;
+                        while (bucket < bounds.Length && value > bounds[bucket])
+                        {
+                            bucket++;
+                        }
+
+                        if (bucket < bounds.Length)
+                        {
+                            _buckets[bucket]++;
+                        }
+
+                        _value += value;
+                        _count++;
+                        break;
+                }
+            }
+        }
+
+        /// <summary>A copy of the series as it is now.</summary>
+        public Reading Read()
+        {
+            lock (_sync)
+            {
+                return new Reading(Labels, Key, _value, [.. _buckets], _count);
+            }
+        }
+
+        /// <summary>A series copied for writing.</summary>
+        /// <param name="Labels">The label names and values, sorted by name.</param>
+        /// <param name="Key">The labels as one string, for ordering.</param>
+        /// <param name="Value">The counter or gauge value; for a histogram, the sum of observations.</param>
+        /// <param name="Buckets">Histogram observations per bucket bound, not cumulative.</param>
+        /// <param name="Count">Histogram observations in all, the +Inf bucket.</param>
+        public readonly record struct Reading(KeyValuePair<string, string>[] Labels, string Key, double Value, long[] Buckets, long Count);
+    }
+
+    /// <summary>
+    /// Compares label sets: a series' labels, sorted by name and value, with each other; and with a measurement's tags, in
+    /// any order and without allocating when tag values are strings (other values are formatted to be compared).
+    /// </summary>
+    private sealed class LabelSetComparer :
+        IEqualityComparer<KeyValuePair<string, string>[]>,
+        IAlternateEqualityComparer<ReadOnlySpan<KeyValuePair<string, object?>>, KeyValuePair<string, string>[]>
+    {
+        /// <summary>The comparer; it keeps no state.</summary>
+        public static readonly LabelSetComparer Instance = new();
+
+        /// <inheritdoc />
+        public bool Equals(KeyValuePair<string, string>[]? x, KeyValuePair<string, string>[]? y)
+        {
+            if (x is null || y is null || x.Length != y.Length)
+            {
+                return x == y;
+            }
+
+            for (int i = 0; i < x.Length; i++)
+            {
+                if (!string.Equals(x[i].Key, y[i].Key, StringComparison.Ordinal) || !string.Equals(x[i].Value, y[i].Value, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        /// <inheritdoc />
+        public int GetHashCode(KeyValuePair<string, string>[] labels)
+        {
+            // A sum, so that the tags' hash is the same in whatever order they come.
+            int hash = 0;
+            foreach (KeyValuePair<string, string> label in labels)
+            {
+                hash += HashCode.Combine(label.Key, label.Value);
+            }
+
+            return hash;
+        }
+
+        /// <inheritdoc />
+        public bool Equals(ReadOnlySpan<KeyValuePair<string, object?>> tags, KeyValuePair<string, string>[] labels)
+        {
+            if (tags.Length != labels.Length)
+            {
+                return false;
+            }
+
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                if (!Contains(labels, tag.Key, Text(tag.Value)))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        /// <inheritdoc />
+        public int GetHashCode(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            int hash = 0;
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                hash += HashCode.Combine(tag.Key, Text(tag.Value));
+            }
+
+            return hash;
+        }
+
+        /// <inheritdoc />
+        public KeyValuePair<string, string>[] Create(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             var labels = new KeyValuePair<string, string>[tags.Length];
             for (int i = 0; i < tags.Length; i++)
             {
-                labels[i] = new(tags[i].Key, Convert.ToString(tags[i].Value, CultureInfo.InvariantCulture) ?? string.Empty);
+                labels[i] = new(tags[i].Key, Text(tags[i].Value));
             }
 
-            Array.Sort(labels, (x, y) => string.CompareOrdinal(x.Key, y.Key));
+            // Tags are a set: their order must not make another series.
+            Array.Sort(labels, static (x, y) => string.CompareOrdinal(x.Key, y.Key) is int order and not 0 ? order : string.CompareOrdinal(x.Value, y.Value));
             return labels;
         }
 
-        private static string LabelKey(KeyValuePair<string, string>[] labels)
+        private static bool Contains(KeyValuePair<string, string>[] labels, string name, string value)
         {
-            if (labels.Length == 0)
-            {
-                return string.Empty;
-            }
-
-            var key = new StringBuilder();
             foreach (KeyValuePair<string, string> label in labels)
             {
-                key.Append(label.Key).Append('\0').Append(label.Value).Append('\0');
+                if (string.Equals(label.Key, name, StringComparison.Ordinal) && string.Equals(label.Value, value, StringComparison.Ordinal))
+                {
+                    return true;
+                }
             }
 
-            return key.ToString();
+            return false;
         }
-    }
 
-    private sealed class Series(KeyValuePair<string, string>[] labels, int buckets)
-    {
-        /// <summary>The series' label names and values, sorted by name.</summary>
-        public KeyValuePair<string, string>[] Labels { get; } = labels;
-
-        /// <summary>The counter or gauge value; for a histogram, the sum of observations.</summary>
-        public double Value { get; set; }
-
-        /// <summary>Histogram observations per bucket bound, not cumulative; those above the last bound are only in <see cref="Count"/>.</summary>
-        public long[] Buckets { get; } = new long[buckets];
-
-        /// <summary>Histogram observations in all, the +Inf bucket.</summary>
-        public long Count { get; private set; }
-
-        /// <summary>Whether an observable gauge reported the series at this scrape.</summary>
-        public bool Seen { get; set; }
-
-        /// <summary>
-        /// Adds a histogram observation to the first bucket whose upper bound in <paramref name="bounds"/> is at least
-        /// <paramref name="value"/>.
-        /// </summary>
-        public void Observe(double value, double[] bounds)
-        {
-            int bucket = 0;
-            while (bucket < bounds.Length && value > bounds[bucket])
-            {
-                bucket++;
-            }
-
-            if (bucket < bounds.Length)
-            {
-                Buckets[bucket]++;
-            }
-
-            Value += value;
-            Count++;
-        }
+        private static string Text(object? value) => value as string ?? Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "metrics callbacks failed, their gauges are left out of the scrape: {Reasons} (not logged again until a scrape has no failures)")]
