@@ -38,6 +38,7 @@ public sealed partial class PrometheusExporter : IDisposable
     private readonly Meter _own;
     private readonly MeterListener _listener = new();
     private readonly List<Family> _families = [];
+    private readonly Dictionary<string, Family> _byName = new(StringComparer.Ordinal);
     private readonly ILogger _logger;
     private bool _callbacksFailing;
 
@@ -53,21 +54,15 @@ public sealed partial class PrometheusExporter : IDisposable
         {
             if (instrument.Meter == _own || instrument.Meter.Name == RuntimeMeterName)
             {
-                var family = new Family(instrument, instrument.Meter == _own);
-                lock (_familiesSync)
-                {
-                    _families.Add(family);
-                }
-
-                listener.EnableMeasurementEvents(instrument, family);
+                Publish(instrument, listener);
             }
         };
 
-        // The family comes with each measurement, so recording looks nothing up in the exporter and takes none of its locks.
-        _listener.SetMeasurementEventCallback<long>(static (_, value, tags, family) => ((Family)family!).Record(value, tags));
-        _listener.SetMeasurementEventCallback<int>(static (_, value, tags, family) => ((Family)family!).Record(value, tags));
-        _listener.SetMeasurementEventCallback<double>(static (_, value, tags, family) => ((Family)family!).Record(value, tags));
-        _listener.SetMeasurementEventCallback<float>(static (_, value, tags, family) => ((Family)family!).Record(value, tags));
+        // The source comes with each measurement, so recording looks nothing up in the exporter and takes none of its locks.
+        _listener.SetMeasurementEventCallback<long>(static (_, value, tags, source) => ((Source)source!).Record(value, tags));
+        _listener.SetMeasurementEventCallback<int>(static (_, value, tags, source) => ((Source)source!).Record(value, tags));
+        _listener.SetMeasurementEventCallback<double>(static (_, value, tags, source) => ((Source)source!).Record(value, tags));
+        _listener.SetMeasurementEventCallback<float>(static (_, value, tags, source) => ((Source)source!).Record(value, tags));
         _listener.Start();
     }
 
@@ -104,6 +99,38 @@ public sealed partial class PrometheusExporter : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _listener.Dispose();
+
+    /// <summary>
+    /// Adds <paramref name="instrument"/> to the family of its exposed name: a name has one family, which a strict parser
+    /// requires, so instruments whose names are one once made valid (<c>a.b</c>, <c>a_b</c>) share it if they are of one
+    /// type (and buckets), and a later one of another is left out with a warning.
+    /// </summary>
+    private void Publish(Instrument instrument, MeterListener listener)
+    {
+        var source = new Source(instrument, instrument.Meter == _own);
+        Family? family;
+        bool joined;
+        lock (_familiesSync)
+        {
+            if (!_byName.TryGetValue(source.Name, out family))
+            {
+                family = new Family(source.Name, source.Help, source.Type, source.Bounds);
+                _byName.Add(source.Name, family);
+                _families.Add(family);
+            }
+
+            joined = family.TryAdd(source);
+        }
+
+        if (joined)
+        {
+            listener.EnableMeasurementEvents(instrument, source);
+            return;
+        }
+
+        string existing = family.Type == source.Type ? "a histogram with other buckets" : "a " + family.Type.ToString().ToLowerInvariant();
+        LogNotExported(_logger, instrument.Name, instrument.Meter.Name, source.Name, existing);
+    }
 
     /// <summary>
     /// Runs every observable instrument's callback. The listener runs them all and then throws if any threw: those
@@ -143,51 +170,149 @@ public sealed partial class PrometheusExporter : IDisposable
         Observe,
     }
 
-    private sealed class Family
+    /// <summary>
+    /// The series of one exposed name, from one instrument or from several whose names are one once made valid: one
+    /// <c># HELP</c> and <c># TYPE</c>, the first instrument's.
+    /// </summary>
+    private sealed class Family(string name, string? help, PrometheusMetricType type, double[] bounds)
     {
-        private readonly PrometheusMetricType _type;
+        // Replaced, never changed, as instruments join: a scrape reads it while an instrument is published.
+        private Source[] _sources = [];
+
+        /// <summary>The family's type, which its instruments share.</summary>
+        public PrometheusMetricType Type { get; } = type;
+
+        /// <summary>Adds an instrument's series unless it is of another type, or a histogram with other buckets.</summary>
+        public bool TryAdd(Source source)
+        {
+            if (source.Type != Type || !source.Bounds.AsSpan().SequenceEqual(bounds))
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _sources, [.. _sources, source]);
+            return true;
+        }
+
+        /// <summary>Before observable instruments are read: marks the series of observable gauges unseen.</summary>
+        public void BeginScrape()
+        {
+            foreach (Source source in Volatile.Read(ref _sources))
+            {
+                source.BeginScrape();
+            }
+        }
+
+        /// <summary>Once observable instruments were read: drops the gauge series not reported again.</summary>
+        public void ForgetUnseen()
+        {
+            foreach (Source source in Volatile.Read(ref _sources))
+            {
+                source.ForgetUnseen();
+            }
+        }
+
+        /// <summary>
+        /// Writes the family's <c># HELP</c> and <c># TYPE</c> lines and every series, from a copy of each taken under its lock
+        /// alone; a histogram writes its cumulative buckets, +Inf, sum and count. Series of the same labels, from two
+        /// instruments or from tags whose names are one once made valid, are added up: a series may come once.
+        /// </summary>
+        public void Write(PrometheusTextWriter writer)
+        {
+            writer.WriteFamily(name, help, Type);
+            var readings = new SortedDictionary<string, Series.Reading>(StringComparer.Ordinal);
+            foreach (Source source in Volatile.Read(ref _sources))
+            {
+                foreach (Series.Reading reading in source.Read())
+                {
+                    readings[reading.Key] = readings.TryGetValue(reading.Key, out Series.Reading earlier) ? earlier.Plus(reading) : reading;
+                }
+            }
+
+            // A histogram nothing was recorded in yet shows as zero buckets rather than as nothing; that series is not
+            // kept, or it would stay beside the labelled ones recorded later.
+            if (Type == PrometheusMetricType.Histogram && readings.Count == 0)
+            {
+                readings.Add(string.Empty, new Series([], bounds.Length).Read());
+            }
+
+            foreach (Series.Reading reading in readings.Values)
+            {
+                if (Type != PrometheusMetricType.Histogram)
+                {
+                    writer.WriteSample(name, reading.Labels, reading.Value);
+                    continue;
+                }
+
+                long cumulative = 0;
+                for (int i = 0; i < bounds.Length; i++)
+                {
+                    cumulative += reading.Buckets[i];
+                    writer.WriteSample(name + "_bucket", [.. reading.Labels, new("le", PrometheusTextWriter.FormatValue(bounds[i]))], cumulative);
+                }
+
+                writer.WriteSample(name + "_bucket", [.. reading.Labels, new("le", "+Inf")], reading.Count);
+                writer.WriteSample(name + "_sum", reading.Labels, reading.Value);
+                writer.WriteSample(name + "_count", reading.Labels, reading.Count);
+            }
+        }
+    }
+
+    /// <summary>One instrument's series, and how its measurements change them.</summary>
+    private sealed class Source
+    {
         private readonly Change _change;
         private readonly bool _observable;
-        private readonly string _name;
-        private readonly string? _help;
-        private readonly double[] _bounds;
         private readonly ConcurrentDictionary<KeyValuePair<string, string>[], Series> _series = new(LabelSetComparer.Instance);
         private readonly ConcurrentDictionary<KeyValuePair<string, string>[], Series>.AlternateLookup<ReadOnlySpan<KeyValuePair<string, object?>>> _byTags;
 
         /// <summary>
-        /// Names and types the family of <paramref name="instrument"/>: counter, histogram or gauge; <paramref name="own"/> (the server's
-        /// meter) keeps the name as is and the description as help, others get <c>_total</c> on counters and the unit in the help.
+        /// Names and types what <paramref name="instrument"/> is exposed as: counter, histogram or gauge; <paramref name="own"/> (the
+        /// server's meter) keeps the name as is and the description as help, others get <c>_total</c> on counters and the unit in
+        /// the help.
         /// </summary>
-        public Family(Instrument instrument, bool own)
+        public Source(Instrument instrument, bool own)
         {
             Type kind = instrument.GetType().GetGenericTypeDefinition();
             _observable = instrument.IsObservable;
             bool gaugeAsCounter = !own && RuntimeGaugesPublishedAsCounters.Contains(instrument.Name);
-            _type = (kind == typeof(Counter<>) || kind == typeof(ObservableCounter<>)) && !gaugeAsCounter ? PrometheusMetricType.Counter
+            Type = (kind == typeof(Counter<>) || kind == typeof(ObservableCounter<>)) && !gaugeAsCounter ? PrometheusMetricType.Counter
                 : kind == typeof(Histogram<>) ? PrometheusMetricType.Histogram
                 : PrometheusMetricType.Gauge;
-            _change = _type switch
+            _change = Type switch
             {
                 PrometheusMetricType.Histogram => Change.Observe,
                 PrometheusMetricType.Counter => _observable ? Change.Raise : Change.Add,
                 _ => _observable || kind == typeof(Gauge<>) ? Change.Set : Change.Add,
             };
             string name = PrometheusTextWriter.SanitizeMetricName(instrument.Name);
-            if (!own && _type == PrometheusMetricType.Counter && !name.EndsWith("_total", StringComparison.Ordinal))
+            if (!own && Type == PrometheusMetricType.Counter && !name.EndsWith("_total", StringComparison.Ordinal))
             {
                 name += "_total";
             }
 
-            _name = name;
-            _help = own || string.IsNullOrEmpty(instrument.Unit) ? instrument.Description : $"{instrument.Description} ({instrument.Unit})";
-            _bounds = _type == PrometheusMetricType.Histogram ? BucketsOf(instrument) : [];
+            Name = name;
+            Help = own || string.IsNullOrEmpty(instrument.Unit) ? instrument.Description : $"{instrument.Description} ({instrument.Unit})";
+            Bounds = Type == PrometheusMetricType.Histogram ? BucketsOf(instrument) : [];
             _byTags = _series.GetAlternateLookup<ReadOnlySpan<KeyValuePair<string, object?>>>();
         }
+
+        /// <summary>The exposed name: the family's.</summary>
+        public string Name { get; }
+
+        /// <summary>The <c># HELP</c> text.</summary>
+        public string? Help { get; }
+
+        /// <summary>The exposed type.</summary>
+        public PrometheusMetricType Type { get; }
+
+        /// <summary>A histogram's bucket bounds; empty for others.</summary>
+        public double[] Bounds { get; }
 
         /// <summary>Before observable instruments are read: marks the series of an observable gauge unseen.</summary>
         public void BeginScrape()
         {
-            if (_observable && _type == PrometheusMetricType.Gauge)
+            if (_observable && Type == PrometheusMetricType.Gauge)
             {
                 foreach (KeyValuePair<KeyValuePair<string, string>[], Series> pair in _series)
                 {
@@ -202,7 +327,7 @@ public sealed partial class PrometheusExporter : IDisposable
         /// </summary>
         public void ForgetUnseen()
         {
-            if (_observable && _type == PrometheusMetricType.Gauge)
+            if (_observable && Type == PrometheusMetricType.Gauge)
             {
                 foreach (KeyValuePair<KeyValuePair<string, string>[], Series> pair in _series)
                 {
@@ -229,51 +354,18 @@ public sealed partial class PrometheusExporter : IDisposable
 
             if (!_byTags.TryGetValue(tags, out Series? series))
             {
-                series = _series.GetOrAdd(LabelSetComparer.Instance.Create(tags), static (labels, buckets) => new Series(labels, buckets), _bounds.Length);
+                series = _series.GetOrAdd(LabelSetComparer.Instance.Create(tags), static (labels, buckets) => new Series(labels, buckets), Bounds.Length);
             }
 
-            series.Apply(_change, value, _bounds);
+            series.Apply(_change, value, Bounds);
             series.Seen = true;
         }
 
         /// <summary>
-        /// Writes the family's <c># HELP</c> and <c># TYPE</c> lines and every series, from a copy of each taken under its lock
-        /// alone; a histogram writes its cumulative buckets, +Inf, sum and count.
+        /// A copy of each series. Enumerated rather than taken as <c>.Values</c>, which would lock the whole dictionary against
+        /// new series meanwhile.
         /// </summary>
-        public void Write(PrometheusTextWriter writer)
-        {
-            writer.WriteFamily(_name, _help, _type);
-            // Enumerated rather than taken as .Values, which would lock the whole dictionary against new series meanwhile.
-            List<Series.Reading> readings = [.. _series.Select(pair => pair.Value.Read())];
-            readings.Sort((x, y) => string.CompareOrdinal(x.Key, y.Key));
-
-            // A histogram nothing was recorded in yet shows as zero buckets rather than as nothing; that series is not
-            // kept, or it would stay beside the labelled ones recorded later.
-            if (_type == PrometheusMetricType.Histogram && readings.Count == 0)
-            {
-                readings.Add(new Series([], _bounds.Length).Read());
-            }
-
-            foreach (Series.Reading reading in readings)
-            {
-                if (_type != PrometheusMetricType.Histogram)
-                {
-                    writer.WriteSample(_name, reading.Labels, reading.Value);
-                    continue;
-                }
-
-                long cumulative = 0;
-                for (int i = 0; i < _bounds.Length; i++)
-                {
-                    cumulative += reading.Buckets[i];
-                    writer.WriteSample(_name + "_bucket", [.. reading.Labels, new("le", PrometheusTextWriter.FormatValue(_bounds[i]))], cumulative);
-                }
-
-                writer.WriteSample(_name + "_bucket", [.. reading.Labels, new("le", "+Inf")], reading.Count);
-                writer.WriteSample(_name + "_sum", reading.Labels, reading.Value);
-                writer.WriteSample(_name + "_count", reading.Labels, reading.Count);
-            }
-        }
+        public IEnumerable<Series.Reading> Read() => _series.Select(pair => pair.Value.Read());
 
         private static double[] BucketsOf(Instrument instrument) => instrument switch
         {
@@ -288,18 +380,38 @@ public sealed partial class PrometheusExporter : IDisposable
     /// One series: its labels and value, updated under a lock of its own, so recording threads never wait for a scrape,
     /// which holds it only to copy the value.
     /// </summary>
-    private sealed class Series(KeyValuePair<string, string>[] labels, int buckets)
+    private sealed class Series
     {
         private readonly Lock _sync = new();
-        private readonly long[] _buckets = new long[buckets];
+        private readonly long[] _buckets;
         private double _value;
         private long _count;
 
-        /// <summary>The series' label names and values, sorted by name.</summary>
-        public KeyValuePair<string, string>[] Labels { get; } = labels;
+        /// <summary>A series of the measurement tags <paramref name="tags"/>, sorted by name and value.</summary>
+        public Series(KeyValuePair<string, string>[] tags, int buckets)
+        {
+            _buckets = new long[buckets];
+            var labels = new List<KeyValuePair<string, string>>(tags.Length);
+            foreach (KeyValuePair<string, string> tag in tags)
+            {
+                // x.y and x_y are one label name once made valid, which a series may have once: the first is kept.
+                string name = PrometheusTextWriter.SanitizeLabelName(tag.Key);
+                if (!labels.Exists(label => label.Key == name))
+                {
+                    labels.Add(new(name, tag.Value));
+                }
+            }
 
-        /// <summary>The labels as one string, by which the family writes its series in order.</summary>
-        public string Key { get; } = string.Concat(labels.Select(label => label.Key + "\0" + label.Value + "\0"));
+            labels.Sort((x, y) => string.CompareOrdinal(x.Key, y.Key));
+            Labels = [.. labels];
+            Key = string.Concat(Labels.Select(label => label.Key + "\0" + label.Value + "\0"));
+        }
+
+        /// <summary>The series' label names, made valid, and values, sorted by name.</summary>
+        public KeyValuePair<string, string>[] Labels { get; }
+
+        /// <summary>The labels as one string: the family writes its series in its order and adds up series of the same.</summary>
+        public string Key { get; }
 
         /// <summary>
         /// Whether an observable gauge reported the series at this scrape; read only for those, whose series are written by
@@ -356,11 +468,24 @@ public sealed partial class PrometheusExporter : IDisposable
 
         /// <summary>A series copied for writing.</summary>
         /// <param name="Labels">The label names and values, sorted by name.</param>
-        /// <param name="Key">The labels as one string, for ordering.</param>
+        /// <param name="Key">The labels as one string.</param>
         /// <param name="Value">The counter or gauge value; for a histogram, the sum of observations.</param>
         /// <param name="Buckets">Histogram observations per bucket bound, not cumulative.</param>
         /// <param name="Count">Histogram observations in all, the +Inf bucket.</param>
-        public readonly record struct Reading(KeyValuePair<string, string>[] Labels, string Key, double Value, long[] Buckets, long Count);
+        public readonly record struct Reading(KeyValuePair<string, string>[] Labels, string Key, double Value, long[] Buckets, long Count)
+        {
+            /// <summary>This series and <paramref name="other"/>, of the same labels, added up.</summary>
+            public Reading Plus(Reading other)
+            {
+                long[] buckets = [.. Buckets];
+                for (int i = 0; i < buckets.Length; i++)
+                {
+                    buckets[i] += other.Buckets[i];
+                }
+
+                return this with { Value = Value + other.Value, Buckets = buckets, Count = Count + other.Count };
+            }
+        }
     }
 
     /// <summary>
@@ -466,6 +591,9 @@ public sealed partial class PrometheusExporter : IDisposable
 
         private static string Text(object? value) => value as string ?? Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "instrument {Instrument} of meter {Meter} is not exported: {Name} is exported already, as {Existing}")]
+    private static partial void LogNotExported(ILogger logger, string instrument, string meter, string name, string existing);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "metrics callbacks failed, their gauges are left out of the scrape: {Reasons} (not logged again until a scrape has no failures)")]
     private static partial void LogCallbacksFailed(ILogger logger, string reasons, Exception exception);

@@ -208,6 +208,33 @@ public sealed class PrometheusExporterTests : IDisposable
         Assert.Equal(["# TYPE dropped counter", "dropped{reason=\"refresh\"} 1001"], Lines(exporter.Scrape(), "dropped"));
     }
 
+    /// <summary>
+    /// Regression: families were kept per instrument, so two instruments whose names are one once made valid (<c>a.b</c> and
+    /// <c>a_b</c>) gave the name two HELP and TYPE blocks, and tags whose names are one once made valid (<c>x.y</c> and
+    /// <c>x_y</c>) gave a series the same label twice; strict parsers reject both. Now the series of one name are one
+    /// family (their values added where the labels are the same), an instrument of that name but another type is left
+    /// out with a warning, and of two tags of one label name the first (by name) is kept.
+    /// </summary>
+    [Fact]
+    public void Instruments_and_tags_of_one_name_once_made_valid_are_one_family_and_one_label()
+    {
+        using var exporter = new PrometheusExporter(_meter, _log); // first, so that the instruments come to it in this order
+        Counter<long> dotted = _meter.CreateCounter<long>("a.b", unit: null, description: "first");
+        Counter<long> underscored = _meter.CreateCounter<long>("a_b", unit: null, description: "second");
+        _meter.CreateObservableGauge("a-b", () => 1L);
+
+        dotted.Add(1, new KeyValuePair<string, object?>("x", "1"));
+        underscored.Add(2, new KeyValuePair<string, object?>("x", "1"));
+        underscored.Add(4, new KeyValuePair<string, object?>("x", "2"));
+        dotted.Add(8, new("x.y", "first"), new("x_y", "second"));
+        underscored.Add(16, new KeyValuePair<string, object?>("x_y", "first"));
+
+        string scrape = exporter.Scrape();
+        Assert.Equal(["# TYPE a_b counter", "a_b{x=\"1\"} 3", "a_b{x=\"2\"} 4", "a_b{x_y=\"first\"} 24"], Lines(scrape, "a_b"));
+        Assert.Equal("# HELP a_b first", Assert.Single(scrape.Split('\n'), line => line.StartsWith("# HELP a_b ", StringComparison.Ordinal)));
+        Assert.Equal("Warning: instrument a-b of meter " + _meter.Name + " is not exported: a_b is exported already, as a counter", Assert.Single(_log.Lines));
+    }
+
     /// <summary>The lines of the scrape that name <paramref name="family"/> (its HELP left out), a histogram's included.</summary>
     private static string[] Lines(string scrape, string family) =>
         [.. scrape.Split('\n').Where(line => line.StartsWith("# TYPE " + family + " ", StringComparison.Ordinal)

@@ -76,6 +76,9 @@ public class PrometheusFormatTests
         string scrape = exporter.Scrape();
 
         Assert.Contains("\ndotnet_thread_pool_queue_length{test=\"stand-in\"} 3\n", scrape, StringComparison.Ordinal);
+
+        // The stand-in and the runtime's own instrument are one family: a name may have one TYPE line only.
+        Assert.Single(scrape.Split('\n'), line => line.StartsWith("# TYPE dotnet_thread_pool_queue_length ", StringComparison.Ordinal));
         Assert.Contains("# TYPE dotnet_thread_pool_queue_length gauge\n", scrape, StringComparison.Ordinal);
         Assert.Contains("# TYPE dotnet_thread_pool_thread_count gauge\n", scrape, StringComparison.Ordinal); // the runtime's own
         Assert.DoesNotContain("dotnet_thread_pool_thread_count_total", scrape, StringComparison.Ordinal);

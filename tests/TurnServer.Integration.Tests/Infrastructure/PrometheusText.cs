@@ -5,9 +5,9 @@ namespace TurnServer.Integration.Tests.Infrastructure;
 
 /// <summary>
 /// A strict reader of the Prometheus text format 0.0.4, for checking a scrape line by line: every line is a
-/// <c># HELP</c>, a <c># TYPE</c> or a sample; a family's HELP and TYPE come once and before its samples; names and
-/// label names are valid; label values are properly escaped; values parse; histogram buckets are cumulative and end in
-/// <c>le="+Inf"</c> equal to <c>_count</c>.
+/// <c># HELP</c>, a <c># TYPE</c> or a sample; a family's HELP and TYPE come once and before its samples; a series (name
+/// and label set, in any order) has one sample; names and label names are valid; label values are properly escaped;
+/// values parse; histogram buckets are cumulative and end in <c>le="+Inf"</c> equal to <c>_count</c>.
 /// </summary>
 internal sealed partial class PrometheusText
 {
@@ -26,6 +26,7 @@ internal sealed partial class PrometheusText
         var result = new PrometheusText();
         var helped = new HashSet<string>();
         var closed = new HashSet<string>();
+        var series = new HashSet<string>(StringComparer.Ordinal);
         string? current = null;
         foreach (string line in text[..^1].Split('\n'))
         {
@@ -58,6 +59,9 @@ internal sealed partial class PrometheusText
             {
                 Assert.True(labels.TryAdd(label.Groups[1].Value, Unescape(label.Groups[2].Value)), "repeated label in " + line);
             }
+
+            string identity = metric + "\0" + string.Join("\0", labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => l.Key + "\0" + l.Value));
+            Assert.True(series.Add(identity), "a second sample of the same series: " + line);
 
             string value = sample.Groups[3].Value;
             double parsed = value switch
