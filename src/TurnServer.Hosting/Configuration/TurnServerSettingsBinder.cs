@@ -279,6 +279,12 @@ internal sealed class TurnServerSettingsBinder
             _warnings.Add($"{OriginsOf("allow-loopback-peers")}: option 'allow-loopback-peers' lets clients reach services on this host; do not use it in production");
         }
 
+        // coTURN listens on every address too; with usernames in the metrics, that lets any network that reaches the port read them.
+        if (settings is { Prometheus: true, PrometheusUsernameLabels: true, PrometheusAddress: null })
+        {
+            _warnings.Add($"{OriginsOf("prometheus-username-labels")}: option 'prometheus-username-labels' puts usernames in the metrics, served on every address (port {settings.PrometheusPort}) as no 'prometheus-address' is given: anyone who reaches the port can read them; set 'prometheus-address' to an address only the scraper reaches");
+        }
+
         return settings;
     }
 

@@ -305,6 +305,22 @@ public class ValidationTests
         Assert.Contains("command line (--allow-loopback-peers): option 'allow-loopback-peers' lets clients reach services on this host; do not use it in production", result.Warnings);
     }
 
+    /// <summary>
+    /// Usernames in metrics served on every address, as coTURN serves them without 'prometheus-address', can be read from
+    /// any network that reaches the port.
+    /// </summary>
+    [Fact]
+    public void Username_labels_on_every_address_draw_a_warning_and_on_a_chosen_address_none()
+    {
+        TurnServerConfigLoadResult everywhere = TestLoader.Load(["-n", "-z", "--prometheus", "--prometheus-username-labels"]);
+        TurnServerConfigLoadResult chosen = TestLoader.Load(["-n", "-z", "--prometheus", "--prometheus-username-labels", "--prometheus-address=127.0.0.1"]);
+
+        Assert.Contains(
+            "command line (--prometheus-username-labels): option 'prometheus-username-labels' puts usernames in the metrics, served on every address (port 9641) as no 'prometheus-address' is given: anyone who reaches the port can read them; set 'prometheus-address' to an address only the scraper reaches",
+            everywhere.Warnings);
+        Assert.DoesNotContain(chosen.Warnings, w => w.Contains("prometheus-username-labels", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(new[] { "--web-admin", "--lt-cred-mech", "--user=a:b", "--cert=/c.pem", "--pkey=/k.pem" }, "option 'web-admin' needs administrators from the user database's admin_user table (turnadmin -A), and no 'userdb', 'psql-userdb' or 'redis-userdb' is in use: the web admin is not started")]
     [InlineData(new[] { "--web-admin", "--cert=/c.pem", "--pkey=/k.pem", "--userdb=/tmp/turndb", "--no-auth" }, "option 'web-admin' needs administrators")]
