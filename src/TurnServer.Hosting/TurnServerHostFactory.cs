@@ -82,7 +82,7 @@ public static partial class TurnServerHostFactory
         builder.Services.AddSingleton(sp =>
         {
             var metrics = new TurnMetrics(settings.Realm, settings.PrometheusUsernameLabels, time);
-            metrics.Meter.CreateObservableCounter("turnserver_log_events_dropped_total", () => logFiles.DroppedEvents, description: "Log lines dropped because the log file or syslog writer fell behind");
+            metrics.Meter.CreateObservableCounter("turnserver_log_events_dropped_total", () => logFiles.DroppedEvents, description: "Log lines dropped because the log file or syslog writer fell behind or the log file could not be opened");
             DescriptorBudget descriptors = sp.GetRequiredService<DescriptorBudget>();
             metrics.Meter.CreateObservableGauge("turnserver_client_descriptors", () => descriptors.InUse, description: "Descriptors held by client connections and relay sockets");
             metrics.Meter.CreateObservableGauge("turnserver_client_descriptors_limit", () => descriptors.Capacity, description: "Descriptors client connections and relay sockets may hold: the open files limit less what the server keeps for itself");

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 using Serilog.Core;
@@ -12,6 +13,9 @@ namespace TurnServer.Hosting.Logging;
 /// time, before the extension) and starts a new file when the date changes; with <c>simple-log</c> the name is used as
 /// given and never changes. <see cref="Reopen"/> (SIGHUP) closes and reopens the file, so logrotate can move it away.
 /// Lines are flushed to the file when no more are queued behind them: one write for a burst, none held back when idle.
+/// A file that cannot be opened (its directory removed or read-only) loses the lines meanwhile, counted in
+/// <see cref="LostEvents"/>; the open is tried again a second later (or at once after SIGHUP), and the failure reported
+/// on stderr once a minute.
 /// </summary>
 internal sealed class CoturnFileSink : ILogEventSink, IDisposable
 {
@@ -20,23 +24,38 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
     private readonly ITextFormatter _formatter;
     private readonly Func<DateTime> _localNow;
     private readonly Func<int> _queued;
+    private readonly TextWriter _errors;
     private readonly Lock _sync = new();
     private StreamWriter? _file;
     private DateOnly _day;
+    private DateTime? _openFailedAt;
+    private DateTime? _failureReportedAt;
+    private long _lost;
 
     /// <summary>
     /// Writes to the file named <paramref name="configured"/> (<c>log-file</c>), dated unless <paramref name="simple"/> (<c>simple-log</c>);
     /// <paramref name="localNow"/> is the local clock (default <see cref="DateTime.Now"/>); <paramref name="queued"/> tells
-    /// how many lines wait behind the one being written (default none: every line is flushed).
+    /// how many lines wait behind the one being written (default none: every line is flushed); failures to open the file
+    /// are reported to <paramref name="errors"/> (default stderr).
     /// </summary>
-    public CoturnFileSink(string configured, bool simple, ITextFormatter formatter, Func<DateTime>? localNow = null, Func<int>? queued = null)
+    public CoturnFileSink(string configured, bool simple, ITextFormatter formatter, Func<DateTime>? localNow = null, Func<int>? queued = null, TextWriter? errors = null)
     {
         _configured = configured;
         _simple = simple;
         _formatter = formatter;
         _localNow = localNow ?? (() => DateTime.Now);
         _queued = queued ?? (() => 0);
+        _errors = errors ?? Console.Error;
     }
+
+    /// <summary>How long after a failed open the next one is tried; lines logged meanwhile are lost.</summary>
+    public static TimeSpan OpenRetryInterval { get; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often, at most, a file that still cannot be opened is reported on stderr.</summary>
+    public static TimeSpan FailureReportInterval { get; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Log events lost because the file could not be opened.</summary>
+    public long LostEvents => Interlocked.Read(ref _lost);
 
     /// <summary>The file written now (or next).</summary>
     public string CurrentPath
@@ -87,20 +106,18 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
     {
         lock (_sync)
         {
-            DateOnly today = DateOnly.FromDateTime(_localNow());
-            if (_file is null || (!_simple && today != _day))
+            DateTime now = _localNow();
+            DateOnly today = DateOnly.FromDateTime(now);
+            if (_file is not null && !_simple && today != _day)
             {
-                _file?.Dispose();
-                _day = today;
-                string path = FileName(_configured, _simple, today);
-                string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-                if (directory is not null)
-                {
-                    Directory.CreateDirectory(directory);
-                }
+                _file.Dispose();
+                _file = null;
+            }
 
-                var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-                _file = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+            if (_file is null && !TryOpen(now, today))
+            {
+                Interlocked.Increment(ref _lost);
+                return;
             }
 
             _formatter.Format(logEvent, _file);
@@ -111,6 +128,45 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
         }
     }
 
+    [MemberNotNullWhen(true, nameof(_file))]
+    private bool TryOpen(DateTime now, DateOnly today)
+    {
+        // A clock set back (a negative interval) retries at once rather than waiting for the old time to come round.
+        if (_openFailedAt is { } failedAt && now - failedAt >= TimeSpan.Zero && now - failedAt < OpenRetryInterval)
+        {
+            return false;
+        }
+
+        string path = FileName(_configured, _simple, today);
+        try
+        {
+            string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (directory is not null)
+            {
+                Directory.CreateDirectory(directory);
+            }
+
+            var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            _file = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+            _day = today;
+            _openFailedAt = null;
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _openFailedAt = now;
+            if (_failureReportedAt is not { } reportedAt || now - reportedAt < TimeSpan.Zero || now - reportedAt >= FailureReportInterval)
+            {
+                _failureReportedAt = now;
+
+                // The log itself cannot carry this; stderr reaches systemd's journal or the terminal.
+                _errors.WriteLine($"turnserver: cannot open log file {path} ({e.Message}); log lines are dropped until it opens");
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Closes the file; the next event opens it again by name.</summary>
     public void Reopen()
     {
@@ -118,6 +174,7 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
         {
             _file?.Dispose();
             _file = null;
+            _openFailedAt = null;
         }
     }
 
@@ -138,8 +195,23 @@ internal sealed class LogFiles : IAsyncLogEventSinkMonitor
     private readonly List<CoturnFileSink> _sinks = [];
     private IAsyncLogEventSinkInspector? _queue;
 
-    /// <summary>Log events dropped because the writer's queue was full (a disk or syslog daemon too slow).</summary>
-    public long DroppedEvents => Volatile.Read(ref _queue)?.DroppedMessagesCount ?? 0;
+    /// <summary>
+    /// Log events dropped because the writer's queue was full (a disk or syslog daemon too slow) or a log file could not
+    /// be opened.
+    /// </summary>
+    public long DroppedEvents
+    {
+        get
+        {
+            long dropped = Volatile.Read(ref _queue)?.DroppedMessagesCount ?? 0;
+            foreach (CoturnFileSink sink in _sinks)
+            {
+                dropped += sink.LostEvents;
+            }
+
+            return dropped;
+        }
+    }
 
     /// <summary>Log events waiting for the writer now.</summary>
     public int QueuedEvents => Volatile.Read(ref _queue)?.Count ?? 0;

@@ -66,6 +66,71 @@ public sealed class LoggingTests : IDisposable
         Assert.Equal("after rotation\n", File.ReadAllText(Path.Combine(_directory, "turn_2026-02-01.log")).Replace("\r", "", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Regression: when the new day's file could not be opened, the sink kept the day before's writer, closed, and every
+    /// later line threw ObjectDisposedException (swallowed by the async writer) until the next day or SIGHUP.
+    /// </summary>
+    [Fact]
+    public void A_file_that_cannot_be_opened_loses_lines_until_an_open_a_second_later_succeeds()
+    {
+        DateTime now = new(2026, 1, 31, 23, 59, 0);
+        var errors = new StringWriter();
+        using var sink = new CoturnFileSink(Path.Combine(_directory, "turn.log"), simple: false, new MessageTemplateTextFormatter("{Message}{NewLine}", CultureInfo.InvariantCulture), () => now, errors: errors);
+        sink.Emit(Event("before midnight"));
+        string blocked = Path.Combine(_directory, "turn_2026-02-01.log");
+        Directory.CreateDirectory(blocked); // no open of a directory for writing succeeds, even as root
+
+        now = now.AddMinutes(2);
+        sink.Emit(Event("lost"));
+        Directory.Delete(blocked);
+        sink.Emit(Event("also lost: the next open waits"));
+        now += CoturnFileSink.OpenRetryInterval;
+        sink.Emit(Event("kept"));
+        sink.Emit(Event("kept too"));
+
+        Assert.Equal("kept\nkept too\n", File.ReadAllText(blocked).Replace("\r", "", StringComparison.Ordinal));
+        Assert.Equal(2, sink.LostEvents);
+        Assert.Contains("cannot open log file " + blocked, Assert.Single(errors.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    /// <summary>SIGHUP after the cause is fixed opens the file at once, without waiting for the next retry.</summary>
+    [Fact]
+    public void Reopen_after_a_failed_open_tries_again_at_once()
+    {
+        DateTime now = new(2026, 1, 31, 12, 0, 0);
+        string path = Path.Combine(_directory, "turn.log");
+        Directory.CreateDirectory(path);
+        using var sink = new CoturnFileSink(path, simple: true, new MessageTemplateTextFormatter("{Message}{NewLine}", CultureInfo.InvariantCulture), () => now, errors: TextWriter.Null);
+        sink.Emit(Event("lost"));
+        Directory.Delete(path);
+
+        sink.Reopen();
+        sink.Emit(Event("kept"));
+
+        Assert.Equal("kept\n", File.ReadAllText(path).Replace("\r", "", StringComparison.Ordinal));
+    }
+
+    /// <summary>A file that stays unopenable is tried each second but reported once a minute, not once a line.</summary>
+    [Fact]
+    public void Open_failures_are_reported_at_most_once_a_minute()
+    {
+        DateTime now = new(2026, 1, 31, 12, 0, 0);
+        var errors = new StringWriter();
+        string path = Path.Combine(_directory, "turn.log");
+        Directory.CreateDirectory(path);
+        using var sink = new CoturnFileSink(path, simple: true, new MessageTemplateTextFormatter("{Message}{NewLine}", CultureInfo.InvariantCulture), () => now, errors: errors);
+
+        for (int second = 0; second <= 60; second++)
+        {
+            sink.Emit(Event("lost"));
+            sink.Emit(Event("lost"));
+            now = now.AddSeconds(1);
+        }
+
+        Assert.Equal(122, sink.LostEvents);
+        Assert.Equal(2, errors.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length); // at 0 s and at 60 s
+    }
+
     /// <summary>Lines with more queued behind them wait in the writer; the last of a burst flushes them all in one write.</summary>
     [Fact]
     public void Lines_are_flushed_when_no_more_are_queued()
