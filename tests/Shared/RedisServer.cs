@@ -28,6 +28,9 @@ public sealed class RedisServer : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>The server's process, for a test that stops and continues it (SIGSTOP, SIGCONT) to hold up its clients.</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>The connection string as an operator writes coTURN's redis-userdb.</summary>
     public string ConnInfo => $"ip=127.0.0.1 port={Port.ToString(CultureInfo.InvariantCulture)} dbname={Database} password={Password} connect_timeout=5";
 

@@ -7,6 +7,7 @@ using TurnServer.Core.Allocations;
 using TurnServer.Core.Auth;
 using TurnServer.Integration.Tests.Infrastructure;
 using TurnServer.Stun;
+using TurnServer.Tests.Shared;
 
 namespace TurnServer.Integration.Tests;
 
@@ -16,6 +17,9 @@ public sealed class LifecycleTests : IDisposable
     private const int SigHup = 1;
     private const int SigUsr1 = 10;
     private const int SigUsr2 = 12;
+    private const int SigTerm = 15;
+    private const int SigCont = 18;
+    private const int SigStop = 19;
     private readonly string _directory = Directory.CreateTempSubdirectory("turnserver-life-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
@@ -207,6 +211,45 @@ public sealed class LifecycleTests : IDisposable
         Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(15)));
         Assert.Contains("drain timed out with 1 allocations left", daemon.Output, StringComparison.Ordinal);
         Assert.Contains("reason: Shutdown", daemon.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Regression: the handlers of SIGHUP, SIGUSR1 and SIGUSR2 were removed as the server began to stop, so one arriving
+    /// during the seconds a stop may take (logrotate's SIGHUP, say) ended the process by the signal's default action
+    /// (exit 129, 138, 140) instead of 0. The stop is held here by a Redis that is stopped (SIGSTOP): the writer of
+    /// redis-statsdb waits for it to take the shutdown's deletions, logged just before; it goes on once each signal is
+    /// logged as ignored (a debug line, hence verbose).
+    /// </summary>
+    [Fact]
+    public async Task Signals_arriving_while_the_server_stops_are_ignored_and_it_exits_0()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start("-c", Config(p, "user=alice:secret", "redis-statsdb=" + redis.ConnInfo, "verbose")));
+        using DaemonProcess _ = daemon;
+        using (var alice = new StunUdpClient(DaemonProcess.Loopback(port)))
+        {
+            await alice.AllocateAsync();
+        }
+
+        DaemonProcess.SendSignal(redis.ProcessId, SigStop);
+        try
+        {
+            Func<Task<string>> stopping = daemon.ExpectLine("session 000000000000000001: closed");
+            daemon.Signal(SigTerm);
+            await stopping();
+            foreach ((int signal, string name) in new[] { (SigHup, "SIGHUP"), (SigUsr1, "SIGUSR1"), (SigUsr2, "SIGUSR2") })
+            {
+                Func<Task<string>> ignored = daemon.ExpectLine(name + " received while stopping: ignored");
+                daemon.Signal(signal);
+                await ignored();
+            }
+        }
+        finally
+        {
+            DaemonProcess.SendSignal(redis.ProcessId, SigCont);
+        }
+
+        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(15)));
     }
 
     [Fact]

@@ -8,7 +8,9 @@ namespace TurnServer.Hosting.Lifecycle;
 /// <summary>
 /// coTURN's signals: SIGHUP reloads the configuration (users, secrets, peer rules, TLS certificate) and reopens the log
 /// file (for logrotate); SIGUSR2 reloads the TLS certificate and key; SIGUSR1 starts a drain. SIGTERM and SIGINT stop
-/// the host (the generic host handles them). Started last, so it also tells systemd the server is ready.
+/// the host (the generic host handles them). Started last, so it also tells systemd the server is ready. The handlers
+/// stay until the host is disposed: once it is stopping they take these signals and do nothing, since a signal without a
+/// handler would end the process by its default action, not with the stop's exit code.
 /// </summary>
 internal sealed partial class SignalService : IHostedService, IDisposable
 {
@@ -53,11 +55,7 @@ internal sealed partial class SignalService : IHostedService, IDisposable
     }
 
     /// <inheritdoc />
-    public Task StopAsync(CancellationToken cancellationToken)
-    {
-        Dispose();
-        return Task.CompletedTask;
-    }
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <inheritdoc />
     public void Dispose()
@@ -82,6 +80,12 @@ internal sealed partial class SignalService : IHostedService, IDisposable
     private void Handle(PosixSignalContext context, string name, Action action)
     {
         context.Cancel = true;
+        if (_lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            LogSignalIgnored(_logger, name);
+            return;
+        }
+
         LogSignal(_logger, name);
         ThreadPool.QueueUserWorkItem(_ =>
         {
@@ -101,6 +105,9 @@ internal sealed partial class SignalService : IHostedService, IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Signal} received")]
     private static partial void LogSignal(ILogger logger, string signal);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Signal} received while stopping: ignored")]
+    private static partial void LogSignalIgnored(ILogger logger, string signal);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "handling {Signal} failed")]
     private static partial void LogSignalFailed(ILogger logger, Exception exception, string signal);
