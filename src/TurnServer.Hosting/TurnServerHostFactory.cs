@@ -483,12 +483,8 @@ public static partial class TurnServerHostFactory
                 o.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite;
                 o.MaxQueueLength = LogFiles.QueueLength;
             });
-            logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = (settings.LogTimestampFormat ?? DefaultTimestampFormat) + " ";
-                o.UseUtcTimestamp = settings.LogTimestampFormat is null;
-            });
+            logging.AddConsole(o => o.FormatterName = EscapingConsoleFormatter.FormatterName);
+            logging.Services.AddSingleton<ConsoleFormatter>(new EscapingConsoleFormatter((settings.LogTimestampFormat ?? DefaultTimestampFormat) + " ", utc: settings.LogTimestampFormat is null));
         }
 
         string timestamp = settings.LogTimestampFormat is null ? "{Timestamp:" + DefaultTimestampFormat + "}" : "{Timestamp:" + settings.LogTimestampFormat + "}";

@@ -206,6 +206,27 @@ public sealed class DaemonProcessTests : IDisposable
     }
 
     /// <summary>
+    /// Regression: stdout's lines escaped only the newline, so a client's USERNAME with a CR, an escape sequence or
+    /// U+2028 reached docker and kubectl logs as it was, able to rewrite or split the line an operator reads.
+    /// </summary>
+    [Fact]
+    public async Task Control_characters_a_client_sends_reach_stdout_escaped()
+    {
+        (DaemonProcess daemon, int port) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start(
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p), "--realm=example.org", "--user=alice:pw-of-alice", "--log-binding"));
+        using DaemonProcess _ = daemon;
+        Func<Task<string>> logged = daemon.ExpectLine(": Binding request, user x");
+        using (var client = new StunUdpClient(DaemonProcess.Loopback(port)))
+        {
+            byte[] binding = client.Build(StunMethod.Binding, (ref StunMessageWriter w) => w.WriteText(StunAttributeType.Username, "x\r\u001b[31m\u2028y"), TransactionId.NewRandom(), sign: false);
+            Assert.Equal(0, StunUdpClient.Code(await client.ExchangeAsync(binding)));
+        }
+
+        Assert.EndsWith(": Binding request, user x\\x0D\\x1B[31m\\u2028y: success", await logged(), StringComparison.Ordinal);
+        Assert.Equal(0, await daemon.TerminateAsync());
+    }
+
+    /// <summary>
     /// Init scripts run coTURN with -o and wait for the command to return (Debian's: turnserver -c ... -o -v). The
     /// command returns 0 once the server is listening, leaving it in the background under its own session, found by
     /// its pidfile.

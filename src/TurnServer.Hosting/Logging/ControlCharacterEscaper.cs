@@ -13,7 +13,7 @@ namespace TurnServer.Hosting.Logging;
 /// ORIGIN), and a newline among them would forge a log line for whoever reads or parses the file or syslog (fail2ban
 /// and the like), a C1 CSI would drive the terminal of an operator reading the CLI's session list, and a bidi override
 /// would show it text in another order than it is. The file and syslog sinks write strings as they are
-/// (<c>{Message:lj}</c>); the console logger already writes one line per event.
+/// (<c>{Message:lj}</c>), so their values are escaped here; <see cref="EscapingConsoleFormatter"/> escapes stdout's lines.
 /// </summary>
 internal sealed class ControlCharacterEscaper : ILogEventEnricher
 {
