@@ -42,7 +42,7 @@ public sealed class DaemonProcessTests : IDisposable
 
         Assert.Equal(0, await daemon.TerminateAsync());
         Assert.False(File.Exists(pidFile));
-        Assert.Contains("reason: Shutdown", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("reason: server shutdown", daemon.Output, StringComparison.Ordinal);
         // coTURN's naming without simple-log: the date goes before the extension.
         string dated = Assert.Single(Directory.GetFiles(_directory, "turn*.log"));
         Assert.Matches(@"/turn_\d{4}-\d{2}-\d{2}\.log$", dated);
@@ -51,7 +51,7 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.Matches(@"session 0{17}1: new, realm=<example\.org>, username=<alice>, lifetime=600, UDP 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:", log);
         Assert.Matches(@"session 0{17}1: usage: realm=<example\.org>, username=<alice>, rp=1, rb=[1-9]\d+, sp=1, sb=[1-9]\d+", log); // the Allocate and its answer
         Assert.Matches(@"session 0{17}1: peer usage: realm=<example\.org>, username=<alice>, rp=0, rb=0, sp=0, sb=0", log);
-        Assert.Matches(@"session 0{17}1: closed, user <alice> realm <example\.org>, UDP 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+, lifetime=\d+s, reason: Shutdown", log);
+        Assert.Matches(@"session 0{17}1: closed \(2nd stage\), user <alice> realm <example\.org> origin <>, local 127\.0\.0\.1:\d+, remote 127\.0\.0\.1:\d+, reason: server shutdown, lifetime=\d+s, type=UDP", log);
         Assert.DoesNotContain("secret", log, StringComparison.Ordinal);
         using var rebind = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
         rebind.Bind(DaemonProcess.Loopback(port));
@@ -124,7 +124,7 @@ public sealed class DaemonProcessTests : IDisposable
 
         daemon.Signal(2);
         Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(15)));
-        Assert.Contains("reason: Shutdown", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("reason: server shutdown", daemon.Output, StringComparison.Ordinal);
         using var rebind = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
         rebind.Bind(DaemonProcess.Loopback(port));
     }

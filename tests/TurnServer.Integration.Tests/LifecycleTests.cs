@@ -210,7 +210,7 @@ public sealed class LifecycleTests : IDisposable
 
         Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(15)));
         Assert.Contains("drain timed out with 1 allocations left", daemon.Output, StringComparison.Ordinal);
-        Assert.Contains("reason: Shutdown", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("reason: server shutdown", daemon.Output, StringComparison.Ordinal);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using TurnServer.Core.Allocations;
 using TurnServer.Core.Diagnostics;
+using TurnServer.Hosting.Metrics;
 using TurnServer.Stun;
 
 namespace TurnServer.Hosting.Logging;
@@ -11,8 +12,10 @@ namespace TurnServer.Hosting.Logging;
 /// <c>session ...: refreshed, realm=&lt;r&gt;, username=&lt;u&gt;, lifetime=600</c> on each Refresh (with <c>verbose</c>, as
 /// in coTURN), and at the end
 /// <c>session ...: usage: realm=&lt;r&gt;, username=&lt;u&gt;, rp=, rb=, sp=, sb=</c> (client side),
-/// <c>session ...: peer usage: ...</c> (relay side) and <c>session ...: closed</c> with the 5-tuple, how long it lived and
-/// why it ended. Never logs keys, passwords or nonces.
+/// <c>session ...: peer usage: ...</c> (relay side) and
+/// <c>session ...: closed (2nd stage), user &lt;u&gt; realm &lt;r&gt; origin &lt;o&gt;, local &lt;server&gt;, remote &lt;client&gt;, reason: &lt;why&gt;</c>
+/// (coTURN's shutdown_client_connection), followed by how long it lived and its transport. Never logs keys, passwords or
+/// nonces.
 /// </summary>
 internal sealed partial class SessionLog : IAllocationObserver
 {
@@ -20,7 +23,7 @@ internal sealed partial class SessionLog : IAllocationObserver
     private readonly string _realm;
 
     /// <summary>Logs sessions of <paramref name="realm"/>; durations come from each allocation's own clock.</summary>
-    public SessionLog(ILogger<SessionLog> logger, string realm)
+    public SessionLog(ILogger logger, string realm)
     {
         _logger = logger;
         _realm = realm;
@@ -47,8 +50,33 @@ internal sealed partial class SessionLog : IAllocationObserver
         TrafficTotals traffic = TrafficTotals.Of(allocation);
         LogUsage(_logger, session, _realm, user, traffic.ClientPacketsReceived, traffic.ClientBytesReceived, traffic.ClientPacketsSent, traffic.ClientBytesSent);
         LogPeerUsage(_logger, session, _realm, user, traffic.PeerPacketsReceived, traffic.PeerBytesReceived, traffic.PeerPacketsSent, traffic.PeerBytesSent);
-        LogClosed(_logger, session, user, _realm, allocation.FiveTuple.ToString(), (long)allocation.Age.TotalSeconds, reason.ToString());
+        FiveTuple fiveTuple = allocation.FiveTuple;
+        LogClosed(
+            _logger,
+            session,
+            user,
+            _realm,
+            allocation.Origin ?? string.Empty,
+            fiveTuple.ServerAddress.ToString(),
+            fiveTuple.ClientAddress.ToString(),
+            ReasonText(reason, fiveTuple.Protocol),
+            (long)allocation.Age.TotalSeconds,
+            TurnMetrics.TypeLabel(fiveTuple.Protocol));
     }
+
+    /// <summary>
+    /// coTURN's words for why a session ended, where it has them: <c>allocation timeout</c> (also for a Refresh with
+    /// lifetime 0, which in coTURN leaves the allocation a second to time out), <c>TCP connection closed by client
+    /// (callback)</c> (<c>TLS/TCP</c> ..., and <c>DTLS</c> ... here), <c>Forceful shutdown</c> (the CLI's <c>cs</c>); a
+    /// stop, for which coTURN has no words, is <c>server shutdown</c>.
+    /// </summary>
+    internal static string ReasonText(AllocationEndReason reason, TransportProtocol protocol) => reason switch
+    {
+        AllocationEndReason.Expired or AllocationEndReason.Deleted => "allocation timeout",
+        AllocationEndReason.ConnectionClosed => TurnMetrics.TypeLabel(protocol) + " connection closed by client (callback)",
+        AllocationEndReason.Cancelled => "Forceful shutdown",
+        _ => "server shutdown",
+    };
 
     /// <inheritdoc />
     public void OnRefreshed(Allocation allocation, uint lifetime) =>
@@ -60,7 +88,7 @@ internal sealed partial class SessionLog : IAllocationObserver
 
     /// <inheritdoc />
     public void OnRelayDeleted(Allocation allocation, TransportAddress relayed, AllocationEndReason reason) =>
-        LogRelayDeleted(_logger, allocation.SessionId, allocation.Username ?? string.Empty, _realm, relayed.ToString(), reason.ToString(), allocation.SecondsToExpiry);
+        LogRelayDeleted(_logger, allocation.SessionId, allocation.Username ?? string.Empty, _realm, relayed.ToString(), ReasonText(reason, allocation.FiveTuple.Protocol), allocation.SecondsToExpiry);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: relay {Relayed} deleted, user <{Username}> realm <{Realm}>, reason: {Reason}; the other family's relay remains, lifetime={Lifetime}")]
     private static partial void LogRelayDeleted(ILogger logger, long session, string username, string realm, string relayed, string reason, long lifetime);
@@ -80,6 +108,6 @@ internal sealed partial class SessionLog : IAllocationObserver
     [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: peer usage: realm=<{Realm}>, username=<{Username}>, rp={ReceivedPackets}, rb={ReceivedBytes}, sp={SentPackets}, sb={SentBytes}")]
     private static partial void LogPeerUsage(ILogger logger, long session, string realm, string username, long receivedPackets, long receivedBytes, long sentPackets, long sentBytes);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: closed, user <{Username}> realm <{Realm}>, {FiveTuple}, lifetime={LifetimeSeconds}s, reason: {Reason}")]
-    private static partial void LogClosed(ILogger logger, long session, string username, string realm, string fiveTuple, long lifetimeSeconds, string reason);
+    [LoggerMessage(Level = LogLevel.Information, Message = "session {Session:D18}: closed (2nd stage), user <{Username}> realm <{Realm}> origin <{Origin}>, local {Local}, remote {Remote}, reason: {Reason}, lifetime={LifetimeSeconds}s, type={Type}")]
+    private static partial void LogClosed(ILogger logger, long session, string username, string realm, string origin, string local, string remote, string reason, long lifetimeSeconds, string type);
 }
