@@ -68,12 +68,20 @@ internal sealed partial class SignalService : IHostedService, IDisposable
         _registrations.Clear();
     }
 
-    private void Reload()
+    /// <summary>SIGHUP: reopens the log files and reloads the configuration, between RELOADING=1 and READY=1 to systemd.</summary>
+    internal void Reload()
     {
         _systemd.Reloading();
-        _logFiles.Reopen();
-        _reloader.Reload();
-        _systemd.Ready();
+        try
+        {
+            _logFiles.Reopen();
+            _reloader.Reload();
+        }
+        finally
+        {
+            // Even after a failure: without READY=1 systemd holds the unit in "reloading" until its timeout.
+            _systemd.Ready();
+        }
     }
 
     // The signal is taken (no default action) and handled off the signal thread; a failure is logged, never fatal.
