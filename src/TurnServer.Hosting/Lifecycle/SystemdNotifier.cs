@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace TurnServer.Hosting.Lifecycle;
@@ -10,8 +11,11 @@ namespace TurnServer.Hosting.Lifecycle;
 /// socket systemd names in <c>NOTIFY_SOCKET</c> (a leading <c>@</c> means the abstract namespace). Without that
 /// variable it does nothing.
 /// </summary>
-internal sealed class SystemdNotifier
+internal sealed partial class SystemdNotifier
 {
+    /// <summary>CLOCK_MONOTONIC, clock_gettime's clock ID on Linux.</summary>
+    private const int ClockMonotonic = 1;
+
     private readonly string? _socketPath;
 
     /// <summary>
@@ -26,12 +30,39 @@ internal sealed class SystemdNotifier
     /// <summary>Sends <c>READY=1</c> with <c>MAINPID</c>: start-up or a reload is done.</summary>
     public void Ready() => Send("READY=1\nMAINPID=" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
 
-    /// <summary>Sends <c>RELOADING=1</c> with <c>MONOTONIC_USEC</c> (the monotonic clock in microseconds): a reload has begun.</summary>
-    public void Reloading() =>
-        Send("RELOADING=1\nMONOTONIC_USEC=" + (Environment.TickCount64 * 1000).ToString(CultureInfo.InvariantCulture) + "\n");
+    /// <summary>Sends <c>RELOADING=1</c> with <c>MONOTONIC_USEC</c> (CLOCK_MONOTONIC in microseconds): a reload has begun.</summary>
+    public void Reloading()
+    {
+        // Only under systemd, that is Linux, where clock ID 1 is CLOCK_MONOTONIC.
+        if (_socketPath is not null)
+        {
+            Send("RELOADING=1\nMONOTONIC_USEC=" + MonotonicMicroseconds().ToString(CultureInfo.InvariantCulture) + "\n");
+        }
+    }
 
     /// <summary>Sends <c>STOPPING=1</c>: the server is shutting down.</summary>
     public void Stopping() => Send("STOPPING=1\n");
+
+    /// <summary>
+    /// CLOCK_MONOTONIC, the clock systemd compares MONOTONIC_USEC with, read directly: Environment.TickCount64 is the
+    /// coarse clock in whole milliseconds, behind it by up to a few.
+    /// </summary>
+    private static long MonotonicMicroseconds()
+    {
+        _ = clock_gettime(ClockMonotonic, out Timespec now);
+        return (now.Seconds * 1_000_000) + (now.Nanoseconds / 1000);
+    }
+
+    /// <summary>struct timespec on 64-bit Linux.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc")]
+    private static partial int clock_gettime(int clock, out Timespec time);
 
     private void Send(string message)
     {
