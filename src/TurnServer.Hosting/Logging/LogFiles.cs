@@ -13,6 +13,7 @@ namespace TurnServer.Hosting.Logging;
 /// time, before the extension) and starts a new file when the date changes; with <c>simple-log</c> the name is used as
 /// given and never changes. <see cref="Reopen"/> (SIGHUP) closes and reopens the file, so logrotate can move it away.
 /// Lines are flushed to the file when no more are queued behind them: one write for a burst, none held back when idle.
+/// Each burst is written at the file's end as it then is, so logrotate's <c>copytruncate</c> works too.
 /// A file that cannot be opened (its directory removed or read-only) loses the lines meanwhile, counted in
 /// <see cref="LostEvents"/>; the open is tried again a second later (or at once after SIGHUP), and the failure reported
 /// on stderr once a minute.
@@ -27,6 +28,7 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
     private readonly TextWriter _errors;
     private readonly Lock _sync = new();
     private StreamWriter? _file;
+    private bool _batchStarts;
     private DateOnly _day;
     private DateTime? _openFailedAt;
     private DateTime? _failureReportedAt;
@@ -120,8 +122,16 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
                 return;
             }
 
+            if (_batchStarts)
+            {
+                // Each batch goes to the end of the file as it is now: FileStream has no O_APPEND, and after logrotate's
+                // copytruncate a write at the old offset would leave the file starting with that many NUL bytes.
+                _file.BaseStream.Seek(0, SeekOrigin.End);
+            }
+
             _formatter.Format(logEvent, _file);
-            if (_queued() == 0)
+            _batchStarts = _queued() == 0;
+            if (_batchStarts)
             {
                 _file.Flush();
             }
@@ -146,8 +156,10 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
                 Directory.CreateDirectory(directory);
             }
 
-            var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            // Not FileMode.Append, which refuses a seek below the length the file had when opened.
+            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
             _file = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+            _batchStarts = true;
             _day = today;
             _openFailedAt = null;
             return true;

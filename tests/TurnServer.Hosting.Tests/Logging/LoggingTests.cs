@@ -149,6 +149,38 @@ public sealed class LoggingTests : IDisposable
         Assert.Equal("first\nsecond\nthird\n", File.ReadAllText(path).Replace("\r", "", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Regression: logrotate's copytruncate empties the file under the writer, which kept writing at its old offset
+    /// (FileStream has no O_APPEND), so the file began with as many NUL bytes as it had held.
+    /// </summary>
+    [Fact]
+    public void A_file_truncated_under_the_writer_is_written_from_its_new_end_without_nul_bytes()
+    {
+        string path = Path.Combine(_directory, "turn.log");
+        using var sink = new CoturnFileSink(path, simple: true, new MessageTemplateTextFormatter("{Message}{NewLine}", CultureInfo.InvariantCulture));
+        sink.Emit(Event("before rotation"));
+
+        using (new FileStream(path, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+        {
+        }
+
+        sink.Emit(Event("after rotation"));
+        Assert.Equal("after rotation\n", File.ReadAllText(path).Replace("\r", "", StringComparison.Ordinal));
+    }
+
+    /// <summary>A file written by a previous run is appended to, not overwritten.</summary>
+    [Fact]
+    public void An_existing_file_is_appended_to()
+    {
+        string path = Path.Combine(_directory, "turn.log");
+        File.WriteAllText(path, "earlier run\n");
+        using var sink = new CoturnFileSink(path, simple: true, new MessageTemplateTextFormatter("{Message}{NewLine}", CultureInfo.InvariantCulture));
+
+        sink.Emit(Event("this run"));
+
+        Assert.Equal("earlier run\nthis run\n", File.ReadAllText(path).Replace("\r", "", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Syslog_datagrams_carry_priority_timestamp_tag_and_message()
     {
