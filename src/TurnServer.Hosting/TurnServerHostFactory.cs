@@ -487,7 +487,8 @@ public static partial class TurnServerHostFactory
             logging.Services.AddSingleton<ConsoleFormatter>(new EscapingConsoleFormatter((settings.LogTimestampFormat ?? DefaultTimestampFormat) + " ", utc: settings.LogTimestampFormat is null));
         }
 
-        string timestamp = settings.LogTimestampFormat is null ? "{Timestamp:" + DefaultTimestampFormat + "}" : "{Timestamp:" + settings.LogTimestampFormat + "}";
+        // UTC by default, as on stdout; new-log-timestamp's format is local time, as in coTURN.
+        string timestamp = settings.LogTimestampFormat is null ? "{" + UtcTimestampEnricher.PropertyName + ":" + DefaultTimestampFormat + "}" : "{Timestamp:" + settings.LogTimestampFormat + "}";
         LoggerConfiguration serilog = new LoggerConfiguration().MinimumLevel.Verbose().Enrich.With(new ControlCharacterEscaper());
         bool any = false;
         if (settings.Syslog)
@@ -501,6 +502,11 @@ public static partial class TurnServerHostFactory
         {
             var sink = new CoturnFileSink(path, settings.SimpleLog, new MessageTemplateTextFormatter(timestamp + " {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}", CultureInfo.InvariantCulture), queued: () => logFiles.QueuedEvents);
             logFiles.Add(sink);
+            if (settings.LogTimestampFormat is null)
+            {
+                serilog = serilog.Enrich.With(new UtcTimestampEnricher());
+            }
+
             serilog = serilog.WriteTo.Async(a => a.Sink(sink), monitor: logFiles, bufferSize: LogFiles.QueueLength, blockWhenFull: false);
             any = true;
         }

@@ -206,6 +206,29 @@ public sealed class DaemonProcessTests : IDisposable
     }
 
     /// <summary>
+    /// Regression: the log file's timestamps were local time, while stdout's are UTC and compat.md says both are. A
+    /// server in Tokyo (UTC+9, no daylight saving) must write the UTC time.
+    /// </summary>
+    [Fact]
+    public async Task Log_file_timestamps_are_utc()
+    {
+        const string Tokyo = "/usr/share/zoneinfo/Asia/Tokyo";
+        Assert.True(File.Exists(Tokyo), "Debian's tzdata package is needed: no " + Tokyo);
+        string log = Path.Combine(_directory, "turn.log");
+        DateTime before = DateTime.UtcNow.AddSeconds(-1); // the stamp is cut to the second
+        (DaemonProcess started, _) = await DaemonProcess.StartOnFreePortAsync(p => DaemonProcess.Start(
+            new Dictionary<string, string> { ["TZ"] = "Asia/Tokyo" },
+            "-n", "--listening-ip=127.0.0.1", "--listening-port=" + DaemonProcess.PortText(p), "--realm=example.org", "--user=alice:pw-of-alice", "--log-file=" + log, "--simple-log"));
+        using DaemonProcess daemon = started;
+        Assert.Equal(0, await daemon.TerminateAsync());
+        DateTime after = DateTime.UtcNow;
+
+        string ready = Assert.Single(File.ReadAllLines(log), l => l.Contains("ready: every listener is bound", StringComparison.Ordinal));
+        DateTime stamp = DateTime.ParseExact(ready[..19], "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+        Assert.InRange(stamp, before, after);
+    }
+
+    /// <summary>
     /// Regression: stdout's lines escaped only the newline, so a client's USERNAME with a CR, an escape sequence or
     /// U+2028 reached docker and kubectl logs as it was, able to rewrite or split the line an operator reads.
     /// </summary>
