@@ -5,7 +5,8 @@ namespace TurnServer.Hosting.Services;
 
 /// <summary>
 /// Writes the process ID to coTURN's <c>pidfile</c> once the listeners are bound, and removes it when the host stops
-/// or, after a failed start (when no stop comes), when the host is disposed: a pidfile never outlives the server.
+/// or, after a failed start (when no stop comes), when the host is disposed. With <c>proc-user</c> it is written as root
+/// before the privilege drop, as coTURN writes it, so it is removed only where that user may write to its directory.
 /// </summary>
 internal sealed class PidFileService : IHostedService, IDisposable
 {
