@@ -48,7 +48,8 @@ internal static class AllocateRequestHandler
         }
 
         // Draining (SIGUSR1): no new allocations. RFC 8656 section 7.2 answers a server that cannot allocate with
-        // 508 (Insufficient Capacity), which clients treat as "try another server"; coTURN's drain mode does the same.
+        // 508 (Insufficient Capacity), which clients treat as "try another server". coTURN's drain (its PR #1529)
+        // answers 403 (Forbidden) instead, a refusal that does not say another server may do.
         if (ctx.Draining)
         {
             return StunErrorCodes.InsufficientCapacity;

@@ -105,7 +105,7 @@ public static class TurnOptionTable
         Value("denied-peer-ip", TurnOptionValueKind.IPAddressRange, null, "Peer address or range refused; may be repeated.", Supported, repeatable: true),
         Value("cipher-list", TurnOptionValueKind.String, "DEFAULT", "OpenSSL-style cipher list for TLS (not DTLS).", Supported),
         Value("pidfile", TurnOptionValueKind.Path, "none; with daemon, /var/run/turnserver.pid (root) or /var/tmp/turnserver.pid", "File to write the process ID to.", Supported, keepsEmptyValue: true),
-        new() { Name = "drain-min-allocations", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0", Description = "Draining (SIGUSR1) ends the process once this many allocations or fewer remain (coTURN 4.15 and later).", Support = Supported },
+        new() { Name = "drain-min-allocations", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0", Description = "Draining (SIGUSR1) ends the process once this many allocations or fewer remain.", Support = Supported },
         new() { Name = "drain-timeout", Argument = TurnOptionArgument.Required, ValueKind = TurnOptionValueKind.Integer, DefaultValue = "0 (no limit)", Description = "TurnServer only: seconds a drain (SIGUSR1) may last before the process ends anyway.", Support = Supported },
         Flag("secure-stun", "Require authentication of STUN Binding requests.", Supported),
         Value("CA-file", TurnOptionValueKind.Path, null, "CA certificates (PEM); TLS and DTLS clients must then present a certificate they issued.", Supported),

@@ -5,9 +5,9 @@ using TurnServer.Core;
 namespace TurnServer.Hosting.Lifecycle;
 
 /// <summary>
-/// SIGUSR1, as coTURN's drain: Allocate is answered 508 from now on, existing allocations run on (refreshes, relaying),
-/// and the process stops with exit code 0 once at most <c>drain-min-allocations</c> remain, or when
-/// <c>drain-timeout</c> seconds have passed (if set). Checked once a second; a second SIGUSR1 changes nothing.
+/// SIGUSR1, as coTURN's drain: Allocate is answered 508 from now on (coTURN answers 403), existing allocations run on
+/// (refreshes, relaying), and the process stops with exit code 0 once at most <c>drain-min-allocations</c> remain, or
+/// when <c>drain-timeout</c> seconds have passed (if set). Checked once a second; a second SIGUSR1 changes nothing.
 /// </summary>
 internal sealed partial class DrainService : IDisposable
 {
