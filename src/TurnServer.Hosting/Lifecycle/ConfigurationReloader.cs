@@ -48,7 +48,7 @@ internal sealed partial class ConfigurationReloader
             {
                 result = _load();
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 LogRejected(_logger, e.Message);
                 return false;

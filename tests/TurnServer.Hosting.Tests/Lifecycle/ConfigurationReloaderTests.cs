@@ -39,6 +39,24 @@ public sealed class ConfigurationReloaderTests
         Assert.Equal(["Information: configuration reloaded: 2 users, 0 shared secrets, 0 allowed and 0 denied peer ranges"], logger.Lines);
     }
 
+    /// <summary>
+    /// Regression: a file the server may not read (a permission changed after start, or after the privilege drop) was
+    /// not a refused reload but an exception out of the SIGHUP handler.
+    /// </summary>
+    [Fact]
+    public void A_configuration_the_server_may_not_read_is_refused_and_the_old_one_kept()
+    {
+        TurnServerSettings started = TestLoader.Settings(Base);
+        var logger = new LineLogger();
+        var configurator = new EngineConfigurator(TestEngines.For(started), started, null, TimeProvider.System);
+        var reloader = new ConfigurationReloader(() => throw new UnauthorizedAccessException("Access to the path '/etc/turnserver.conf' is denied."), configurator, null, logger);
+
+        Assert.False(reloader.Reload());
+
+        Assert.Single(logger.Lines, line => line.StartsWith("Error: configuration reload refused, the running configuration stays: ", StringComparison.Ordinal) && line.Contains("Access to the path '/etc/turnserver.conf' is denied.", StringComparison.Ordinal));
+        Assert.Same(started, configurator.Settings);
+    }
+
     private static (ConfigurationReloader Reloader, LineLogger Logger) Reloader(string reloaded)
     {
         TurnServerSettings started = TestLoader.Settings(Base);
