@@ -103,6 +103,6 @@ public class AllocationFreeRelayTests
 
         public override TransportProtocol Protocol => TransportProtocol.Udp;
 
-        public override void Send(ReadOnlySpan<byte> frame) => Count++;
+        public override bool Send(ReadOnlySpan<byte> frame) => ++Count > 0;
     }
 }

@@ -42,22 +42,29 @@ internal sealed class RecordingClient(TransportProtocol protocol) : ClientConnec
 
     public override TransportProtocol Protocol => protocol;
 
-    public override void Send(ReadOnlySpan<byte> frame)
+    /// <summary>When set, frames are dropped as by a client that does not read: <see cref="Send"/> returns false.</summary>
+    public bool Refuses { get; set; }
+
+    public override bool Send(ReadOnlySpan<byte> frame)
     {
+        if (Refuses)
+        {
+            return false;
+        }
+
         if (Forward is not null)
         {
-            Forward.Send(frame);
+            return Forward.Send(frame);
         }
-        else
-        {
-            byte[] copy = frame.ToArray();
-            lock (Frames)
-            {
-                Frames.Add(copy);
-            }
 
-            _sent.Writer.TryWrite(copy);
+        byte[] copy = frame.ToArray();
+        lock (Frames)
+        {
+            Frames.Add(copy);
         }
+
+        _sent.Writer.TryWrite(copy);
+        return true;
     }
 
     /// <summary>The next frame sent from now on or not yet taken, in order, within <paramref name="timeout"/>.</summary>

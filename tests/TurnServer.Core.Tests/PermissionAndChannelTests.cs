@@ -298,6 +298,28 @@ public class PermissionAndChannelTests
         }
     }
 
+    /// <summary>
+    /// Regression: data dropped on the way to a client that does not read (a stalled TCP or TLS connection) was counted
+    /// as sent to it, so the session's usage line and turn_traffic_sentp/sentb showed megabytes it never got.
+    /// </summary>
+    [Fact]
+    public void Data_the_client_connection_drops_is_counted_as_dropped_not_as_sent()
+    {
+        var harness = new TurnHarness();
+        harness.Client.Allocate();
+        harness.Client.CreatePermission("203.0.113.5:7000");
+        var allocation = harness.Engine.Allocations.All.Single();
+        TransportAddress peer = TransportAddress.FromEndPoint(IPEndPoint.Parse("203.0.113.5:7000"));
+        Assert.True(Deliver(allocation, [1, 2, 3], peer));
+        (long packets, long bytes) = (allocation.ClientPacketsSent, allocation.ClientBytesSent);
+
+        harness.Client.Connection.Refuses = true;
+
+        Assert.False(Deliver(allocation, [1, 2, 3], peer));
+        Assert.Equal((packets, bytes), (allocation.ClientPacketsSent, allocation.ClientBytesSent));
+        Assert.Equal(1, allocation.PeerPacketsDropped);
+    }
+
     private static bool Deliver(Allocations.Allocation allocation, byte[] payload, TransportAddress peer)
     {
         var buffer = new byte[Allocations.Allocation.PeerDataHeadroom + payload.Length + Allocations.Allocation.PeerDataTailroom];

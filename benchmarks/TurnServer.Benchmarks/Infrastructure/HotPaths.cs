@@ -269,14 +269,14 @@ internal sealed class HotPaths
 
         public override TransportProtocol Protocol => TransportProtocol.Udp;
 
-        public override void Send(ReadOnlySpan<byte> frame)
+        public override bool Send(ReadOnlySpan<byte> frame)
         {
             if (_outbox.Count == _outbox.Capacity)
             {
                 _outbox.Count = 0;
             }
 
-            _outbox.TryAdd(0, frame, _name.AsSpan(0, 16));
+            return _outbox.TryAdd(0, frame, _name.AsSpan(0, 16));
         }
     }
 }

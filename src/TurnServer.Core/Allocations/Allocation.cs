@@ -729,7 +729,12 @@ public sealed class Allocation
             return false;
         }
 
-        path.Connection.Send(frame);
+        if (!path.Connection.Send(frame))
+        {
+            PeerPacketsDropped++; // and counted by the connection under its reason
+            return false;
+        }
+
         ClientPacketsSent++;
         ClientBytesSent += frame.Length;
         return true;

@@ -27,7 +27,11 @@ public abstract class ClientConnection
     /// Sends one STUN message or ChannelData frame to the client. Stream transports receive frames already padded to
     /// 4 bytes. Must not throw: a failed send is dropped and counted by the implementation.
     /// </summary>
-    public abstract void Send(ReadOnlySpan<byte> frame);
+    /// <returns>
+    /// False when the frame was dropped here (a client that does not read, a session gone, a socket error), so that it
+    /// is not counted as traffic to the client; true once handed on, whose later fate (a batch send) is not known.
+    /// </returns>
+    public abstract bool Send(ReadOnlySpan<byte> frame);
 
     /// <summary>
     /// Called once when the allocation using this connection has been deleted, or moved to another connection

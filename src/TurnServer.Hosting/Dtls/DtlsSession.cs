@@ -164,12 +164,12 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
     public override void OnAllocationReleased() => Close(DtlsSessionEndReason.AllocationEnded);
 
     /// <summary>Encrypts <paramref name="frame"/> as one application-data record and sends it; drops and counts on failure.</summary>
-    public override void Send(ReadOnlySpan<byte> frame)
+    public override bool Send(ReadOnlySpan<byte> frame)
     {
         if (frame.Length > SendBufferSize)
         {
             _engine.Counters.Drop(DropReason.SendFailed);
-            return;
+            return false;
         }
 
         lock (_recordLayer)
@@ -179,18 +179,20 @@ internal sealed partial class DtlsSession : ClientConnection, IClientConnectionS
             if (_dtls is null)
             {
                 _engine.Counters.Drop(DropReason.SendFailed);
-                return;
+                return false;
             }
 
             frame.CopyTo(_sendBuffer);
             try
             {
                 _dtls.Send(_sendBuffer, 0, frame.Length);
+                return true;
             }
             catch (IOException)
             {
                 // BouncyCastle has failed the record layer; the session thread sees the transport closed and ends.
                 _engine.Counters.Drop(DropReason.SendFailed);
+                return false;
             }
         }
     }

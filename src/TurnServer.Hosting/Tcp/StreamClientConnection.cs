@@ -113,7 +113,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => this;
 
     /// <inheritdoc />
-    public override void Send(ReadOnlySpan<byte> frame)
+    public override bool Send(ReadOnlySpan<byte> frame)
     {
         lock (_writeLock)
         {
@@ -121,7 +121,7 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
             if (!_pendingFlush.IsCompleted || _closed.IsCancellationRequested)
             {
                 _engine.Counters.Drop(DropReason.SendFailed);
-                return;
+                return false;
             }
 
             _outbound.Writer.Write(frame);
@@ -130,6 +130,8 @@ internal sealed partial class StreamClientConnection : ClientConnection, IClient
             {
                 _pendingFlush = flush.AsTask();
             }
+
+            return true;
         }
     }
 

@@ -31,15 +31,17 @@ internal sealed class UdpClientConnection : ClientConnection
     public override TransportProtocol Protocol => TransportProtocol.Udp;
 
     /// <inheritdoc />
-    public override void Send(ReadOnlySpan<byte> frame)
+    public override bool Send(ReadOnlySpan<byte> frame)
     {
         try
         {
             _listener.SendTo(frame, SocketFlags.None, _client);
+            return true;
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             _counters.Drop(DropReason.SendFailed);
+            return false;
         }
     }
 }

@@ -36,9 +36,7 @@ internal sealed class SilentClient(TransportProtocol protocol) : ClientConnectio
     public override TransportProtocol Protocol => protocol;
 
     /// <inheritdoc />
-    public override void Send(ReadOnlySpan<byte> frame)
-    {
-    }
+    public override bool Send(ReadOnlySpan<byte> frame) => true;
 
     /// <inheritdoc />
     public ClientConnection GetConnection(in FiveTuple fiveTuple) => this;

@@ -133,17 +133,22 @@ internal sealed class LinuxUdpClientConnection : ClientConnection
     public override TransportProtocol Protocol => TransportProtocol.Udp;
 
     /// <inheritdoc />
-    public override void Send(ReadOnlySpan<byte> frame)
+    public override bool Send(ReadOnlySpan<byte> frame)
     {
         ReadOnlySpan<byte> name = _name.AsSpan(0, _nameLength);
         LinuxUdpWorker? worker = LinuxUdpWorker.Current;
         if (worker is not null)
         {
             worker.QueueToClient(_group, frame, name);
+            return true;
         }
-        else if (!_group.Sockets[0].SendFromAnyThread(frame, name))
+
+        if (!_group.Sockets[0].SendFromAnyThread(frame, name))
         {
             _group.Engine.Counters.Drop(Core.Diagnostics.DropReason.SendFailed);
+            return false;
         }
+
+        return true;
     }
 }
