@@ -112,8 +112,7 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
             DateOnly today = DateOnly.FromDateTime(now);
             if (_file is not null && !_simple && today != _day)
             {
-                _file.Dispose();
-                _file = null;
+                Close();
             }
 
             if (_file is null && !TryOpen(now, today))
@@ -122,18 +121,30 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
                 return;
             }
 
-            if (_batchStarts)
+            try
             {
                 // Each batch goes to the end of the file as it is now: FileStream has no O_APPEND, and after logrotate's
-                // copytruncate a write at the old offset would leave the file starting with that many NUL bytes.
-                _file.BaseStream.Seek(0, SeekOrigin.End);
-            }
+                // copytruncate a write at the old offset would leave the file starting with that many NUL bytes. A pipe
+                // (log-file=/dev/stdout under docker) has no end to seek to.
+                if (_batchStarts && _file.BaseStream.CanSeek)
+                {
+                    _file.BaseStream.Seek(0, SeekOrigin.End);
+                }
 
-            _formatter.Format(logEvent, _file);
-            _batchStarts = _queued() == 0;
-            if (_batchStarts)
+                _formatter.Format(logEvent, _file);
+                _batchStarts = _queued() == 0;
+                if (_batchStarts)
+                {
+                    _file.Flush();
+                }
+            }
+            catch (IOException e)
             {
-                _file.Flush();
+                // A full disk or a failing device: the line is lost, and the file is opened afresh once the retry
+                // interval has passed, rather than each line failing on a writer in an unknown state.
+                Interlocked.Increment(ref _lost);
+                Close();
+                Failed(now, FileName(_configured, _simple, today), e);
             }
         }
     }
@@ -166,26 +177,48 @@ internal sealed class CoturnFileSink : ILogEventSink, IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _openFailedAt = now;
-            if (_failureReportedAt is not { } reportedAt || now - reportedAt < TimeSpan.Zero || now - reportedAt >= FailureReportInterval)
-            {
-                _failureReportedAt = now;
-
-                // The log itself cannot carry this; stderr reaches systemd's journal or the terminal.
-                _errors.WriteLine($"turnserver: cannot open log file {path} ({e.Message}); log lines are dropped until it opens");
-            }
-
+            Failed(now, path, e);
             return false;
         }
     }
 
-    /// <summary>Closes the file; the next event opens it again by name.</summary>
+    /// <summary>Notes a failure to open or write <paramref name="path"/>: no retry before the interval, and a report on stderr at most once a minute.</summary>
+    private void Failed(DateTime now, string path, Exception e)
+    {
+        _openFailedAt = now;
+        if (_failureReportedAt is not { } reportedAt || now - reportedAt < TimeSpan.Zero || now - reportedAt >= FailureReportInterval)
+        {
+            _failureReportedAt = now;
+
+            // The log itself cannot carry this; stderr reaches systemd's journal or the terminal.
+            _errors.WriteLine($"turnserver: cannot write log file {path} ({e.Message}); log lines are dropped until it opens again");
+        }
+    }
+
+    /// <summary>
+    /// Lets go of the file, whatever its last flush does: a writer that failed to flush (a full disk) must not stay as
+    /// the one the next line goes to.
+    /// </summary>
+    private void Close()
+    {
+        StreamWriter? file = _file;
+        _file = null;
+        try
+        {
+            file?.Dispose();
+        }
+        catch (IOException)
+        {
+            // What the writer still held is lost with it; how many lines that was is not known.
+        }
+    }
+
+    /// <summary>Closes the file; the next event opens it again by name. Never throws.</summary>
     public void Reopen()
     {
         lock (_sync)
         {
-            _file?.Dispose();
-            _file = null;
+            Close();
             _openFailedAt = null;
         }
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
@@ -90,7 +91,7 @@ public sealed class LoggingTests : IDisposable
 
         Assert.Equal("kept\nkept too\n", File.ReadAllText(blocked).Replace("\r", "", StringComparison.Ordinal));
         Assert.Equal(2, sink.LostEvents);
-        Assert.Contains("cannot open log file " + blocked, Assert.Single(errors.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+        Assert.Contains("cannot write log file " + blocked, Assert.Single(errors.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
     /// <summary>SIGHUP after the cause is fixed opens the file at once, without waiting for the next retry.</summary>
@@ -166,6 +167,57 @@ public sealed class LoggingTests : IDisposable
 
         sink.Emit(Event("after rotation"));
         Assert.Equal("after rotation\n", File.ReadAllText(path).Replace("\r", "", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Regression: each batch began with a seek to the file's end, which a pipe has not; with log-file=/dev/stdout
+    /// under docker (a pipe) every line threw and none was written.
+    /// </summary>
+    [Fact]
+    public async Task A_pipe_gets_the_lines()
+    {
+        string path = Path.Combine(_directory, "turn.fifo");
+        using (Process mkfifo = Process.Start("mkfifo", path))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        // Opening a FIFO waits for the other end: the reader opens it while the sink's first line opens it to write.
+        Task<string?> read = Task.Run(() =>
+        {
+            using var reader = new StreamReader(path);
+            return reader.ReadLine();
+        });
+        using (var sink = new CoturnFileSink(path, simple: true, new MessageTemplateTextFormatter("{Message}{NewLine}", CultureInfo.InvariantCulture)))
+        {
+            sink.Emit(Event("through the pipe"));
+            Assert.Equal(0, sink.LostEvents);
+        }
+
+        Assert.Equal("through the pipe", await read.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    /// <summary>
+    /// Regression: a write that failed (a full disk) threw out of the sink, uncounted, and the failed writer stayed:
+    /// closing it on SIGHUP threw again, before the configuration was reloaded. Now the line is counted lost, the writer
+    /// let go, and a reopen never throws.
+    /// </summary>
+    [Fact]
+    public void A_full_disk_loses_lines_counted_and_a_reopen_does_not_throw()
+    {
+        DateTime now = new(2026, 1, 31, 12, 0, 0);
+        var errors = new StringWriter();
+        using var sink = new CoturnFileSink("/dev/full", simple: true, new MessageTemplateTextFormatter("{Message}{NewLine}", CultureInfo.InvariantCulture), () => now, errors: errors);
+
+        sink.Emit(Event("lost: no space"));
+        sink.Emit(Event("lost: the next open waits"));
+        now += CoturnFileSink.OpenRetryInterval;
+        sink.Emit(Event("lost: no space again"));
+        sink.Reopen();
+
+        Assert.Equal(3, sink.LostEvents);
+        Assert.Contains("cannot write log file /dev/full", errors.ToString(), StringComparison.Ordinal);
     }
 
     /// <summary>A file written by a previous run is appended to, not overwritten.</summary>
