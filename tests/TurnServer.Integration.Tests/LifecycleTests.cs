@@ -237,11 +237,18 @@ public sealed class LifecycleTests : IDisposable
             Func<Task<string>> stopping = daemon.ExpectLine("session 000000000000000001: closed");
             daemon.Signal(SigTerm);
             await stopping();
-            foreach ((int signal, string name) in new[] { (SigHup, "SIGHUP"), (SigUsr1, "SIGUSR1"), (SigUsr2, "SIGUSR2") })
+            // All three at once, then their lines: the stop lasts at most the host's 5 s shutdown timeout, and a
+            // signal sent after it would meet the default action and fail the test for the wrong reason.
+            (int Signal, string Name)[] signals = [(SigHup, "SIGHUP"), (SigUsr1, "SIGUSR1"), (SigUsr2, "SIGUSR2")];
+            Func<Task<string>>[] ignored = [.. signals.Select(s => daemon.ExpectLine(s.Name + " received while stopping: ignored"))];
+            foreach ((int Signal, string Name) sent in signals)
             {
-                Func<Task<string>> ignored = daemon.ExpectLine(name + " received while stopping: ignored");
-                daemon.Signal(signal);
-                await ignored();
+                daemon.Signal(sent.Signal);
+            }
+
+            foreach (Func<Task<string>> line in ignored)
+            {
+                await line();
             }
         }
         finally
