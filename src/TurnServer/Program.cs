@@ -47,6 +47,9 @@ if (DaemonMode.IsChild)
     DaemonMode.BeginSession();
 }
 
+// Until the process ends: signals the host would handle must not kill it before the host starts or after it is gone.
+using var ignoredSignals = new IgnoredSignals();
+
 try
 {
     // SIGHUP re-reads the configuration exactly as it was read now: same file, environment and command line.
