@@ -280,9 +280,10 @@ internal sealed class TurnServerSettingsBinder
         }
 
         // coTURN listens on every address too; with usernames in the metrics, that lets any network that reaches the port read them.
-        if (settings is { Prometheus: true, PrometheusUsernameLabels: true, PrometheusAddress: null })
+        if (settings is { Prometheus: true, PrometheusUsernameLabels: true } && (settings.PrometheusAddress is null || settings.PrometheusAddress.Equals(IPAddress.Any) || settings.PrometheusAddress.Equals(IPAddress.IPv6Any)))
         {
-            _warnings.Add($"{OriginsOf("prometheus-username-labels")}: option 'prometheus-username-labels' puts usernames in the metrics, served on every address (port {settings.PrometheusPort}) as no 'prometheus-address' is given: anyone who reaches the port can read them; set 'prometheus-address' to an address only the scraper reaches");
+            string why = settings.PrometheusAddress is null ? "no 'prometheus-address' is given" : $"'prometheus-address' is {settings.PrometheusAddress}";
+            _warnings.Add($"{OriginsOf("prometheus-username-labels")}: option 'prometheus-username-labels' puts usernames in the metrics, served on every address (port {settings.PrometheusPort}) as {why}: anyone who reaches the port can read them; set 'prometheus-address' to an address only the scraper reaches");
         }
 
         return settings;

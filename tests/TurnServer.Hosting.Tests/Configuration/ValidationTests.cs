@@ -319,6 +319,12 @@ public class ValidationTests
             "command line (--prometheus-username-labels): option 'prometheus-username-labels' puts usernames in the metrics, served on every address (port 9641) as no 'prometheus-address' is given: anyone who reaches the port can read them; set 'prometheus-address' to an address only the scraper reaches",
             everywhere.Warnings);
         Assert.DoesNotContain(chosen.Warnings, w => w.Contains("prometheus-username-labels", StringComparison.Ordinal));
+        foreach (string any in new[] { "0.0.0.0", "::" })
+        {
+            Assert.Contains(
+                TestLoader.Load(["-n", "-z", "--prometheus", "--prometheus-username-labels", "--prometheus-address=" + any]).Warnings,
+                w => w.Contains("served on every address (port 9641) as 'prometheus-address' is " + any + ":", StringComparison.Ordinal));
+        }
     }
 
     [Theory]
