@@ -462,8 +462,17 @@ public sealed class DaemonProcessTests : IDisposable
             }
 
             // The shortage is logged over once a tenth of the budget is back, so that churn at the edge is quiet.
-            held.Take(capacity / 10).ToList().ForEach(client => client.Dispose());
+            int given = capacity / 10;
+            held.Take(given).ToList().ForEach(client => client.Dispose());
             await freed();
+
+            // Full again but for one: the allocation takes that one, and the last connection needs it back.
+            for (int i = 0; i < given - 1; i++)
+            {
+                held.Add(await StunStreamClient.ConnectAsync(server, localAddress: IPAddress.Parse("127.0.0." + (2 + (i % 5)).ToString(CultureInfo.InvariantCulture))));
+                Assert.Equal(0, StunTestClient.Code(await held[^1].RequestAsync(StunMethod.Binding)));
+            }
+
             using (var udp = new StunUdpClient(server))
             {
                 await udp.AllocateAsync();
